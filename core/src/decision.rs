@@ -1,0 +1,432 @@
+//! The update decision (DESIGN.md, "The decision").
+//!
+//! [`decide`] is what the server offers a device; [`check_offer`] is what the device runs on its
+//! own verified metadata before installing. Both use [`eligible`], so the two can never
+//! disagree about what a device may install: every offer `decide` makes passes `check_offer`
+//! (property-tested below).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::release::{Release, ReleaseKind};
+use crate::support::{KindClosed, SupportRecord};
+
+/// What a device says it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    pub product: String,
+    pub version: semver::Version,
+    pub security_version: u64,
+}
+
+/// The end-of-support notice a device receives once its security window has closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndOfSupport {
+    pub statement: String,
+    pub successor: Option<String>,
+    pub notice_url: Option<String>,
+    pub security_updates_until: jiff::civil::Date,
+}
+
+impl EndOfSupport {
+    pub fn from_record(record: &SupportRecord) -> Self {
+        EndOfSupport {
+            statement: record.statement.clone(),
+            successor: record.successor.clone(),
+            notice_url: record.notice_url.clone(),
+            security_updates_until: record.security_updates_until,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Install this release; `urgent` when the device runs below the security floor.
+    Update { release: Release, urgent: bool },
+    UpToDate,
+    EndOfSupport(EndOfSupport),
+}
+
+/// Why a release may not be installed on a device. The device refuses an offer for any of these.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum OfferRefused {
+    #[error("{name} is for product {offered:?}, the device is a {device:?}")]
+    WrongProduct {
+        name: String,
+        offered: String,
+        device: String,
+    },
+    #[error("{name} has version {offered}, not newer than the installed {installed} (rollback)")]
+    NotNewer {
+        name: String,
+        offered: semver::Version,
+        installed: semver::Version,
+    },
+    #[error("{name} has security_version {offered}, lower than the installed {installed} (rollback)")]
+    SecurityVersionLower {
+        name: String,
+        offered: u64,
+        installed: u64,
+    },
+    #[error("{name} has security_version {offered}, below the product's floor {floor} (revoked as vulnerable)")]
+    BelowFloor {
+        name: String,
+        offered: u64,
+        floor: u64,
+    },
+    #[error("{name} requires version {requires} or later to be installed first; the device runs {installed}")]
+    RequiresNotMet {
+        name: String,
+        requires: semver::Version,
+        installed: semver::Version,
+    },
+    #[error("{name} is a feature release, but feature updates ended {until}")]
+    FeatureWindowClosed {
+        name: String,
+        until: jiff::civil::Date,
+    },
+    #[error("{name} is a {kind} release, but security support ended {until}: only a sunset image may be installed")]
+    SecurityWindowClosed {
+        name: String,
+        kind: ReleaseKind,
+        until: jiff::civil::Date,
+    },
+}
+
+/// Steps 1 and 2 of the decision for one release: may `release` be installed on `device` at
+/// `now` under `support`?
+pub fn eligible(
+    device: &DeviceState,
+    release: &Release,
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+) -> Result<(), OfferRefused> {
+    let info = &release.info;
+    let name = || release.name.clone();
+    if info.product != device.product || support.product != device.product {
+        return Err(OfferRefused::WrongProduct {
+            name: name(),
+            offered: info.product.clone(),
+            device: device.product.clone(),
+        });
+    }
+    if info.version <= device.version {
+        return Err(OfferRefused::NotNewer {
+            name: name(),
+            offered: info.version.clone(),
+            installed: device.version.clone(),
+        });
+    }
+    if info.security_version < device.security_version {
+        return Err(OfferRefused::SecurityVersionLower {
+            name: name(),
+            offered: info.security_version,
+            installed: device.security_version,
+        });
+    }
+    if info.security_version < support.min_security_version {
+        return Err(OfferRefused::BelowFloor {
+            name: name(),
+            offered: info.security_version,
+            floor: support.min_security_version,
+        });
+    }
+    if let Some(requires) = &info.requires {
+        if device.version < *requires {
+            return Err(OfferRefused::RequiresNotMet {
+                name: name(),
+                requires: requires.clone(),
+                installed: device.version.clone(),
+            });
+        }
+    }
+    match support.kind_allowed(info.kind, now) {
+        Ok(()) => Ok(()),
+        Err(KindClosed::FeatureWindow { until }) => {
+            Err(OfferRefused::FeatureWindowClosed { name: name(), until })
+        }
+        Err(KindClosed::SecurityWindow { until }) => Err(OfferRefused::SecurityWindowClosed {
+            name: name(),
+            kind: info.kind,
+            until,
+        }),
+    }
+}
+
+/// The device's check of an offer against its own verified metadata.
+pub fn check_offer(
+    device: &DeviceState,
+    offered: &Release,
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+) -> Result<(), OfferRefused> {
+    eligible(device, offered, support, now)
+}
+
+/// The decision. `released_to_device` says whether the device's rollout has reached a release
+/// (step 3); pass `|_| true` when no staged rollout applies.
+pub fn decide(
+    device: &DeviceState,
+    releases: &[Release],
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+    released_to_device: impl Fn(&Release) -> bool,
+) -> Decision {
+    let best = releases
+        .iter()
+        .filter(|r| eligible(device, r, support, now).is_ok())
+        .filter(|r| released_to_device(r))
+        .max_by(|a, b| {
+            (&a.info.version, a.info.security_version, &a.name).cmp(&(
+                &b.info.version,
+                b.info.security_version,
+                &b.name,
+            ))
+        });
+    match best {
+        Some(release) => Decision::Update {
+            release: release.clone(),
+            urgent: device.security_version < support.min_security_version,
+        },
+        None if !support.security_window_open(now) => {
+            Decision::EndOfSupport(EndOfSupport::from_record(support))
+        }
+        None => Decision::UpToDate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::ReleaseInfo;
+    use jiff::civil::date;
+    use proptest::prelude::*;
+
+    fn support() -> SupportRecord {
+        SupportRecord {
+            product: "acme-cam".into(),
+            support_start: date(2025, 1, 1),
+            feature_updates_until: date(2027, 6, 30),
+            security_updates_until: date(2030, 12, 31),
+            min_security_version: 2,
+            successor: Some("acme-cam-2".into()),
+            notice_url: Some("https://acme.example/eol".into()),
+            statement: "Support ended.".into(),
+        }
+    }
+
+    fn rel(v: &str, sv: u64, kind: ReleaseKind) -> Release {
+        Release {
+            name: format!("acme-cam/fw-{v}.bin"),
+            length: 10,
+            sha256: "ab".repeat(32),
+            info: ReleaseInfo {
+                product: "acme-cam".into(),
+                version: v.parse().unwrap(),
+                security_version: sv,
+                kind,
+                requires: None,
+                released: "2026-01-01T00:00:00Z".parse().unwrap(),
+            },
+        }
+    }
+
+    fn dev(v: &str, sv: u64) -> DeviceState {
+        DeviceState {
+            product: "acme-cam".into(),
+            version: v.parse().unwrap(),
+            security_version: sv,
+        }
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    const IN_FEATURE: &str = "2026-06-01T00:00:00Z";
+    const IN_SECURITY: &str = "2028-06-01T00:00:00Z";
+    const AFTER: &str = "2031-02-01T00:00:00Z";
+
+    #[test]
+    fn offers_newest_eligible() {
+        let rs = [
+            rel("1.1.0", 2, ReleaseKind::Feature),
+            rel("1.2.0", 3, ReleaseKind::Security),
+        ];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |_| true) {
+            Decision::Update { release, urgent } => {
+                assert_eq!(release.info.version.to_string(), "1.2.0");
+                assert!(!urgent);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn never_offers_older_or_same_version() {
+        let rs = [rel("1.0.0", 3, ReleaseKind::Security), rel("0.9.0", 4, ReleaseKind::Security)];
+        assert_eq!(
+            decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |_| true),
+            Decision::UpToDate
+        );
+    }
+
+    #[test]
+    fn never_offers_lower_security_version() {
+        let rs = [rel("2.0.0", 2, ReleaseKind::Security)];
+        assert_eq!(
+            decide(&dev("1.0.0", 3), &rs, &support(), ts(IN_FEATURE), |_| true),
+            Decision::UpToDate
+        );
+        assert!(matches!(
+            check_offer(&dev("1.0.0", 3), &rs[0], &support(), ts(IN_FEATURE)),
+            Err(OfferRefused::SecurityVersionLower { .. })
+        ));
+    }
+
+    #[test]
+    fn never_offers_below_floor_and_below_floor_is_urgent() {
+        let rs = [rel("1.1.0", 1, ReleaseKind::Security), rel("1.2.0", 2, ReleaseKind::Security)];
+        match decide(&dev("1.0.0", 1), &rs, &support(), ts(IN_FEATURE), |_| true) {
+            Decision::Update { release, urgent } => {
+                assert_eq!(release.info.version.to_string(), "1.2.0");
+                assert!(urgent);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_offer(&dev("1.0.0", 1), &rs[0], &support(), ts(IN_FEATURE)),
+            Err(OfferRefused::BelowFloor { .. })
+        ));
+    }
+
+    #[test]
+    fn requires_is_respected() {
+        let mut r = rel("2.0.0", 3, ReleaseKind::Security);
+        r.info.requires = Some("1.5.0".parse().unwrap());
+        let stepping = rel("1.5.0", 3, ReleaseKind::Security);
+        let rs = [r.clone(), stepping];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |_| true) {
+            Decision::Update { release, .. } => assert_eq!(release.info.version.to_string(), "1.5.0"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_offer(&dev("1.0.0", 2), &r, &support(), ts(IN_FEATURE)),
+            Err(OfferRefused::RequiresNotMet { .. })
+        ));
+    }
+
+    #[test]
+    fn only_security_after_feature_window() {
+        let rs = [rel("1.3.0", 3, ReleaseKind::Feature), rel("1.2.0", 3, ReleaseKind::Security)];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_SECURITY), |_| true) {
+            Decision::Update { release, .. } => assert_eq!(release.info.kind, ReleaseKind::Security),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_sunset_or_end_of_support_after_security_window() {
+        let rs = [rel("1.3.0", 3, ReleaseKind::Security)];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(AFTER), |_| true) {
+            Decision::EndOfSupport(n) => {
+                assert_eq!(n.security_updates_until, date(2030, 12, 31));
+                assert_eq!(n.successor.as_deref(), Some("acme-cam-2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let rs = [rel("1.3.0", 3, ReleaseKind::Security), rel("1.4.0", 3, ReleaseKind::Sunset)];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(AFTER), |_| true) {
+            Decision::Update { release, .. } => assert_eq!(release.info.kind, ReleaseKind::Sunset),
+            other => panic!("{other:?}"),
+        }
+        // once the sunset image is installed, the notice
+        assert!(matches!(
+            decide(&dev("1.4.0", 3), &rs, &support(), ts(AFTER), |_| true),
+            Decision::EndOfSupport(_)
+        ));
+    }
+
+    #[test]
+    fn rollout_gate_holds_back_unreleased() {
+        let rs = [rel("1.1.0", 2, ReleaseKind::Security), rel("1.2.0", 3, ReleaseKind::Security)];
+        match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |r| {
+            r.info.version.minor < 2
+        }) {
+            Decision::Update { release, .. } => assert_eq!(release.info.version.to_string(), "1.1.0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_products_image_is_refused() {
+        let mut r = rel("9.0.0", 9, ReleaseKind::Security);
+        r.info.product = "other".into();
+        assert!(matches!(
+            check_offer(&dev("1.0.0", 2), &r, &support(), ts(IN_FEATURE)),
+            Err(OfferRefused::WrongProduct { .. })
+        ));
+        assert_eq!(
+            decide(&dev("1.0.0", 2), &[r], &support(), ts(IN_FEATURE), |_| true),
+            Decision::UpToDate
+        );
+    }
+
+    fn arb_kind() -> impl Strategy<Value = ReleaseKind> {
+        prop_oneof![
+            Just(ReleaseKind::Security),
+            Just(ReleaseKind::Feature),
+            Just(ReleaseKind::Sunset)
+        ]
+    }
+
+    prop_compose! {
+        fn arb_release()(major in 0u64..4, minor in 0u64..4, sv in 0u64..6, kind in arb_kind(),
+                         req in proptest::option::of((0u64..4, 0u64..4))) -> Release {
+            let mut r = rel(&format!("{major}.{minor}.0"), sv, kind);
+            r.info.requires = req.map(|(a, b)| semver::Version::new(a, b, 0));
+            r
+        }
+    }
+
+    proptest! {
+        /// The server's offer and the device's check always agree, and no offer is ever older,
+        /// lower in security_version, below the floor, or of a kind the window has closed.
+        #[test]
+        fn server_offer_and_device_check_agree(
+            releases in proptest::collection::vec(arb_release(), 0..8),
+            major in 0u64..4, minor in 0u64..4, sv in 0u64..6, floor in 0u64..5,
+            day in 0i64..(365 * 8),
+            gate_mask in any::<u8>(),
+        ) {
+            let mut s = support();
+            s.min_security_version = floor;
+            let device = dev(&format!("{major}.{minor}.0"), sv);
+            let now = ts("2025-01-01T00:00:00Z").checked_add(jiff::Span::new().hours(day * 24)).unwrap();
+            let gate = |r: &Release| (gate_mask >> (r.info.version.minor % 8)) & 1 == 1;
+            match decide(&device, &releases, &s, now, gate) {
+                Decision::Update { release, urgent } => {
+                    prop_assert!(check_offer(&device, &release, &s, now).is_ok());
+                    prop_assert!(release.info.version > device.version);
+                    prop_assert!(release.info.security_version >= device.security_version);
+                    prop_assert!(release.info.security_version >= s.min_security_version);
+                    prop_assert_eq!(urgent, device.security_version < s.min_security_version);
+                    if !s.feature_window_open(now) { prop_assert!(release.info.kind != ReleaseKind::Feature); }
+                    if !s.security_window_open(now) { prop_assert_eq!(release.info.kind, ReleaseKind::Sunset); }
+                    // it is the newest eligible release the gate lets through
+                    for r in releases.iter().filter(|r| gate(r) && check_offer(&device, r, &s, now).is_ok()) {
+                        prop_assert!(r.info.version <= release.info.version);
+                    }
+                }
+                Decision::UpToDate => {
+                    prop_assert!(s.security_window_open(now));
+                    prop_assert!(releases.iter().all(|r| !gate(r) || check_offer(&device, r, &s, now).is_err()));
+                }
+                Decision::EndOfSupport(_) => {
+                    prop_assert!(!s.security_window_open(now));
+                    prop_assert!(releases.iter().all(|r| !gate(r) || check_offer(&device, r, &s, now).is_err()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! airlock-core: the pieces that the signer, the server and the device must agree on.
+//!
+//! Everything here is pure: no sockets, no files, no clock reads. Time is always passed in
+//! (`now`), so expiry and support windows can be tested and simulated.
+//!
+//! - [`names`]: which product ids and target names are acceptable (path-safety rules).
+//! - [`release`]: the signed release fields carried in a target's TUF `custom` field.
+//! - [`support`]: the product support record and the rules that protect it.
+//! - [`decision`]: the update decision (server offer) and the device's own check of an offer.
+//! - [`keys`]: ed25519 keys in PKCS#8 PEM, as TUF keys and tough signers.
+//! - [`verify`]: TUF verification helpers used when accepting a publish.
+//! - [`online`]: building and signing snapshot and timestamp metadata.
+
+pub mod decision;
+pub mod keys;
+pub mod names;
+pub mod online;
+pub mod release;
+pub mod support;
+pub mod verify;
+
+/// The TUF specification version written into every metadata file we sign.
+pub const SPEC_VERSION: &str = "1.0.31";
+
+/// Truncates a timestamp to whole seconds. Sub-second expiry dates make python-tuf refuse
+/// metadata (PEERS.md), so everything we sign goes through this.
+pub fn whole_seconds(t: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
+}

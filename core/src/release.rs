@@ -1,0 +1,215 @@
+//! Signed release metadata: the fields a firmware target carries in its TUF `custom` field
+//! (DESIGN.md, "Signed release metadata"), signed by the product's delegated role.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use thiserror::Error;
+
+use crate::names::{self, NameError};
+
+/// What a release is for. Decides in which support window it may still be offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseKind {
+    /// Fixes vulnerabilities; offered until the end of the security window.
+    Security,
+    /// New features; offered only until the end of the feature window.
+    Feature,
+    /// The final image after support ends (e.g. switches the device to local-only mode).
+    Sunset,
+}
+
+impl ReleaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseKind::Security => "security",
+            ReleaseKind::Feature => "feature",
+            ReleaseKind::Sunset => "sunset",
+        }
+    }
+}
+
+impl std::str::FromStr for ReleaseKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "security" => Ok(ReleaseKind::Security),
+            "feature" => Ok(ReleaseKind::Feature),
+            "sunset" => Ok(ReleaseKind::Sunset),
+            other => Err(format!(
+                "unknown release kind {other:?}: expected security, feature or sunset"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The release fields in a firmware target's `custom` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    /// Product (hardware model) id; must equal the target name's first path component.
+    pub product: String,
+    /// Semantic version of the firmware.
+    pub version: semver::Version,
+    /// Monotonic anti-rollback counter.
+    pub security_version: u64,
+    pub kind: ReleaseKind,
+    /// Lowest installed version this image may be applied over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<semver::Version>,
+    /// Release time (whole seconds, UTC).
+    pub released: jiff::Timestamp,
+}
+
+impl ReleaseInfo {
+    /// The `custom` map to put in a TUF target.
+    pub fn to_custom(&self) -> HashMap<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
+            // A struct of plain fields always serialises to an object.
+            _ => HashMap::new(),
+        }
+    }
+}
+
+/// A firmware target as verified metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// TUF target name, `<product>/<file>`.
+    pub name: String,
+    pub length: u64,
+    /// Lowercase hex sha256 of the image.
+    pub sha256: String,
+    #[serde(flatten)]
+    pub info: ReleaseInfo,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ReleaseError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("target {name}: the release fields in its custom metadata are invalid: {reason}")]
+    BadCustom { name: String, reason: String },
+    #[error("target {name}: custom.product is {claimed:?} but the target lives under {path_product:?}/")]
+    ProductMismatch {
+        name: String,
+        claimed: String,
+        path_product: String,
+    },
+    #[error("target {name}: no sha256 hash")]
+    NoSha256 { name: String },
+}
+
+impl Release {
+    /// Reads a release from a TUF target entry, checking that the name is a firmware target of
+    /// the product it claims.
+    pub fn from_target(name: &str, target: &tough::schema::Target) -> Result<Self, ReleaseError> {
+        let (path_product, _) = names::split_target_name(name)?;
+        let custom = serde_json::Value::Object(
+            target
+                .custom
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
+        let info: ReleaseInfo =
+            serde_json::from_value(custom).map_err(|e| ReleaseError::BadCustom {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
+        if info.product != path_product {
+            return Err(ReleaseError::ProductMismatch {
+                name: name.to_string(),
+                claimed: info.product,
+                path_product: path_product.to_string(),
+            });
+        }
+        let sha = hex::encode(&*target.hashes.sha256);
+        if sha.len() != 64 {
+            return Err(ReleaseError::NoSha256 {
+                name: name.to_string(),
+            });
+        }
+        Ok(Release {
+            name: name.to_string(),
+            length: target.length,
+            sha256: sha,
+            info,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tough::schema::{Hashes, Target};
+
+    fn target(custom: serde_json::Value) -> Target {
+        Target {
+            length: 3,
+            hashes: Hashes {
+                sha256: vec![7u8; 32].into(),
+                _extra: HashMap::new(),
+            },
+            custom: match custom {
+                serde_json::Value::Object(m) => m.into_iter().collect(),
+                _ => HashMap::new(),
+            },
+            _extra: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn reads_release_fields() {
+        let t = target(serde_json::json!({
+            "product": "acme-cam", "version": "1.2.0", "security_version": 3,
+            "kind": "security", "released": "2026-01-02T03:04:05Z"
+        }));
+        let r = Release::from_target("acme-cam/fw-1.2.0.bin", &t).unwrap();
+        assert_eq!(r.info.version, semver::Version::new(1, 2, 0));
+        assert_eq!(r.info.kind, ReleaseKind::Security);
+        assert_eq!(r.sha256, "07".repeat(32));
+        // round trip through the custom map
+        let again = target(serde_json::Value::Object(
+            r.info.to_custom().into_iter().collect(),
+        ));
+        assert_eq!(
+            Release::from_target("acme-cam/fw-1.2.0.bin", &again).unwrap(),
+            r
+        );
+    }
+
+    #[test]
+    fn product_must_match_path() {
+        let t = target(serde_json::json!({
+            "product": "other", "version": "1.2.0", "security_version": 3,
+            "kind": "security", "released": "2026-01-02T03:04:05Z"
+        }));
+        assert!(matches!(
+            Release::from_target("acme-cam/fw.bin", &t),
+            Err(ReleaseError::ProductMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_fields_are_refused() {
+        let t = target(serde_json::json!({
+            "product": "acme-cam", "version": "one", "security_version": 3,
+            "kind": "security", "released": "2026-01-02T03:04:05Z"
+        }));
+        assert!(matches!(
+            Release::from_target("acme-cam/fw.bin", &t),
+            Err(ReleaseError::BadCustom { .. })
+        ));
+        let t = target(serde_json::json!({
+            "product": "acme-cam", "version": "1.0.0", "security_version": 3,
+            "kind": "beta", "released": "2026-01-02T03:04:05Z"
+        }));
+        assert!(Release::from_target("acme-cam/fw.bin", &t).is_err());
+    }
+}

@@ -1,0 +1,385 @@
+//! The product support record (`<product>/support.json`, a signed target) and its rules.
+//!
+//! Rules (DESIGN.md; ETSI EN 303 645 5.3-13, CRA Art. 13(8)): the support end is extended,
+//! never shortened; the security floor never decreases; no feature release after the feature
+//! window; nothing but a sunset image after the security window. The signer checks them
+//! before signing and the server checks them again on publish.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::names::{self, NameError};
+use crate::release::{ReleaseInfo, ReleaseKind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportRecord {
+    pub product: String,
+    pub support_start: Date,
+    /// Last day (UTC) on which feature releases may be offered.
+    pub feature_updates_until: Date,
+    /// Last day (UTC) on which security releases may be offered.
+    pub security_updates_until: Date,
+    /// The floor: security versions below it are revoked as vulnerable.
+    #[serde(default)]
+    pub min_security_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_url: Option<String>,
+    /// Human statement shown to users, e.g. at end of support.
+    pub statement: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SupportError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("support record of {product}: support_start {start} is after feature_updates_until {feature}")]
+    StartAfterFeatureEnd {
+        product: String,
+        start: Date,
+        feature: Date,
+    },
+    #[error("support record of {product}: feature_updates_until {feature} is after security_updates_until {security}")]
+    FeatureAfterSecurity {
+        product: String,
+        feature: Date,
+        security: Date,
+    },
+    #[error("support record of {product}: notice_url {url:?} must be an http(s) URL")]
+    BadNoticeUrl { product: String, url: String },
+    #[error("support record of {product}: the statement is empty")]
+    EmptyStatement { product: String },
+    #[error("support record is for product {found:?}, expected {expected:?}")]
+    WrongProduct { expected: String, found: String },
+    #[error("support record of {product}: {field} would move from {was} to {now}; support periods may be extended, never shortened")]
+    SupportShortened {
+        product: String,
+        field: &'static str,
+        was: Date,
+        now: Date,
+    },
+    #[error("support record of {product}: min_security_version would drop from {was} to {now}; the floor never decreases")]
+    FloorLowered { product: String, was: u64, now: u64 },
+    #[error("support record of {product}: support_start changed from {was} to {now}")]
+    StartChanged { product: String, was: Date, now: Date },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ReleaseRuleError {
+    #[error("{product} {version}: a feature release after the feature window (feature updates ended {until})")]
+    FeatureAfterWindow {
+        product: String,
+        version: semver::Version,
+        until: Date,
+    },
+    #[error("{product} {version}: only a sunset release may follow the end of security support ({until}); this is a {kind} release")]
+    OnlySunsetAfterSupport {
+        product: String,
+        version: semver::Version,
+        kind: ReleaseKind,
+        until: Date,
+    },
+    #[error("{product} {version}: security_version {security_version} is below the product's floor {floor}")]
+    BelowFloor {
+        product: String,
+        version: semver::Version,
+        security_version: u64,
+        floor: u64,
+    },
+}
+
+/// The UTC calendar day of an instant.
+pub fn utc_date(t: jiff::Timestamp) -> Date {
+    t.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+impl SupportRecord {
+    /// Checks the record on its own.
+    pub fn validate(&self) -> Result<(), SupportError> {
+        names::check_product_id(&self.product)?;
+        if self.support_start > self.feature_updates_until {
+            return Err(SupportError::StartAfterFeatureEnd {
+                product: self.product.clone(),
+                start: self.support_start,
+                feature: self.feature_updates_until,
+            });
+        }
+        if self.feature_updates_until > self.security_updates_until {
+            return Err(SupportError::FeatureAfterSecurity {
+                product: self.product.clone(),
+                feature: self.feature_updates_until,
+                security: self.security_updates_until,
+            });
+        }
+        if let Some(url) = &self.notice_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
+                return Err(SupportError::BadNoticeUrl {
+                    product: self.product.clone(),
+                    url: url.clone(),
+                });
+            }
+        }
+        if self.statement.trim().is_empty() {
+            return Err(SupportError::EmptyStatement {
+                product: self.product.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that `next` may replace `self` (an earlier signed record of the same product).
+    pub fn check_change(&self, next: &SupportRecord) -> Result<(), SupportError> {
+        next.validate()?;
+        if next.product != self.product {
+            return Err(SupportError::WrongProduct {
+                expected: self.product.clone(),
+                found: next.product.clone(),
+            });
+        }
+        if next.support_start != self.support_start {
+            return Err(SupportError::StartChanged {
+                product: self.product.clone(),
+                was: self.support_start,
+                now: next.support_start,
+            });
+        }
+        for (field, was, now) in [
+            (
+                "security_updates_until",
+                self.security_updates_until,
+                next.security_updates_until,
+            ),
+            (
+                "feature_updates_until",
+                self.feature_updates_until,
+                next.feature_updates_until,
+            ),
+        ] {
+            if now < was {
+                return Err(SupportError::SupportShortened {
+                    product: self.product.clone(),
+                    field,
+                    was,
+                    now,
+                });
+            }
+        }
+        if next.min_security_version < self.min_security_version {
+            return Err(SupportError::FloorLowered {
+                product: self.product.clone(),
+                was: self.min_security_version,
+                now: next.min_security_version,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether feature releases may still be offered at `at` (the window's last day included).
+    pub fn feature_window_open(&self, at: jiff::Timestamp) -> bool {
+        utc_date(at) <= self.feature_updates_until
+    }
+
+    /// Whether security releases may still be offered at `at` (the window's last day included).
+    pub fn security_window_open(&self, at: jiff::Timestamp) -> bool {
+        utc_date(at) <= self.security_updates_until
+    }
+
+    /// Whether a release of `kind` may be offered at `at`.
+    pub fn kind_allowed(&self, kind: ReleaseKind, at: jiff::Timestamp) -> Result<(), KindClosed> {
+        match kind {
+            ReleaseKind::Sunset => Ok(()),
+            _ if !self.security_window_open(at) => Err(KindClosed::SecurityWindow {
+                until: self.security_updates_until,
+            }),
+            ReleaseKind::Feature if !self.feature_window_open(at) => Err(KindClosed::FeatureWindow {
+                until: self.feature_updates_until,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that a new release may be added at `at` (signer: its release time; server: the
+    /// time of the publish).
+    pub fn check_new_release(
+        &self,
+        release: &ReleaseInfo,
+        at: jiff::Timestamp,
+    ) -> Result<(), ReleaseRuleError> {
+        match self.kind_allowed(release.kind, at) {
+            Err(KindClosed::FeatureWindow { until }) => {
+                return Err(ReleaseRuleError::FeatureAfterWindow {
+                    product: self.product.clone(),
+                    version: release.version.clone(),
+                    until,
+                })
+            }
+            Err(KindClosed::SecurityWindow { until }) => {
+                return Err(ReleaseRuleError::OnlySunsetAfterSupport {
+                    product: self.product.clone(),
+                    version: release.version.clone(),
+                    kind: release.kind,
+                    until,
+                })
+            }
+            Ok(()) => {}
+        }
+        if release.security_version < self.min_security_version {
+            return Err(ReleaseRuleError::BelowFloor {
+                product: self.product.clone(),
+                version: release.version.clone(),
+                security_version: release.security_version,
+                floor: self.min_security_version,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a kind of release is no longer offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindClosed {
+    FeatureWindow { until: Date },
+    SecurityWindow { until: Date },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+    use proptest::prelude::*;
+
+    pub(crate) fn record() -> SupportRecord {
+        SupportRecord {
+            product: "acme-cam".into(),
+            support_start: date(2025, 1, 1),
+            feature_updates_until: date(2027, 6, 30),
+            security_updates_until: date(2030, 12, 31),
+            min_security_version: 2,
+            successor: None,
+            notice_url: Some("https://acme.example/eol".into()),
+            statement: "Security updates until 2030-12-31.".into(),
+        }
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn info(kind: ReleaseKind, sv: u64) -> ReleaseInfo {
+        ReleaseInfo {
+            product: "acme-cam".into(),
+            version: semver::Version::new(1, 0, 0),
+            security_version: sv,
+            kind,
+            requires: None,
+            released: ts("2026-01-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn windows_are_inclusive_of_their_last_day() {
+        let r = record();
+        assert!(r.feature_window_open(ts("2027-06-30T23:59:59Z")));
+        assert!(!r.feature_window_open(ts("2027-07-01T00:00:00Z")));
+        assert!(r.security_window_open(ts("2030-12-31T12:00:00Z")));
+        assert!(!r.security_window_open(ts("2031-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn support_end_never_earlier() {
+        let r = record();
+        let mut next = r.clone();
+        next.security_updates_until = date(2030, 12, 30);
+        assert!(matches!(
+            r.check_change(&next),
+            Err(SupportError::SupportShortened { .. })
+        ));
+        next.security_updates_until = date(2032, 1, 1);
+        assert!(r.check_change(&next).is_ok());
+    }
+
+    #[test]
+    fn floor_never_decreases() {
+        let r = record();
+        let mut next = r.clone();
+        next.min_security_version = 1;
+        assert_eq!(
+            r.check_change(&next),
+            Err(SupportError::FloorLowered {
+                product: "acme-cam".into(),
+                was: 2,
+                now: 1
+            })
+        );
+        next.min_security_version = 5;
+        assert!(r.check_change(&next).is_ok());
+    }
+
+    #[test]
+    fn no_feature_release_after_feature_window() {
+        let r = record();
+        assert!(r
+            .check_new_release(&info(ReleaseKind::Feature, 3), ts("2027-06-30T10:00:00Z"))
+            .is_ok());
+        assert!(matches!(
+            r.check_new_release(&info(ReleaseKind::Feature, 3), ts("2027-07-01T10:00:00Z")),
+            Err(ReleaseRuleError::FeatureAfterWindow { .. })
+        ));
+        assert!(r
+            .check_new_release(&info(ReleaseKind::Security, 3), ts("2027-07-01T10:00:00Z"))
+            .is_ok());
+    }
+
+    #[test]
+    fn only_sunset_after_security_window() {
+        let r = record();
+        let after = ts("2031-01-01T00:00:00Z");
+        assert!(matches!(
+            r.check_new_release(&info(ReleaseKind::Security, 3), after),
+            Err(ReleaseRuleError::OnlySunsetAfterSupport { .. })
+        ));
+        assert!(r
+            .check_new_release(&info(ReleaseKind::Sunset, 3), after)
+            .is_ok());
+    }
+
+    #[test]
+    fn release_below_floor_is_refused() {
+        let r = record();
+        assert!(matches!(
+            r.check_new_release(&info(ReleaseKind::Security, 1), ts("2026-01-01T00:00:00Z")),
+            Err(ReleaseRuleError::BelowFloor { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_records_are_refused() {
+        let mut r = record();
+        r.feature_updates_until = date(2031, 1, 1);
+        assert!(r.validate().is_err());
+        let mut r = record();
+        r.notice_url = Some("javascript:alert(1)".into());
+        assert!(r.validate().is_err());
+        let mut r = record();
+        r.statement = "  ".into();
+        assert!(r.validate().is_err());
+    }
+
+    proptest! {
+        /// A change is accepted exactly when no date moves earlier and the floor does not drop.
+        #[test]
+        fn change_rules(ds in -400i32..400, df in -400i32..400, dfloor in -2i64..3) {
+            let r = record();
+            let mut next = r.clone();
+            next.security_updates_until = r.security_updates_until.checked_add(jiff::Span::new().days(ds)).unwrap();
+            next.feature_updates_until = r.feature_updates_until.checked_add(jiff::Span::new().days(df)).unwrap();
+            next.min_security_version = (r.min_security_version as i64 + dfloor) as u64;
+            let ok = r.check_change(&next).is_ok();
+            let expected = ds >= 0 && df >= 0 && dfloor >= 0
+                && next.feature_updates_until <= next.security_updates_until;
+            prop_assert_eq!(ok, expected);
+        }
+    }
+}

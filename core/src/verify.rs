@@ -1,0 +1,540 @@
+//! Verification of a repository submitted for publishing (DESIGN.md, "Server interfaces":
+//! publish). Pure: the caller supplies the trusted state, the submitted metadata bytes and the
+//! time; blob checks (lengths, hashes) are the caller's I/O.
+//!
+//! What is checked, in order:
+//! 1. Root chain (TUF 5.3.4): each new root has version trusted+1 and is signed by a threshold
+//!    of the trusted root's root keys *and* of its own; the first root ever accepted must be
+//!    version 1, self-signed (it becomes the pinned root). Roots already trusted must be
+//!    byte-identical (no forks).
+//! 2. The newest root is not expired, uses consistent snapshots and names the server's online
+//!    key (threshold 1) for snapshot and timestamp, which the server signs.
+//! 3. targets.json is signed by a threshold of the root's targets keys, not expired, its version
+//!    does not go back (same version means same bytes), it lists no targets itself and delegates
+//!    only product roles: role name = a product id, paths exactly `["<product>/*"]`.
+//! 4. Each product role is signed by a threshold of its delegated keys (TUF 5.6.6), not expired,
+//!    versions never go back, has no further delegations, and every target lies under
+//!    `<product>/` with a safe name; firmware targets carry valid release fields and every
+//!    product has its `support.json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU64;
+
+use thiserror::Error;
+use tough::schema::{PathSet, RoleType, Root, Signed, Targets};
+
+use crate::names;
+use crate::release::{Release, ReleaseError};
+use crate::support::{ReleaseRuleError, SupportError, SupportRecord};
+
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    #[error("{file}: not valid TUF metadata: {reason}")]
+    BadJson { file: String, reason: String },
+    #[error("no root metadata was submitted and the server has no trusted root yet")]
+    NoRoot,
+    #[error("the first root the server trusts must be version 1, got version {0}")]
+    FirstRootNotV1(u64),
+    #[error("root version {found} does not follow the trusted root version {trusted} (expected {expected})")]
+    RootVersionGap {
+        trusted: u64,
+        expected: u64,
+        found: u64,
+    },
+    #[error("root v{version} differs from the root v{version} the server already trusts (fork)")]
+    RootFork { version: u64 },
+    #[error("{role} v{version}: signature check failed: {reason}")]
+    Signature {
+        role: String,
+        version: u64,
+        reason: String,
+    },
+    #[error("{role} v{version} expired at {expires}")]
+    Expired {
+        role: String,
+        version: u64,
+        expires: jiff::Timestamp,
+    },
+    #[error("root v{version} must set consistent_snapshot: true")]
+    NoConsistentSnapshot { version: u64 },
+    #[error("root v{version} does not authorise the server's online key {key_id} for the {role} role with threshold 1")]
+    OnlineKeyNotAuthorised {
+        version: u64,
+        role: &'static str,
+        key_id: String,
+    },
+    #[error("targets.json is missing")]
+    NoTargets,
+    #[error("{role}: version {found} is lower than the published version {published} (rollback)")]
+    VersionRollback {
+        role: String,
+        published: u64,
+        found: u64,
+    },
+    #[error("{role}: version {version} is already published with different content; bump the version")]
+    VersionReused { role: String, version: u64 },
+    #[error("targets.json lists target {0} directly; firmware must be signed by its product role")]
+    TopLevelTarget(String),
+    #[error("delegation {role}: {reason}")]
+    BadDelegation { role: String, reason: String },
+    #[error("role {0} was submitted but targets.json does not delegate to it")]
+    UndelegatedRole(String),
+    #[error("product role {0} is delegated but its metadata was not submitted")]
+    MissingRole(String),
+    #[error("product role {role} signs {target}, outside its paths {role}/*")]
+    TargetOutsideRole { role: String, target: String },
+    #[error("product role {role} has no {role}/support.json support record")]
+    NoSupportRecord { role: String },
+    #[error("product role {role} lists version {version} twice ({first} and {second})")]
+    DuplicateVersion {
+        role: String,
+        version: semver::Version,
+        first: String,
+        second: String,
+    },
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Support(#[from] SupportError),
+    #[error(transparent)]
+    ReleaseRule(#[from] ReleaseRuleError),
+}
+
+/// A metadata file: its bytes as published and its parsed form.
+#[derive(Debug, Clone)]
+pub struct MetaFile<T> {
+    pub bytes: Vec<u8>,
+    pub signed: Signed<T>,
+}
+
+impl<T> MetaFile<T> {
+    pub fn version(&self) -> u64
+    where
+        T: tough::schema::Role,
+    {
+        self.signed.signed.version().get()
+    }
+}
+
+/// Parses a metadata file.
+pub fn parse<T: serde::de::DeserializeOwned>(
+    file: &str,
+    bytes: Vec<u8>,
+) -> Result<MetaFile<T>, VerifyError> {
+    let signed = serde_json::from_slice(&bytes).map_err(|e| VerifyError::BadJson {
+        file: file.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(MetaFile { bytes, signed })
+}
+
+/// What the server trusts and serves now.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    /// All roots, oldest first (index 0 is version 1).
+    pub roots: Vec<MetaFile<Root>>,
+    pub targets: Option<MetaFile<Targets>>,
+    pub roles: BTreeMap<String, MetaFile<Targets>>,
+}
+
+/// What a publisher submits: root files (any suffix of the chain, oldest first), targets.json
+/// and the product roles.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    pub roots: Vec<Vec<u8>>,
+    pub targets: Vec<u8>,
+    pub roles: BTreeMap<String, Vec<u8>>,
+}
+
+/// One product as submitted: its role, releases and the support record's target entry.
+#[derive(Debug, Clone)]
+pub struct ProductSubmission {
+    pub role: MetaFile<Targets>,
+    pub releases: Vec<Release>,
+    pub support_sha256: String,
+    pub support_length: u64,
+    /// Whether this role's bytes differ from the published ones.
+    pub changed: bool,
+}
+
+/// A submission whose metadata has passed every check of this module.
+#[derive(Debug, Clone)]
+pub struct VerifiedSubmission {
+    /// Roots newer than the trusted one, oldest first (empty if the root did not change).
+    pub new_roots: Vec<MetaFile<Root>>,
+    /// The newest root after this publish.
+    pub root: MetaFile<Root>,
+    pub targets: MetaFile<Targets>,
+    pub targets_changed: bool,
+    pub products: BTreeMap<String, ProductSubmission>,
+}
+
+impl VerifiedSubmission {
+    /// Every target (name, sha256 hex, length) the repository lists after this publish.
+    pub fn all_targets(&self) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        for (name, product) in &self.products {
+            out.push((
+                names::support_target_name(name),
+                product.support_sha256.clone(),
+                product.support_length,
+            ));
+            for r in &product.releases {
+                out.push((r.name.clone(), r.sha256.clone(), r.length));
+            }
+        }
+        out
+    }
+}
+
+fn sig_err(role: &str, version: u64, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Signature {
+        role: role.to_string(),
+        version,
+        reason: e.to_string(),
+    }
+}
+
+fn check_expiry(
+    role: &str,
+    version: u64,
+    expires: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> Result<(), VerifyError> {
+    if expires <= now {
+        return Err(VerifyError::Expired {
+            role: role.to_string(),
+            version,
+            expires,
+        });
+    }
+    Ok(())
+}
+
+/// TUF 5.3.4: `next` must be signed by a threshold of the trusted root's keys and of its own.
+pub fn verify_root_successor(
+    trusted: &Signed<Root>,
+    next: &Signed<Root>,
+) -> Result<(), VerifyError> {
+    let trusted_version = trusted.signed.version.get();
+    let version = next.signed.version.get();
+    if version != trusted_version + 1 {
+        return Err(VerifyError::RootVersionGap {
+            trusted: trusted_version,
+            expected: trusted_version + 1,
+            found: version,
+        });
+    }
+    trusted
+        .signed
+        .verify_role(next)
+        .map_err(|e| sig_err("root", version, format!("by the trusted root: {e}")))?;
+    next.signed
+        .verify_role(next)
+        .map_err(|e| sig_err("root", version, format!("by its own keys: {e}")))?;
+    Ok(())
+}
+
+/// Whether `root` lets `online_key_id` alone sign snapshot and timestamp.
+pub fn check_online_key(root: &Root, online_key_id: &str) -> Result<(), VerifyError> {
+    for (role, name) in [
+        (RoleType::Snapshot, "snapshot"),
+        (RoleType::Timestamp, "timestamp"),
+    ] {
+        let ok = root.roles.get(&role).is_some_and(|keys| {
+            keys.threshold.get() == 1
+                && keys
+                    .keyids
+                    .iter()
+                    .any(|id| hex::encode(&**id) == online_key_id)
+        });
+        if !ok {
+            return Err(VerifyError::OnlineKeyNotAuthorised {
+                version: root.version.get(),
+                role: name,
+                key_id: online_key_id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_version<T: tough::schema::Role + PartialEq>(
+    role: &str,
+    published: Option<&MetaFile<T>>,
+    new: &MetaFile<T>,
+) -> Result<bool, VerifyError> {
+    let Some(old) = published else {
+        return Ok(true);
+    };
+    let (was, now) = (old.version(), new.version());
+    if now < was {
+        return Err(VerifyError::VersionRollback {
+            role: role.to_string(),
+            published: was,
+            found: now,
+        });
+    }
+    if now == was {
+        if old.bytes != new.bytes && old.signed.signed != new.signed.signed {
+            return Err(VerifyError::VersionReused {
+                role: role.to_string(),
+                version: now,
+            });
+        }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn verify_roots(
+    published: &Published,
+    submitted: &[Vec<u8>],
+    now: jiff::Timestamp,
+    online_key_id: &str,
+) -> Result<(Vec<MetaFile<Root>>, MetaFile<Root>), VerifyError> {
+    let mut trusted: Option<MetaFile<Root>> = published.roots.last().cloned();
+    let mut new_roots = Vec::new();
+    for bytes in submitted {
+        let file: MetaFile<Root> = parse("root.json", bytes.clone())?;
+        let version = file.version();
+        match &trusted {
+            None => {
+                // Trust on first publish (documented): version 1, signed by its own threshold.
+                if version != 1 {
+                    return Err(VerifyError::FirstRootNotV1(version));
+                }
+                file.signed
+                    .signed
+                    .verify_role(&file.signed)
+                    .map_err(|e| sig_err("root", 1, e))?;
+            }
+            Some(t) if version <= t.version() => {
+                let idx = usize::try_from(version - 1).unwrap_or(usize::MAX);
+                let same = published
+                    .roots
+                    .get(idx)
+                    .map(|known| known.signed.signed == file.signed.signed)
+                    .unwrap_or(false)
+                    || new_roots
+                        .iter()
+                        .any(|r: &MetaFile<Root>| r.signed.signed == file.signed.signed);
+                if !same {
+                    return Err(VerifyError::RootFork { version });
+                }
+                continue;
+            }
+            Some(t) => verify_root_successor(&t.signed, &file.signed)?,
+        }
+        new_roots.push(file.clone());
+        trusted = Some(file);
+    }
+    let root = trusted.ok_or(VerifyError::NoRoot)?;
+    let r = &root.signed.signed;
+    check_expiry("root", r.version.get(), r.expires, now)?;
+    if !r.consistent_snapshot {
+        return Err(VerifyError::NoConsistentSnapshot {
+            version: r.version.get(),
+        });
+    }
+    check_online_key(r, online_key_id)?;
+    Ok((new_roots, root))
+}
+
+/// Checks a product delegation's shape: the role is named for a product and may sign only
+/// `<product>/*`.
+fn check_delegation(role: &tough::schema::DelegatedRole) -> Result<(), VerifyError> {
+    let bad = |reason: String| VerifyError::BadDelegation {
+        role: role.name.clone(),
+        reason,
+    };
+    names::check_product_id(&role.name).map_err(|e| bad(e.to_string()))?;
+    let expected = names::product_path_pattern(&role.name);
+    match &role.paths {
+        PathSet::Paths(paths) if paths.len() == 1 && paths[0].value() == expected => {}
+        _ => {
+            return Err(bad(format!(
+                "a product role must delegate exactly the paths [\"{expected}\"]"
+            )))
+        }
+    }
+    if role.keyids.is_empty() || role.threshold.get() as usize > role.keyids.len() {
+        return Err(bad(format!(
+            "threshold {} cannot be met by {} key(s)",
+            role.threshold,
+            role.keyids.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies one product role against its delegation and reads its releases.
+fn verify_product(
+    delegations: &tough::schema::Delegations,
+    name: &str,
+    file: MetaFile<Targets>,
+    published: Option<&MetaFile<Targets>>,
+    now: jiff::Timestamp,
+) -> Result<ProductSubmission, VerifyError> {
+    let version = file.version();
+    delegations
+        .verify_role(&file.signed, name)
+        .map_err(|e| sig_err(name, version, e))?;
+    let t = &file.signed.signed;
+    check_expiry(name, version, t.expires, now)?;
+    let changed = check_version(name, published, &file)?;
+    if t.delegations.as_ref().is_some_and(|d| !d.roles.is_empty()) {
+        return Err(VerifyError::BadDelegation {
+            role: name.to_string(),
+            reason: "product roles may not delegate further".into(),
+        });
+    }
+    let mut releases: Vec<Release> = Vec::new();
+    let mut support = None;
+    let support_name = names::support_target_name(name);
+    for (target_name, target) in &t.targets {
+        let raw = target_name.raw();
+        let outside = || VerifyError::TargetOutsideRole {
+            role: name.to_string(),
+            target: raw.to_string(),
+        };
+        let (product, _) = names::split_target_name(raw).map_err(|_| outside())?;
+        if product != name {
+            return Err(outside());
+        }
+        if raw == support_name {
+            support = Some((hex::encode(&*target.hashes.sha256), target.length));
+            continue;
+        }
+        let release = Release::from_target(raw, target)?;
+        if let Some(other) = releases
+            .iter()
+            .find(|r| r.info.version == release.info.version)
+        {
+            return Err(VerifyError::DuplicateVersion {
+                role: name.to_string(),
+                version: release.info.version.clone(),
+                first: other.name.clone(),
+                second: release.name.clone(),
+            });
+        }
+        releases.push(release);
+    }
+    let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
+        role: name.to_string(),
+    })?;
+    releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
+    Ok(ProductSubmission {
+        role: file,
+        releases,
+        support_sha256,
+        support_length,
+        changed,
+    })
+}
+
+/// Checks every metadata rule of a submission against what is published (steps 1-4 above).
+pub fn verify_submission(
+    published: &Published,
+    submission: &Submission,
+    online_key_id: &str,
+    now: jiff::Timestamp,
+) -> Result<VerifiedSubmission, VerifyError> {
+    let (new_roots, root) = verify_roots(published, &submission.roots, now, online_key_id)?;
+
+    if submission.targets.is_empty() {
+        return Err(VerifyError::NoTargets);
+    }
+    let targets: MetaFile<Targets> = parse("targets.json", submission.targets.clone())?;
+    let tv = targets.version();
+    root.signed
+        .signed
+        .verify_role(&targets.signed)
+        .map_err(|e| sig_err("targets", tv, e))?;
+    check_expiry("targets", tv, targets.signed.signed.expires, now)?;
+    let targets_changed = check_version("targets", published.targets.as_ref(), &targets)?;
+    if let Some((name, _)) = targets.signed.signed.targets.iter().next() {
+        return Err(VerifyError::TopLevelTarget(name.raw().to_string()));
+    }
+
+    let empty = tough::schema::Delegations::new();
+    let delegations = targets.signed.signed.delegations.as_ref().unwrap_or(&empty);
+    let delegated: BTreeSet<&str> = delegations.roles.iter().map(|r| r.name.as_str()).collect();
+    if delegated.len() != delegations.roles.len() {
+        return Err(VerifyError::BadDelegation {
+            role: "targets".into(),
+            reason: "a role is delegated twice".into(),
+        });
+    }
+    for name in submission.roles.keys() {
+        if !delegated.contains(name.as_str()) {
+            return Err(VerifyError::UndelegatedRole(name.clone()));
+        }
+    }
+    let mut products = BTreeMap::new();
+    for role in &delegations.roles {
+        check_delegation(role)?;
+        let bytes = submission
+            .roles
+            .get(&role.name)
+            .ok_or_else(|| VerifyError::MissingRole(role.name.clone()))?;
+        let file = parse(&format!("{}.json", role.name), bytes.clone())?;
+        let product = verify_product(
+            delegations,
+            &role.name,
+            file,
+            published.roles.get(&role.name),
+            now,
+        )?;
+        products.insert(role.name.clone(), product);
+    }
+    Ok(VerifiedSubmission {
+        new_roots,
+        root,
+        targets,
+        targets_changed,
+        products,
+    })
+}
+
+/// The published state of one product, for the support and release rules.
+#[derive(Debug, Clone)]
+pub struct PublishedProduct {
+    pub support: SupportRecord,
+    pub release_names: BTreeSet<String>,
+}
+
+/// Support and release rules for one product (DESIGN.md): the new support record must be a
+/// valid successor of the published one, and releases new in this publish must be allowed at
+/// `now`.
+pub fn check_product_rules(
+    product: &str,
+    previous: Option<&PublishedProduct>,
+    support: &SupportRecord,
+    releases: &[Release],
+    now: jiff::Timestamp,
+) -> Result<(), VerifyError> {
+    support.validate()?;
+    if support.product != product {
+        return Err(SupportError::WrongProduct {
+            expected: product.to_string(),
+            found: support.product.clone(),
+        }
+        .into());
+    }
+    if let Some(prev) = previous {
+        prev.support.check_change(support)?;
+    }
+    for release in releases {
+        let is_new = previous.is_none_or(|p| !p.release_names.contains(&release.name));
+        if is_new {
+            support.check_new_release(&release.info, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// The metadata file name of a role version under consistent snapshots.
+pub fn versioned_name(role: &str, version: NonZeroU64) -> String {
+    format!("{version}.{role}.json")
+}
