@@ -11,6 +11,7 @@
 //! - [`verify`]: TUF verification helpers used when accepting a publish.
 //! - [`online`]: building and signing snapshot and timestamp metadata.
 
+pub mod api;
 pub mod decision;
 pub mod keys;
 pub mod names;

@@ -389,6 +389,26 @@ fn verify_product(
             reason: "product roles may not delegate further".into(),
         });
     }
+    let (releases, support) = read_product_targets(name, t)?;
+    let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
+        role: name.to_string(),
+    })?;
+    Ok(ProductSubmission {
+        role: file,
+        releases,
+        support_sha256,
+        support_length,
+        changed,
+    })
+}
+
+/// Reads a product role's targets: its releases (sorted by version) and its support record's
+/// (sha256, length), checking that every target lies under `<product>/` with a safe name and
+/// that no version appears twice.
+pub fn read_product_targets(
+    name: &str,
+    t: &Targets,
+) -> Result<(Vec<Release>, Option<(String, u64)>), VerifyError> {
     let mut releases: Vec<Release> = Vec::new();
     let mut support = None;
     let support_name = names::support_target_name(name);
@@ -420,17 +440,8 @@ fn verify_product(
         }
         releases.push(release);
     }
-    let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
-        role: name.to_string(),
-    })?;
     releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
-    Ok(ProductSubmission {
-        role: file,
-        releases,
-        support_sha256,
-        support_length,
-        changed,
-    })
+    Ok((releases, support))
 }
 
 /// Checks every metadata rule of a submission against what is published (steps 1-4 above).

@@ -1,1 +1,202 @@
+//! airlock-server: serves the TUF repository, verifies publishes, decides device updates.
+//!
+//! `main.rs` parses the command line; this library holds the server so that tests and the
+//! simulator can run it in-process.
 
+pub mod app;
+pub mod clock;
+pub mod error;
+pub mod publish;
+pub mod routes;
+pub mod selfcheck;
+pub mod storage;
+pub mod view;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlock_core::keys::{key_id_hex, public_key_json, SigningKey};
+
+pub use app::{AppState, ServeConfig};
+pub use clock::{Clock, SystemClock};
+
+/// Files in the data directory.
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: &Path) -> Self {
+        DataDir {
+            root: root.to_path_buf(),
+        }
+    }
+    pub fn online_key(&self) -> PathBuf {
+        self.root.join("online.key")
+    }
+    pub fn online_pub(&self) -> PathBuf {
+        self.root.join("online.pub")
+    }
+    pub fn database(&self) -> PathBuf {
+        self.root.join("airlock.db")
+    }
+    pub fn blobs(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    pub data: PathBuf,
+    pub online_key_id: String,
+    pub online_public_key: serde_json::Value,
+    pub online_pub_file: PathBuf,
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `airlock-server init`: the online key (snapshot + timestamp), its public half, the database
+/// and the blob directory.
+pub async fn init_data_dir(data: &Path) -> Result<InitReport> {
+    let dir = DataDir::new(data);
+    if dir.online_key().exists() {
+        bail!(
+            "{} is already initialised ({} exists)",
+            data.display(),
+            dir.online_key().display()
+        );
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let key = SigningKey::generate();
+    let pem = key.to_pkcs8_pem()?;
+    write_new(&dir.online_key(), pem.as_bytes(), 0o600)?;
+    let public = key.tuf_key();
+    write_new(&dir.online_pub(), public_key_json(&public).as_bytes(), 0o644)?;
+    storage::SqlState::open_sqlite(&dir.database())
+        .await
+        .with_context(|| format!("creating {}", dir.database().display()))?;
+    storage::LocalBlobs::open_dir(&dir.blobs())
+        .await
+        .with_context(|| format!("creating {}", dir.blobs().display()))?;
+    Ok(InitReport {
+        data: data.to_path_buf(),
+        online_key_id: key_id_hex(&public)?,
+        online_public_key: serde_json::to_value(&public)?,
+        online_pub_file: dir.online_pub(),
+    })
+}
+
+/// Reads the admin token file, creating it (0600, random) if it does not exist.
+pub fn load_or_create_admin_token(path: &Path) -> Result<(String, bool)> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the admin token from {}", path.display()))?;
+        let token = text.lines().next().unwrap_or("").trim().to_string();
+        if token.len() < 16 {
+            bail!(
+                "the admin token in {} is shorter than 16 characters",
+                path.display()
+            );
+        }
+        return Ok((token, false));
+    }
+    let mut raw = [0u8; 32];
+    getrandom_bytes(&mut raw)?;
+    let token = hex::encode(raw);
+    write_new(path, format!("{token}\n").as_bytes(), 0o600)?;
+    Ok((token, true))
+}
+
+fn getrandom_bytes(buf: &mut [u8]) -> Result<()> {
+    // A fresh Ed25519 key is 32 bytes from the OS random source; reuse it as token material.
+    let key = SigningKey::generate();
+    let pem = key.to_pkcs8_pem()?;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(pem.as_bytes());
+    buf.copy_from_slice(&digest[..buf.len().min(32)]);
+    Ok(())
+}
+
+/// Opens the data directory and builds the server state.
+pub async fn open(
+    data: &Path,
+    config: ServeConfig,
+    admin_token: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState> {
+    let dir = DataDir::new(data);
+    if !dir.online_key().exists() {
+        bail!(
+            "{} is not an airlock-server data directory (run `airlock-server init --data {}` first)",
+            data.display(),
+            data.display()
+        );
+    }
+    let pem = std::fs::read(dir.online_key())
+        .with_context(|| format!("reading {}", dir.online_key().display()))?;
+    let online_key = SigningKey::from_pkcs8(&pem)
+        .with_context(|| format!("reading {}", dir.online_key().display()))?;
+    let online_key_id = online_key.key_id()?;
+    let state = storage::SqlState::open_sqlite(&dir.database())
+        .await
+        .with_context(|| format!("opening {}", dir.database().display()))?;
+    let blobs = storage::LocalBlobs::open_dir(&dir.blobs())
+        .await
+        .with_context(|| format!("opening {}", dir.blobs().display()))?;
+    let view = view::RepoView::load(&state)
+        .await
+        .context("loading the published repository")?;
+    Ok(AppState::new(
+        config,
+        Arc::new(blobs),
+        Arc::new(state),
+        online_key,
+        online_key_id,
+        admin_token,
+        clock,
+        view,
+    ))
+}
+
+/// Renews snapshot and timestamp in the background, checking every `every`.
+pub fn spawn_renewal(app: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = publish::renew_if_due(&app).await {
+                tracing::error!(error = %e.message, "renewing snapshot and timestamp failed");
+            }
+        }
+    })
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let router = routes::router(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}

@@ -1,1 +1,165 @@
-fn main() {}
+//! `airlock-server`: parses the command line and runs the server library.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use airlock_server::{ServeConfig, SystemClock};
+
+#[derive(Parser)]
+#[command(
+    name = "airlock-server",
+    version,
+    about = "Serves a TUF firmware repository, verifies publishes and decides device updates",
+    long_about = "airlock-server holds the online key (snapshot + timestamp), serves the TUF \
+repository at /tuf/, verifies and commits publishes from `airlock publish`, and answers device \
+check-ins with the update decision.\n\nExit codes: 0 success, 1 error, 2 usage error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: the online key (online.key, 0600), its public key (online.pub),
+    /// the SQLite database and the blob directory. Prints the public key.
+    Init {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long, env = "AIRLOCK_JSON")]
+        json: bool,
+    },
+    /// Serve the repository and the device API.
+    Serve {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        #[arg(long, env = "AIRLOCK_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Admin token file; created with a random token (0600) if missing.
+        #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
+        admin_token_file: PathBuf,
+        /// Largest firmware upload in bytes.
+        #[arg(long, env = "AIRLOCK_MAX_UPLOAD_BYTES", default_value_t = 8 << 30)]
+        max_upload_bytes: u64,
+        /// Timestamp lifetime in hours (renewed at half-life).
+        #[arg(long, env = "AIRLOCK_TIMESTAMP_HOURS", default_value_t = 24)]
+        timestamp_hours: i64,
+        /// Snapshot lifetime in hours (renewed at half-life).
+        #[arg(long, env = "AIRLOCK_SNAPSHOT_HOURS", default_value_t = 24 * 7)]
+        snapshot_hours: i64,
+        /// How often to check whether snapshot/timestamp need renewing, in seconds.
+        #[arg(long, env = "AIRLOCK_RENEW_CHECK_SECONDS", default_value_t = 60)]
+        renew_check_seconds: u64,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { data, json } => {
+            let report = airlock_server::init_data_dir(&data).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "initialised {}\nonline key id {}\npublic key   {} ({})\nnext: airlock init REPO --online-key {}",
+                    report.data.display(),
+                    report.online_key_id,
+                    report.online_public_key["keyval"]["public"].as_str().unwrap_or(""),
+                    report.online_pub_file.display(),
+                    report.online_pub_file.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Serve {
+            data,
+            listen,
+            admin_token_file,
+            max_upload_bytes,
+            timestamp_hours,
+            snapshot_hours,
+            renew_check_seconds,
+        } => {
+            if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
+                anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
+            }
+            let (token, created) = airlock_server::load_or_create_admin_token(&admin_token_file)?;
+            if created {
+                eprintln!(
+                    "created admin token file {} (0600)",
+                    admin_token_file.display()
+                );
+            }
+            let config = ServeConfig {
+                max_upload_bytes,
+                timestamp_lifetime: jiff::SignedDuration::from_hours(timestamp_hours),
+                snapshot_lifetime: jiff::SignedDuration::from_hours(snapshot_hours),
+                ..ServeConfig::default()
+            };
+            let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr().context("reading the bound address")?;
+            // The first stdout line tells scripts (and tests using port 0) where we are.
+            println!("listening on http://{addr}");
+            tracing::info!(%addr, online_key = %app.online_key_id, "serving");
+            airlock_server::spawn_renewal(
+                app.clone(),
+                std::time::Duration::from_secs(renew_check_seconds),
+            );
+            airlock_server::serve(listener, app, shutdown_signal()).await
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,16 @@
+//! airlock, the offline signing tool: library half. `main.rs` only parses and dispatches, so
+//! the simulator's demo and the tests can drive the same code.
+//!
+//! One module per subcommand group (as tuftool): [`init`], [`product`], [`release`],
+//! [`publish`], [`status`]; [`repo`] is the on-disk repository they share.
 
+pub mod fsutil;
+pub mod init;
+pub mod product;
+pub mod publish;
+pub mod release;
+pub mod repo;
+pub mod status;
+
+/// Default lifetime of root, targets and product role metadata.
+pub const DEFAULT_EXPIRY_DAYS: i64 = 365;

@@ -1,1 +1,299 @@
-fn main() {}
+//! `airlock`: parses the command line and dispatches to the library (one module per group).
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use airlock_core::release::ReleaseKind;
+use airlock_signer::{init, product, publish, release, repo::Repo, status, DEFAULT_EXPIRY_DAYS};
+
+#[derive(Parser)]
+#[command(
+    name = "airlock",
+    version,
+    about = "Offline TUF signing for firmware: keys, products, releases, support windows, publishing",
+    long_about = "airlock keeps a TUF repository for a vendor's firmware: offline root and targets keys, \
+one delegated role per product, firmware targets with signed release metadata, product support \
+windows, and publishing to airlock-server.\n\nExit codes: 0 success, 1 error, 2 usage error."
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, env = "AIRLOCK_JSON")]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a repository: offline root and targets keys under REPO/keys (0600), signed v1 root
+    /// and targets metadata naming the server's online key for snapshot and timestamp.
+    Init {
+        /// Repository directory (created).
+        repo: PathBuf,
+        /// The server's online public key (written by `airlock-server init` as online.pub).
+        #[arg(long, env = "AIRLOCK_ONLINE_KEY")]
+        online_key: PathBuf,
+        /// Signatures required on root metadata.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_THRESHOLD")]
+        root_threshold: u64,
+        /// Number of root keys to generate.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
+        root_keys: u64,
+        /// Lifetime in days of root, targets and product metadata each time they are signed.
+        #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS, env = "AIRLOCK_EXPIRY_DAYS")]
+        expiry_days: i64,
+    },
+    /// Products (one delegated TUF role each, with a signed support record).
+    Product {
+        #[command(subcommand)]
+        command: ProductCommand,
+    },
+    /// Firmware releases.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+    /// Upload the repository to airlock-server, which verifies it and serves it.
+    Publish {
+        repo: PathBuf,
+        /// Base URL of airlock-server.
+        #[arg(long, env = "AIRLOCK_SERVER")]
+        server: url::Url,
+        /// File holding the admin token.
+        #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
+        admin_token_file: PathBuf,
+    },
+    /// Roles, keys, versions, expiry dates, products and releases.
+    Status { repo: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ProductCommand {
+    /// Add a product: its own key, a delegated role for PRODUCT/*, and PRODUCT/support.json.
+    Add(ProductAdd),
+}
+
+#[derive(Args)]
+struct ProductAdd {
+    repo: PathBuf,
+    /// Product id (a-z, 0-9, '-'); also the role name and target path prefix.
+    product: String,
+    /// First day of support (YYYY-MM-DD).
+    #[arg(long)]
+    support_start: jiff::civil::Date,
+    /// Last day of feature updates.
+    #[arg(long)]
+    feature_until: jiff::civil::Date,
+    /// Last day of security updates.
+    #[arg(long)]
+    security_until: jiff::civil::Date,
+    /// Security floor: security versions below it are revoked.
+    #[arg(long, default_value_t = 0)]
+    min_security_version: u64,
+    /// Page that explains the support period and its end.
+    #[arg(long)]
+    notice_url: Option<String>,
+    /// Statement shown to users (default: generated from the dates).
+    #[arg(long)]
+    statement: Option<String>,
+    /// Product that succeeds this one.
+    #[arg(long)]
+    successor: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Add a firmware image as target PRODUCT/FILE with signed release fields.
+    Add(ReleaseAdd),
+}
+
+#[derive(Args)]
+struct ReleaseAdd {
+    repo: PathBuf,
+    product: String,
+    /// The firmware image.
+    file: PathBuf,
+    /// Semantic version of the firmware.
+    #[arg(long)]
+    version: semver::Version,
+    /// Anti-rollback counter.
+    #[arg(long)]
+    security_version: u64,
+    /// security, feature or sunset.
+    #[arg(long)]
+    kind: ReleaseKind,
+    /// Lowest installed version this image may be applied over.
+    #[arg(long)]
+    requires: Option<semver::Version>,
+    /// Release time (RFC 3339; default now).
+    #[arg(long)]
+    released: Option<jiff::Timestamp>,
+    /// Target file name (default: the image's file name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", text());
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init {
+            repo,
+            online_key,
+            root_threshold,
+            root_keys,
+            expiry_days,
+        } => {
+            let report = init::init(&init::InitOptions {
+                dir: repo,
+                online_key_file: online_key,
+                root_threshold,
+                root_keys,
+                expiry_days,
+            })
+            .await?;
+            print(json, &report, || {
+                let mut s = format!(
+                    "initialised {} (root v1, threshold {}/{}; snapshot+timestamp by online key {})\n",
+                    report.repo.display(),
+                    report.root_threshold,
+                    report.keys.iter().filter(|k| k.role == "root").count(),
+                    report.online_key_id
+                );
+                for k in &report.keys {
+                    s += &format!("  {:<8} key {}  {}\n", k.role, k.key_id, k.path.display());
+                }
+                s
+            })
+        }
+        Command::Product {
+            command: ProductCommand::Add(a),
+        } => {
+            let repo = Repo::open(&a.repo)?;
+            let report = product::add(
+                &repo,
+                &product::ProductOptions {
+                    id: a.product,
+                    support_start: a.support_start,
+                    feature_until: a.feature_until,
+                    security_until: a.security_until,
+                    min_security_version: a.min_security_version,
+                    notice_url: a.notice_url,
+                    statement: a.statement,
+                    successor: a.successor,
+                },
+            )
+            .await?;
+            print(json, &report, || {
+                format!(
+                    "added product {} (role key {}, {}); features until {}, security until {}\n",
+                    report.product,
+                    report.key_id,
+                    report.key_path.display(),
+                    report.support.feature_updates_until,
+                    report.support.security_updates_until
+                )
+            })
+        }
+        Command::Release {
+            command: ReleaseCommand::Add(a),
+        } => {
+            let repo = Repo::open(&a.repo)?;
+            let report = release::add(
+                &repo,
+                &release::ReleaseOptions {
+                    product: a.product,
+                    file: a.file,
+                    name: a.name,
+                    version: a.version,
+                    security_version: a.security_version,
+                    kind: a.kind,
+                    requires: a.requires,
+                    released: a.released,
+                },
+            )
+            .await?;
+            print(json, &report, || {
+                format!(
+                    "released {} {} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
+                    report.target,
+                    report.info.version,
+                    report.info.kind,
+                    report.info.security_version,
+                    report.length,
+                    report.sha256,
+                    report.role_version
+                )
+            })
+        }
+        Command::Publish {
+            repo,
+            server,
+            admin_token_file,
+        } => {
+            let repo = Repo::open(&repo)?;
+            let token = publish::read_token(&admin_token_file)?;
+            let report = publish::publish(
+                &repo,
+                &publish::PublishOptions {
+                    server,
+                    admin_token: token,
+                },
+            )
+            .await?;
+            print(json, &report, || {
+                format!(
+                    "published: root v{}, targets v{}, snapshot v{}, timestamp v{}; {} product(s), {} target(s); changed: {}\n",
+                    report.root_version,
+                    report.targets_version,
+                    report.snapshot_version,
+                    report.timestamp_version,
+                    report.products.len(),
+                    report.targets,
+                    if report.changed.is_empty() { "nothing".to_string() } else { report.changed.join(", ") }
+                )
+            })
+        }
+        Command::Status { repo } => {
+            let repo = Repo::open(&repo)?;
+            let s = status::status(&repo)?;
+            print(json, &s, || status::render(&s))
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)).context("airlock") {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what was being done, and why it failed.
+            let chain: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP API's JSON bodies, shared by the server and its clients (signer, simulator).
+//! Field names here are a contract (issue #3); add fields, never rename them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::decision::{Decision, EndOfSupport};
+use crate::release::ReleaseKind;
+
+/// Every error answer: `{"error": code, "message": text}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// `POST /v1/admin/publish`: the metadata files exactly as signed (their text).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PublishRequest {
+    /// Root files, oldest first; any suffix of the chain that reaches the newest root.
+    pub roots: Vec<String>,
+    pub targets: String,
+    /// Product roles by name.
+    pub roles: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishResponse {
+    pub root_version: u64,
+    pub targets_version: u64,
+    pub snapshot_version: u64,
+    pub timestamp_version: u64,
+    pub products: Vec<String>,
+    /// Number of targets the repository lists after the publish.
+    pub targets: usize,
+    /// Metadata files that changed (role names).
+    pub changed: Vec<String>,
+}
+
+/// `POST /v1/devices/{id}/check-in`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    pub product: String,
+    /// Installed version (semver).
+    pub version: String,
+    pub security_version: u64,
+}
+
+/// The target offered in an `update` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedTarget {
+    pub name: String,
+    pub version: String,
+    pub security_version: u64,
+    pub kind: ReleaseKind,
+    pub length: u64,
+    pub hashes: BTreeMap<String, String>,
+    /// Path on the server (consistent-snapshot target URL).
+    pub url: String,
+}
+
+/// The check-in answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum CheckInResponse {
+    Update {
+        urgent: bool,
+        target: OfferedTarget,
+    },
+    UpToDate,
+    EndOfSupport {
+        statement: String,
+        successor: Option<String>,
+        notice_url: Option<String>,
+        security_updates_until: jiff::civil::Date,
+    },
+}
+
+/// The consistent-snapshot path of a target below `/tuf/targets/`: `<dir>/<sha256>.<file>`.
+pub fn consistent_target_path(name: &str, sha256: &str) -> String {
+    match name.rsplit_once('/') {
+        Some((dir, file)) => format!("{dir}/{sha256}.{file}"),
+        None => format!("{sha256}.{name}"),
+    }
+}
+
+impl CheckInResponse {
+    pub fn from_decision(decision: Decision) -> Self {
+        match decision {
+            Decision::Update { release, urgent } => CheckInResponse::Update {
+                urgent,
+                target: OfferedTarget {
+                    url: format!(
+                        "/tuf/targets/{}",
+                        consistent_target_path(&release.name, &release.sha256)
+                    ),
+                    name: release.name,
+                    version: release.info.version.to_string(),
+                    security_version: release.info.security_version,
+                    kind: release.info.kind,
+                    length: release.length,
+                    hashes: BTreeMap::from([("sha256".to_string(), release.sha256)]),
+                },
+            },
+            Decision::UpToDate => CheckInResponse::UpToDate,
+            Decision::EndOfSupport(EndOfSupport {
+                statement,
+                successor,
+                notice_url,
+                security_updates_until,
+            }) => CheckInResponse::EndOfSupport {
+                statement,
+                successor,
+                notice_url,
+                security_updates_until,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Downloading,
+    Installed,
+    Failed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Downloading => "downloading",
+            ReportStatus::Installed => "installed",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `POST /v1/devices/{id}/reports`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceReport {
+    pub status: ReportStatus,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_of_answers() {
+        let up = serde_json::to_value(CheckInResponse::UpToDate).unwrap();
+        assert_eq!(up, serde_json::json!({"decision": "up_to_date"}));
+        let eol = serde_json::to_value(CheckInResponse::EndOfSupport {
+            statement: "s".into(),
+            successor: None,
+            notice_url: Some("https://x.example/".into()),
+            security_updates_until: jiff::civil::date(2030, 12, 31),
+        })
+        .unwrap();
+        assert_eq!(eol["decision"], "end_of_support");
+        assert_eq!(eol["security_updates_until"], "2030-12-31");
+        assert!(eol.get("successor").is_some());
+    }
+
+    #[test]
+    fn consistent_paths() {
+        assert_eq!(consistent_target_path("p/f.bin", "ab"), "p/ab.f.bin");
+    }
+}

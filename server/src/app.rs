@@ -1,0 +1,112 @@
+//! Shared server state: one `Clone` struct passed to every handler.
+
+use std::sync::{Arc, RwLock};
+
+use airlock_core::keys::SigningKey;
+
+use crate::clock::Clock;
+use crate::storage::{BlobStore, StateStore};
+use crate::view::RepoView;
+
+/// Tunables of `airlock-server serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Largest firmware upload accepted.
+    pub max_upload_bytes: u64,
+    /// Largest publish request (metadata JSON).
+    pub max_metadata_bytes: usize,
+    /// Lifetime of timestamp metadata.
+    pub timestamp_lifetime: jiff::SignedDuration,
+    /// Lifetime of snapshot metadata.
+    pub snapshot_lifetime: jiff::SignedDuration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            max_upload_bytes: 8 << 30,
+            max_metadata_bytes: 256 << 20,
+            timestamp_lifetime: jiff::SignedDuration::from_hours(24),
+            snapshot_lifetime: jiff::SignedDuration::from_hours(24 * 7),
+        }
+    }
+}
+
+pub struct Inner {
+    pub config: ServeConfig,
+    pub blobs: Arc<dyn BlobStore>,
+    pub state: Arc<dyn StateStore>,
+    pub online_key: SigningKey,
+    pub online_key_id: String,
+    /// sha256 of the admin token; the token itself is not kept.
+    pub admin_token_sha256: [u8; 32],
+    pub clock: Arc<dyn Clock>,
+    view: RwLock<Arc<RepoView>>,
+    /// Serialises publishes and renewals within this process; the state store's generation
+    /// check serialises them across replicas.
+    pub publish_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: ServeConfig,
+        blobs: Arc<dyn BlobStore>,
+        state: Arc<dyn StateStore>,
+        online_key: SigningKey,
+        online_key_id: String,
+        admin_token: &str,
+        clock: Arc<dyn Clock>,
+        view: RepoView,
+    ) -> Self {
+        use sha2::Digest;
+        AppState(Arc::new(Inner {
+            config,
+            blobs,
+            state,
+            online_key,
+            online_key_id,
+            admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
+            clock,
+            view: RwLock::new(Arc::new(view)),
+            publish_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The current published view (cheap: an `Arc` clone).
+    pub fn view(&self) -> Arc<RepoView> {
+        match self.view.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_view(&self, view: RepoView) {
+        let view = Arc::new(view);
+        match self.view.write() {
+            Ok(mut v) => *v = view,
+            Err(poisoned) => *poisoned.into_inner() = view,
+        }
+    }
+
+    /// Whether `token` is the admin token (compares digests, in constant time).
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        digest
+            .iter()
+            .zip(self.admin_token_sha256.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}

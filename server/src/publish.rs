@@ -1,0 +1,291 @@
+//! The publish service: verify a submitted repository completely, sign snapshot and timestamp,
+//! check that a TUF client can load the result, then switch to it in one commit.
+//! A publish that fails any check changes nothing.
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU64;
+
+use airlock_core::api::{PublishRequest, PublishResponse};
+use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
+use airlock_core::support::SupportRecord;
+use airlock_core::verify::{check_product_rules, verify_submission, Published, PublishedProduct, Submission};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::selfcheck;
+use crate::storage::{Head, RepoIndex};
+use crate::view::RepoView;
+
+/// Largest support record accepted.
+const SUPPORT_RECORD_LIMIT: u64 = 1 << 20;
+
+fn response(view: &RepoView, changed: Vec<String>) -> PublishResponse {
+    let ix = &view.index;
+    PublishResponse {
+        root_version: ix.root_version,
+        targets_version: ix.targets_version,
+        snapshot_version: ix.snapshot_version,
+        timestamp_version: ix.timestamp_version,
+        products: view.products.keys().cloned().collect(),
+        targets: view.targets.len(),
+        changed,
+    }
+}
+
+pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishResponse, ApiError> {
+    let _guard = app.publish_lock.lock().await;
+    let base = app.view();
+    let now = app.clock.now();
+    let submission = Submission {
+        roots: req.roots.into_iter().map(String::into_bytes).collect(),
+        targets: req.targets.into_bytes(),
+        roles: req
+            .roles
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect(),
+    };
+    let verified = verify_submission(&base.published, &submission, &app.online_key_id, now)?;
+
+    // Every target must have been uploaded, with its signed length (the content hash was
+    // verified when the blob was stored under its sha256).
+    for (name, sha256, length) in verified.all_targets() {
+        match app.blobs.stat(&sha256).await? {
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_blob",
+                    format!("{name}: no uploaded content with sha256 {sha256} (PUT /v1/admin/blobs/{sha256} first)"),
+                ))
+            }
+            Some(len) if len != length => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "length_mismatch",
+                    format!("{name}: signed length {length} but the uploaded content has {len} bytes"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+
+    // Support records and release rules, against what is published now.
+    let mut supports = BTreeMap::new();
+    for (product, p) in &verified.products {
+        let bytes = app
+            .blobs
+            .read_small(&p.support_sha256, SUPPORT_RECORD_LIMIT)
+            .await?
+            .ok_or_else(|| ApiError::bad_request(format!("{product}/support.json was not uploaded")))?;
+        let record: SupportRecord = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "support_rule",
+                format!("{product}/support.json is not a valid support record: {e}"),
+            )
+        })?;
+        let previous = base.products.get(product).map(|pv| PublishedProduct {
+            support: pv.support.clone(),
+            release_names: pv.releases.iter().map(|r| r.name.clone()).collect(),
+        });
+        check_product_rules(product, previous.as_ref(), &record, &p.releases, now)?;
+        supports.insert(product.clone(), record);
+    }
+
+    let mut files = Vec::new();
+    let mut changed = Vec::new();
+    for r in &verified.new_roots {
+        files.push((format!("{}.root.json", r.version()), r.bytes.clone()));
+        changed.push(format!("root v{}", r.version()));
+    }
+    let targets = if verified.targets_changed || base.published.targets.is_none() {
+        files.push((
+            format!("{}.targets.json", verified.targets.version()),
+            verified.targets.bytes.clone(),
+        ));
+        changed.push(format!("targets v{}", verified.targets.version()));
+        verified.targets.clone()
+    } else {
+        base.published
+            .targets
+            .clone()
+            .unwrap_or_else(|| verified.targets.clone())
+    };
+    let mut roles = BTreeMap::new();
+    for (name, p) in &verified.products {
+        let role = match base.published.roles.get(name) {
+            Some(old) if !p.changed => old.clone(),
+            _ => {
+                files.push((format!("{}.{name}.json", p.role.version()), p.role.bytes.clone()));
+                changed.push(format!("{name} v{}", p.role.version()));
+                p.role.clone()
+            }
+        };
+        roles.insert(name.clone(), role);
+    }
+    let removed = base
+        .published
+        .roles
+        .keys()
+        .any(|name| !roles.contains_key(name));
+    if base.is_published() && files.is_empty() && !removed && supports == base.index.supports {
+        return Ok(response(&base, changed));
+    }
+
+    let mut roots = base.published.roots.clone();
+    roots.extend(verified.new_roots.iter().cloned());
+    let published = Published {
+        roots,
+        targets: Some(targets),
+        roles,
+    };
+    let view = commit(app, &base, published, supports, files, now).await?;
+    tracing::info!(
+        generation = view.generation,
+        snapshot = view.index.snapshot_version,
+        changed = ?changed,
+        "published"
+    );
+    Ok(response(&view, changed))
+}
+
+/// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,
+/// and commits it together with `files` (new metadata files) as the next generation.
+/// The caller holds the publish lock.
+pub async fn commit(
+    app: &AppState,
+    base: &RepoView,
+    published: Published,
+    supports: BTreeMap<String, SupportRecord>,
+    mut files: Vec<(String, Vec<u8>)>,
+    now: jiff::Timestamp,
+) -> Result<RepoView, ApiError> {
+    let root = published
+        .roots
+        .last()
+        .ok_or_else(|| ApiError::internal("no root to publish"))?;
+    let targets = published
+        .targets
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("no targets to publish"))?;
+    let contents = SnapshotContents {
+        targets_version: targets.signed.signed.version,
+        roles: published
+            .roles
+            .iter()
+            .map(|(n, m)| (n.clone(), m.signed.signed.version))
+            .collect(),
+    };
+    let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
+    let snapshot_version = next(base.index.snapshot_version);
+    let timestamp_version = next(base.index.timestamp_version);
+    let expires = |d: jiff::SignedDuration| now.checked_add(d).unwrap_or(now);
+    let (snapshot, timestamp) = sign_snapshot_and_timestamp(
+        &root.signed.signed,
+        &app.online_key,
+        &contents,
+        snapshot_version,
+        expires(app.config.snapshot_lifetime),
+        timestamp_version,
+        expires(app.config.timestamp_lifetime),
+    )
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    files.push((
+        format!("{snapshot_version}.snapshot.json"),
+        snapshot.bytes.clone(),
+    ));
+
+    // Load it as a device would before anyone can see it.
+    let mut all: HashMap<String, Bytes> = HashMap::new();
+    for r in &published.roots {
+        all.insert(format!("{}.root.json", r.version()), Bytes::from(r.bytes.clone()));
+    }
+    all.insert(
+        format!("{}.targets.json", targets.version()),
+        Bytes::from(targets.bytes.clone()),
+    );
+    for (name, m) in &published.roles {
+        all.insert(format!("{}.{name}.json", m.version()), Bytes::from(m.bytes.clone()));
+    }
+    all.insert(
+        format!("{snapshot_version}.snapshot.json"),
+        Bytes::from(snapshot.bytes.clone()),
+    );
+    all.insert("timestamp.json".into(), Bytes::from(timestamp.bytes.clone()));
+    let root_v1 = published
+        .roots
+        .first()
+        .map(|r| r.bytes.clone())
+        .unwrap_or_default();
+    selfcheck::load_like_a_device(&root_v1, all)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "client_check_failed",
+                format!("a TUF client could not load the resulting repository: {e}"),
+            )
+        })?;
+
+    let index = RepoIndex {
+        root_version: root.version(),
+        targets_version: targets.version(),
+        roles: published
+            .roles
+            .iter()
+            .map(|(n, m)| (n.clone(), m.version()))
+            .collect(),
+        snapshot_version: snapshot_version.get(),
+        timestamp_version: timestamp_version.get(),
+        snapshot_expires: Some(snapshot.expires),
+        timestamp_expires: Some(timestamp.expires),
+        supports,
+    };
+    let head = Head {
+        generation: base.generation + 1,
+        timestamp: timestamp.bytes,
+        index,
+    };
+    app.state.commit(base.generation, files, &head).await?;
+    let view = RepoView::from_parts(&head, published, snapshot.bytes)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    app.set_view(view.clone());
+    Ok(view)
+}
+
+/// Re-signs snapshot and timestamp when either has used up half its lifetime, so devices never
+/// meet an expired timestamp because nobody republished. Returns whether it renewed.
+pub async fn renew_if_due(app: &AppState) -> Result<bool, ApiError> {
+    let _guard = app.publish_lock.lock().await;
+    let base = app.view();
+    if !base.is_published() {
+        return Ok(false);
+    }
+    let now = app.clock.now();
+    let due = |expires: Option<jiff::Timestamp>, lifetime: jiff::SignedDuration| match expires {
+        Some(e) => e.duration_since(now) < lifetime / 2,
+        None => true,
+    };
+    if !due(base.index.timestamp_expires, app.config.timestamp_lifetime)
+        && !due(base.index.snapshot_expires, app.config.snapshot_lifetime)
+    {
+        return Ok(false);
+    }
+    let view = commit(
+        app,
+        &base,
+        base.published.clone(),
+        base.index.supports.clone(),
+        Vec::new(),
+        now,
+    )
+    .await?;
+    tracing::info!(
+        timestamp = view.index.timestamp_version,
+        "renewed snapshot and timestamp"
+    );
+    Ok(true)
+}

@@ -1,0 +1,87 @@
+//! Admin API (bearer admin token): blob upload, publish, repository state.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+
+use airlock_core::api::{PublishRequest, PublishResponse};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::routes::parse_json;
+
+fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("admin token required (Authorization: Bearer ...)"))?;
+    if !app.is_admin_token(token.trim()) {
+        return Err(ApiError::unauthorized("invalid admin token"));
+    }
+    Ok(())
+}
+
+pub async fn head_blob(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    match app.blobs.stat(&sha256).await? {
+        Some(length) => Ok(Json(json!({"sha256": sha256, "length": length}))),
+        None => Err(ApiError::not_found("not_found", format!("no blob {sha256}"))),
+    }
+}
+
+pub async fn put_blob(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&app, &headers)?;
+    let limit = app.config.max_upload_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(crate::storage::BlobError::TooLarge { limit }.into());
+    }
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let length = app.blobs.put(&sha256, Box::pin(stream), limit).await?;
+    tracing::info!(%sha256, length, "blob stored");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"sha256": sha256, "length": length})),
+    ))
+}
+
+pub async fn publish(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PublishResponse>, ApiError> {
+    require_admin(&app, &headers)?;
+    let req: PublishRequest = parse_json(&body)?;
+    Ok(Json(crate::publish::publish(&app, req).await?))
+}
+
+pub async fn repository(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    let view = app.view();
+    Ok(Json(json!({
+        "generation": view.generation,
+        "index": view.index,
+        "online_key": app.online_key_id,
+    })))
+}

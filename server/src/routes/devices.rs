@@ -1,0 +1,95 @@
+//! Device endpoints: check-in (the decision) and reports.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport};
+use airlock_core::decision::{decide, Decision, DeviceState};
+use airlock_core::names;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::routes::parse_json;
+use crate::storage::state::CheckInRecord;
+
+/// Device ids: 1-128 characters of A-Z a-z 0-9 . _ : -
+pub fn check_device_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "device id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'",
+        ))
+    }
+}
+
+fn parse_version(v: &str) -> Result<semver::Version, ApiError> {
+    semver::Version::parse(v)
+        .map_err(|e| ApiError::bad_request(format!("version {v:?} is not a semantic version: {e}")))
+}
+
+pub async fn check_in(
+    State(app): State<AppState>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<CheckInResponse>, ApiError> {
+    check_device_id(&device_id)?;
+    let req: CheckInRequest = parse_json(&body)?;
+    names::check_product_id(&req.product).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let device = DeviceState {
+        product: req.product.clone(),
+        version: parse_version(&req.version)?,
+        security_version: req.security_version,
+    };
+    let view = app.view();
+    let product = view.products.get(&req.product).ok_or_else(|| {
+        ApiError::not_found("unknown_product", format!("unknown product {:?}", req.product))
+    })?;
+    let now = app.clock.now();
+    // No staged rollout yet: a published release is offered to the whole fleet.
+    let decision = decide(&device, &product.releases, &product.support, now, |_| true);
+    let label = match &decision {
+        Decision::Update { .. } => "update",
+        Decision::UpToDate => "up_to_date",
+        Decision::EndOfSupport(_) => "end_of_support",
+    };
+    tracing::debug!(device = %device_id, product = %req.product, decision = label, "check-in");
+    let record = CheckInRecord {
+        device_id,
+        product: req.product,
+        version: req.version,
+        security_version: req.security_version,
+        decision: label.to_string(),
+        at: now,
+    };
+    if let Err(e) = app.state.record_check_in(&record).await {
+        // The answer does not depend on the record; a device is not refused for our failure.
+        tracing::warn!(error = %e, "could not record check-in");
+    }
+    Ok(Json(CheckInResponse::from_decision(decision)))
+}
+
+pub async fn report(
+    State(app): State<AppState>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_device_id(&device_id)?;
+    let report: DeviceReport = parse_json(&body)?;
+    parse_version(&report.version)?;
+    if report.code.as_ref().is_some_and(|c| c.len() > 256) {
+        return Err(ApiError::bad_request("code must be at most 256 characters"));
+    }
+    app.state
+        .record_report(&device_id, &report, app.clock.now())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"accepted": true}))))
+}

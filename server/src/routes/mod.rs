@@ -1,0 +1,50 @@
+//! The router, built in one place.
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub mod admin;
+pub mod devices;
+pub mod ops;
+pub mod tuf;
+
+pub fn router(app: AppState) -> Router {
+    let metadata_limit = app.config.max_metadata_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/tuf/metadata/{file}", get(tuf::metadata))
+        .route("/tuf/targets/{*path}", get(tuf::target))
+        .route("/v1/devices/{device_id}/check-in", post(devices::check_in))
+        .route("/v1/devices/{device_id}/reports", post(devices::report))
+        .route(
+            "/v1/admin/blobs/{sha256}",
+            // uploads stream to storage with their own limit (max_upload_bytes)
+            put(admin::put_blob)
+                .get(admin::head_blob)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/admin/publish",
+            post(admin::publish).layer(DefaultBodyLimit::max(metadata_limit)),
+        )
+        .route("/v1/admin/repository", get(admin::repository))
+        .fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .with_state(app)
+}
+
+/// Parses a JSON body, answering 400 with a JSON error for anything malformed.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}

@@ -1,0 +1,57 @@
+//! Before a new repository becomes visible, the server loads it with tough's client exactly as
+//! a device would (from the pinned root, over an in-memory transport). A repository that a TUF
+//! client could not load is never published.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tough::{Transport, TransportError, TransportErrorKind};
+use url::Url;
+
+#[derive(Debug, Clone)]
+struct MemoryTransport {
+    files: Arc<HashMap<String, Bytes>>,
+}
+
+#[async_trait]
+impl Transport for MemoryTransport {
+    async fn fetch(&self, url: Url) -> Result<tough::TransportStream, TransportError> {
+        let name = url.path().rsplit('/').next().unwrap_or_default().to_string();
+        match self.files.get(&name) {
+            Some(bytes) => {
+                let bytes = bytes.clone();
+                Ok(Box::pin(futures::stream::once(async move { Ok(bytes) })))
+            }
+            None => Err(TransportError::new(TransportErrorKind::FileNotFound, url)),
+        }
+    }
+}
+
+/// Loads the repository made of `files` (published metadata names -> bytes) from `root_v1`.
+pub async fn load_like_a_device(
+    root_v1: &[u8],
+    files: HashMap<String, Bytes>,
+) -> Result<(), String> {
+    let transport = MemoryTransport {
+        files: Arc::new(files),
+    };
+    let metadata = Url::parse("memory:///metadata/").map_err(|e| e.to_string())?;
+    let targets = Url::parse("memory:///targets/").map_err(|e| e.to_string())?;
+    let root = root_v1.to_vec();
+    tough::RepositoryLoader::new(&root, metadata, targets)
+        .transport(transport)
+        .load()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(": ");
+                msg.push_str(&s.to_string());
+                source = s.source();
+            }
+            msg
+        })
+}

@@ -1,0 +1,319 @@
+//! Server state: metadata files, the published head (one row, switched in one transaction)
+//! and device records.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+
+use airlock_core::api::DeviceReport;
+use airlock_core::support::SupportRecord;
+
+#[derive(Debug, Error)]
+pub enum StateError {
+    #[error("the repository changed since this publish started (generation {expected} expected, found {found})")]
+    Conflict { expected: u64, found: u64 },
+    #[error("metadata file {0} already exists")]
+    FileExists(String),
+    #[error("state database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("state database holds invalid data: {0}")]
+    Corrupt(String),
+}
+
+/// Which metadata versions are current; stored with the head.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RepoIndex {
+    pub root_version: u64,
+    pub targets_version: u64,
+    pub roles: BTreeMap<String, u64>,
+    pub snapshot_version: u64,
+    pub timestamp_version: u64,
+    pub snapshot_expires: Option<jiff::Timestamp>,
+    pub timestamp_expires: Option<jiff::Timestamp>,
+    /// The verified support record of each product.
+    pub supports: BTreeMap<String, SupportRecord>,
+}
+
+/// The published head: what devices see.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// Incremented by every commit; publishes use it for optimistic concurrency.
+    pub generation: u64,
+    pub timestamp: Vec<u8>,
+    pub index: RepoIndex,
+}
+
+/// One device check-in, as recorded.
+#[derive(Debug, Clone)]
+pub struct CheckInRecord {
+    pub device_id: String,
+    pub product: String,
+    pub version: String,
+    pub security_version: u64,
+    pub decision: String,
+    pub at: jiff::Timestamp,
+}
+
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    async fn load_head(&self) -> Result<Option<Head>, StateError>;
+    /// A metadata file by its published name (e.g. `3.targets.json`).
+    async fn metadata(&self, name: &str) -> Result<Option<Vec<u8>>, StateError>;
+    /// Adds `files` and switches the head, atomically, if the head is still at
+    /// `expected_generation` (0 = nothing published yet).
+    async fn commit(
+        &self,
+        expected_generation: u64,
+        files: Vec<(String, Vec<u8>)>,
+        head: &Head,
+    ) -> Result<(), StateError>;
+    async fn record_check_in(&self, record: &CheckInRecord) -> Result<(), StateError>;
+    async fn record_report(
+        &self,
+        device_id: &str,
+        report: &DeviceReport,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError>;
+    /// Whether the database answers (for /readyz).
+    async fn check(&self) -> Result<(), StateError>;
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS metadata (
+        name TEXT PRIMARY KEY,
+        content BLOB NOT NULL,
+        generation BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation BIGINT NOT NULL,
+        timestamp_json BLOB NOT NULL,
+        index_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS devices (
+        id TEXT PRIMARY KEY,
+        product TEXT NOT NULL,
+        version TEXT NOT NULL,
+        security_version BIGINT NOT NULL,
+        last_decision TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS reports (
+        device_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version TEXT NOT NULL,
+        code TEXT,
+        at TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS reports_by_version ON reports (version, status)",
+];
+
+/// The SQLite state store (embedded default).
+#[derive(Debug, Clone)]
+pub struct SqlState {
+    pool: SqlitePool,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl SqlState {
+    /// Opens (creating if needed) a SQLite database file.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&pool).await?;
+        }
+        Ok(SqlState { pool })
+    }
+}
+
+#[async_trait]
+impl StateStore for SqlState {
+    async fn load_head(&self) -> Result<Option<Head>, StateError> {
+        let row = sqlx::query("SELECT generation, timestamp_json, index_json FROM head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let generation: i64 = row.try_get("generation")?;
+        let timestamp: Vec<u8> = row.try_get("timestamp_json")?;
+        let index_json: String = row.try_get("index_json")?;
+        let index: RepoIndex = serde_json::from_str(&index_json)
+            .map_err(|e| StateError::Corrupt(format!("head index: {e}")))?;
+        Ok(Some(Head {
+            generation: generation.max(0) as u64,
+            timestamp,
+            index,
+        }))
+    }
+
+    async fn metadata(&self, name: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let row = sqlx::query("SELECT content FROM metadata WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("content")?),
+            None => None,
+        })
+    }
+
+    async fn commit(
+        &self,
+        expected_generation: u64,
+        files: Vec<(String, Vec<u8>)>,
+        head: &Head,
+    ) -> Result<(), StateError> {
+        let index_json = serde_json::to_string(&head.index)
+            .map_err(|e| StateError::Corrupt(format!("head index: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        let found: Option<i64> = sqlx::query_scalar("SELECT generation FROM head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let found = found.unwrap_or(0).max(0) as u64;
+        if found != expected_generation {
+            return Err(StateError::Conflict {
+                expected: expected_generation,
+                found,
+            });
+        }
+        for (name, content) in files {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT generation FROM metadata WHERE name = $1")
+                    .bind(&name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_some() {
+                return Err(StateError::FileExists(name));
+            }
+            sqlx::query("INSERT INTO metadata (name, content, generation) VALUES ($1, $2, $3)")
+                .bind(&name)
+                .bind(content)
+                .bind(to_i64(head.generation))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO head (id, generation, timestamp_json, index_json, updated_at)
+             VALUES (1, $1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation,
+                 timestamp_json = excluded.timestamp_json, index_json = excluded.index_json,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(to_i64(head.generation))
+        .bind(&head.timestamp)
+        .bind(index_json)
+        .bind(jiff::Timestamp::now().to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_check_in(&self, r: &CheckInRecord) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET product = excluded.product, version = excluded.version,
+                 security_version = excluded.security_version,
+                 last_decision = excluded.last_decision, last_seen = excluded.last_seen",
+        )
+        .bind(&r.device_id)
+        .bind(&r.product)
+        .bind(&r.version)
+        .bind(to_i64(r.security_version))
+        .bind(&r.decision)
+        .bind(r.at.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_report(
+        &self,
+        device_id: &str,
+        report: &DeviceReport,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO reports (device_id, status, version, code, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(device_id)
+        .bind(report.status.as_str())
+        .bind(&report.version)
+        .bind(&report.code)
+        .bind(at.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), StateError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(generation: u64) -> Head {
+        Head {
+            generation,
+            timestamp: format!("ts{generation}").into_bytes(),
+            index: RepoIndex {
+                timestamp_version: generation,
+                ..RepoIndex::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_is_all_or_nothing_and_checks_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlState::open_sqlite(&dir.path().join("s.db")).await.unwrap();
+        assert!(db.load_head().await.unwrap().is_none());
+        db.commit(0, vec![("1.root.json".into(), b"r1".to_vec())], &head(1))
+            .await
+            .unwrap();
+        assert_eq!(db.load_head().await.unwrap().unwrap().generation, 1);
+        // a racing publish that started from generation 0 loses
+        assert!(matches!(
+            db.commit(0, vec![("2.root.json".into(), b"r2".to_vec())], &head(1)).await,
+            Err(StateError::Conflict { expected: 0, found: 1 })
+        ));
+        assert!(db.metadata("2.root.json").await.unwrap().is_none());
+        // an existing file name aborts the whole commit
+        assert!(matches!(
+            db.commit(
+                1,
+                vec![
+                    ("1.targets.json".into(), b"t".to_vec()),
+                    ("1.root.json".into(), b"x".to_vec())
+                ],
+                &head(2)
+            )
+            .await,
+            Err(StateError::FileExists(_))
+        ));
+        assert!(db.metadata("1.targets.json").await.unwrap().is_none());
+        assert_eq!(db.load_head().await.unwrap().unwrap().generation, 1);
+        assert_eq!(db.metadata("1.root.json").await.unwrap().unwrap(), b"r1");
+    }
+}

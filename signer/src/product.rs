@@ -1,0 +1,142 @@
+//! `airlock product add`: a product = a delegated targets role (`<product>/*`) with its own
+//! key, plus its signed support record `<product>/support.json`.
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::path::PathBuf;
+use tough::schema::{DelegatedRole, Delegations, PathPattern, PathSet, Target, Targets};
+
+use airlock_core::keys::SigningKey;
+use airlock_core::names;
+use airlock_core::support::SupportRecord;
+use airlock_core::SPEC_VERSION;
+
+use crate::fsutil;
+use crate::repo::{expiry_in_days, Repo};
+
+#[derive(Debug, Clone)]
+pub struct ProductOptions {
+    pub id: String,
+    pub support_start: jiff::civil::Date,
+    pub feature_until: jiff::civil::Date,
+    pub security_until: jiff::civil::Date,
+    pub min_security_version: u64,
+    pub notice_url: Option<String>,
+    pub statement: Option<String>,
+    pub successor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductReport {
+    pub product: String,
+    pub key_id: String,
+    pub key_path: PathBuf,
+    pub role_version: u64,
+    pub targets_version: u64,
+    pub support: SupportRecord,
+}
+
+/// The TUF target entry of a file already in the repository's targets/ directory.
+pub fn target_entry(
+    repo: &Repo,
+    name: &str,
+    custom: HashMap<String, serde_json::Value>,
+) -> Result<Target> {
+    let path = repo.target_path(name)?;
+    let (sha256, length) = fsutil::sha256_file(&path)?;
+    Ok(Target {
+        length,
+        hashes: tough::schema::Hashes {
+            sha256: hex::decode(&sha256)?.into(),
+            _extra: HashMap::new(),
+        },
+        custom,
+        _extra: HashMap::new(),
+    })
+}
+
+/// Writes a support record into targets/<product>/support.json and returns its target entry.
+pub fn write_support(repo: &Repo, record: &SupportRecord) -> Result<(String, Target)> {
+    record.validate()?;
+    let name = names::support_target_name(&record.product);
+    let path = repo.target_path(&name)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut bytes = serde_json::to_vec_pretty(record)?;
+    bytes.push(b'\n');
+    fsutil::write_atomic(&path, &bytes)?;
+    let entry = target_entry(repo, &name, HashMap::new())?;
+    Ok((name, entry))
+}
+
+pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
+    names::check_product_id(&opts.id)?;
+    let config = repo.config()?;
+    let root = repo.load_root()?;
+    let mut targets = repo.load_targets()?.signed;
+    if repo.products(&targets).contains(&opts.id) {
+        bail!("product {} already exists", opts.id);
+    }
+    let record = SupportRecord {
+        product: opts.id.clone(),
+        support_start: opts.support_start,
+        feature_updates_until: opts.feature_until,
+        security_updates_until: opts.security_until,
+        min_security_version: opts.min_security_version,
+        successor: opts.successor.clone(),
+        notice_url: opts.notice_url.clone(),
+        statement: opts.statement.clone().unwrap_or_else(|| {
+            format!(
+                "{} receives security updates until {} and feature updates until {}.",
+                opts.id, opts.security_until, opts.feature_until
+            )
+        }),
+    };
+    record.validate()?;
+    let targets_key = repo.load_key("targets")?;
+    let expires = expiry_in_days(config.expiry_days)?;
+
+    let key = SigningKey::generate();
+    let key_id = key.key_id()?;
+    let key_path = repo.save_new_key(&opts.id, &key)?;
+
+    let (support_name, support_target) = write_support(repo, &record)?;
+
+    let delegations = targets.delegations.get_or_insert_with(Delegations::new);
+    delegations
+        .keys
+        .insert(hex::decode(&key_id)?.into(), key.tuf_key());
+    delegations.roles.push(DelegatedRole {
+        name: opts.id.clone(),
+        keyids: vec![hex::decode(&key_id)?.into()],
+        threshold: NonZeroU64::MIN,
+        paths: PathSet::Paths(vec![PathPattern::new(names::product_path_pattern(
+            &opts.id,
+        ))?]),
+        terminating: true,
+        targets: None,
+    });
+    let delegations = delegations.clone();
+
+    let mut role = Targets::new(SPEC_VERSION.to_string(), NonZeroU64::MIN, expires);
+    role.add_target(tough::TargetName::new(support_name)?, support_target);
+    repo.write_role(&opts.id, role, &delegations, &key).await?;
+
+    targets.version = targets.version.saturating_add(1);
+    targets.expires = expires;
+    let targets = repo
+        .write_targets(targets, &root.signed, &targets_key)
+        .await?;
+
+    Ok(ProductReport {
+        product: opts.id.clone(),
+        key_id,
+        key_path,
+        role_version: 1,
+        targets_version: targets.signed.version.get(),
+        support: record,
+    })
+}

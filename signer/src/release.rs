@@ -1,0 +1,124 @@
+//! `airlock release add`: a firmware image becomes a target `<product>/<file>` of the product's
+//! role, with the signed release fields of DESIGN.md in its `custom` field.
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::path::PathBuf;
+
+use airlock_core::names;
+use airlock_core::release::{ReleaseInfo, ReleaseKind};
+
+use crate::product::target_entry;
+use crate::repo::{expiry_in_days, Repo};
+
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    pub product: String,
+    pub file: PathBuf,
+    /// Target file name; defaults to the file's own name.
+    pub name: Option<String>,
+    pub version: semver::Version,
+    pub security_version: u64,
+    pub kind: ReleaseKind,
+    pub requires: Option<semver::Version>,
+    /// Release time; defaults to now.
+    pub released: Option<jiff::Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseReport {
+    pub target: String,
+    pub length: u64,
+    pub sha256: String,
+    pub role_version: u64,
+    #[serde(flatten)]
+    pub info: ReleaseInfo,
+}
+
+pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
+    let config = repo.config()?;
+    let targets = repo.load_targets()?.signed;
+    if !repo.products(&targets).contains(&opts.product) {
+        bail!(
+            "unknown product {:?} (add it with `airlock product add`)",
+            opts.product
+        );
+    }
+    let mut role = repo.load_role(&opts.product)?.signed;
+    let support = repo.load_support(&opts.product)?;
+
+    if !opts.file.is_file() {
+        bail!("firmware file {} does not exist", opts.file.display());
+    }
+    let file_name = match &opts.name {
+        Some(n) => n.clone(),
+        None => opts
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .context("the firmware path has no file name")?,
+    };
+    names::check_file_name(&file_name)?;
+    if file_name == names::SUPPORT_FILE {
+        bail!("{} is reserved for the support record", names::SUPPORT_FILE);
+    }
+    let target = format!("{}/{}", opts.product, file_name);
+
+    let released = airlock_core::whole_seconds(opts.released.unwrap_or_else(jiff::Timestamp::now));
+    let info = ReleaseInfo {
+        product: opts.product.clone(),
+        version: opts.version.clone(),
+        security_version: opts.security_version,
+        kind: opts.kind,
+        requires: opts.requires.clone(),
+        released,
+    };
+    // The signer refuses what the server would refuse (DESIGN.md support rules).
+    support
+        .check_new_release(&info, released)
+        .context("the product's support record does not allow this release")?;
+    for (name, t) in &role.targets {
+        if name.raw() == target {
+            bail!("{target} is already released; give the new image a new file name");
+        }
+        if let Ok(existing) = airlock_core::release::Release::from_target(name.raw(), t) {
+            if existing.info.version == info.version {
+                bail!(
+                    "{} version {} is already released as {}",
+                    opts.product,
+                    info.version,
+                    name.raw()
+                );
+            }
+        }
+    }
+
+    // Copy the image into the repository (atomically), then hash the copy that will be served.
+    let dest = repo.target_path(&target)?;
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = dest.with_extension("airlock-tmp");
+    std::fs::copy(&opts.file, &tmp)
+        .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
+    std::fs::rename(&tmp, &dest).with_context(|| format!("moving {} into place", dest.display()))?;
+    let entry = target_entry(repo, &target, info.to_custom())?;
+    let report = ReleaseReport {
+        target: target.clone(),
+        length: entry.length,
+        sha256: hex::encode(&*entry.hashes.sha256),
+        role_version: role.version.get() + 1,
+        info,
+    };
+
+    role.add_target(tough::TargetName::new(target)?, entry);
+    role.version = role.version.saturating_add(1);
+    role.expires = expiry_in_days(config.expiry_days)?;
+    let key = repo.load_key(&opts.product)?;
+    let delegations = targets
+        .delegations
+        .context("targets.json has no delegations")?;
+    repo.write_role(&opts.product, role, &delegations, &key)
+        .await?;
+    Ok(report)
+}

@@ -1,0 +1,257 @@
+//! The signer's on-disk repository.
+//!
+//! ```text
+//! repo/
+//!   airlock.json          repository settings (the server's online public key, expiry policy)
+//!   keys/                 offline private keys, 0700 dir, 0600 files; never published
+//!     root-1.key ...      root keys (PKCS#8 PEM)
+//!     targets.key
+//!     <product>.key       one per product role
+//!   metadata/             signed metadata, what `publish` sends
+//!     1.root.json ...     every root version (devices walk the chain)
+//!     root.json           the newest root
+//!     targets.json
+//!     <product>.json      one delegated role per product
+//!   targets/<product>/    firmware images and support.json, as signed
+//! ```
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tough::editor::signed::SignedRole;
+use tough::schema::{DelegatedTargets, Delegations, KeyHolder, Role, Root, Signed, Targets};
+
+use airlock_core::keys::{key_sources, SigningKey};
+use airlock_core::names;
+use airlock_core::support::SupportRecord;
+
+use crate::fsutil;
+
+/// `airlock.json`: settings fixed at `airlock init`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepoConfig {
+    /// The server's online key (signs snapshot and timestamp).
+    pub online_key: tough::schema::key::Key,
+    /// Lifetime in days of root, targets and product roles when (re)signed.
+    pub expiry_days: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub dir: PathBuf,
+}
+
+/// Now plus `days`, in whole seconds (PEERS.md: python-tuf refuses sub-second expiry).
+pub fn expiry_in_days(days: i64) -> Result<jiff::Timestamp> {
+    let t = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(days.saturating_mul(24)))
+        .context("expiry date out of range")?;
+    Ok(airlock_core::whole_seconds(t))
+}
+
+impl Repo {
+    pub fn config_path(dir: &Path) -> PathBuf {
+        dir.join("airlock.json")
+    }
+
+    /// Opens an existing repository.
+    pub fn open(dir: &Path) -> Result<Repo> {
+        if !Self::config_path(dir).is_file() {
+            bail!(
+                "{} is not an airlock repository (no airlock.json; create one with `airlock init`)",
+                dir.display()
+            );
+        }
+        Ok(Repo {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+    pub fn metadata_dir(&self) -> PathBuf {
+        self.dir.join("metadata")
+    }
+    pub fn targets_dir(&self) -> PathBuf {
+        self.dir.join("targets")
+    }
+    /// Where the repository keeps the file of target `name` (`<product>/<file>`).
+    pub fn target_path(&self, name: &str) -> Result<PathBuf> {
+        let (product, file) = names::split_target_name(name)?;
+        Ok(self.targets_dir().join(product).join(file))
+    }
+
+    pub fn config(&self) -> Result<RepoConfig> {
+        let path = Self::config_path(&self.dir);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<T> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    pub fn load_root(&self) -> Result<Signed<Root>> {
+        self.read_json(&self.metadata_dir().join("root.json"))
+    }
+
+    /// Every root version file, oldest first, as (version, path).
+    pub fn root_history(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let dir = self.metadata_dir();
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(v) = name
+                .strip_suffix(".root.json")
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                out.push((v, entry.path()));
+            }
+        }
+        out.sort();
+        for (i, (v, _)) in out.iter().enumerate() {
+            if *v != i as u64 + 1 {
+                bail!(
+                    "root history in {} has a gap: expected {}.root.json",
+                    dir.display(),
+                    i + 1
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn load_targets(&self) -> Result<Signed<Targets>> {
+        self.read_json(&self.metadata_dir().join("targets.json"))
+    }
+
+    pub fn role_path(&self, product: &str) -> PathBuf {
+        self.metadata_dir().join(format!("{product}.json"))
+    }
+
+    pub fn load_role(&self, product: &str) -> Result<Signed<Targets>> {
+        names::check_product_id(product)?;
+        let path = self.role_path(product);
+        if !path.is_file() {
+            bail!("unknown product {product:?}: no {} (add it with `airlock product add`)", path.display());
+        }
+        self.read_json(&path)
+    }
+
+    /// Product ids, from the delegations in targets.json.
+    pub fn products(&self, targets: &Targets) -> Vec<String> {
+        targets
+            .delegations
+            .as_ref()
+            .map(|d| d.roles.iter().map(|r| r.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn key_path(&self, name: &str) -> PathBuf {
+        self.keys_dir().join(format!("{name}.key"))
+    }
+
+    pub fn load_key(&self, name: &str) -> Result<SigningKey> {
+        let path = self.key_path(name);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("reading the {name} key from {}", path.display()))?;
+        SigningKey::from_pkcs8(&bytes)
+            .with_context(|| format!("reading the {name} key from {}", path.display()))
+    }
+
+    /// Writes a new private key file (0600); refuses to overwrite one.
+    pub fn save_new_key(&self, name: &str, key: &SigningKey) -> Result<PathBuf> {
+        let path = self.key_path(name);
+        if path.exists() {
+            bail!("{} already exists; refusing to overwrite a key", path.display());
+        }
+        let pem = key.to_pkcs8_pem()?;
+        fsutil::write_private(&path, pem.as_bytes())?;
+        Ok(path)
+    }
+
+    /// All root keys held in keys/ (root-N.key).
+    pub fn root_keys(&self) -> Result<Vec<SigningKey>> {
+        let dir = self.keys_dir();
+        let mut keys = Vec::new();
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(stem) = name.strip_suffix(".key") {
+                if stem.starts_with("root-") {
+                    keys.push(self.load_key(stem)?);
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Signs and writes a root (as N.root.json and root.json).
+    pub async fn write_root(&self, root: Root, keys: &[SigningKey]) -> Result<Signed<Root>> {
+        let version = root.version;
+        let holder = KeyHolder::Root(root.clone());
+        let signed = sign(root, &holder, keys, "root").await?;
+        let dir = self.metadata_dir();
+        fsutil::write_atomic(&dir.join(format!("{version}.root.json")), signed.buffer())?;
+        fsutil::write_atomic(&dir.join("root.json"), signed.buffer())?;
+        Ok(signed.signed().clone())
+    }
+
+    /// Signs and writes targets.json.
+    pub async fn write_targets(
+        &self,
+        targets: Targets,
+        root: &Root,
+        key: &SigningKey,
+    ) -> Result<Signed<Targets>> {
+        let holder = KeyHolder::Root(root.clone());
+        let signed = sign(targets, &holder, std::slice::from_ref(key), "targets").await?;
+        fsutil::write_atomic(&self.metadata_dir().join("targets.json"), signed.buffer())?;
+        Ok(signed.signed().clone())
+    }
+
+    /// Signs and writes a product role.
+    pub async fn write_role(
+        &self,
+        product: &str,
+        targets: Targets,
+        delegations: &Delegations,
+        key: &SigningKey,
+    ) -> Result<Signed<Targets>> {
+        let holder = KeyHolder::Delegations(delegations.clone());
+        let role = DelegatedTargets {
+            name: product.to_string(),
+            targets,
+        };
+        let signed = sign(role, &holder, std::slice::from_ref(key), product).await?;
+        fsutil::write_atomic(&self.role_path(product), signed.buffer())?;
+        Ok(Signed {
+            signed: signed.signed().signed.targets.clone(),
+            signatures: signed.signed().signatures.clone(),
+        })
+    }
+
+    pub fn support_path(&self, product: &str) -> Result<PathBuf> {
+        self.target_path(&names::support_target_name(product))
+    }
+
+    pub fn load_support(&self, product: &str) -> Result<SupportRecord> {
+        let path = self.support_path(product)?;
+        self.read_json(&path)
+    }
+}
+
+async fn sign<T: Role + serde::Serialize>(
+    role: T,
+    holder: &KeyHolder,
+    keys: &[SigningKey],
+    what: &str,
+) -> Result<SignedRole<T>> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    SignedRole::new(role, holder, &key_sources(keys), &rng)
+        .await
+        .with_context(|| format!("signing {what} (are its keys in keys/?)"))
+}
