@@ -1,1 +1,12 @@
+//! airlock-sim: simulated devices that verify everything as real TUF clients.
+//!
+//! - [`transport`]: tough's `Transport` over HTTP (the seam for fault injection).
+//! - [`device`]: one device: check in, refresh TUF metadata, verify the offer against its own
+//!   signed metadata, download and verify, "install", report.
+//! - [`proxy`]: a tampering proxy in front of the server, for attack drills.
+//! - [`demo`]: the whole story on the embedded default, in a temp dir.
 
+pub mod demo;
+pub mod device;
+pub mod proxy;
+pub mod transport;

@@ -1,1 +1,161 @@
-fn main() {}
+//! `airlock-sim`: parses the command line and dispatches.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use airlock_sim::{demo, device};
+
+#[derive(Parser)]
+#[command(
+    name = "airlock-sim",
+    version,
+    about = "Simulated devices that verify everything as real TUF clients",
+    long_about = "airlock-sim runs simulated devices against airlock-server: each is a TUF \
+client with its own trusted metadata that checks in, verifies the offer against its own signed \
+metadata, downloads and verifies the image, installs and reports.\n\nExit codes: 0 success, \
+1 error, 2 usage error, 3 a device refused what it was given (device) or a drill failed (demo)."
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, env = "AIRLOCK_JSON")]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one device through one update cycle.
+    Device {
+        /// Server base URL.
+        #[arg(long, env = "AIRLOCK_SERVER")]
+        server: url::Url,
+        /// The pinned root metadata (e.g. REPO/metadata/1.root.json).
+        #[arg(long, env = "AIRLOCK_TRUSTED_ROOT")]
+        trusted_root: PathBuf,
+        /// The device's state directory (trusted metadata, installed image, device.json).
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        product: String,
+        /// Installed version (used until the state directory records an install).
+        #[arg(long)]
+        version: semver::Version,
+        #[arg(long)]
+        security_version: u64,
+    },
+    /// The whole story on the embedded default in a temp dir: keys, repo, server, publish,
+    /// a fleet, and tamper/rollback drills.
+    Demo {
+        /// Fleet size.
+        #[arg(long, default_value_t = 200, env = "AIRLOCK_DEMO_DEVICES")]
+        devices: usize,
+        /// Devices updating at the same time.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Keep the temporary directory and print its path.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Device {
+            server,
+            trusted_root,
+            state,
+            id,
+            product,
+            version,
+            security_version,
+        } => {
+            let cfg = device::DeviceConfig {
+                tuf_base: server.clone(),
+                server,
+                trusted_root,
+                state_dir: state,
+                id,
+                product,
+                version,
+                security_version,
+            };
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(300))
+                .build()?;
+            let run = device::run_device(&cfg, &client).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+            } else {
+                match &run.outcome {
+                    device::Outcome::Installed { from, to, target, urgent } => println!(
+                        "{}: installed {to} ({target}) over {from}{}",
+                        run.id,
+                        if *urgent { ", urgent: the old version was below the security floor" } else { "" }
+                    ),
+                    device::Outcome::UpToDate { version } => {
+                        println!("{}: up to date at {version}", run.id)
+                    }
+                    device::Outcome::EndOfSupport { statement, successor, notice_url, security_updates_until } => println!(
+                        "{}: end of support (security updates ended {security_updates_until}): {statement}{}{}",
+                        run.id,
+                        successor.as_ref().map(|s| format!(" Successor: {s}.")).unwrap_or_default(),
+                        notice_url.as_ref().map(|u| format!(" See {u}")).unwrap_or_default()
+                    ),
+                    device::Outcome::Refused { reason } => {
+                        eprintln!("{}: refused: {reason}", run.id)
+                    }
+                }
+            }
+            Ok(if run.outcome.is_refused() { 3 } else { 0 })
+        }
+        Command::Demo {
+            devices,
+            concurrency,
+            keep,
+        } => {
+            let summary = demo::run(&demo::DemoOptions {
+                devices,
+                concurrency,
+                keep,
+                progress: !cli.json && std::io::stderr().is_terminal(),
+            })
+            .await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", demo::render(&summary));
+            }
+            Ok(if summary.ok() { 0 } else { 3 })
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -92,6 +92,11 @@ pub enum VerifyError {
         first: String,
         second: String,
     },
+    #[error("{name}: release time {released} lies in the future")]
+    ReleaseInFuture {
+        name: String,
+        released: jiff::Timestamp,
+    },
     #[error(transparent)]
     Release(#[from] ReleaseError),
     #[error(transparent)]
@@ -508,6 +513,9 @@ pub fn verify_submission(
     })
 }
 
+/// How far in the future a release time may lie (clock skew between signer and server).
+pub const RELEASE_CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 /// The published state of one product, for the support and release rules.
 #[derive(Debug, Clone)]
 pub struct PublishedProduct {
@@ -538,9 +546,19 @@ pub fn check_product_rules(
     }
     for release in releases {
         let is_new = previous.is_none_or(|p| !p.release_names.contains(&release.name));
-        if is_new {
-            support.check_new_release(&release.info, now)?;
+        if !is_new {
+            continue;
         }
+        // Judged at the signed release time, so a product's earlier releases can be onboarded;
+        // a backdated release gains nothing, since the decision filters by the time of each
+        // check-in. A release dated in the future (beyond clock skew) is refused.
+        if release.info.released > now.saturating_add(RELEASE_CLOCK_SKEW).unwrap_or(now) {
+            return Err(VerifyError::ReleaseInFuture {
+                name: release.name.clone(),
+                released: release.info.released,
+            });
+        }
+        support.check_new_release(&release.info, release.info.released)?;
     }
     Ok(())
 }

@@ -274,9 +274,29 @@ pub async fn renew_if_due(app: &AppState) -> Result<bool, ApiError> {
     {
         return Ok(false);
     }
+    resign_locked(app, &base, now).await?;
+    Ok(true)
+}
+
+/// Re-signs snapshot and timestamp now, whatever their expiry (e.g. after an online key
+/// incident, or to test clients). Fails if nothing is published.
+pub async fn resign(app: &AppState) -> Result<RepoView, ApiError> {
+    let _guard = app.publish_lock.lock().await;
+    let base = app.view();
+    if !base.is_published() {
+        return Err(ApiError::conflict("nothing is published yet"));
+    }
+    resign_locked(app, &base, app.clock.now()).await
+}
+
+async fn resign_locked(
+    app: &AppState,
+    base: &RepoView,
+    now: jiff::Timestamp,
+) -> Result<RepoView, ApiError> {
     let view = commit(
         app,
-        &base,
+        base,
         base.published.clone(),
         base.index.supports.clone(),
         Vec::new(),
@@ -285,7 +305,7 @@ pub async fn renew_if_due(app: &AppState) -> Result<bool, ApiError> {
     .await?;
     tracing::info!(
         timestamp = view.index.timestamp_version,
-        "renewed snapshot and timestamp"
+        "re-signed snapshot and timestamp"
     );
-    Ok(true)
+    Ok(view)
 }

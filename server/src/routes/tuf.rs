@@ -58,8 +58,17 @@ pub async fn metadata(
     Err(ApiError::not_found("not_found", format!("no metadata file {file}")))
 }
 
-/// Splits `<product>/<sha256>.<file>` into (target name, sha256).
+/// Splits a consistent-snapshot target path into (target name, sha256). Two spellings exist:
+/// `<product>/<sha256>.<file>` (TUF 5.7.3 as python-tuf and tuf-js read it: the digest
+/// prefixes the file name) and `<sha256>.<product>/<file>` (tough prefixes the whole target
+/// name). Both name the same content-addressed blob.
 pub fn parse_target_path(path: &str) -> Option<(String, String)> {
+    if let Some((sha256, name)) = path.split_once('.') {
+        if names::is_sha256_hex(sha256) {
+            names::split_target_name(name).ok()?;
+            return Some((name.to_string(), sha256.to_string()));
+        }
+    }
     let (product, rest) = path.split_once('/')?;
     let (sha256, file) = rest.split_once('.')?;
     if !names::is_sha256_hex(sha256) {
@@ -105,6 +114,10 @@ mod tests {
             parse_target_path(&format!("acme-cam/{sha}.fw.bin")),
             Some(("acme-cam/fw.bin".to_string(), sha.clone()))
         );
+        assert_eq!(
+            parse_target_path(&format!("{sha}.acme-cam/fw.bin")),
+            Some(("acme-cam/fw.bin".to_string(), sha.clone()))
+        );
         for bad in [
             format!("../{sha}.fw.bin"),
             format!("acme-cam/{sha}.../x"),
@@ -113,6 +126,9 @@ mod tests {
             format!("/acme-cam/{sha}.fw.bin"),
             format!("acme-cam/{sha}.fw\0.bin"),
             "acme-cam/fw.bin".to_string(),
+            format!("{sha}.../acme-cam/fw.bin"),
+            format!("{sha}.acme-cam/../fw.bin"),
+            format!("{sha}./etc/passwd"),
         ] {
             assert_eq!(parse_target_path(&bad), None, "{bad:?}");
         }

@@ -1,0 +1,433 @@
+//! One simulated device. It trusts nothing the server says that it cannot verify: the offer
+//! from the check-in is re-checked against the device's own TUF-verified metadata with the same
+//! rules the server used (`airlock_core::decision::check_offer`), and the image is verified by
+//! length and sha256 while it streams (tough).
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport, ReportStatus};
+use airlock_core::decision::{check_offer, DeviceState};
+use airlock_core::names;
+use airlock_core::release::Release;
+use airlock_core::support::SupportRecord;
+use airlock_core::verify::read_product_targets;
+
+use crate::transport::HttpTransport;
+
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    /// Base URL used for the check-in and reports.
+    pub server: url::Url,
+    /// Base URL for TUF metadata and targets (normally the same server; a proxy in drills).
+    pub tuf_base: url::Url,
+    pub trusted_root: PathBuf,
+    pub state_dir: PathBuf,
+    pub id: String,
+    pub product: String,
+    pub version: semver::Version,
+    pub security_version: u64,
+}
+
+/// What the device has installed, persisted in `<state>/device.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Installed {
+    pub id: String,
+    pub product: String,
+    pub version: semver::Version,
+    pub security_version: u64,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub installed_at: Option<jiff::Timestamp>,
+    #[serde(default)]
+    pub end_of_support_notice: Option<String>,
+}
+
+/// How a device run ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Installed {
+        from: String,
+        to: String,
+        target: String,
+        urgent: bool,
+    },
+    UpToDate {
+        version: String,
+    },
+    EndOfSupport {
+        statement: String,
+        successor: Option<String>,
+        notice_url: Option<String>,
+        security_updates_until: jiff::civil::Date,
+    },
+    Refused {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Outcome::Refused { .. })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRun {
+    pub id: String,
+    pub product: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// What the device runs afterwards.
+    pub version: String,
+    pub security_version: u64,
+}
+
+fn state_file(dir: &Path) -> PathBuf {
+    dir.join("device.json")
+}
+
+fn load_installed(cfg: &DeviceConfig) -> Result<Installed> {
+    let path = state_file(&cfg.state_dir);
+    if path.is_file() {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let installed: Installed =
+            serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+        if installed.product == cfg.product && installed.id == cfg.id {
+            return Ok(installed);
+        }
+    }
+    Ok(Installed {
+        id: cfg.id.clone(),
+        product: cfg.product.clone(),
+        version: cfg.version.clone(),
+        security_version: cfg.security_version,
+        target: None,
+        sha256: None,
+        installed_at: None,
+        end_of_support_notice: None,
+    })
+}
+
+fn save_installed(dir: &Path, installed: &Installed) -> Result<()> {
+    let path = state_file(dir);
+    let tmp = dir.join("device.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(installed)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The device's verified view of its product: releases and support record.
+struct Verified {
+    repo: tough::Repository,
+    releases: Vec<Release>,
+    support: SupportRecord,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+/// TUF refresh (TUF 5.3-5.6) from the device's trusted metadata, then its product's releases
+/// and support record.
+async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verified, String> {
+    let tuf_dir = cfg.state_dir.join("tuf");
+    std::fs::create_dir_all(&tuf_dir).map_err(|e| format!("creating {}: {e}", tuf_dir.display()))?;
+    // Start from the newest root this device has verified before; the pinned root otherwise.
+    let trusted = tuf_dir.join("root.json");
+    let root_file = if trusted.is_file() { &trusted } else { &cfg.trusted_root };
+    let root = std::fs::read(root_file)
+        .map_err(|e| format!("reading trusted root {}: {e}", root_file.display()))?;
+    let metadata_url = cfg
+        .tuf_base
+        .join("tuf/metadata/")
+        .map_err(|e| e.to_string())?;
+    let targets_url = cfg
+        .tuf_base
+        .join("tuf/targets/")
+        .map_err(|e| e.to_string())?;
+    let repo = tough::RepositoryLoader::new(&root, metadata_url, targets_url)
+        .transport(HttpTransport::new(client.clone()))
+        .datastore(&tuf_dir)
+        .load()
+        .await
+        .map_err(|e| format!("TUF verification failed: {}", error_chain(&e)))?;
+
+    // The product role, reached through the delegation for exactly `<product>/*`.
+    let delegations = repo
+        .targets()
+        .signed
+        .delegations
+        .as_ref()
+        .ok_or("targets metadata has no delegations")?;
+    let role = delegations
+        .roles
+        .iter()
+        .find(|r| r.name == cfg.product)
+        .ok_or_else(|| format!("no signed role for product {}", cfg.product))?;
+    let expected = names::product_path_pattern(&cfg.product);
+    match &role.paths {
+        tough::schema::PathSet::Paths(p) if p.len() == 1 && p[0].value() == expected => {}
+        _ => return Err(format!("the delegation of {} is not exactly {expected}", cfg.product)),
+    }
+    let role_targets = role
+        .targets
+        .as_ref()
+        .ok_or_else(|| format!("role {} was not loaded", cfg.product))?;
+    let (releases, _) = read_product_targets(&cfg.product, &role_targets.signed)
+        .map_err(|e| format!("signed metadata of {}: {e}", cfg.product))?;
+
+    let support_name = tough::TargetName::new(names::support_target_name(&cfg.product))
+        .map_err(|e| e.to_string())?;
+    let stream = repo
+        .read_target(&support_name)
+        .await
+        .map_err(|e| format!("support record: {}", error_chain(&e)))?
+        .ok_or_else(|| format!("no signed support record for {}", cfg.product))?;
+    let bytes = tough::IntoVec::into_vec(stream)
+        .await
+        .map_err(|e| format!("support record: {}", error_chain(&e)))?;
+    let support: SupportRecord = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("support record of {} is invalid: {e}", cfg.product))?;
+    Ok(Verified {
+        repo,
+        releases,
+        support,
+    })
+}
+
+async fn send_report(
+    cfg: &DeviceConfig,
+    client: &reqwest::Client,
+    status: ReportStatus,
+    version: &str,
+    code: Option<String>,
+) {
+    let Ok(url) = cfg.server.join(&format!("v1/devices/{}/reports", cfg.id)) else {
+        return;
+    };
+    let report = DeviceReport {
+        status,
+        version: version.to_string(),
+        code,
+    };
+    if let Err(e) = client.post(url).json(&report).send().await {
+        tracing::warn!(device = %cfg.id, error = %e, "report not delivered");
+    }
+}
+
+/// Runs one update cycle. `Err` is for failures that are not a security verdict (cannot reach
+/// the server, cannot write state); refusals are `Ok(Outcome::Refused)`.
+pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<DeviceRun> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
+    let mut installed = load_installed(cfg)?;
+    let device = DeviceState {
+        product: installed.product.clone(),
+        version: installed.version.clone(),
+        security_version: installed.security_version,
+    };
+    let url = cfg
+        .server
+        .join(&format!("v1/devices/{}/check-in", cfg.id))
+        .context("building the check-in URL")?;
+    let resp = client
+        .post(url)
+        .json(&CheckInRequest {
+            product: device.product.clone(),
+            version: device.version.to_string(),
+            security_version: device.security_version,
+        })
+        .send()
+        .await
+        .with_context(|| format!("checking in with {}", cfg.server))?;
+    let status = resp.status();
+    let text = resp.text().await.context("reading the check-in answer")?;
+    if !status.is_success() {
+        anyhow::bail!("check-in refused by the server ({status}): {}", text.trim());
+    }
+    let answer: CheckInResponse =
+        serde_json::from_str(&text).context("parsing the check-in answer")?;
+
+    let outcome = decide_and_install(cfg, client, &device, &mut installed, answer).await?;
+    if let Outcome::EndOfSupport { statement, .. } = &outcome {
+        installed.end_of_support_notice = Some(statement.clone());
+    }
+    save_installed(&cfg.state_dir, &installed)?;
+    Ok(DeviceRun {
+        id: cfg.id.clone(),
+        product: cfg.product.clone(),
+        outcome,
+        version: installed.version.to_string(),
+        security_version: installed.security_version,
+    })
+}
+
+async fn decide_and_install(
+    cfg: &DeviceConfig,
+    client: &reqwest::Client,
+    device: &DeviceState,
+    installed: &mut Installed,
+    answer: CheckInResponse,
+) -> Result<Outcome> {
+    let refused = |reason: String| Ok(Outcome::Refused { reason });
+    let verified = match refresh(cfg, client).await {
+        Ok(v) => v,
+        Err(reason) => return refused(reason),
+    };
+    let now = jiff::Timestamp::now();
+    match answer {
+        CheckInResponse::UpToDate | CheckInResponse::EndOfSupport { .. }
+            if !verified.support.security_window_open(now) =>
+        {
+            // The notice comes from the signed record, not from the server's words.
+            let s = &verified.support;
+            Ok(Outcome::EndOfSupport {
+                statement: s.statement.clone(),
+                successor: s.successor.clone(),
+                notice_url: s.notice_url.clone(),
+                security_updates_until: s.security_updates_until,
+            })
+        }
+        CheckInResponse::EndOfSupport {
+            security_updates_until,
+            ..
+        } => refused(format!(
+            "the server claims support ended {security_updates_until}, but the signed support record says security updates until {}",
+            verified.support.security_updates_until
+        )),
+        CheckInResponse::UpToDate => Ok(Outcome::UpToDate {
+            version: device.version.to_string(),
+        }),
+        CheckInResponse::Update { urgent, target } => {
+            // The offer must be a target the product role signed, exactly as signed.
+            let Some(release) = verified.releases.iter().find(|r| r.name == target.name) else {
+                return refused(format!(
+                    "offered {} which the product's signed metadata does not list",
+                    target.name
+                ));
+            };
+            if release.info.version.to_string() != target.version
+                || release.info.security_version != target.security_version
+                || release.length != target.length
+                || target.hashes.get("sha256") != Some(&release.sha256)
+            {
+                return refused(format!(
+                    "the offer for {} does not match its signed metadata",
+                    target.name
+                ));
+            }
+            if let Err(e) = check_offer(device, release, &verified.support, now) {
+                return refused(format!("offer refused: {e}"));
+            }
+            send_report(
+                cfg,
+                client,
+                ReportStatus::Downloading,
+                &release.info.version.to_string(),
+                None,
+            )
+            .await;
+            match download(cfg, &verified.repo, release).await {
+                Ok(path) => {
+                    let from = installed.version.to_string();
+                    installed.version = release.info.version.clone();
+                    installed.security_version = release.info.security_version;
+                    installed.target = Some(release.name.clone());
+                    installed.sha256 = Some(release.sha256.clone());
+                    installed.installed_at = Some(now);
+                    tracing::debug!(device = %cfg.id, image = %path.display(), "installed");
+                    send_report(
+                        cfg,
+                        client,
+                        ReportStatus::Installed,
+                        &release.info.version.to_string(),
+                        None,
+                    )
+                    .await;
+                    Ok(Outcome::Installed {
+                        from,
+                        to: release.info.version.to_string(),
+                        target: release.name.clone(),
+                        urgent,
+                    })
+                }
+                Err(reason) => {
+                    send_report(
+                        cfg,
+                        client,
+                        ReportStatus::Failed,
+                        &release.info.version.to_string(),
+                        Some("verification_failed".into()),
+                    )
+                    .await;
+                    refused(reason)
+                }
+            }
+        }
+    }
+}
+
+/// Streams the image through tough (which checks length and sha256 against the signed
+/// metadata) into `<state>/firmware/<file>.part`, renamed only once complete and verified.
+async fn download(
+    cfg: &DeviceConfig,
+    repo: &tough::Repository,
+    release: &Release,
+) -> Result<PathBuf, String> {
+    let name = tough::TargetName::new(release.name.clone()).map_err(|e| e.to_string())?;
+    let (_, file) = names::split_target_name(&release.name).map_err(|e| e.to_string())?;
+    let dir = cfg.state_dir.join("firmware");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let part = dir.join(format!("{file}.part"));
+    let dest = dir.join(file);
+    let result = async {
+        let mut stream = repo
+            .read_target(&name)
+            .await
+            .map_err(|e| format!("downloading {}: {}", release.name, error_chain(&e)))?
+            .ok_or_else(|| format!("{} is not in the signed metadata", release.name))?;
+        let mut out = tokio::fs::File::create(&part)
+            .await
+            .map_err(|e| format!("creating {}: {e}", part.display()))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                format!("image {} failed verification: {}", release.name, error_chain(&e))
+            })?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| format!("writing {}: {e}", part.display()))?;
+        }
+        out.sync_all()
+            .await
+            .map_err(|e| format!("writing {}: {e}", part.display()))?;
+        tokio::fs::rename(&part, &dest)
+            .await
+            .map_err(|e| format!("installing {}: {e}", dest.display()))?;
+        Ok(dest.clone())
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&part).await;
+    }
+    result
+}
