@@ -567,3 +567,461 @@ pub fn check_product_rules(
 pub fn versioned_name(role: &str, version: NonZeroU64) -> String {
     format!("{version}.{role}.json")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{key_sources, SigningKey};
+    use crate::release::{ReleaseInfo, ReleaseKind};
+    use std::collections::HashMap;
+    use tough::editor::signed::SignedRole;
+    use tough::schema::{
+        DelegatedRole, DelegatedTargets, Delegations, KeyHolder, PathPattern, RoleKeys, Target,
+    };
+
+    struct Keys {
+        root: SigningKey,
+        targets: SigningKey,
+        online: SigningKey,
+        cam: SigningKey,
+        other: SigningKey,
+    }
+
+    fn keys() -> Keys {
+        Keys {
+            root: SigningKey::generate(),
+            targets: SigningKey::generate(),
+            online: SigningKey::generate(),
+            cam: SigningKey::generate(),
+            other: SigningKey::generate(),
+        }
+    }
+
+    fn id(k: &SigningKey) -> tough::schema::decoded::Decoded<tough::schema::decoded::Hex> {
+        hex::decode(k.key_id().unwrap()).unwrap().into()
+    }
+
+    fn far() -> jiff::Timestamp {
+        "2099-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn role_keys(ids: Vec<&SigningKey>, threshold: u64) -> RoleKeys {
+        RoleKeys {
+            keyids: ids.into_iter().map(id).collect(),
+            threshold: NonZeroU64::new(threshold).unwrap(),
+            _extra: HashMap::new(),
+        }
+    }
+
+    fn root(k: &Keys, version: u64, root_keys: Vec<&SigningKey>, threshold: u64) -> Root {
+        let mut keys = HashMap::new();
+        for key in root_keys.iter().chain([&&k.targets, &&k.online]) {
+            keys.insert(id(key), key.tuf_key());
+        }
+        let mut roles = HashMap::new();
+        roles.insert(RoleType::Root, role_keys(root_keys, threshold));
+        roles.insert(RoleType::Targets, role_keys(vec![&k.targets], 1));
+        roles.insert(RoleType::Snapshot, role_keys(vec![&k.online], 1));
+        roles.insert(RoleType::Timestamp, role_keys(vec![&k.online], 1));
+        Root {
+            spec_version: crate::SPEC_VERSION.into(),
+            consistent_snapshot: true,
+            version: NonZeroU64::new(version).unwrap(),
+            expires: far(),
+            keys,
+            roles,
+            _extra: HashMap::new(),
+        }
+    }
+
+    async fn sign<T: tough::schema::Role + serde::Serialize>(
+        role: T,
+        holder: KeyHolder,
+        signers: &[SigningKey],
+    ) -> Vec<u8> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        SignedRole::new(role, &holder, &key_sources(signers), &rng)
+            .await
+            .unwrap()
+            .buffer()
+            .clone()
+    }
+
+    fn delegation(name: &str, key: &SigningKey, pattern: &str) -> DelegatedRole {
+        DelegatedRole {
+            name: name.into(),
+            keyids: vec![id(key)],
+            threshold: NonZeroU64::MIN,
+            paths: PathSet::Paths(vec![PathPattern::new(pattern).unwrap()]),
+            terminating: true,
+            targets: None,
+        }
+    }
+
+    fn targets_with(delegated: Vec<(DelegatedRole, &SigningKey)>, version: u64) -> Targets {
+        let mut t = Targets::new(crate::SPEC_VERSION.into(), NonZeroU64::new(version).unwrap(), far());
+        let mut d = Delegations::new();
+        for (role, key) in delegated {
+            d.keys.insert(id(key), key.tuf_key());
+            d.roles.push(role);
+        }
+        t.delegations = Some(d);
+        t
+    }
+
+    fn target(custom: Option<ReleaseInfo>) -> Target {
+        Target {
+            length: 10,
+            hashes: tough::schema::Hashes {
+                sha256: vec![1u8; 32].into(),
+                _extra: HashMap::new(),
+            },
+            custom: custom.map(|c| c.to_custom()).unwrap_or_default(),
+            _extra: HashMap::new(),
+        }
+    }
+
+    fn info(product: &str, version: &str) -> ReleaseInfo {
+        ReleaseInfo {
+            product: product.into(),
+            version: version.parse().unwrap(),
+            security_version: 1,
+            kind: ReleaseKind::Security,
+            requires: None,
+            released: "2026-01-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn product_role(version: u64, entries: Vec<(&str, Target)>) -> Targets {
+        let mut t = Targets::new(crate::SPEC_VERSION.into(), NonZeroU64::new(version).unwrap(), far());
+        for (name, target) in entries {
+            t.add_target(tough::TargetName::new(name).unwrap(), target);
+        }
+        t
+    }
+
+    /// A valid submission: root v1, targets delegating acme-cam, acme-cam with support + 1.0.0.
+    async fn valid(k: &Keys) -> (Submission, Targets) {
+        let root = root(k, 1, vec![&k.root], 1);
+        let root_bytes = sign(root.clone(), KeyHolder::Root(root.clone()), &[k.root.clone()]).await;
+        let targets = targets_with(vec![(delegation("acme-cam", &k.cam, "acme-cam/*"), &k.cam)], 1);
+        let targets_bytes =
+            sign(targets.clone(), KeyHolder::Root(root.clone()), &[k.targets.clone()]).await;
+        let cam = product_role(
+            1,
+            vec![
+                ("acme-cam/support.json", target(None)),
+                ("acme-cam/fw-1.0.0.bin", target(Some(info("acme-cam", "1.0.0")))),
+            ],
+        );
+        let cam_bytes = sign_role("acme-cam", cam, &targets, &k.cam).await;
+        (
+            Submission {
+                roots: vec![root_bytes],
+                targets: targets_bytes,
+                roles: BTreeMap::from([("acme-cam".to_string(), cam_bytes)]),
+            },
+            targets,
+        )
+    }
+
+    async fn sign_role(name: &str, role: Targets, parent: &Targets, key: &SigningKey) -> Vec<u8> {
+        sign(
+            DelegatedTargets {
+                name: name.into(),
+                targets: role,
+            },
+            KeyHolder::Delegations(parent.delegations.clone().unwrap()),
+            &[key.clone()],
+        )
+        .await
+    }
+
+    fn online_id(k: &Keys) -> String {
+        k.online.key_id().unwrap()
+    }
+
+    fn published_from(v: &VerifiedSubmission) -> Published {
+        Published {
+            roots: vec![v.root.clone()],
+            targets: Some(v.targets.clone()),
+            roles: v
+                .products
+                .iter()
+                .map(|(n, p)| (n.clone(), p.role.clone()))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_submission_passes() {
+        let k = keys();
+        let (sub, _) = valid(&k).await;
+        let v = verify_submission(&Published::default(), &sub, &online_id(&k), now()).unwrap();
+        assert_eq!(v.products["acme-cam"].releases.len(), 1);
+        assert_eq!(v.all_targets().len(), 2);
+        assert_eq!(v.new_roots.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn expired_metadata_is_refused() {
+        let k = keys();
+        let (sub, _) = valid(&k).await;
+        let later: jiff::Timestamp = "2099-06-01T00:00:00Z".parse().unwrap();
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &online_id(&k), later),
+            Err(VerifyError::Expired { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn wrongly_signed_targets_is_refused() {
+        let k = keys();
+        let (mut sub, _) = valid(&k).await;
+        // content changed after signing: the signature no longer verifies
+        let text = String::from_utf8(sub.targets.clone()).unwrap();
+        assert!(text.contains("\"version\": 1"));
+        sub.targets = text.replacen("\"version\": 1", "\"version\": 7", 1).into_bytes();
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &online_id(&k), now()),
+            Err(VerifyError::Signature { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn product_role_cannot_sign_another_products_target() {
+        let k = keys();
+        let (mut sub, targets) = valid(&k).await;
+        let cam = product_role(
+            2,
+            vec![
+                ("acme-cam/support.json", target(None)),
+                ("acme-lock/fw-9.0.0.bin", target(Some(info("acme-lock", "9.0.0")))),
+            ],
+        );
+        sub.roles
+            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &online_id(&k), now()),
+            Err(VerifyError::TargetOutsideRole { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn release_product_field_must_match_its_path() {
+        let k = keys();
+        let (mut sub, targets) = valid(&k).await;
+        let cam = product_role(
+            2,
+            vec![
+                ("acme-cam/support.json", target(None)),
+                ("acme-cam/fw-9.0.0.bin", target(Some(info("acme-lock", "9.0.0")))),
+            ],
+        );
+        sub.roles
+            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &online_id(&k), now()),
+            Err(VerifyError::Release(ReleaseError::ProductMismatch { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_role_signed_by_another_products_key_is_refused() {
+        let k = keys();
+        let (mut sub, _) = valid(&k).await;
+        let cam = product_role(2, vec![("acme-cam/support.json", target(None))]);
+        // sign with the wrong key: build a delegation that lists `other` to get a signature
+        let forged_parent = targets_with(vec![(delegation("acme-cam", &k.other, "acme-cam/*"), &k.other)], 1);
+        sub.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &forged_parent, &k.other).await,
+        );
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &online_id(&k), now()),
+            Err(VerifyError::Signature { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn delegations_must_be_exactly_product_paths() {
+        let k = keys();
+        let root = root(&k, 1, vec![&k.root], 1);
+        let root_bytes = sign(root.clone(), KeyHolder::Root(root.clone()), &[k.root.clone()]).await;
+        for (name, pattern) in [("acme-cam", "*"), ("acme-cam", "acme-*"), ("Bad", "Bad/*")] {
+            let targets = targets_with(vec![(delegation(name, &k.cam, pattern), &k.cam)], 1);
+            let targets_bytes =
+                sign(targets.clone(), KeyHolder::Root(root.clone()), &[k.targets.clone()]).await;
+            let sub = Submission {
+                roots: vec![root_bytes.clone()],
+                targets: targets_bytes,
+                roles: BTreeMap::new(),
+            };
+            assert!(
+                matches!(
+                    verify_submission(&Published::default(), &sub, &online_id(&k), now()),
+                    Err(VerifyError::BadDelegation { .. })
+                ),
+                "{name} {pattern}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_never_go_back_and_are_not_reused() {
+        let k = keys();
+        let (sub, targets) = valid(&k).await;
+        let v = verify_submission(&Published::default(), &sub, &online_id(&k), now()).unwrap();
+        let published = published_from(&v);
+        // same submission again: accepted, nothing changed
+        let again = verify_submission(&published, &sub, &online_id(&k), now()).unwrap();
+        assert!(!again.products["acme-cam"].changed && !again.targets_changed);
+        // same version, different content
+        let cam = product_role(1, vec![("acme-cam/support.json", target(None))]);
+        let mut reused = sub.clone();
+        reused
+            .roles
+            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        assert!(matches!(
+            verify_submission(&published, &reused, &online_id(&k), now()),
+            Err(VerifyError::VersionReused { .. })
+        ));
+        // a lower version after a higher one
+        let cam3 = product_role(3, vec![("acme-cam/support.json", target(None))]);
+        let mut higher = sub.clone();
+        higher
+            .roles
+            .insert("acme-cam".into(), sign_role("acme-cam", cam3, &targets, &k.cam).await);
+        let v3 = verify_submission(&published, &higher, &online_id(&k), now()).unwrap();
+        let published3 = published_from(&v3);
+        let cam2 = product_role(2, vec![("acme-cam/support.json", target(None))]);
+        let mut lower = sub.clone();
+        lower
+            .roles
+            .insert("acme-cam".into(), sign_role("acme-cam", cam2, &targets, &k.cam).await);
+        assert!(matches!(
+            verify_submission(&published3, &lower, &online_id(&k), now()),
+            Err(VerifyError::VersionRollback { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn root_rotation_needs_old_and_new_thresholds() {
+        let k = keys();
+        let (sub, _) = valid(&k).await;
+        let v = verify_submission(&Published::default(), &sub, &online_id(&k), now()).unwrap();
+        let published = published_from(&v);
+        let new_root_key = SigningKey::generate();
+        let r2 = root(&k, 2, vec![&new_root_key], 1);
+        // signed only by the new key: the trusted root's threshold is not met
+        let only_new = sign(r2.clone(), KeyHolder::Root(r2.clone()), &[new_root_key.clone()]).await;
+        let mut s = sub.clone();
+        s.roots.push(only_new);
+        assert!(matches!(
+            verify_submission(&published, &s, &online_id(&k), now()),
+            Err(VerifyError::Signature { .. })
+        ));
+        // cross-signed by old and new: accepted
+        let mut both_holder = r2.clone();
+        both_holder.keys.insert(id(&k.root), k.root.tuf_key());
+        both_holder
+            .roles
+            .insert(RoleType::Root, role_keys(vec![&new_root_key, &k.root], 1));
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let signed = SignedRole::new(
+            r2.clone(),
+            &KeyHolder::Root(both_holder),
+            &key_sources(&[new_root_key.clone(), k.root.clone()]),
+            &rng,
+        )
+        .await
+        .unwrap();
+        let mut s = sub.clone();
+        s.roots.push(signed.buffer().clone());
+        let v2 = verify_submission(&published, &s, &online_id(&k), now()).unwrap();
+        assert_eq!(v2.root.version(), 2);
+        // skipping a version is refused
+        let r3 = root(&k, 3, vec![&k.root], 1);
+        let r3_bytes = sign(r3.clone(), KeyHolder::Root(r3.clone()), &[k.root.clone()]).await;
+        let mut s = sub.clone();
+        s.roots.push(r3_bytes);
+        assert!(matches!(
+            verify_submission(&published, &s, &online_id(&k), now()),
+            Err(VerifyError::RootVersionGap { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn first_root_must_be_v1_and_name_the_online_key() {
+        let k = keys();
+        let (sub, _) = valid(&k).await;
+        let stranger = SigningKey::generate().key_id().unwrap();
+        assert!(matches!(
+            verify_submission(&Published::default(), &sub, &stranger, now()),
+            Err(VerifyError::OnlineKeyNotAuthorised { .. })
+        ));
+        let r2 = root(&k, 2, vec![&k.root], 1);
+        let r2_bytes = sign(r2.clone(), KeyHolder::Root(r2.clone()), &[k.root.clone()]).await;
+        let s = Submission {
+            roots: vec![r2_bytes],
+            ..sub
+        };
+        assert!(matches!(
+            verify_submission(&Published::default(), &s, &online_id(&k), now()),
+            Err(VerifyError::FirstRootNotV1(2))
+        ));
+    }
+
+    #[test]
+    fn product_rules_check_support_changes_and_new_releases() {
+        let support = SupportRecord {
+            product: "acme-cam".into(),
+            support_start: jiff::civil::date(2025, 1, 1),
+            feature_updates_until: jiff::civil::date(2026, 1, 1),
+            security_updates_until: jiff::civil::date(2030, 1, 1),
+            min_security_version: 1,
+            successor: None,
+            notice_url: None,
+            statement: "s".into(),
+        };
+        let mut feature = Release {
+            name: "acme-cam/f.bin".into(),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: info("acme-cam", "2.0.0"),
+        };
+        feature.info.kind = ReleaseKind::Feature;
+        feature.info.released = "2026-03-01T00:00:00Z".parse().unwrap();
+        // a feature release dated after the feature window
+        assert!(matches!(
+            check_product_rules("acme-cam", None, &support, &[feature.clone()], now()),
+            Err(VerifyError::ReleaseRule(ReleaseRuleError::FeatureAfterWindow { .. }))
+        ));
+        // ... is fine when it was already published
+        let prev = PublishedProduct {
+            support: support.clone(),
+            release_names: BTreeSet::from([feature.name.clone()]),
+        };
+        assert!(check_product_rules("acme-cam", Some(&prev), &support, &[feature.clone()], now()).is_ok());
+        // shortened support
+        let mut shorter = support.clone();
+        shorter.security_updates_until = jiff::civil::date(2029, 1, 1);
+        assert!(matches!(
+            check_product_rules("acme-cam", Some(&prev), &shorter, &[], now()),
+            Err(VerifyError::Support(SupportError::SupportShortened { .. }))
+        ));
+        // a release from the future
+        let mut future = feature.clone();
+        future.name = "acme-cam/future.bin".into();
+        future.info.kind = ReleaseKind::Security;
+        future.info.released = "2027-01-01T00:00:00Z".parse().unwrap();
+        assert!(matches!(
+            check_product_rules("acme-cam", Some(&prev), &support, &[future], now()),
+            Err(VerifyError::ReleaseInFuture { .. })
+        ));
+    }
+}
