@@ -1,1 +1,249 @@
+//! Helpers for end-to-end tests: locate the real binaries, run them, start a server on a free
+//! loopback port, and build the repository of the user story.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`; `scripts/test` does it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// Path of a workspace binary next to the test executable's profile directory.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile> directory");
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the binaries first (cargo build --workspace --bins, as scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs a binary with arguments in `dir`.
+pub fn run(dir: &Path, name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_JSON")
+        .output()
+        .unwrap_or_else(|e| panic!("running {name}: {e}"))
+}
+
+/// Runs and asserts success; returns stdout.
+pub fn ok(dir: &Path, name: &str, args: &[&str]) -> String {
+    let out = run(dir, name, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and asserts failure; returns stderr.
+pub fn fails(dir: &Path, name: &str, args: &[&str]) -> String {
+    let out = run(dir, name, args);
+    assert!(
+        !out.status.success(),
+        "{name} {args:?} unexpectedly succeeded:\nstdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// A running `airlock-server serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `airlock-server serve --data srv --listen 127.0.0.1:0 --admin-token-file admin.token`
+    /// in `dir`, waiting for its "listening on" line.
+    pub fn start(dir: &Path) -> Server {
+        Self::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin("airlock-server"))
+            .args([
+                "serve",
+                "--data",
+                "srv",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token-file",
+                "admin.token",
+            ])
+            .args(extra)
+            .current_dir(dir)
+            .env("AIRLOCK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting airlock-server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
+            .to_string();
+        Server { child, url }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("{}{path}", self.url)).unwrap()
+    }
+
+    pub fn post_json(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"));
+        (status, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Deterministic test firmware.
+pub fn firmware(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The user story up to a signed repository: server data dir, repo, two products
+/// (acme-cam in support with 1.2.0; acme-old past its security window), firmware files.
+pub fn story_repo(dir: &Path) {
+    let init = ok(dir, "airlock-server", &["init", "--data", "srv", "--json"]);
+    let init: serde_json::Value = serde_json::from_str(&init).unwrap();
+    assert_eq!(init["online_public_key"]["keytype"], "ed25519");
+    ok(
+        dir,
+        "airlock",
+        &["init", "repo", "--online-key", "srv/online.pub"],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "acme-cam",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2027-06-30",
+            "--security-until",
+            "2030-12-31",
+            "--min-security-version",
+            "2",
+            "--notice-url",
+            "https://acme.example/cam",
+        ],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "acme-old",
+            "--support-start",
+            "2018-01-01",
+            "--feature-until",
+            "2021-12-31",
+            "--security-until",
+            "2024-12-31",
+            "--statement",
+            "acme-old is no longer supported.",
+            "--successor",
+            "acme-cam",
+        ],
+    );
+    std::fs::write(dir.join("fw-1.2.0.bin"), firmware(1, 300_000)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.2.0.bin",
+            "--version",
+            "1.2.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+}
+
+/// `airlock publish` to a server, with the admin token file the server created.
+pub fn publish(dir: &Path, server: &Server) -> String {
+    ok(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--json",
+        ],
+    )
+}
+
+/// Whether interop/service tests must run rather than skip (CI sets this).
+pub fn skips_are_failures() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("AIRLOCK_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// Reports a skipped test loudly, or fails it when skips are failures.
+pub fn skip(test: &str, why: &str) {
+    if skips_are_failures() {
+        panic!("{test}: cannot run ({why}) and skips are failures here (CI / AIRLOCK_REQUIRE_ALL=1)");
+    }
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}

@@ -1,0 +1,196 @@
+//! Bad input gives a clear error and a non-zero exit / 4xx with a JSON body, and changes
+//! nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use serde_json::Value;
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+#[test]
+fn signer_refuses_bad_input_with_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "missing.bin", "--version", "2.0.0", "--security-version", "3", "--kind", "security"]);
+    assert!(e.contains("missing.bin") && e.contains("does not exist"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-nope", "fw-1.2.0.bin", "--version", "2.0.0", "--security-version", "3", "--kind", "security"]);
+    assert!(e.contains("unknown product"), "{e}");
+
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--version", "two", "--security-version", "3", "--kind", "security"]);
+    assert!(first_line(&e).contains("invalid value 'two'"), "{e}");
+
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--version", "1.2.0", "--security-version", "3", "--kind", "security"]);
+    assert!(e.contains("already released"), "{e}");
+
+    // the support rules, refused by the signer
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-old", "fw-1.2.0.bin", "--version", "9.0.0", "--security-version", "3", "--kind", "security"]);
+    assert!(e.contains("only a sunset release"), "{e}");
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-old", "fw-1.2.0.bin", "--version", "9.0.0", "--security-version", "3", "--kind", "feature", "--released", "2023-01-01T00:00:00Z"]);
+    assert!(e.contains("feature window"), "{e}");
+    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--name", "low.bin", "--version", "9.0.0", "--security-version", "1", "--kind", "security"]);
+    assert!(e.contains("below the product's floor"), "{e}");
+
+    let e = fails(dir, "airlock", &["product", "add", "repo", "bad", "--support-start", "2025-01-01", "--feature-until", "2031-01-01", "--security-until", "2030-12-31"]);
+    assert!(e.contains("feature_updates_until"), "{e}");
+    let e = fails(dir, "airlock", &["product", "add", "repo", "../x", "--support-start", "2025-01-01", "--feature-until", "2026-01-01", "--security-until", "2030-12-31"]);
+    assert!(e.contains("invalid"), "{e}");
+    let e = fails(dir, "airlock", &["status", "nowhere"]);
+    assert!(e.contains("not an airlock repository"), "{e}");
+    let e = fails(dir, "airlock", &["init", "repo", "--online-key", "srv/online.pub"]);
+    assert!(e.contains("already"), "{e}");
+    let e = fails(dir, "airlock", &["init", "repo2", "--online-key", "nope.pub"]);
+    assert!(e.contains("nope.pub"), "{e}");
+    assert!(!dir.join("repo2").exists(), "nothing half-made");
+    let e = fails(dir, "airlock-server", &["init", "--data", "srv"]);
+    assert!(e.contains("already initialised"), "{e}");
+
+    // a failed command leaves the repository as it was
+    let status = ok(dir, "airlock", &["status", "repo", "--json"]);
+    let s: Value = serde_json::from_str(&status).unwrap();
+    let cam = s["products"].as_array().unwrap().iter().find(|p| p["product"] == "acme-cam").unwrap();
+    assert_eq!(cam["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(cam["role_version"], 2);
+}
+
+#[test]
+fn server_refuses_bad_publishes_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+
+    // firmware changed after signing: the signer notices before uploading
+    let fw_path = dir.join("repo/targets/acme-cam/fw-1.2.0.bin");
+    let original = std::fs::read(&fw_path).unwrap();
+    let mut tampered = original.clone();
+    tampered[10] ^= 1;
+    std::fs::write(&fw_path, &tampered).unwrap();
+    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token"]);
+    assert!(e.contains("does not match its signed length and sha256"), "{e}");
+    assert_eq!(server.get("/tuf/metadata/timestamp.json").status(), 404, "nothing published");
+    std::fs::write(&fw_path, &original).unwrap();
+
+    publish(dir, &server);
+    let ts = server.get("/tuf/metadata/timestamp.json").bytes().unwrap();
+
+    // metadata changed after signing: the server refuses it
+    let role_path = dir.join("repo/metadata/acme-cam.json");
+    let signed = std::fs::read_to_string(&role_path).unwrap();
+    let forged = signed.replace("\"security_version\": 3", "\"security_version\": 9");
+    assert_ne!(signed, forged);
+    std::fs::write(&role_path, forged).unwrap();
+    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token"]);
+    assert!(e.contains("400") && e.contains("signature"), "{e}");
+    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts, "a refused publish changes nothing");
+    std::fs::write(&role_path, signed).unwrap();
+
+    // wrong admin token
+    std::fs::write(dir.join("wrong.token"), "not-the-token-at-all\n").unwrap();
+    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "wrong.token"]);
+    assert!(e.contains("401"), "{e}");
+
+    // the server checks uploaded content against the digest it is stored under
+    let token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let client = reqwest::blocking::Client::new();
+    let sha = sha256_hex(b"right");
+    let resp = client
+        .put(format!("{}/v1/admin/blobs/{sha}", server.url))
+        .bearer_auth(token.trim())
+        .body("wrong")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().unwrap();
+    assert_eq!(body["error"], "hash_mismatch");
+    let resp = client
+        .put(format!("{}/v1/admin/blobs/{sha}", server.url))
+        .body("right")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .post(format!("{}/v1/admin/publish", server.url))
+        .bearer_auth(token.trim())
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().unwrap();
+    assert_eq!(body["error"], "bad_request");
+    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts);
+}
+
+#[test]
+fn device_endpoints_answer_bad_input_with_json_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    for (body, status, code) in [
+        ("{not json", 400, "bad_request"),
+        (r#"{"product": "acme-cam", "version": "1.0", "security_version": 1}"#, 400, "bad_request"),
+        (r#"{"product": "acme-cam", "version": "1.0.0", "security_version": -1}"#, 400, "bad_request"),
+        (r#"{"product": "acme-cam", "version": "1.0.0"}"#, 400, "bad_request"),
+        (r#"{"product": "../etc", "version": "1.0.0", "security_version": 1}"#, 400, "bad_request"),
+        (r#"{"product": "acme-nope", "version": "1.0.0", "security_version": 1}"#, 404, "unknown_product"),
+    ] {
+        let (s, json) = server.post_json("/v1/devices/d1/check-in", body);
+        assert_eq!((s, json["error"].as_str().unwrap()), (status, code), "{body}");
+        assert!(json["message"].as_str().unwrap().len() > 5);
+    }
+    let (s, _) = server.post_json("/v1/devices/d1/reports", r#"{"status": "exploded", "version": "1.0.0"}"#);
+    assert_eq!(s, 400);
+    let (s, json) = server.post_json("/v1/devices/bad%20id/check-in", r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 1}"#);
+    assert_eq!((s, json["error"].as_str().unwrap()), (400, "bad_request"));
+    let (s, json) = server.post_json("/v1/nothing", "{}");
+    assert_eq!((s, json["error"].as_str().unwrap()), (404, "not_found"));
+}
+
+#[test]
+fn no_path_traversal_through_tuf_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    std::fs::write(dir.join("srv/secret.json"), "{}").unwrap();
+    let sha = sha256_hex(&firmware(1, 300_000));
+    for path in [
+        "/tuf/metadata/..%2Fsecret.json",
+        "/tuf/metadata/%2e%2e%2fsecret.json",
+        "/tuf/metadata/..%2F..%2Fsrv%2Fsecret.json",
+        "/tuf/targets/..%2F..%2Fsecret.json",
+        "/tuf/targets/acme-cam/..%2F..%2Fsecret.json",
+        "/tuf/targets/%2Fetc%2Fpasswd",
+        "/tuf/targets/acme-cam/%00.fw-1.2.0.bin",
+        &format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin%00"),
+        &format!("/tuf/targets/acme-cam/{sha}.%2e%2e%2f%2e%2e%2fsecret.json"),
+        &format!("/tuf/targets/acme-cam/{sha}.other.bin"),
+    ] {
+        let resp = server.get(path);
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    assert_eq!(server.get(&format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin")).status(), 200);
+    // tough's spelling of the same target
+    assert_eq!(server.get(&format!("/tuf/targets/{sha}.acme-cam/fw-1.2.0.bin")).status(), 200);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let e = fails(dir, "airlock-server", &["serve", "--data", "srv", "--listen", &addr, "--admin-token-file", "admin.token"]);
+    assert!(e.contains(&format!("cannot listen on {addr}")), "{e}");
+    let e = fails(dir, "airlock-server", &["serve", "--data", "nowhere", "--listen", "127.0.0.1:0", "--admin-token-file", "admin.token"]);
+    assert!(e.contains("not an airlock-server data directory"), "{e}");
+}
