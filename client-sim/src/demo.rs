@@ -123,10 +123,34 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
     let fw_dir = dir.join("firmware");
     std::fs::create_dir_all(&fw_dir)?;
     let releases: [(&str, &str, u64, ReleaseKind, &str); 4] = [
-        (CAM, "1.0.0", 1, ReleaseKind::Security, "2025-02-01T09:00:00Z"),
-        (CAM, "1.1.0", 2, ReleaseKind::Feature, "2025-09-01T09:00:00Z"),
-        (CAM, "1.2.0", 3, ReleaseKind::Security, "2026-03-01T09:00:00Z"),
-        (DOORBELL, "3.4.0", 7, ReleaseKind::Security, "2025-06-01T09:00:00Z"),
+        (
+            CAM,
+            "1.0.0",
+            1,
+            ReleaseKind::Security,
+            "2025-02-01T09:00:00Z",
+        ),
+        (
+            CAM,
+            "1.1.0",
+            2,
+            ReleaseKind::Feature,
+            "2025-09-01T09:00:00Z",
+        ),
+        (
+            CAM,
+            "1.2.0",
+            3,
+            ReleaseKind::Security,
+            "2026-03-01T09:00:00Z",
+        ),
+        (
+            DOORBELL,
+            "3.4.0",
+            7,
+            ReleaseKind::Security,
+            "2025-06-01T09:00:00Z",
+        ),
     ];
     for (i, (product_id, version, sv, kind, released)) in releases.into_iter().enumerate() {
         let file = fw_dir.join(format!("{product_id}-fw-{version}.bin"));
@@ -203,7 +227,12 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
-    let device = |id: String, product: &str, version: &str, sv: u64, tuf: &url::Url| -> Result<DeviceConfig> {
+    let device = |id: String,
+                  product: &str,
+                  version: &str,
+                  sv: u64,
+                  tuf: &url::Url|
+     -> Result<DeviceConfig> {
         Ok(DeviceConfig {
             server: server_url.clone(),
             tuf_base: tuf.clone(),
@@ -297,7 +326,13 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
     airlock_server::publish::resign(&app)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    let cfg = device("drill-rolled-back-timestamp".into(), CAM, "1.2.0", 3, &server_url)?;
+    let cfg = device(
+        "drill-rolled-back-timestamp".into(),
+        CAM,
+        "1.2.0",
+        3,
+        &server_url,
+    )?;
     let first = run_device(&cfg, &client).await?;
     anyhow::ensure!(
         !first.outcome.is_refused(),
@@ -310,8 +345,14 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
         ..cfg
     };
     let run = run_device(&cfg, &client).await?;
-    summary.drills.push(drill("rolled-back timestamp", &run.outcome));
-    summary.refused += summary.drills.iter().filter(|d| d.observed == "refused").count();
+    summary
+        .drills
+        .push(drill("rolled-back timestamp", &run.outcome));
+    summary.refused += summary
+        .drills
+        .iter()
+        .filter(|d| d.observed == "refused")
+        .count();
 
     drop(proxy);
     let _ = stop_tx.send(());
@@ -342,13 +383,21 @@ fn drill(attack: &str, outcome: &Outcome) -> Drill {
 pub fn render(s: &DemoSummary) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "fleet of {} simulated devices (each a TUF client):", s.devices);
+    let _ = writeln!(
+        out,
+        "fleet of {} simulated devices (each a TUF client):",
+        s.devices
+    );
     let _ = writeln!(out, "  updated          {:>6}", s.updated);
     let _ = writeln!(out, "  up to date       {:>6}", s.up_to_date);
     let _ = writeln!(out, "  end of support   {:>6}", s.end_of_support);
     let _ = writeln!(out, "  errors           {:>6}", s.errors);
     let _ = writeln!(out, "\ndrills:");
-    let _ = writeln!(out, "  {:<24} {:<9} {:<9} reason", "attack", "expected", "observed");
+    let _ = writeln!(
+        out,
+        "  {:<24} {:<9} {:<9} reason",
+        "attack", "expected", "observed"
+    );
     for d in &s.drills {
         let _ = writeln!(
             out,

@@ -98,8 +98,8 @@ fn load_installed(cfg: &DeviceConfig) -> Result<Installed> {
     let path = state_file(&cfg.state_dir);
     if path.is_file() {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let installed: Installed =
-            serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+        let installed: Installed = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {}", path.display()))?;
         if installed.product == cfg.product && installed.id == cfg.id {
             return Ok(installed);
         }
@@ -149,10 +149,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// and support record.
 async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verified, String> {
     let tuf_dir = cfg.state_dir.join("tuf");
-    std::fs::create_dir_all(&tuf_dir).map_err(|e| format!("creating {}: {e}", tuf_dir.display()))?;
+    std::fs::create_dir_all(&tuf_dir)
+        .map_err(|e| format!("creating {}: {e}", tuf_dir.display()))?;
     // Start from the newest root this device has verified before; the pinned root otherwise.
     let trusted = tuf_dir.join("root.json");
-    let root_file = if trusted.is_file() { &trusted } else { &cfg.trusted_root };
+    let root_file = if trusted.is_file() {
+        &trusted
+    } else {
+        &cfg.trusted_root
+    };
     let root = std::fs::read(root_file)
         .map_err(|e| format!("reading trusted root {}: {e}", root_file.display()))?;
     let metadata_url = cfg
@@ -185,13 +190,19 @@ async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verifie
     let expected = names::product_path_pattern(&cfg.product);
     match &role.paths {
         tough::schema::PathSet::Paths(p) if p.len() == 1 && p[0].value() == expected => {}
-        _ => return Err(format!("the delegation of {} is not exactly {expected}", cfg.product)),
+        _ => {
+            return Err(format!(
+                "the delegation of {} is not exactly {expected}",
+                cfg.product
+            ))
+        }
     }
     let role_targets = role
         .targets
         .as_ref()
         .ok_or_else(|| format!("role {} was not loaded", cfg.product))?;
-    let (releases, _) = read_product_targets(&cfg.product, &role_targets.signed)
+    let releases = read_product_targets(&cfg.product, &role_targets.signed)
+        .map(|t| t.releases)
         .map_err(|e| format!("signed metadata of {}: {e}", cfg.product))?;
 
     let support_name = tough::TargetName::new(names::support_target_name(&cfg.product))
@@ -411,7 +422,11 @@ async fn download(
             .map_err(|e| format!("creating {}: {e}", part.display()))?;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
-                format!("image {} failed verification: {}", release.name, error_chain(&e))
+                format!(
+                    "image {} failed verification: {}",
+                    release.name,
+                    error_chain(&e)
+                )
             })?;
             out.write_all(&chunk)
                 .await

@@ -70,7 +70,12 @@ impl Drop for Proxy {
     }
 }
 
-async fn forward(State(state): State<ProxyState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn forward(
+    State(state): State<ProxyState>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let tamper = match state.tamper.lock() {
         Ok(t) => t.clone(),
         Err(p) => p.into_inner().clone(),

@@ -42,7 +42,10 @@ impl EndOfSupport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Install this release; `urgent` when the device runs below the security floor.
-    Update { release: Release, urgent: bool },
+    Update {
+        release: Release,
+        urgent: bool,
+    },
     UpToDate,
     EndOfSupport(EndOfSupport),
 }
@@ -62,7 +65,9 @@ pub enum OfferRefused {
         offered: semver::Version,
         installed: semver::Version,
     },
-    #[error("{name} has security_version {offered}, lower than the installed {installed} (rollback)")]
+    #[error(
+        "{name} has security_version {offered}, lower than the installed {installed} (rollback)"
+    )]
     SecurityVersionLower {
         name: String,
         offered: u64,
@@ -142,9 +147,10 @@ pub fn eligible(
     }
     match support.kind_allowed(info.kind, now) {
         Ok(()) => Ok(()),
-        Err(KindClosed::FeatureWindow { until }) => {
-            Err(OfferRefused::FeatureWindowClosed { name: name(), until })
-        }
+        Err(KindClosed::FeatureWindow { until }) => Err(OfferRefused::FeatureWindowClosed {
+            name: name(),
+            until,
+        }),
         Err(KindClosed::SecurityWindow { until }) => Err(OfferRefused::SecurityWindowClosed {
             name: name(),
             kind: info.kind,
@@ -264,7 +270,10 @@ mod tests {
 
     #[test]
     fn never_offers_older_or_same_version() {
-        let rs = [rel("1.0.0", 3, ReleaseKind::Security), rel("0.9.0", 4, ReleaseKind::Security)];
+        let rs = [
+            rel("1.0.0", 3, ReleaseKind::Security),
+            rel("0.9.0", 4, ReleaseKind::Security),
+        ];
         assert_eq!(
             decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |_| true),
             Decision::UpToDate
@@ -286,7 +295,10 @@ mod tests {
 
     #[test]
     fn never_offers_below_floor_and_below_floor_is_urgent() {
-        let rs = [rel("1.1.0", 1, ReleaseKind::Security), rel("1.2.0", 2, ReleaseKind::Security)];
+        let rs = [
+            rel("1.1.0", 1, ReleaseKind::Security),
+            rel("1.2.0", 2, ReleaseKind::Security),
+        ];
         match decide(&dev("1.0.0", 1), &rs, &support(), ts(IN_FEATURE), |_| true) {
             Decision::Update { release, urgent } => {
                 assert_eq!(release.info.version.to_string(), "1.2.0");
@@ -307,7 +319,9 @@ mod tests {
         let stepping = rel("1.5.0", 3, ReleaseKind::Security);
         let rs = [r.clone(), stepping];
         match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |_| true) {
-            Decision::Update { release, .. } => assert_eq!(release.info.version.to_string(), "1.5.0"),
+            Decision::Update { release, .. } => {
+                assert_eq!(release.info.version.to_string(), "1.5.0")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -318,9 +332,14 @@ mod tests {
 
     #[test]
     fn only_security_after_feature_window() {
-        let rs = [rel("1.3.0", 3, ReleaseKind::Feature), rel("1.2.0", 3, ReleaseKind::Security)];
+        let rs = [
+            rel("1.3.0", 3, ReleaseKind::Feature),
+            rel("1.2.0", 3, ReleaseKind::Security),
+        ];
         match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_SECURITY), |_| true) {
-            Decision::Update { release, .. } => assert_eq!(release.info.kind, ReleaseKind::Security),
+            Decision::Update { release, .. } => {
+                assert_eq!(release.info.kind, ReleaseKind::Security)
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -335,7 +354,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let rs = [rel("1.3.0", 3, ReleaseKind::Security), rel("1.4.0", 3, ReleaseKind::Sunset)];
+        let rs = [
+            rel("1.3.0", 3, ReleaseKind::Security),
+            rel("1.4.0", 3, ReleaseKind::Sunset),
+        ];
         match decide(&dev("1.0.0", 2), &rs, &support(), ts(AFTER), |_| true) {
             Decision::Update { release, .. } => assert_eq!(release.info.kind, ReleaseKind::Sunset),
             other => panic!("{other:?}"),
@@ -349,11 +371,16 @@ mod tests {
 
     #[test]
     fn rollout_gate_holds_back_unreleased() {
-        let rs = [rel("1.1.0", 2, ReleaseKind::Security), rel("1.2.0", 3, ReleaseKind::Security)];
+        let rs = [
+            rel("1.1.0", 2, ReleaseKind::Security),
+            rel("1.2.0", 3, ReleaseKind::Security),
+        ];
         match decide(&dev("1.0.0", 2), &rs, &support(), ts(IN_FEATURE), |r| {
             r.info.version.minor < 2
         }) {
-            Decision::Update { release, .. } => assert_eq!(release.info.version.to_string(), "1.1.0"),
+            Decision::Update { release, .. } => {
+                assert_eq!(release.info.version.to_string(), "1.1.0")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -36,7 +36,10 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
         f.debug_struct("SigningKey")
-            .field("public", &hex::encode(self.inner.verifying_key().as_bytes()))
+            .field(
+                "public",
+                &hex::encode(self.inner.verifying_key().as_bytes()),
+            )
             .finish()
     }
 }
@@ -169,7 +172,10 @@ mod tests {
     #[test]
     fn garbage_is_not_a_key() {
         assert!(SigningKey::from_pkcs8(b"hello").is_err());
-        assert!(SigningKey::from_pkcs8(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert!(SigningKey::from_pkcs8(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+        )
+        .is_err());
     }
 
     #[test]

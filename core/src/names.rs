@@ -79,7 +79,9 @@ pub fn product_path_pattern(product: &str) -> String {
 
 /// Whether a 64-character lowercase hex string (a sha256 digest as we name blobs).
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -91,7 +93,9 @@ mod tests {
     fn product_ids() {
         assert!(check_product_id("acme-cam").is_ok());
         assert!(check_product_id("cam2").is_ok());
-        for bad in ["", "-x", "Acme", "a/b", "a.b", "..", "a b", "root", "targets", "a\0b"] {
+        for bad in [
+            "", "-x", "Acme", "a/b", "a.b", "..", "a b", "root", "targets", "a\0b",
+        ] {
             assert!(check_product_id(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_product_id(&"a".repeat(64)).is_err());

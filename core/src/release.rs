@@ -95,7 +95,9 @@ pub enum ReleaseError {
     Name(#[from] NameError),
     #[error("target {name}: the release fields in its custom metadata are invalid: {reason}")]
     BadCustom { name: String, reason: String },
-    #[error("target {name}: custom.product is {claimed:?} but the target lives under {path_product:?}/")]
+    #[error(
+        "target {name}: custom.product is {claimed:?} but the target lives under {path_product:?}/"
+    )]
     ProductMismatch {
         name: String,
         claimed: String,

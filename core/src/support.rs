@@ -63,7 +63,11 @@ pub enum SupportError {
     #[error("support record of {product}: min_security_version would drop from {was} to {now}; the floor never decreases")]
     FloorLowered { product: String, was: u64, now: u64 },
     #[error("support record of {product}: support_start changed from {was} to {now}")]
-    StartChanged { product: String, was: Date, now: Date },
+    StartChanged {
+        product: String,
+        was: Date,
+        now: Date,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -193,9 +197,11 @@ impl SupportRecord {
             _ if !self.security_window_open(at) => Err(KindClosed::SecurityWindow {
                 until: self.security_updates_until,
             }),
-            ReleaseKind::Feature if !self.feature_window_open(at) => Err(KindClosed::FeatureWindow {
-                until: self.feature_updates_until,
-            }),
+            ReleaseKind::Feature if !self.feature_window_open(at) => {
+                Err(KindClosed::FeatureWindow {
+                    until: self.feature_updates_until,
+                })
+            }
             _ => Ok(()),
         }
     }

@@ -71,7 +71,9 @@ pub enum VerifyError {
         published: u64,
         found: u64,
     },
-    #[error("{role}: version {version} is already published with different content; bump the version")]
+    #[error(
+        "{role}: version {version} is already published with different content; bump the version"
+    )]
     VersionReused { role: String, version: u64 },
     #[error("targets.json lists target {0} directly; firmware must be signed by its product role")]
     TopLevelTarget(String),
@@ -394,7 +396,7 @@ fn verify_product(
             reason: "product roles may not delegate further".into(),
         });
     }
-    let (releases, support) = read_product_targets(name, t)?;
+    let ProductTargets { releases, support } = read_product_targets(name, t)?;
     let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
         role: name.to_string(),
     })?;
@@ -410,10 +412,7 @@ fn verify_product(
 /// Reads a product role's targets: its releases (sorted by version) and its support record's
 /// (sha256, length), checking that every target lies under `<product>/` with a safe name and
 /// that no version appears twice.
-pub fn read_product_targets(
-    name: &str,
-    t: &Targets,
-) -> Result<(Vec<Release>, Option<(String, u64)>), VerifyError> {
+pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, VerifyError> {
     let mut releases: Vec<Release> = Vec::new();
     let mut support = None;
     let support_name = names::support_target_name(name);
@@ -446,7 +445,16 @@ pub fn read_product_targets(
         releases.push(release);
     }
     releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
-    Ok((releases, support))
+    Ok(ProductTargets { releases, support })
+}
+
+/// A product role's targets, as [`read_product_targets`] reads them.
+#[derive(Debug, Clone)]
+pub struct ProductTargets {
+    /// Firmware releases, sorted by version.
+    pub releases: Vec<Release>,
+    /// The support record's (sha256, length), if listed.
+    pub support: Option<(String, u64)>,
 }
 
 /// Checks every metadata rule of a submission against what is published (steps 1-4 above).
@@ -663,7 +671,11 @@ mod tests {
     }
 
     fn targets_with(delegated: Vec<(DelegatedRole, &SigningKey)>, version: u64) -> Targets {
-        let mut t = Targets::new(crate::SPEC_VERSION.into(), NonZeroU64::new(version).unwrap(), far());
+        let mut t = Targets::new(
+            crate::SPEC_VERSION.into(),
+            NonZeroU64::new(version).unwrap(),
+            far(),
+        );
         let mut d = Delegations::new();
         for (role, key) in delegated {
             d.keys.insert(id(key), key.tuf_key());
@@ -697,7 +709,11 @@ mod tests {
     }
 
     fn product_role(version: u64, entries: Vec<(&str, Target)>) -> Targets {
-        let mut t = Targets::new(crate::SPEC_VERSION.into(), NonZeroU64::new(version).unwrap(), far());
+        let mut t = Targets::new(
+            crate::SPEC_VERSION.into(),
+            NonZeroU64::new(version).unwrap(),
+            far(),
+        );
         for (name, target) in entries {
             t.add_target(tough::TargetName::new(name).unwrap(), target);
         }
@@ -707,15 +723,30 @@ mod tests {
     /// A valid submission: root v1, targets delegating acme-cam, acme-cam with support + 1.0.0.
     async fn valid(k: &Keys) -> (Submission, Targets) {
         let root = root(k, 1, vec![&k.root], 1);
-        let root_bytes = sign(root.clone(), KeyHolder::Root(root.clone()), &[k.root.clone()]).await;
-        let targets = targets_with(vec![(delegation("acme-cam", &k.cam, "acme-cam/*"), &k.cam)], 1);
-        let targets_bytes =
-            sign(targets.clone(), KeyHolder::Root(root.clone()), &[k.targets.clone()]).await;
+        let root_bytes = sign(
+            root.clone(),
+            KeyHolder::Root(root.clone()),
+            std::slice::from_ref(&k.root),
+        )
+        .await;
+        let targets = targets_with(
+            vec![(delegation("acme-cam", &k.cam, "acme-cam/*"), &k.cam)],
+            1,
+        );
+        let targets_bytes = sign(
+            targets.clone(),
+            KeyHolder::Root(root.clone()),
+            std::slice::from_ref(&k.targets),
+        )
+        .await;
         let cam = product_role(
             1,
             vec![
                 ("acme-cam/support.json", target(None)),
-                ("acme-cam/fw-1.0.0.bin", target(Some(info("acme-cam", "1.0.0")))),
+                (
+                    "acme-cam/fw-1.0.0.bin",
+                    target(Some(info("acme-cam", "1.0.0"))),
+                ),
             ],
         );
         let cam_bytes = sign_role("acme-cam", cam, &targets, &k.cam).await;
@@ -736,7 +767,7 @@ mod tests {
                 targets: role,
             },
             KeyHolder::Delegations(parent.delegations.clone().unwrap()),
-            &[key.clone()],
+            std::slice::from_ref(key),
         )
         .await
     }
@@ -785,7 +816,9 @@ mod tests {
         // content changed after signing: the signature no longer verifies
         let text = String::from_utf8(sub.targets.clone()).unwrap();
         assert!(text.contains("\"version\": 1"));
-        sub.targets = text.replacen("\"version\": 1", "\"version\": 7", 1).into_bytes();
+        sub.targets = text
+            .replacen("\"version\": 1", "\"version\": 7", 1)
+            .into_bytes();
         assert!(matches!(
             verify_submission(&Published::default(), &sub, &online_id(&k), now()),
             Err(VerifyError::Signature { .. })
@@ -800,11 +833,16 @@ mod tests {
             2,
             vec![
                 ("acme-cam/support.json", target(None)),
-                ("acme-lock/fw-9.0.0.bin", target(Some(info("acme-lock", "9.0.0")))),
+                (
+                    "acme-lock/fw-9.0.0.bin",
+                    target(Some(info("acme-lock", "9.0.0"))),
+                ),
             ],
         );
-        sub.roles
-            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        sub.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &targets, &k.cam).await,
+        );
         assert!(matches!(
             verify_submission(&Published::default(), &sub, &online_id(&k), now()),
             Err(VerifyError::TargetOutsideRole { .. })
@@ -819,11 +857,16 @@ mod tests {
             2,
             vec![
                 ("acme-cam/support.json", target(None)),
-                ("acme-cam/fw-9.0.0.bin", target(Some(info("acme-lock", "9.0.0")))),
+                (
+                    "acme-cam/fw-9.0.0.bin",
+                    target(Some(info("acme-lock", "9.0.0"))),
+                ),
             ],
         );
-        sub.roles
-            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        sub.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &targets, &k.cam).await,
+        );
         assert!(matches!(
             verify_submission(&Published::default(), &sub, &online_id(&k), now()),
             Err(VerifyError::Release(ReleaseError::ProductMismatch { .. }))
@@ -836,7 +879,10 @@ mod tests {
         let (mut sub, _) = valid(&k).await;
         let cam = product_role(2, vec![("acme-cam/support.json", target(None))]);
         // sign with the wrong key: build a delegation that lists `other` to get a signature
-        let forged_parent = targets_with(vec![(delegation("acme-cam", &k.other, "acme-cam/*"), &k.other)], 1);
+        let forged_parent = targets_with(
+            vec![(delegation("acme-cam", &k.other, "acme-cam/*"), &k.other)],
+            1,
+        );
         sub.roles.insert(
             "acme-cam".into(),
             sign_role("acme-cam", cam, &forged_parent, &k.other).await,
@@ -851,11 +897,20 @@ mod tests {
     async fn delegations_must_be_exactly_product_paths() {
         let k = keys();
         let root = root(&k, 1, vec![&k.root], 1);
-        let root_bytes = sign(root.clone(), KeyHolder::Root(root.clone()), &[k.root.clone()]).await;
+        let root_bytes = sign(
+            root.clone(),
+            KeyHolder::Root(root.clone()),
+            std::slice::from_ref(&k.root),
+        )
+        .await;
         for (name, pattern) in [("acme-cam", "*"), ("acme-cam", "acme-*"), ("Bad", "Bad/*")] {
             let targets = targets_with(vec![(delegation(name, &k.cam, pattern), &k.cam)], 1);
-            let targets_bytes =
-                sign(targets.clone(), KeyHolder::Root(root.clone()), &[k.targets.clone()]).await;
+            let targets_bytes = sign(
+                targets.clone(),
+                KeyHolder::Root(root.clone()),
+                std::slice::from_ref(&k.targets),
+            )
+            .await;
             let sub = Submission {
                 roots: vec![root_bytes.clone()],
                 targets: targets_bytes,
@@ -883,9 +938,10 @@ mod tests {
         // same version, different content
         let cam = product_role(1, vec![("acme-cam/support.json", target(None))]);
         let mut reused = sub.clone();
-        reused
-            .roles
-            .insert("acme-cam".into(), sign_role("acme-cam", cam, &targets, &k.cam).await);
+        reused.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &targets, &k.cam).await,
+        );
         assert!(matches!(
             verify_submission(&published, &reused, &online_id(&k), now()),
             Err(VerifyError::VersionReused { .. })
@@ -893,16 +949,18 @@ mod tests {
         // a lower version after a higher one
         let cam3 = product_role(3, vec![("acme-cam/support.json", target(None))]);
         let mut higher = sub.clone();
-        higher
-            .roles
-            .insert("acme-cam".into(), sign_role("acme-cam", cam3, &targets, &k.cam).await);
+        higher.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam3, &targets, &k.cam).await,
+        );
         let v3 = verify_submission(&published, &higher, &online_id(&k), now()).unwrap();
         let published3 = published_from(&v3);
         let cam2 = product_role(2, vec![("acme-cam/support.json", target(None))]);
         let mut lower = sub.clone();
-        lower
-            .roles
-            .insert("acme-cam".into(), sign_role("acme-cam", cam2, &targets, &k.cam).await);
+        lower.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam2, &targets, &k.cam).await,
+        );
         assert!(matches!(
             verify_submission(&published3, &lower, &online_id(&k), now()),
             Err(VerifyError::VersionRollback { .. })
@@ -918,7 +976,12 @@ mod tests {
         let new_root_key = SigningKey::generate();
         let r2 = root(&k, 2, vec![&new_root_key], 1);
         // signed only by the new key: the trusted root's threshold is not met
-        let only_new = sign(r2.clone(), KeyHolder::Root(r2.clone()), &[new_root_key.clone()]).await;
+        let only_new = sign(
+            r2.clone(),
+            KeyHolder::Root(r2.clone()),
+            std::slice::from_ref(&new_root_key),
+        )
+        .await;
         let mut s = sub.clone();
         s.roots.push(only_new);
         assert!(matches!(
@@ -946,7 +1009,12 @@ mod tests {
         assert_eq!(v2.root.version(), 2);
         // skipping a version is refused
         let r3 = root(&k, 3, vec![&k.root], 1);
-        let r3_bytes = sign(r3.clone(), KeyHolder::Root(r3.clone()), &[k.root.clone()]).await;
+        let r3_bytes = sign(
+            r3.clone(),
+            KeyHolder::Root(r3.clone()),
+            std::slice::from_ref(&k.root),
+        )
+        .await;
         let mut s = sub.clone();
         s.roots.push(r3_bytes);
         assert!(matches!(
@@ -965,7 +1033,12 @@ mod tests {
             Err(VerifyError::OnlineKeyNotAuthorised { .. })
         ));
         let r2 = root(&k, 2, vec![&k.root], 1);
-        let r2_bytes = sign(r2.clone(), KeyHolder::Root(r2.clone()), &[k.root.clone()]).await;
+        let r2_bytes = sign(
+            r2.clone(),
+            KeyHolder::Root(r2.clone()),
+            std::slice::from_ref(&k.root),
+        )
+        .await;
         let s = Submission {
             roots: vec![r2_bytes],
             ..sub
@@ -999,14 +1072,19 @@ mod tests {
         // a feature release dated after the feature window
         assert!(matches!(
             check_product_rules("acme-cam", None, &support, &[feature.clone()], now()),
-            Err(VerifyError::ReleaseRule(ReleaseRuleError::FeatureAfterWindow { .. }))
+            Err(VerifyError::ReleaseRule(
+                ReleaseRuleError::FeatureAfterWindow { .. }
+            ))
         ));
         // ... is fine when it was already published
         let prev = PublishedProduct {
             support: support.clone(),
             release_names: BTreeSet::from([feature.name.clone()]),
         };
-        assert!(check_product_rules("acme-cam", Some(&prev), &support, &[feature.clone()], now()).is_ok());
+        assert!(
+            check_product_rules("acme-cam", Some(&prev), &support, &[feature.clone()], now())
+                .is_ok()
+        );
         // shortened support
         let mut shorter = support.clone();
         shorter.security_updates_until = jiff::civil::date(2029, 1, 1);

@@ -88,7 +88,11 @@ pub async fn init_data_dir(data: &Path) -> Result<InitReport> {
     let pem = key.to_pkcs8_pem()?;
     write_new(&dir.online_key(), pem.as_bytes(), 0o600)?;
     let public = key.tuf_key();
-    write_new(&dir.online_pub(), public_key_json(&public).as_bytes(), 0o644)?;
+    write_new(
+        &dir.online_pub(),
+        public_key_json(&public).as_bytes(),
+        0o644,
+    )?;
     storage::SqlState::open_sqlite(&dir.database())
         .await
         .with_context(|| format!("creating {}", dir.database().display()))?;

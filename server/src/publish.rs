@@ -10,7 +10,9 @@ use std::num::NonZeroU64;
 use airlock_core::api::{PublishRequest, PublishResponse};
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::support::SupportRecord;
-use airlock_core::verify::{check_product_rules, verify_submission, Published, PublishedProduct, Submission};
+use airlock_core::verify::{
+    check_product_rules, verify_submission, Published, PublishedProduct, Submission,
+};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -78,7 +80,9 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             .blobs
             .read_small(&p.support_sha256, SUPPORT_RECORD_LIMIT)
             .await?
-            .ok_or_else(|| ApiError::bad_request(format!("{product}/support.json was not uploaded")))?;
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{product}/support.json was not uploaded"))
+            })?;
         let record: SupportRecord = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -118,7 +122,10 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         let role = match base.published.roles.get(name) {
             Some(old) if !p.changed => old.clone(),
             _ => {
-                files.push((format!("{}.{name}.json", p.role.version()), p.role.bytes.clone()));
+                files.push((
+                    format!("{}.{name}.json", p.role.version()),
+                    p.role.bytes.clone(),
+                ));
                 changed.push(format!("{name} v{}", p.role.version()));
                 p.role.clone()
             }
@@ -201,20 +208,29 @@ pub async fn commit(
     // Load it as a device would before anyone can see it.
     let mut all: HashMap<String, Bytes> = HashMap::new();
     for r in &published.roots {
-        all.insert(format!("{}.root.json", r.version()), Bytes::from(r.bytes.clone()));
+        all.insert(
+            format!("{}.root.json", r.version()),
+            Bytes::from(r.bytes.clone()),
+        );
     }
     all.insert(
         format!("{}.targets.json", targets.version()),
         Bytes::from(targets.bytes.clone()),
     );
     for (name, m) in &published.roles {
-        all.insert(format!("{}.{name}.json", m.version()), Bytes::from(m.bytes.clone()));
+        all.insert(
+            format!("{}.{name}.json", m.version()),
+            Bytes::from(m.bytes.clone()),
+        );
     }
     all.insert(
         format!("{snapshot_version}.snapshot.json"),
         Bytes::from(snapshot.bytes.clone()),
     );
-    all.insert("timestamp.json".into(), Bytes::from(timestamp.bytes.clone()));
+    all.insert(
+        "timestamp.json".into(),
+        Bytes::from(timestamp.bytes.clone()),
+    );
     let root_v1 = published
         .roots
         .first()

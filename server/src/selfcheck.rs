@@ -17,7 +17,12 @@ struct MemoryTransport {
 #[async_trait]
 impl Transport for MemoryTransport {
     async fn fetch(&self, url: Url) -> Result<tough::TransportStream, TransportError> {
-        let name = url.path().rsplit('/').next().unwrap_or_default().to_string();
+        let name = url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         match self.files.get(&name) {
             Some(bytes) => {
                 let bytes = bytes.clone();

@@ -48,9 +48,11 @@ impl RepoView {
         let mut products = BTreeMap::new();
         let mut targets = HashMap::new();
         for (name, role) in &published.roles {
-            let (releases, support_target) =
-                verify::read_product_targets(name, &role.signed.signed)
-                    .map_err(|e| StateError::Corrupt(e.to_string()))?;
+            let verify::ProductTargets {
+                releases,
+                support: support_target,
+            } = verify::read_product_targets(name, &role.signed.signed)
+                .map_err(|e| StateError::Corrupt(e.to_string()))?;
             let support = head
                 .index
                 .supports

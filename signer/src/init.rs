@@ -134,8 +134,14 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
     let mut roles = HashMap::new();
     roles.insert(RoleType::Root, role_keys(&root_ids, opts.root_threshold)?);
     roles.insert(RoleType::Targets, role_keys(&[targets_id], 1)?);
-    roles.insert(RoleType::Snapshot, role_keys(&[online_id.clone()], 1)?);
-    roles.insert(RoleType::Timestamp, role_keys(&[online_id.clone()], 1)?);
+    roles.insert(
+        RoleType::Snapshot,
+        role_keys(std::slice::from_ref(&online_id), 1)?,
+    );
+    roles.insert(
+        RoleType::Timestamp,
+        role_keys(std::slice::from_ref(&online_id), 1)?,
+    );
     let root = Root {
         spec_version: SPEC_VERSION.to_string(),
         consistent_snapshot: true,

@@ -27,8 +27,18 @@ pub fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// The request body: every root version, targets.json and each product role, as signed.
-pub fn build_request(repo: &Repo) -> Result<(PublishRequest, Vec<(String, String, u64, PathBuf)>)> {
+/// A file the repository lists as a target, and where the repository keeps it.
+#[derive(Debug, Clone)]
+pub struct BlobToUpload {
+    pub name: String,
+    pub sha256: String,
+    pub length: u64,
+    pub path: PathBuf,
+}
+
+/// The request body: every root version, targets.json and each product role, as signed; and
+/// the files those roles list.
+pub fn build_request(repo: &Repo) -> Result<(PublishRequest, Vec<BlobToUpload>)> {
     let read = |p: &Path| -> Result<String> {
         std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
     };
@@ -45,12 +55,12 @@ pub fn build_request(repo: &Repo) -> Result<(PublishRequest, Vec<(String, String
         let role = repo.load_role(&product)?.signed;
         for (name, t) in &role.targets {
             let path = repo.target_path(name.raw())?;
-            blobs.push((
-                name.raw().to_string(),
-                hex::encode(&*t.hashes.sha256),
-                t.length,
+            blobs.push(BlobToUpload {
+                name: name.raw().to_string(),
+                sha256: hex::encode(&*t.hashes.sha256),
+                length: t.length,
                 path,
-            ));
+            });
         }
     }
     Ok((
@@ -84,7 +94,13 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
         .context("creating the HTTP client")?;
     let auth = format!("Bearer {}", opts.admin_token);
     let mut uploaded = std::collections::BTreeSet::new();
-    for (name, sha256, length, path) in blobs {
+    for BlobToUpload {
+        name,
+        sha256,
+        length,
+        path,
+    } in blobs
+    {
         if !uploaded.insert(sha256.clone()) {
             continue;
         }
@@ -103,7 +119,9 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
             continue;
         }
         if head.status() != reqwest::StatusCode::NOT_FOUND {
-            return Err(error_of(head).await.context(format!("checking blob of {name}")));
+            return Err(error_of(head)
+                .await
+                .context(format!("checking blob of {name}")));
         }
         let (actual, actual_len) = crate::fsutil::sha256_file(&path)?;
         if actual != sha256 || actual_len != length {

@@ -101,7 +101,8 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     let tmp = dest.with_extension("airlock-tmp");
     std::fs::copy(&opts.file, &tmp)
         .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
-    std::fs::rename(&tmp, &dest).with_context(|| format!("moving {} into place", dest.display()))?;
+    std::fs::rename(&tmp, &dest)
+        .with_context(|| format!("moving {} into place", dest.display()))?;
     let entry = target_entry(repo, &target, info.to_custom())?;
     let report = ReleaseReport {
         target: target.clone(),

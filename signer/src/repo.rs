@@ -101,7 +101,9 @@ impl Repo {
     pub fn root_history(&self) -> Result<Vec<(u64, PathBuf)>> {
         let dir = self.metadata_dir();
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
             let name = entry.file_name().to_string_lossy().to_string();
             if let Some(v) = name
@@ -136,7 +138,10 @@ impl Repo {
         names::check_product_id(product)?;
         let path = self.role_path(product);
         if !path.is_file() {
-            bail!("unknown product {product:?}: no {} (add it with `airlock product add`)", path.display());
+            bail!(
+                "unknown product {product:?}: no {} (add it with `airlock product add`)",
+                path.display()
+            );
         }
         self.read_json(&path)
     }
@@ -166,7 +171,10 @@ impl Repo {
     pub fn save_new_key(&self, name: &str, key: &SigningKey) -> Result<PathBuf> {
         let path = self.key_path(name);
         if path.exists() {
-            bail!("{} already exists; refusing to overwrite a key", path.display());
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            );
         }
         let pem = key.to_pkcs8_pem()?;
         fsutil::write_private(&path, pem.as_bytes())?;
@@ -177,7 +185,9 @@ impl Repo {
     pub fn root_keys(&self) -> Result<Vec<SigningKey>> {
         let dir = self.keys_dir();
         let mut keys = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
             let name = entry.file_name().to_string_lossy().to_string();
             if let Some(stem) = name.strip_suffix(".key") {

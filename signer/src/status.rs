@@ -101,14 +101,21 @@ pub fn render(s: &Status) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "repository {}", s.repo.display());
-    let _ = writeln!(out, "\nROLE       VERSION  EXPIRES               THRESHOLD  KEYS");
+    let _ = writeln!(
+        out,
+        "\nROLE       VERSION  EXPIRES               THRESHOLD  KEYS"
+    );
     for r in &s.roles {
         let _ = writeln!(
             out,
             "{:<10} {:<8} {:<21} {:<10} {}",
             r.role,
-            r.version.map(|v| v.to_string()).unwrap_or_else(|| "server".into()),
-            r.expires.map(|e| e.to_string()).unwrap_or_else(|| "renewed by server".into()),
+            r.version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "server".into()),
+            r.expires
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "renewed by server".into()),
             format!("{}/{}", r.threshold, r.key_ids.len()),
             r.key_ids
                 .iter()

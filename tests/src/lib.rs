@@ -235,7 +235,9 @@ pub fn skips_are_failures() -> bool {
 /// Reports a skipped test loudly, or fails it when skips are failures.
 pub fn skip(test: &str, why: &str) {
     if skips_are_failures() {
-        panic!("{test}: cannot run ({why}) and skips are failures here (CI / AIRLOCK_REQUIRE_ALL=1)");
+        panic!(
+            "{test}: cannot run ({why}) and skips are failures here (CI / AIRLOCK_REQUIRE_ALL=1)"
+        );
     }
     eprintln!("\n*** SKIPPED {test}: {why} ***\n");
 }

@@ -15,36 +15,193 @@ fn signer_refuses_bad_input_with_clear_errors() {
     let dir = tmp.path();
     story_repo(dir);
 
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "missing.bin", "--version", "2.0.0", "--security-version", "3", "--kind", "security"]);
-    assert!(e.contains("missing.bin") && e.contains("does not exist"), "{e}");
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "missing.bin",
+            "--version",
+            "2.0.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+    assert!(
+        e.contains("missing.bin") && e.contains("does not exist"),
+        "{e}"
+    );
     assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
 
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-nope", "fw-1.2.0.bin", "--version", "2.0.0", "--security-version", "3", "--kind", "security"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-nope",
+            "fw-1.2.0.bin",
+            "--version",
+            "2.0.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
     assert!(e.contains("unknown product"), "{e}");
 
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--version", "two", "--security-version", "3", "--kind", "security"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.2.0.bin",
+            "--version",
+            "two",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
     assert!(first_line(&e).contains("invalid value 'two'"), "{e}");
 
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--version", "1.2.0", "--security-version", "3", "--kind", "security"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.2.0.bin",
+            "--version",
+            "1.2.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
     assert!(e.contains("already released"), "{e}");
 
     // the support rules, refused by the signer
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-old", "fw-1.2.0.bin", "--version", "9.0.0", "--security-version", "3", "--kind", "security"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-old",
+            "fw-1.2.0.bin",
+            "--version",
+            "9.0.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
     assert!(e.contains("only a sunset release"), "{e}");
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-old", "fw-1.2.0.bin", "--version", "9.0.0", "--security-version", "3", "--kind", "feature", "--released", "2023-01-01T00:00:00Z"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-old",
+            "fw-1.2.0.bin",
+            "--version",
+            "9.0.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "feature",
+            "--released",
+            "2023-01-01T00:00:00Z",
+        ],
+    );
     assert!(e.contains("feature window"), "{e}");
-    let e = fails(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.2.0.bin", "--name", "low.bin", "--version", "9.0.0", "--security-version", "1", "--kind", "security"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.2.0.bin",
+            "--name",
+            "low.bin",
+            "--version",
+            "9.0.0",
+            "--security-version",
+            "1",
+            "--kind",
+            "security",
+        ],
+    );
     assert!(e.contains("below the product's floor"), "{e}");
 
-    let e = fails(dir, "airlock", &["product", "add", "repo", "bad", "--support-start", "2025-01-01", "--feature-until", "2031-01-01", "--security-until", "2030-12-31"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "bad",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2031-01-01",
+            "--security-until",
+            "2030-12-31",
+        ],
+    );
     assert!(e.contains("feature_updates_until"), "{e}");
-    let e = fails(dir, "airlock", &["product", "add", "repo", "../x", "--support-start", "2025-01-01", "--feature-until", "2026-01-01", "--security-until", "2030-12-31"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "../x",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2026-01-01",
+            "--security-until",
+            "2030-12-31",
+        ],
+    );
     assert!(e.contains("invalid"), "{e}");
     let e = fails(dir, "airlock", &["status", "nowhere"]);
     assert!(e.contains("not an airlock repository"), "{e}");
-    let e = fails(dir, "airlock", &["init", "repo", "--online-key", "srv/online.pub"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &["init", "repo", "--online-key", "srv/online.pub"],
+    );
     assert!(e.contains("already"), "{e}");
-    let e = fails(dir, "airlock", &["init", "repo2", "--online-key", "nope.pub"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &["init", "repo2", "--online-key", "nope.pub"],
+    );
     assert!(e.contains("nope.pub"), "{e}");
     assert!(!dir.join("repo2").exists(), "nothing half-made");
     let e = fails(dir, "airlock-server", &["init", "--data", "srv"]);
@@ -53,7 +210,12 @@ fn signer_refuses_bad_input_with_clear_errors() {
     // a failed command leaves the repository as it was
     let status = ok(dir, "airlock", &["status", "repo", "--json"]);
     let s: Value = serde_json::from_str(&status).unwrap();
-    let cam = s["products"].as_array().unwrap().iter().find(|p| p["product"] == "acme-cam").unwrap();
+    let cam = s["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "acme-cam")
+        .unwrap();
     assert_eq!(cam["releases"].as_array().unwrap().len(), 1);
     assert_eq!(cam["role_version"], 2);
 }
@@ -71,9 +233,27 @@ fn server_refuses_bad_publishes_and_changes_nothing() {
     let mut tampered = original.clone();
     tampered[10] ^= 1;
     std::fs::write(&fw_path, &tampered).unwrap();
-    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token"]);
-    assert!(e.contains("does not match its signed length and sha256"), "{e}");
-    assert_eq!(server.get("/tuf/metadata/timestamp.json").status(), 404, "nothing published");
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
+    assert!(
+        e.contains("does not match its signed length and sha256"),
+        "{e}"
+    );
+    assert_eq!(
+        server.get("/tuf/metadata/timestamp.json").status(),
+        404,
+        "nothing published"
+    );
     std::fs::write(&fw_path, &original).unwrap();
 
     publish(dir, &server);
@@ -85,14 +265,40 @@ fn server_refuses_bad_publishes_and_changes_nothing() {
     let forged = signed.replace("\"security_version\": 3", "\"security_version\": 9");
     assert_ne!(signed, forged);
     std::fs::write(&role_path, forged).unwrap();
-    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
     assert!(e.contains("400") && e.contains("signature"), "{e}");
-    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts, "a refused publish changes nothing");
+    assert_eq!(
+        server.get("/tuf/metadata/timestamp.json").bytes().unwrap(),
+        ts,
+        "a refused publish changes nothing"
+    );
     std::fs::write(&role_path, signed).unwrap();
 
     // wrong admin token
     std::fs::write(dir.join("wrong.token"), "not-the-token-at-all\n").unwrap();
-    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "wrong.token"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "wrong.token",
+        ],
+    );
     assert!(e.contains("401"), "{e}");
 
     // the server checks uploaded content against the digest it is stored under
@@ -123,7 +329,10 @@ fn server_refuses_bad_publishes_and_changes_nothing() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().unwrap();
     assert_eq!(body["error"], "bad_request");
-    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts);
+    assert_eq!(
+        server.get("/tuf/metadata/timestamp.json").bytes().unwrap(),
+        ts
+    );
 }
 
 #[test]
@@ -135,19 +344,49 @@ fn device_endpoints_answer_bad_input_with_json_errors() {
     publish(dir, &server);
     for (body, status, code) in [
         ("{not json", 400, "bad_request"),
-        (r#"{"product": "acme-cam", "version": "1.0", "security_version": 1}"#, 400, "bad_request"),
-        (r#"{"product": "acme-cam", "version": "1.0.0", "security_version": -1}"#, 400, "bad_request"),
-        (r#"{"product": "acme-cam", "version": "1.0.0"}"#, 400, "bad_request"),
-        (r#"{"product": "../etc", "version": "1.0.0", "security_version": 1}"#, 400, "bad_request"),
-        (r#"{"product": "acme-nope", "version": "1.0.0", "security_version": 1}"#, 404, "unknown_product"),
+        (
+            r#"{"product": "acme-cam", "version": "1.0", "security_version": 1}"#,
+            400,
+            "bad_request",
+        ),
+        (
+            r#"{"product": "acme-cam", "version": "1.0.0", "security_version": -1}"#,
+            400,
+            "bad_request",
+        ),
+        (
+            r#"{"product": "acme-cam", "version": "1.0.0"}"#,
+            400,
+            "bad_request",
+        ),
+        (
+            r#"{"product": "../etc", "version": "1.0.0", "security_version": 1}"#,
+            400,
+            "bad_request",
+        ),
+        (
+            r#"{"product": "acme-nope", "version": "1.0.0", "security_version": 1}"#,
+            404,
+            "unknown_product",
+        ),
     ] {
         let (s, json) = server.post_json("/v1/devices/d1/check-in", body);
-        assert_eq!((s, json["error"].as_str().unwrap()), (status, code), "{body}");
+        assert_eq!(
+            (s, json["error"].as_str().unwrap()),
+            (status, code),
+            "{body}"
+        );
         assert!(json["message"].as_str().unwrap().len() > 5);
     }
-    let (s, _) = server.post_json("/v1/devices/d1/reports", r#"{"status": "exploded", "version": "1.0.0"}"#);
+    let (s, _) = server.post_json(
+        "/v1/devices/d1/reports",
+        r#"{"status": "exploded", "version": "1.0.0"}"#,
+    );
     assert_eq!(s, 400);
-    let (s, json) = server.post_json("/v1/devices/bad%20id/check-in", r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 1}"#);
+    let (s, json) = server.post_json(
+        "/v1/devices/bad%20id/check-in",
+        r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 1}"#,
+    );
     assert_eq!((s, json["error"].as_str().unwrap()), (400, "bad_request"));
     let (s, json) = server.post_json("/v1/nothing", "{}");
     assert_eq!((s, json["error"].as_str().unwrap()), (404, "not_found"));
@@ -177,9 +416,19 @@ fn no_path_traversal_through_tuf_paths() {
         let resp = server.get(path);
         assert_eq!(resp.status(), 404, "{path}");
     }
-    assert_eq!(server.get(&format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin")).status(), 200);
+    assert_eq!(
+        server
+            .get(&format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin"))
+            .status(),
+        200
+    );
     // tough's spelling of the same target
-    assert_eq!(server.get(&format!("/tuf/targets/{sha}.acme-cam/fw-1.2.0.bin")).status(), 200);
+    assert_eq!(
+        server
+            .get(&format!("/tuf/targets/{sha}.acme-cam/fw-1.2.0.bin"))
+            .status(),
+        200
+    );
 }
 
 #[test]
@@ -189,8 +438,32 @@ fn a_port_in_use_is_a_clear_error() {
     ok(dir, "airlock-server", &["init", "--data", "srv"]);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let e = fails(dir, "airlock-server", &["serve", "--data", "srv", "--listen", &addr, "--admin-token-file", "admin.token"]);
+    let e = fails(
+        dir,
+        "airlock-server",
+        &[
+            "serve",
+            "--data",
+            "srv",
+            "--listen",
+            &addr,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
     assert!(e.contains(&format!("cannot listen on {addr}")), "{e}");
-    let e = fails(dir, "airlock-server", &["serve", "--data", "nowhere", "--listen", "127.0.0.1:0", "--admin-token-file", "admin.token"]);
+    let e = fails(
+        dir,
+        "airlock-server",
+        &[
+            "serve",
+            "--data",
+            "nowhere",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
     assert!(e.contains("not an airlock-server data directory"), "{e}");
 }

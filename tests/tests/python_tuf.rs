@@ -43,7 +43,10 @@ fn ngclient(py: &PathBuf, dir: &std::path::Path, server: &Server, target: &str) 
 #[test]
 fn python_tuf_ngclient_refreshes_and_downloads() {
     let Some(py) = python_with_tuf() else {
-        skip("python_tuf_ngclient_refreshes_and_downloads", "no Python with python-tuf (run scripts/test, or set AIRLOCK_PYTHON)");
+        skip(
+            "python_tuf_ngclient_refreshes_and_downloads",
+            "no Python with python-tuf (run scripts/test, or set AIRLOCK_PYTHON)",
+        );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -62,7 +65,23 @@ fn python_tuf_ngclient_refreshes_and_downloads() {
 
     // a later publish: the same client (persisted metadata) refreshes to it
     std::fs::write(dir.join("fw-1.3.0.bin"), firmware(3, 5000)).unwrap();
-    ok(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.3.0.bin", "--version", "1.3.0", "--security-version", "4", "--kind", "security"]);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "4",
+            "--kind",
+            "security",
+        ],
+    );
     publish(dir, &server);
     let got = ngclient(&py, dir, &server, "acme-cam/fw-1.3.0.bin");
     assert_eq!(got["sha256"], sha256_hex(&firmware(3, 5000)).as_str());

@@ -5,7 +5,14 @@
 use airlock_e2e::*;
 use serde_json::Value;
 
-fn sim_device(dir: &std::path::Path, server: &Server, state: &str, product: &str, version: &str, sv: &str) -> (bool, Value) {
+fn sim_device(
+    dir: &std::path::Path,
+    server: &Server,
+    state: &str,
+    product: &str,
+    version: &str,
+    sv: &str,
+) -> (bool, Value) {
     let out = run(
         dir,
         "airlock-sim",
@@ -52,14 +59,23 @@ fn story_from_signing_to_a_verified_install() {
             let mode = entry.unwrap().metadata().unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let mode = std::fs::metadata(dir.join("srv/online.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("srv/online.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    let status: Value = serde_json::from_str(&ok(dir, "airlock", &["status", "repo", "--json"])).unwrap();
+    let status: Value =
+        serde_json::from_str(&ok(dir, "airlock", &["status", "repo", "--json"])).unwrap();
     assert_eq!(status["roles"][0]["role"], "root");
     assert_eq!(status["roles"][0]["version"], 1);
-    let cam = status["products"].as_array().unwrap().iter().find(|p| p["product"] == "acme-cam").unwrap();
+    let cam = status["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "acme-cam")
+        .unwrap();
     assert_eq!(cam["releases"][0]["version"], "1.2.0");
     assert_eq!(cam["support"]["min_security_version"], 2);
     let text = ok(dir, "airlock", &["status", "repo"]);
@@ -68,7 +84,10 @@ fn story_from_signing_to_a_verified_install() {
     let server = Server::start(dir);
     let published: Value = serde_json::from_str(&publish(dir, &server)).unwrap();
     assert_eq!(published["timestamp_version"], 1);
-    assert_eq!(published["products"], serde_json::json!(["acme-cam", "acme-old"]));
+    assert_eq!(
+        published["products"],
+        serde_json::json!(["acme-cam", "acme-old"])
+    );
 
     // check-in answers
     let fw = firmware(1, 300_000);
@@ -90,7 +109,10 @@ fn story_from_signing_to_a_verified_install() {
     assert_eq!(url, format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin"));
     let body = server.get(url).bytes().unwrap();
     assert_eq!(&body[..], &fw[..]);
-    let head = reqwest::blocking::Client::new().head(format!("{}{url}", server.url)).send().unwrap();
+    let head = reqwest::blocking::Client::new()
+        .head(format!("{}{url}", server.url))
+        .send()
+        .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "300000");
 
@@ -113,15 +135,22 @@ fn story_from_signing_to_a_verified_install() {
         "/v1/devices/cam-1/reports",
         r#"{"status": "installed", "version": "1.2.0"}"#,
     );
-    assert_eq!((status, answer["accepted"].clone()), (202, Value::Bool(true)));
+    assert_eq!(
+        (status, answer["accepted"].clone()),
+        (202, Value::Bool(true))
+    );
 
     // a simulated device: verifies, installs, reports
     let (success, run) = sim_device(dir, &server, "dev1", "acme-cam", "1.0.0", "1");
     assert!(success, "{run}");
     assert_eq!(run["outcome"], "installed");
     assert_eq!(run["to"], "1.2.0");
-    assert_eq!(std::fs::read(dir.join("dev1/firmware/fw-1.2.0.bin")).unwrap(), fw);
-    let state: Value = serde_json::from_slice(&std::fs::read(dir.join("dev1/device.json")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("dev1/firmware/fw-1.2.0.bin")).unwrap(),
+        fw
+    );
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("dev1/device.json")).unwrap()).unwrap();
     assert_eq!(state["version"], "1.2.0");
     assert_eq!(state["security_version"], 3);
     // the device persisted its trusted metadata
@@ -143,7 +172,23 @@ fn story_from_signing_to_a_verified_install() {
 
     // a new release reaches the device that already updated
     std::fs::write(dir.join("fw-1.3.0.bin"), firmware(2, 1000)).unwrap();
-    ok(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.3.0.bin", "--version", "1.3.0", "--security-version", "3", "--kind", "feature"]);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "feature",
+        ],
+    );
     let third: Value = serde_json::from_str(&publish(dir, &server)).unwrap();
     assert_eq!(third["timestamp_version"], 2);
     let (success, run) = sim_device(dir, &server, "dev1", "acme-cam", "1.0.0", "1");
@@ -156,7 +201,10 @@ fn story_from_signing_to_a_verified_install() {
     let ts_before = server.get("/tuf/metadata/timestamp.json").bytes().unwrap();
     drop(server);
     let server = Server::start(dir);
-    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts_before);
+    assert_eq!(
+        server.get("/tuf/metadata/timestamp.json").bytes().unwrap(),
+        ts_before
+    );
     assert_eq!(server.get("/tuf/metadata/1.root.json").status(), 200);
     assert_eq!(server.get("/tuf/metadata/2.root.json").status(), 404);
     let health: Value = server.get("/healthz").json().unwrap();
@@ -166,8 +214,16 @@ fn story_from_signing_to_a_verified_install() {
 #[test]
 fn demo_runs_on_the_embedded_default() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(tmp.path(), "airlock-sim", &["demo", "--devices", "30", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        tmp.path(),
+        "airlock-sim",
+        &["demo", "--devices", "30", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     // the fleet mix: 20% past support, 50% behind, 30% current
     assert_eq!(s["devices"], 30);

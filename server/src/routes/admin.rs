@@ -18,7 +18,9 @@ fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("admin token required (Authorization: Bearer ...)"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("admin token required (Authorization: Bearer ...)")
+        })?;
     if !app.is_admin_token(token.trim()) {
         return Err(ApiError::unauthorized("invalid admin token"));
     }
@@ -33,7 +35,10 @@ pub async fn head_blob(
     require_admin(&app, &headers)?;
     match app.blobs.stat(&sha256).await? {
         Some(length) => Ok(Json(json!({"sha256": sha256, "length": length}))),
-        None => Err(ApiError::not_found("not_found", format!("no blob {sha256}"))),
+        None => Err(ApiError::not_found(
+            "not_found",
+            format!("no blob {sha256}"),
+        )),
     }
 }
 

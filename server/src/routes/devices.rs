@@ -51,7 +51,10 @@ pub async fn check_in(
     };
     let view = app.view();
     let product = view.products.get(&req.product).ok_or_else(|| {
-        ApiError::not_found("unknown_product", format!("unknown product {:?}", req.product))
+        ApiError::not_found(
+            "unknown_product",
+            format!("unknown product {:?}", req.product),
+        )
     })?;
     let now = app.clock.now();
     // No staged rollout yet: a published release is offered to the whole fleet.

@@ -18,7 +18,11 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let published = app.view().is_published();
     let ready = state_ok && blobs_ok;
     (
-        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
         Json(json!({
             "status": if ready { "ready" } else { "not_ready" },
             "state_store": state_ok,

@@ -27,7 +27,10 @@ fn is_safe_metadata_name(name: &str) -> bool {
 fn json_response(bytes: Bytes, cache: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         bytes,
@@ -42,7 +45,10 @@ pub async fn metadata(
     if !is_safe_metadata_name(&file) {
         return Err(ApiError::not_found("not_found", "no such metadata file"));
     }
-    let versioned = file.split('.').next().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let versioned = file
+        .split('.')
+        .next()
+        .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     let cache = if versioned { IMMUTABLE } else { SHORT };
     let view = app.view();
     if let Some(bytes) = view.current_file(&file) {
@@ -55,7 +61,10 @@ pub async fn metadata(
             return Ok(json_response(Bytes::from(bytes), cache));
         }
     }
-    Err(ApiError::not_found("not_found", format!("no metadata file {file}")))
+    Err(ApiError::not_found(
+        "not_found",
+        format!("no metadata file {file}"),
+    ))
 }
 
 /// Splits a consistent-snapshot target path into (target name, sha256). Two spellings exist:
@@ -91,10 +100,16 @@ pub async fn target(
         _ => return Err(not_found()),
     }
     let (length, reader) = app.blobs.open(&sha256).await?.ok_or_else(not_found)?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024));
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        reader,
+        256 * 1024,
+    ));
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
             (header::CONTENT_LENGTH, HeaderValue::from(length)),
         ],

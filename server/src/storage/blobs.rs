@@ -165,9 +165,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobs::open_dir(dir.path()).await.unwrap();
         let sha = hex::encode(Sha256::digest(b"firmware"));
-        assert_eq!(store.put(&sha, stream_of(b"firmware"), 100).await.unwrap(), 8);
+        assert_eq!(
+            store.put(&sha, stream_of(b"firmware"), 100).await.unwrap(),
+            8
+        );
         assert_eq!(store.stat(&sha).await.unwrap(), Some(8));
-        assert_eq!(store.read_small(&sha, 100).await.unwrap().unwrap(), b"firmware");
+        assert_eq!(
+            store.read_small(&sha, 100).await.unwrap().unwrap(),
+            b"firmware"
+        );
 
         let other = hex::encode(Sha256::digest(b"other"));
         assert!(matches!(
@@ -180,7 +186,10 @@ mod tests {
             Err(BlobError::TooLarge { .. })
         ));
         // nothing left behind in tmp
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -188,7 +197,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobs::open_dir(dir.path()).await.unwrap();
         for bad in ["../../etc/passwd", "%2e%2e", "/abs", "AB", &"g".repeat(64)] {
-            assert!(matches!(store.stat(bad).await, Err(BlobError::BadDigest(_))));
+            assert!(matches!(
+                store.stat(bad).await,
+                Err(BlobError::BadDigest(_))
+            ));
         }
     }
 }

@@ -146,9 +146,10 @@ impl SqlState {
 #[async_trait]
 impl StateStore for SqlState {
     async fn load_head(&self) -> Result<Option<Head>, StateError> {
-        let row = sqlx::query("SELECT generation, timestamp_json, index_json FROM head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT generation, timestamp_json, index_json FROM head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let generation: i64 = row.try_get("generation")?;
         let timestamp: Vec<u8> = row.try_get("timestamp_json")?;
@@ -287,7 +288,9 @@ mod tests {
     #[tokio::test]
     async fn commit_is_all_or_nothing_and_checks_generation() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqlState::open_sqlite(&dir.path().join("s.db")).await.unwrap();
+        let db = SqlState::open_sqlite(&dir.path().join("s.db"))
+            .await
+            .unwrap();
         assert!(db.load_head().await.unwrap().is_none());
         db.commit(0, vec![("1.root.json".into(), b"r1".to_vec())], &head(1))
             .await
@@ -295,8 +298,12 @@ mod tests {
         assert_eq!(db.load_head().await.unwrap().unwrap().generation, 1);
         // a racing publish that started from generation 0 loses
         assert!(matches!(
-            db.commit(0, vec![("2.root.json".into(), b"r2".to_vec())], &head(1)).await,
-            Err(StateError::Conflict { expected: 0, found: 1 })
+            db.commit(0, vec![("2.root.json".into(), b"r2".to_vec())], &head(1))
+                .await,
+            Err(StateError::Conflict {
+                expected: 0,
+                found: 1
+            })
         ));
         assert!(db.metadata("2.root.json").await.unwrap().is_none());
         // an existing file name aborts the whole commit
