@@ -218,6 +218,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
         &publish::PublishOptions {
             server: server_url.clone(),
             admin_token: token,
+            hold: false,
         },
     )
     .await

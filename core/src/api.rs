@@ -22,6 +22,10 @@ pub struct PublishRequest {
     pub targets: String,
     /// Product roles by name.
     pub roles: BTreeMap<String, String>,
+    /// Hold releases that are new in this publish: offered to no device until a rollout of
+    /// them is started (so a staged rollout never races the publish).
+    #[serde(default)]
+    pub hold: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +39,9 @@ pub struct PublishResponse {
     pub targets: usize,
     /// Metadata files that changed (role names).
     pub changed: Vec<String>,
+    /// Releases held back by `hold` (target names).
+    #[serde(default)]
+    pub held: Vec<String>,
 }
 
 /// `POST /v1/devices/{id}/check-in`.
@@ -171,4 +178,48 @@ mod tests {
     fn consistent_paths() {
         assert_eq!(consistent_target_path("p/f.bin", "ab"), "p/ab.f.bin");
     }
+}
+
+/// `POST /v1/admin/rollouts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutRequest {
+    pub product: String,
+    /// Release version to roll out (must be published).
+    pub version: String,
+    /// e.g. `1%@0h,10%@24h,50%@48h,100%@72h`.
+    pub waves: String,
+    /// e.g. `failures>=5% after 20 reports`; none = never pause by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_if: Option<String>,
+}
+
+/// `POST /v1/admin/rollouts/{product}/{version}/{pause|resume|abort}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutAction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A rollout as the admin API reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolloutStatus {
+    pub id: String,
+    pub product: String,
+    pub version: String,
+    pub target: String,
+    /// held, active, paused, aborted or complete.
+    pub state: String,
+    pub reason: Option<String>,
+    pub started_at: jiff::Timestamp,
+    /// The waves as given, e.g. `["1%@0h", "10%@24h"]`.
+    pub waves: Vec<String>,
+    /// Share of the fleet the waves have reached now (percent).
+    pub reached_percent: f64,
+    pub pause_if: Option<String>,
+    /// Devices that reported this version installed / failed since the rollout started.
+    pub installed: u64,
+    pub failed: u64,
+    pub failure_rate_percent: f64,
 }

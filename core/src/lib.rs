@@ -17,6 +17,7 @@ pub mod keys;
 pub mod names;
 pub mod online;
 pub mod release;
+pub mod rollout;
 pub mod support;
 pub mod verify;
 

@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 
 use airlock_core::keys::SigningKey;
+use airlock_core::rollout::Rollout;
 
 use crate::clock::Clock;
 use crate::storage::{BlobStore, StateStore};
@@ -42,6 +43,7 @@ pub struct Inner {
     pub admin_token_sha256: [u8; 32],
     pub clock: Arc<dyn Clock>,
     view: RwLock<Arc<RepoView>>,
+    rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Serialises publishes and renewals within this process; the state store's generation
     /// check serialises them across replicas.
     pub publish_lock: tokio::sync::Mutex<()>,
@@ -68,6 +70,7 @@ impl AppState {
         admin_token: &str,
         clock: Arc<dyn Clock>,
         view: RepoView,
+        rollouts: Vec<Rollout>,
     ) -> Self {
         use sha2::Digest;
         AppState(Arc::new(Inner {
@@ -79,6 +82,7 @@ impl AppState {
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
             view: RwLock::new(Arc::new(view)),
+            rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -97,6 +101,24 @@ impl AppState {
             Ok(mut v) => *v = view,
             Err(poisoned) => *poisoned.into_inner() = view,
         }
+    }
+
+    /// All rollouts, oldest first (cheap: an `Arc` clone).
+    pub fn rollouts(&self) -> Arc<Vec<Rollout>> {
+        match self.rollouts.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the rollouts from the state store.
+    pub async fn reload_rollouts(&self) -> Result<(), crate::storage::StateError> {
+        let fresh = Arc::new(self.state.list_rollouts().await?);
+        match self.rollouts.write() {
+            Ok(mut v) => *v = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
     }
 
     /// Whether `token` is the admin token (compares digests, in constant time).

@@ -7,6 +7,7 @@ pub mod app;
 pub mod clock;
 pub mod error;
 pub mod publish;
+pub mod rollouts;
 pub mod routes;
 pub mod selfcheck;
 pub mod storage;
@@ -167,6 +168,9 @@ pub async fn open(
     let view = view::RepoView::load(&state)
         .await
         .context("loading the published repository")?;
+    let rollouts = storage::StateStore::list_rollouts(&state)
+        .await
+        .context("loading rollouts")?;
     Ok(AppState::new(
         config,
         Arc::new(blobs),
@@ -176,6 +180,7 @@ pub async fn open(
         admin_token,
         clock,
         view,
+        rollouts,
     ))
 }
 

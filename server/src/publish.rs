@@ -33,13 +33,15 @@ fn response(view: &RepoView, changed: Vec<String>) -> PublishResponse {
         products: view.products.keys().cloned().collect(),
         targets: view.targets.len(),
         changed,
+        held: Vec::new(),
     }
 }
 
 pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishResponse, ApiError> {
-    let _guard = app.publish_lock.lock().await;
+    let guard = app.publish_lock.lock().await;
     let base = app.view();
     let now = app.clock.now();
+    let hold = req.hold;
     let submission = Submission {
         roots: req.roots.into_iter().map(String::into_bytes).collect(),
         targets: req.targets.into_bytes(),
@@ -155,7 +157,12 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         changed = ?changed,
         "published"
     );
-    Ok(response(&view, changed))
+    drop(guard);
+    let mut answer = response(&view, changed);
+    if hold {
+        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
+    }
+    Ok(answer)
 }
 
 /// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,

@@ -10,6 +10,7 @@ pub mod product;
 pub mod publish;
 pub mod release;
 pub mod repo;
+pub mod rollout;
 pub mod status;
 
 /// Default lifetime of root, targets and product role metadata.

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 use airlock_core::release::ReleaseKind;
+use airlock_signer::rollout::{self, AdminClient};
 use airlock_signer::{init, product, publish, release, repo::Repo, status, DEFAULT_EXPIRY_DAYS};
 
 #[derive(Parser)]
@@ -63,9 +64,71 @@ enum Command {
         /// File holding the admin token.
         #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
         admin_token_file: PathBuf,
+        /// Offer new releases to no device until a rollout of them is started.
+        #[arg(long)]
+        hold: bool,
     },
     /// Roles, keys, versions, expiry dates, products and releases.
     Status { repo: PathBuf },
+    /// Staged rollouts on the server (admin API).
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Base URL of airlock-server.
+    #[arg(long, env = "AIRLOCK_SERVER")]
+    server: url::Url,
+    /// File holding the admin token.
+    #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
+    admin_token_file: PathBuf,
+    product: String,
+    /// The release version.
+    version: String,
+}
+
+#[derive(Subcommand)]
+enum RolloutCommand {
+    /// Start a staged rollout of a published release.
+    Start {
+        #[command(flatten)]
+        target: ServerArgs,
+        /// Waves: percent of the fleet @ hours after the start.
+        #[arg(long, default_value = "1%@0h,10%@24h,50%@48h,100%@72h")]
+        waves: String,
+        /// Health rule that pauses the rollout by itself, e.g. "failures>=5% after 20 reports".
+        #[arg(long)]
+        pause_if: Option<String>,
+    },
+    /// Show a rollout: state, waves reached, reports, failure rate.
+    Status {
+        #[command(flatten)]
+        target: ServerArgs,
+    },
+    /// Pause: devices not yet updated are offered the previous release again.
+    Pause {
+        #[command(flatten)]
+        target: ServerArgs,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a paused rollout (only an operator can).
+    Resume {
+        #[command(flatten)]
+        target: ServerArgs,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Abort: the release is no longer offered.
+    Abort {
+        #[command(flatten)]
+        target: ServerArgs,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +302,7 @@ async fn run(cli: Cli) -> Result<()> {
             repo,
             server,
             admin_token_file,
+            hold,
         } => {
             let repo = Repo::open(&repo)?;
             let token = publish::read_token(&admin_token_file)?;
@@ -247,6 +311,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &publish::PublishOptions {
                     server,
                     admin_token: token,
+                    hold,
                 },
             )
             .await?;
@@ -260,13 +325,53 @@ async fn run(cli: Cli) -> Result<()> {
                     report.products.len(),
                     report.targets,
                     if report.changed.is_empty() { "nothing".to_string() } else { report.changed.join(", ") }
-                )
+                ) + &if report.held.is_empty() { String::new() } else { format!("held until a rollout starts: {}\n", report.held.join(", ")) }
             })
         }
         Command::Status { repo } => {
             let repo = Repo::open(&repo)?;
             let s = status::status(&repo)?;
             print(json, &s, || status::render(&s))
+        }
+        Command::Rollout { command } => {
+            let (target, action) = match command {
+                RolloutCommand::Start {
+                    target,
+                    waves,
+                    pause_if,
+                } => {
+                    let client = AdminClient::new(
+                        target.server.clone(),
+                        publish::read_token(&target.admin_token_file)?,
+                    )?;
+                    let s = client
+                        .start(&airlock_core::api::RolloutRequest {
+                            product: target.product,
+                            version: target.version,
+                            waves,
+                            pause_if,
+                        })
+                        .await?;
+                    return print(json, &s, || rollout::render(&s));
+                }
+                RolloutCommand::Status { target } => (target, None),
+                RolloutCommand::Pause { target, reason } => (target, Some(("pause", reason))),
+                RolloutCommand::Resume { target, reason } => (target, Some(("resume", reason))),
+                RolloutCommand::Abort { target, reason } => (target, Some(("abort", reason))),
+            };
+            let client = AdminClient::new(
+                target.server.clone(),
+                publish::read_token(&target.admin_token_file)?,
+            )?;
+            let s = match action {
+                None => client.status(&target.product, &target.version).await?,
+                Some((action, reason)) => {
+                    client
+                        .act(&target.product, &target.version, action, reason)
+                        .await?
+                }
+            };
+            print(json, &s, || rollout::render(&s))
         }
     }
 }

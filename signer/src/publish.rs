@@ -14,6 +14,8 @@ use crate::repo::Repo;
 pub struct PublishOptions {
     pub server: url::Url,
     pub admin_token: String,
+    /// Hold new releases until a rollout of them is started.
+    pub hold: bool,
 }
 
 /// Reads an admin token file (first line, trimmed).
@@ -68,12 +70,13 @@ pub fn build_request(repo: &Repo) -> Result<(PublishRequest, Vec<BlobToUpload>)>
             roots,
             targets: targets_text,
             roles,
+            hold: false,
         },
         blobs,
     ))
 }
 
-async fn error_of(resp: reqwest::Response) -> anyhow::Error {
+pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     match serde_json::from_str::<ErrorBody>(&text) {
@@ -88,7 +91,8 @@ async fn error_of(resp: reqwest::Response) -> anyhow::Error {
 }
 
 pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishResponse> {
-    let (request, blobs) = build_request(repo)?;
+    let (mut request, blobs) = build_request(repo)?;
+    request.hold = opts.hold;
     let client = reqwest::Client::builder()
         .build()
         .context("creating the HTTP client")?;

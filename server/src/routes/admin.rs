@@ -7,7 +7,9 @@ use axum::Json;
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
-use airlock_core::api::{PublishRequest, PublishResponse};
+use airlock_core::api::{
+    PublishRequest, PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
+};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -75,7 +77,72 @@ pub async fn publish(
 ) -> Result<Json<PublishResponse>, ApiError> {
     require_admin(&app, &headers)?;
     let req: PublishRequest = parse_json(&body)?;
-    Ok(Json(crate::publish::publish(&app, req).await?))
+    let started = std::time::Instant::now();
+    let result = crate::publish::publish(&app, req).await;
+    let detail = match &result {
+        Ok(r) => {
+            serde_json::json!({"ok": true, "changed": r.changed, "snapshot_version": r.snapshot_version})
+        }
+        Err(e) => serde_json::json!({"ok": false, "error": e.code, "message": e.message}),
+    };
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        ok = result.is_ok(),
+        "publish"
+    );
+    app.state
+        .audit(app.clock.now(), "admin", "publish", &detail)
+        .await?;
+    Ok(Json(result?))
+}
+
+pub async fn start_rollout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
+    require_admin(&app, &headers)?;
+    let req: RolloutRequest = parse_json(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::rollouts::start(&app, req).await?),
+    ))
+}
+
+pub async fn list_rollouts(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<RolloutStatus>>, ApiError> {
+    require_admin(&app, &headers)?;
+    Ok(Json(crate::rollouts::list(&app).await?))
+}
+
+pub async fn rollout_status(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((product, version)): Path<(String, String)>,
+) -> Result<Json<RolloutStatus>, ApiError> {
+    require_admin(&app, &headers)?;
+    Ok(Json(
+        crate::rollouts::status(&app, &product, &version).await?,
+    ))
+}
+
+pub async fn rollout_action(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((product, version, action)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<RolloutStatus>, ApiError> {
+    require_admin(&app, &headers)?;
+    let req: RolloutAction = if body.is_empty() {
+        RolloutAction::default()
+    } else {
+        parse_json(&body)?
+    };
+    Ok(Json(
+        crate::rollouts::act(&app, &product, &version, &action, req.reason).await?,
+    ))
 }
 
 pub async fn repository(

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport};
+use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport, ReportStatus};
 use airlock_core::decision::{decide, Decision, DeviceState};
 use airlock_core::names;
 
@@ -57,8 +57,11 @@ pub async fn check_in(
         )
     })?;
     let now = app.clock.now();
-    // No staged rollout yet: a published release is offered to the whole fleet.
-    let decision = decide(&device, &product.releases, &product.support, now, |_| true);
+    // A release with a rollout reaches the device when its wave does; one without, at once.
+    let rollouts = app.rollouts();
+    let decision = decide(&device, &product.releases, &product.support, now, |r| {
+        crate::rollouts::released_to(&rollouts, r, &device_id, now)
+    });
     let label = match &decision {
         Decision::Update { .. } => "update",
         Decision::UpToDate => "up_to_date",
@@ -94,5 +97,8 @@ pub async fn report(
     app.state
         .record_report(&device_id, &report, app.clock.now())
         .await?;
+    if report.status != ReportStatus::Downloading {
+        crate::rollouts::after_report(&app, &device_id, &report.version).await?;
+    }
     Ok((StatusCode::ACCEPTED, Json(json!({"accepted": true}))))
 }

@@ -33,6 +33,18 @@ pub fn router(app: AppState) -> Router {
             post(admin::publish).layer(DefaultBodyLimit::max(metadata_limit)),
         )
         .route("/v1/admin/repository", get(admin::repository))
+        .route(
+            "/v1/admin/rollouts",
+            post(admin::start_rollout).get(admin::list_rollouts),
+        )
+        .route(
+            "/v1/admin/rollouts/{product}/{version}",
+            get(admin::rollout_status),
+        )
+        .route(
+            "/v1/admin/rollouts/{product}/{version}/{action}",
+            post(admin::rollout_action),
+        )
         .fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

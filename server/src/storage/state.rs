@@ -10,6 +10,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use airlock_core::api::DeviceReport;
+use airlock_core::rollout::{Rollout, RolloutState};
 use airlock_core::support::SupportRecord;
 
 #[derive(Debug, Error)]
@@ -80,6 +81,30 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Whether the database answers (for /readyz).
     async fn check(&self) -> Result<(), StateError>;
+    async fn list_rollouts(&self) -> Result<Vec<Rollout>, StateError>;
+    async fn insert_rollout(&self, rollout: &Rollout) -> Result<(), StateError>;
+    async fn set_rollout_state(
+        &self,
+        id: &str,
+        state: RolloutState,
+        reason: Option<&str>,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError>;
+    /// Devices of `product` that reported `version` installed / failed since `since`.
+    async fn outcome_counts(
+        &self,
+        product: &str,
+        version: &str,
+        since: jiff::Timestamp,
+    ) -> Result<(u64, u64), StateError>;
+    /// Appends to the audit log of admin actions.
+    async fn audit(
+        &self,
+        at: jiff::Timestamp,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StateError>;
 }
 
 const SCHEMA: &[&str] = &[
@@ -105,13 +130,40 @@ const SCHEMA: &[&str] = &[
     )",
     "CREATE TABLE IF NOT EXISTS reports (
         device_id TEXT NOT NULL,
+        product TEXT,
         status TEXT NOT NULL,
         version TEXT NOT NULL,
         code TEXT,
-        at TEXT NOT NULL
+        at_ms BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS reports_by_version ON reports (version, status)",
+    "CREATE INDEX IF NOT EXISTS reports_by_version ON reports (product, version, status, at_ms)",
+    "CREATE TABLE IF NOT EXISTS rollouts (
+        id TEXT PRIMARY KEY,
+        product TEXT NOT NULL,
+        target TEXT NOT NULL,
+        version TEXT NOT NULL,
+        waves_json TEXT NOT NULL,
+        health_json TEXT,
+        state TEXT NOT NULL,
+        reason TEXT,
+        started_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS audit (
+        at_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )",
 ];
+
+fn ms(t: jiff::Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn from_ms(v: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(v).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
 
 /// The SQLite state store (embedded default).
 #[derive(Debug, Clone)]
@@ -252,15 +304,141 @@ impl StateStore for SqlState {
         at: jiff::Timestamp,
     ) -> Result<(), StateError> {
         sqlx::query(
-            "INSERT INTO reports (device_id, status, version, code, at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO reports (device_id, product, status, version, code, at_ms)
+             VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5)",
         )
         .bind(device_id)
         .bind(report.status.as_str())
         .bind(&report.version)
         .bind(&report.code)
-        .bind(at.to_string())
+        .bind(ms(at))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    async fn list_rollouts(&self) -> Result<Vec<Rollout>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, product, target, version, waves_json, health_json, state, reason, started_ms
+             FROM rollouts ORDER BY started_ms, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StateError::Corrupt(format!("rollout {what}: {e}"))
+        };
+        let mut out = Vec::new();
+        for row in rows {
+            let waves: String = row.try_get("waves_json")?;
+            let health: Option<String> = row.try_get("health_json")?;
+            let state: String = row.try_get("state")?;
+            let version: String = row.try_get("version")?;
+            out.push(Rollout {
+                id: row.try_get("id")?,
+                product: row.try_get("product")?,
+                target: row.try_get("target")?,
+                version: version.parse().map_err(|e| corrupt("version", &e))?,
+                waves: serde_json::from_str(&waves).map_err(|e| corrupt("waves", &e))?,
+                health: match health {
+                    Some(h) => Some(serde_json::from_str(&h).map_err(|e| corrupt("rule", &e))?),
+                    None => None,
+                },
+                state: RolloutState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                started_at: from_ms(row.try_get("started_ms")?),
+                reason: row.try_get("reason")?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_rollout(&self, r: &Rollout) -> Result<(), StateError> {
+        let waves =
+            serde_json::to_string(&r.waves).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let health = r
+            .health
+            .map(|h| serde_json::to_string(&h))
+            .transpose()
+            .map_err(|e| StateError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO rollouts (id, product, target, version, waves_json, health_json, state,
+                                   reason, started_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(&r.id)
+        .bind(&r.product)
+        .bind(&r.target)
+        .bind(r.version.to_string())
+        .bind(waves)
+        .bind(health)
+        .bind(r.state.as_str())
+        .bind(&r.reason)
+        .bind(ms(r.started_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_rollout_state(
+        &self,
+        id: &str,
+        state: RolloutState,
+        reason: Option<&str>,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError> {
+        sqlx::query("UPDATE rollouts SET state = $1, reason = $2, updated_ms = $3 WHERE id = $4")
+            .bind(state.as_str())
+            .bind(reason)
+            .bind(ms(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outcome_counts(
+        &self,
+        product: &str,
+        version: &str,
+        since: jiff::Timestamp,
+    ) -> Result<(u64, u64), StateError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(DISTINCT device_id) AS devices FROM reports
+             WHERE product = $1 AND version = $2 AND at_ms >= $3
+               AND status IN ('installed', 'failed')
+             GROUP BY status",
+        )
+        .bind(product)
+        .bind(version)
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut installed, mut failed) = (0u64, 0u64);
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let n: i64 = row.try_get("devices")?;
+            match status.as_str() {
+                "installed" => installed = n.max(0) as u64,
+                "failed" => failed = n.max(0) as u64,
+                _ => {}
+            }
+        }
+        Ok((installed, failed))
+    }
+
+    async fn audit(
+        &self,
+        at: jiff::Timestamp,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StateError> {
+        sqlx::query("INSERT INTO audit (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)")
+            .bind(ms(at))
+            .bind(actor)
+            .bind(action)
+            .bind(detail.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

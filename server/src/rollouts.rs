@@ -1,0 +1,319 @@
+//! The rollout service: start, pause, resume, abort, status; the check-in gate; and the
+//! health rule that pauses a rollout by itself when devices report failures.
+
+use airlock_core::api::{RolloutRequest, RolloutStatus};
+use airlock_core::release::Release;
+use airlock_core::rollout::{
+    format_percent, parse_health_rule, parse_waves, Rollout, RolloutState, BUCKETS,
+};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The newest rollout of a target, if any.
+pub fn latest_for_target<'a>(rollouts: &'a [Rollout], target: &str) -> Option<&'a Rollout> {
+    rollouts
+        .iter()
+        .filter(|r| r.target == target)
+        .max_by_key(|r| (r.started_at, r.id.clone()))
+}
+
+/// Whether `release` is offered to `device_id` at `now`: by its newest rollout, or to the
+/// whole fleet when it never had one.
+pub fn released_to(
+    rollouts: &[Rollout],
+    release: &Release,
+    device_id: &str,
+    now: jiff::Timestamp,
+) -> bool {
+    match latest_for_target(rollouts, &release.name) {
+        Some(r) => r.released_to(device_id, now),
+        None => true,
+    }
+}
+
+fn random_id() -> String {
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn find_release(app: &AppState, product: &str, version: &str) -> Result<Release, ApiError> {
+    let version: semver::Version = version
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("version {version:?}: {e}")))?;
+    let view = app.view();
+    let p = view.products.get(product).ok_or_else(|| {
+        ApiError::not_found("unknown_product", format!("unknown product {product:?}"))
+    })?;
+    p.releases
+        .iter()
+        .find(|r| r.info.version == version)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_release",
+                format!("{product} {version} is not published"),
+            )
+        })
+}
+
+async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, ApiError> {
+    let (installed, failed) = app
+        .state
+        .outcome_counts(&r.product, &r.version.to_string(), r.started_at)
+        .await?;
+    let now = app.clock.now();
+    let total = installed + failed;
+    Ok(RolloutStatus {
+        id: r.id.clone(),
+        product: r.product.clone(),
+        version: r.version.to_string(),
+        target: r.target.clone(),
+        state: r.state.as_str().to_string(),
+        reason: r.reason.clone(),
+        started_at: r.started_at,
+        waves: r
+            .waves
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}%@{}h",
+                    format_percent(w.basis_points),
+                    w.after_seconds / 3600
+                )
+            })
+            .collect(),
+        reached_percent: f64::from(r.reached(now)) * 100.0 / f64::from(BUCKETS),
+        pause_if: r.health.map(|h| h.describe()),
+        installed,
+        failed,
+        failure_rate_percent: if total == 0 {
+            0.0
+        } else {
+            failed as f64 * 100.0 / total as f64
+        },
+    })
+}
+
+pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, ApiError> {
+    let waves = parse_waves(&req.waves).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let health = req
+        .pause_if
+        .as_deref()
+        .map(parse_health_rule)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let release = find_release(app, &req.product, &req.version)?;
+    let _guard = app.publish_lock.lock().await;
+    if let Some(current) = latest_for_target(&app.rollouts(), &release.name) {
+        if matches!(current.state, RolloutState::Active | RolloutState::Paused) {
+            return Err(ApiError::conflict(format!(
+                "a rollout of {} {} is already {} (id {}); abort it before starting a new one",
+                req.product,
+                req.version,
+                current.state.as_str(),
+                current.id
+            )));
+        }
+    }
+    let now = app.clock.now();
+    let rollout = Rollout {
+        id: random_id(),
+        product: req.product.clone(),
+        target: release.name.clone(),
+        version: release.info.version.clone(),
+        waves,
+        health,
+        state: RolloutState::Active,
+        started_at: now,
+        reason: None,
+    };
+    app.state.insert_rollout(&rollout).await?;
+    app.reload_rollouts().await?;
+    app.state
+        .audit(
+            now,
+            "admin",
+            "rollout.start",
+            &serde_json::to_value(&req).unwrap_or_default(),
+        )
+        .await?;
+    tracing::info!(product = %rollout.product, version = %rollout.version, id = %rollout.id, "rollout started");
+    status_of(app, &rollout).await
+}
+
+fn current(app: &AppState, product: &str, version: &str) -> Result<Rollout, ApiError> {
+    let release = find_release(app, product, version)?;
+    latest_for_target(&app.rollouts(), &release.name)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found("no_rollout", format!("{product} {version} has no rollout"))
+        })
+}
+
+pub async fn status(
+    app: &AppState,
+    product: &str,
+    version: &str,
+) -> Result<RolloutStatus, ApiError> {
+    let r = current(app, product, version)?;
+    status_of(app, &r).await
+}
+
+pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, ApiError> {
+    let mut out = Vec::new();
+    for r in app.rollouts().iter() {
+        out.push(status_of(app, r).await?);
+    }
+    Ok(out)
+}
+
+/// pause | resume | abort, by an operator.
+pub async fn act(
+    app: &AppState,
+    product: &str,
+    version: &str,
+    action: &str,
+    reason: Option<String>,
+) -> Result<RolloutStatus, ApiError> {
+    let _guard = app.publish_lock.lock().await;
+    let r = current(app, product, version)?;
+    let next = match (action, r.state) {
+        ("pause", RolloutState::Active) => RolloutState::Paused,
+        ("resume", RolloutState::Paused) => RolloutState::Active,
+        ("abort", RolloutState::Active | RolloutState::Paused) => RolloutState::Aborted,
+        ("pause" | "resume" | "abort", state) => {
+            return Err(ApiError::conflict(format!(
+                "cannot {action} a rollout that is {}",
+                state.as_str()
+            )))
+        }
+        _ => {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!("unknown rollout action {action:?} (pause, resume, abort)"),
+            ))
+        }
+    };
+    let now = app.clock.now();
+    let reason = reason.unwrap_or_else(|| format!("{action} by operator"));
+    app.state
+        .set_rollout_state(&r.id, next, Some(&reason), now)
+        .await?;
+    app.reload_rollouts().await?;
+    app.state
+        .audit(
+            now,
+            "admin",
+            &format!("rollout.{action}"),
+            &serde_json::json!({"id": r.id, "product": product, "version": version, "reason": reason}),
+        )
+        .await?;
+    tracing::info!(%product, %version, id = %r.id, action, "rollout state changed");
+    let updated = Rollout {
+        state: next,
+        reason: Some(reason),
+        ..r
+    };
+    status_of(app, &updated).await
+}
+
+/// After a device report: pause the active rollout of that version when its health rule trips.
+pub async fn after_report(app: &AppState, device_id: &str, version: &str) -> Result<(), ApiError> {
+    let Ok(version) = version.parse::<semver::Version>() else {
+        return Ok(());
+    };
+    let rollouts = app.rollouts();
+    let candidates: Vec<&Rollout> = rollouts
+        .iter()
+        .filter(|r| r.state == RolloutState::Active && r.version == version && r.health.is_some())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    for r in candidates {
+        // only the newest rollout of its target counts
+        if latest_for_target(&rollouts, &r.target).map(|l| &l.id) != Some(&r.id) {
+            continue;
+        }
+        let Some(rule) = r.health else { continue };
+        let (installed, failed) = app
+            .state
+            .outcome_counts(&r.product, &r.version.to_string(), r.started_at)
+            .await?;
+        if !rule.trips(installed, failed) {
+            continue;
+        }
+        let _guard = app.publish_lock.lock().await;
+        // re-check under the lock: another report may have paused it already
+        let still_active = app
+            .rollouts()
+            .iter()
+            .any(|x| x.id == r.id && x.state == RolloutState::Active);
+        if !still_active {
+            continue;
+        }
+        let reason = format!(
+            "health rule {} tripped: {failed} failed of {} reports ({:.1}%), last from device {device_id}",
+            rule.describe(),
+            installed + failed,
+            failed as f64 * 100.0 / (installed + failed) as f64
+        );
+        let now = app.clock.now();
+        app.state
+            .set_rollout_state(&r.id, RolloutState::Paused, Some(&reason), now)
+            .await?;
+        app.reload_rollouts().await?;
+        app.state
+            .audit(
+                now,
+                "server",
+                "rollout.auto_pause",
+                &serde_json::json!({"id": r.id, "product": r.product, "version": r.version.to_string(), "reason": reason}),
+            )
+            .await?;
+        tracing::warn!(product = %r.product, version = %r.version, id = %r.id, %reason, "rollout paused by its health rule");
+    }
+    Ok(())
+}
+
+/// `publish --hold`: every release in `after` that was not in `before` gets a held rollout, so
+/// no device is offered it until an operator starts a rollout.
+pub async fn hold_new_releases(
+    app: &AppState,
+    before: &crate::view::RepoView,
+    after: &crate::view::RepoView,
+) -> Result<Vec<String>, ApiError> {
+    let known: std::collections::HashSet<&str> = before
+        .products
+        .values()
+        .flat_map(|p| p.releases.iter().map(|r| r.name.as_str()))
+        .collect();
+    let now = app.clock.now();
+    let mut held = Vec::new();
+    for release in after.products.values().flat_map(|p| p.releases.iter()) {
+        if known.contains(release.name.as_str()) {
+            continue;
+        }
+        let rollout = Rollout {
+            id: random_id(),
+            product: release.info.product.clone(),
+            target: release.name.clone(),
+            version: release.info.version.clone(),
+            waves: vec![airlock_core::rollout::Wave {
+                basis_points: BUCKETS,
+                after_seconds: 0,
+            }],
+            health: None,
+            state: RolloutState::Held,
+            started_at: now,
+            reason: Some("held at publish until a rollout is started".into()),
+        };
+        app.state.insert_rollout(&rollout).await?;
+        held.push(release.name.clone());
+    }
+    app.reload_rollouts().await?;
+    Ok(held)
+}

@@ -1,0 +1,86 @@
+//! `airlock rollout start|status|pause|resume|abort`: staged rollouts through the server's
+//! admin API.
+
+use anyhow::{Context, Result};
+
+use airlock_core::api::{RolloutAction, RolloutRequest, RolloutStatus};
+
+use crate::publish::error_of;
+
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    pub server: url::Url,
+    pub token: String,
+    client: reqwest::Client,
+}
+
+impl AdminClient {
+    pub fn new(server: url::Url, token: String) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .context("creating the HTTP client")?;
+        Ok(AdminClient {
+            server,
+            token,
+            client,
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<RolloutStatus> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("contacting {}", self.server))?;
+        if !resp.status().is_success() {
+            return Err(error_of(resp).await);
+        }
+        resp.json().await.context("reading the server's answer")
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url> {
+        self.server.join(path).context("building the admin URL")
+    }
+
+    pub async fn start(&self, req: &RolloutRequest) -> Result<RolloutStatus> {
+        let url = self.url("v1/admin/rollouts")?;
+        self.send(self.client.post(url).json(req)).await
+    }
+
+    pub async fn status(&self, product: &str, version: &str) -> Result<RolloutStatus> {
+        let url = self.url(&format!("v1/admin/rollouts/{product}/{version}"))?;
+        self.send(self.client.get(url)).await
+    }
+
+    pub async fn act(
+        &self,
+        product: &str,
+        version: &str,
+        action: &str,
+        reason: Option<String>,
+    ) -> Result<RolloutStatus> {
+        let url = self.url(&format!("v1/admin/rollouts/{product}/{version}/{action}"))?;
+        self.send(self.client.post(url).json(&RolloutAction { reason }))
+            .await
+    }
+}
+
+/// Human-readable status.
+pub fn render(s: &RolloutStatus) -> String {
+    format!(
+        "rollout {} of {} {} ({}): {}{}\n  waves {}; reached {:.2}% of the fleet\n  health rule: {}\n  reports since start: {} installed, {} failed ({:.1}% failures)\n",
+        s.id,
+        s.product,
+        s.version,
+        s.target,
+        s.state,
+        s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        s.waves.join(","),
+        s.reached_percent,
+        s.pause_if.as_deref().unwrap_or("none"),
+        s.installed,
+        s.failed,
+        s.failure_rate_percent
+    )
+}
