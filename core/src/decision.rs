@@ -218,6 +218,7 @@ mod tests {
             successor: Some("acme-cam-2".into()),
             notice_url: Some("https://acme.example/eol".into()),
             statement: "Support ended.".into(),
+            history: Vec::new(),
         }
     }
 

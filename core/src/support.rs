@@ -29,6 +29,27 @@ pub struct SupportRecord {
     pub notice_url: Option<String>,
     /// Human statement shown to users, e.g. at end of support.
     pub statement: String,
+    /// Every change after the first signing, oldest first; append-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<SupportChange>,
+}
+
+/// One recorded change of a support record (an extension, a new floor, a withdrawn release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportChange {
+    pub at: jiff::Timestamp,
+    /// `extend`, `set-floor` or `withdraw`.
+    pub action: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_updates_until: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_updates_until: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_security_version: Option<u64>,
+    /// Target name of a withdrawn release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -68,6 +89,10 @@ pub enum SupportError {
         was: Date,
         now: Date,
     },
+    #[error(
+        "support record of {product}: its history was rewritten; changes may only be appended"
+    )]
+    HistoryRewritten { product: String },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -177,6 +202,11 @@ impl SupportRecord {
                 now: next.min_security_version,
             });
         }
+        if !next.history.starts_with(&self.history) {
+            return Err(SupportError::HistoryRewritten {
+                product: self.product.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -266,7 +296,35 @@ mod tests {
             successor: None,
             notice_url: Some("https://acme.example/eol".into()),
             statement: "Security updates until 2030-12-31.".into(),
+            history: Vec::new(),
         }
+    }
+
+    #[test]
+    fn history_is_append_only() {
+        let mut r = record();
+        let change = SupportChange {
+            at: ts("2026-01-01T00:00:00Z"),
+            action: "extend".into(),
+            reason: "longer".into(),
+            security_updates_until: Some(date(2031, 12, 31)),
+            feature_updates_until: None,
+            min_security_version: None,
+            withdrawn: None,
+        };
+        let mut next = r.clone();
+        next.history.push(change.clone());
+        assert!(r.check_change(&next).is_ok());
+        r = next.clone();
+        let mut rewritten = r.clone();
+        rewritten.history[0].reason = "something else".into();
+        assert!(matches!(
+            r.check_change(&rewritten),
+            Err(SupportError::HistoryRewritten { .. })
+        ));
+        let mut dropped = r.clone();
+        dropped.history.clear();
+        assert!(r.check_change(&dropped).is_err());
     }
 
     fn ts(s: &str) -> jiff::Timestamp {

@@ -1060,6 +1060,7 @@ mod tests {
             successor: None,
             notice_url: None,
             statement: "s".into(),
+            history: Vec::new(),
         };
         let mut feature = Release {
             name: "acme-cam/f.bin".into(),

@@ -12,6 +12,7 @@ pub mod release;
 pub mod repo;
 pub mod rollout;
 pub mod status;
+pub mod support;
 
 /// Default lifetime of root, targets and product role metadata.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 365;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use airlock_core::release::ReleaseKind;
 use airlock_signer::rollout::{self, AdminClient};
-use airlock_signer::{init, product, publish, release, repo::Repo, status, DEFAULT_EXPIRY_DAYS};
+use airlock_signer::{
+    init, product, publish, release, repo::Repo, status, support, DEFAULT_EXPIRY_DAYS,
+};
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +71,20 @@ enum Command {
         hold: bool,
     },
     /// Roles, keys, versions, expiry dates, products and releases.
-    Status { repo: PathBuf },
+    Status {
+        repo: PathBuf,
+        /// Exit 2 when root, targets or a product role expires within --within (for cron).
+        #[arg(long)]
+        check: bool,
+        /// Horizon of --check: e.g. 30d, 12h.
+        #[arg(long, default_value = "30d")]
+        within: String,
+    },
+    /// A product's support record: extend it, raise its security floor, show it.
+    Support {
+        #[command(subcommand)]
+        command: SupportCommand,
+    },
     /// Staged rollouts on the server (admin API).
     Rollout {
         #[command(subcommand)]
@@ -169,6 +184,42 @@ struct ProductAdd {
 enum ReleaseCommand {
     /// Add a firmware image as target PRODUCT/FILE with signed release fields.
     Add(ReleaseAdd),
+    /// Withdraw a release: it is no longer offered; the signed support history records it.
+    Withdraw {
+        repo: PathBuf,
+        product: String,
+        version: semver::Version,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SupportCommand {
+    /// Extend the support period (never shorten); recorded with date and reason.
+    Extend {
+        repo: PathBuf,
+        product: String,
+        /// New last day of security updates.
+        #[arg(long)]
+        security_until: jiff::civil::Date,
+        /// New last day of feature updates.
+        #[arg(long)]
+        feature_until: Option<jiff::civil::Date>,
+        /// Why (kept in the signed history).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Raise the security floor: versions below it are revoked (never lowered).
+    SetFloor {
+        repo: PathBuf,
+        product: String,
+        floor: u64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Show the support record and its history.
+    Show { repo: PathBuf, product: String },
 }
 
 #[derive(Args)]
@@ -268,6 +319,49 @@ async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Release {
+            command:
+                ReleaseCommand::Withdraw {
+                    repo,
+                    product,
+                    version,
+                    reason,
+                },
+        } => {
+            let repo = Repo::open(&repo)?;
+            let name = support::withdraw(&repo, &product, &version, reason.as_deref()).await?;
+            print(json, &serde_json::json!({"withdrawn": name}), || {
+                format!("withdrew {name}; it is no longer offered once published\n")
+            })
+        }
+        Command::Support { command } => {
+            let record = match command {
+                SupportCommand::Extend {
+                    repo,
+                    product,
+                    security_until,
+                    feature_until,
+                    reason,
+                } => {
+                    let repo = Repo::open(&repo)?;
+                    support::extend(&repo, &product, security_until, feature_until, &reason).await?
+                }
+                SupportCommand::SetFloor {
+                    repo,
+                    product,
+                    floor,
+                    reason,
+                } => {
+                    let repo = Repo::open(&repo)?;
+                    support::set_floor(&repo, &product, floor, reason.as_deref()).await?
+                }
+                SupportCommand::Show { repo, product } => {
+                    let repo = Repo::open(&repo)?;
+                    support::show(&repo, &product)?
+                }
+            };
+            print(json, &record, || support::render(&record))
+        }
+        Command::Release {
             command: ReleaseCommand::Add(a),
         } => {
             let repo = Repo::open(&a.repo)?;
@@ -328,10 +422,40 @@ async fn run(cli: Cli) -> Result<()> {
                 ) + &if report.held.is_empty() { String::new() } else { format!("held until a rollout starts: {}\n", report.held.join(", ")) }
             })
         }
-        Command::Status { repo } => {
+        Command::Status {
+            repo,
+            check,
+            within,
+        } => {
             let repo = Repo::open(&repo)?;
             let s = status::status(&repo)?;
-            print(json, &s, || status::render(&s))
+            if !check {
+                return print(json, &s, || status::render(&s));
+            }
+            let horizon = status::parse_horizon(&within)?;
+            let soon = status::expiring(&s, jiff::Timestamp::now(), horizon);
+            print(
+                json,
+                &serde_json::json!({"within": within, "expiring": soon}),
+                || {
+                    if soon.is_empty() {
+                        format!("nothing expires within {within}\n")
+                    } else {
+                        soon.iter()
+                            .map(|e| {
+                                format!(
+                                    "{} v{} expires {}: re-sign it\n",
+                                    e.role, e.version, e.expires
+                                )
+                            })
+                            .collect()
+                    }
+                },
+            )?;
+            if !soon.is_empty() {
+                return Err(ExitWith(2).into());
+            }
+            Ok(())
         }
         Command::Rollout { command } => {
             let (target, action) = match command {
@@ -376,6 +500,18 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// An error that only sets the exit code (the output was already printed).
+#[derive(Debug)]
+struct ExitWith(u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -397,6 +533,14 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(run(cli)).context("airlock") {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| c.is::<ExitWith>()) => {
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<ExitWith>())
+                .map(|x| x.0)
+                .unwrap_or(1);
+            std::process::ExitCode::from(code)
+        }
         Err(e) => {
             // One line: what was being done, and why it failed.
             let chain: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();

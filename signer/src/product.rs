@@ -94,6 +94,7 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
                 opts.id, opts.security_until, opts.feature_until
             )
         }),
+        history: Vec::new(),
     };
     record.validate()?;
     let targets_key = repo.load_key("targets")?;

@@ -155,3 +155,72 @@ pub fn render(s: &Status) -> String {
     }
     out
 }
+
+/// A role whose metadata expires within the horizon of `status --check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expiring {
+    pub role: String,
+    pub version: u64,
+    pub expires: jiff::Timestamp,
+}
+
+/// Parses a horizon like `30d`, `12h` or `90m`.
+pub fn parse_horizon(text: &str) -> Result<jiff::SignedDuration> {
+    let bad = || anyhow::anyhow!("invalid duration {text:?}: use e.g. 30d, 12h or 90m");
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.len().checked_sub(1).ok_or_else(bad)?);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    if n < 0 {
+        return Err(bad());
+    }
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3600),
+        "m" => n.checked_mul(60),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    Ok(jiff::SignedDuration::from_secs(secs))
+}
+
+/// Offline-signed metadata (root, targets, product roles) expiring before `now + horizon`.
+/// Snapshot and timestamp are renewed by the server and not listed.
+pub fn expiring(s: &Status, now: jiff::Timestamp, horizon: jiff::SignedDuration) -> Vec<Expiring> {
+    let limit = now.checked_add(horizon).unwrap_or(now);
+    let mut out = Vec::new();
+    for r in &s.roles {
+        if let (Some(version), Some(expires)) = (r.version, r.expires) {
+            if expires <= limit {
+                out.push(Expiring {
+                    role: r.role.clone(),
+                    version,
+                    expires,
+                });
+            }
+        }
+    }
+    for p in &s.products {
+        if p.expires <= limit {
+            out.push(Expiring {
+                role: p.product.clone(),
+                version: p.role_version,
+                expires: p.expires,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn horizons() {
+        assert_eq!(parse_horizon("30d").unwrap().as_secs(), 30 * 86_400);
+        assert_eq!(parse_horizon("12h").unwrap().as_secs(), 12 * 3600);
+        for bad in ["", "d", "-1d", "3w", "x"] {
+            assert!(parse_horizon(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -7,7 +7,15 @@ use serde_json::Value;
 use std::path::Path;
 
 fn rollout_cli(dir: &Path, server: &Server, args: &[&str]) -> Value {
-    let mut full = vec!["rollout", args[0], "--server", &server.url, "--admin-token-file", "admin.token", "--json"];
+    let mut full = vec![
+        "rollout",
+        args[0],
+        "--server",
+        &server.url,
+        "--admin-token-file",
+        "admin.token",
+        "--json",
+    ];
     full.extend_from_slice(&args[1..]);
     serde_json::from_str(&ok(dir, "airlock", &full)).unwrap()
 }
@@ -22,7 +30,8 @@ fn check_in(server: &Server, device: &str, version: &str, sv: u64) -> Value {
 }
 
 fn offered(answer: &Value) -> Option<String> {
-    (answer["decision"] == "update").then(|| answer["target"]["version"].as_str().unwrap().to_string())
+    (answer["decision"] == "update")
+        .then(|| answer["target"]["version"].as_str().unwrap().to_string())
 }
 
 #[test]
@@ -34,17 +43,62 @@ fn staged_rollout_waves_health_rule_and_operator_actions() {
     publish(dir, &server);
 
     std::fs::write(dir.join("fw-1.3.0.bin"), firmware(9, 4096)).unwrap();
-    ok(dir, "airlock", &["release", "add", "repo", "acme-cam", "fw-1.3.0.bin", "--version", "1.3.0", "--security-version", "3", "--kind", "feature"]);
-    let out: Value = serde_json::from_str(&ok(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token", "--hold", "--json"])).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "feature",
+        ],
+    );
+    let out: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--hold",
+            "--json",
+        ],
+    ))
+    .unwrap();
     assert_eq!(out["held"], serde_json::json!(["acme-cam/fw-1.3.0.bin"]));
 
     // held: nobody gets 1.3.0; a device on 1.0.0 still gets 1.2.0
     assert_eq!(offered(&check_in(&server, "x", "1.2.0", 3)), None);
-    assert_eq!(offered(&check_in(&server, "x", "1.0.0", 2)).as_deref(), Some("1.2.0"));
+    assert_eq!(
+        offered(&check_in(&server, "x", "1.0.0", 2)).as_deref(),
+        Some("1.2.0")
+    );
     let s = rollout_cli(dir, &server, &["status", "acme-cam", "1.3.0"]);
     assert_eq!(s["state"], "held");
 
-    let s = rollout_cli(dir, &server, &["start", "acme-cam", "1.3.0", "--waves", "20%@0h,100%@1000h", "--pause-if", "failures>=50% after 10 reports"]);
+    let s = rollout_cli(
+        dir,
+        &server,
+        &[
+            "start",
+            "acme-cam",
+            "1.3.0",
+            "--waves",
+            "20%@0h,100%@1000h",
+            "--pause-if",
+            "failures>=50% after 10 reports",
+        ],
+    );
     assert_eq!(s["state"], "active");
     assert_eq!(s["reached_percent"], 20.0);
     let first_id = s["id"].as_str().unwrap().to_string();
@@ -55,14 +109,21 @@ fn staged_rollout_waves_health_rule_and_operator_actions() {
         .iter()
         .filter(|d| offered(&check_in(&server, d, "1.2.0", 3)).as_deref() == Some("1.3.0"))
         .collect();
-    assert!((30..=95).contains(&in_wave.len()), "about 20% of 300: {}", in_wave.len());
+    assert!(
+        (30..=95).contains(&in_wave.len()),
+        "about 20% of 300: {}",
+        in_wave.len()
+    );
     for d in devices.iter().take(50) {
         let again = offered(&check_in(&server, d, "1.2.0", 3)).as_deref() == Some("1.3.0");
         assert_eq!(again, in_wave.contains(&d), "{d} flipped between waves");
     }
     // a device outside the wave on an old version gets the previous release
     let outside = devices.iter().find(|d| !in_wave.contains(d)).unwrap();
-    assert_eq!(offered(&check_in(&server, outside, "1.0.0", 2)).as_deref(), Some("1.2.0"));
+    assert_eq!(
+        offered(&check_in(&server, outside, "1.0.0", 2)).as_deref(),
+        Some("1.2.0")
+    );
 
     // failures reported by wave devices: the health rule pauses the rollout by itself
     for (i, d) in in_wave.iter().take(10).enumerate() {
@@ -76,29 +137,91 @@ fn staged_rollout_waves_health_rule_and_operator_actions() {
     let s = rollout_cli(dir, &server, &["status", "acme-cam", "1.3.0"]);
     assert_eq!(s["state"], "paused", "{s}");
     assert!(s["reason"].as_str().unwrap().contains("health rule"), "{s}");
-    assert_eq!((s["failed"].as_u64(), s["installed"].as_u64()), (Some(6), Some(4)));
+    assert_eq!(
+        (s["failed"].as_u64(), s["installed"].as_u64()),
+        (Some(6), Some(4))
+    );
     // devices not yet updated are offered the previous target again (here: nothing newer)
     assert_eq!(offered(&check_in(&server, in_wave[20], "1.2.0", 3)), None);
-    assert_eq!(offered(&check_in(&server, in_wave[20], "1.0.0", 2)).as_deref(), Some("1.2.0"));
+    assert_eq!(
+        offered(&check_in(&server, in_wave[20], "1.0.0", 2)).as_deref(),
+        Some("1.2.0")
+    );
 
     // only an operator resumes; pausing twice is refused
-    let e = fails(dir, "airlock", &["rollout", "resume", "--server", &server.url, "--admin-token-file", "wrong", "acme-cam", "1.3.0"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "resume",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "wrong",
+            "acme-cam",
+            "1.3.0",
+        ],
+    );
     assert!(e.contains("wrong"), "{e}");
-    let s = rollout_cli(dir, &server, &["resume", "acme-cam", "1.3.0", "--reason", "fixed the boot config"]);
+    let s = rollout_cli(
+        dir,
+        &server,
+        &[
+            "resume",
+            "acme-cam",
+            "1.3.0",
+            "--reason",
+            "fixed the boot config",
+        ],
+    );
     assert_eq!(s["state"], "active");
-    assert_eq!(offered(&check_in(&server, in_wave[20], "1.2.0", 3)).as_deref(), Some("1.3.0"));
+    assert_eq!(
+        offered(&check_in(&server, in_wave[20], "1.2.0", 3)).as_deref(),
+        Some("1.3.0")
+    );
     let s = rollout_cli(dir, &server, &["pause", "acme-cam", "1.3.0"]);
     assert_eq!(s["state"], "paused");
-    let e = fails(dir, "airlock", &["rollout", "pause", "--server", &server.url, "--admin-token-file", "admin.token", "acme-cam", "1.3.0"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "pause",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.3.0",
+        ],
+    );
     assert!(e.contains("409") && e.contains("cannot pause"), "{e}");
-    let e = fails(dir, "airlock", &["rollout", "start", "--server", &server.url, "--admin-token-file", "admin.token", "acme-cam", "1.3.0"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.3.0",
+        ],
+    );
     assert!(e.contains("already paused"), "{e}");
 
     // abort: nobody gets it; a new rollout reshuffles the buckets
     let s = rollout_cli(dir, &server, &["abort", "acme-cam", "1.3.0"]);
     assert_eq!(s["state"], "aborted");
     assert_eq!(offered(&check_in(&server, in_wave[0], "1.2.0", 3)), None);
-    let s = rollout_cli(dir, &server, &["start", "acme-cam", "1.3.0", "--waves", "20%@0h"]);
+    let s = rollout_cli(
+        dir,
+        &server,
+        &["start", "acme-cam", "1.3.0", "--waves", "20%@0h"],
+    );
     assert_ne!(s["id"].as_str().unwrap(), first_id);
     let second: Vec<&String> = devices
         .iter()
@@ -107,10 +230,51 @@ fn staged_rollout_waves_health_rule_and_operator_actions() {
     assert_ne!(second, in_wave, "a new rollout picks other devices");
 
     // bad input
-    let e = fails(dir, "airlock", &["rollout", "start", "--server", &server.url, "--admin-token-file", "admin.token", "acme-cam", "1.2.0", "--waves", "50%@1h,10%@2h"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.2.0",
+            "--waves",
+            "50%@1h,10%@2h",
+        ],
+    );
     assert!(e.contains("invalid waves"), "{e}");
-    let e = fails(dir, "airlock", &["rollout", "start", "--server", &server.url, "--admin-token-file", "admin.token", "acme-cam", "9.9.9"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "9.9.9",
+        ],
+    );
     assert!(e.contains("not published"), "{e}");
-    let e = fails(dir, "airlock", &["rollout", "status", "--server", &server.url, "--admin-token-file", "admin.token", "acme-cam", "1.2.0"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "status",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.2.0",
+        ],
+    );
     assert!(e.contains("no rollout"), "{e}");
 }
