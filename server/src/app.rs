@@ -20,6 +20,8 @@ pub struct ServeConfig {
     pub timestamp_lifetime: jiff::SignedDuration,
     /// Lifetime of snapshot metadata.
     pub snapshot_lifetime: jiff::SignedDuration,
+    /// Time limit for answering a device or metadata request (not for streaming bodies).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for ServeConfig {
@@ -29,6 +31,7 @@ impl Default for ServeConfig {
             max_metadata_bytes: 256 << 20,
             timestamp_lifetime: jiff::SignedDuration::from_hours(24),
             snapshot_lifetime: jiff::SignedDuration::from_hours(24 * 7),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -42,6 +45,7 @@ pub struct Inner {
     /// sha256 of the admin token; the token itself is not kept.
     pub admin_token_sha256: [u8; 32],
     pub clock: Arc<dyn Clock>,
+    pub metrics: crate::metrics::Metrics,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Serialises publishes and renewals within this process; the state store's generation
@@ -81,6 +85,7 @@ impl AppState {
             online_key_id,
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
+            metrics: crate::metrics::Metrics::new(),
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod clock;
 pub mod error;
+pub mod metrics;
 pub mod publish;
 pub mod rollouts;
 pub mod routes;
@@ -184,17 +185,53 @@ pub async fn open(
     ))
 }
 
-/// Renews snapshot and timestamp in the background, checking every `every`.
-pub fn spawn_renewal(app: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+/// Renews snapshot and timestamp in the background, checking every `every`, and warns (once
+/// an hour) about offline-signed metadata that expires within `warn_within`: the server cannot
+/// renew root, targets or product roles, so their key holders must re-sign in time.
+pub fn spawn_renewal(
+    app: AppState,
+    every: std::time::Duration,
+    warn_within: jiff::SignedDuration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut last_warning: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
             if let Err(e) = publish::renew_if_due(&app).await {
                 tracing::error!(error = %e.message, "renewing snapshot and timestamp failed");
             }
+            if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+                last_warning = Some(std::time::Instant::now());
+                for (role, expires) in
+                    expiring_offline_roles(&app.view(), app.clock.now(), warn_within)
+                {
+                    tracing::warn!(%role, %expires, "offline-signed metadata expires soon: re-sign and publish it");
+                }
+            }
         }
     })
+}
+
+/// Root, targets and product roles that expire before `now + within`.
+pub fn expiring_offline_roles(
+    view: &view::RepoView,
+    now: jiff::Timestamp,
+    within: jiff::SignedDuration,
+) -> Vec<(String, jiff::Timestamp)> {
+    let limit = now.checked_add(within).unwrap_or(now);
+    let mut out = Vec::new();
+    if let Some(root) = view.latest_root() {
+        out.push(("root".to_string(), root.signed.signed.expires));
+    }
+    if let Some(t) = &view.published.targets {
+        out.push(("targets".to_string(), t.signed.signed.expires));
+    }
+    for (name, role) in &view.published.roles {
+        out.push((name.clone(), role.signed.signed.expires));
+    }
+    out.retain(|(_, e)| *e <= limit);
+    out
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

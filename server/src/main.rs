@@ -54,6 +54,9 @@ enum Command {
         /// How often to check whether snapshot/timestamp need renewing, in seconds.
         #[arg(long, env = "AIRLOCK_RENEW_CHECK_SECONDS", default_value_t = 60)]
         renew_check_seconds: u64,
+        /// Warn this many days before root, targets or a product role expires.
+        #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
+        expiry_warning_days: i64,
     },
 }
 
@@ -102,6 +105,7 @@ async fn run(cli: Cli) -> Result<()> {
             timestamp_hours,
             snapshot_hours,
             renew_check_seconds,
+            expiry_warning_days,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -130,6 +134,7 @@ async fn run(cli: Cli) -> Result<()> {
             airlock_server::spawn_renewal(
                 app.clone(),
                 std::time::Duration::from_secs(renew_check_seconds),
+                jiff::SignedDuration::from_hours(expiry_warning_days.saturating_mul(24)),
             );
             airlock_server::serve(listener, app, shutdown_signal()).await
         }

@@ -19,27 +19,65 @@ fn support_rules_are_enforced_by_signer_and_server() {
     let server = Server::start(dir);
     publish(dir, &server);
 
-    let r = json(dir, &["support", "extend", "repo", "acme-cam", "--security-until", "2032-12-31", "--reason", "customer demand"]);
+    let r = json(
+        dir,
+        &[
+            "support",
+            "extend",
+            "repo",
+            "acme-cam",
+            "--security-until",
+            "2032-12-31",
+            "--reason",
+            "customer demand",
+        ],
+    );
     assert_eq!(r["security_updates_until"], "2032-12-31");
     assert_eq!(r["history"][0]["action"], "extend");
     assert_eq!(r["history"][0]["reason"], "customer demand");
-    let e = fails(dir, "airlock", &["support", "extend", "repo", "acme-cam", "--security-until", "2031-01-01", "--reason", "cost"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "support",
+            "extend",
+            "repo",
+            "acme-cam",
+            "--security-until",
+            "2031-01-01",
+            "--reason",
+            "cost",
+        ],
+    );
     assert!(e.contains("never shortened"), "{e}");
     let r = json(dir, &["support", "set-floor", "repo", "acme-cam", "3"]);
     assert_eq!(r["min_security_version"], 3);
-    let e = fails(dir, "airlock", &["support", "set-floor", "repo", "acme-cam", "1"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &["support", "set-floor", "repo", "acme-cam", "1"],
+    );
     assert!(e.contains("never decreases"), "{e}");
     let r = json(dir, &["support", "show", "repo", "acme-cam"]);
     assert_eq!(r["history"].as_array().unwrap().len(), 2);
     let text = ok(dir, "airlock", &["support", "show", "repo", "acme-cam"]);
-    assert!(text.contains("customer demand") && text.contains("floor 3"), "{text}");
+    assert!(
+        text.contains("customer demand") && text.contains("floor 3"),
+        "{text}"
+    );
 
     let out: Value = serde_json::from_str(&publish(dir, &server)).unwrap();
     assert_eq!(out["timestamp_version"], 2);
     // the floor reached devices: 1.2.0 (sv 3) is the floor now, a device on sv 2 is urgent
-    let (_, answer) = server.post_json("/v1/devices/d/check-in", r#"{"product": "acme-cam", "version": "1.1.0", "security_version": 2}"#);
+    let (_, answer) = server.post_json(
+        "/v1/devices/d/check-in",
+        r#"{"product": "acme-cam", "version": "1.1.0", "security_version": 2}"#,
+    );
     assert_eq!(answer["urgent"], true);
-    let (_, answer) = server.post_json("/v1/devices/e/check-in", r#"{"product": "acme-old", "version": "1.0.0", "security_version": 1}"#);
+    let (_, answer) = server.post_json(
+        "/v1/devices/e/check-in",
+        r#"{"product": "acme-old", "version": "1.0.0", "security_version": 1}"#,
+    );
     assert_eq!(answer["decision"], "end_of_support");
 
     // a record shortened behind the signer's back: the server refuses it on publish
@@ -47,11 +85,40 @@ fn support_rules_are_enforced_by_signer_and_server() {
     let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     record["security_updates_until"] = "2029-12-31".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
-    ok(dir, "airlock", &["support", "set-floor", "repo", "acme-cam", "3", "--reason", "re-sign"]);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "support",
+            "set-floor",
+            "repo",
+            "acme-cam",
+            "3",
+            "--reason",
+            "re-sign",
+        ],
+    );
     let ts = server.get("/tuf/metadata/timestamp.json").bytes().unwrap();
-    let e = fails(dir, "airlock", &["publish", "repo", "--server", &server.url, "--admin-token-file", "admin.token"]);
-    assert!(e.contains("support_rule") && e.contains("never shortened"), "{e}");
-    assert_eq!(server.get("/tuf/metadata/timestamp.json").bytes().unwrap(), ts);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
+    assert!(
+        e.contains("support_rule") && e.contains("never shortened"),
+        "{e}"
+    );
+    assert_eq!(
+        server.get("/tuf/metadata/timestamp.json").bytes().unwrap(),
+        ts
+    );
 }
 
 #[test]
@@ -61,22 +128,48 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
     story_repo(dir);
     let server = Server::start(dir);
     publish(dir, &server);
-    let (_, answer) = server.post_json("/v1/devices/d/check-in", r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#);
+    let (_, answer) = server.post_json(
+        "/v1/devices/d/check-in",
+        r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#,
+    );
     assert_eq!(answer["decision"], "update");
 
-    let r = json(dir, &["release", "withdraw", "repo", "acme-cam", "1.2.0", "--reason", "bricks some units"]);
+    let r = json(
+        dir,
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.0",
+            "--reason",
+            "bricks some units",
+        ],
+    );
     assert_eq!(r["withdrawn"], "acme-cam/fw-1.2.0.bin");
-    let e = fails(dir, "airlock", &["release", "withdraw", "repo", "acme-cam", "7.0.0"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &["release", "withdraw", "repo", "acme-cam", "7.0.0"],
+    );
     assert!(e.contains("no release 7.0.0"), "{e}");
     publish(dir, &server);
-    let (_, answer) = server.post_json("/v1/devices/d/check-in", r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#);
+    let (_, answer) = server.post_json(
+        "/v1/devices/d/check-in",
+        r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#,
+    );
     assert_eq!(answer["decision"], "up_to_date");
     let r = json(dir, &["support", "show", "repo", "acme-cam"]);
     assert_eq!(r["history"][0]["action"], "withdraw");
     assert_eq!(r["history"][0]["withdrawn"], "acme-cam/fw-1.2.0.bin");
     assert_eq!(r["history"][0]["reason"], "bricks some units");
     let status = json(dir, &["status", "repo"]);
-    let cam = status["products"].as_array().unwrap().iter().find(|p| p["product"] == "acme-cam").unwrap();
+    let cam = status["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "acme-cam")
+        .unwrap();
     assert!(cam["releases"].as_array().unwrap().is_empty());
 }
 
@@ -85,13 +178,33 @@ fn status_check_exits_2_when_metadata_expires_soon() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     story_repo(dir);
-    let out = run(dir, "airlock", &["status", "repo", "--check", "--within", "30d"]);
+    let out = run(
+        dir,
+        "airlock",
+        &["status", "repo", "--check", "--within", "30d"],
+    );
     assert_eq!(out.status.code(), Some(0));
-    let out = run(dir, "airlock", &["status", "repo", "--check", "--within", "400d", "--json"]);
+    let out = run(
+        dir,
+        "airlock",
+        &["status", "repo", "--check", "--within", "400d", "--json"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let roles: Vec<&str> = report["expiring"].as_array().unwrap().iter().map(|e| e["role"].as_str().unwrap()).collect();
-    assert!(roles.contains(&"root") && roles.contains(&"targets") && roles.contains(&"acme-cam"), "{roles:?}");
-    let out = run(dir, "airlock", &["status", "repo", "--check", "--within", "soon"]);
+    let roles: Vec<&str> = report["expiring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["role"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles.contains(&"root") && roles.contains(&"targets") && roles.contains(&"acme-cam"),
+        "{roles:?}"
+    );
+    let out = run(
+        dir,
+        "airlock",
+        &["status", "repo", "--check", "--within", "soon"],
+    );
     assert_eq!(out.status.code(), Some(1));
 }

@@ -90,6 +90,15 @@ pub async fn publish(
         ok = result.is_ok(),
         "publish"
     );
+    app.metrics
+        .publish_seconds
+        .observe(started.elapsed().as_secs_f64());
+    app.metrics
+        .publishes
+        .get_or_create(&crate::metrics::ResultLabels {
+            result: if result.is_ok() { "ok" } else { "refused" }.to_string(),
+        })
+        .inc();
     app.state
         .audit(app.clock.now(), "admin", "publish", &detail)
         .await?;

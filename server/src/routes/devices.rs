@@ -68,6 +68,12 @@ pub async fn check_in(
         Decision::EndOfSupport(_) => "end_of_support",
     };
     tracing::debug!(device = %device_id, product = %req.product, decision = label, "check-in");
+    app.metrics
+        .check_ins
+        .get_or_create(&crate::metrics::DecisionLabels {
+            decision: label.to_string(),
+        })
+        .inc();
     let record = CheckInRecord {
         device_id,
         product: req.product,
@@ -97,6 +103,12 @@ pub async fn report(
     app.state
         .record_report(&device_id, &report, app.clock.now())
         .await?;
+    app.metrics
+        .reports
+        .get_or_create(&crate::metrics::StatusLabels {
+            status: report.status.as_str().to_string(),
+        })
+        .inc();
     if report.status != ReportStatus::Downloading {
         crate::rollouts::after_report(&app, &device_id, &report.version).await?;
     }

@@ -14,13 +14,32 @@ pub mod tuf;
 
 pub fn router(app: AppState) -> Router {
     let metadata_limit = app.config.max_metadata_bytes;
+    let timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        app.config.request_timeout,
+    );
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/tuf/metadata/{file}", get(tuf::metadata))
+        .route("/metrics", get(ops::metrics))
+        .route(
+            "/tuf/metadata/{file}",
+            // JSON compresses well; targets (firmware) are sent as they are
+            get(tuf::metadata)
+                .layer::<_, std::convert::Infallible>(
+                    tower_http::compression::CompressionLayer::new().gzip(true),
+                )
+                .layer::<_, std::convert::Infallible>(timeout),
+        )
         .route("/tuf/targets/{*path}", get(tuf::target))
-        .route("/v1/devices/{device_id}/check-in", post(devices::check_in))
-        .route("/v1/devices/{device_id}/reports", post(devices::report))
+        .route(
+            "/v1/devices/{device_id}/check-in",
+            post(devices::check_in).layer::<_, std::convert::Infallible>(timeout),
+        )
+        .route(
+            "/v1/devices/{device_id}/reports",
+            post(devices::report).layer::<_, std::convert::Infallible>(timeout),
+        )
         .route(
             "/v1/admin/blobs/{sha256}",
             // uploads stream to storage with their own limit (max_upload_bytes)
@@ -53,6 +72,10 @@ pub fn router(app: AppState) -> Router {
                 "method not allowed on this endpoint",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ops::track,
+        ))
         .with_state(app)
 }
 

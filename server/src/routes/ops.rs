@@ -32,3 +32,82 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         })),
     )
 }
+
+/// Prometheus metrics; gauges derived from the published state are refreshed per scrape.
+pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let view = app.view();
+    let m = &app.metrics;
+    m.metadata_expiry.clear();
+    let set = |role: &str, t: jiff::Timestamp| {
+        m.metadata_expiry
+            .get_or_create(&crate::metrics::RoleLabels {
+                role: role.to_string(),
+            })
+            .set(t.as_second() as f64);
+    };
+    if let Some(root) = view.latest_root() {
+        set("root", root.signed.signed.expires);
+    }
+    if let Some(t) = &view.published.targets {
+        set("targets", t.signed.signed.expires);
+    }
+    if let Some(t) = view.index.snapshot_expires {
+        set("snapshot", t);
+    }
+    if let Some(t) = view.index.timestamp_expires {
+        set("timestamp", t);
+    }
+    for (name, role) in &view.published.roles {
+        set(name, role.signed.signed.expires);
+    }
+    m.rollout_reached.clear();
+    m.rollout_failure_rate.clear();
+    if let Ok(list) = crate::rollouts::list(&app).await {
+        for r in list {
+            let labels = crate::metrics::RolloutLabels {
+                product: r.product.clone(),
+                version: r.version.clone(),
+                state: r.state.clone(),
+            };
+            m.rollout_reached
+                .get_or_create(&labels)
+                .set(r.reached_percent / 100.0);
+            m.rollout_failure_rate
+                .get_or_create(&labels)
+                .set(r.failure_rate_percent / 100.0);
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}
+
+/// Counts every request by matched route, method and status.
+pub async fn track(
+    State(app): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    app.metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}

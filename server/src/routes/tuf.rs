@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -24,8 +24,39 @@ fn is_safe_metadata_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
-fn json_response(bytes: Bytes, cache: &'static str) -> Response {
-    (
+/// A strong ETag from content.
+fn etag_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(bytes)[..16]))
+}
+
+/// RFC 9110 13.1.2: whether If-None-Match matches `etag` (then 304).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+fn not_modified_response(etag: &str, cache: &'static str) -> Response {
+    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp
+}
+
+fn json_response(headers: &HeaderMap, bytes: Bytes, cache: &'static str) -> Response {
+    let etag = etag_of(&bytes);
+    if not_modified(headers, &etag) {
+        return not_modified_response(&etag, cache);
+    }
+    let mut resp = (
         [
             (
                 header::CONTENT_TYPE,
@@ -35,12 +66,50 @@ fn json_response(bytes: Bytes, cache: &'static str) -> Response {
         ],
         bytes,
     )
-        .into_response()
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// A single byte range `bytes=a-b`, `bytes=a-` or `bytes=-n` against `len`:
+/// `Ok(None)` = serve it all (no or unsupported Range), `Err(())` = unsatisfiable (416).
+#[allow(clippy::result_unit_err)]
+pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // several ranges: answer with the whole content (RFC 9110 14.2)
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 || len == 0 {
+            return Err(());
+        }
+        (len.saturating_sub(n), len - 1)
+    } else {
+        let start: u64 = a.parse().map_err(|_| ())?;
+        let end: u64 = if b.is_empty() {
+            len.saturating_sub(1)
+        } else {
+            b.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1))
+        };
+        (start, end)
+    };
+    if start >= len || end < start {
+        return Err(());
+    }
+    Ok(Some((start, end)))
 }
 
 pub async fn metadata(
     State(app): State<AppState>,
     Path(file): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !is_safe_metadata_name(&file) {
         return Err(ApiError::not_found("not_found", "no such metadata file"));
@@ -52,13 +121,13 @@ pub async fn metadata(
     let cache = if versioned { IMMUTABLE } else { SHORT };
     let view = app.view();
     if let Some(bytes) = view.current_file(&file) {
-        return Ok(json_response(bytes, cache));
+        return Ok(json_response(&headers, bytes, cache));
     }
     if versioned {
         // Older versions stay readable: a device that fetched the previous timestamp a moment
         // before a publish still finds the snapshot and roles it names.
         if let Some(bytes) = app.state.metadata(&file).await? {
-            return Ok(json_response(Bytes::from(bytes), cache));
+            return Ok(json_response(&headers, Bytes::from(bytes), cache));
         }
     }
     Err(ApiError::not_found(
@@ -88,34 +157,84 @@ pub fn parse_target_path(path: &str) -> Option<(String, String)> {
     Some((name, sha256.to_string()))
 }
 
+/// Serves a firmware image: content-addressed, so its ETag is its sha256 and it is cached
+/// forever; single byte ranges resume interrupted downloads (206).
 pub async fn target(
     State(app): State<AppState>,
     Path(path): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    use tokio::io::AsyncReadExt;
     let not_found = || ApiError::not_found("not_found", "no such target");
     let (name, sha256) = parse_target_path(&path).ok_or_else(not_found)?;
     let view = app.view();
-    match view.targets.get(&name) {
-        Some((sha, _)) if *sha == sha256 => {}
+    let length = match view.targets.get(&name) {
+        Some((sha, len)) if *sha == sha256 => *len,
         _ => return Err(not_found()),
+    };
+    let etag = format!("\"{sha256}\"");
+    if not_modified(&headers, &etag) {
+        return Ok(not_modified_response(&etag, IMMUTABLE));
     }
-    let (length, reader) = app.blobs.open(&sha256).await?.ok_or_else(not_found)?;
+    // If-Range with another validator: the client's partial copy is stale, send it all.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = if if_range_ok {
+        match parse_range(range_header, length) {
+            Ok(r) => r,
+            Err(()) => {
+                let mut resp = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    format!("the image has {length} bytes"),
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(resp);
+            }
+        }
+    } else {
+        None
+    };
+    let (start, end) = range.unwrap_or((0, length.saturating_sub(1)));
+    let count = if length == 0 { 0 } else { end - start + 1 };
+    let (_, reader) = app
+        .blobs
+        .open_at(&sha256, start)
+        .await?
+        .ok_or_else(not_found)?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        reader,
+        reader.take(count),
         256 * 1024,
     ));
-    Ok((
+    let mut resp = (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
-            (header::CONTENT_LENGTH, HeaderValue::from(length)),
+            (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+            (header::CONTENT_LENGTH, HeaderValue::from(count)),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if range.is_some() {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]
@@ -147,6 +266,32 @@ mod tests {
         ] {
             assert_eq!(parse_target_path(&bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=0-4"), 10), Ok(Some((0, 4))));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Ok(Some((5, 9))));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Ok(Some((7, 9))));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10), Ok(Some((8, 9))));
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Ok(None));
+        assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
+        for bad in ["bytes=10-", "bytes=5-2", "bytes=-0", "bytes=x-1", "bytes=1"] {
+            assert_eq!(parse_range(Some(bad), 10), Err(()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn if_none_match() {
+        let mut h = HeaderMap::new();
+        assert!(!not_modified(&h, "\"a\""));
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"b\", W/\"a\""),
+        );
+        assert!(not_modified(&h, "\"a\""));
+        assert!(!not_modified(&h, "\"c\""));
     }
 
     #[test]

@@ -37,7 +37,16 @@ pub trait BlobStore: Send + Sync {
     /// The length of a stored blob.
     async fn stat(&self, sha256: &str) -> Result<Option<u64>, BlobError>;
     /// Opens a stored blob for reading.
-    async fn open(&self, sha256: &str) -> Result<Option<(u64, BlobReader)>, BlobError>;
+    async fn open(&self, sha256: &str) -> Result<Option<(u64, BlobReader)>, BlobError> {
+        self.open_at(sha256, 0).await
+    }
+    /// Opens a stored blob for reading from byte `offset` (resumed downloads); returns the
+    /// blob's total length.
+    async fn open_at(
+        &self,
+        sha256: &str,
+        offset: u64,
+    ) -> Result<Option<(u64, BlobReader)>, BlobError>;
     /// Reads a small blob whole (support records), refusing more than `limit` bytes.
     async fn read_small(&self, sha256: &str, limit: u64) -> Result<Option<Vec<u8>>, BlobError> {
         use tokio::io::AsyncReadExt;
@@ -135,10 +144,18 @@ impl BlobStore for LocalBlobs {
         }
     }
 
-    async fn open(&self, sha256: &str) -> Result<Option<(u64, BlobReader)>, BlobError> {
+    async fn open_at(
+        &self,
+        sha256: &str,
+        offset: u64,
+    ) -> Result<Option<(u64, BlobReader)>, BlobError> {
+        use tokio::io::AsyncSeekExt;
         match tokio::fs::File::open(self.path_of(sha256)?).await {
-            Ok(f) => {
+            Ok(mut f) => {
                 let len = f.metadata().await?.len();
+                if offset > 0 {
+                    f.seek(std::io::SeekFrom::Start(offset.min(len))).await?;
+                }
                 Ok(Some((len, Box::pin(f))))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -1,0 +1,213 @@
+//! HTTP semantics against the real server: ETag / 304, Range / 206 / 416, gzip for JSON,
+//! cache headers, metrics, readiness; racing publishers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+
+#[test]
+fn caching_ranges_compression_and_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    let client = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+
+    // metadata: ETag, 304, short-lived cache for timestamp, immutable for versioned files
+    let ts = client
+        .get(url("/tuf/metadata/timestamp.json"))
+        .send()
+        .unwrap();
+    assert_eq!(ts.headers()["cache-control"], "no-cache");
+    let etag = ts.headers()["etag"].to_str().unwrap().to_string();
+    let again = client
+        .get(url("/tuf/metadata/timestamp.json"))
+        .header("if-none-match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().unwrap().is_empty());
+    let other = client
+        .get(url("/tuf/metadata/timestamp.json"))
+        .header("if-none-match", "\"nope\"")
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    let root = client.get(url("/tuf/metadata/1.root.json")).send().unwrap();
+    assert!(root.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+
+    // gzip for JSON when asked
+    let gz = client
+        .get(url("/tuf/metadata/1.root.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(
+        gz.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+    let plain = client.get(url("/tuf/metadata/1.root.json")).send().unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+
+    // targets: ETag is the sha256, ranges resume downloads
+    let fw = firmware(1, 300_000);
+    let sha = sha256_hex(&fw);
+    let path = url(&format!("/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin"));
+    let full = client.get(&path).send().unwrap();
+    assert_eq!(
+        full.headers()["etag"].to_str().unwrap(),
+        format!("\"{sha}\"")
+    );
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    let part = client
+        .get(&path)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 1000-1999/300000");
+    assert_eq!(&part.bytes().unwrap()[..], &fw[1000..2000]);
+    let tail = client
+        .get(&path)
+        .header("range", "bytes=299000-")
+        .send()
+        .unwrap();
+    assert_eq!(&tail.bytes().unwrap()[..], &fw[299_000..]);
+    let bad = client
+        .get(&path)
+        .header("range", "bytes=400000-")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 416);
+    assert_eq!(bad.headers()["content-range"], "bytes */300000");
+    let stale = client
+        .get(&path)
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"old\"")
+        .send()
+        .unwrap();
+    assert_eq!(
+        stale.status(),
+        200,
+        "If-Range mismatch sends the whole image"
+    );
+    let cached = client
+        .get(&path)
+        .header("if-none-match", format!("\"{sha}\""))
+        .send()
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+
+    // metrics and readiness
+    server.post_json(
+        "/v1/devices/m1/check-in",
+        r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 1}"#,
+    );
+    let metrics = client.get(url("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains("airlock_check_ins_total{decision=\"update\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("airlock_metadata_expires_timestamp_seconds{role=\"timestamp\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("airlock_publishes_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/tuf/targets/{*path}\""),
+        "{metrics}"
+    );
+    let ready: serde_json::Value = client.get(url("/readyz")).send().unwrap().json().unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["published"], true);
+}
+
+#[test]
+fn racing_publishers_one_wins_the_other_gets_409() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    // two release managers work from the same state
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    copy(&dir.join("repo"), &dir.join("repo-b"));
+    std::fs::write(dir.join("a.bin"), firmware(5, 100)).unwrap();
+    std::fs::write(dir.join("b.bin"), firmware(6, 100)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "a.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo-b",
+            "acme-cam",
+            "b.bin",
+            "--version",
+            "1.4.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+    publish(dir, &server);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo-b",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
+    assert!(
+        e.contains("409") && e.contains("acme-cam") && e.contains("different content"),
+        "{e}"
+    );
+    let (_, answer) = server.post_json(
+        "/v1/devices/r/check-in",
+        r#"{"product": "acme-cam", "version": "1.2.0", "security_version": 3}"#,
+    );
+    assert_eq!(
+        answer["target"]["version"], "1.3.0",
+        "the winner's release is served"
+    );
+}
