@@ -99,6 +99,10 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
             notice_url: Some("https://acme.example/support/acme-cam".into()),
             statement: None,
             successor: None,
+            security_contact: Some("mailto:security@acme.example".into()),
+            disclosure_policy: None,
+            updatable: true,
+            rationale: None,
         },
     )
     .await?;
@@ -117,6 +121,10 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
                     .into(),
             ),
             successor: Some("acme-doorbell-2".into()),
+            security_contact: Some("mailto:security@acme.example".into()),
+            disclosure_policy: None,
+            updatable: true,
+            rationale: None,
         },
     )
     .await?;

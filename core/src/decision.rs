@@ -218,6 +218,10 @@ mod tests {
             successor: Some("acme-cam-2".into()),
             notice_url: Some("https://acme.example/eol".into()),
             statement: "Support ended.".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
             history: Vec::new(),
         }
     }

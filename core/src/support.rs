@@ -29,10 +29,34 @@ pub struct SupportRecord {
     pub notice_url: Option<String>,
     /// Human statement shown to users, e.g. at end of support.
     pub statement: String,
+    /// Where to report vulnerabilities (ETSI EN 303 645 5.2-1, PSTI): a `mailto:` or `https:`
+    /// URI; served in `/.well-known/security.txt` (RFC 9116).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_contact: Option<String>,
+    /// The vendor's vulnerability disclosure policy (https URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure_policy: Option<String>,
+    /// Whether the product can be updated at all (ETSI EN 303 645 5.3-15/16).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub updatable: bool,
+    /// Why the support period is shorter than five years, if it is (CRA Art. 13(8)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_period_rationale: Option<String>,
     /// Every change after the first signing, oldest first; append-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<SupportChange>,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// CRA Art. 13(8): a support period of at least five years, unless a rationale is given.
+pub const MINIMUM_SUPPORT_YEARS: i16 = 5;
 
 /// One recorded change of a support record (an extension, a new floor, a withdrawn release).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +117,19 @@ pub enum SupportError {
         "support record of {product}: its history was rewritten; changes may only be appended"
     )]
     HistoryRewritten { product: String },
+    #[error("support record of {product}: security updates from {start} until {until} is shorter than {MINIMUM_SUPPORT_YEARS} years; give a rationale (CRA Art. 13(8)) or a longer period")]
+    PeriodTooShort {
+        product: String,
+        start: Date,
+        until: Date,
+    },
+    #[error("support record of {product}: {field} {value:?} must be {expected}")]
+    BadContact {
+        product: String,
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -154,6 +191,41 @@ impl SupportRecord {
             return Err(SupportError::EmptyStatement {
                 product: self.product.clone(),
             });
+        }
+        let five_years = self
+            .support_start
+            .checked_add(jiff::Span::new().years(MINIMUM_SUPPORT_YEARS))
+            .unwrap_or(self.support_start);
+        let has_rationale = self
+            .support_period_rationale
+            .as_ref()
+            .is_some_and(|r| !r.trim().is_empty());
+        if self.security_updates_until < five_years && !has_rationale {
+            return Err(SupportError::PeriodTooShort {
+                product: self.product.clone(),
+                start: self.support_start,
+                until: self.security_updates_until,
+            });
+        }
+        let bad = |field, value: &String, expected| SupportError::BadContact {
+            product: self.product.clone(),
+            field,
+            value: value.clone(),
+            expected,
+        };
+        if let Some(c) = &self.security_contact {
+            let ok = (c.starts_with("mailto:") && c.len() > 10 && c.contains('@'))
+                || (c.starts_with("https://") && c.len() > 10);
+            if !ok || c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                return Err(bad("security_contact", c, "a mailto: or https:// URI"));
+            }
+        }
+        if let Some(p) = &self.disclosure_policy {
+            if !p.starts_with("https://")
+                || p.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+            {
+                return Err(bad("disclosure_policy", p, "an https:// URL"));
+            }
         }
         Ok(())
     }
@@ -296,8 +368,38 @@ mod tests {
             successor: None,
             notice_url: Some("https://acme.example/eol".into()),
             statement: "Security updates until 2030-12-31.".into(),
+            security_contact: Some("mailto:security@acme.example".into()),
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
             history: Vec::new(),
         }
+    }
+
+    #[test]
+    fn five_years_or_a_rationale() {
+        let mut r = record();
+        r.security_updates_until = date(2029, 12, 31);
+        assert!(matches!(
+            r.validate(),
+            Err(SupportError::PeriodTooShort { .. })
+        ));
+        r.support_period_rationale = Some("expected time of use is 4 years (battery life)".into());
+        assert!(r.validate().is_ok());
+        r.security_updates_until = date(2030, 1, 1);
+        r.support_period_rationale = None;
+        assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn contacts_are_uris() {
+        let mut r = record();
+        r.security_contact = Some("security@acme.example".into());
+        assert!(r.validate().is_err());
+        r.security_contact = Some("https://acme.example/security".into());
+        assert!(r.validate().is_ok());
+        r.disclosure_policy = Some("http://acme.example/policy".into());
+        assert!(r.validate().is_err());
     }
 
     #[test]

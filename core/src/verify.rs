@@ -1053,13 +1053,17 @@ mod tests {
     fn product_rules_check_support_changes_and_new_releases() {
         let support = SupportRecord {
             product: "acme-cam".into(),
-            support_start: jiff::civil::date(2025, 1, 1),
+            support_start: jiff::civil::date(2023, 1, 1),
             feature_updates_until: jiff::civil::date(2026, 1, 1),
             security_updates_until: jiff::civil::date(2030, 1, 1),
             min_security_version: 1,
             successor: None,
             notice_url: None,
             statement: "s".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
             history: Vec::new(),
         };
         let mut feature = Release {

@@ -72,6 +72,10 @@ async fn snapshot_and_timestamp_are_renewed_at_half_life() {
             notice_url: None,
             statement: None,
             successor: None,
+            security_contact: Some("mailto:security@acme.example".into()),
+            disclosure_policy: None,
+            updatable: true,
+            rationale: None,
         },
     )
     .await

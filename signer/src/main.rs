@@ -178,6 +178,18 @@ struct ProductAdd {
     /// Product that succeeds this one.
     #[arg(long)]
     successor: Option<String>,
+    /// Where to report vulnerabilities: mailto: or https:// URI (served as security.txt).
+    #[arg(long)]
+    security_contact: Option<String>,
+    /// Vulnerability disclosure policy (https URL).
+    #[arg(long)]
+    disclosure_policy: Option<String>,
+    /// The product cannot be updated (declared in the public statement).
+    #[arg(long)]
+    not_updatable: bool,
+    /// Why security support lasts less than five years (required then; CRA Art. 13(8)).
+    #[arg(long)]
+    rationale: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -304,6 +316,10 @@ async fn run(cli: Cli) -> Result<()> {
                     notice_url: a.notice_url,
                     statement: a.statement,
                     successor: a.successor,
+                    security_contact: a.security_contact,
+                    disclosure_policy: a.disclosure_policy,
+                    updatable: !a.not_updatable,
+                    rationale: a.rationale,
                 },
             )
             .await?;

@@ -26,6 +26,10 @@ pub struct ProductOptions {
     pub notice_url: Option<String>,
     pub statement: Option<String>,
     pub successor: Option<String>,
+    pub security_contact: Option<String>,
+    pub disclosure_policy: Option<String>,
+    pub updatable: bool,
+    pub rationale: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +98,10 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
                 opts.id, opts.security_until, opts.feature_until
             )
         }),
+        security_contact: opts.security_contact.clone(),
+        disclosure_policy: opts.disclosure_policy.clone(),
+        updatable: opts.updatable,
+        support_period_rationale: opts.rationale.clone(),
         history: Vec::new(),
     };
     record.validate()?;

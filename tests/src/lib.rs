@@ -167,6 +167,10 @@ pub fn story_repo(dir: &Path) {
             "2",
             "--notice-url",
             "https://acme.example/cam",
+            "--security-contact",
+            "mailto:security@acme.example",
+            "--disclosure-policy",
+            "https://acme.example/disclosure",
         ],
     );
     ok(

@@ -10,6 +10,7 @@ use crate::error::ApiError;
 pub mod admin;
 pub mod devices;
 pub mod ops;
+pub mod public;
 pub mod tuf;
 
 pub fn router(app: AppState) -> Router {
@@ -22,6 +23,10 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/v1/products", get(public::products))
+        .route("/v1/products/{product}/support", get(public::support_json))
+        .route("/products/{product}", get(public::support_page))
+        .route("/.well-known/security.txt", get(public::security_txt))
         .route(
             "/tuf/metadata/{file}",
             // JSON compresses well; targets (firmware) are sent as they are

@@ -1,0 +1,274 @@
+//! Public, login-free pages generated from the signed support records (ETSI EN 303 645 5.3-13,
+//! PSTI Schedule 1 ¶3, CRA Art. 13(19)): the support statement as JSON and as a page, and
+//! `/.well-known/security.txt` (RFC 9116) from the records' security contacts.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use airlock_core::api::consistent_target_path;
+use airlock_core::names;
+use airlock_core::support::SupportRecord;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::view::RepoView;
+
+/// Where the support statement stands today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportStatus {
+    Supported,
+    SecurityUpdatesOnly,
+    EndOfSupport,
+}
+
+impl SupportStatus {
+    pub fn of(record: &SupportRecord, now: jiff::Timestamp) -> Self {
+        if !record.security_window_open(now) {
+            SupportStatus::EndOfSupport
+        } else if !record.feature_window_open(now) {
+            SupportStatus::SecurityUpdatesOnly
+        } else {
+            SupportStatus::Supported
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            SupportStatus::Supported => "supported: security and feature updates",
+            SupportStatus::SecurityUpdatesOnly => "supported: security updates only",
+            SupportStatus::EndOfSupport => "end of support: no more security updates",
+        }
+    }
+}
+
+/// Where to find the signed bytes of the record, to verify this JSON against TUF metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedRecord {
+    pub target: String,
+    pub sha256: String,
+    pub length: u64,
+    pub url: String,
+    pub role: String,
+    pub role_metadata: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupportStatement {
+    #[serde(flatten)]
+    pub record: SupportRecord,
+    pub status: SupportStatus,
+    pub signed_record: SignedRecord,
+}
+
+fn statement(
+    view: &RepoView,
+    product: &str,
+    now: jiff::Timestamp,
+) -> Result<SupportStatement, ApiError> {
+    let unknown = || ApiError::not_found("unknown_product", format!("unknown product {product:?}"));
+    names::check_product_id(product).map_err(|_| unknown())?;
+    let p = view.products.get(product).ok_or_else(unknown)?;
+    let target = names::support_target_name(product);
+    let (sha256, length) = view.targets.get(&target).cloned().ok_or_else(unknown)?;
+    let role_version = view.index.roles.get(product).copied().unwrap_or(0);
+    Ok(SupportStatement {
+        record: p.support.clone(),
+        status: SupportStatus::of(&p.support, now),
+        signed_record: SignedRecord {
+            url: format!("/tuf/targets/{}", consistent_target_path(&target, &sha256)),
+            target,
+            sha256,
+            length,
+            role: product.to_string(),
+            role_metadata: format!("/tuf/metadata/{role_version}.{product}.json"),
+        },
+    })
+}
+
+pub async fn support_json(
+    State(app): State<AppState>,
+    Path(product): Path<String>,
+) -> Result<Json<SupportStatement>, ApiError> {
+    Ok(Json(statement(&app.view(), &product, app.clock.now())?))
+}
+
+pub async fn products(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let view = app.view();
+    let now = app.clock.now();
+    let list: Vec<serde_json::Value> = view
+        .products
+        .iter()
+        .map(|(id, p)| {
+            serde_json::json!({
+                "product": id,
+                "status": SupportStatus::of(&p.support, now),
+                "security_updates_until": p.support.security_updates_until,
+                "support": format!("/v1/products/{id}/support"),
+                "page": format!("/products/{id}"),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "products": list }))
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub async fn support_page(
+    State(app): State<AppState>,
+    Path(product): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let s = statement(&app.view(), &product, app.clock.now())?;
+    let r = &s.record;
+    let e = escape_html;
+    let link = |url: &str| format!("<a href=\"{}\">{}</a>", e(url), e(url));
+    let mut rows = vec![
+        ("Status", e(s.status.words())),
+        (
+            "Support period",
+            format!("{} to {}", r.support_start, r.security_updates_until),
+        ),
+        ("Feature updates until", r.feature_updates_until.to_string()),
+        (
+            "Security updates until",
+            format!("<strong>{}</strong>", r.security_updates_until),
+        ),
+        (
+            "Updatable",
+            if r.updatable {
+                "yes, over the air (signed updates)".into()
+            } else {
+                "no: this product cannot be updated".into()
+            },
+        ),
+        (
+            "Minimum security version",
+            r.min_security_version.to_string(),
+        ),
+    ];
+    if let Some(x) = &r.support_period_rationale {
+        rows.push(("Why this support period", e(x)));
+    }
+    if let Some(x) = &r.successor {
+        rows.push(("Successor", e(x)));
+    }
+    if let Some(x) = &r.notice_url {
+        rows.push(("More information", link(x)));
+    }
+    if let Some(x) = &r.security_contact {
+        rows.push(("Report a vulnerability", link(x)));
+    }
+    if let Some(x) = &r.disclosure_policy {
+        rows.push(("Disclosure policy", link(x)));
+    }
+    let table: String = rows
+        .iter()
+        .map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>\n"))
+        .collect();
+    let history: String = r
+        .history
+        .iter()
+        .map(|c| {
+            format!(
+                "<li>{}: {} ({})</li>\n",
+                e(&c.at.to_string()),
+                e(&c.action),
+                e(&c.reason)
+            )
+        })
+        .collect();
+    Ok(Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>{p}: support period</title></head>\n<body>\n<h1>{p}: support period</h1>\n\
+<p>{statement}</p>\n<table>\n{table}</table>\n{history_block}\
+<p>This page is generated from the vendor's signed support record \
+(<a href=\"{json}\">JSON</a>, <a href=\"{signed}\">signed record</a>, sha256 {sha}).</p>\n</body></html>\n",
+        p = e(&product),
+        statement = e(&r.statement),
+        json = e(&format!("/v1/products/{product}/support")),
+        signed = e(&s.signed_record.url),
+        sha = e(&s.signed_record.sha256),
+        history_block = if history.is_empty() {
+            String::new()
+        } else {
+            format!("<h2>Changes</h2>\n<ul>\n{history}</ul>\n")
+        },
+    )))
+}
+
+/// RFC 9116: Contact (one per distinct contact), Expires (required), Policy.
+pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let view = app.view();
+    let mut contacts: Vec<&str> = Vec::new();
+    let mut policies: Vec<&str> = Vec::new();
+    for p in view.products.values() {
+        if let Some(c) = p.support.security_contact.as_deref() {
+            if !contacts.contains(&c) {
+                contacts.push(c);
+            }
+        }
+        if let Some(pol) = p.support.disclosure_policy.as_deref() {
+            if !policies.contains(&pol) {
+                policies.push(pol);
+            }
+        }
+    }
+    if contacts.is_empty() {
+        return Err(ApiError::not_found(
+            "not_found",
+            "no product's support record names a security contact",
+        ));
+    }
+    let expires = app
+        .clock
+        .now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 364))
+        .map(airlock_core::whole_seconds)
+        .unwrap_or_else(|_| app.clock.now());
+    let mut text = String::new();
+    for c in contacts {
+        text.push_str(&format!("Contact: {c}\n"));
+    }
+    text.push_str(&format!("Expires: {expires}\n"));
+    for p in policies {
+        text.push_str(&format!("Policy: {p}\n"));
+    }
+    text.push_str("Preferred-Languages: en\n");
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
