@@ -83,7 +83,7 @@ fn support_rules_are_enforced_by_signer_and_server() {
     // a record shortened behind the signer's back: the server refuses it on publish
     let path = dir.join("repo/targets/acme-cam/support.json");
     let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    record["security_updates_until"] = "2029-12-31".into();
+    record["security_updates_until"] = "2031-06-30".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
     ok(
         dir,
