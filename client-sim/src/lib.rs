@@ -10,3 +10,4 @@ pub mod demo;
 pub mod device;
 pub mod proxy;
 pub mod transport;
+pub mod tuf_client;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use airlock_sim::{demo, device};
+use airlock_sim::{demo, device, tuf_client};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +63,8 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// The TUF conformance suite's client-under-test protocol (init / refresh / download).
+    TufClient(tuf_client::TufClientArgs),
 }
 
 async fn run(cli: Cli) -> Result<u8> {
@@ -133,6 +135,10 @@ async fn run(cli: Cli) -> Result<u8> {
                 print!("{}", demo::render(&summary));
             }
             Ok(if summary.ok() { 0 } else { 3 })
+        }
+        Command::TufClient(args) => {
+            tuf_client::run(args).await?;
+            Ok(0)
         }
     }
 }
