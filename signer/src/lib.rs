@@ -11,6 +11,7 @@ pub mod publish;
 pub mod release;
 pub mod repo;
 pub mod rollout;
+pub mod root;
 pub mod status;
 pub mod support;
 

@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: SupportCommand,
     },
+    /// Root metadata: key rotation.
+    Root {
+        #[command(subcommand)]
+        command: RootCommand,
+    },
     /// Staged rollouts on the server (admin API).
     Rollout {
         #[command(subcommand)]
@@ -150,6 +155,26 @@ enum RolloutCommand {
 enum ProductCommand {
     /// Add a product: its own key, a delegated role for PRODUCT/*, and PRODUCT/support.json.
     Add(ProductAdd),
+    /// Replace the product role's key; the old key is revoked (e.g. after a compromise).
+    RotateKey { repo: PathBuf, product: String },
+}
+
+#[derive(Subcommand)]
+enum RootCommand {
+    /// A new root version with new root keys (cross-signed by old and new, TUF 5.3.4); the old
+    /// root keys move to keys/retired/.
+    Rotate {
+        repo: PathBuf,
+        /// Number of new root keys.
+        #[arg(long, default_value_t = 1)]
+        root_keys: u64,
+        /// Signatures required on the new root.
+        #[arg(long, default_value_t = 1)]
+        root_threshold: u64,
+        /// Also replace the targets key (and re-sign targets.json with it).
+        #[arg(long)]
+        rotate_targets: bool,
+    },
 }
 
 #[derive(Args)]
@@ -347,6 +372,54 @@ async fn run(cli: Cli) -> Result<()> {
             let name = support::withdraw(&repo, &product, &version, reason.as_deref()).await?;
             print(json, &serde_json::json!({"withdrawn": name}), || {
                 format!("withdrew {name}; it is no longer offered once published\n")
+            })
+        }
+        Command::Product {
+            command: ProductCommand::RotateKey { repo, product },
+        } => {
+            let repo = Repo::open(&repo)?;
+            let r = product::rotate_key(&repo, &product).await?;
+            print(json, &r, || {
+                format!(
+                    "{}: new key {}; revoked {}; targets v{}, role v{}\n",
+                    r.product,
+                    r.new_key_id,
+                    r.revoked_key_ids.join(", "),
+                    r.targets_version,
+                    r.role_version
+                )
+            })
+        }
+        Command::Root {
+            command:
+                RootCommand::Rotate {
+                    repo,
+                    root_keys,
+                    root_threshold,
+                    rotate_targets,
+                },
+        } => {
+            let repo = Repo::open(&repo)?;
+            let r = airlock_signer::root::rotate(
+                &repo,
+                &airlock_signer::root::RotateOptions {
+                    root_keys,
+                    root_threshold,
+                    rotate_targets,
+                },
+            )
+            .await?;
+            print(json, &r, || {
+                format!(
+                    "root v{} with {} new key(s), threshold {}; retired {}{}\n",
+                    r.root_version,
+                    r.root_key_ids.len(),
+                    r.root_threshold,
+                    r.retired_key_ids.len(),
+                    r.targets_version
+                        .map(|v| format!("; new targets key, targets v{v}"))
+                        .unwrap_or_default()
+                )
             })
         }
         Command::Support { command } => {

@@ -149,3 +149,69 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
         support: record,
     })
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRotation {
+    pub product: String,
+    pub new_key_id: String,
+    pub revoked_key_ids: Vec<String>,
+    pub targets_version: u64,
+    pub role_version: u64,
+}
+
+/// `airlock product rotate-key`: a new key for the product role; the old one is revoked (no
+/// longer listed in the delegation), so nothing it signs is accepted again, e.g. after a
+/// compromise.
+pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
+    names::check_product_id(product)?;
+    let config = repo.config()?;
+    let root = repo.load_root()?;
+    let mut targets = repo.load_targets()?.signed;
+    let targets_key = repo.load_key("targets")?;
+    let mut role = repo.load_role(product)?.signed;
+    let delegations = targets
+        .delegations
+        .as_mut()
+        .with_context(|| "targets.json has no delegations".to_string())?;
+    let entry = delegations
+        .roles
+        .iter_mut()
+        .find(|r| r.name == product)
+        .with_context(|| format!("unknown product {product:?}"))?;
+    let revoked: Vec<String> = entry.keyids.iter().map(|id| hex::encode(&**id)).collect();
+    let key = SigningKey::generate();
+    let key_id = key.key_id()?;
+    entry.keyids = vec![hex::decode(&key_id)?.into()];
+    entry.threshold = NonZeroU64::MIN;
+    let still_used: std::collections::HashSet<Vec<u8>> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
+        .collect();
+    delegations
+        .keys
+        .retain(|id, _| still_used.contains(&id.to_vec()));
+    delegations
+        .keys
+        .insert(hex::decode(&key_id)?.into(), key.tuf_key());
+    let delegations = delegations.clone();
+    let expires = expiry_in_days(config.expiry_days)?;
+
+    role.version = role.version.saturating_add(1);
+    role.expires = expires;
+    let role = repo.write_role(product, role, &delegations, &key).await?;
+    targets.version = targets.version.saturating_add(1);
+    targets.expires = expires;
+    let targets = repo
+        .write_targets(targets, &root.signed, &targets_key)
+        .await?;
+    crate::root::retire(repo, product)?;
+    repo.save_new_key(product, &key)?;
+    Ok(KeyRotation {
+        product: product.to_string(),
+        new_key_id: key_id,
+        revoked_key_ids: revoked,
+        targets_version: targets.signed.version.get(),
+        role_version: role.signed.version.get(),
+    })
+}

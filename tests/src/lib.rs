@@ -253,3 +253,38 @@ pub fn workspace_root() -> PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// A Python with python-tuf: AIRLOCK_PYTHON, or `.venv/bin/python` (made by scripts/test).
+pub fn python_with_tuf() -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var("AIRLOCK_PYTHON")
+        .ok()
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([workspace_root().join(".venv/bin/python")])
+        .collect();
+    candidates.into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import tuf.ngclient"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Runs python-tuf's ngclient (tests/interop/ngclient_fetch.py) against `server` from
+/// `repo/metadata/1.root.json`, keeping its metadata in `dir/ngclient`.
+pub fn ngclient(py: &Path, dir: &Path, server: &Server, target: &str) -> serde_json::Value {
+    let script = workspace_root().join("tests/interop/ngclient_fetch.py");
+    let out = Command::new(py)
+        .arg(script)
+        .args([&server.url, "repo/metadata/1.root.json", target, "ngclient"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python-tuf failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -4,41 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use airlock_e2e::*;
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
-
-fn python_with_tuf() -> Option<PathBuf> {
-    let candidates: Vec<PathBuf> = std::env::var("AIRLOCK_PYTHON")
-        .ok()
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([workspace_root().join(".venv/bin/python")])
-        .collect();
-    candidates.into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import tuf.ngclient"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-fn ngclient(py: &PathBuf, dir: &std::path::Path, server: &Server, target: &str) -> Value {
-    let script = workspace_root().join("tests/interop/ngclient_fetch.py");
-    let out = Command::new(py)
-        .arg(script)
-        .args([&server.url, "repo/metadata/1.root.json", target, "ngclient"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python-tuf failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 #[test]
 fn python_tuf_ngclient_refreshes_and_downloads() {

@@ -1,0 +1,222 @@
+//! `airlock root rotate`: a new root version with new root keys (and threshold), optionally a
+//! new targets key, cross-signed by a threshold of the old root keys and of the new ones
+//! (TUF 5.3.4), so devices that trust any earlier root walk the chain to it.
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+
+use tough::editor::signed::SignedRole;
+use tough::schema::{KeyHolder, RoleKeys, RoleType, Root, Signed};
+
+use airlock_core::keys::{key_sources, SigningKey};
+
+use crate::fsutil;
+use crate::repo::{expiry_in_days, Repo};
+
+#[derive(Debug, Clone)]
+pub struct RotateOptions {
+    pub root_keys: u64,
+    pub root_threshold: u64,
+    pub rotate_targets: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RotateReport {
+    pub root_version: u64,
+    pub root_threshold: u64,
+    pub root_key_ids: Vec<String>,
+    pub retired_key_ids: Vec<String>,
+    pub targets_key_id: Option<String>,
+    pub targets_version: Option<u64>,
+}
+
+fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::decoded::Hex>> {
+    Ok(hex::decode(id).context("decoding a key id")?.into())
+}
+
+/// Signatures of `root` by `keys`, looking keys up through `holder`.
+async fn signatures(
+    root: &Root,
+    holder: Root,
+    keys: &[SigningKey],
+) -> Result<Vec<tough::schema::Signature>> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let signed = SignedRole::new(
+        root.clone(),
+        &KeyHolder::Root(holder),
+        &key_sources(keys),
+        &rng,
+    )
+    .await
+    .context("signing the new root")?;
+    Ok(signed.signed().signatures.clone())
+}
+
+/// Moves a key file to keys/retired/ (kept for the record, never used to sign again).
+pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
+    let from = repo.key_path(file_stem);
+    let dir = repo.keys_dir().join("retired");
+    fsutil::create_private_dir(&dir)?;
+    let stamp = jiff::Timestamp::now().as_second();
+    let to = dir.join(format!("{file_stem}.{stamp}.key"));
+    std::fs::rename(&from, &to)
+        .with_context(|| format!("moving {} to {}", from.display(), to.display()))
+}
+
+pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
+    if opts.root_keys == 0 || opts.root_threshold == 0 || opts.root_threshold > opts.root_keys {
+        bail!(
+            "--root-threshold {} must be between 1 and --root-keys {}",
+            opts.root_threshold,
+            opts.root_keys
+        );
+    }
+    let config = repo.config()?;
+    let old: Signed<Root> = repo.load_root()?;
+    let old_role = old
+        .signed
+        .roles
+        .get(&RoleType::Root)
+        .context("the current root has no root role")?
+        .clone();
+    // The old root keys we hold, with their file names.
+    let mut old_keys = Vec::new();
+    let mut old_files = Vec::new();
+    for entry in std::fs::read_dir(repo.keys_dir())
+        .with_context(|| format!("listing {}", repo.keys_dir().display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".key") else {
+            continue;
+        };
+        if !stem.starts_with("root-") {
+            continue;
+        }
+        let key = repo.load_key(stem)?;
+        if old_role
+            .keyids
+            .iter()
+            .any(|id| hex::encode(&**id) == key.key_id().unwrap_or_default())
+        {
+            old_keys.push(key);
+            old_files.push(stem.to_string());
+        }
+    }
+    if (old_keys.len() as u64) < old_role.threshold.get() {
+        bail!(
+            "the current root needs {} root signatures but only {} of its keys are in {}",
+            old_role.threshold,
+            old_keys.len(),
+            repo.keys_dir().display()
+        );
+    }
+
+    let version = old.signed.version.get() + 1;
+    let mut root = old.signed.clone();
+    root.version = NonZeroU64::new(version).context("root version overflow")?;
+    root.expires = expiry_in_days(config.expiry_days)?;
+
+    // New root keys replace the old ones.
+    let new_keys: Vec<SigningKey> = (0..opts.root_keys)
+        .map(|_| SigningKey::generate())
+        .collect();
+    let mut new_ids = Vec::new();
+    for k in &new_keys {
+        let id = k.key_id()?;
+        root.keys.insert(decoded(&id)?, k.tuf_key());
+        new_ids.push(id);
+    }
+    root.roles.insert(
+        RoleType::Root,
+        RoleKeys {
+            keyids: new_ids
+                .iter()
+                .map(|id| decoded(id))
+                .collect::<Result<_>>()?,
+            threshold: NonZeroU64::new(opts.root_threshold).context("threshold")?,
+            _extra: HashMap::new(),
+        },
+    );
+    let mut targets_key = None;
+    let mut retired_targets = None;
+    if opts.rotate_targets {
+        let k = SigningKey::generate();
+        let id = k.key_id()?;
+        root.keys.insert(decoded(&id)?, k.tuf_key());
+        let old_targets = root.roles.get(&RoleType::Targets).cloned();
+        root.roles.insert(
+            RoleType::Targets,
+            RoleKeys {
+                keyids: vec![decoded(&id)?],
+                threshold: NonZeroU64::MIN,
+                _extra: HashMap::new(),
+            },
+        );
+        retired_targets = old_targets;
+        targets_key = Some(k);
+    }
+    // Drop keys no role uses any more (the old root keys, an old targets key).
+    let used: std::collections::HashSet<Vec<u8>> = root
+        .roles
+        .values()
+        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
+        .collect();
+    let retired_ids: Vec<String> = root
+        .keys
+        .keys()
+        .filter(|id| !used.contains(&id.to_vec()))
+        .map(|id| hex::encode(&**id))
+        .collect();
+    root.keys.retain(|id, _| used.contains(&id.to_vec()));
+
+    // TUF 5.3.4: signed by a threshold of the old root's keys and of the new root's keys.
+    let mut holder = root.clone();
+    for k in &old_keys {
+        holder.keys.insert(decoded(&k.key_id()?)?, k.tuf_key());
+    }
+    holder.roles.insert(RoleType::Root, old_role.clone());
+    let mut sigs = signatures(&root, root.clone(), &new_keys).await?;
+    sigs.extend(signatures(&root, holder, &old_keys).await?);
+    let signed = Signed {
+        signed: root,
+        signatures: sigs,
+    };
+    airlock_core::verify::verify_root_successor(&old, &signed)
+        .context("the new root does not verify against the current one")?;
+    let mut bytes = serde_json::to_vec_pretty(&signed)?;
+    bytes.push(b'\n');
+
+    // Save the new keys before the root that names them, then retire the old ones.
+    for (i, k) in new_keys.iter().enumerate() {
+        repo.save_new_key(&format!("root-v{version}-{}", i + 1), k)?;
+    }
+    let dir = repo.metadata_dir();
+    fsutil::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
+    fsutil::write_atomic(&dir.join("root.json"), &bytes)?;
+    for stem in &old_files {
+        retire(repo, stem)?;
+    }
+
+    let mut targets_version = None;
+    if let Some(k) = &targets_key {
+        let _ = retired_targets;
+        retire(repo, "targets")?;
+        repo.save_new_key("targets", k)?;
+        let mut targets = repo.load_targets()?.signed;
+        targets.version = targets.version.saturating_add(1);
+        targets.expires = expiry_in_days(config.expiry_days)?;
+        let t = repo.write_targets(targets, &signed.signed, k).await?;
+        targets_version = Some(t.signed.version.get());
+    }
+    Ok(RotateReport {
+        root_version: version,
+        root_threshold: opts.root_threshold,
+        root_key_ids: new_ids,
+        retired_key_ids: retired_ids,
+        targets_key_id: targets_key.map(|k| k.key_id()).transpose()?,
+        targets_version,
+    })
+}
