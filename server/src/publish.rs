@@ -211,6 +211,12 @@ pub async fn commit(
         format!("{snapshot_version}.snapshot.json"),
         snapshot.bytes.clone(),
     ));
+    // Every timestamp is kept too (audit; `/tuf/metadata/N.timestamp.json`), though clients
+    // only ever read `timestamp.json`.
+    files.push((
+        format!("{timestamp_version}.timestamp.json"),
+        timestamp.bytes.clone(),
+    ));
 
     // Load it as a device would before anyone can see it.
     let mut all: HashMap<String, Bytes> = HashMap::new();

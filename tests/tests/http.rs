@@ -129,6 +129,47 @@ fn caching_ranges_compression_and_metrics() {
     let ready: serde_json::Value = client.get(url("/readyz")).send().unwrap().json().unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["published"], true);
+
+    // an operator re-signs snapshot and timestamp; every timestamp stays readable by version
+    let token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let r: serde_json::Value = client
+        .post(url("/v1/admin/resign"))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["timestamp_version"], 2);
+    assert_eq!(
+        client
+            .post(url("/v1/admin/resign"))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    let old = client
+        .get(url("/tuf/metadata/1.timestamp.json"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let current = client
+        .get(url("/tuf/metadata/timestamp.json"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_ne!(old, current);
+    assert_eq!(
+        client
+            .get(url("/tuf/metadata/2.timestamp.json"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap(),
+        current
+    );
 }
 
 #[test]

@@ -105,6 +105,28 @@ pub async fn publish(
     Ok(Json(result?))
 }
 
+/// Re-signs snapshot and timestamp now (new versions), e.g. to push fresh expiry dates or in
+/// drills that need an older timestamp.
+pub async fn resign(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    let view = crate::publish::resign(&app).await?;
+    app.state
+        .audit(
+            app.clock.now(),
+            "admin",
+            "resign",
+            &json!({"timestamp_version": view.index.timestamp_version}),
+        )
+        .await?;
+    Ok(Json(json!({
+        "snapshot_version": view.index.snapshot_version,
+        "timestamp_version": view.index.timestamp_version,
+    })))
+}
+
 pub async fn start_rollout(
     State(app): State<AppState>,
     headers: HeaderMap,

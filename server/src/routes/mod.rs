@@ -57,6 +57,7 @@ pub fn router(app: AppState) -> Router {
             post(admin::publish).layer(DefaultBodyLimit::max(metadata_limit)),
         )
         .route("/v1/admin/repository", get(admin::repository))
+        .route("/v1/admin/resign", post(admin::resign))
         .route(
             "/v1/admin/rollouts",
             post(admin::start_rollout).get(admin::list_rollouts),
