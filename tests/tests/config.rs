@@ -1,0 +1,90 @@
+//! Config files: every flag that has an AIRLOCK_* variable can come from `--config FILE`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn flags_come_from_config_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    std::fs::write(
+        dir.join("server.toml"),
+        "data = \"srv\"\nlisten = \"127.0.0.1:0\"\nadmin-token-file = \"admin.token\"\ntimestamp-hours = 12\n",
+    )
+    .unwrap();
+    let mut child = Command::new(bin("airlock-server"))
+        .args(["serve", "--config", "server.toml"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!("server = \"{url}\"\nadmin-token-file = \"admin.token\"\n"),
+    )
+    .unwrap();
+    let out = ok(
+        dir,
+        "airlock",
+        &["publish", "repo", "--config", "airlock.toml", "--json"],
+    );
+    let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(published["timestamp_version"], 1);
+    // the timestamp lifetime came from the file: 12 h
+    let ts: serde_json::Value =
+        reqwest::blocking::get(format!("{url}/tuf/metadata/timestamp.json"))
+            .unwrap()
+            .json()
+            .unwrap();
+    let expires: String = ts["signed"]["expires"].as_str().unwrap().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let exp = parse_rfc3339_seconds(&expires);
+    assert!((exp - now - 12 * 3600).abs() < 120, "expires {expires}");
+
+    std::fs::write(dir.join("bad.toml"), "sever = \"http://x\"\n").unwrap();
+    let e = fails(dir, "airlock", &["status", "repo", "--config", "bad.toml"]);
+    assert!(
+        e.contains("unknown setting \"sever\"") && e.contains("server"),
+        "{e}"
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &["status", "repo", "--config", "missing.toml"],
+    );
+    assert!(e.contains("missing.toml"), "{e}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ`.
+fn parse_rfc3339_seconds(s: &str) -> i64 {
+    let n = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
+    let (y, m, d, hh, mm, ss) = (n(0, 4), n(5, 7), n(8, 10), n(11, 13), n(14, 16), n(17, 19));
+    // days from civil (Howard Hinnant)
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + hh * 3600 + mm * 60 + ss
+}
