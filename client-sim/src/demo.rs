@@ -227,6 +227,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             server: server_url.clone(),
             admin_token: token,
             hold: false,
+            progress: false,
         },
     )
     .await

@@ -86,6 +86,7 @@ async fn snapshot_and_timestamp_are_renewed_at_half_life() {
             server: url,
             admin_token: "test-admin-token-0123456789".into(),
             hold: false,
+            progress: false,
         },
     )
     .await

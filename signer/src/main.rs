@@ -498,6 +498,7 @@ async fn run(cli: Cli) -> Result<()> {
                     server,
                     admin_token: token,
                     hold,
+                    progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 },
             )
             .await?;

@@ -16,6 +16,8 @@ pub struct PublishOptions {
     pub admin_token: String,
     /// Hold new releases until a rollout of them is started.
     pub hold: bool,
+    /// Show a progress bar for uploads (on a terminal).
+    pub progress: bool,
 }
 
 /// Reads an admin token file (first line, trimmed).
@@ -98,6 +100,19 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
         .context("creating the HTTP client")?;
     let auth = format!("Bearer {}", opts.admin_token);
     let mut uploaded = std::collections::BTreeSet::new();
+    let bar = if opts.progress {
+        let total: u64 = blobs.iter().map(|b| b.length).sum();
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     for BlobToUpload {
         name,
         sha256,
@@ -120,6 +135,7 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
             .with_context(|| format!("contacting {}", opts.server))?;
         if head.status().is_success() {
             tracing::debug!(target = %name, "blob already on the server");
+            bar.inc(length);
             continue;
         }
         if head.status() != reqwest::StatusCode::NOT_FOUND {
@@ -137,7 +153,13 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
         let file = tokio::fs::File::open(&path)
             .await
             .with_context(|| format!("opening {}", path.display()))?;
-        let stream = tokio_util_stream(file);
+        bar.set_message(name.clone());
+        let counted = bar.clone();
+        let stream = futures::StreamExt::inspect(tokio_util_stream(file), move |chunk| {
+            if let Ok(c) = chunk {
+                counted.inc(c.len() as u64);
+            }
+        });
         tracing::info!(target = %name, bytes = length, "uploading");
         let resp = client
             .put(url)
@@ -152,6 +174,7 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
             return Err(error_of(resp).await.context(format!("uploading {name}")));
         }
     }
+    bar.finish_and_clear();
     let url = opts
         .server
         .join("v1/admin/publish")
