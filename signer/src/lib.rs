@@ -4,6 +4,7 @@
 //! One module per subcommand group (as tuftool): [`init`], [`product`], [`release`],
 //! [`publish`], [`status`]; [`repo`] is the on-disk repository they share.
 
+pub mod export;
 pub mod fsutil;
 pub mod init;
 pub mod product;
@@ -14,6 +15,8 @@ pub mod rollout;
 pub mod root;
 pub mod status;
 pub mod support;
+pub mod transport;
+pub mod verify;
 
 /// Default lifetime of root, targets and product role metadata.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 365;

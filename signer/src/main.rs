@@ -60,18 +60,49 @@ enum Command {
         #[command(subcommand)]
         command: ReleaseCommand,
     },
-    /// Upload the repository to airlock-server, which verifies it and serves it.
+    /// Upload the repository to airlock-server (which verifies it and serves it), or with --out
+    /// write a complete static repository for any web server.
     Publish {
         repo: PathBuf,
         /// Base URL of airlock-server.
-        #[arg(long, env = "AIRLOCK_SERVER")]
-        server: url::Url,
+        #[arg(
+            long,
+            env = "AIRLOCK_SERVER",
+            required_unless_present = "out",
+            conflicts_with = "out"
+        )]
+        server: Option<url::Url>,
         /// File holding the admin token.
-        #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
-        admin_token_file: PathBuf,
+        #[arg(
+            long,
+            env = "AIRLOCK_ADMIN_TOKEN_FILE",
+            required_unless_present = "out"
+        )]
+        admin_token_file: Option<PathBuf>,
+        /// Write a static repository (metadata/ and targets/) into this directory instead.
+        #[arg(long, requires = "online_key_file")]
+        out: Option<PathBuf>,
+        /// With --out: the online key (PKCS#8) that signs snapshot and timestamp.
+        #[arg(long, env = "AIRLOCK_ONLINE_KEY_FILE")]
+        online_key_file: Option<PathBuf>,
+        /// With --out: timestamp lifetime in hours.
+        #[arg(long, default_value_t = 24 * 7)]
+        timestamp_hours: i64,
+        /// With --out: snapshot lifetime in hours.
+        #[arg(long, default_value_t = 24 * 30)]
+        snapshot_hours: i64,
         /// Offer new releases to no device until a rollout of them is started.
         #[arg(long)]
         hold: bool,
+    },
+    /// Verify a repository like a device would and print each problem: a server URL, a
+    /// directory written by `publish --out`, or this signer's repository.
+    Verify {
+        /// URL, static directory or airlock repository.
+        source: String,
+        /// Trusted root for a URL or directory (default: SOURCE/metadata/1.root.json).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
     },
     /// Roles, keys, versions, expiry dates, products and releases.
     Status {
@@ -486,11 +517,89 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Publish {
             repo,
+            out: Some(out),
+            online_key_file,
+            timestamp_hours,
+            snapshot_hours,
+            ..
+        } => {
+            let repo = Repo::open(&repo)?;
+            let online_key_file = online_key_file.context("--out needs --online-key-file")?;
+            let report = airlock_signer::export::export(
+                &repo,
+                &airlock_signer::export::ExportOptions {
+                    out,
+                    online_key_file,
+                    timestamp_lifetime: jiff::SignedDuration::from_hours(timestamp_hours.max(1)),
+                    snapshot_lifetime: jiff::SignedDuration::from_hours(snapshot_hours.max(1)),
+                },
+            )
+            .await?;
+            print(json, &report, || {
+                format!(
+                    "wrote {}: root v{}, targets v{}, snapshot v{}, timestamp v{}; {} target(s)\n",
+                    report.out.display(),
+                    report.root_version,
+                    report.targets_version,
+                    report.snapshot_version,
+                    report.timestamp_version,
+                    report.targets
+                )
+            })
+        }
+        Command::Verify {
+            source,
+            trusted_root,
+        } => {
+            let report = if std::path::Path::new(&source).join("airlock.json").is_file() {
+                airlock_signer::verify::verify_local(&Repo::open(std::path::Path::new(&source))?)?
+            } else {
+                let (url, default_root) = if source.starts_with("http://")
+                    || source.starts_with("https://")
+                {
+                    let mut u =
+                        url::Url::parse(&source).with_context(|| format!("parsing {source}"))?;
+                    if !u.path().ends_with('/') {
+                        u.set_path(&format!("{}/", u.path()));
+                    }
+                    if !u.path().ends_with("/tuf/") {
+                        u = u.join("tuf/").context("building the repository URL")?;
+                    }
+                    (u, None)
+                } else {
+                    let dir = std::path::absolute(&source)
+                        .with_context(|| format!("resolving {source}"))?;
+                    if !dir.join("metadata").is_dir() {
+                        anyhow::bail!("{source} is neither an airlock repository, a static repository (metadata/) nor a URL");
+                    }
+                    let u = url::Url::from_directory_path(&dir)
+                        .map_err(|_| anyhow::anyhow!("{source} is not a usable directory path"))?;
+                    (u, Some(dir.join("metadata/1.root.json")))
+                };
+                let root_path = trusted_root
+                    .or(default_root)
+                    .context("--trusted-root is required for a URL")?;
+                let root = std::fs::read(&root_path)
+                    .with_context(|| format!("reading the trusted root {}", root_path.display()))?;
+                airlock_signer::verify::verify_url(&url, &root).await?
+            };
+            print(json, &report, || airlock_signer::verify::render(&report))?;
+            if !report.problems.is_empty() {
+                return Err(ExitWith(1).into());
+            }
+            Ok(())
+        }
+        Command::Publish {
+            repo,
             server,
             admin_token_file,
             hold,
+            ..
         } => {
             let repo = Repo::open(&repo)?;
+            let server = server.context("--server is required (or --out)")?;
+            let admin_token_file =
+                admin_token_file.context("--admin-token-file is required with --server")?;
             let token = publish::read_token(&admin_token_file)?;
             let report = publish::publish(
                 &repo,

@@ -1,0 +1,226 @@
+//! `airlock publish --out DIR --online-key-file FILE`: a complete static repository that any
+//! web server can serve: `metadata/` (every root version, targets, product roles, snapshot and
+//! timestamp, consistent snapshots) and `targets/` (each image under both spellings of its
+//! consistent path: `<product>/<sha256>.<file>` as the spec and python-tuf read it, and
+//! `<sha256>.<product>/<file>` as tough reads it). Everything is verified as the server would
+//! before anything is written, new files are written first and `timestamp.json` last, and the
+//! result is loaded back with a TUF client.
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+
+use airlock_core::keys::SigningKey;
+use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
+use airlock_core::verify::{check_product_rules, verify_submission, Published, Submission};
+
+use crate::fsutil;
+use crate::publish::build_request;
+use crate::repo::Repo;
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub out: PathBuf,
+    pub online_key_file: PathBuf,
+    pub timestamp_lifetime: jiff::SignedDuration,
+    pub snapshot_lifetime: jiff::SignedDuration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub out: PathBuf,
+    pub root_version: u64,
+    pub targets_version: u64,
+    pub snapshot_version: u64,
+    pub timestamp_version: u64,
+    pub targets: usize,
+}
+
+/// Reads the version of the current timestamp in an earlier export, if any.
+fn previous_versions(out: &Path) -> Result<(u64, u64)> {
+    let path = out.join("metadata/timestamp.json");
+    if !path.is_file() {
+        return Ok((0, 0));
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let ts: tough::schema::Signed<tough::schema::Timestamp> =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let snapshot = ts
+        .signed
+        .meta
+        .get("snapshot.json")
+        .map(|m| m.version.get())
+        .unwrap_or(0);
+    Ok((snapshot, ts.signed.version.get()))
+}
+
+/// Writes `bytes` to `path` unless an identical file is there; refuses to change a different one
+/// (versioned files never change).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Ok(existing) = std::fs::read(path) {
+        if existing == bytes {
+            return Ok(());
+        }
+        bail!(
+            "{} already exists with different content; versioned files never change",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fsutil::write_atomic(path, bytes)
+}
+
+fn copy_new(from: &Path, to: &Path) -> Result<()> {
+    if to.is_file() {
+        return Ok(()); // content-addressed name: same digest, same bytes
+    }
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = to.with_extension("airlock-tmp");
+    std::fs::copy(from, &tmp)
+        .with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("moving {} into place", to.display()))
+}
+
+pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
+    let pem = std::fs::read(&opts.online_key_file).with_context(|| {
+        format!(
+            "reading the online key from {}",
+            opts.online_key_file.display()
+        )
+    })?;
+    let online = SigningKey::from_pkcs8(&pem).with_context(|| {
+        format!(
+            "reading the online key from {}",
+            opts.online_key_file.display()
+        )
+    })?;
+    let now = jiff::Timestamp::now();
+    let (request, blobs) = build_request(repo)?;
+    let submission = Submission {
+        roots: request
+            .roots
+            .iter()
+            .map(|r| r.clone().into_bytes())
+            .collect(),
+        targets: request.targets.clone().into_bytes(),
+        roles: request
+            .roles
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect(),
+    };
+    // The same checks the server makes, from the first root.
+    let verified = verify_submission(&Published::default(), &submission, &online.key_id()?, now)
+        .context("the repository does not verify")?;
+    for (product, p) in &verified.products {
+        let record = repo.load_support(product)?;
+        check_product_rules(product, None, &record, &p.releases, now)?;
+    }
+    for b in &blobs {
+        let (sha, len) = fsutil::sha256_file(&b.path)?;
+        if sha != b.sha256 || len != b.length {
+            bail!(
+                "{} does not match its signed length and sha256 (was it changed after signing?)",
+                b.path.display()
+            );
+        }
+    }
+
+    let (prev_snapshot, prev_timestamp) = previous_versions(&opts.out)?;
+    let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
+    let contents = SnapshotContents {
+        targets_version: verified.targets.signed.signed.version,
+        roles: verified
+            .products
+            .iter()
+            .map(|(n, p)| (n.clone(), p.role.signed.signed.version))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    let (snapshot, timestamp) = sign_snapshot_and_timestamp(
+        &verified.root.signed.signed,
+        &online,
+        &contents,
+        next(prev_snapshot),
+        now.checked_add(opts.snapshot_lifetime)?,
+        next(prev_timestamp),
+        now.checked_add(opts.timestamp_lifetime)?,
+    )
+    .await?;
+
+    let meta = opts.out.join("metadata");
+    let targets_dir = opts.out.join("targets");
+    for b in &blobs {
+        let (product, file) = airlock_core::names::split_target_name(&b.name)?;
+        copy_new(
+            &b.path,
+            &targets_dir
+                .join(product)
+                .join(format!("{}.{file}", b.sha256)),
+        )?;
+        copy_new(
+            &b.path,
+            &targets_dir
+                .join(format!("{}.{product}", b.sha256))
+                .join(file),
+        )?;
+    }
+    for (i, root) in request.roots.iter().enumerate() {
+        write_new(&meta.join(format!("{}.root.json", i + 1)), root.as_bytes())?;
+    }
+    write_new(
+        &meta.join(format!("{}.targets.json", verified.targets.version())),
+        &verified.targets.bytes,
+    )?;
+    for (name, p) in &verified.products {
+        write_new(
+            &meta.join(format!("{}.{name}.json", p.role.version())),
+            &p.role.bytes,
+        )?;
+    }
+    write_new(
+        &meta.join(format!("{}.snapshot.json", snapshot.version)),
+        &snapshot.bytes,
+    )?;
+    write_new(
+        &meta.join(format!("{}.timestamp.json", timestamp.version)),
+        &timestamp.bytes,
+    )?;
+    // root.json (newest) for convenience, then the switch: timestamp.json last.
+    if let Some(last) = request.roots.last() {
+        fsutil::write_atomic(&meta.join("root.json"), last.as_bytes())?;
+    }
+    fsutil::write_atomic(&meta.join("timestamp.json"), &timestamp.bytes)?;
+
+    // Read it back as a device would.
+    let report = crate::verify::verify_url(
+        &url::Url::from_directory_path(std::path::absolute(&opts.out)?).map_err(|_| {
+            anyhow::anyhow!("{} is not a usable directory path", opts.out.display())
+        })?,
+        request
+            .roots
+            .first()
+            .map(|r| r.as_bytes())
+            .unwrap_or_default(),
+    )
+    .await?;
+    if !report.problems.is_empty() {
+        bail!(
+            "the exported repository does not verify: {}",
+            report.problems.join("; ")
+        );
+    }
+    Ok(ExportReport {
+        out: opts.out.clone(),
+        root_version: verified.root.version(),
+        targets_version: verified.targets.version(),
+        snapshot_version: snapshot.version.get(),
+        timestamp_version: timestamp.version.get(),
+        targets: blobs.len(),
+    })
+}
