@@ -84,6 +84,8 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
         online_key_file: online_pub.to_path_buf(),
         root_threshold: 1,
         root_keys: 1,
+        targets_threshold: 1,
+        targets_keys: 1,
         expiry_days: 365,
     })
     .await?;
@@ -103,6 +105,8 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
             disclosure_policy: None,
             updatable: true,
             rationale: None,
+            keys: 1,
+            threshold: 1,
         },
     )
     .await?;
@@ -125,6 +129,8 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
             disclosure_policy: None,
             updatable: true,
             rationale: None,
+            keys: 1,
+            threshold: 1,
         },
     )
     .await?;

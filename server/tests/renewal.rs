@@ -56,6 +56,8 @@ async fn snapshot_and_timestamp_are_renewed_at_half_life() {
         online_key_file: airlock_server::DataDir::new(&srv).online_pub(),
         root_threshold: 1,
         root_keys: 1,
+        targets_threshold: 1,
+        targets_keys: 1,
         expiry_days: 20,
     })
     .await
@@ -76,6 +78,8 @@ async fn snapshot_and_timestamp_are_renewed_at_half_life() {
             disclosure_policy: None,
             updatable: true,
             rationale: None,
+            keys: 1,
+            threshold: 1,
         },
     )
     .await

@@ -19,6 +19,8 @@ pub struct InitOptions {
     pub online_key_file: PathBuf,
     pub root_threshold: u64,
     pub root_keys: u64,
+    pub targets_threshold: u64,
+    pub targets_keys: u64,
     pub expiry_days: i64,
 }
 
@@ -59,6 +61,16 @@ pub async fn init(opts: &InitOptions) -> Result<InitReport> {
             "--root-threshold {} cannot be met by {} root key(s)",
             opts.root_threshold,
             opts.root_keys
+        );
+    }
+    if opts.targets_keys == 0
+        || opts.targets_threshold == 0
+        || opts.targets_threshold > opts.targets_keys
+    {
+        bail!(
+            "--targets-threshold {} must be between 1 and --targets-keys {}",
+            opts.targets_threshold,
+            opts.targets_keys
         );
     }
     if opts.expiry_days < 1 {
@@ -110,13 +122,17 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
         });
         root_keys.push(key);
     }
-    let targets_key = SigningKey::generate();
-    let path = repo.save_new_key("targets", &targets_key)?;
-    reports.push(KeyReport {
-        role: "targets".into(),
-        key_id: targets_key.key_id()?,
-        path,
-    });
+    let targets_keys: Vec<SigningKey> = (0..opts.targets_keys)
+        .map(|_| SigningKey::generate())
+        .collect();
+    let paths = repo.save_role_keys("targets", &targets_keys)?;
+    for (k, path) in targets_keys.iter().zip(paths) {
+        reports.push(KeyReport {
+            role: "targets".into(),
+            key_id: k.key_id()?,
+            path,
+        });
+    }
 
     let expires = expiry_in_days(opts.expiry_days)?;
     let mut keys = HashMap::new();
@@ -126,14 +142,21 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
         keys.insert(hex::decode(&id)?.into(), k.tuf_key());
         root_ids.push(id);
     }
-    let targets_id = targets_key.key_id()?;
-    keys.insert(hex::decode(&targets_id)?.into(), targets_key.tuf_key());
+    let mut targets_ids = Vec::new();
+    for k in &targets_keys {
+        let id = k.key_id()?;
+        keys.insert(hex::decode(&id)?.into(), k.tuf_key());
+        targets_ids.push(id);
+    }
     let online_id = key_id_hex(&online_key)?;
     keys.insert(hex::decode(&online_id)?.into(), online_key.clone());
 
     let mut roles = HashMap::new();
     roles.insert(RoleType::Root, role_keys(&root_ids, opts.root_threshold)?);
-    roles.insert(RoleType::Targets, role_keys(&[targets_id], 1)?);
+    roles.insert(
+        RoleType::Targets,
+        role_keys(&targets_ids, opts.targets_threshold)?,
+    );
     roles.insert(
         RoleType::Snapshot,
         role_keys(std::slice::from_ref(&online_id), 1)?,
@@ -155,7 +178,7 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
 
     let mut targets = Targets::new(SPEC_VERSION.to_string(), NonZeroU64::MIN, expires);
     targets.delegations = Some(Delegations::new());
-    repo.write_targets(targets, &root.signed, &targets_key)
+    repo.write_targets(targets, &root.signed, &targets_keys)
         .await?;
 
     let config = RepoConfig {

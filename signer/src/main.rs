@@ -46,6 +46,12 @@ enum Command {
         /// Number of root keys to generate.
         #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
         root_keys: u64,
+        /// Signatures required on targets metadata.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_TARGETS_THRESHOLD")]
+        targets_threshold: u64,
+        /// Number of targets keys to generate.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_TARGETS_KEYS")]
+        targets_keys: u64,
         /// Lifetime in days of root, targets and product metadata each time they are signed.
         #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS, env = "AIRLOCK_EXPIRY_DAYS")]
         expiry_days: i64,
@@ -243,6 +249,12 @@ struct ProductAdd {
     /// Vulnerability disclosure policy (https URL).
     #[arg(long)]
     disclosure_policy: Option<String>,
+    /// Number of keys for the product role.
+    #[arg(long, default_value_t = 1)]
+    keys: u64,
+    /// Signatures the product role needs.
+    #[arg(long, default_value_t = 1)]
+    threshold: u64,
     /// The product cannot be updated (declared in the public statement).
     #[arg(long)]
     not_updatable: bool,
@@ -336,6 +348,8 @@ async fn run(cli: Cli) -> Result<()> {
             online_key,
             root_threshold,
             root_keys,
+            targets_threshold,
+            targets_keys,
             expiry_days,
         } => {
             let report = init::init(&init::InitOptions {
@@ -343,6 +357,8 @@ async fn run(cli: Cli) -> Result<()> {
                 online_key_file: online_key,
                 root_threshold,
                 root_keys,
+                targets_threshold,
+                targets_keys,
                 expiry_days,
             })
             .await?;
@@ -379,6 +395,8 @@ async fn run(cli: Cli) -> Result<()> {
                     disclosure_policy: a.disclosure_policy,
                     updatable: !a.not_updatable,
                     rationale: a.rationale,
+                    keys: a.keys,
+                    threshold: a.threshold,
                 },
             )
             .await?;

@@ -30,6 +30,9 @@ pub struct ProductOptions {
     pub disclosure_policy: Option<String>,
     pub updatable: bool,
     pub rationale: Option<String>,
+    /// Number of keys for the product role and the signatures it needs.
+    pub keys: u64,
+    pub threshold: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,23 +108,48 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
         history: Vec::new(),
     };
     record.validate()?;
-    let targets_key = repo.load_key("targets")?;
+    let targets_keys = repo.role_keys("targets")?;
     let expires = expiry_in_days(config.expiry_days)?;
+    if opts.keys == 0 || opts.threshold == 0 || opts.threshold > opts.keys {
+        bail!(
+            "--threshold {} must be between 1 and --keys {}",
+            opts.threshold,
+            opts.keys
+        );
+    }
 
-    let key = SigningKey::generate();
-    let key_id = key.key_id()?;
-    let key_path = repo.save_new_key(&opts.id, &key)?;
+    let keys: Vec<SigningKey> = (0..opts.keys).map(|_| SigningKey::generate()).collect();
+    let key_id = keys[0].key_id()?;
 
-    let (support_name, support_target) = write_support(repo, &record)?;
+    // Everything is signed in memory first; files are written only once all signing worked,
+    // so missing keys leave the repository as it was.
+    let mut support_bytes = serde_json::to_vec_pretty(&record)?;
+    support_bytes.push(b'\n');
+    let support_name = names::support_target_name(&opts.id);
+    let support_target = Target {
+        length: support_bytes.len() as u64,
+        hashes: tough::schema::Hashes {
+            sha256: {
+                use sha2::Digest;
+                sha2::Sha256::digest(&support_bytes).to_vec().into()
+            },
+            _extra: HashMap::new(),
+        },
+        custom: HashMap::new(),
+        _extra: HashMap::new(),
+    };
 
     let delegations = targets.delegations.get_or_insert_with(Delegations::new);
-    delegations
-        .keys
-        .insert(hex::decode(&key_id)?.into(), key.tuf_key());
+    let mut keyids = Vec::new();
+    for k in &keys {
+        let id = hex::decode(k.key_id()?)?;
+        delegations.keys.insert(id.clone().into(), k.tuf_key());
+        keyids.push(id.into());
+    }
     delegations.roles.push(DelegatedRole {
         name: opts.id.clone(),
-        keyids: vec![hex::decode(&key_id)?.into()],
-        threshold: NonZeroU64::MIN,
+        keyids,
+        threshold: NonZeroU64::new(opts.threshold).unwrap_or(NonZeroU64::MIN),
         paths: PathSet::Paths(vec![PathPattern::new(names::product_path_pattern(
             &opts.id,
         ))?]),
@@ -131,21 +159,34 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
     let delegations = delegations.clone();
 
     let mut role = Targets::new(SPEC_VERSION.to_string(), NonZeroU64::MIN, expires);
-    role.add_target(tough::TargetName::new(support_name)?, support_target);
-    repo.write_role(&opts.id, role, &delegations, &key).await?;
-
+    role.add_target(
+        tough::TargetName::new(support_name.clone())?,
+        support_target,
+    );
+    let role_bytes = repo.sign_role(&opts.id, role, &delegations, &keys).await?;
     targets.version = targets.version.saturating_add(1);
     targets.expires = expires;
-    let targets = repo
-        .write_targets(targets, &root.signed, &targets_key)
+    let targets_version = targets.version.get();
+    let targets_bytes = repo
+        .sign_targets(targets, &root.signed, &targets_keys)
         .await?;
+
+    let key_paths = repo.save_role_keys(&opts.id, &keys)?;
+    let key_path = key_paths.first().cloned().unwrap_or_default();
+    let support_path = repo.target_path(&support_name)?;
+    if let Some(dir) = support_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fsutil::write_atomic(&support_path, &support_bytes)?;
+    fsutil::write_atomic(&repo.role_path(&opts.id), &role_bytes)?;
+    fsutil::write_atomic(&repo.metadata_dir().join("targets.json"), &targets_bytes)?;
 
     Ok(ProductReport {
         product: opts.id.clone(),
         key_id,
         key_path,
         role_version: 1,
-        targets_version: targets.signed.version.get(),
+        targets_version,
         support: record,
     })
 }
@@ -167,7 +208,7 @@ pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
     let config = repo.config()?;
     let root = repo.load_root()?;
     let mut targets = repo.load_targets()?.signed;
-    let targets_key = repo.load_key("targets")?;
+    let targets_keys = repo.role_keys("targets")?;
     let mut role = repo.load_role(product)?.signed;
     let delegations = targets
         .delegations
@@ -199,13 +240,15 @@ pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
 
     role.version = role.version.saturating_add(1);
     role.expires = expires;
-    let role = repo.write_role(product, role, &delegations, &key).await?;
+    let role = repo
+        .write_role(product, role, &delegations, std::slice::from_ref(&key))
+        .await?;
     targets.version = targets.version.saturating_add(1);
     targets.expires = expires;
     let targets = repo
-        .write_targets(targets, &root.signed, &targets_key)
+        .write_targets(targets, &root.signed, &targets_keys)
         .await?;
-    crate::root::retire(repo, product)?;
+    retire_role_keys(repo, product)?;
     repo.save_new_key(product, &key)?;
     Ok(KeyRotation {
         product: product.to_string(),
@@ -214,4 +257,22 @@ pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
         targets_version: targets.signed.version.get(),
         role_version: role.signed.version.get(),
     })
+}
+
+/// Moves every key file of a role (`<role>.key`, `<role>.N.key`) to keys/retired/.
+pub(crate) fn retire_role_keys(repo: &Repo, role: &str) -> Result<()> {
+    let dir = repo.keys_dir();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".key") else {
+            continue;
+        };
+        let numbered = stem
+            .strip_prefix(&format!("{role}."))
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        if stem == role || numbered {
+            crate::root::retire(repo, stem)?;
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use airlock_core::names;
 use airlock_core::release::{ReleaseInfo, ReleaseKind};
 
-use crate::product::target_entry;
 use crate::repo::{expiry_in_days, Repo};
 
 #[derive(Debug, Clone)]
@@ -93,33 +92,57 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         }
     }
 
-    // Copy the image into the repository (atomically), then hash the copy that will be served.
+    // Copy the image next to its final name, hash the copy that will be served, sign the role,
+    // and only then move the image into place: a failure leaves the repository as it was.
     let dest = repo.target_path(&target)?;
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dest
+        .parent()
+        .context("the target path has no directory")?
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{file_name}.airlock-tmp"));
+    let result = async {
+        std::fs::copy(&opts.file, &tmp)
+            .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
+        let (sha256, length) = crate::fsutil::sha256_file(&tmp)?;
+        let entry = tough::schema::Target {
+            length,
+            hashes: tough::schema::Hashes {
+                sha256: hex::decode(&sha256)?.into(),
+                _extra: std::collections::HashMap::new(),
+            },
+            custom: info.to_custom(),
+            _extra: std::collections::HashMap::new(),
+        };
+        let report = ReleaseReport {
+            target: target.clone(),
+            length,
+            sha256,
+            role_version: role.version.get() + 1,
+            info: info.clone(),
+        };
+        role.add_target(tough::TargetName::new(target.clone())?, entry);
+        role.version = role.version.saturating_add(1);
+        role.expires = expiry_in_days(config.expiry_days)?;
+        let keys = repo.role_keys(&opts.product)?;
+        let delegations = targets
+            .delegations
+            .clone()
+            .context("targets.json has no delegations")?;
+        // Sign first (nothing written if the keys are missing), then move the image in, then
+        // write the role: the role never lists an image that is not in place.
+        let signed = repo
+            .sign_role(&opts.product, role.clone(), &delegations, &keys)
+            .await?;
+        std::fs::rename(&tmp, &dest)
+            .with_context(|| format!("moving {} into place", dest.display()))?;
+        crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
+        Ok::<_, anyhow::Error>(report)
     }
-    let tmp = dest.with_extension("airlock-tmp");
-    std::fs::copy(&opts.file, &tmp)
-        .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
-    std::fs::rename(&tmp, &dest)
-        .with_context(|| format!("moving {} into place", dest.display()))?;
-    let entry = target_entry(repo, &target, info.to_custom())?;
-    let report = ReleaseReport {
-        target: target.clone(),
-        length: entry.length,
-        sha256: hex::encode(&*entry.hashes.sha256),
-        role_version: role.version.get() + 1,
-        info,
-    };
-
-    role.add_target(tough::TargetName::new(target)?, entry);
-    role.version = role.version.saturating_add(1);
-    role.expires = expiry_in_days(config.expiry_days)?;
-    let key = repo.load_key(&opts.product)?;
-    let delegations = targets
-        .delegations
-        .context("targets.json has no delegations")?;
-    repo.write_role(&opts.product, role, &delegations, &key)
-        .await?;
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let report = result?;
     Ok(report)
 }

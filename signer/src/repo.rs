@@ -167,6 +167,52 @@ impl Repo {
             .with_context(|| format!("reading the {name} key from {}", path.display()))
     }
 
+    /// The keys held for a role: `keys/<role>.key` and `keys/<role>.<n>.key` (a role with
+    /// several keys). '.' never occurs in a product id, so the names cannot collide.
+    pub fn role_keys(&self, role: &str) -> Result<Vec<SigningKey>> {
+        let mut keys = Vec::new();
+        if self.key_path(role).is_file() {
+            keys.push(self.load_key(role)?);
+        }
+        let dir = self.keys_dir();
+        let mut numbered = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(n) = name
+                .strip_prefix(&format!("{role}."))
+                .and_then(|rest| rest.strip_suffix(".key"))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                numbered.push((n, format!("{role}.{n}")));
+            }
+        }
+        numbered.sort();
+        for (_, stem) in numbered {
+            keys.push(self.load_key(&stem)?);
+        }
+        if keys.is_empty() {
+            bail!(
+                "no key for role {role} in {} (expected {role}.key or {role}.N.key)",
+                dir.display()
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Saves `keys` for a role: `<role>.key` for one key, `<role>.1.key`... for several.
+    pub fn save_role_keys(&self, role: &str, keys: &[SigningKey]) -> Result<Vec<PathBuf>> {
+        if keys.len() == 1 {
+            return Ok(vec![self.save_new_key(role, &keys[0])?]);
+        }
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| self.save_new_key(&format!("{role}.{}", i + 1), k))
+            .collect()
+    }
+
     /// Writes a new private key file (0600); refuses to overwrite one.
     pub fn save_new_key(&self, name: &str, key: &SigningKey) -> Result<PathBuf> {
         let path = self.key_path(name);
@@ -210,17 +256,47 @@ impl Repo {
         Ok(signed.signed().clone())
     }
 
+    /// Signs targets.json and returns the bytes to write (nothing is written).
+    pub async fn sign_targets(
+        &self,
+        targets: Targets,
+        root: &Root,
+        keys: &[SigningKey],
+    ) -> Result<Vec<u8>> {
+        let holder = KeyHolder::Root(root.clone());
+        Ok(sign(targets, &holder, keys, "targets")
+            .await?
+            .buffer()
+            .clone())
+    }
+
     /// Signs and writes targets.json.
     pub async fn write_targets(
         &self,
         targets: Targets,
         root: &Root,
-        key: &SigningKey,
+        keys: &[SigningKey],
     ) -> Result<Signed<Targets>> {
         let holder = KeyHolder::Root(root.clone());
-        let signed = sign(targets, &holder, std::slice::from_ref(key), "targets").await?;
+        let signed = sign(targets, &holder, keys, "targets").await?;
         fsutil::write_atomic(&self.metadata_dir().join("targets.json"), signed.buffer())?;
         Ok(signed.signed().clone())
+    }
+
+    /// Signs a product role and returns the bytes to write (nothing is written).
+    pub async fn sign_role(
+        &self,
+        product: &str,
+        targets: Targets,
+        delegations: &Delegations,
+        keys: &[SigningKey],
+    ) -> Result<Vec<u8>> {
+        let holder = KeyHolder::Delegations(delegations.clone());
+        let role = DelegatedTargets {
+            name: product.to_string(),
+            targets,
+        };
+        Ok(sign(role, &holder, keys, product).await?.buffer().clone())
     }
 
     /// Signs and writes a product role.
@@ -229,14 +305,14 @@ impl Repo {
         product: &str,
         targets: Targets,
         delegations: &Delegations,
-        key: &SigningKey,
+        keys: &[SigningKey],
     ) -> Result<Signed<Targets>> {
         let holder = KeyHolder::Delegations(delegations.clone());
         let role = DelegatedTargets {
             name: product.to_string(),
             targets,
         };
-        let signed = sign(role, &holder, std::slice::from_ref(key), product).await?;
+        let signed = sign(role, &holder, keys, product).await?;
         fsutil::write_atomic(&self.role_path(product), signed.buffer())?;
         Ok(Signed {
             signed: signed.signed().signed.targets.clone(),
@@ -260,6 +336,35 @@ async fn sign<T: Role + serde::Serialize>(
     keys: &[SigningKey],
     what: &str,
 ) -> Result<SignedRole<T>> {
+    // A clear message when too few of the role's keys are here (TUF thresholds).
+    if T::TYPE != tough::schema::RoleType::Root {
+        let role_keys = match (holder, role.role_id()) {
+            (KeyHolder::Root(r), tough::schema::RoleId::StandardRole(t)) => {
+                r.roles.get(&t).cloned()
+            }
+            (KeyHolder::Delegations(d), tough::schema::RoleId::DelegatedRole(name)) => {
+                d.roles.iter().find(|r| r.name == name).map(|r| r.keys())
+            }
+            _ => None,
+        };
+        if let Some(role_keys) = role_keys {
+            let ids: Vec<String> = role_keys
+                .keyids
+                .iter()
+                .map(|id| hex::encode(&**id))
+                .collect();
+            let held = keys
+                .iter()
+                .filter(|k| k.key_id().is_ok_and(|id| ids.contains(&id)))
+                .count() as u64;
+            if held < role_keys.threshold.get() {
+                bail!(
+                    "{what} needs {} signature(s) but only {held} of its keys are in keys/",
+                    role_keys.threshold
+                );
+            }
+        }
+    }
     let rng = aws_lc_rs::rand::SystemRandom::new();
     SignedRole::new(role, holder, &key_sources(keys), &rng)
         .await

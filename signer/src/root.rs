@@ -203,12 +203,14 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     let mut targets_version = None;
     if let Some(k) = &targets_key {
         let _ = retired_targets;
-        retire(repo, "targets")?;
+        crate::product::retire_role_keys(repo, "targets")?;
         repo.save_new_key("targets", k)?;
         let mut targets = repo.load_targets()?.signed;
         targets.version = targets.version.saturating_add(1);
         targets.expires = expiry_in_days(config.expiry_days)?;
-        let t = repo.write_targets(targets, &signed.signed, k).await?;
+        let t = repo
+            .write_targets(targets, &signed.signed, std::slice::from_ref(k))
+            .await?;
         targets_version = Some(t.signed.version.get());
     }
     Ok(RotateReport {

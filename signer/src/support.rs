@@ -28,7 +28,7 @@ pub async fn replace_record(
         .delegations
         .context("targets.json has no delegations")?;
     let mut role = repo.load_role(product)?.signed;
-    let key = repo.load_key(product)?;
+    let keys = repo.role_keys(product)?;
     edit(&mut role)?;
     // Write the new record, then sign the role that lists it. If signing fails, put the old
     // record back so the repository on disk stays consistent.
@@ -40,7 +40,7 @@ pub async fn replace_record(
     role.version = role.version.saturating_add(1);
     role.expires = expiry_in_days(config.expiry_days)?;
     let version = role.version.get();
-    if let Err(e) = repo.write_role(product, role, &delegations, &key).await {
+    if let Err(e) = repo.write_role(product, role, &delegations, &keys).await {
         crate::fsutil::write_atomic(&support_path, &old_bytes)?;
         return Err(e);
     }
