@@ -75,6 +75,11 @@ impl LocalBlobs {
     pub async fn open_dir(root: &Path) -> Result<Self, BlobError> {
         tokio::fs::create_dir_all(root.join("sha256")).await?;
         tokio::fs::create_dir_all(root.join("tmp")).await?;
+        // Uploads interrupted by a crash left partial files here; nothing refers to them.
+        let mut entries = tokio::fs::read_dir(root.join("tmp")).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
         Ok(LocalBlobs {
             root: root.to_path_buf(),
         })
