@@ -211,7 +211,12 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
     let (token, _) = airlock_server::load_or_create_admin_token(&token_file)?;
     let app = airlock_server::open(
         &srv,
-        airlock_server::ServeConfig::default(),
+        airlock_server::ServeConfig {
+            // every simulated device shares 127.0.0.1: no per-client limits in the lab
+            device_rate: None,
+            admin_rate: None,
+            ..airlock_server::ServeConfig::default()
+        },
         &token,
         Arc::new(airlock_server::SystemClock),
     )

@@ -22,6 +22,10 @@ pub struct ServeConfig {
     pub snapshot_lifetime: jiff::SignedDuration,
     /// Time limit for answering a device or metadata request (not for streaming bodies).
     pub request_timeout: std::time::Duration,
+    /// Per-client limit on device endpoints (check-in, reports); `None` = unlimited.
+    pub device_rate: Option<crate::ratelimit::Rate>,
+    /// Per-client limit on admin endpoints; `None` = unlimited.
+    pub admin_rate: Option<crate::ratelimit::Rate>,
 }
 
 impl Default for ServeConfig {
@@ -32,6 +36,8 @@ impl Default for ServeConfig {
             timestamp_lifetime: jiff::SignedDuration::from_hours(24),
             snapshot_lifetime: jiff::SignedDuration::from_hours(24 * 7),
             request_timeout: std::time::Duration::from_secs(30),
+            device_rate: crate::ratelimit::Rate::new(100, 200),
+            admin_rate: crate::ratelimit::Rate::new(500, 2000),
         }
     }
 }
@@ -46,6 +52,7 @@ pub struct Inner {
     pub admin_token_sha256: [u8; 32],
     pub clock: Arc<dyn Clock>,
     pub metrics: crate::metrics::Metrics,
+    pub limits: crate::ratelimit::Limits,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Serialises publishes and renewals within this process; the state store's generation
@@ -77,6 +84,7 @@ impl AppState {
         rollouts: Vec<Rollout>,
     ) -> Self {
         use sha2::Digest;
+        let limits = crate::ratelimit::Limits::new(config.device_rate, config.admin_rate);
         AppState(Arc::new(Inner {
             config,
             blobs,
@@ -86,6 +94,7 @@ impl AppState {
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
             metrics: crate::metrics::Metrics::new(),
+            limits,
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 pub mod metrics;
 pub mod publish;
+pub mod ratelimit;
 pub mod rollouts;
 pub mod routes;
 pub mod selfcheck;
@@ -198,6 +199,7 @@ pub fn spawn_renewal(
         let mut last_warning: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
+            app.limits.forget_idle();
             if let Err(e) = publish::renew_if_due(&app).await {
                 tracing::error!(error = %e.message, "renewing snapshot and timestamp failed");
             }
@@ -241,8 +243,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let router = routes::router(app);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
 }

@@ -57,6 +57,18 @@ enum Command {
         /// How often to check whether snapshot/timestamp need renewing, in seconds.
         #[arg(long, env = "AIRLOCK_RENEW_CHECK_SECONDS", default_value_t = 60)]
         renew_check_seconds: u64,
+        /// Requests per second each client may make to the device endpoints (0 = unlimited).
+        #[arg(long, env = "AIRLOCK_DEVICE_RATE", default_value_t = 100)]
+        device_rate: u32,
+        /// Burst above the device rate.
+        #[arg(long, env = "AIRLOCK_DEVICE_BURST", default_value_t = 200)]
+        device_burst: u32,
+        /// Requests per second each client may make to the admin endpoints (0 = unlimited).
+        #[arg(long, env = "AIRLOCK_ADMIN_RATE", default_value_t = 500)]
+        admin_rate: u32,
+        /// Burst above the admin rate.
+        #[arg(long, env = "AIRLOCK_ADMIN_BURST", default_value_t = 2000)]
+        admin_burst: u32,
         /// Warn this many days before root, targets or a product role expires.
         #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
         expiry_warning_days: i64,
@@ -109,6 +121,10 @@ async fn run(cli: Cli) -> Result<()> {
             snapshot_hours,
             renew_check_seconds,
             expiry_warning_days,
+            device_rate,
+            device_burst,
+            admin_rate,
+            admin_burst,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -124,6 +140,8 @@ async fn run(cli: Cli) -> Result<()> {
                 max_upload_bytes,
                 timestamp_lifetime: jiff::SignedDuration::from_hours(timestamp_hours),
                 snapshot_lifetime: jiff::SignedDuration::from_hours(snapshot_hours),
+                device_rate: airlock_server::ratelimit::Rate::new(device_rate, device_burst),
+                admin_rate: airlock_server::ratelimit::Rate::new(admin_rate, admin_burst),
                 ..ServeConfig::default()
             };
             let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;

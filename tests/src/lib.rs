@@ -82,6 +82,12 @@ impl Server {
                 "--admin-token-file",
                 "admin.token",
             ])
+            // every test client is 127.0.0.1: per-client limits are tested on their own
+            .args(if extra.contains(&"--device-rate") {
+                &[][..]
+            } else {
+                &["--device-rate", "0", "--admin-rate", "0"][..]
+            })
             .args(extra)
             .current_dir(dir)
             .env("AIRLOCK_LOG", "warn")

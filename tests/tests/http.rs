@@ -252,3 +252,47 @@ fn racing_publishers_one_wins_the_other_gets_409() {
         "the winner's release is served"
     );
 }
+
+#[test]
+fn per_client_rate_limits_answer_429() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(dir, &["--device-rate", "2", "--device-burst", "5"]);
+    publish(dir, &server);
+    let client = reqwest::blocking::Client::new();
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..12 {
+        let resp = client
+            .post(format!("{}/v1/devices/d1/check-in", server.url))
+            .body(r#"{"product": "acme-cam", "version": "1.2.0", "security_version": 3}"#)
+            .send()
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 && limited.is_none() {
+            let retry = resp.headers()["retry-after"].to_str().unwrap().to_string();
+            let body: serde_json::Value = resp.json().unwrap();
+            limited = Some((retry, body));
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    let (retry, body) = limited.expect("some requests were limited");
+    assert!(retry.parse::<u64>().unwrap() >= 1);
+    assert_eq!(body["error"], "rate_limited");
+    // TUF metadata stays readable: not limited
+    for _ in 0..20 {
+        assert_eq!(
+            client
+                .get(format!("{}/tuf/metadata/timestamp.json", server.url))
+                .send()
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+}

@@ -19,24 +19,7 @@ pub fn router(app: AppState) -> Router {
         axum::http::StatusCode::REQUEST_TIMEOUT,
         app.config.request_timeout,
     );
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/v1/products", get(public::products))
-        .route("/v1/products/{product}/support", get(public::support_json))
-        .route("/products/{product}", get(public::support_page))
-        .route("/.well-known/security.txt", get(public::security_txt))
-        .route(
-            "/tuf/metadata/{file}",
-            // JSON compresses well; targets (firmware) are sent as they are
-            get(tuf::metadata)
-                .layer::<_, std::convert::Infallible>(
-                    tower_http::compression::CompressionLayer::new().gzip(true),
-                )
-                .layer::<_, std::convert::Infallible>(timeout),
-        )
-        .route("/tuf/targets/{*path}", get(tuf::target))
+    let devices = Router::new()
         .route(
             "/v1/devices/{device_id}/check-in",
             post(devices::check_in).layer::<_, std::convert::Infallible>(timeout),
@@ -45,6 +28,11 @@ pub fn router(app: AppState) -> Router {
             "/v1/devices/{device_id}/reports",
             post(devices::report).layer::<_, std::convert::Infallible>(timeout),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::ratelimit::limit_devices,
+        ));
+    let admin = Router::new()
         .route(
             "/v1/admin/blobs/{sha256}",
             // uploads stream to storage with their own limit (max_upload_bytes)
@@ -70,6 +58,30 @@ pub fn router(app: AppState) -> Router {
             "/v1/admin/rollouts/{product}/{version}/{action}",
             post(admin::rollout_action),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::ratelimit::limit_admin,
+        ));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/products", get(public::products))
+        .route("/v1/products/{product}/support", get(public::support_json))
+        .route("/products/{product}", get(public::support_page))
+        .route("/.well-known/security.txt", get(public::security_txt))
+        .route(
+            "/tuf/metadata/{file}",
+            // JSON compresses well; targets (firmware) are sent as they are
+            get(tuf::metadata)
+                .layer::<_, std::convert::Infallible>(
+                    tower_http::compression::CompressionLayer::new().gzip(true),
+                )
+                .layer::<_, std::convert::Infallible>(timeout),
+        )
+        .route("/tuf/targets/{*path}", get(tuf::target))
+        .merge(devices)
+        .merge(admin)
         .fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
