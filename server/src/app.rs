@@ -53,6 +53,7 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub metrics: crate::metrics::Metrics,
     pub limits: crate::ratelimit::Limits,
+    pub check_ins: crate::checkins::CheckInWriter,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Serialises publishes and renewals within this process; the state store's generation
@@ -85,6 +86,7 @@ impl AppState {
     ) -> Self {
         use sha2::Digest;
         let limits = crate::ratelimit::Limits::new(config.device_rate, config.admin_rate);
+        let check_ins = crate::checkins::CheckInWriter::spawn(state.clone());
         AppState(Arc::new(Inner {
             config,
             blobs,
@@ -95,6 +97,7 @@ impl AppState {
             clock,
             metrics: crate::metrics::Metrics::new(),
             limits,
+            check_ins,
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),

@@ -4,6 +4,7 @@
 //! simulator can run it in-process.
 
 pub mod app;
+pub mod checkins;
 pub mod clock;
 pub mod error;
 pub mod metrics;

@@ -17,6 +17,9 @@ repository at /tuf/, verifies and commits publishes from `airlock publish`, and 
 check-ins with the update decision.\n\nExit codes: 0 success, 1 error, 2 usage error."
 )]
 struct Cli {
+    /// Async worker threads (default: one per core).
+    #[arg(long, global = true, env = "AIRLOCK_WORKER_THREADS")]
+    worker_threads: Option<usize>,
     /// TOML file of settings (keys are flag names, e.g. `server`, `admin-token-file`).
     #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
     config: Option<PathBuf>,
@@ -210,10 +213,11 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.worker_threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -72,7 +72,11 @@ pub trait StateStore: Send + Sync {
         files: Vec<(String, Vec<u8>)>,
         head: &Head,
     ) -> Result<(), StateError>;
-    async fn record_check_in(&self, record: &CheckInRecord) -> Result<(), StateError>;
+    async fn record_check_in(&self, record: &CheckInRecord) -> Result<(), StateError> {
+        self.record_check_ins(std::slice::from_ref(record)).await
+    }
+    /// Records several check-ins in one transaction.
+    async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError>;
     async fn record_report(
         &self,
         device_id: &str,
@@ -278,22 +282,26 @@ impl StateStore for SqlState {
         Ok(())
     }
 
-    async fn record_check_in(&self, r: &CheckInRecord) -> Result<(), StateError> {
-        sqlx::query(
+    async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
             "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET product = excluded.product, version = excluded.version,
                  security_version = excluded.security_version,
                  last_decision = excluded.last_decision, last_seen = excluded.last_seen",
         )
-        .bind(&r.device_id)
-        .bind(&r.product)
-        .bind(&r.version)
-        .bind(to_i64(r.security_version))
-        .bind(&r.decision)
-        .bind(r.at.to_string())
-        .execute(&self.pool)
-        .await?;
+            .bind(&r.device_id)
+            .bind(&r.product)
+            .bind(&r.version)
+            .bind(to_i64(r.security_version))
+            .bind(&r.decision)
+            .bind(r.at.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
