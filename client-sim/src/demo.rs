@@ -197,53 +197,113 @@ fn fleet_member(i: usize) -> (&'static str, &'static str, u64) {
     }
 }
 
-pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
-    let tmp = tempfile::Builder::new()
-        .prefix("airlock-demo-")
-        .tempdir()
-        .context("creating a temporary directory")?;
-    let dir = tmp.path().to_path_buf();
+/// A running lab: a temporary directory with airlock-server (embedded default: local directory +
+/// SQLite) on a free loopback port and the demo repository (two products, four releases),
+/// published once. `demo` runs a fleet against it; `attack` extends it and runs drills.
+pub struct Lab {
+    tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub app: airlock_server::AppState,
+    pub server_url: url::Url,
+    pub repo: Repo,
+    pub token: String,
+    pub token_file: PathBuf,
+    /// The pinned root devices start from (`repo/metadata/1.root.json`).
+    pub trusted_root: PathBuf,
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    server_task: tokio::task::JoinHandle<Result<()>>,
+}
 
-    // The server, embedded default: local directory + SQLite, on a free loopback port.
-    let srv = dir.join("srv");
-    airlock_server::init_data_dir(&srv).await?;
-    let token_file = dir.join("admin.token");
-    let (token, _) = airlock_server::load_or_create_admin_token(&token_file)?;
-    let app = airlock_server::open(
-        &srv,
-        airlock_server::ServeConfig {
-            // every simulated device shares 127.0.0.1: no per-client limits in the lab
-            device_rate: None,
-            admin_rate: None,
-            ..airlock_server::ServeConfig::default()
-        },
-        &token,
-        Arc::new(airlock_server::SystemClock),
-    )
-    .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+impl Lab {
+    /// Creates the temporary directory (named `<prefix>XXXX`), starts the server, builds the
+    /// demo repository and publishes it.
+    pub async fn start(prefix: &str) -> Result<Lab> {
+        let tmp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .context("creating a temporary directory")?;
+        let dir = tmp.path().to_path_buf();
+
+        // The server, embedded default: local directory + SQLite, on a free loopback port.
+        let srv = dir.join("srv");
+        airlock_server::init_data_dir(&srv).await?;
+        let token_file = dir.join("admin.token");
+        let (token, _) = airlock_server::load_or_create_admin_token(&token_file)?;
+        let app = airlock_server::open(
+            &srv,
+            airlock_server::ServeConfig {
+                // every simulated device shares 127.0.0.1: no per-client limits in the lab
+                device_rate: None,
+                admin_rate: None,
+                // lab devices check in without enrolling (see docs/operations.md for enrolment)
+                device_auth: airlock_server::deviceauth::DeviceAuth::Open,
+                ..airlock_server::ServeConfig::default()
+            },
+            &token,
+            Arc::new(airlock_server::SystemClock),
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port for the server")?;
+        let addr = listener.local_addr()?;
+        let server_url = url::Url::parse(&format!("http://{addr}/"))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_task = tokio::spawn(airlock_server::serve(listener, app.clone(), async {
+            let _ = stop_rx.await;
+        }));
+
+        let repo = build_repository(&dir, &airlock_server::DataDir::new(&srv).online_pub()).await?;
+        let lab = Lab {
+            trusted_root: repo.metadata_dir().join("1.root.json"),
+            tmp,
+            dir,
+            app,
+            server_url,
+            repo,
+            token,
+            token_file,
+            stop_tx,
+            server_task,
+        };
+        lab.publish()
+            .await
+            .context("publishing the demo repository")?;
+        Ok(lab)
+    }
+
+    /// Publishes the lab repository as it is on disk.
+    pub async fn publish(&self) -> Result<airlock_core::api::PublishResponse> {
+        publish::publish(
+            &self.repo,
+            &publish::PublishOptions {
+                server: self.server_url.clone(),
+                admin_token: self.token.clone(),
+                hold: false,
+                progress: false,
+            },
+        )
         .await
-        .context("binding a loopback port for the server")?;
-    let addr = listener.local_addr()?;
-    let server_url = url::Url::parse(&format!("http://{addr}/"))?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_task = tokio::spawn(airlock_server::serve(listener, app.clone(), async {
-        let _ = stop_rx.await;
-    }));
+    }
 
-    let repo = build_repository(&dir, &airlock_server::DataDir::new(&srv).online_pub()).await?;
-    publish::publish(
-        &repo,
-        &publish::PublishOptions {
-            server: server_url.clone(),
-            admin_token: token,
-            hold: false,
-            progress: false,
-        },
-    )
-    .await
-    .context("publishing the demo repository")?;
-    let trusted_root = repo.metadata_dir().join("1.root.json");
+    /// Stops the server; keeps the directory (returning its path) or deletes it.
+    pub async fn stop(self, keep: bool) -> Option<PathBuf> {
+        let _ = self.stop_tx.send(());
+        let _ = self.server_task.await;
+        if keep {
+            Some(self.tmp.keep())
+        } else {
+            None
+        }
+    }
+}
+
+pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
+    let lab = Lab::start("airlock-demo-").await?;
+    let dir = lab.dir.clone();
+    let server_url = lab.server_url.clone();
+    let trusted_root = lab.trusted_root.clone();
+    let app = lab.app.clone();
 
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
@@ -263,6 +323,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             product: product.into(),
             version: version.parse()?,
             security_version: sv,
+            now: None,
         })
     };
 
@@ -376,11 +437,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
         .count();
 
     drop(proxy);
-    let _ = stop_tx.send(());
-    let _ = server_task.await;
-    if opts.keep {
-        let _ = tmp.keep();
-    }
+    lab.stop(opts.keep).await;
     Ok(summary)
 }
 

@@ -30,6 +30,10 @@ pub struct DeviceConfig {
     pub product: String,
     pub version: semver::Version,
     pub security_version: u64,
+    /// The device's clock; `None` is the system clock. It is the time at which the device judges
+    /// its verified metadata fresh and an offer allowed (support windows). Drills set it to
+    /// simulate a device that keeps running while an attacker freezes its metadata.
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// What the device has installed, persisted in `<state>/device.json`.
@@ -147,7 +151,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// TUF refresh (TUF 5.3-5.6) from the device's trusted metadata, then its product's releases
 /// and support record.
-async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verified, String> {
+async fn refresh(
+    cfg: &DeviceConfig,
+    client: &reqwest::Client,
+    now: jiff::Timestamp,
+) -> Result<Verified, String> {
     let tuf_dir = cfg.state_dir.join("tuf");
     std::fs::create_dir_all(&tuf_dir)
         .map_err(|e| format!("creating {}: {e}", tuf_dir.display()))?;
@@ -201,6 +209,21 @@ async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verifie
         .targets
         .as_ref()
         .ok_or_else(|| format!("role {} was not loaded", cfg.product))?;
+    // TUF 5.3.10, 5.4.4, 5.5.6, 5.6.5: nothing the device relies on may have expired by the
+    // device's own clock (tough checked the system clock while loading). A repository or a man
+    // in the middle that keeps serving the same metadata cannot freeze the device past this.
+    let expiries = [
+        ("root", repo.root().signed.expires),
+        ("timestamp", repo.timestamp().signed.expires),
+        ("snapshot", repo.snapshot().signed.expires),
+        ("targets", repo.targets().signed.expires),
+        (cfg.product.as_str(), role_targets.signed.expires),
+    ];
+    if let Some((role, expires)) = first_expired(&expiries, now) {
+        return Err(format!(
+            "freeze attack: {role} metadata expired at {expires} (device clock {now}); refusing stale metadata"
+        ));
+    }
     let releases = read_product_targets(&cfg.product, &role_targets.signed)
         .map(|t| t.releases)
         .map_err(|e| format!("signed metadata of {}: {e}", cfg.product))?;
@@ -222,6 +245,17 @@ async fn refresh(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Verifie
         releases,
         support,
     })
+}
+
+/// The first role (in TUF order) whose metadata has expired at `now`.
+fn first_expired<'a>(
+    expiries: &[(&'a str, jiff::Timestamp)],
+    now: jiff::Timestamp,
+) -> Option<(&'a str, jiff::Timestamp)> {
+    expiries
+        .iter()
+        .copied()
+        .find(|(_, expires)| *expires <= now)
 }
 
 async fn send_report(
@@ -299,11 +333,11 @@ async fn decide_and_install(
     answer: CheckInResponse,
 ) -> Result<Outcome> {
     let refused = |reason: String| Ok(Outcome::Refused { reason });
-    let verified = match refresh(cfg, client).await {
+    let now = cfg.now.unwrap_or_else(jiff::Timestamp::now);
+    let verified = match refresh(cfg, client, now).await {
         Ok(v) => v,
         Err(reason) => return refused(reason),
     };
-    let now = jiff::Timestamp::now();
     match answer {
         CheckInResponse::UpToDate | CheckInResponse::EndOfSupport { .. }
             if !verified.support.security_window_open(now) =>
@@ -445,4 +479,28 @@ async fn download(
         let _ = tokio::fs::remove_file(&part).await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_expired_is_in_order_and_inclusive() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let list = [
+            ("root", t("2030-01-01T00:00:00Z")),
+            ("timestamp", t("2026-01-02T00:00:00Z")),
+            ("snapshot", t("2026-01-01T00:00:00Z")),
+        ];
+        assert_eq!(first_expired(&list, t("2025-12-31T00:00:00Z")), None);
+        assert_eq!(
+            first_expired(&list, t("2026-01-01T00:00:00Z")),
+            Some(("snapshot", t("2026-01-01T00:00:00Z")))
+        );
+        assert_eq!(
+            first_expired(&list, t("2026-06-01T00:00:00Z")).map(|(r, _)| r),
+            Some("timestamp")
+        );
+    }
 }

@@ -4,8 +4,11 @@
 //! - [`device`]: one device: check in, refresh TUF metadata, verify the offer against its own
 //!   signed metadata, download and verify, "install", report.
 //! - [`proxy`]: a tampering proxy in front of the server, for attack drills.
-//! - [`demo`]: the whole story on the embedded default, in a temp dir.
+//! - [`demo`]: the whole story on the embedded default, in a temp dir (and the lab it runs in).
+//! - [`attack`]: attack drills: a device behind the tampering proxy, in a lab or against a
+//!   server; every attack must be refused for its specific reason.
 
+pub mod attack;
 pub mod demo;
 pub mod device;
 pub mod proxy;

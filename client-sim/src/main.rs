@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use airlock_sim::{demo, device, tuf_client};
+use airlock_sim::{attack, demo, device, tuf_client};
 
 #[derive(Parser)]
 #[command(
@@ -15,7 +15,8 @@ use airlock_sim::{demo, device, tuf_client};
     long_about = "airlock-sim runs simulated devices against airlock-server: each is a TUF \
 client with its own trusted metadata that checks in, verifies the offer against its own signed \
 metadata, downloads and verifies the image, installs and reports.\n\nExit codes: 0 success, \
-1 error, 2 usage error, 3 a device refused what it was given (device) or a drill failed (demo)."
+1 error, 2 usage error, 3 a device refused what it was given (device) or a drill failed (demo, \
+attack)."
 )]
 struct Cli {
     /// Print machine-readable JSON instead of text.
@@ -63,6 +64,39 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Attack drills: a simulated device behind a tampering proxy (man in the middle or
+    /// compromised server). Prints attack, expected, observed, reason; exits 3 if any attack
+    /// succeeded. Without --server, builds a lab in a temp dir where every drill can run.
+    Attack {
+        /// Run every drill (the default when no NAME is given).
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+        /// Drills to run: arbitrary-software, rollback-timestamp, rollback-snapshot,
+        /// rollback-targets, rollback-product-role, indefinite-freeze, endless-data,
+        /// mix-and-match, wrong-signature, below-threshold, revoked-key, wrong-product-image,
+        /// downgrade, below-floor, feature-after-window, sunset-only-after-support,
+        /// hidden-end-of-support, requires-skipped.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Run against this server instead of a lab (drills it cannot prepare are "not run").
+        #[arg(long, requires_all = ["trusted_root", "product", "version", "security_version"])]
+        server: Option<url::Url>,
+        /// With --server: the pinned root metadata.
+        #[arg(long, requires = "server")]
+        trusted_root: Option<PathBuf>,
+        /// With --server: the simulated device's product.
+        #[arg(long, requires = "server")]
+        product: Option<String>,
+        /// With --server: the simulated device's installed version.
+        #[arg(long, requires = "server")]
+        version: Option<semver::Version>,
+        /// With --server: the simulated device's security version.
+        #[arg(long, requires = "server")]
+        security_version: Option<u64>,
+        /// With --server: the admin token, to re-sign when the server has only one timestamp.
+        #[arg(long, requires = "server")]
+        admin_token_file: Option<PathBuf>,
+    },
     /// The TUF conformance suite's client-under-test protocol (init / refresh / download).
     TufClient(tuf_client::TufClientArgs),
 }
@@ -87,6 +121,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 product,
                 version,
                 security_version,
+                now: None,
             };
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))
@@ -133,6 +168,50 @@ async fn run(cli: Cli) -> Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 print!("{}", demo::render(&summary));
+            }
+            Ok(if summary.ok() { 0 } else { 3 })
+        }
+        Command::Attack {
+            all: _,
+            names,
+            server,
+            trusted_root,
+            product,
+            version,
+            security_version,
+            admin_token_file,
+        } => {
+            let server = match (server, trusted_root, product, version, security_version) {
+                (Some(url), Some(trusted_root), Some(product), Some(version), Some(sv)) => {
+                    let admin_token = admin_token_file
+                        .as_deref()
+                        .map(airlock_signer::publish::read_token)
+                        .transpose()?;
+                    Some(attack::ServerTarget {
+                        url,
+                        trusted_root,
+                        device: attack::DeviceSpec {
+                            product,
+                            version,
+                            security_version: sv,
+                        },
+                        admin_token,
+                    })
+                }
+                (None, ..) => None,
+                _ => anyhow::bail!(
+                    "--server needs --trusted-root, --product, --version and --security-version"
+                ),
+            };
+            let summary = attack::run(&attack::AttackOptions {
+                drills: names,
+                server,
+            })
+            .await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", attack::render(&summary));
             }
             Ok(if summary.ok() { 0 } else { 3 })
         }

@@ -223,3 +223,38 @@ pub struct RolloutStatus {
     pub failed: u64,
     pub failure_rate_percent: f64,
 }
+
+/// `POST /v1/admin/enrolment-tokens`: a token devices enrol with (per product, or for one
+/// device).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentTokenRequest {
+    pub product: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolmentTokenResponse {
+    /// Shown once; the server keeps only its digest.
+    pub token: String,
+    pub product: String,
+    pub device_id: Option<String>,
+}
+
+/// `POST /v1/devices/{id}/enrol`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub token: String,
+    pub product: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: String,
+    pub product: String,
+    /// The device's own credential for check-ins and reports (`Authorization: Bearer ...`);
+    /// shown once, the server keeps only its digest.
+    pub credential: String,
+}

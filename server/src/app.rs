@@ -26,6 +26,8 @@ pub struct ServeConfig {
     pub device_rate: Option<crate::ratelimit::Rate>,
     /// Per-client limit on admin endpoints; `None` = unlimited.
     pub admin_rate: Option<crate::ratelimit::Rate>,
+    /// Whether check-ins and reports need an enrolled device's credential.
+    pub device_auth: crate::deviceauth::DeviceAuth,
 }
 
 impl Default for ServeConfig {
@@ -38,6 +40,7 @@ impl Default for ServeConfig {
             request_timeout: std::time::Duration::from_secs(30),
             device_rate: crate::ratelimit::Rate::new(100, 200),
             admin_rate: crate::ratelimit::Rate::new(500, 2000),
+            device_auth: crate::deviceauth::DeviceAuth::Required,
         }
     }
 }
@@ -54,6 +57,7 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     pub limits: crate::ratelimit::Limits,
     pub check_ins: crate::checkins::CheckInWriter,
+    pub credentials: crate::deviceauth::Credentials,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Serialises publishes and renewals within this process; the state store's generation
@@ -83,6 +87,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         view: RepoView,
         rollouts: Vec<Rollout>,
+        credentials: Vec<crate::storage::state::DeviceCredential>,
     ) -> Self {
         use sha2::Digest;
         let limits = crate::ratelimit::Limits::new(config.device_rate, config.admin_rate);
@@ -98,6 +103,7 @@ impl AppState {
             metrics: crate::metrics::Metrics::new(),
             limits,
             check_ins,
+            credentials: crate::deviceauth::Credentials::new(credentials),
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),

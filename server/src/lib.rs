@@ -6,6 +6,7 @@
 pub mod app;
 pub mod checkins;
 pub mod clock;
+pub mod deviceauth;
 pub mod error;
 pub mod metrics;
 pub mod publish;
@@ -174,6 +175,9 @@ pub async fn open(
     let rollouts = storage::StateStore::list_rollouts(&state)
         .await
         .context("loading rollouts")?;
+    let credentials = storage::StateStore::credentials(&state)
+        .await
+        .context("loading device credentials")?;
     Ok(AppState::new(
         config,
         Arc::new(blobs),
@@ -184,6 +188,7 @@ pub async fn open(
         clock,
         view,
         rollouts,
+        credentials,
     ))
 }
 

@@ -72,6 +72,10 @@ enum Command {
         /// Burst above the admin rate.
         #[arg(long, env = "AIRLOCK_ADMIN_BURST", default_value_t = 2000)]
         admin_burst: u32,
+        /// Device authentication for check-ins and reports: `required` (enrolled devices with
+        /// their credential) or `open` (anyone; labs and demos).
+        #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
+        device_auth: airlock_server::deviceauth::DeviceAuth,
         /// Warn this many days before root, targets or a product role expires.
         #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
         expiry_warning_days: i64,
@@ -128,6 +132,7 @@ async fn run(cli: Cli) -> Result<()> {
             device_burst,
             admin_rate,
             admin_burst,
+            device_auth,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -145,6 +150,7 @@ async fn run(cli: Cli) -> Result<()> {
                 snapshot_lifetime: jiff::SignedDuration::from_hours(snapshot_hours),
                 device_rate: airlock_server::ratelimit::Rate::new(device_rate, device_burst),
                 admin_rate: airlock_server::ratelimit::Rate::new(admin_rate, admin_burst),
+                device_auth,
                 ..ServeConfig::default()
             };
             let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;

@@ -188,3 +188,77 @@ pub async fn repository(
         "online_key": app.online_key_id,
     })))
 }
+
+/// `POST /v1/admin/enrolment-tokens`.
+pub async fn create_enrolment_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<airlock_core::api::EnrolmentTokenResponse>), ApiError> {
+    use crate::deviceauth::{random_secret, sha256_hex};
+    require_admin(&app, &headers)?;
+    let req: airlock_core::api::EnrolmentTokenRequest = parse_json(&body)?;
+    if !app.view().products.contains_key(&req.product) {
+        return Err(ApiError::not_found(
+            "unknown_product",
+            format!("unknown product {:?}", req.product),
+        ));
+    }
+    if let Some(d) = &req.device_id {
+        crate::routes::devices::check_device_id(d)?;
+    }
+    let token = random_secret();
+    app.state
+        .insert_enrolment_token(
+            &crate::storage::state::EnrolmentToken {
+                token_sha256: sha256_hex(&token),
+                product: req.product.clone(),
+                device_id: req.device_id.clone(),
+                revoked: false,
+            },
+            app.clock.now(),
+        )
+        .await?;
+    app.state
+        .audit(
+            app.clock.now(),
+            "admin",
+            "enrolment_token.create",
+            &json!({"product": req.product, "device_id": req.device_id}),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(airlock_core::api::EnrolmentTokenResponse {
+            token,
+            product: req.product,
+            device_id: req.device_id,
+        }),
+    ))
+}
+
+/// `POST /v1/admin/devices/{id}/revoke`: the device's credential stops working (403).
+pub async fn revoke_device(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(device_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    crate::routes::devices::check_device_id(&device_id)?;
+    if !app.state.revoke_device(&device_id).await? {
+        return Err(ApiError::not_found(
+            "not_enrolled",
+            format!("device {device_id} is not enrolled"),
+        ));
+    }
+    app.credentials.revoke(&device_id);
+    app.state
+        .audit(
+            app.clock.now(),
+            "admin",
+            "device.revoke",
+            &json!({"device_id": device_id}),
+        )
+        .await?;
+    Ok(Json(json!({"device_id": device_id, "revoked": true})))
+}

@@ -2,7 +2,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::deviceauth::DeviceAuth;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -39,10 +41,15 @@ fn parse_version(v: &str) -> Result<semver::Version, ApiError> {
 pub async fn check_in(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     check_device_id(&device_id)?;
     let req: CheckInRequest = parse_json(&body)?;
+    if app.config.device_auth == DeviceAuth::Required {
+        app.credentials
+            .check(&device_id, &headers, Some(&req.product))?;
+    }
     names::check_product_id(&req.product).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let device = DeviceState {
         product: req.product.clone(),
@@ -92,9 +99,13 @@ pub async fn check_in(
 pub async fn report(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_device_id(&device_id)?;
+    if app.config.device_auth == DeviceAuth::Required {
+        app.credentials.check(&device_id, &headers, None)?;
+    }
     let report: DeviceReport = parse_json(&body)?;
     parse_version(&report.version)?;
     if report.code.as_ref().is_some_and(|c| c.len() > 256) {
@@ -115,4 +126,64 @@ pub async fn report(
         crate::rollouts::after_report(&app, &device_id, &report.version).await?;
     }
     Ok((StatusCode::ACCEPTED, Json(json!({"accepted": true}))))
+}
+
+/// `POST /v1/devices/{id}/enrol`: exchanges an enrolment token for the device's credential.
+pub async fn enrol(
+    State(app): State<AppState>,
+    Path(device_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<airlock_core::api::EnrolResponse>), ApiError> {
+    use crate::deviceauth::{random_secret, sha256_hex};
+    check_device_id(&device_id)?;
+    let req: airlock_core::api::EnrolRequest = parse_json(&body)?;
+    let token = app
+        .state
+        .enrolment_token(&sha256_hex(req.token.trim()))
+        .await?
+        .filter(|t| !t.revoked)
+        .ok_or_else(|| ApiError::unauthorized("invalid enrolment token"))?;
+    if token.product != req.product {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_product",
+            format!(
+                "this enrolment token is for {}, not {}",
+                token.product, req.product
+            ),
+        ));
+    }
+    if token.device_id.as_ref().is_some_and(|d| *d != device_id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_device",
+            "this enrolment token is for another device",
+        ));
+    }
+    let credential = random_secret();
+    let record = crate::storage::state::DeviceCredential {
+        device_id: device_id.clone(),
+        product: req.product.clone(),
+        credential_sha256: sha256_hex(&credential),
+        revoked: false,
+    };
+    app.state
+        .insert_credential(&record, app.clock.now())
+        .await
+        .map_err(|e| match e {
+            crate::storage::StateError::FileExists(_) => ApiError::conflict(format!(
+                "device {device_id} is already enrolled (revoke it first to enrol it again)"
+            )),
+            other => other.into(),
+        })?;
+    app.credentials.set(record);
+    tracing::info!(device = %device_id, product = %req.product, "device enrolled");
+    Ok((
+        StatusCode::CREATED,
+        Json(airlock_core::api::EnrolResponse {
+            device_id,
+            product: req.product,
+            credential,
+        }),
+    ))
 }

@@ -28,6 +28,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/devices/{device_id}/reports",
             post(devices::report).layer::<_, std::convert::Infallible>(timeout),
         )
+        .route("/v1/devices/{device_id}/enrol", post(devices::enrol))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::ratelimit::limit_devices,
@@ -46,6 +47,14 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/admin/repository", get(admin::repository))
         .route("/v1/admin/resign", post(admin::resign))
+        .route(
+            "/v1/admin/enrolment-tokens",
+            post(admin::create_enrolment_token),
+        )
+        .route(
+            "/v1/admin/devices/{device_id}/revoke",
+            post(admin::revoke_device),
+        )
         .route(
             "/v1/admin/rollouts",
             post(admin::start_rollout).get(admin::list_rollouts),

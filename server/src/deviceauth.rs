@@ -1,0 +1,189 @@
+//! Device authentication. An operator creates enrolment tokens (per product, or per device);
+//! a device enrols once with a token and receives its own credential; check-ins and reports
+//! then carry `Authorization: Bearer <credential>`. Only digests of tokens and credentials are
+//! stored. `--device-auth open` keeps unauthenticated check-ins for labs and demos.
+
+use axum::http::{header, HeaderMap, StatusCode};
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use crate::error::ApiError;
+use crate::storage::state::DeviceCredential;
+
+/// Whether check-ins and reports need a device credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceAuth {
+    #[default]
+    Required,
+    Open,
+}
+
+impl std::str::FromStr for DeviceAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "required" => Ok(DeviceAuth::Required),
+            "open" => Ok(DeviceAuth::Open),
+            other => Err(format!("{other:?}: expected required or open")),
+        }
+    }
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A new random secret (256 bits, hex).
+pub fn random_secret() -> String {
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Constant-time equality of two hex digests.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Enrolled devices' credentials, in memory (the state store is the record).
+#[derive(Default)]
+pub struct Credentials {
+    by_device: RwLock<HashMap<String, DeviceCredential>>,
+}
+
+impl Credentials {
+    pub fn new(list: Vec<DeviceCredential>) -> Self {
+        Credentials {
+            by_device: RwLock::new(list.into_iter().map(|c| (c.device_id.clone(), c)).collect()),
+        }
+    }
+
+    pub fn set(&self, c: DeviceCredential) {
+        match self.by_device.write() {
+            Ok(mut m) => m.insert(c.device_id.clone(), c),
+            Err(p) => p.into_inner().insert(c.device_id.clone(), c),
+        };
+    }
+
+    pub fn revoke(&self, device_id: &str) {
+        let mut guard = match self.by_device.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(c) = guard.get_mut(device_id) {
+            c.revoked = true;
+        }
+    }
+
+    /// Checks the bearer credential of `device_id`: 401 when missing or wrong, 403 when the
+    /// device is revoked or claims another product than it enrolled for.
+    pub fn check(
+        &self,
+        device_id: &str,
+        headers: &HeaderMap,
+        product: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "device credential required (enrol with POST /v1/devices/{id}/enrol)",
+                )
+            })?;
+        let guard = match self.by_device.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let Some(c) = guard.get(device_id) else {
+            return Err(ApiError::unauthorized(format!(
+                "device {device_id} is not enrolled"
+            )));
+        };
+        if !same(&c.credential_sha256, &sha256_hex(presented)) {
+            return Err(ApiError::unauthorized("invalid device credential"));
+        }
+        if c.revoked {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                format!("device {device_id} was revoked"),
+            ));
+        }
+        if let Some(p) = product {
+            if p != c.product {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "wrong_product",
+                    format!(
+                        "device {device_id} is enrolled as a {}, not a {p}",
+                        c.product
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> (Credentials, String) {
+        let secret = random_secret();
+        let c = Credentials::new(vec![DeviceCredential {
+            device_id: "d1".into(),
+            product: "acme-cam".into(),
+            credential_sha256: sha256_hex(&secret),
+            revoked: false,
+        }]);
+        (c, secret)
+    }
+
+    fn bearer(s: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {s}").parse().unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn credentials_are_checked() {
+        let (c, secret) = creds();
+        assert!(c.check("d1", &bearer(&secret), Some("acme-cam")).is_ok());
+        assert_eq!(
+            c.check("d1", &HeaderMap::new(), None).unwrap_err().status,
+            401
+        );
+        assert_eq!(
+            c.check("d1", &bearer("nope"), None).unwrap_err().status,
+            401
+        );
+        assert_eq!(
+            c.check("d2", &bearer(&secret), None).unwrap_err().status,
+            401
+        );
+        assert_eq!(
+            c.check("d1", &bearer(&secret), Some("other"))
+                .unwrap_err()
+                .status,
+            403
+        );
+        c.revoke("d1");
+        assert_eq!(
+            c.check("d1", &bearer(&secret), None).unwrap_err().status,
+            403
+        );
+    }
+}

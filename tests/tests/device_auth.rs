@@ -1,0 +1,151 @@
+//! Device authentication (`--device-auth required`, the default): enrolment tokens per product
+//! or per device, credentials on check-ins and reports, 401 / 403, revocation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use serde_json::Value;
+
+#[test]
+fn devices_enrol_and_unknown_or_revoked_devices_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(dir, &["--device-auth", "required"]);
+    publish(dir, &server);
+    let admin = std::fs::read_to_string(dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let client = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+    let check_in = |id: &str, cred: Option<&str>, product: &str| {
+        let mut req = client
+            .post(url(&format!("/v1/devices/{id}/check-in")))
+            .body(format!(
+                r#"{{"product": "{product}", "version": "1.0.0", "security_version": 2}}"#
+            ));
+        if let Some(c) = cred {
+            req = req.bearer_auth(c);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap())
+    };
+    let token = |body: &str| -> Value {
+        let resp = client
+            .post(url("/v1/admin/enrolment-tokens"))
+            .bearer_auth(&admin)
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        resp.json().unwrap()
+    };
+    let enrol = |id: &str, token: &str, product: &str| {
+        let resp = client
+            .post(url(&format!("/v1/devices/{id}/enrol")))
+            .body(format!(r#"{{"token": "{token}", "product": "{product}"}}"#))
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().unwrap())
+    };
+
+    let (s, body) = check_in("d1", None, "acme-cam");
+    assert_eq!((s, body["error"].as_str().unwrap()), (401, "unauthorized"));
+
+    let product_token = token(r#"{"product": "acme-cam"}"#)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, e) = enrol("d1", &product_token, "acme-cam");
+    assert_eq!(s, 201, "{e}");
+    let cred = e["credential"].as_str().unwrap().to_string();
+    let (s, answer) = check_in("d1", Some(&cred), "acme-cam");
+    assert_eq!((s, answer["decision"].as_str().unwrap()), (200, "update"));
+    let (s, _) = check_in("d1", Some("wrong"), "acme-cam");
+    assert_eq!(s, 401);
+    let (s, body) = check_in("d1", Some(&cred), "acme-old");
+    assert_eq!((s, body["error"].as_str().unwrap()), (403, "wrong_product"));
+    let (s, _) = check_in("d2", Some(&cred), "acme-cam");
+    assert_eq!(s, 401, "a credential belongs to one device");
+    let (s, _) = enrol("d1", &product_token, "acme-cam");
+    assert_eq!(s, 409, "already enrolled");
+    let (s, _) = enrol("d5", &product_token, "acme-old");
+    assert_eq!(s, 403, "token for another product");
+    let (s, _) = enrol("d5", "not-a-token", "acme-cam");
+    assert_eq!(s, 401);
+    let report = client
+        .post(url("/v1/devices/d1/reports"))
+        .body(r#"{"status": "installed", "version": "1.2.0"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(report.status(), 401);
+    let report = client
+        .post(url("/v1/devices/d1/reports"))
+        .bearer_auth(&cred)
+        .body(r#"{"status": "installed", "version": "1.2.0"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(report.status(), 202);
+
+    // a per-device token works for that device only
+    let one = token(r#"{"product": "acme-cam", "device_id": "d3"}"#)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = enrol("d4", &one, "acme-cam");
+    assert_eq!(s, 403);
+    let (s, _) = enrol("d3", &one, "acme-cam");
+    assert_eq!(s, 201);
+
+    // revocation: 403, then the device may enrol again
+    let resp = client
+        .post(url("/v1/admin/devices/d1/revoke"))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (s, body) = check_in("d1", Some(&cred), "acme-cam");
+    assert_eq!((s, body["error"].as_str().unwrap()), (403, "revoked"));
+    let (s, e) = enrol("d1", &product_token, "acme-cam");
+    assert_eq!(s, 201);
+    let (s, _) = check_in("d1", Some(e["credential"].as_str().unwrap()), "acme-cam");
+    assert_eq!(s, 200);
+    assert_eq!(
+        client
+            .post(url("/v1/admin/devices/nobody/revoke"))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        client
+            .post(url("/v1/admin/enrolment-tokens"))
+            .body(r#"{"product": "acme-cam"}"#)
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // survives a restart; /tuf/ stays readable for plain TUF clients
+    drop(server);
+    let server = Server::start_with(dir, &["--device-auth", "required"]);
+    let url2 = |p: &str| format!("{}{p}", server.url);
+    let resp = client
+        .post(url2("/v1/devices/d3/check-in"))
+        .body(r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        client
+            .get(url2("/tuf/metadata/timestamp.json"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}
