@@ -324,6 +324,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             version: version.parse()?,
             security_version: sv,
             now: None,
+            enrol_token: None,
         })
     };
 

@@ -34,6 +34,66 @@ pub struct DeviceConfig {
     /// its verified metadata fresh and an offer allowed (support windows). Drills set it to
     /// simulate a device that keeps running while an attacker freezes its metadata.
     pub now: Option<jiff::Timestamp>,
+    /// Enrolment token, used once when the state directory holds no device credential yet.
+    pub enrol_token: Option<String>,
+}
+
+fn credential_file(dir: &Path) -> PathBuf {
+    dir.join("credential")
+}
+
+/// The device credential kept in the state directory, if enrolled.
+fn stored_credential(cfg: &DeviceConfig) -> Option<String> {
+    std::fs::read_to_string(credential_file(&cfg.state_dir))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Enrols with the token if the device has no credential yet; returns the credential.
+async fn ensure_enrolled(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<Option<String>> {
+    if let Some(c) = stored_credential(cfg) {
+        return Ok(Some(c));
+    }
+    let Some(token) = &cfg.enrol_token else {
+        return Ok(None);
+    };
+    let url = cfg
+        .server
+        .join(&format!("v1/devices/{}/enrol", cfg.id))
+        .context("building the enrolment URL")?;
+    let resp = client
+        .post(url)
+        .json(&airlock_core::api::EnrolRequest {
+            token: token.clone(),
+            product: cfg.product.clone(),
+        })
+        .send()
+        .await
+        .with_context(|| format!("enrolling with {}", cfg.server))?;
+    let status = resp.status();
+    let text = resp.text().await.context("reading the enrolment answer")?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "enrolment refused by the server ({status}): {}",
+            text.trim()
+        );
+    }
+    let answer: airlock_core::api::EnrolResponse =
+        serde_json::from_str(&text).context("parsing the enrolment answer")?;
+    let path = credential_file(&cfg.state_dir);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(&path)
+        .and_then(|mut f| f.write_all(answer.credential.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Some(answer.credential))
 }
 
 /// What the device has installed, persisted in `<state>/device.json`.
@@ -273,7 +333,11 @@ async fn send_report(
         version: version.to_string(),
         code,
     };
-    if let Err(e) = client.post(url).json(&report).send().await {
+    let mut req = client.post(url).json(&report);
+    if let Some(c) = stored_credential(cfg) {
+        req = req.bearer_auth(c);
+    }
+    if let Err(e) = req.send().await {
         tracing::warn!(device = %cfg.id, error = %e, "report not delivered");
     }
 }
@@ -293,8 +357,12 @@ pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<
         .server
         .join(&format!("v1/devices/{}/check-in", cfg.id))
         .context("building the check-in URL")?;
-    let resp = client
-        .post(url)
+    let credential = ensure_enrolled(cfg, client).await?;
+    let mut req = client.post(url);
+    if let Some(c) = &credential {
+        req = req.bearer_auth(c);
+    }
+    let resp = req
         .json(&CheckInRequest {
             product: device.product.clone(),
             version: device.version.to_string(),

@@ -50,6 +50,10 @@ enum Command {
         version: semver::Version,
         #[arg(long)]
         security_version: u64,
+        /// Enrolment token (from POST /v1/admin/enrolment-tokens), used once: the device then
+        /// keeps its own credential in its state directory.
+        #[arg(long, env = "AIRLOCK_ENROL_TOKEN")]
+        enrol_token: Option<String>,
     },
     /// The whole story on the embedded default in a temp dir: keys, repo, server, publish,
     /// a fleet, and tamper/rollback drills.
@@ -111,6 +115,7 @@ async fn run(cli: Cli) -> Result<u8> {
             product,
             version,
             security_version,
+            enrol_token,
         } => {
             let cfg = device::DeviceConfig {
                 tuf_base: server.clone(),
@@ -122,6 +127,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 version,
                 security_version,
                 now: None,
+                enrol_token,
             };
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))

@@ -149,3 +149,81 @@ fn devices_enrol_and_unknown_or_revoked_devices_are_refused() {
         200
     );
 }
+
+#[test]
+fn simulated_devices_enrol_once_and_keep_their_credential() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(dir, &["--device-auth", "required"]);
+    publish(dir, &server);
+    let admin = std::fs::read_to_string(dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let token: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(&admin)
+        .body(r#"{"product": "acme-cam"}"#)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let device = |extra: &[&str]| {
+        let mut args = vec![
+            "device",
+            "--server",
+            &server.url,
+            "--trusted-root",
+            "repo/metadata/1.root.json",
+            "--state",
+            "dev",
+            "--id",
+            "cam-7",
+            "--product",
+            "acme-cam",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "2",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(dir, "airlock-sim", &args)
+    };
+    // without a token or credential: refused by the server
+    let out = device(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = device(&["--enrol-token", token]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run1: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run1["outcome"], "installed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("dev/credential"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // later cycles use the stored credential
+    let out = device(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run2: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run2["outcome"], "up_to_date");
+}

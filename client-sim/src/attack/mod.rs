@@ -491,6 +491,7 @@ impl Ctx {
             version: spec.version.clone(),
             security_version: spec.security_version,
             now,
+            enrol_token: None,
         };
         let run = run_device(&cfg, &self.client)
             .await
