@@ -28,6 +28,15 @@ pub struct RepoView {
     pub products: BTreeMap<String, ProductView>,
     /// Target name -> (sha256, length), for serving `/tuf/targets/`.
     pub targets: HashMap<String, (String, u64)>,
+    /// The current metadata files by every name they are served under (`timestamp.json`,
+    /// `3.targets.json`, `targets.json`, ...), with their ETags, built once per publish.
+    pub files: HashMap<String, (Bytes, String)>,
+}
+
+/// A strong ETag from content.
+pub fn etag_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(bytes)[..16]))
 }
 
 impl RepoView {
@@ -67,7 +76,51 @@ impl RepoView {
             }
             products.insert(name.clone(), ProductView { support, releases });
         }
+        let mut files = HashMap::new();
+        {
+            let mut add = |names: Vec<String>, b: &[u8]| {
+                let entry = (Bytes::copy_from_slice(b), etag_of(b));
+                for n in names {
+                    files.insert(n, entry.clone());
+                }
+            };
+            add(vec!["timestamp.json".into()], &head.timestamp);
+            add(
+                vec![
+                    "snapshot.json".into(),
+                    format!("{}.snapshot.json", head.index.snapshot_version),
+                ],
+                &snapshot,
+            );
+            let latest = published.roots.len();
+            for (i, r) in published.roots.iter().enumerate() {
+                let mut names = vec![format!("{}.root.json", i + 1)];
+                if i + 1 == latest {
+                    names.push("root.json".into());
+                }
+                add(names, &r.bytes);
+            }
+            if let Some(t) = &published.targets {
+                add(
+                    vec![
+                        "targets.json".into(),
+                        format!("{}.targets.json", t.version()),
+                    ],
+                    &t.bytes,
+                );
+            }
+            for (name, r) in &published.roles {
+                add(
+                    vec![
+                        format!("{name}.json"),
+                        format!("{}.{name}.json", r.version()),
+                    ],
+                    &r.bytes,
+                );
+            }
+        }
         Ok(RepoView {
+            files,
             generation: head.generation,
             index: head.index.clone(),
             timestamp: Bytes::from(head.timestamp.clone()),
@@ -120,43 +173,8 @@ impl RepoView {
         RepoView::from_parts(&head, published, snapshot)
     }
 
-    /// A current metadata file by its published name, if it is held in memory.
-    pub fn current_file(&self, name: &str) -> Option<Bytes> {
-        let ix = &self.index;
-        if !self.is_published() {
-            return None;
-        }
-        let bytes_of = |m: &MetaFile<Targets>| Bytes::from(m.bytes.clone());
-        match name {
-            "timestamp.json" => return Some(self.timestamp.clone()),
-            "snapshot.json" => return Some(self.snapshot.clone()),
-            "root.json" => return self.latest_root().map(|r| Bytes::from(r.bytes.clone())),
-            "targets.json" => return self.published.targets.as_ref().map(bytes_of),
-            _ => {}
-        }
-        let stem = name.strip_suffix(".json")?;
-        let (version, role) = match stem.split_once('.') {
-            Some((v, role)) if v.bytes().all(|b| b.is_ascii_digit()) => {
-                (v.parse::<u64>().ok()?, role)
-            }
-            _ => return self.published.roles.get(stem).map(bytes_of),
-        };
-        match role {
-            "root" => {
-                let idx = usize::try_from(version.checked_sub(1)?).ok()?;
-                self.published
-                    .roots
-                    .get(idx)
-                    .map(|r| Bytes::from(r.bytes.clone()))
-            }
-            "snapshot" if version == ix.snapshot_version => Some(self.snapshot.clone()),
-            "targets" if version == ix.targets_version => {
-                self.published.targets.as_ref().map(bytes_of)
-            }
-            role if ix.roles.get(role) == Some(&version) => {
-                self.published.roles.get(role).map(bytes_of)
-            }
-            _ => None,
-        }
+    /// A current metadata file by its published name, with its ETag, if held in memory.
+    pub fn current_file(&self, name: &str) -> Option<(Bytes, &str)> {
+        self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))
     }
 }

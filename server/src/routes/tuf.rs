@@ -24,12 +24,6 @@ fn is_safe_metadata_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
-/// A strong ETag from content.
-fn etag_of(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(bytes)[..16]))
-}
-
 /// RFC 9110 13.1.2: whether If-None-Match matches `etag` (then 304).
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
@@ -51,10 +45,9 @@ fn not_modified_response(etag: &str, cache: &'static str) -> Response {
     resp
 }
 
-fn json_response(headers: &HeaderMap, bytes: Bytes, cache: &'static str) -> Response {
-    let etag = etag_of(&bytes);
-    if not_modified(headers, &etag) {
-        return not_modified_response(&etag, cache);
+fn json_response(headers: &HeaderMap, bytes: Bytes, etag: &str, cache: &'static str) -> Response {
+    if not_modified(headers, etag) {
+        return not_modified_response(etag, cache);
     }
     let mut resp = (
         [
@@ -67,7 +60,7 @@ fn json_response(headers: &HeaderMap, bytes: Bytes, cache: &'static str) -> Resp
         bytes,
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     resp
@@ -120,14 +113,15 @@ pub async fn metadata(
         .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     let cache = if versioned { IMMUTABLE } else { SHORT };
     let view = app.view();
-    if let Some(bytes) = view.current_file(&file) {
-        return Ok(json_response(&headers, bytes, cache));
+    if let Some((bytes, etag)) = view.current_file(&file) {
+        return Ok(json_response(&headers, bytes, etag, cache));
     }
     if versioned {
         // Older versions stay readable: a device that fetched the previous timestamp a moment
         // before a publish still finds the snapshot and roles it names.
         if let Some(bytes) = app.state.metadata(&file).await? {
-            return Ok(json_response(&headers, Bytes::from(bytes), cache));
+            let etag = crate::view::etag_of(&bytes);
+            return Ok(json_response(&headers, Bytes::from(bytes), &etag, cache));
         }
     }
     Err(ApiError::not_found(
