@@ -180,6 +180,7 @@ async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
                 kind,
                 requires: None,
                 released: Some(released.parse()?),
+                advisories: Vec::new(),
             },
         )
         .await?;

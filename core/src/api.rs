@@ -65,6 +65,9 @@ pub struct OfferedTarget {
     pub hashes: BTreeMap<String, String>,
     /// Path on the server (consistent-snapshot target URL).
     pub url: String,
+    /// Vulnerabilities fixed between the installed version and this one (signed advisories).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<crate::release::Advisory>,
 }
 
 /// The check-in answer.
@@ -108,6 +111,7 @@ impl CheckInResponse {
                     kind: release.info.kind,
                     length: release.length,
                     hashes: BTreeMap::from([("sha256".to_string(), release.sha256)]),
+                    advisories: Vec::new(),
                 },
             },
             Decision::UpToDate => CheckInResponse::UpToDate,

@@ -238,6 +238,7 @@ mod tests {
                 kind,
                 requires: None,
                 released: "2026-01-01T00:00:00Z".parse().unwrap(),
+                advisories: Vec::new(),
             },
         }
     }

@@ -64,6 +64,60 @@ pub struct ReleaseInfo {
     pub requires: Option<semver::Version>,
     /// Release time (whole seconds, UTC).
     pub released: jiff::Timestamp,
+    /// Vulnerabilities this release fixes (signed with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<Advisory>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A security advisory carried by the release that fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advisory {
+    /// e.g. `CVE-2026-12345` or a vendor id.
+    pub id: String,
+    pub severity: Severity,
+    pub summary: String,
+}
+
+impl std::str::FromStr for Advisory {
+    type Err = String;
+    /// `ID:SEVERITY:SUMMARY`, e.g. `CVE-2026-1234:high:RTSP parser overflow`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!("advisory {s:?}: expected ID:SEVERITY:SUMMARY with SEVERITY low, medium, high or critical")
+        };
+        let mut parts = s.splitn(3, ':');
+        let id = parts.next().unwrap_or("").trim();
+        let severity = match parts.next().map(str::trim) {
+            Some("low") => Severity::Low,
+            Some("medium") => Severity::Medium,
+            Some("high") => Severity::High,
+            Some("critical") => Severity::Critical,
+            _ => return Err(bad()),
+        };
+        let summary = parts.next().unwrap_or("").trim();
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !id_ok || summary.is_empty() || summary.len() > 500 {
+            return Err(bad());
+        }
+        Ok(Advisory {
+            id: id.to_string(),
+            severity,
+            summary: summary.to_string(),
+        })
+    }
 }
 
 impl ReleaseInfo {

@@ -441,6 +441,7 @@ mod tests {
             kind,
             requires: None,
             released: ts("2026-01-01T00:00:00Z"),
+            advisories: Vec::new(),
         }
     }
 

@@ -705,6 +705,7 @@ mod tests {
             kind: ReleaseKind::Security,
             requires: None,
             released: "2026-01-01T00:00:00Z".parse().unwrap(),
+            advisories: Vec::new(),
         }
     }
 

@@ -329,6 +329,10 @@ struct ReleaseAdd {
     /// Target file name (default: the image's file name).
     #[arg(long)]
     name: Option<String>,
+    /// A vulnerability this release fixes: ID:SEVERITY:SUMMARY (repeatable), e.g.
+    /// "CVE-2026-1234:high:RTSP parser overflow".
+    #[arg(long = "advisory")]
+    advisories: Vec<airlock_core::release::Advisory>,
 }
 
 fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<()> {
@@ -517,6 +521,7 @@ async fn run(cli: Cli) -> Result<()> {
                     kind: a.kind,
                     requires: a.requires,
                     released: a.released,
+                    advisories: a.advisories,
                 },
             )
             .await?;

@@ -22,6 +22,8 @@ pub struct ReleaseOptions {
     pub requires: Option<semver::Version>,
     /// Release time; defaults to now.
     pub released: Option<jiff::Timestamp>,
+    /// Vulnerabilities this release fixes.
+    pub advisories: Vec<airlock_core::release::Advisory>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,7 +73,17 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         kind: opts.kind,
         requires: opts.requires.clone(),
         released,
+        advisories: opts.advisories.clone(),
     };
+    let mut seen = std::collections::HashSet::new();
+    for a in &info.advisories {
+        if !seen.insert(a.id.as_str()) {
+            bail!("advisory {} is given twice", a.id);
+        }
+    }
+    if opts.kind == ReleaseKind::Feature && !info.advisories.is_empty() {
+        bail!("advisories belong to security (or sunset) releases; this is a feature release");
+    }
     // The signer refuses what the server would refuse (DESIGN.md support rules).
     support
         .check_new_release(&info, released)

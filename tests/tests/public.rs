@@ -117,3 +117,135 @@ fn public_support_statement_and_security_txt() {
     );
     assert!(txt.lines().any(|l| l.starts_with("Expires: 20")), "{txt}");
 }
+
+#[test]
+fn advisories_are_signed_served_and_named_in_the_update_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    std::fs::write(dir.join("fw-1.3.0.bin"), firmware(5, 100)).unwrap();
+    std::fs::write(dir.join("fw-1.4.0.bin"), firmware(6, 100)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "4",
+            "--kind",
+            "security",
+            "--advisory",
+            "CVE-2026-1111:high:RTSP parser overflow",
+            "--advisory",
+            "ACME-2026-7:low:verbose logs",
+        ],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.4.0.bin",
+            "--version",
+            "1.4.0",
+            "--security-version",
+            "5",
+            "--kind",
+            "security",
+            "--advisory",
+            "CVE-2026-2222:critical:authentication bypass",
+        ],
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.4.0.bin",
+            "--name",
+            "x.bin",
+            "--version",
+            "1.5.0",
+            "--security-version",
+            "5",
+            "--kind",
+            "security",
+            "--advisory",
+            "CVE-1:urgent:x",
+        ],
+    );
+    assert!(e.contains("SEVERITY"), "{e}");
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.4.0.bin",
+            "--name",
+            "y.bin",
+            "--version",
+            "1.6.0",
+            "--security-version",
+            "5",
+            "--kind",
+            "feature",
+            "--advisory",
+            "CVE-2:low:x",
+        ],
+    );
+    assert!(e.contains("feature release"), "{e}");
+    let server = Server::start(dir);
+    publish(dir, &server);
+
+    let list: Value = server
+        .get("/v1/products/acme-cam/advisories")
+        .json()
+        .unwrap();
+    let ids: Vec<&str> = list["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["CVE-2026-2222", "CVE-2026-1111", "ACME-2026-7"]);
+    assert_eq!(list["advisories"][0]["fixed_in"], "1.4.0");
+    assert_eq!(list["advisories"][0]["severity"], "critical");
+
+    // a device on 1.2.0 is offered 1.4.0 and told about every fix since 1.2.0
+    let (_, answer) = server.post_json(
+        "/v1/devices/a/check-in",
+        r#"{"product": "acme-cam", "version": "1.2.0", "security_version": 3}"#,
+    );
+    assert_eq!(answer["target"]["version"], "1.4.0");
+    let named: Vec<&str> = answer["target"]["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(named.len(), 3, "{answer}");
+    // on 1.3.0 only the newer fix
+    let (_, answer) = server.post_json(
+        "/v1/devices/b/check-in",
+        r#"{"product": "acme-cam", "version": "1.3.0", "security_version": 4}"#,
+    );
+    assert_eq!(answer["target"]["advisories"].as_array().unwrap().len(), 1);
+    // the advisories are part of the signed metadata
+    let role = server.get("/tuf/metadata/acme-cam.json").text().unwrap();
+    assert!(role.contains("CVE-2026-2222"));
+}

@@ -129,6 +129,7 @@ pub async fn build() -> Result<(Lab, Revoked)> {
                 kind,
                 requires: requires.map(str::parse).transpose()?,
                 released: Some(released.parse()?),
+                advisories: Vec::new(),
             },
         )
         .await

@@ -13,6 +13,7 @@ fn rel(product: &str, v: &str, sv: u64, kind: ReleaseKind, requires: Option<&str
             kind,
             requires: requires.map(|r| r.parse().unwrap()),
             released: "2024-01-01T00:00:00Z".parse().unwrap(),
+            advisories: Vec::new(),
         },
     }
 }

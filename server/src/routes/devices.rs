@@ -93,7 +93,19 @@ pub async fn check_in(
     if !app.check_ins.record(record) {
         tracing::warn!("check-in queue full: record dropped");
     }
-    Ok(Json(CheckInResponse::from_decision(decision)))
+    let mut answer = CheckInResponse::from_decision(decision);
+    if let CheckInResponse::Update { target, .. } = &mut answer {
+        // Name every vulnerability fixed between what the device runs and what it is offered.
+        if let Ok(offered) = semver::Version::parse(&target.version) {
+            target.advisories = product
+                .releases
+                .iter()
+                .filter(|r| r.info.version > device.version && r.info.version <= offered)
+                .flat_map(|r| r.info.advisories.iter().cloned())
+                .collect();
+        }
+    }
+    Ok(Json(answer))
 }
 
 pub async fn report(

@@ -77,6 +77,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/v1/products", get(public::products))
         .route("/v1/products/{product}/support", get(public::support_json))
+        .route("/v1/products/{product}/advisories", get(public::advisories))
         .route("/products/{product}", get(public::support_page))
         .route("/.well-known/security.txt", get(public::security_txt))
         .route(

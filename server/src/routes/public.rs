@@ -260,6 +260,44 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
         .into_response())
 }
 
+
+/// `GET /v1/products/{id}/advisories`: the signed advisories of a product's releases, newest
+/// release first.
+pub async fn advisories(
+    State(app): State<AppState>,
+    Path(product): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let view = app.view();
+    let unknown = || ApiError::not_found("unknown_product", format!("unknown product {product:?}"));
+    names::check_product_id(&product).map_err(|_| unknown())?;
+    let p = view.products.get(&product).ok_or_else(unknown)?;
+    let mut releases: Vec<_> = p
+        .releases
+        .iter()
+        .filter(|r| !r.info.advisories.is_empty())
+        .collect();
+    releases.sort_by(|a, b| b.info.version.cmp(&a.info.version));
+    let list: Vec<serde_json::Value> = releases
+        .iter()
+        .flat_map(|r| {
+            r.info.advisories.iter().map(move |a| {
+                serde_json::json!({
+                    "id": a.id,
+                    "severity": a.severity,
+                    "summary": a.summary,
+                    "fixed_in": r.info.version.to_string(),
+                    "security_version": r.info.security_version,
+                    "target": r.name,
+                    "released": r.info.released,
+                })
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "product": product, "advisories": list }),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
