@@ -367,6 +367,7 @@ pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<
             product: device.product.clone(),
             version: device.version.to_string(),
             security_version: device.security_version,
+            policy: None,
         })
         .send()
         .await
@@ -407,7 +408,7 @@ async fn decide_and_install(
         Err(reason) => return refused(reason),
     };
     match answer {
-        CheckInResponse::UpToDate | CheckInResponse::EndOfSupport { .. }
+        CheckInResponse::UpToDate { .. } | CheckInResponse::EndOfSupport { .. }
             if !verified.support.security_window_open(now) =>
         {
             // The notice comes from the signed record, not from the server's words.
@@ -426,7 +427,7 @@ async fn decide_and_install(
             "the server claims support ended {security_updates_until}, but the signed support record says security updates until {}",
             verified.support.security_updates_until
         )),
-        CheckInResponse::UpToDate => Ok(Outcome::UpToDate {
+        CheckInResponse::UpToDate { .. } => Ok(Outcome::UpToDate {
             version: device.version.to_string(),
         }),
         CheckInResponse::Update { urgent, target } => {

@@ -52,6 +52,9 @@ pub struct CheckInRequest {
     /// Installed version (semver).
     pub version: String,
     pub security_version: u64,
+    /// The device's update choices; absent means automatic for everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::decision::DevicePolicy>,
 }
 
 /// The target offered in an `update` answer.
@@ -78,7 +81,11 @@ pub enum CheckInResponse {
         urgent: bool,
         target: OfferedTarget,
     },
-    UpToDate,
+    UpToDate {
+        /// An update the device's policy holds back (postponed or declined), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deferred: Option<crate::decision::Deferred>,
+    },
     EndOfSupport {
         statement: String,
         successor: Option<String>,
@@ -114,7 +121,7 @@ impl CheckInResponse {
                     advisories: Vec::new(),
                 },
             },
-            Decision::UpToDate => CheckInResponse::UpToDate,
+            Decision::UpToDate => CheckInResponse::UpToDate { deferred: None },
             Decision::EndOfSupport(EndOfSupport {
                 statement,
                 successor,
@@ -164,7 +171,7 @@ mod tests {
 
     #[test]
     fn wire_format_of_answers() {
-        let up = serde_json::to_value(CheckInResponse::UpToDate).unwrap();
+        let up = serde_json::to_value(CheckInResponse::UpToDate { deferred: None }).unwrap();
         assert_eq!(up, serde_json::json!({"decision": "up_to_date"}));
         let eol = serde_json::to_value(CheckInResponse::EndOfSupport {
             statement: "s".into(),

@@ -463,3 +463,289 @@ mod tests {
         }
     }
 }
+
+/// What a device (or its owner) chose about updates (CRA Annex I: automatic security updates by
+/// default, with an opt-out; feature updates separable from security updates).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePolicy {
+    #[serde(default)]
+    pub security_updates: SecurityUpdates,
+    /// With `security_updates: postponed`: the last day security updates are held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postpone_until: Option<jiff::civil::Date>,
+    /// `false` declines feature releases; security releases keep coming.
+    #[serde(default = "default_true")]
+    pub feature_updates: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityUpdates {
+    #[default]
+    Automatic,
+    Postponed,
+    OptOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    #[error("security_updates: postponed needs postpone_until (a date)")]
+    NoPostponeDate,
+    #[error("security updates may be postponed at most {max_days} days (until {latest}), not until {asked}")]
+    PostponedTooLong {
+        max_days: i64,
+        latest: jiff::civil::Date,
+        asked: jiff::civil::Date,
+    },
+}
+
+impl DevicePolicy {
+    /// The default policy: everything automatic.
+    pub fn automatic() -> Self {
+        DevicePolicy {
+            security_updates: SecurityUpdates::Automatic,
+            postpone_until: None,
+            feature_updates: true,
+        }
+    }
+
+    /// Checks the postponement bound (`max_days` from `now`).
+    pub fn validate(&self, now: jiff::Timestamp, max_days: i64) -> Result<(), PolicyError> {
+        if self.security_updates == SecurityUpdates::Postponed {
+            let asked = self.postpone_until.ok_or(PolicyError::NoPostponeDate)?;
+            let today = crate::support::utc_date(now);
+            let latest = today
+                .checked_add(jiff::Span::new().days(max_days))
+                .unwrap_or(today);
+            if asked > latest {
+                return Err(PolicyError::PostponedTooLong {
+                    max_days,
+                    latest,
+                    asked,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a release of `kind` may be offered now under this policy.
+    pub fn allows(&self, kind: ReleaseKind, now: jiff::Timestamp) -> bool {
+        match kind {
+            ReleaseKind::Feature => self.feature_updates,
+            ReleaseKind::Security | ReleaseKind::Sunset => match self.security_updates {
+                SecurityUpdates::Automatic => true,
+                SecurityUpdates::OptOut => false,
+                SecurityUpdates::Postponed => self
+                    .postpone_until
+                    .is_none_or(|until| crate::support::utc_date(now) > until),
+            },
+        }
+    }
+}
+
+/// An update held back by the device's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferred {
+    pub version: String,
+    pub kind: ReleaseKind,
+    pub urgent: bool,
+    pub reason: String,
+}
+
+/// The decision under a device policy: what [`decide`] offers among the releases the policy
+/// allows, and, when that is not an update, the update the policy held back (if any).
+pub fn decide_with_policy(
+    device: &DeviceState,
+    releases: &[Release],
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+    released_to_device: impl Fn(&Release) -> bool,
+    policy: &DevicePolicy,
+) -> (Decision, Option<Deferred>) {
+    let chosen = decide(device, releases, support, now, |r| {
+        released_to_device(r) && policy.allows(r.info.kind, now)
+    });
+    if matches!(chosen, Decision::Update { .. }) {
+        return (chosen, None);
+    }
+    // What is held back: first an update the security choice holds (with the feature choice
+    // applied), then one that only the feature choice holds.
+    let security_held = decide(device, releases, support, now, |r| {
+        released_to_device(r) && (r.info.kind != ReleaseKind::Feature || policy.feature_updates)
+    });
+    let held = match security_held {
+        Decision::Update { .. } => security_held,
+        _ => decide(device, releases, support, now, &released_to_device),
+    };
+    let deferred = match held {
+        Decision::Update { release, urgent } => Some(Deferred {
+            version: release.info.version.to_string(),
+            kind: release.info.kind,
+            urgent,
+            reason: match (release.info.kind, policy.security_updates) {
+                (ReleaseKind::Feature, _) => "feature updates declined".to_string(),
+                (_, SecurityUpdates::OptOut) => "automatic security updates turned off".to_string(),
+                (_, _) => format!(
+                    "security updates postponed until {}",
+                    policy
+                        .postpone_until
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                ),
+            },
+        }),
+        _ => None,
+    };
+    (chosen, deferred)
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use crate::release::ReleaseInfo;
+    use proptest::prelude::*;
+
+    fn support() -> SupportRecord {
+        SupportRecord {
+            product: "acme-cam".into(),
+            support_start: jiff::civil::date(2025, 1, 1),
+            feature_updates_until: jiff::civil::date(2029, 6, 30),
+            security_updates_until: jiff::civil::date(2032, 12, 31),
+            min_security_version: 0,
+            successor: None,
+            notice_url: None,
+            statement: "s".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
+            history: Vec::new(),
+        }
+    }
+
+    fn rel(minor: u64, kind: ReleaseKind) -> Release {
+        Release {
+            name: format!("acme-cam/fw-1.{minor}.0.bin"),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                product: "acme-cam".into(),
+                version: semver::Version::new(1, minor, 0),
+                security_version: 1,
+                kind,
+                requires: None,
+                released: "2026-01-01T00:00:00Z".parse().unwrap(),
+                advisories: Vec::new(),
+            },
+        }
+    }
+
+    fn dev() -> DeviceState {
+        DeviceState {
+            product: "acme-cam".into(),
+            version: semver::Version::new(1, 0, 0),
+            security_version: 1,
+        }
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn declining_features_keeps_security_updates() {
+        let rs = [rel(1, ReleaseKind::Security), rel(2, ReleaseKind::Feature)];
+        let policy = DevicePolicy {
+            feature_updates: false,
+            ..DevicePolicy::automatic()
+        };
+        let (d, _) = decide_with_policy(&dev(), &rs, &support(), now(), |_| true, &policy);
+        match d {
+            Decision::Update { release, .. } => {
+                assert_eq!(release.info.kind, ReleaseKind::Security)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn postponed_and_opted_out_security_updates_are_deferred() {
+        let rs = [rel(1, ReleaseKind::Security)];
+        let postponed = DevicePolicy {
+            security_updates: SecurityUpdates::Postponed,
+            postpone_until: Some(jiff::civil::date(2026, 6, 10)),
+            feature_updates: true,
+        };
+        let (d, deferred) =
+            decide_with_policy(&dev(), &rs, &support(), now(), |_| true, &postponed);
+        assert_eq!(d, Decision::UpToDate);
+        assert!(deferred.unwrap().reason.contains("2026-06-10"));
+        // after the date it comes
+        let later: jiff::Timestamp = "2026-06-11T00:00:00Z".parse().unwrap();
+        let (d, _) = decide_with_policy(&dev(), &rs, &support(), later, |_| true, &postponed);
+        assert!(matches!(d, Decision::Update { .. }));
+        let opt_out = DevicePolicy {
+            security_updates: SecurityUpdates::OptOut,
+            ..DevicePolicy::automatic()
+        };
+        let (d, deferred) = decide_with_policy(&dev(), &rs, &support(), later, |_| true, &opt_out);
+        assert_eq!(d, Decision::UpToDate);
+        assert_eq!(
+            deferred.unwrap().reason,
+            "automatic security updates turned off"
+        );
+    }
+
+    #[test]
+    fn postponement_is_bounded() {
+        let p = DevicePolicy {
+            security_updates: SecurityUpdates::Postponed,
+            postpone_until: Some(jiff::civil::date(2026, 7, 2)),
+            feature_updates: true,
+        };
+        assert!(matches!(
+            p.validate(now(), 30),
+            Err(PolicyError::PostponedTooLong { .. })
+        ));
+        assert!(p.validate(now(), 31).is_ok());
+        let no_date = DevicePolicy {
+            security_updates: SecurityUpdates::Postponed,
+            ..DevicePolicy::automatic()
+        };
+        assert_eq!(
+            no_date.validate(now(), 30),
+            Err(PolicyError::NoPostponeDate)
+        );
+    }
+
+    proptest! {
+        /// A policy never lets through a kind it declines, and declining feature updates never
+        /// costs a security update the device would otherwise get.
+        #[test]
+        fn policy_is_respected(kinds in proptest::collection::vec(0u8..3, 0..6), features in any::<bool>(), sec in 0u8..3) {
+            let rs: Vec<Release> = kinds.iter().enumerate().map(|(i, k)| rel(i as u64 + 1, match k {
+                0 => ReleaseKind::Security, 1 => ReleaseKind::Feature, _ => ReleaseKind::Sunset })).collect();
+            let policy = DevicePolicy {
+                security_updates: match sec { 0 => SecurityUpdates::Automatic, 1 => SecurityUpdates::OptOut,
+                    _ => SecurityUpdates::Postponed },
+                postpone_until: Some(jiff::civil::date(2026, 6, 20)),
+                feature_updates: features,
+            };
+            let (d, deferred) = decide_with_policy(&dev(), &rs, &support(), now(), |_| true, &policy);
+            if let Decision::Update { release, .. } = &d {
+                prop_assert!(policy.allows(release.info.kind, now()));
+                prop_assert!(deferred.is_none());
+            }
+            if policy.security_updates == SecurityUpdates::Automatic
+                && rs.iter().any(|r| r.info.kind != ReleaseKind::Feature)
+            {
+                prop_assert!(matches!(d, Decision::Update { .. }), "security updates keep coming");
+            }
+        }
+    }
+}

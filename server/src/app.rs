@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub admin_rate: Option<crate::ratelimit::Rate>,
     /// Whether check-ins and reports need an enrolled device's credential.
     pub device_auth: crate::deviceauth::DeviceAuth,
+    /// Longest a device may postpone security updates, in days.
+    pub max_postpone_days: i64,
 }
 
 impl Default for ServeConfig {
@@ -41,6 +43,7 @@ impl Default for ServeConfig {
             device_rate: crate::ratelimit::Rate::new(100, 200),
             admin_rate: crate::ratelimit::Rate::new(500, 2000),
             device_auth: crate::deviceauth::DeviceAuth::Required,
+            max_postpone_days: 30,
         }
     }
 }

@@ -94,6 +94,7 @@ mod tests {
                 security_version: 1,
                 decision: "update".into(),
                 at: since,
+                policy: None,
             }));
         }
         writer.flush().await;

@@ -76,6 +76,9 @@ enum Command {
         /// their credential) or `open` (anyone; labs and demos).
         #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
         device_auth: airlock_server::deviceauth::DeviceAuth,
+        /// Longest a device may postpone security updates, in days.
+        #[arg(long, env = "AIRLOCK_MAX_POSTPONE_DAYS", default_value_t = 30)]
+        max_postpone_days: i64,
         /// Warn this many days before root, targets or a product role expires.
         #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
         expiry_warning_days: i64,
@@ -133,6 +136,7 @@ async fn run(cli: Cli) -> Result<()> {
             admin_rate,
             admin_burst,
             device_auth,
+            max_postpone_days,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -151,6 +155,7 @@ async fn run(cli: Cli) -> Result<()> {
                 device_rate: airlock_server::ratelimit::Rate::new(device_rate, device_burst),
                 admin_rate: airlock_server::ratelimit::Rate::new(admin_rate, admin_burst),
                 device_auth,
+                max_postpone_days: max_postpone_days.max(0),
                 ..ServeConfig::default()
             };
             let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;

@@ -505,7 +505,9 @@ impl Ctx {
     /// One honest refresh, so the device trusts the newest metadata before the attack. The
     /// check-in is answered up_to_date so that nothing is installed.
     async fn prime(&self, state: &str, spec: &DeviceSpec) -> Result<()> {
-        self.proxy.set(Tamper::CheckIn(CheckInResponse::UpToDate));
+        self.proxy.set(Tamper::CheckIn(CheckInResponse::UpToDate {
+            deferred: None,
+        }));
         let (run, _) = self.device(state, spec, None).await?;
         self.proxy.set(Tamper::None);
         if let Outcome::Refused { reason } = &run.outcome {
@@ -739,7 +741,7 @@ impl Ctx {
                         device.product, support.security_updates_until
                     )));
                 }
-                let tamper = Tamper::CheckIn(CheckInResponse::UpToDate);
+                let tamper = Tamper::CheckIn(CheckInResponse::UpToDate { deferred: None });
                 self.attack(spec, &device, tamper, None, None).await
             }
             _ => self.offer_drill(spec, &device).await,

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport, ReportStatus};
-use airlock_core::decision::{decide, Decision, DeviceState};
+use airlock_core::decision::{decide_with_policy, Decision, DevicePolicy, DeviceState};
 use airlock_core::names;
 
 use crate::app::AppState;
@@ -64,11 +64,20 @@ pub async fn check_in(
         )
     })?;
     let now = app.clock.now();
+    let policy = req.policy.clone().unwrap_or_else(DevicePolicy::automatic);
+    policy
+        .validate(now, app.config.max_postpone_days)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     // A release with a rollout reaches the device when its wave does; one without, at once.
     let rollouts = app.rollouts();
-    let decision = decide(&device, &product.releases, &product.support, now, |r| {
-        crate::rollouts::released_to(&rollouts, r, &device_id, now)
-    });
+    let (decision, deferred) = decide_with_policy(
+        &device,
+        &product.releases,
+        &product.support,
+        now,
+        |r| crate::rollouts::released_to(&rollouts, r, &device_id, now),
+        &policy,
+    );
     let label = match &decision {
         Decision::Update { .. } => "update",
         Decision::UpToDate => "up_to_date",
@@ -88,12 +97,20 @@ pub async fn check_in(
         security_version: req.security_version,
         decision: label.to_string(),
         at: now,
+        // the device's choice is recorded with its check-in (CRA Annex I opt-out)
+        policy: req
+            .policy
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok()),
     };
     // Written in batches; the answer does not depend on the record.
     if !app.check_ins.record(record) {
         tracing::warn!("check-in queue full: record dropped");
     }
     let mut answer = CheckInResponse::from_decision(decision);
+    if let CheckInResponse::UpToDate { deferred: d } = &mut answer {
+        *d = deferred;
+    }
     if let CheckInResponse::Update { target, .. } = &mut answer {
         // Name every vulnerability fixed between what the device runs and what it is offered.
         if let Ok(offered) = semver::Version::parse(&target.version) {

@@ -260,7 +260,6 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
         .into_response())
 }
 
-
 /// `GET /v1/products/{id}/advisories`: the signed advisories of a product's releases, newest
 /// release first.
 pub async fn advisories(

@@ -57,6 +57,8 @@ pub struct CheckInRecord {
     pub security_version: u64,
     pub decision: String,
     pub at: jiff::Timestamp,
+    /// The device's update policy (JSON), when it sent one.
+    pub policy: Option<String>,
 }
 
 #[async_trait]
@@ -148,7 +150,8 @@ const SCHEMA: &[&str] = &[
         version TEXT NOT NULL,
         security_version BIGINT NOT NULL,
         last_decision TEXT NOT NULL,
-        last_seen TEXT NOT NULL
+        last_seen TEXT NOT NULL,
+        policy TEXT
     )",
     "CREATE TABLE IF NOT EXISTS reports (
         device_id TEXT NOT NULL,
@@ -337,11 +340,12 @@ impl StateStore for SqlState {
         let mut tx = self.pool.begin().await?;
         for r in records {
             sqlx::query(
-            "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen, policy)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET product = excluded.product, version = excluded.version,
                  security_version = excluded.security_version,
-                 last_decision = excluded.last_decision, last_seen = excluded.last_seen",
+                 last_decision = excluded.last_decision, last_seen = excluded.last_seen,
+                 policy = excluded.policy",
         )
             .bind(&r.device_id)
             .bind(&r.product)
@@ -349,6 +353,7 @@ impl StateStore for SqlState {
             .bind(to_i64(r.security_version))
             .bind(&r.decision)
             .bind(r.at.to_string())
+            .bind(&r.policy)
             .execute(&mut *tx)
             .await?;
         }
