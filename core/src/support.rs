@@ -74,6 +74,13 @@ pub struct SupportChange {
     /// Target name of a withdrawn release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
+    /// A withdrawal forced inside the retention period (CRA Art. 13(9)).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forced: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -413,6 +420,7 @@ mod tests {
             feature_updates_until: None,
             min_security_version: None,
             withdrawn: None,
+            forced: false,
         };
         let mut next = r.clone();
         next.history.push(change.clone());

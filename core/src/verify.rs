@@ -94,6 +94,12 @@ pub enum VerifyError {
         first: String,
         second: String,
     },
+    #[error("{product}: security release {name} must stay available until {until} (retention); withdraw it with --force and a reason to remove it earlier")]
+    RetentionViolation {
+        product: String,
+        name: String,
+        until: jiff::Timestamp,
+    },
     #[error("{name}: release time {released} lies in the future")]
     ReleaseInFuture {
         name: String,
@@ -519,6 +525,55 @@ pub fn verify_submission(
         targets_changed,
         products,
     })
+}
+
+/// CRA Art. 13(9): each security update stays available for (by default) ten years.
+pub const DEFAULT_RETENTION_YEARS: i16 = 10;
+
+/// Security releases removed from a product before their retention period ended: refused,
+/// unless the new support record's history records the withdrawal as forced (with its reason).
+/// Returns the forced withdrawals (target names), for the audit log.
+pub fn check_retention(
+    product: &str,
+    previous: &[Release],
+    releases: &[Release],
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+    retention_years: i16,
+) -> Result<Vec<String>, VerifyError> {
+    let mut forced = Vec::new();
+    for old in previous {
+        if old.info.kind != crate::release::ReleaseKind::Security
+            || releases.iter().any(|r| r.name == old.name)
+        {
+            continue;
+        }
+        let until = old
+            .info
+            .released
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .checked_add(jiff::Span::new().years(retention_years))
+            .map(|z| z.timestamp())
+            .unwrap_or(old.info.released);
+        if now >= until {
+            continue;
+        }
+        let documented = support.history.iter().any(|c| {
+            c.action == "withdraw"
+                && c.forced
+                && c.withdrawn.as_deref() == Some(old.name.as_str())
+                && !c.reason.trim().is_empty()
+        });
+        if !documented {
+            return Err(VerifyError::RetentionViolation {
+                product: product.to_string(),
+                name: old.name.clone(),
+                until,
+            });
+        }
+        forced.push(old.name.clone());
+    }
+    Ok(forced)
 }
 
 /// How far in the future a release time may lie (clock skew between signer and server).
@@ -1048,6 +1103,88 @@ mod tests {
             verify_submission(&Published::default(), &s, &online_id(&k), now()),
             Err(VerifyError::FirstRootNotV1(2))
         ));
+    }
+
+    #[test]
+    fn security_releases_are_retained_unless_a_forced_withdrawal_is_recorded() {
+        let support = SupportRecord {
+            product: "acme-cam".into(),
+            support_start: jiff::civil::date(2023, 1, 1),
+            feature_updates_until: jiff::civil::date(2026, 1, 1),
+            security_updates_until: jiff::civil::date(2030, 1, 1),
+            min_security_version: 0,
+            successor: None,
+            notice_url: None,
+            statement: "s".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
+            history: Vec::new(),
+        };
+        let old = Release {
+            name: "acme-cam/old.bin".into(),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: info("acme-cam", "1.0.0"),
+        };
+        let gone = check_retention(
+            "acme-cam",
+            std::slice::from_ref(&old),
+            &[],
+            &support,
+            now(),
+            10,
+        );
+        assert!(matches!(gone, Err(VerifyError::RetentionViolation { .. })));
+        // after the retention period it may go
+        let later: jiff::Timestamp = "2036-06-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            check_retention(
+                "acme-cam",
+                std::slice::from_ref(&old),
+                &[],
+                &support,
+                later,
+                10
+            )
+            .unwrap(),
+            Vec::<String>::new()
+        );
+        // a forced withdrawal with a reason is accepted and reported
+        let mut forced = support.clone();
+        forced.history.push(crate::support::SupportChange {
+            at: now(),
+            action: "withdraw".into(),
+            reason: "bricks units".into(),
+            security_updates_until: None,
+            feature_updates_until: None,
+            min_security_version: None,
+            withdrawn: Some(old.name.clone()),
+            forced: true,
+        });
+        assert_eq!(
+            check_retention(
+                "acme-cam",
+                std::slice::from_ref(&old),
+                &[],
+                &forced,
+                now(),
+                10
+            )
+            .unwrap(),
+            vec![old.name.clone()]
+        );
+        // kept releases are fine
+        assert!(check_retention(
+            "acme-cam",
+            std::slice::from_ref(&old),
+            std::slice::from_ref(&old),
+            &support,
+            now(),
+            10
+        )
+        .is_ok());
     }
 
     #[test]

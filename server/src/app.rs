@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub device_auth: crate::deviceauth::DeviceAuth,
     /// Longest a device may postpone security updates, in days.
     pub max_postpone_days: i64,
+    /// Years a security release must stay published (CRA Art. 13(9)).
+    pub retention_years: i16,
 }
 
 impl Default for ServeConfig {
@@ -44,6 +46,7 @@ impl Default for ServeConfig {
             admin_rate: crate::ratelimit::Rate::new(500, 2000),
             device_auth: crate::deviceauth::DeviceAuth::Required,
             max_postpone_days: 30,
+            retention_years: airlock_core::verify::DEFAULT_RETENTION_YEARS,
         }
     }
 }

@@ -76,6 +76,9 @@ enum Command {
         /// their credential) or `open` (anyone; labs and demos).
         #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
         device_auth: airlock_server::deviceauth::DeviceAuth,
+        /// Years a security release must stay available before it may be withdrawn unforced.
+        #[arg(long, env = "AIRLOCK_RETENTION_YEARS", default_value_t = 10)]
+        retention_years: i16,
         /// Longest a device may postpone security updates, in days.
         #[arg(long, env = "AIRLOCK_MAX_POSTPONE_DAYS", default_value_t = 30)]
         max_postpone_days: i64,
@@ -137,6 +140,7 @@ async fn run(cli: Cli) -> Result<()> {
             admin_burst,
             device_auth,
             max_postpone_days,
+            retention_years,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -156,6 +160,7 @@ async fn run(cli: Cli) -> Result<()> {
                 admin_rate: airlock_server::ratelimit::Rate::new(admin_rate, admin_burst),
                 device_auth,
                 max_postpone_days: max_postpone_days.max(0),
+                retention_years: retention_years.max(0),
                 ..ServeConfig::default()
             };
             let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;

@@ -11,7 +11,8 @@ use airlock_core::api::{PublishRequest, PublishResponse};
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::support::SupportRecord;
 use airlock_core::verify::{
-    check_product_rules, verify_submission, Published, PublishedProduct, Submission,
+    check_product_rules, check_retention, verify_submission, Published, PublishedProduct,
+    Submission,
 };
 
 use crate::app::AppState;
@@ -77,6 +78,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
 
     // Support records and release rules, against what is published now.
     let mut supports = BTreeMap::new();
+    let mut forced_withdrawals: Vec<(String, String)> = Vec::new();
     for (product, p) in &verified.products {
         let bytes = app
             .blobs
@@ -97,6 +99,18 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             release_names: pv.releases.iter().map(|r| r.name.clone()).collect(),
         });
         check_product_rules(product, previous.as_ref(), &record, &p.releases, now)?;
+        if let Some(pv) = base.products.get(product) {
+            for name in check_retention(
+                product,
+                &pv.releases,
+                &p.releases,
+                &record,
+                now,
+                app.config.retention_years,
+            )? {
+                forced_withdrawals.push((product.clone(), name));
+            }
+        }
         supports.insert(product.clone(), record);
     }
 
@@ -158,6 +172,29 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         "published"
     );
     drop(guard);
+    for (product, name) in &forced_withdrawals {
+        let reason = view
+            .products
+            .get(product)
+            .and_then(|p| {
+                p.support
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|c| c.withdrawn.as_deref() == Some(name.as_str()))
+            })
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        tracing::warn!(%product, target = %name, %reason, "security release withdrawn inside its retention period");
+        app.state
+            .audit(
+                now,
+                "admin",
+                "release.forced_withdrawal",
+                &serde_json::json!({"product": product, "target": name, "reason": reason}),
+            )
+            .await?;
+    }
     let mut answer = response(&view, changed);
     if hold {
         answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;

@@ -274,6 +274,12 @@ enum ReleaseCommand {
         version: semver::Version,
         #[arg(long)]
         reason: Option<String>,
+        /// Withdraw a security release inside its retention period (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Years a security release must stay available.
+        #[arg(long, default_value_t = 10)]
+        retention_years: i16,
     },
 }
 
@@ -422,10 +428,20 @@ async fn run(cli: Cli) -> Result<()> {
                     product,
                     version,
                     reason,
+                    force,
+                    retention_years,
                 },
         } => {
             let repo = Repo::open(&repo)?;
-            let name = support::withdraw(&repo, &product, &version, reason.as_deref()).await?;
+            let name = support::withdraw(
+                &repo,
+                &product,
+                &version,
+                reason.as_deref(),
+                force,
+                retention_years,
+            )
+            .await?;
             print(json, &serde_json::json!({"withdrawn": name}), || {
                 format!("withdrew {name}; it is no longer offered once published\n")
             })

@@ -56,6 +56,7 @@ fn change(action: &str, reason: &str) -> SupportChange {
         feature_updates_until: None,
         min_security_version: None,
         withdrawn: None,
+        forced: false,
     }
 }
 
@@ -123,8 +124,13 @@ pub async fn withdraw(
     product: &str,
     version: &semver::Version,
     reason: Option<&str>,
+    force: bool,
+    retention_years: i16,
 ) -> Result<String> {
     names::check_product_id(product)?;
+    if force && reason.is_none_or(|r| r.trim().is_empty()) {
+        bail!("--force needs --reason (it is kept in the signed history and the audit log)");
+    }
     let reason = reason.unwrap_or("withdrawn");
     require_reason(reason)?;
     let role = repo.load_role(product)?.signed;
@@ -139,9 +145,33 @@ pub async fn withdraw(
     let Some(name) = found else {
         bail!("{product} has no release {version}");
     };
+    let release = role
+        .targets
+        .get(&name)
+        .map(|t| airlock_core::release::Release::from_target(name.raw(), t))
+        .transpose()?;
+    let mut within_retention = false;
+    if let Some(r) = &release {
+        if r.info.kind == airlock_core::release::ReleaseKind::Security {
+            let until = r
+                .info
+                .released
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .checked_add(jiff::Span::new().years(retention_years))?
+                .timestamp();
+            within_retention = jiff::Timestamp::now() < until;
+            if within_retention && !force {
+                bail!(
+                    "{} is a security release that must stay available until {until} (CRA Art. 13(9)); use --force with --reason to withdraw it anyway",
+                    name.raw()
+                );
+            }
+        }
+    }
     let mut next = repo.load_support(product)?;
     let mut c = change("withdraw", reason);
     c.withdrawn = Some(name.raw().to_string());
+    c.forced = within_retention;
     next.history.push(c);
     let target = name.clone();
     replace_record(repo, product, &next, move |role| {

@@ -134,6 +134,69 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
     );
     assert_eq!(answer["decision"], "update");
 
+    // a security release stays available for its retention period (CRA Art. 13(9))...
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.0",
+            "--reason",
+            "bricks some units",
+        ],
+    );
+    assert!(e.contains("must stay available until"), "{e}");
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release", "withdraw", "repo", "acme-cam", "1.2.0", "--force",
+        ],
+    );
+    assert!(e.contains("--force needs --reason"), "{e}");
+    // ... and the server refuses a repository that drops it without a forced, reasoned record
+    // (here the signer was told the retention period is over)
+    let backup = dir.join("repo-backup");
+    assert!(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(dir.join("repo"))
+        .arg(&backup)
+        .status()
+        .unwrap()
+        .success());
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.0",
+            "--reason",
+            "cleanup",
+            "--retention-years",
+            "0",
+        ],
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
+    assert!(e.contains("must stay available until"), "{e}");
+    std::fs::remove_dir_all(dir.join("repo")).unwrap();
+    std::fs::rename(&backup, dir.join("repo")).unwrap();
     let r = json(
         dir,
         &[
@@ -142,6 +205,7 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
             "repo",
             "acme-cam",
             "1.2.0",
+            "--force",
             "--reason",
             "bricks some units",
         ],
@@ -163,6 +227,7 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
     assert_eq!(r["history"][0]["action"], "withdraw");
     assert_eq!(r["history"][0]["withdrawn"], "acme-cam/fw-1.2.0.bin");
     assert_eq!(r["history"][0]["reason"], "bricks some units");
+    assert_eq!(r["history"][0]["forced"], true);
     let status = json(dir, &["status", "repo"]);
     let cam = status["products"]
         .as_array()
