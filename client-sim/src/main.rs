@@ -19,6 +19,9 @@ metadata, downloads and verifies the image, installs and reports.\n\nExit codes:
 attack)."
 )]
 struct Cli {
+    /// TOML file of settings (keys are flag names, e.g. `server`, `trusted-root`).
+    #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, env = "AIRLOCK_JSON")]
     json: bool,
@@ -229,21 +232,16 @@ async fn run(cli: Cli) -> Result<u8> {
 }
 
 fn main() -> std::process::ExitCode {
+    if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    airlock_cli::init_logging("warn");
+    let runtime = match airlock_cli::runtime(None) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: {e:#}");
             return std::process::ExitCode::FAILURE;
         }
     };

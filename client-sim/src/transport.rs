@@ -1,46 +1,4 @@
-//! tough's [`Transport`] over HTTP with reqwest. A 404 becomes `FileNotFound`, which is how a
-//! TUF client learns that no newer root exists (TUF 5.3.3).
+//! tough's `Transport` over HTTP: the signer's (which `airlock verify` uses) is the same seam,
+//! so the simulator reuses it rather than keeping a copy.
 
-use async_trait::async_trait;
-use futures::TryStreamExt;
-use tough::{Transport, TransportError, TransportErrorKind, TransportStream};
-use url::Url;
-
-#[derive(Debug, Clone)]
-pub struct HttpTransport {
-    client: reqwest::Client,
-}
-
-impl HttpTransport {
-    pub fn new(client: reqwest::Client) -> Self {
-        HttpTransport { client }
-    }
-}
-
-#[async_trait]
-impl Transport for HttpTransport {
-    async fn fetch(&self, url: Url) -> Result<TransportStream, TransportError> {
-        let resp = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| TransportError::new_with_cause(TransportErrorKind::Other, &url, e))?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(TransportError::new(TransportErrorKind::FileNotFound, &url));
-        }
-        if !status.is_success() {
-            return Err(TransportError::new_with_cause(
-                TransportErrorKind::Other,
-                &url,
-                std::io::Error::other(format!("HTTP {status}")),
-            ));
-        }
-        let err_url = url.clone();
-        let stream = resp.bytes_stream().map_err(move |e| {
-            TransportError::new_with_cause(TransportErrorKind::Other, &err_url, e)
-        });
-        Ok(Box::pin(stream))
-    }
-}
+pub use airlock_signer::transport::HttpTransport;

@@ -753,61 +753,17 @@ impl std::fmt::Display for ExitWith {
 
 impl std::error::Error for ExitWith {}
 
-/// `--config FILE` (or AIRLOCK_CONFIG): a TOML file of flag settings; each becomes the flag's
-/// AIRLOCK_* variable unless already set (flag > environment > file).
-fn apply_config_file() -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let args: Vec<String> = std::env::args().collect();
-    let Some(path) = airlock_core::config::config_path_from_args(&args)
-        .or_else(|| std::env::var("AIRLOCK_CONFIG").ok())
-    else {
-        return Ok(());
-    };
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading config file {path}"))?;
-    let mut known = Vec::new();
-    collect_envs(&<Cli as clap::CommandFactory>::command(), &mut known);
-    let settings = airlock_core::config::env_assignments(&text, &known)
-        .with_context(|| format!("config file {path}"))?;
-    for (var, value) in settings {
-        if std::env::var_os(&var).is_none() {
-            std::env::set_var(var, value);
-        }
-    }
-    Ok(())
-}
-
-fn collect_envs(cmd: &clap::Command, out: &mut Vec<String>) {
-    for arg in cmd.get_arguments() {
-        if let Some(env) = arg.get_env() {
-            out.push(env.to_string_lossy().into_owned());
-        }
-    }
-    for sub in cmd.get_subcommands() {
-        collect_envs(sub, out);
-    }
-}
-
 fn main() -> std::process::ExitCode {
-    if let Err(e) = apply_config_file() {
+    if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    airlock_cli::init_logging("warn");
+    let runtime = match airlock_cli::runtime(None) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: {e:#}");
             return std::process::ExitCode::FAILURE;
         }
     };

@@ -1,0 +1,62 @@
+//! What the three binaries (`airlock`, `airlock-server`, `airlock-sim`) share around their
+//! command lines: config files, logging and the async runtime.
+
+use anyhow::Context as _;
+
+/// `--config FILE` (or AIRLOCK_CONFIG): a TOML file of flag settings; each becomes the flag's
+/// AIRLOCK_* variable unless already set (flag > environment > file). Call before parsing.
+pub fn apply_config_file<C: clap::CommandFactory>() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = airlock_core::config::config_path_from_args(&args)
+        .or_else(|| std::env::var("AIRLOCK_CONFIG").ok())
+    else {
+        return Ok(());
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading config file {path}"))?;
+    let mut known = Vec::new();
+    collect_envs(&C::command(), &mut known);
+    let settings = airlock_core::config::env_assignments(&text, &known)
+        .with_context(|| format!("config file {path}"))?;
+    for (var, value) in settings {
+        if std::env::var_os(&var).is_none() {
+            // Single-threaded here: called before the runtime starts.
+            std::env::set_var(var, value);
+        }
+    }
+    Ok(())
+}
+
+fn collect_envs(cmd: &clap::Command, out: &mut Vec<String>) {
+    for arg in cmd.get_arguments() {
+        if let Some(env) = arg.get_env() {
+            out.push(env.to_string_lossy().into_owned());
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        collect_envs(sub, out);
+    }
+}
+
+/// Logs to stderr with `tracing`; the filter comes from AIRLOCK_LOG or `default`.
+pub fn init_logging(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The multi-threaded tokio runtime (`worker_threads` = one per core when `None`).
+pub fn runtime(worker_threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = worker_threads {
+        builder.worker_threads(n.max(1));
+    }
+    builder
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
