@@ -195,19 +195,7 @@ struct Verified {
     support: SupportRecord,
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
+use airlock_core::error_chain;
 
 /// TUF refresh (TUF 5.3-5.6) from the device's trusted metadata, then its product's releases
 /// and support record.

@@ -159,6 +159,20 @@ pub struct Submission {
     pub roles: BTreeMap<String, Vec<u8>>,
 }
 
+impl From<&crate::api::PublishRequest> for Submission {
+    fn from(req: &crate::api::PublishRequest) -> Self {
+        Submission {
+            roots: req.roots.iter().map(|r| r.clone().into_bytes()).collect(),
+            targets: req.targets.clone().into_bytes(),
+            roles: req
+                .roles
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                .collect(),
+        }
+    }
+}
+
 /// One product as submitted: its role, releases and the support record's target entry.
 #[derive(Debug, Clone)]
 pub struct ProductSubmission {

@@ -43,15 +43,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     let base = app.view();
     let now = app.clock.now();
     let hold = req.hold;
-    let submission = Submission {
-        roots: req.roots.into_iter().map(String::into_bytes).collect(),
-        targets: req.targets.into_bytes(),
-        roles: req
-            .roles
-            .into_iter()
-            .map(|(k, v)| (k, v.into_bytes()))
-            .collect(),
-    };
+    let submission = Submission::from(&req);
     let verified = verify_submission(&base.published, &submission, &app.online_key_id, now)?;
 
     // Every target must have been uploaded, with its signed length (the content hash was

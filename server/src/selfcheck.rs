@@ -49,14 +49,5 @@ pub async fn load_like_a_device(
         .load()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(": ");
-                msg.push_str(&s.to_string());
-                source = s.source();
-            }
-            msg
-        })
+        .map_err(|e| airlock_core::error_chain(&e))
 }

@@ -102,19 +102,7 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     })?;
     let now = jiff::Timestamp::now();
     let (request, blobs) = build_request(repo)?;
-    let submission = Submission {
-        roots: request
-            .roots
-            .iter()
-            .map(|r| r.clone().into_bytes())
-            .collect(),
-        targets: request.targets.clone().into_bytes(),
-        roles: request
-            .roles
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-            .collect(),
-    };
+    let submission = Submission::from(&request);
     // The same checks the server makes, from the first root.
     let verified = verify_submission(&Published::default(), &submission, &online.key_id()?, now)
         .context("the repository does not verify")?;

@@ -37,19 +37,7 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        source = s.source();
-    }
-    msg
-}
+use airlock_core::error_chain as chain;
 
 /// Verifies a published repository at `base` (whose `metadata/` and `targets/` are below it).
 pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyReport> {
@@ -176,19 +164,7 @@ pub fn verify_local(repo: &Repo) -> Result<VerifyReport> {
     let config = repo.config()?;
     let online = airlock_core::keys::key_id_hex(&config.online_key)?;
     let (request, blobs) = build_request(repo)?;
-    let submission = Submission {
-        roots: request
-            .roots
-            .iter()
-            .map(|r| r.clone().into_bytes())
-            .collect(),
-        targets: request.targets.into_bytes(),
-        roles: request
-            .roles
-            .into_iter()
-            .map(|(k, v)| (k, v.into_bytes()))
-            .collect(),
-    };
+    let submission = Submission::from(&request);
     let now = jiff::Timestamp::now();
     match verify_submission(&Published::default(), &submission, &online, now) {
         Ok(v) => {
