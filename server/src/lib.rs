@@ -257,3 +257,72 @@ pub async fn serve(
     .await
     .context("serving HTTP")
 }
+
+/// `airlock-server token create`: a scoped admin token, printed once, stored as its digest.
+pub async fn create_admin_token(data: &Path, name: &str, scopes: &[String]) -> Result<String> {
+    use storage::StateStore;
+    let known: Vec<&str> = routes::admin::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    if scopes.is_empty() {
+        bail!("give at least one --scope ({})", known.join(", "));
+    }
+    for s in scopes {
+        if !known.contains(&s.as_str()) {
+            bail!("unknown scope {s:?} (known: {})", known.join(", "));
+        }
+    }
+    if name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let dir = DataDir::new(data);
+    if !dir.online_key().exists() {
+        bail!("{} is not an airlock-server data directory", data.display());
+    }
+    let state = storage::SqlState::open_sqlite(&dir.database()).await?;
+    let token = deviceauth::random_secret();
+    state
+        .insert_admin_token(
+            &deviceauth::sha256_hex(&token),
+            name,
+            &scopes.join(","),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    state
+        .audit(
+            jiff::Timestamp::now(),
+            "cli",
+            "admin_token.create",
+            &serde_json::json!({"name": name, "scopes": scopes}),
+        )
+        .await?;
+    Ok(token)
+}
+
+/// `airlock-server token list`: (name, scopes, revoked).
+pub async fn list_admin_tokens(data: &Path) -> Result<Vec<(String, String, bool)>> {
+    use storage::StateStore;
+    let state = storage::SqlState::open_sqlite(&DataDir::new(data).database()).await?;
+    Ok(state.admin_tokens().await?)
+}
+
+/// `airlock-server token revoke NAME`.
+pub async fn revoke_admin_token(data: &Path, name: &str) -> Result<u64> {
+    use storage::StateStore;
+    let state = storage::SqlState::open_sqlite(&DataDir::new(data).database()).await?;
+    let n = state.revoke_admin_token(name).await?;
+    if n == 0 {
+        bail!("no live admin token named {name:?}");
+    }
+    state
+        .audit(
+            jiff::Timestamp::now(),
+            "cli",
+            "admin_token.revoke",
+            &serde_json::json!({"name": name}),
+        )
+        .await?;
+    Ok(n)
+}

@@ -38,6 +38,11 @@ enum Command {
         #[arg(long, env = "AIRLOCK_JSON")]
         json: bool,
     },
+    /// Scoped admin tokens (publish, rollout, devices, read), stored as digests.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Serve the repository and the device API.
     Serve {
         #[arg(long, env = "AIRLOCK_DATA")]
@@ -88,6 +93,36 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token with the given scopes; it is printed once.
+    Create {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        /// A name to list and revoke it by.
+        #[arg(long)]
+        name: String,
+        /// publish, rollout, devices or read (repeatable).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (names, scopes, revoked).
+    List {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the tokens with this name.
+    Revoke {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        name: String,
+    },
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -125,6 +160,45 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                data,
+                name,
+                scopes,
+                json,
+            } => {
+                let token = airlock_server::create_admin_token(&data, &name, &scopes).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"name": name, "scopes": scopes, "token": token})
+                    );
+                } else {
+                    println!("{token}");
+                }
+                Ok(())
+            }
+            TokenCommand::List { data, json } => {
+                let tokens = airlock_server::list_admin_tokens(&data).await?;
+                if json {
+                    let list: Vec<_> = tokens
+                        .iter()
+                        .map(|(n, s, r)| serde_json::json!({"name": n, "scopes": s.split(',').collect::<Vec<_>>(), "revoked": r}))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(list));
+                } else {
+                    for (n, s, r) in tokens {
+                        println!("{n}\t{s}{}", if r { "\trevoked" } else { "" });
+                    }
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke { data, name } => {
+                let n = airlock_server::revoke_admin_token(&data, &name).await?;
+                println!("revoked {n} token(s) named {name}");
+                Ok(())
+            }
+        },
         Command::Serve {
             data,
             listen,

@@ -88,6 +88,11 @@ pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
             body.error,
             body.message
         ),
+        Err(_) if text.trim().is_empty() && matches!(status.as_u16(), 401 | 403) => {
+            anyhow::anyhow!(
+                "server refused the admin token ({status}): wrong token, or it lacks the scope for this action"
+            )
+        }
         Err(_) => anyhow::anyhow!("server answered {status}: {}", text.trim()),
     }
 }

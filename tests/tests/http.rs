@@ -296,3 +296,123 @@ fn per_client_rate_limits_answer_429() {
         );
     }
 }
+
+#[test]
+fn scoped_admin_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let read = ok(
+        dir,
+        "airlock-server",
+        &[
+            "token",
+            "create",
+            "--data",
+            "srv",
+            "--name",
+            "dashboard",
+            "--scope",
+            "read",
+        ],
+    )
+    .trim()
+    .to_string();
+    let publisher: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "ci", "--scope", "publish", "--json",
+        ],
+    ))
+    .unwrap();
+    std::fs::write(dir.join("ci.token"), publisher["token"].as_str().unwrap()).unwrap();
+    std::fs::write(dir.join("read.token"), &read).unwrap();
+    let e = fails(
+        dir,
+        "airlock-server",
+        &[
+            "token",
+            "create",
+            "--data",
+            "srv",
+            "--name",
+            "x",
+            "--scope",
+            "everything",
+        ],
+    );
+    assert!(e.contains("unknown scope"), "{e}");
+    let server = Server::start(dir);
+    // the publish-scoped token publishes; the read-only one cannot
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "read.token",
+        ],
+    );
+    assert!(e.contains("403") && e.contains("scope"), "{e}");
+    ok(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "ci.token",
+        ],
+    );
+    let client = reqwest::blocking::Client::new();
+    let status = |token: &str, path: &str| {
+        client
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status(&read, "/v1/admin/repository"), 200);
+    assert_eq!(
+        status(publisher["token"].as_str().unwrap(), "/v1/admin/repository"),
+        403
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "ci.token",
+            "acme-cam",
+            "1.2.0",
+        ],
+    );
+    assert!(e.contains("lacks the rollout scope"), "{e}");
+    // listed by name and scope, never by value; revoked tokens stop working
+    let list: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &["token", "list", "--data", "srv", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(&read));
+    ok(
+        dir,
+        "airlock-server",
+        &["token", "revoke", "--data", "srv", "dashboard"],
+    );
+    assert_eq!(status(&read, "/v1/admin/repository"), 401);
+}

@@ -15,18 +15,56 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::parse_json;
 
-fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// What an admin token may do. The token of `--admin-token-file` may do everything; tokens made
+/// with `airlock-server token create --scope ...` only what their scopes name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Upload blobs, publish, re-sign.
+    Publish,
+    /// Start, pause, resume, abort rollouts.
+    Rollout,
+    /// Enrolment tokens, device revocation.
+    Devices,
+    /// Read-only admin views.
+    Read,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Rollout => "rollout",
+            Scope::Devices => "devices",
+            Scope::Read => "read",
+        }
+    }
+
+    pub const ALL: [Scope; 4] = [Scope::Publish, Scope::Rollout, Scope::Devices, Scope::Read];
+}
+
+async fn require_admin(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
         .ok_or_else(|| {
             ApiError::unauthorized("admin token required (Authorization: Bearer ...)")
         })?;
-    if !app.is_admin_token(token.trim()) {
-        return Err(ApiError::unauthorized("invalid admin token"));
+    if app.is_admin_token(token) {
+        return Ok(());
     }
-    Ok(())
+    // Scoped tokens are looked up by digest (only digests are stored).
+    let digest = crate::deviceauth::sha256_hex(token);
+    match app.state.admin_token(&digest).await? {
+        Some((_, scopes)) if scopes.split(',').any(|s| s == scope.as_str()) => Ok(()),
+        Some((name, _)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("admin token {name:?} lacks the {} scope", scope.as_str()),
+        )),
+        None => Err(ApiError::unauthorized("invalid admin token")),
+    }
 }
 
 pub async fn head_blob(
@@ -34,7 +72,7 @@ pub async fn head_blob(
     headers: HeaderMap,
     Path(sha256): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Publish).await?;
     match app.blobs.stat(&sha256).await? {
         Some(length) => Ok(Json(json!({"sha256": sha256, "length": length}))),
         None => Err(ApiError::not_found(
@@ -50,7 +88,7 @@ pub async fn put_blob(
     Path(sha256): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Publish).await?;
     let limit = app.config.max_upload_bytes;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -75,7 +113,7 @@ pub async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Publish).await?;
     let req: PublishRequest = parse_json(&body)?;
     let started = std::time::Instant::now();
     let result = crate::publish::publish(&app, req).await;
@@ -111,7 +149,7 @@ pub async fn resign(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Publish).await?;
     let view = crate::publish::resign(&app).await?;
     app.state
         .audit(
@@ -132,7 +170,7 @@ pub async fn start_rollout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Rollout).await?;
     let req: RolloutRequest = parse_json(&body)?;
     Ok((
         StatusCode::CREATED,
@@ -144,7 +182,7 @@ pub async fn list_rollouts(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<RolloutStatus>>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Read).await?;
     Ok(Json(crate::rollouts::list(&app).await?))
 }
 
@@ -153,7 +191,7 @@ pub async fn rollout_status(
     headers: HeaderMap,
     Path((product, version)): Path<(String, String)>,
 ) -> Result<Json<RolloutStatus>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Read).await?;
     Ok(Json(
         crate::rollouts::status(&app, &product, &version).await?,
     ))
@@ -165,7 +203,7 @@ pub async fn rollout_action(
     Path((product, version, action)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<RolloutStatus>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Rollout).await?;
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
     } else {
@@ -180,7 +218,7 @@ pub async fn repository(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Read).await?;
     let view = app.view();
     Ok(Json(json!({
         "generation": view.generation,
@@ -196,7 +234,7 @@ pub async fn create_enrolment_token(
     body: Bytes,
 ) -> Result<(StatusCode, Json<airlock_core::api::EnrolmentTokenResponse>), ApiError> {
     use crate::deviceauth::{random_secret, sha256_hex};
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Devices).await?;
     let req: airlock_core::api::EnrolmentTokenRequest = parse_json(&body)?;
     if !app.view().products.contains_key(&req.product) {
         return Err(ApiError::not_found(
@@ -243,7 +281,7 @@ pub async fn revoke_device(
     headers: HeaderMap,
     Path(device_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&app, &headers)?;
+    require_admin(&app, &headers, Scope::Devices).await?;
     crate::routes::devices::check_device_id(&device_id)?;
     if !app.state.revoke_device(&device_id).await? {
         return Err(ApiError::not_found(
