@@ -105,3 +105,54 @@ fn kill_9_during_publish_leaves_a_consistent_repository() {
     assert_eq!(run["to"], "2.0.0");
     eprintln!("outcomes after kill -9 at 5/40/120/250/600 ms: {outcomes:?}");
 }
+
+#[test]
+fn sigterm_finishes_in_flight_downloads() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let fw = firmware(3, 32 << 20);
+    std::fs::write(dir.join("big.bin"), &fw).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "big.bin",
+            "--version",
+            "2.0.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+    let mut server = Server::start(dir);
+    publish(dir, &server);
+    let url = format!(
+        "{}/tuf/targets/acme-cam/{}.big.bin",
+        server.url,
+        sha256_hex(&fw)
+    );
+    let mut resp = reqwest::blocking::get(&url).unwrap();
+    let mut first = vec![0u8; 1 << 20];
+    resp.read_exact(&mut first).unwrap();
+    // SIGTERM while the download is in flight
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut rest = Vec::new();
+    resp.read_to_end(&mut rest).unwrap();
+    first.extend_from_slice(&rest);
+    assert_eq!(first.len(), fw.len(), "the download completed");
+    assert_eq!(sha256_hex(&first), sha256_hex(&fw));
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "clean exit after draining: {exit}");
+}
