@@ -38,15 +38,20 @@ fn collect_envs(cmd: &clap::Command, out: &mut Vec<String>) {
     }
 }
 
-/// Logs to stderr with `tracing`; the filter comes from AIRLOCK_LOG or `default`.
+/// Logs to stderr with `tracing`; the filter comes from AIRLOCK_LOG or `default`, and
+/// `AIRLOCK_LOG_FORMAT=json` writes one JSON object per line (with the span fields, e.g. the
+/// request id) for log collectors.
 pub fn init_logging(default: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 /// The multi-threaded tokio runtime (`worker_threads` = one per core when `None`).

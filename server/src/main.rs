@@ -221,9 +221,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let (token, created) = airlock_server::load_or_create_admin_token(&admin_token_file)?;
             if created {
-                eprintln!(
-                    "created admin token file {} (0600)",
-                    admin_token_file.display()
+                tracing::warn!(
+                    file = %admin_token_file.display(),
+                    "created an admin token file (0600) with a random token"
                 );
             }
             let config = ServeConfig {

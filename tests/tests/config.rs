@@ -88,3 +88,63 @@ fn parse_rfc3339_seconds(s: &str) -> i64 {
     let days = era * 146_097 + doe - 719_468;
     days * 86_400 + hh * 3600 + mm * 60 + ss
 }
+
+#[test]
+fn json_logs_carry_the_request_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let mut child = Command::new(bin("airlock-server"))
+        .args([
+            "serve",
+            "--data",
+            "srv",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "admin.token",
+            "--device-auth",
+            "open",
+        ])
+        .env("AIRLOCK_LOG_FORMAT", "json")
+        .env("AIRLOCK_LOG", "info,airlock_server=debug")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let client = reqwest::blocking::Client::new();
+    let resp = client
+        .get(format!("{url}/healthz"))
+        .header("x-request-id", "req-abc123")
+        .send()
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "req-abc123");
+    let generated = client.get(format!("{url}/healthz")).send().unwrap();
+    assert_eq!(generated.headers()["x-request-id"].len(), 16);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let mut lines = 0;
+    let mut tagged = false;
+    for l in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+        lines += 1;
+        if v["span"]["request_id"] == "req-abc123" {
+            tagged = true;
+        }
+    }
+    assert!(lines >= 2 && tagged, "{logs}");
+}

@@ -88,19 +88,47 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
         .into_response()
 }
 
-/// Counts every request by matched route, method and status.
+/// A request id: the caller's `x-request-id` when it is a plain token, else a new one.
+fn request_id(req: &axum::extract::Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            use rand_core::RngCore;
+            format!("{:016x}", rand_core::OsRng.next_u64())
+        })
+}
+
+/// Runs every request in a span with its request id (echoed as `x-request-id`), and counts it
+/// by matched route, method and status.
 pub async fn track(
     State(app): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use tracing::Instrument;
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
-    let response = next.run(req).await;
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(status = response.status().as_u16(), "answered");
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     app.metrics
         .requests
         .get_or_create(&crate::metrics::RequestLabels {
