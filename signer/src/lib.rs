@@ -4,6 +4,7 @@
 //! One module per subcommand group (as tuftool): [`init`], [`product`], [`release`],
 //! [`publish`], [`status`]; [`repo`] is the on-disk repository they share.
 
+pub mod compliance;
 pub mod export;
 pub mod fsutil;
 pub mod init;

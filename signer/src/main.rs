@@ -125,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         command: SupportCommand,
     },
+    /// Evidence for regulators.
+    Compliance {
+        #[command(subcommand)]
+        command: ComplianceCommand,
+    },
     /// Root metadata: key rotation.
     Root {
         #[command(subcommand)]
@@ -197,6 +202,28 @@ enum ProductCommand {
     Add(ProductAdd),
     /// Replace the product role's key; the old key is revoked (e.g. after a compromise).
     RotateKey { repo: PathBuf, product: String },
+}
+
+#[derive(Subcommand)]
+enum ComplianceCommand {
+    /// A signed report for one product: support statement and history, update mechanism,
+    /// release ledger, and the crosswalk of requirements to behaviour and tests.
+    Report {
+        product: String,
+        /// The repository.
+        #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]
+        repo: PathBuf,
+        /// md, html or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// uk, au, us, sg, eu or all.
+        #[arg(long, default_value = "all")]
+        jurisdiction: String,
+        /// Write the report here and its detached signature to FILE.sig (default: stdout,
+        /// unsigned).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -493,6 +520,44 @@ async fn run(cli: Cli) -> Result<()> {
                         .unwrap_or_default()
                 )
             })
+        }
+        Command::Compliance {
+            command:
+                ComplianceCommand::Report {
+                    product,
+                    repo,
+                    format,
+                    jurisdiction,
+                    out,
+                },
+        } => {
+            use airlock_signer::compliance;
+            let repo = Repo::open(&repo)?;
+            let report = compliance::build(&repo, &product, &jurisdiction)?;
+            let text = match format.as_str() {
+                "md" => compliance::markdown(&report),
+                "html" => compliance::html(&report),
+                "json" => serde_json::to_string_pretty(&report)? + "\n",
+                other => anyhow::bail!("unsupported format {other:?} (md, html or json)"),
+            };
+            match out {
+                Some(path) => {
+                    airlock_signer::fsutil::write_atomic(&path, text.as_bytes())?;
+                    let sig_path = path.with_extension(format!(
+                        "{}.sig",
+                        path.extension()
+                            .and_then(|e| e.to_str())
+                            .unwrap_or("report")
+                    ));
+                    airlock_signer::fsutil::write_atomic(
+                        &sig_path,
+                        compliance::sign(&repo, text.as_bytes())?.as_bytes(),
+                    )?;
+                    println!("wrote {} and {}", path.display(), sig_path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
         }
         Command::Support { command } => {
             let record = match command {
