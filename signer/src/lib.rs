@@ -9,6 +9,7 @@ pub mod export;
 pub mod fsutil;
 pub mod init;
 pub mod product;
+pub mod proposal;
 pub mod publish;
 pub mod release;
 pub mod repo;

@@ -125,6 +125,13 @@ enum Command {
         #[command(subcommand)]
         command: SupportCommand,
     },
+    /// Add your signature to a proposal (e.g. from `airlock root propose`).
+    Sign {
+        proposal: PathBuf,
+        /// Your private key (PKCS#8).
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Evidence for regulators.
     Compliance {
         #[command(subcommand)]
@@ -242,6 +249,23 @@ enum RootCommand {
         #[arg(long)]
         rotate_targets: bool,
     },
+    /// Write an unsigned proposal for the next root (new root keys and threshold) for holders
+    /// to sign on their own machines with `airlock sign`.
+    Propose {
+        repo: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        root_keys: u64,
+        #[arg(long, default_value_t = 1)]
+        root_threshold: u64,
+        /// The proposal file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the new holders' private keys are written (default: OUT.keys/).
+        #[arg(long)]
+        keys_out: Option<PathBuf>,
+    },
+    /// Accept a signed proposal once the old and the new thresholds are met (TUF 5.3.4).
+    Apply { repo: PathBuf, proposal: PathBuf },
 }
 
 #[derive(Args)]
@@ -558,6 +582,60 @@ async fn run(cli: Cli) -> Result<()> {
                 None => print!("{text}"),
             }
             Ok(())
+        }
+        Command::Root {
+            command:
+                RootCommand::Propose {
+                    repo,
+                    root_keys,
+                    root_threshold,
+                    out,
+                    keys_out,
+                },
+        } => {
+            let repo = Repo::open(&repo)?;
+            let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
+            let r = airlock_signer::proposal::propose(
+                &repo,
+                root_keys,
+                root_threshold,
+                &out,
+                &keys_dir,
+            )?;
+            print(json, &r, || {
+                let mut s = format!(
+                    "proposed root v{} (threshold {}) in {}; new holders' keys:\n",
+                    r.root_version,
+                    r.threshold,
+                    r.proposal.display()
+                );
+                for (id, path) in &r.new_keys {
+                    s += &format!("  {id}  {}\n", path.display());
+                }
+                s
+            })
+        }
+        Command::Root {
+            command: RootCommand::Apply { repo, proposal },
+        } => {
+            let repo = Repo::open(&repo)?;
+            let v = airlock_signer::proposal::apply(&repo, &proposal)?;
+            print(json, &serde_json::json!({"root_version": v}), || {
+                format!("root v{v} accepted; publish to send it to the server\n")
+            })
+        }
+        Command::Sign { proposal, key } => {
+            let (id, n) = airlock_signer::proposal::sign(&proposal, &key)?;
+            print(
+                json,
+                &serde_json::json!({"key_id": id, "signatures": n}),
+                || {
+                    format!(
+                        "signed {} with {id} ({n} signature(s) now)\n",
+                        proposal.display()
+                    )
+                },
+            )
         }
         Command::Support { command } => {
             let record = match command {

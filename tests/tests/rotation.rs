@@ -156,3 +156,130 @@ fn device_on_root_v1_walks_rotated_roots_v2_to_v5() {
     );
     assert!(e.contains("between 1 and"), "{e}");
 }
+
+#[test]
+fn multi_holder_root_signing_needs_old_and_new_thresholds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "init",
+            "repo",
+            "--online-key",
+            "srv/online.pub",
+            "--root-keys",
+            "3",
+            "--root-threshold",
+            "2",
+        ],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "acme-cam",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2027-06-30",
+            "--security-until",
+            "2030-12-31",
+        ],
+    );
+    let r: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "root",
+            "propose",
+            "repo",
+            "--root-keys",
+            "2",
+            "--root-threshold",
+            "2",
+            "--out",
+            "proposal.json",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(r["root_version"], 2);
+    let new_keys: Vec<String> = r["new_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k[1].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new_keys.len(), 2);
+    // each holder signs on their own machine (here: in turn)
+    ok(
+        dir,
+        "airlock",
+        &["sign", "proposal.json", "--key", "repo/keys/root-1.key"],
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &["sign", "proposal.json", "--key", "repo/keys/root-1.key"],
+    );
+    assert!(e.contains("already signed"), "{e}");
+    ok(
+        dir,
+        "airlock",
+        &["sign", "proposal.json", "--key", &new_keys[0]],
+    );
+    ok(
+        dir,
+        "airlock",
+        &["sign", "proposal.json", "--key", &new_keys[1]],
+    );
+    // one old signature is below the old threshold (2 of 3)
+    let e = fails(dir, "airlock", &["root", "apply", "repo", "proposal.json"]);
+    assert!(
+        e.contains("cannot be applied yet") && e.contains("trusted root"),
+        "{e}"
+    );
+    ok(
+        dir,
+        "airlock",
+        &["sign", "proposal.json", "--key", "repo/keys/root-3.key"],
+    );
+    let a: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &["root", "apply", "repo", "proposal.json", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(a["root_version"], 2);
+    // the server and a device accept the chain
+    let server = Server::start(dir);
+    publish(dir, &server);
+    assert_eq!(server.get("/tuf/metadata/2.root.json").status(), 200);
+    std::fs::write(dir.join("fw.bin"), firmware(2, 50)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw.bin",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "1",
+            "--kind",
+            "security",
+        ],
+    );
+    publish(dir, &server);
+    let run = device(dir, &server, "d", "0.9.0", "1");
+    assert_eq!(run["outcome"], "installed");
+}

@@ -1,0 +1,127 @@
+//! Multi-holder root signing (TUF 5.3.4 with keys on separate machines):
+//! `airlock root propose` writes an unsigned new root and the new holders' keys,
+//! each holder runs `airlock sign PROPOSAL --key FILE` on their own machine (old root keys for
+//! the old threshold, new root keys for the new one), and `airlock root apply` accepts the
+//! proposal once both thresholds are met.
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+use tough::schema::{RoleKeys, RoleType, Root, Signed};
+
+use airlock_core::keys::{add_signature, SigningKey};
+
+use crate::fsutil;
+use crate::repo::{expiry_in_days, Repo};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProposeReport {
+    pub proposal: PathBuf,
+    pub root_version: u64,
+    pub threshold: u64,
+    pub new_keys: Vec<(String, PathBuf)>,
+}
+
+fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::decoded::Hex>> {
+    Ok(hex::decode(id).context("decoding a key id")?.into())
+}
+
+/// Writes an unsigned proposal for the next root with `keys` new root keys and `threshold`;
+/// the new private keys go to `keys_dir` (0600) for their holders.
+pub fn propose(
+    repo: &Repo,
+    keys: u64,
+    threshold: u64,
+    out: &Path,
+    keys_dir: &Path,
+) -> Result<ProposeReport> {
+    if keys == 0 || threshold == 0 || threshold > keys {
+        bail!("--root-threshold {threshold} must be between 1 and --root-keys {keys}");
+    }
+    if out.exists() {
+        bail!("{} already exists", out.display());
+    }
+    let config = repo.config()?;
+    let old = repo.load_root()?.signed;
+    let version = old.version.get() + 1;
+    let mut root: Root = old.clone();
+    root.version = NonZeroU64::new(version).context("root version overflow")?;
+    root.expires = expiry_in_days(config.expiry_days)?;
+    fsutil::create_private_dir(keys_dir)?;
+    let mut new_keys = Vec::new();
+    let mut ids = Vec::new();
+    for i in 1..=keys {
+        let k = SigningKey::generate();
+        let id = k.key_id()?;
+        let path = keys_dir.join(format!("root-v{version}-{i}.key"));
+        if path.exists() {
+            bail!("{} already exists", path.display());
+        }
+        fsutil::write_private(&path, k.to_pkcs8_pem()?.as_bytes())?;
+        root.keys.insert(decoded(&id)?, k.tuf_key());
+        ids.push(decoded(&id)?);
+        new_keys.push((id, path));
+    }
+    root.roles.insert(
+        RoleType::Root,
+        RoleKeys {
+            keyids: ids,
+            threshold: NonZeroU64::new(threshold).context("threshold")?,
+            _extra: HashMap::new(),
+        },
+    );
+    let used: std::collections::HashSet<Vec<u8>> = root
+        .roles
+        .values()
+        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
+        .collect();
+    root.keys.retain(|id, _| used.contains(&id.to_vec()));
+    let proposal = Signed {
+        signed: root,
+        signatures: Vec::new(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&proposal)?;
+    bytes.push(b'\n');
+    fsutil::write_atomic(out, &bytes)?;
+    Ok(ProposeReport {
+        proposal: out.to_path_buf(),
+        root_version: version,
+        threshold,
+        new_keys,
+    })
+}
+
+/// `airlock sign PROPOSAL --key FILE`: adds one holder's signature.
+pub fn sign(proposal: &Path, key_file: &Path) -> Result<(String, usize)> {
+    let bytes =
+        std::fs::read(proposal).with_context(|| format!("reading {}", proposal.display()))?;
+    let mut signed: Signed<Root> = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not root metadata", proposal.display()))?;
+    let pem = std::fs::read(key_file).with_context(|| format!("reading {}", key_file.display()))?;
+    let key =
+        SigningKey::from_pkcs8(&pem).with_context(|| format!("reading {}", key_file.display()))?;
+    let id = add_signature(&mut signed, &key)?;
+    let mut out = serde_json::to_vec_pretty(&signed)?;
+    out.push(b'\n');
+    fsutil::write_atomic(proposal, &out)?;
+    Ok((id, signed.signatures.len()))
+}
+
+/// `airlock root apply`: accepts the proposal once a threshold of the current root's keys and
+/// of its own have signed (TUF 5.3.4), as the server and devices will check.
+pub fn apply(repo: &Repo, proposal: &Path) -> Result<u64> {
+    let bytes =
+        std::fs::read(proposal).with_context(|| format!("reading {}", proposal.display()))?;
+    let signed: Signed<Root> = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not root metadata", proposal.display()))?;
+    let current = repo.load_root()?;
+    airlock_core::verify::verify_root_successor(&current, &signed)
+        .context("the proposal cannot be applied yet")?;
+    let version = signed.signed.version.get();
+    let dir = repo.metadata_dir();
+    fsutil::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
+    fsutil::write_atomic(&dir.join("root.json"), &bytes)?;
+    Ok(version)
+}
