@@ -158,6 +158,40 @@ pub fn key_sources(keys: &[SigningKey]) -> Vec<Box<dyn tough::key_source::KeySou
         .collect()
 }
 
+
+/// The canonical JSON (OLPC, as TUF signs it) of a value.
+pub fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
+    value.serialize(&mut ser)?;
+    Ok(out)
+}
+
+/// Adds `key`'s signature over the canonical form of `signed.signed` (multi-holder signing:
+/// each holder adds theirs); refuses to sign twice with one key.
+pub fn add_signature<T: serde::Serialize>(
+    signed: &mut tough::schema::Signed<T>,
+    key: &SigningKey,
+) -> Result<String, KeyError> {
+    let id = key.key_id()?;
+    if signed
+        .signatures
+        .iter()
+        .any(|s| hex::encode(&*s.keyid) == id)
+    {
+        return Err(KeyError::AlreadySigned(id));
+    }
+    let data = canonical_json(&signed.signed).map_err(|e| KeyError::Encode(e.to_string()))?;
+    signed.signatures.push(tough::schema::Signature {
+        keyid: hex::decode(&id)
+            .map_err(|e| KeyError::KeyId(e.to_string()))?
+            .into(),
+        sig: key.sign_bytes(&data).into(),
+    });
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,37 +232,4 @@ mod tests {
         assert!(public.verify_strict(b"msg", &sig).is_ok());
         assert!(public.verify_strict(b"other", &sig).is_err());
     }
-}
-
-/// The canonical JSON (OLPC, as TUF signs it) of a value.
-pub fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    value.serialize(&mut ser)?;
-    Ok(out)
-}
-
-/// Adds `key`'s signature over the canonical form of `signed.signed` (multi-holder signing:
-/// each holder adds theirs); refuses to sign twice with one key.
-pub fn add_signature<T: serde::Serialize>(
-    signed: &mut tough::schema::Signed<T>,
-    key: &SigningKey,
-) -> Result<String, KeyError> {
-    let id = key.key_id()?;
-    if signed
-        .signatures
-        .iter()
-        .any(|s| hex::encode(&*s.keyid) == id)
-    {
-        return Err(KeyError::AlreadySigned(id));
-    }
-    let data = canonical_json(&signed.signed).map_err(|e| KeyError::Encode(e.to_string()))?;
-    signed.signatures.push(tough::schema::Signature {
-        keyid: hex::decode(&id)
-            .map_err(|e| KeyError::KeyId(e.to_string()))?
-            .into(),
-        sig: key.sign_bytes(&data).into(),
-    });
-    Ok(id)
 }
