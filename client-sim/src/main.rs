@@ -103,6 +103,10 @@ enum Command {
         /// With --server: the admin token, to re-sign when the server has only one timestamp.
         #[arg(long, requires = "server")]
         admin_token_file: Option<PathBuf>,
+        /// With --server, when it requires device authentication: an enrolment token for the
+        /// product (drill devices enrol with it).
+        #[arg(long, requires = "server", env = "AIRLOCK_ENROL_TOKEN")]
+        enrol_token: Option<String>,
     },
     /// The TUF conformance suite's client-under-test protocol (init / refresh / download).
     TufClient(tuf_client::TufClientArgs),
@@ -189,6 +193,7 @@ async fn run(cli: Cli) -> Result<u8> {
             version,
             security_version,
             admin_token_file,
+            enrol_token,
         } => {
             let server = match (server, trusted_root, product, version, security_version) {
                 (Some(url), Some(trusted_root), Some(product), Some(version), Some(sv)) => {
@@ -205,6 +210,7 @@ async fn run(cli: Cli) -> Result<u8> {
                             security_version: sv,
                         },
                         admin_token,
+                        enrol_token,
                     })
                 }
                 (None, ..) => None,

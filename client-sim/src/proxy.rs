@@ -212,6 +212,7 @@ async fn forward(
     State(state): State<ProxyState>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let tamper = match state.tamper.lock() {
@@ -247,14 +248,25 @@ async fn forward(
         return StatusCode::BAD_GATEWAY.into_response();
     };
     let check_in = is_check_in(&method, path);
-    let resp = match state
+    let mut request = state
         .client
         .request(method, url)
         .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-    {
+        .body(body);
+    // What a device sends that the server acts on passes through unchanged (the device's
+    // credential, resumed-download and cache validators).
+    for name in [
+        "authorization",
+        "range",
+        "if-range",
+        "if-none-match",
+        "x-request-id",
+    ] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            request = request.header(name, v);
+        }
+    }
+    let resp = match request.send().await {
         Ok(r) => r,
         Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
     };

@@ -158,7 +158,6 @@ pub fn key_sources(keys: &[SigningKey]) -> Vec<Box<dyn tough::key_source::KeySou
         .collect()
 }
 
-
 /// The canonical JSON (OLPC, as TUF signs it) of a value.
 pub fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::new();

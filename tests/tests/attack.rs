@@ -184,3 +184,59 @@ fn drills_against_a_running_server() {
     assert_eq!(d["observed"], "notice shown", "{d:#}");
     assert_eq!(d["passed"], true, "{d:#}");
 }
+
+#[test]
+fn drills_against_a_server_that_requires_device_authentication() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(dir, &["--device-auth", "required"]);
+    publish(dir, &server);
+    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let token: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(admin.trim())
+        .body(r#"{"product": "acme-cam"}"#)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    // twice: drill devices get fresh ids each run, so enrolments never collide
+    for _ in 0..2 {
+        let out = run(
+            dir,
+            "airlock-sim",
+            &[
+                "attack",
+                "arbitrary-software",
+                "wrong-signature",
+                "--server",
+                &server.url,
+                "--trusted-root",
+                "repo/metadata/1.root.json",
+                "--product",
+                "acme-cam",
+                "--version",
+                "1.0.0",
+                "--security-version",
+                "2",
+                "--enrol-token",
+                &token,
+                "--json",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = summary.to_string();
+        assert!(
+            text.contains("arbitrary-software") && text.contains("wrong-signature"),
+            "{text}"
+        );
+    }
+}

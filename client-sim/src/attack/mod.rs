@@ -315,6 +315,8 @@ pub struct ServerTarget {
     pub trusted_root: PathBuf,
     pub device: DeviceSpec,
     pub admin_token: Option<String>,
+    /// For servers that require device authentication: drill devices enrol with it.
+    pub enrol_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -455,6 +457,10 @@ struct Ctx {
     trusted_root: PathBuf,
     work: PathBuf,
     revoked: Option<lab::Revoked>,
+    /// Device ids are `<prefix>-<drill state>`; unique per run against a real server, so drill
+    /// devices never collide with earlier enrolments.
+    id_prefix: String,
+    enrol_token: Option<String>,
     /// `--server` mode: the one device the command line describes.
     device: Option<DeviceSpec>,
     survey: Survey,
@@ -486,12 +492,12 @@ impl Ctx {
             tuf_base: self.proxy.url.clone(),
             trusted_root: self.trusted_root.clone(),
             state_dir: state_dir.clone(),
-            id: format!("attack-{state}"),
+            id: format!("{}-{state}", self.id_prefix),
             product: spec.product.clone(),
             version: spec.version.clone(),
             security_version: spec.security_version,
             now,
-            enrol_token: None,
+            enrol_token: self.enrol_token.clone(),
         };
         let run = run_device(&cfg, &self.client)
             .await
@@ -1030,6 +1036,8 @@ pub async fn run(opts: &AttackOptions) -> Result<AttackSummary> {
                     trusted_root: lab.trusted_root.clone(),
                     work: lab.dir.join("devices"),
                     revoked: Some(revoked),
+                    id_prefix: "attack".to_string(),
+                    enrol_token: None,
                     device: None,
                     survey,
                 };
@@ -1066,6 +1074,11 @@ pub async fn run(opts: &AttackOptions) -> Result<AttackSummary> {
                 trusted_root: target.trusted_root.clone(),
                 work: work.path().to_path_buf(),
                 revoked: None,
+                id_prefix: {
+                    use rand_core::RngCore;
+                    format!("attack-{:08x}", rand_core::OsRng.next_u32())
+                },
+                enrol_token: target.enrol_token.clone(),
                 device: Some(target.device.clone()),
                 survey,
             };
