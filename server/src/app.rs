@@ -51,12 +51,29 @@ impl Default for ServeConfig {
     }
 }
 
+/// The online key and its TUF key id.
+struct OnlineKey {
+    key: Arc<SigningKey>,
+    id: String,
+}
+
+impl OnlineKey {
+    fn new(key: SigningKey) -> Self {
+        let id = key.key_id().unwrap_or_default();
+        OnlineKey {
+            key: Arc::new(key),
+            id,
+        }
+    }
+}
+
 pub struct Inner {
     pub config: ServeConfig,
     pub blobs: Arc<dyn BlobStore>,
     pub state: Arc<dyn StateStore>,
-    pub online_key: SigningKey,
-    pub online_key_id: String,
+    online: RwLock<OnlineKey>,
+    /// Where `online.key` lives (for online-key rotation); `None` for in-memory servers.
+    pub data_dir: Option<std::path::PathBuf>,
     /// sha256 of the admin token; the token itself is not kept.
     pub admin_token_sha256: [u8; 32],
     pub clock: Arc<dyn Clock>,
@@ -88,7 +105,7 @@ impl AppState {
         blobs: Arc<dyn BlobStore>,
         state: Arc<dyn StateStore>,
         online_key: SigningKey,
-        online_key_id: String,
+        data_dir: Option<std::path::PathBuf>,
         admin_token: &str,
         clock: Arc<dyn Clock>,
         view: RepoView,
@@ -102,8 +119,8 @@ impl AppState {
             config,
             blobs,
             state,
-            online_key,
-            online_key_id,
+            online: RwLock::new(OnlineKey::new(online_key)),
+            data_dir,
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
             metrics: crate::metrics::Metrics::new(),
@@ -114,6 +131,50 @@ impl AppState {
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// The online key that signs snapshot and timestamp now.
+    pub fn online_key(&self) -> Arc<SigningKey> {
+        match self.online.read() {
+            Ok(k) => k.key.clone(),
+            Err(p) => p.into_inner().key.clone(),
+        }
+    }
+
+    pub fn online_key_id(&self) -> String {
+        match self.online.read() {
+            Ok(k) => k.id.clone(),
+            Err(p) => p.into_inner().id.clone(),
+        }
+    }
+
+    /// The prepared next online key (`online-next.key`, made by
+    /// `airlock-server rotate-online-key`), if there is one.
+    pub fn next_online_key(&self) -> Option<SigningKey> {
+        let dir = self.data_dir.as_ref()?;
+        let pem = std::fs::read(crate::DataDir::new(dir).online_next_key()).ok()?;
+        SigningKey::from_pkcs8(&pem).ok()
+    }
+
+    /// Makes `key` (the prepared next key) the online key: in memory, and on disk
+    /// (`online.key` moves to `online.retired.<time>.key`, `online-next.*` become `online.*`).
+    pub fn promote_online_key(&self, key: SigningKey) -> std::io::Result<()> {
+        if let Some(dir) = &self.data_dir {
+            let d = crate::DataDir::new(dir);
+            let stamp = jiff::Timestamp::now().as_second();
+            std::fs::rename(
+                d.online_key(),
+                dir.join(format!("online.retired.{stamp}.key")),
+            )?;
+            std::fs::rename(d.online_next_key(), d.online_key())?;
+            let _ = std::fs::rename(d.online_next_pub(), d.online_pub());
+        }
+        let next = OnlineKey::new(key);
+        match self.online.write() {
+            Ok(mut k) => *k = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        Ok(())
     }
 
     /// The current published view (cheap: an `Arc` clone).

@@ -44,6 +44,13 @@ impl DataDir {
     pub fn online_pub(&self) -> PathBuf {
         self.root.join("online.pub")
     }
+    /// The prepared next online key (online-key rotation).
+    pub fn online_next_key(&self) -> PathBuf {
+        self.root.join("online-next.key")
+    }
+    pub fn online_next_pub(&self) -> PathBuf {
+        self.root.join("online-next.pub")
+    }
     pub fn database(&self) -> PathBuf {
         self.root.join("airlock.db")
     }
@@ -162,7 +169,6 @@ pub async fn open(
         .with_context(|| format!("reading {}", dir.online_key().display()))?;
     let online_key = SigningKey::from_pkcs8(&pem)
         .with_context(|| format!("reading {}", dir.online_key().display()))?;
-    let online_key_id = online_key.key_id()?;
     let state = storage::SqlState::open_sqlite(&dir.database())
         .await
         .with_context(|| format!("opening {}", dir.database().display()))?;
@@ -183,7 +189,7 @@ pub async fn open(
         Arc::new(blobs),
         Arc::new(state),
         online_key,
-        online_key_id,
+        Some(data.to_path_buf()),
         admin_token,
         clock,
         view,
@@ -325,4 +331,35 @@ pub async fn revoke_admin_token(data: &Path, name: &str) -> Result<u64> {
         )
         .await?;
     Ok(n)
+}
+
+/// `airlock-server rotate-online-key`: prepares the next online key (`online-next.key`, 0600,
+/// and `online-next.pub`). The server switches to it when a published root names it for
+/// snapshot and timestamp (`airlock root rotate --online-key online-next.pub`).
+pub fn prepare_next_online_key(data: &Path) -> Result<InitReport> {
+    let dir = DataDir::new(data);
+    if !dir.online_key().exists() {
+        bail!("{} is not an airlock-server data directory", data.display());
+    }
+    if dir.online_next_key().exists() {
+        bail!(
+            "{} already exists: a rotation is prepared (publish a root that names it)",
+            dir.online_next_key().display()
+        );
+    }
+    let key = SigningKey::generate();
+    let pem = key.to_pkcs8_pem()?;
+    write_new(&dir.online_next_key(), pem.as_bytes(), 0o600)?;
+    let public = key.tuf_key();
+    write_new(
+        &dir.online_next_pub(),
+        public_key_json(&public).as_bytes(),
+        0o644,
+    )?;
+    Ok(InitReport {
+        data: data.to_path_buf(),
+        online_key_id: key_id_hex(&public)?,
+        online_public_key: serde_json::to_value(&public)?,
+        online_pub_file: dir.online_next_pub(),
+    })
 }

@@ -38,6 +38,14 @@ enum Command {
         #[arg(long, env = "AIRLOCK_JSON")]
         json: bool,
     },
+    /// Prepare the next online key (online-next.key/.pub); the server switches to it when a
+    /// published root names it (`airlock root rotate --online-key online-next.pub`).
+    RotateOnlineKey {
+        #[arg(long, env = "AIRLOCK_DATA")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Scoped admin tokens (publish, rollout, devices, read), stored as digests.
     Token {
         #[command(subcommand)]
@@ -160,6 +168,20 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::RotateOnlineKey { data, json } => {
+            let report = airlock_server::prepare_next_online_key(&data)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "prepared the next online key {} ({})\nnext: airlock root rotate REPO --online-key {}, then publish",
+                    report.online_key_id,
+                    report.online_pub_file.display(),
+                    report.online_pub_file.display()
+                );
+            }
+            Ok(())
+        }
         Command::Token { command } => match command {
             TokenCommand::Create {
                 data,
@@ -244,7 +266,7 @@ async fn run(cli: Cli) -> Result<()> {
             let addr = listener.local_addr().context("reading the bound address")?;
             // The first stdout line tells scripts (and tests using port 0) where we are.
             println!("listening on http://{addr}");
-            tracing::info!(%addr, online_key = %app.online_key_id, "serving");
+            tracing::info!(%addr, online_key = %app.online_key_id(), "serving");
             airlock_server::spawn_renewal(
                 app.clone(),
                 std::time::Duration::from_secs(renew_check_seconds),

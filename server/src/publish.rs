@@ -44,7 +44,28 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     let now = app.clock.now();
     let hold = req.hold;
     let submission = Submission::from(&req);
-    let verified = verify_submission(&base.published, &submission, &app.online_key_id, now)?;
+    // A new root that names the prepared next online key instead of the current one rotates the
+    // online key: the repository is verified and signed with the next key, which then becomes
+    // the online key (no downtime: the switch happens with the commit).
+    let mut promote = None;
+    let verified = match verify_submission(&base.published, &submission, &app.online_key_id(), now)
+    {
+        Ok(v) => v,
+        Err(airlock_core::verify::VerifyError::OnlineKeyNotAuthorised { .. })
+            if app.next_online_key().is_some() =>
+        {
+            let next = app
+                .next_online_key()
+                .ok_or_else(|| ApiError::internal("the next online key vanished"))?;
+            let next_id = next
+                .key_id()
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let v = verify_submission(&base.published, &submission, &next_id, now)?;
+            promote = Some(next);
+            v
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     // Every target must have been uploaded, with its signed length (the content hash was
     // verified when the blob was stored under its sha256).
@@ -156,7 +177,25 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         targets: Some(targets),
         roles,
     };
-    let view = commit(app, &base, published, supports, files, now).await?;
+    let signing_key = match &promote {
+        Some(next) => std::sync::Arc::new(next.clone()),
+        None => app.online_key(),
+    };
+    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
+    if let Some(next) = promote {
+        let id = next.key_id().unwrap_or_default();
+        app.promote_online_key(next)
+            .map_err(|e| ApiError::internal(format!("switching to the next online key: {e}")))?;
+        tracing::warn!(online_key = %id, "online key rotated by a new root");
+        app.state
+            .audit(
+                now,
+                "server",
+                "online_key.rotated",
+                &serde_json::json!({"key_id": id}),
+            )
+            .await?;
+    }
     tracing::info!(
         generation = view.generation,
         snapshot = view.index.snapshot_version,
@@ -204,6 +243,7 @@ pub async fn commit(
     supports: BTreeMap<String, SupportRecord>,
     mut files: Vec<(String, Vec<u8>)>,
     now: jiff::Timestamp,
+    key: &airlock_core::keys::SigningKey,
 ) -> Result<RepoView, ApiError> {
     let root = published
         .roots
@@ -227,7 +267,7 @@ pub async fn commit(
     let expires = |d: jiff::SignedDuration| now.checked_add(d).unwrap_or(now);
     let (snapshot, timestamp) = sign_snapshot_and_timestamp(
         &root.signed.signed,
-        &app.online_key,
+        key,
         &contents,
         snapshot_version,
         expires(app.config.snapshot_lifetime),
@@ -359,6 +399,7 @@ async fn resign_locked(
         base.index.supports.clone(),
         Vec::new(),
         now,
+        &app.online_key(),
     )
     .await?;
     tracing::info!(

@@ -248,6 +248,10 @@ enum RootCommand {
         /// Also replace the targets key (and re-sign targets.json with it).
         #[arg(long)]
         rotate_targets: bool,
+        /// The server's next online key (online-next.pub from `airlock-server
+        /// rotate-online-key`): snapshot and timestamp move to it.
+        #[arg(long)]
+        online_key: Option<PathBuf>,
     },
     /// Write an unsigned proposal for the next root (new root keys and threshold) for holders
     /// to sign on their own machines with `airlock sign`.
@@ -520,6 +524,7 @@ async fn run(cli: Cli) -> Result<()> {
                     root_keys,
                     root_threshold,
                     rotate_targets,
+                    online_key,
                 },
         } => {
             let repo = Repo::open(&repo)?;
@@ -529,6 +534,7 @@ async fn run(cli: Cli) -> Result<()> {
                     root_keys,
                     root_threshold,
                     rotate_targets,
+                    online_key,
                 },
             )
             .await?;

@@ -20,6 +20,8 @@ pub struct RotateOptions {
     pub root_keys: u64,
     pub root_threshold: u64,
     pub rotate_targets: bool,
+    /// The server's next online key (its public key file), to sign snapshot and timestamp.
+    pub online_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +160,26 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
         retired_targets = old_targets;
         targets_key = Some(k);
     }
+    let mut new_online = None;
+    if let Some(path) = &opts.online_key {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the online public key from {}", path.display()))?;
+        let key = airlock_core::keys::parse_public_key(&bytes)
+            .with_context(|| format!("reading the online public key from {}", path.display()))?;
+        let id = airlock_core::keys::key_id_hex(&key)?;
+        root.keys.insert(decoded(&id)?, key.clone());
+        for role in [RoleType::Snapshot, RoleType::Timestamp] {
+            root.roles.insert(
+                role,
+                RoleKeys {
+                    keyids: vec![decoded(&id)?],
+                    threshold: NonZeroU64::MIN,
+                    _extra: HashMap::new(),
+                },
+            );
+        }
+        new_online = Some(key);
+    }
     // Drop keys no role uses any more (the old root keys, an old targets key).
     let used: std::collections::HashSet<Vec<u8>> = root
         .roles
@@ -198,6 +220,12 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     fsutil::write_atomic(&dir.join("root.json"), &bytes)?;
     for stem in &old_files {
         retire(repo, stem)?;
+    }
+    if let Some(key) = new_online {
+        let mut config = config.clone();
+        config.online_key = key;
+        let bytes = serde_json::to_vec_pretty(&config)?;
+        fsutil::write_atomic(&Repo::config_path(&repo.dir), &bytes)?;
     }
 
     let mut targets_version = None;

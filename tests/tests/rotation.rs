@@ -283,3 +283,98 @@ fn multi_holder_root_signing_needs_old_and_new_thresholds() {
     let run = device(dir, &server, "d", "0.9.0", "1");
     assert_eq!(run["outcome"], "installed");
 }
+
+#[test]
+fn online_key_rotation_follows_a_new_root_without_downtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    let run1 = device(dir, &server, "dev", "1.0.0", "2");
+    assert_eq!(run1["outcome"], "installed");
+
+    let next: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &["rotate-online-key", "--data", "srv", "--json"],
+    ))
+    .unwrap();
+    let next_id = next["online_key_id"].as_str().unwrap().to_string();
+    let e = fails(
+        dir,
+        "airlock-server",
+        &["rotate-online-key", "--data", "srv"],
+    );
+    assert!(e.contains("already exists"), "{e}");
+    // the server keeps signing with the current key until a root names the next one
+    let ts: Value = server.get("/tuf/metadata/timestamp.json").json().unwrap();
+    assert_ne!(ts["signatures"][0]["keyid"], next_id.as_str());
+
+    ok(
+        dir,
+        "airlock",
+        &[
+            "root",
+            "rotate",
+            "repo",
+            "--online-key",
+            "srv/online-next.pub",
+        ],
+    );
+    std::fs::write(dir.join("fw-1.3.0.bin"), firmware(11, 321)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-cam",
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "security",
+        ],
+    );
+    publish(dir, &server);
+    let ts: Value = server.get("/tuf/metadata/timestamp.json").json().unwrap();
+    assert_eq!(
+        ts["signatures"][0]["keyid"],
+        next_id.as_str(),
+        "signed with the new online key"
+    );
+    let ready: Value = server.get("/readyz").json().unwrap();
+    assert_eq!(ready["online_key"], next_id.as_str());
+    assert!(!dir.join("srv/online-next.key").exists());
+
+    // devices that trusted the old key follow the new root
+    let run2 = device(dir, &server, "dev", "1.0.0", "2");
+    assert_eq!(run2["to"], "1.3.0", "{run2}");
+    if let Some(py) = python_with_tuf() {
+        let got = ngclient(&py, dir, &server, "acme-cam/fw-1.3.0.bin");
+        assert_eq!(got["root_version"], 2);
+    } else {
+        skip(
+            "python-tuf after online key rotation",
+            "no Python with python-tuf",
+        );
+    }
+    // after a restart the new key is the online key, and re-signing works
+    drop(server);
+    let server = Server::start(dir);
+    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/resign", server.url))
+        .bearer_auth(admin.trim())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ts: Value = server.get("/tuf/metadata/timestamp.json").json().unwrap();
+    assert_eq!(ts["signatures"][0]["keyid"], next_id.as_str());
+    let run3 = device(dir, &server, "dev", "1.0.0", "2");
+    assert_eq!(run3["outcome"], "up_to_date");
+}

@@ -223,7 +223,7 @@ pub async fn repository(
     Ok(Json(json!({
         "generation": view.generation,
         "index": view.index,
-        "online_key": app.online_key_id,
+        "online_key": app.online_key_id(),
     })))
 }
 

@@ -27,7 +27,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             "status": if ready { "ready" } else { "not_ready" },
             "state_store": state_ok,
             "blob_store": blobs_ok,
-            "online_key": app.online_key_id,
+            "online_key": app.online_key_id(),
             "published": published,
         })),
     )
