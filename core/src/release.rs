@@ -162,6 +162,22 @@ pub enum ReleaseError {
 }
 
 impl Release {
+    /// For a security release, the end of its retention period (CRA Art. 13(9)): `years` after
+    /// its release time. `None` for other kinds, which have no retention rule.
+    pub fn retained_until(&self, years: i16) -> Option<jiff::Timestamp> {
+        if self.info.kind != ReleaseKind::Security {
+            return None;
+        }
+        Some(
+            self.info
+                .released
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .checked_add(jiff::Span::new().years(years))
+                .map(|z| z.timestamp())
+                .unwrap_or(self.info.released),
+        )
+    }
+
     /// Reads a release from a TUF target entry, checking that the name is a firmware target of
     /// the product it claims.
     pub fn from_target(name: &str, target: &tough::schema::Target) -> Result<Self, ReleaseError> {

@@ -557,19 +557,10 @@ pub fn check_retention(
 ) -> Result<Vec<String>, VerifyError> {
     let mut forced = Vec::new();
     for old in previous {
-        if old.info.kind != crate::release::ReleaseKind::Security
-            || releases.iter().any(|r| r.name == old.name)
-        {
+        let Some(until) = old.retained_until(retention_years) else {
             continue;
-        }
-        let until = old
-            .info
-            .released
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .checked_add(jiff::Span::new().years(retention_years))
-            .map(|z| z.timestamp())
-            .unwrap_or(old.info.released);
-        if now >= until {
+        };
+        if releases.iter().any(|r| r.name == old.name) || now >= until {
             continue;
         }
         let documented = support.history.iter().any(|c| {

@@ -133,21 +133,9 @@ pub fn load_or_create_admin_token(path: &Path) -> Result<(String, bool)> {
         }
         return Ok((token, false));
     }
-    let mut raw = [0u8; 32];
-    getrandom_bytes(&mut raw)?;
-    let token = hex::encode(raw);
+    let token = deviceauth::random_secret();
     write_new(path, format!("{token}\n").as_bytes(), 0o600)?;
     Ok((token, true))
-}
-
-fn getrandom_bytes(buf: &mut [u8]) -> Result<()> {
-    // A fresh Ed25519 key is 32 bytes from the OS random source; reuse it as token material.
-    let key = SigningKey::generate();
-    let pem = key.to_pkcs8_pem()?;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(pem.as_bytes());
-    buf.copy_from_slice(&digest[..buf.len().min(32)]);
-    Ok(())
 }
 
 /// Opens the data directory and builds the server state.

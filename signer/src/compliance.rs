@@ -98,16 +98,7 @@ pub fn build(repo: &Repo, product: &str, jurisdiction: &str) -> Result<Report> {
                 .iter()
                 .map(|a| format!("{} ({:?})", a.id, a.severity).to_lowercase())
                 .collect(),
-            retained_until: (r.info.kind == ReleaseKind::Security)
-                .then(|| {
-                    r.info
-                        .released
-                        .to_zoned(jiff::tz::TimeZone::UTC)
-                        .checked_add(jiff::Span::new().years(10))
-                        .ok()
-                        .map(|z| z.timestamp())
-                })
-                .flatten(),
+            retained_until: r.retained_until(airlock_core::verify::DEFAULT_RETENTION_YEARS),
         })
         .collect();
     Ok(Report {

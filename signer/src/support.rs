@@ -152,13 +152,7 @@ pub async fn withdraw(
         .transpose()?;
     let mut within_retention = false;
     if let Some(r) = &release {
-        if r.info.kind == airlock_core::release::ReleaseKind::Security {
-            let until = r
-                .info
-                .released
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .checked_add(jiff::Span::new().years(retention_years))?
-                .timestamp();
+        if let Some(until) = r.retained_until(retention_years) {
             within_retention = jiff::Timestamp::now() < until;
             if within_retention && !force {
                 bail!(
