@@ -227,11 +227,12 @@ impl Lab {
 
         // The server, embedded default: local directory + SQLite, on a free loopback port.
         let srv = dir.join("srv");
-        airlock_server::init_data_dir(&srv).await?;
+        airlock_server::init_data_dir(&srv, &airlock_server::Storage::default()).await?;
         let token_file = dir.join("admin.token");
         let (token, _) = airlock_server::load_or_create_admin_token(&token_file)?;
         let app = airlock_server::open(
             &srv,
+            &airlock_server::Storage::default(),
             airlock_server::ServeConfig {
                 // every simulated device shares 127.0.0.1: no per-client limits in the lab
                 device_rate: None,

@@ -64,6 +64,16 @@ impl Credentials {
         }
     }
 
+    /// Replaces the whole set (a replica following the shared state).
+    pub fn replace(&self, list: Vec<DeviceCredential>) {
+        let fresh: HashMap<String, DeviceCredential> =
+            list.into_iter().map(|c| (c.device_id.clone(), c)).collect();
+        match self.by_device.write() {
+            Ok(mut m) => *m = fresh,
+            Err(p) => *p.into_inner() = fresh,
+        }
+    }
+
     pub fn set(&self, c: DeviceCredential) {
         match self.by_device.write() {
             Ok(mut m) => m.insert(c.device_id.clone(), c),

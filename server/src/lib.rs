@@ -59,6 +59,70 @@ impl DataDir {
     }
 }
 
+/// Where state and blobs live. The default (everything `None`) is the embedded one: SQLite
+/// `airlock.db` and `blobs/` in the data directory. Replicas share a PostgreSQL database
+/// (`state_url`) and an S3 bucket (`blobs`); each keeps its own data directory for the online
+/// key and the upload spool.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// `postgres://...` (or `sqlite://PATH`).
+    pub state_url: Option<String>,
+    pub blobs: Option<storage::S3Config>,
+}
+
+impl Storage {
+    /// Whether several replicas may share this storage (then each replica follows the
+    /// others' publishes, rollouts and enrolments; see [`spawn_sync`]).
+    pub fn is_shared(&self) -> bool {
+        self.state_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres"))
+    }
+
+    pub fn describe(&self, dir: &DataDir) -> (String, String) {
+        let state = match &self.state_url {
+            Some(url) => storage::state::redact_url(url),
+            None => dir.database().display().to_string(),
+        };
+        let blobs = match &self.blobs {
+            Some(c) => format!("s3://{}/{}", c.bucket, c.prefix),
+            None => dir.blobs().display().to_string(),
+        };
+        (state, blobs)
+    }
+
+    pub async fn open_state(&self, dir: &DataDir) -> Result<storage::SqlState> {
+        match &self.state_url {
+            Some(url) => storage::SqlState::open_url(url, 16).await.with_context(|| {
+                format!(
+                    "opening the state database {}",
+                    storage::state::redact_url(url)
+                )
+            }),
+            None => storage::SqlState::open_sqlite(&dir.database())
+                .await
+                .with_context(|| format!("opening {}", dir.database().display())),
+        }
+    }
+
+    pub async fn open_blobs(&self, dir: &DataDir) -> Result<Arc<dyn storage::BlobStore>> {
+        match &self.blobs {
+            Some(config) => {
+                let blobs = storage::S3Blobs::open(config.clone(), &dir.root.join("spool"))
+                    .await
+                    .with_context(|| format!("opening the blob bucket s3://{}", config.bucket))?;
+                Ok(Arc::new(blobs))
+            }
+            None => {
+                let blobs = storage::LocalBlobs::open_dir(&dir.blobs())
+                    .await
+                    .with_context(|| format!("opening {}", dir.blobs().display()))?;
+                Ok(Arc::new(blobs))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct InitReport {
     pub data: PathBuf,
@@ -86,7 +150,7 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// `airlock-server init`: the online key (snapshot + timestamp), its public half, the database
 /// and the blob directory.
-pub async fn init_data_dir(data: &Path) -> Result<InitReport> {
+pub async fn init_data_dir(data: &Path, storage: &Storage) -> Result<InitReport> {
     let dir = DataDir::new(data);
     if dir.online_key().exists() {
         bail!(
@@ -105,12 +169,8 @@ pub async fn init_data_dir(data: &Path) -> Result<InitReport> {
         public_key_json(&public).as_bytes(),
         0o644,
     )?;
-    storage::SqlState::open_sqlite(&dir.database())
-        .await
-        .with_context(|| format!("creating {}", dir.database().display()))?;
-    storage::LocalBlobs::open_dir(&dir.blobs())
-        .await
-        .with_context(|| format!("creating {}", dir.blobs().display()))?;
+    storage.open_state(&dir).await?;
+    storage.open_blobs(&dir).await?;
     Ok(InitReport {
         data: data.to_path_buf(),
         online_key_id: key_id_hex(&public)?,
@@ -141,6 +201,7 @@ pub fn load_or_create_admin_token(path: &Path) -> Result<(String, bool)> {
 /// Opens the data directory and builds the server state.
 pub async fn open(
     data: &Path,
+    storage: &Storage,
     config: ServeConfig,
     admin_token: &str,
     clock: Arc<dyn Clock>,
@@ -157,12 +218,8 @@ pub async fn open(
         .with_context(|| format!("reading {}", dir.online_key().display()))?;
     let online_key = SigningKey::from_pkcs8(&pem)
         .with_context(|| format!("reading {}", dir.online_key().display()))?;
-    let state = storage::SqlState::open_sqlite(&dir.database())
-        .await
-        .with_context(|| format!("opening {}", dir.database().display()))?;
-    let blobs = storage::LocalBlobs::open_dir(&dir.blobs())
-        .await
-        .with_context(|| format!("opening {}", dir.blobs().display()))?;
+    let state = storage.open_state(&dir).await?;
+    let blobs = storage.open_blobs(&dir).await?;
     let view = view::RepoView::load(&state)
         .await
         .context("loading the published repository")?;
@@ -174,7 +231,7 @@ pub async fn open(
         .context("loading device credentials")?;
     Ok(AppState::new(
         config,
-        Arc::new(blobs),
+        blobs,
         Arc::new(state),
         online_key,
         Some(data.to_path_buf()),
@@ -236,6 +293,55 @@ pub fn expiring_offline_roles(
     out
 }
 
+/// Brings this replica up to date with what other replicas committed to the shared state:
+/// the published head, rollouts and device credentials. Returns whether the head changed.
+pub async fn sync_from_store(app: &AppState) -> Result<bool> {
+    let head = app
+        .state
+        .load_head()
+        .await
+        .context("reading the published head")?;
+    let generation = head.map_or(0, |h| h.generation);
+    let mut changed = false;
+    if generation != app.view().generation {
+        let _guard = app.publish_lock.lock().await;
+        if generation != app.view().generation {
+            let view = view::RepoView::load(app.state.as_ref())
+                .await
+                .context("loading the published repository")?;
+            tracing::info!(
+                from = app.view().generation,
+                to = view.generation,
+                "following a publish made by another replica"
+            );
+            app.set_view(view);
+            changed = true;
+        }
+    }
+    app.reload_rollouts().await.context("loading rollouts")?;
+    let credentials = app
+        .state
+        .credentials()
+        .await
+        .context("loading device credentials")?;
+    app.credentials.replace(credentials);
+    Ok(changed)
+}
+
+/// Follows the shared state every `every` (replicas over one PostgreSQL database).
+pub fn spawn_sync(app: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync_from_store(&app).await {
+                tracing::error!(error = %format!("{e:#}"), "following the shared state failed");
+            }
+        }
+    })
+}
+
 /// Serves until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -253,7 +359,12 @@ pub async fn serve(
 }
 
 /// `airlock-server token create`: a scoped admin token, printed once, stored as its digest.
-pub async fn create_admin_token(data: &Path, name: &str, scopes: &[String]) -> Result<String> {
+pub async fn create_admin_token(
+    data: &Path,
+    storage: &Storage,
+    name: &str,
+    scopes: &[String],
+) -> Result<String> {
     use storage::StateStore;
     let known: Vec<&str> = routes::admin::Scope::ALL
         .iter()
@@ -274,7 +385,7 @@ pub async fn create_admin_token(data: &Path, name: &str, scopes: &[String]) -> R
     if !dir.online_key().exists() {
         bail!("{} is not an airlock-server data directory", data.display());
     }
-    let state = storage::SqlState::open_sqlite(&dir.database()).await?;
+    let state = storage.open_state(&dir).await?;
     let token = deviceauth::random_secret();
     state
         .insert_admin_token(
@@ -296,16 +407,19 @@ pub async fn create_admin_token(data: &Path, name: &str, scopes: &[String]) -> R
 }
 
 /// `airlock-server token list`: (name, scopes, revoked).
-pub async fn list_admin_tokens(data: &Path) -> Result<Vec<(String, String, bool)>> {
+pub async fn list_admin_tokens(
+    data: &Path,
+    storage: &Storage,
+) -> Result<Vec<(String, String, bool)>> {
     use storage::StateStore;
-    let state = storage::SqlState::open_sqlite(&DataDir::new(data).database()).await?;
+    let state = storage.open_state(&DataDir::new(data)).await?;
     Ok(state.admin_tokens().await?)
 }
 
 /// `airlock-server token revoke NAME`.
-pub async fn revoke_admin_token(data: &Path, name: &str) -> Result<u64> {
+pub async fn revoke_admin_token(data: &Path, storage: &Storage, name: &str) -> Result<u64> {
     use storage::StateStore;
-    let state = storage::SqlState::open_sqlite(&DataDir::new(data).database()).await?;
+    let state = storage.open_state(&DataDir::new(data)).await?;
     let n = state.revoke_admin_token(name).await?;
     if n == 0 {
         bail!("no live admin token named {name:?}");

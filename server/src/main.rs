@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use airlock_server::{ServeConfig, SystemClock};
+use airlock_server::{ServeConfig, Storage, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -23,8 +23,52 @@ struct Cli {
     /// TOML file of settings (keys are flag names, e.g. `server`, `admin-token-file`).
     #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where state and blobs live (default: SQLite and a blob directory inside --data).
+#[derive(clap::Args)]
+struct StorageArgs {
+    /// State database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB, shared by several replicas
+    /// (default: SQLite airlock.db in the data directory).
+    #[arg(long, global = true, env = "AIRLOCK_STATE_URL")]
+    state_url: Option<String>,
+    /// Firmware blobs in an S3 bucket: s3://BUCKET[/PREFIX] (default: blobs/ in the data
+    /// directory). Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, global = true, env = "AIRLOCK_BLOBS")]
+    blobs: Option<String>,
+    /// Endpoint of an S3-protocol server (MinIO, Ceph, Garage...), e.g. http://10.0.0.5:9000.
+    #[arg(long, global = true, env = "AIRLOCK_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// Path-style bucket addressing (most self-hosted S3 servers need it).
+    #[arg(long, global = true, env = "AIRLOCK_S3_PATH_STYLE")]
+    s3_path_style: bool,
+}
+
+impl StorageArgs {
+    fn storage(&self) -> Result<Storage> {
+        let blobs = match &self.blobs {
+            None => None,
+            Some(url) => {
+                let mut c = airlock_server::storage::S3Config::parse(url)
+                    .map_err(|e| anyhow::anyhow!("--blobs: {e}"))?;
+                c.endpoint = self.s3_endpoint.clone();
+                c.region = self.s3_region.clone();
+                c.path_style = self.s3_path_style;
+                Some(c)
+            }
+        };
+        Ok(Storage {
+            state_url: self.state_url.clone(),
+            blobs,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -98,6 +142,10 @@ enum Command {
         /// Warn this many days before root, targets or a product role expires.
         #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
         expiry_warning_days: i64,
+        /// With a shared state database (PostgreSQL): how often to follow what other replicas
+        /// committed (publishes, rollouts, enrolments), in seconds; 0 = never.
+        #[arg(long, env = "AIRLOCK_SYNC_SECONDS", default_value_t = 5)]
+        sync_seconds: u64,
     },
 }
 
@@ -151,9 +199,10 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let storage = cli.storage.storage()?;
     match cli.command {
         Command::Init { data, json } => {
-            let report = airlock_server::init_data_dir(&data).await?;
+            let report = airlock_server::init_data_dir(&data, &storage).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -189,7 +238,8 @@ async fn run(cli: Cli) -> Result<()> {
                 scopes,
                 json,
             } => {
-                let token = airlock_server::create_admin_token(&data, &name, &scopes).await?;
+                let token =
+                    airlock_server::create_admin_token(&data, &storage, &name, &scopes).await?;
                 if json {
                     println!(
                         "{}",
@@ -201,7 +251,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
             TokenCommand::List { data, json } => {
-                let tokens = airlock_server::list_admin_tokens(&data).await?;
+                let tokens = airlock_server::list_admin_tokens(&data, &storage).await?;
                 if json {
                     let list: Vec<_> = tokens
                         .iter()
@@ -216,7 +266,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
             TokenCommand::Revoke { data, name } => {
-                let n = airlock_server::revoke_admin_token(&data, &name).await?;
+                let n = airlock_server::revoke_admin_token(&data, &storage, &name).await?;
                 println!("revoked {n} token(s) named {name}");
                 Ok(())
             }
@@ -237,6 +287,7 @@ async fn run(cli: Cli) -> Result<()> {
             device_auth,
             max_postpone_days,
             retention_years,
+            sync_seconds,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -259,7 +310,16 @@ async fn run(cli: Cli) -> Result<()> {
                 retention_years: retention_years.max(0),
                 ..ServeConfig::default()
             };
-            let app = airlock_server::open(&data, config, &token, Arc::new(SystemClock)).await?;
+            let app = airlock_server::open(&data, &storage, config, &token, Arc::new(SystemClock))
+                .await?;
+            let (state_at, blobs_at) = storage.describe(&airlock_server::DataDir::new(&data));
+            tracing::info!(state = %state_at, blobs = %blobs_at, "storage");
+            if storage.is_shared() && sync_seconds > 0 {
+                airlock_server::spawn_sync(
+                    app.clone(),
+                    std::time::Duration::from_secs(sync_seconds),
+                );
+            }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

@@ -347,7 +347,15 @@ pub async fn commit(
         timestamp: timestamp.bytes,
         index,
     };
-    app.state.commit(base.generation, files, &head).await?;
+    if let Err(e) = app.state.commit(base.generation, files, &head).await {
+        if matches!(e, crate::storage::StateError::Conflict { .. }) {
+            // Another replica committed first: follow it, so that a retry starts from there.
+            if let Ok(fresh) = RepoView::load(app.state.as_ref()).await {
+                app.set_view(fresh);
+            }
+        }
+        return Err(e.into());
+    }
     let view = RepoView::from_parts(&head, published, snapshot.bytes)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     app.set_view(view.clone());

@@ -29,10 +29,13 @@ impl FakeClock {
 async fn snapshot_and_timestamp_are_renewed_at_half_life() {
     let tmp = tempfile::tempdir().unwrap();
     let srv = tmp.path().join("srv");
-    airlock_server::init_data_dir(&srv).await.unwrap();
+    airlock_server::init_data_dir(&srv, &airlock_server::Storage::default())
+        .await
+        .unwrap();
     let clock = Arc::new(FakeClock(Mutex::new(jiff::Timestamp::now())));
     let app = airlock_server::open(
         &srv,
+        &airlock_server::Storage::default(),
         ServeConfig::default(),
         "test-admin-token-0123456789",
         clock.clone(),

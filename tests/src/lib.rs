@@ -300,3 +300,64 @@ pub fn ngclient(py: &Path, dir: &Path, server: &Server, target: &str) -> serde_j
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// A fresh, empty PostgreSQL database on the server named by AIRLOCK_TEST_POSTGRES_URL (which
+/// scripts/test starts with scripts/postgres), created with `psql`; `None` after a loud skip.
+pub fn postgres_database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("AIRLOCK_TEST_POSTGRES_URL") else {
+        skip(
+            test,
+            "AIRLOCK_TEST_POSTGRES_URL is not set (scripts/test starts PostgreSQL)",
+        );
+        return None;
+    };
+    let name = format!(
+        "airlock_e2e_{}",
+        &sha256_hex(format!("{test}{:?}", std::time::SystemTime::now()).as_bytes())[..12]
+    );
+    let out = Command::new("psql")
+        .args([
+            &admin,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "creating {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// A fresh bucket on the S3-protocol server named by AIRLOCK_TEST_S3_ENDPOINT (scripts/test
+/// starts one with scripts/s3); returns (endpoint, bucket), or `None` after a loud skip.
+pub fn s3_bucket(test: &str) -> Option<(String, String)> {
+    let Ok(endpoint) = std::env::var("AIRLOCK_TEST_S3_ENDPOINT") else {
+        skip(
+            test,
+            "AIRLOCK_TEST_S3_ENDPOINT is not set (scripts/test starts an S3-protocol server)",
+        );
+        return None;
+    };
+    let bucket = format!(
+        "airlock-e2e-{}",
+        &sha256_hex(format!("{test}{:?}", std::time::SystemTime::now()).as_bytes())[..12]
+    );
+    // the test server accepts unsigned bucket creation
+    let resp = reqwest::blocking::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "creating bucket {bucket}: {}",
+        resp.status()
+    );
+    Some((endpoint, bucket))
+}

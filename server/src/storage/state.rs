@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 use std::collections::BTreeMap;
 use std::path::Path;
 use thiserror::Error;
@@ -146,16 +147,17 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
 }
 
+/// The schema, portable between SQLite and PostgreSQL; `{blob}` is the binary column type.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS metadata (
         name TEXT PRIMARY KEY,
-        content BLOB NOT NULL,
+        content {blob} NOT NULL,
         generation BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         generation BIGINT NOT NULL,
-        timestamp_json BLOB NOT NULL,
+        timestamp_json {blob} NOT NULL,
         index_json TEXT NOT NULL,
         updated_at TEXT NOT NULL
     )",
@@ -245,10 +247,28 @@ fn from_ms(v: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(v).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// The SQLite state store (embedded default).
+/// The state store: SQLite (embedded default) or PostgreSQL (several replicas), through the
+/// same SQL with sqlx's `Any` driver.
 #[derive(Debug, Clone)]
 pub struct SqlState {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database a [`SqlState`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -258,20 +278,84 @@ fn to_i64(v: u64) -> i64 {
 impl SqlState {
     /// Opens (creating if needed) a SQLite database file.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
-        let options = SqliteConnectOptions::new()
+        let url = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .to_url_lossy();
+        Self::connect(url.as_str(), Backend::Sqlite, 4).await
+    }
+
+    /// Opens a state database by URL: `postgres://user:password@host:port/db` (or
+    /// `postgresql://`), or `sqlite://PATH`. The schema is created if missing.
+    pub async fn open_url(url: &str, max_connections: u32) -> Result<Self, StateError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StateError::Corrupt(format!(
+                "unsupported state database URL {:?}: use postgres://... or sqlite://PATH",
+                redact_url(url)
+            )));
+        };
+        Self::connect(url, backend, max_connections).await
+    }
+
+    async fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StateError> {
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // durable commits, concurrent readers, and waiting instead of failing
+                        // while another connection writes
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await?;
+        let blob = match backend {
+            Backend::Sqlite => "BLOB",
+            Backend::Postgres => "BYTEA",
+        };
+        let mut tx = pool.begin().await?;
+        if backend == Backend::Postgres {
+            // replicas starting together must not race on CREATE TABLE
+            sqlx::query("SELECT pg_advisory_xact_lock(7347223)")
+                .execute(&mut *tx)
+                .await?;
         }
-        Ok(SqlState { pool })
+        for stmt in SCHEMA {
+            let stmt = stmt.replace("{blob}", blob);
+            sqlx::query(&stmt).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(SqlState { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable URL>".to_string(),
     }
 }
 
@@ -315,14 +399,42 @@ impl StateStore for SqlState {
         let index_json = serde_json::to_string(&head.index)
             .map_err(|e| StateError::Corrupt(format!("head index: {e}")))?;
         let mut tx = self.pool.begin().await?;
-        let found: Option<i64> = sqlx::query_scalar("SELECT generation FROM head WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let found = found.unwrap_or(0).max(0) as u64;
-        if found != expected_generation {
+        // Switch the head first: the row lock it takes (PostgreSQL) or the write lock (SQLite)
+        // serialises racing publishes, and the generation check makes the loser see a conflict
+        // instead of overwriting the winner.
+        let switched = if expected_generation == 0 {
+            sqlx::query(
+                "INSERT INTO head (id, generation, timestamp_json, index_json, updated_at)
+                 VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(to_i64(head.generation))
+            .bind(&head.timestamp)
+            .bind(&index_json)
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE head SET generation = $1, timestamp_json = $2, index_json = $3,
+                     updated_at = $4
+                 WHERE id = 1 AND generation = $5",
+            )
+            .bind(to_i64(head.generation))
+            .bind(&head.timestamp)
+            .bind(&index_json)
+            .bind(jiff::Timestamp::now().to_string())
+            .bind(to_i64(expected_generation))
+            .execute(&mut *tx)
+            .await?
+        };
+        if switched.rows_affected() != 1 {
+            drop(tx);
+            let found: Option<i64> = sqlx::query_scalar("SELECT generation FROM head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
             return Err(StateError::Conflict {
                 expected: expected_generation,
-                found,
+                found: found.unwrap_or(0).max(0) as u64,
             });
         }
         for (name, content) in files {
@@ -341,19 +453,6 @@ impl StateStore for SqlState {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
-            "INSERT INTO head (id, generation, timestamp_json, index_json, updated_at)
-             VALUES (1, $1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation,
-                 timestamp_json = excluded.timestamp_json, index_json = excluded.index_json,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(to_i64(head.generation))
-        .bind(&head.timestamp)
-        .bind(index_json)
-        .bind(jiff::Timestamp::now().to_string())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -709,12 +808,209 @@ mod tests {
         }
     }
 
+    /// A fresh PostgreSQL database on the server named by AIRLOCK_TEST_POSTGRES_URL (started by
+    /// scripts/test); `None` (said loudly) when there is none, a failure when skips are failures.
+    pub(crate) async fn postgres_db(test: &str) -> Option<String> {
+        let Ok(admin) = std::env::var("AIRLOCK_TEST_POSTGRES_URL") else {
+            let strict = std::env::var("AIRLOCK_REQUIRE_ALL").is_ok_and(|v| v == "1")
+                || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !strict,
+                "{test}: AIRLOCK_TEST_POSTGRES_URL is not set and skips are failures here"
+            );
+            eprintln!("\n*** SKIPPED {test} on PostgreSQL: AIRLOCK_TEST_POSTGRES_URL is not set (scripts/test sets it) ***\n");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!(
+            "airlock_unit_{}",
+            crate::deviceauth::random_secret()[..12].to_lowercase()
+        )
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "x");
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some(url.to_string())
+    }
+
     #[tokio::test]
     async fn commit_is_all_or_nothing_and_checks_generation() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqlState::open_sqlite(&dir.path().join("s.db"))
             .await
             .unwrap();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        commit_rules(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_commit_is_all_or_nothing_and_checks_generation() {
+        let Some(url) = postgres_db("postgres_commit_is_all_or_nothing").await else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        assert_eq!(db.backend(), Backend::Postgres);
+        commit_rules(&db).await;
+        // opening again (a second replica, an upgrade) keeps the data
+        let again = SqlState::open_url(&url, 4).await.unwrap();
+        assert_eq!(again.load_head().await.unwrap().unwrap().generation, 1);
+    }
+
+    /// Racing publishes from the same generation: exactly one wins, on both backends.
+    async fn race(db: SqlState) {
+        let base = db.load_head().await.unwrap().map_or(0, |h| h.generation);
+        let mut tasks = Vec::new();
+        for i in 0..8u64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.commit(
+                    base,
+                    vec![(format!("{}.race{i}.json", base + 1), vec![i as u8])],
+                    &head(base + 1),
+                )
+                .await
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(StateError::Conflict { expected, found }) => {
+                    assert_eq!((expected, found), (base, base + 1))
+                }
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(won, 1, "exactly one racing publish must win");
+        assert_eq!(db.load_head().await.unwrap().unwrap().generation, base + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_commits_one_wins_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlState::open_sqlite(&dir.path().join("s.db"))
+            .await
+            .unwrap();
+        race(db.clone()).await;
+        race(db).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_commits_one_wins_postgres() {
+        let Some(url) = postgres_db("racing_commits_one_wins_postgres").await else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 8).await.unwrap();
+        race(db.clone()).await;
+        race(db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_devices_tokens_rollouts_round_trip() {
+        let Some(url) = postgres_db("postgres_devices_tokens_rollouts_round_trip").await else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        db.insert_enrolment_token(
+            &EnrolmentToken {
+                token_sha256: "t1".into(),
+                product: "acme-cam".into(),
+                device_id: None,
+                revoked: false,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let t = db.enrolment_token("t1").await.unwrap().unwrap();
+        assert_eq!(
+            (t.product.as_str(), t.device_id, t.revoked),
+            ("acme-cam", None, false)
+        );
+        let cred = DeviceCredential {
+            device_id: "cam-1".into(),
+            product: "acme-cam".into(),
+            credential_sha256: "c1".into(),
+            revoked: false,
+        };
+        db.insert_credential(&cred, now).await.unwrap();
+        assert!(matches!(
+            db.insert_credential(&cred, now).await,
+            Err(StateError::FileExists(_))
+        ));
+        assert!(db.revoke_device("cam-1").await.unwrap());
+        assert!(db.credentials().await.unwrap()[0].revoked);
+        db.insert_credential(&cred, now).await.unwrap();
+        assert!(!db.credentials().await.unwrap()[0].revoked);
+        db.record_check_ins(&[CheckInRecord {
+            device_id: "cam-1".into(),
+            product: "acme-cam".into(),
+            version: "1.0.0".into(),
+            security_version: 1,
+            decision: "update".into(),
+            at: now,
+            policy: None,
+        }])
+        .await
+        .unwrap();
+        for status in ["installed", "failed"] {
+            let report: DeviceReport = serde_json::from_value(serde_json::json!({
+                "status": status, "version": "1.1.0", "code": null
+            }))
+            .unwrap();
+            db.record_report("cam-1", &report, now).await.unwrap();
+        }
+        assert_eq!(
+            db.outcome_counts("acme-cam", "1.1.0", now).await.unwrap(),
+            (1, 1)
+        );
+        db.insert_admin_token("h1", "ci", "publish,read", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.admin_token("h1").await.unwrap(),
+            Some(("ci".to_string(), "publish,read".to_string()))
+        );
+        assert_eq!(db.revoke_admin_token("ci").await.unwrap(), 1);
+        assert_eq!(db.admin_token("h1").await.unwrap(), None);
+        let rollout = Rollout {
+            id: "r1".into(),
+            product: "acme-cam".into(),
+            target: "acme-cam/fw-1.1.0.bin".into(),
+            version: "1.1.0".parse().unwrap(),
+            waves: airlock_core::rollout::parse_waves("10%@0h,100%@24h").unwrap(),
+            health: Some(
+                airlock_core::rollout::parse_health_rule("failures>=5% after 20 reports").unwrap(),
+            ),
+            state: RolloutState::Active,
+            started_at: now,
+            reason: None,
+        };
+        db.insert_rollout(&rollout).await.unwrap();
+        db.set_rollout_state("r1", RolloutState::Paused, Some("failures"), now)
+            .await
+            .unwrap();
+        let listed = db.list_rollouts().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].state, RolloutState::Paused);
+        assert_eq!(listed[0].waves, rollout.waves);
+        assert_eq!(listed[0].reason.as_deref(), Some("failures"));
+        db.audit(now, "test", "x", &serde_json::json!({"a": 1}))
+            .await
+            .unwrap();
+        db.check().await.unwrap();
+    }
+
+    async fn commit_rules(db: &SqlState) {
         assert!(db.load_head().await.unwrap().is_none());
         db.commit(0, vec![("1.root.json".into(), b"r1".to_vec())], &head(1))
             .await
