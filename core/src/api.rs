@@ -9,6 +9,7 @@ use crate::release::ReleaseKind;
 
 /// Every error answer: `{"error": code, "message": text}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
@@ -16,6 +17,7 @@ pub struct ErrorBody {
 
 /// `POST /v1/admin/publish`: the metadata files exactly as signed (their text).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishRequest {
     /// Root files, oldest first; any suffix of the chain that reaches the newest root.
     pub roots: Vec<String>,
@@ -29,6 +31,7 @@ pub struct PublishRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishResponse {
     pub root_version: u64,
     pub targets_version: u64,
@@ -46,6 +49,7 @@ pub struct PublishResponse {
 
 /// `POST /v1/devices/{id}/check-in`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
     pub product: String,
@@ -59,6 +63,7 @@ pub struct CheckInRequest {
 
 /// The target offered in an `update` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfferedTarget {
     pub name: String,
     pub version: String,
@@ -75,6 +80,7 @@ pub struct OfferedTarget {
 
 /// The check-in answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum CheckInResponse {
     Update {
@@ -90,6 +96,7 @@ pub enum CheckInResponse {
         statement: String,
         successor: Option<String>,
         notice_url: Option<String>,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
         security_updates_until: jiff::civil::Date,
     },
 }
@@ -138,6 +145,7 @@ impl CheckInResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
     Downloading,
@@ -157,6 +165,7 @@ impl ReportStatus {
 
 /// `POST /v1/devices/{id}/reports`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceReport {
     pub status: ReportStatus,
@@ -193,6 +202,7 @@ mod tests {
 
 /// `POST /v1/admin/rollouts`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RolloutRequest {
     pub product: String,
@@ -207,6 +217,7 @@ pub struct RolloutRequest {
 
 /// `POST /v1/admin/rollouts/{product}/{version}/{pause|resume|abort}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RolloutAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +226,7 @@ pub struct RolloutAction {
 
 /// A rollout as the admin API reports it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutStatus {
     pub id: String,
     pub product: String,
@@ -223,6 +235,7 @@ pub struct RolloutStatus {
     /// held, active, paused, aborted or complete.
     pub state: String,
     pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: jiff::Timestamp,
     /// The waves as given, e.g. `["1%@0h", "10%@24h"]`.
     pub waves: Vec<String>,
@@ -238,6 +251,7 @@ pub struct RolloutStatus {
 /// `POST /v1/admin/enrolment-tokens`: a token devices enrol with (per product, or for one
 /// device).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentTokenRequest {
     pub product: String,
@@ -246,6 +260,7 @@ pub struct EnrolmentTokenRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolmentTokenResponse {
     /// Shown once; the server keeps only its digest.
     pub token: String,
@@ -255,6 +270,7 @@ pub struct EnrolmentTokenResponse {
 
 /// `POST /v1/devices/{id}/enrol`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     pub token: String,
@@ -262,6 +278,7 @@ pub struct EnrolRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     pub device_id: String,
     pub product: String,

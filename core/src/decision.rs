@@ -467,12 +467,14 @@ mod tests {
 /// What a device (or its owner) chose about updates (CRA Annex I: automatic security updates by
 /// default, with an opt-out; feature updates separable from security updates).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevicePolicy {
     #[serde(default)]
     pub security_updates: SecurityUpdates,
     /// With `security_updates: postponed`: the last day security updates are held back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
     pub postpone_until: Option<jiff::civil::Date>,
     /// `false` declines feature releases; security releases keep coming.
     #[serde(default = "default_true")]
@@ -484,6 +486,7 @@ fn default_true() -> bool {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityUpdates {
     #[default]
@@ -550,6 +553,7 @@ impl DevicePolicy {
 
 /// An update held back by the device's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deferred {
     pub version: String,
     pub kind: ReleaseKind,

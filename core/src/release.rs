@@ -9,6 +9,7 @@ use crate::names::{self, NameError};
 
 /// What a release is for. Decides in which support window it may still be offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseKind {
     /// Fixes vulnerabilities; offered until the end of the security window.
@@ -70,6 +71,7 @@ pub struct ReleaseInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -80,6 +82,7 @@ pub enum Severity {
 
 /// A security advisory carried by the release that fixes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Advisory {
     /// e.g. `CVE-2026-12345` or a vendor id.
     pub id: String,

@@ -13,12 +13,16 @@ use crate::names::{self, NameError};
 use crate::release::{ReleaseInfo, ReleaseKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportRecord {
     pub product: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub support_start: Date,
     /// Last day (UTC) on which feature releases may be offered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub feature_updates_until: Date,
     /// Last day (UTC) on which security releases may be offered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub security_updates_until: Date,
     /// The floor: security versions below it are revoked as vulnerable.
     #[serde(default)]
@@ -60,14 +64,18 @@ pub const MINIMUM_SUPPORT_YEARS: i16 = 5;
 
 /// One recorded change of a support record (an extension, a new floor, a withdrawn release).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportChange {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: jiff::Timestamp,
     /// `extend`, `set-floor` or `withdraw`.
     pub action: String,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
     pub security_updates_until: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
     pub feature_updates_until: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_security_version: Option<u64>,

@@ -5,14 +5,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use futures::TryStreamExt;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
 use airlock_core::api::{
-    PublishRequest, PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
+    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, PublishRequest, PublishResponse,
+    RolloutAction, RolloutRequest, RolloutStatus,
 };
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::openapi::Binary;
 use crate::routes::parse_json;
 
 /// What an admin token may do. The token of `--admin-token-file` may do everything; tokens made
@@ -67,14 +71,67 @@ async fn require_admin(app: &AppState, headers: &HeaderMap, scope: Scope) -> Res
     }
 }
 
+/// A stored blob (firmware image or other target file).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlobInfo {
+    /// Hex SHA-256 of the content: the blob's name.
+    pub sha256: String,
+    /// Length in bytes.
+    pub length: u64,
+}
+
+/// `POST /v1/admin/resign` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resigned {
+    pub snapshot_version: u64,
+    pub timestamp_version: u64,
+}
+
+/// `GET /v1/admin/repository` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepositoryState {
+    /// Incremented by every commit (publish, re-sign, renewal).
+    pub generation: u64,
+    /// Current metadata versions and expiry dates, and each product's verified support record.
+    #[schema(value_type = Object)]
+    pub index: crate::storage::state::RepoIndex,
+    /// Key id of the online key (snapshot + timestamp).
+    pub online_key: String,
+}
+
+/// `POST /v1/admin/devices/{device_id}/revoke` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceRevoked {
+    pub device_id: String,
+    /// Always `true`.
+    pub revoked: bool,
+}
+
+/// Whether a blob is stored (scope `publish`); uploads skip blobs the server has.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/blobs/{sha256}",
+    tag = "admin",
+    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    responses(
+        (status = 200, description = "Stored", body = BlobInfo),
+        (status = 400, description = "Not a SHA-256 digest", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
+        (status = 404, description = "No such blob", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn head_blob(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BlobInfo>, ApiError> {
     require_admin(&app, &headers, Scope::Publish).await?;
     match app.blobs.stat(&sha256).await? {
-        Some(length) => Ok(Json(json!({"sha256": sha256, "length": length}))),
+        Some(length) => Ok(Json(BlobInfo { sha256, length })),
         None => Err(ApiError::not_found(
             "not_found",
             format!("no blob {sha256}"),
@@ -82,12 +139,32 @@ pub async fn head_blob(
     }
 }
 
+/// Uploads a blob (scope `publish`), streamed to storage and checked against its name.
+///
+/// Upload every target file before the publish that lists it.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/blobs/{sha256}",
+    tag = "admin",
+    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "The content"),
+    responses(
+        (status = 201, description = "Stored", body = BlobInfo),
+        (status = 400, description = "Not a SHA-256 digest (`bad_request`), content does not match it (`hash_mismatch`), or upload interrupted", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
+        (status = 413, description = "Larger than `--max-upload-bytes` (`too_large`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn put_blob(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<BlobInfo>), ApiError> {
     require_admin(&app, &headers, Scope::Publish).await?;
     let limit = app.config.max_upload_bytes;
     let declared = headers
@@ -102,12 +179,32 @@ pub async fn put_blob(
         .map_err(|e| std::io::Error::other(e.to_string()));
     let length = app.blobs.put(&sha256, Box::pin(stream), limit).await?;
     tracing::info!(%sha256, length, "blob stored");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"sha256": sha256, "length": length})),
-    ))
+    Ok((StatusCode::CREATED, Json(BlobInfo { sha256, length })))
 }
 
+/// Publishes signed metadata (scope `publish`), verified in full before it is served.
+///
+/// Root chain from the pinned root, signatures and thresholds, increasing versions, delegation
+/// paths, support-record rules, uploaded blobs against signed lengths and hashes; then the
+/// server signs snapshot and timestamp and switches the repository in one step.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/publish",
+    tag = "admin",
+    request_body = PublishRequest,
+    responses(
+        (status = 200, description = "Published", body = PublishResponse),
+        (status = 400, description = "Refused: `bad_request`, `invalid_metadata`, `bad_signature`, `expired`, `support_rule`, ...", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
+        (status = 409, description = "A version rollback or reuse, a root fork, or a concurrent publish won (`conflict`)", body = ErrorBody),
+        (status = 413, description = "Body larger than `--max-metadata-bytes`"),
+        (status = 422, description = "A TUF client could not load the result (`client_check_failed`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn publish(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -143,12 +240,27 @@ pub async fn publish(
     Ok(Json(result?))
 }
 
-/// Re-signs snapshot and timestamp now (new versions), e.g. to push fresh expiry dates or in
-/// drills that need an older timestamp.
+/// Re-signs snapshot and timestamp now (scope `publish`).
+///
+/// New versions, e.g. to push fresh expiry dates or in drills that need an older timestamp.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/resign",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Re-signed", body = Resigned),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
+        (status = 409, description = "Nothing is published yet", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn resign(
     State(app): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Resigned>, ApiError> {
     require_admin(&app, &headers, Scope::Publish).await?;
     let view = crate::publish::resign(&app).await?;
     app.state
@@ -159,12 +271,30 @@ pub async fn resign(
             &json!({"timestamp_version": view.index.timestamp_version}),
         )
         .await?;
-    Ok(Json(json!({
-        "snapshot_version": view.index.snapshot_version,
-        "timestamp_version": view.index.timestamp_version,
-    })))
+    Ok(Json(Resigned {
+        snapshot_version: view.index.snapshot_version,
+        timestamp_version: view.index.timestamp_version,
+    }))
 }
 
+/// Starts a staged rollout of a published release (scope `rollout`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/rollouts",
+    tag = "admin",
+    request_body = RolloutRequest,
+    responses(
+        (status = 201, description = "Started", body = RolloutStatus),
+        (status = 400, description = "Malformed body, version, waves or health rule", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `rollout` scope", body = ErrorBody),
+        (status = 404, description = "Unknown product or release", body = ErrorBody),
+        (status = 409, description = "The release already has a rollout in progress", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn start_rollout(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -178,6 +308,20 @@ pub async fn start_rollout(
     ))
 }
 
+/// Every rollout, with progress and health (scope `read`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/rollouts",
+    tag = "admin",
+    responses(
+        (status = 200, description = "All rollouts", body = Vec<RolloutStatus>),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn list_rollouts(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -186,6 +330,26 @@ pub async fn list_rollouts(
     Ok(Json(crate::rollouts::list(&app).await?))
 }
 
+/// The latest rollout of one release (scope `read`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/rollouts/{product}/{version}",
+    tag = "admin",
+    params(
+        ("product" = String, Path, description = "Product id"),
+        ("version" = String, Path, description = "Release version (semver)"),
+    ),
+    responses(
+        (status = 200, description = "The rollout", body = RolloutStatus),
+        (status = 400, description = "Not a semantic version", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
+        (status = 404, description = "Unknown product or release, or no rollout (`no_rollout`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn rollout_status(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -197,6 +361,31 @@ pub async fn rollout_status(
     ))
 }
 
+/// Pauses, resumes or aborts a rollout (scope `rollout`).
+///
+/// A rollout paused by its health rule resumes only this way.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/rollouts/{product}/{version}/{action}",
+    tag = "admin",
+    params(
+        ("product" = String, Path, description = "Product id"),
+        ("version" = String, Path, description = "Release version (semver)"),
+        ("action" = String, Path, description = "`pause`, `resume` or `abort`"),
+    ),
+    request_body(content = Option<RolloutAction>, description = "Optional; an empty body records a default reason"),
+    responses(
+        (status = 200, description = "The rollout in its new state", body = RolloutStatus),
+        (status = 400, description = "Malformed body or version", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `rollout` scope", body = ErrorBody),
+        (status = 404, description = "Unknown product, release, rollout or action", body = ErrorBody),
+        (status = 409, description = "The action does not apply in the rollout's state", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn rollout_action(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -214,28 +403,59 @@ pub async fn rollout_action(
     ))
 }
 
+/// The published repository's state (scope `read`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/repository",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Generation, metadata versions, online key", body = RepositoryState),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn repository(
     State(app): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RepositoryState>, ApiError> {
     require_admin(&app, &headers, Scope::Read).await?;
     let view = app.view();
-    Ok(Json(json!({
-        "generation": view.generation,
-        "index": view.index,
-        "online_key": app.online_key_id(),
-    })))
+    Ok(Json(RepositoryState {
+        generation: view.generation,
+        index: view.index.clone(),
+        online_key: app.online_key_id(),
+    }))
 }
 
-/// `POST /v1/admin/enrolment-tokens`.
+/// Creates an enrolment token devices enrol with (scope `devices`).
+///
+/// Per product, or for one device. The token is shown once; the server keeps only its digest.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/enrolment-tokens",
+    tag = "admin",
+    request_body = EnrolmentTokenRequest,
+    responses(
+        (status = 201, description = "Created", body = EnrolmentTokenResponse),
+        (status = 400, description = "Malformed body or device id", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `devices` scope", body = ErrorBody),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn create_enrolment_token(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<airlock_core::api::EnrolmentTokenResponse>), ApiError> {
+) -> Result<(StatusCode, Json<EnrolmentTokenResponse>), ApiError> {
     use crate::deviceauth::{random_secret, sha256_hex};
     require_admin(&app, &headers, Scope::Devices).await?;
-    let req: airlock_core::api::EnrolmentTokenRequest = parse_json(&body)?;
+    let req: EnrolmentTokenRequest = parse_json(&body)?;
     if !app.view().products.contains_key(&req.product) {
         return Err(ApiError::not_found(
             "unknown_product",
@@ -267,7 +487,7 @@ pub async fn create_enrolment_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(airlock_core::api::EnrolmentTokenResponse {
+        Json(EnrolmentTokenResponse {
             token,
             product: req.product,
             device_id: req.device_id,
@@ -275,12 +495,28 @@ pub async fn create_enrolment_token(
     ))
 }
 
-/// `POST /v1/admin/devices/{id}/revoke`: the device's credential stops working (403).
+/// Revokes a device (scope `devices`): its credential stops working (403).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{device_id}/revoke",
+    tag = "admin",
+    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    responses(
+        (status = 200, description = "Revoked", body = DeviceRevoked),
+        (status = 400, description = "Malformed device id", body = ErrorBody),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `devices` scope", body = ErrorBody),
+        (status = 404, description = "The device is not enrolled (`not_enrolled`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn revoke_device(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(device_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceRevoked>, ApiError> {
     require_admin(&app, &headers, Scope::Devices).await?;
     crate::routes::devices::check_device_id(&device_id)?;
     if !app.state.revoke_device(&device_id).await? {
@@ -298,5 +534,8 @@ pub async fn revoke_device(
             &json!({"device_id": device_id}),
         )
         .await?;
-    Ok(Json(json!({"device_id": device_id, "revoked": true})))
+    Ok(Json(DeviceRevoked {
+        device_id,
+        revoked: true,
+    }))
 }

@@ -6,9 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 
 use crate::deviceauth::DeviceAuth;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use airlock_core::api::{CheckInRequest, CheckInResponse, DeviceReport, ReportStatus};
+use airlock_core::api::{
+    CheckInRequest, CheckInResponse, DeviceReport, EnrolRequest, EnrolResponse, ErrorBody,
+    ReportStatus,
+};
 use airlock_core::decision::{decide_with_policy, Decision, DevicePolicy, DeviceState};
 use airlock_core::names;
 
@@ -38,6 +42,36 @@ fn parse_version(v: &str) -> Result<semver::Version, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("version {v:?} is not a semantic version: {e}")))
 }
 
+/// `POST /v1/devices/{device_id}/reports` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAccepted {
+    /// Always `true`.
+    pub accepted: bool,
+}
+
+/// Check-in: the update decision for one device.
+///
+/// Answers `update` (with the target to fetch through TUF), `up_to_date` (possibly naming an
+/// update the device's policy defers) or `end_of_support`. With `--device-auth required` (the
+/// default) the device's credential from enrolment is required.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{device_id}/check-in",
+    tag = "devices",
+    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    request_body = CheckInRequest,
+    responses(
+        (status = 200, description = "The decision", body = CheckInResponse),
+        (status = 400, description = "Malformed device id, body, version or policy", body = ErrorBody),
+        (status = 401, description = "No or unknown device credential", body = ErrorBody),
+        (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than the request timeout"),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security((), ("device_credential" = []))
+)]
 pub async fn check_in(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
@@ -125,12 +159,33 @@ pub async fn check_in(
     Ok(Json(answer))
 }
 
+/// Report: download and installation progress of an offered update.
+///
+/// `installed` and `failed` reports feed the health rule of a staged rollout, which pauses
+/// itself when the rule trips.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{device_id}/reports",
+    tag = "devices",
+    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    request_body = DeviceReport,
+    responses(
+        (status = 202, description = "Recorded", body = ReportAccepted),
+        (status = 400, description = "Malformed device id, body, version or code", body = ErrorBody),
+        (status = 401, description = "No or unknown device credential", body = ErrorBody),
+        (status = 403, description = "Credential revoked", body = ErrorBody),
+        (status = 408, description = "The request took longer than the request timeout"),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security((), ("device_credential" = []))
+)]
 pub async fn report(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     check_device_id(&device_id)?;
     if app.config.device_auth == DeviceAuth::Required {
         app.credentials.check(&device_id, &headers, None)?;
@@ -154,18 +209,39 @@ pub async fn report(
     if report.status != ReportStatus::Downloading {
         crate::rollouts::after_report(&app, &device_id, &report.version).await?;
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"accepted": true}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReportAccepted { accepted: true }),
+    ))
 }
 
-/// `POST /v1/devices/{id}/enrol`: exchanges an enrolment token for the device's credential.
+/// Enrolment: exchanges an enrolment token for the device's own credential.
+///
+/// The credential is shown once; the server keeps only its digest.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{device_id}/enrol",
+    tag = "devices",
+    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    request_body = EnrolRequest,
+    responses(
+        (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),
+        (status = 400, description = "Malformed device id or body", body = ErrorBody),
+        (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
+        (status = 403, description = "Token for another product or device", body = ErrorBody),
+        (status = 409, description = "Device already enrolled", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    )
+)]
 pub async fn enrol(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<airlock_core::api::EnrolResponse>), ApiError> {
+) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
     use crate::deviceauth::{random_secret, sha256_hex};
     check_device_id(&device_id)?;
-    let req: airlock_core::api::EnrolRequest = parse_json(&body)?;
+    let req: EnrolRequest = parse_json(&body)?;
     let token = app
         .state
         .enrolment_token(&sha256_hex(req.token.trim()))
@@ -209,7 +285,7 @@ pub async fn enrol(
     tracing::info!(device = %device_id, product = %req.product, "device enrolled");
     Ok((
         StatusCode::CREATED,
-        Json(airlock_core::api::EnrolResponse {
+        Json(EnrolResponse {
             device_id,
             product: req.product,
             credential,

@@ -1,4 +1,7 @@
 //! The router, built in one place.
+//!
+//! Every route here needs a `#[utoipa::path]` on its handler, listed in [`openapi::ApiDoc`]; the
+//! tests in `openapi.rs` read the route calls of this file (string literal paths) to check that.
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -9,6 +12,7 @@ use crate::error::ApiError;
 
 pub mod admin;
 pub mod devices;
+pub mod openapi;
 pub mod ops;
 pub mod public;
 pub mod tuf;
@@ -75,6 +79,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/v1/products", get(public::products))
         .route("/v1/products/{product}/support", get(public::support_json))
         .route("/v1/products/{product}/advisories", get(public::advisories))

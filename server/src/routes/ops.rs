@@ -3,16 +3,57 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`: the process answers.
+    pub status: &'static str,
 }
 
-/// Ready when storage answers and a repository is published.
-pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+/// `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// The state store answers.
+    pub state_store: bool,
+    /// The blob store answers.
+    pub blob_store: bool,
+    /// Key id of the online key (snapshot + timestamp).
+    pub online_key: String,
+    /// A repository has been published (not needed for readiness).
+    pub published: bool,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health))
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the state store and the blob store answer.
+///
+/// Ready does not require a published repository (`published` says whether there is one).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "A store does not answer", body = Readiness),
+    )
+)]
+pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let state_ok = app.state.check().await.is_ok();
     let blobs_ok = app.blobs.check().await.is_ok();
     let published = app.view().is_published();
@@ -23,17 +64,32 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         },
-        Json(json!({
-            "status": if ready { "ready" } else { "not_ready" },
-            "state_store": state_ok,
-            "blob_store": blobs_ok,
-            "online_key": app.online_key_id(),
-            "published": published,
-        })),
+        Json(Readiness {
+            status: if ready { "ready" } else { "not_ready" },
+            state_store: state_ok,
+            blob_store: blobs_ok,
+            online_key: app.online_key_id(),
+            published,
+        }),
     )
 }
 
-/// Prometheus metrics; gauges derived from the published state are refreshed per scrape.
+/// Prometheus metrics (OpenMetrics text).
+///
+/// Requests by route and status, check-ins by decision, device reports, publishes and their
+/// duration, metadata expiry times, rollout progress and failure rate. Gauges derived from the
+/// published state are refreshed per scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Metrics in OpenMetrics text format",
+        body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    ))
+)]
 pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let view = app.view();

@@ -7,9 +7,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use airlock_core::api::consistent_target_path;
+use airlock_core::api::{consistent_target_path, ErrorBody};
 use airlock_core::names;
+use airlock_core::release::Severity;
 use airlock_core::support::SupportRecord;
 
 use crate::app::AppState;
@@ -17,7 +19,7 @@ use crate::error::ApiError;
 use crate::view::RepoView;
 
 /// Where the support statement stands today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SupportStatus {
     Supported,
@@ -46,7 +48,7 @@ impl SupportStatus {
 }
 
 /// Where to find the signed bytes of the record, to verify this JSON against TUF metadata.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SignedRecord {
     pub target: String,
     pub sha256: String,
@@ -56,7 +58,8 @@ pub struct SignedRecord {
     pub role_metadata: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A product's signed support record, with its status today and where the signed bytes are.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SupportStatement {
     #[serde(flatten)]
     pub record: SupportRecord,
@@ -89,6 +92,63 @@ fn statement(
     })
 }
 
+/// One product in `GET /v1/products`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductSummary {
+    pub product: String,
+    pub status: SupportStatus,
+    #[schema(value_type = String, format = Date)]
+    pub security_updates_until: jiff::civil::Date,
+    /// Path of the support statement (JSON).
+    pub support: String,
+    /// Path of the support page (HTML).
+    pub page: String,
+}
+
+/// `GET /v1/products`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductList {
+    pub products: Vec<ProductSummary>,
+}
+
+/// A signed advisory with the release that fixes it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublishedAdvisory {
+    /// e.g. `CVE-2026-12345` or a vendor id.
+    pub id: String,
+    pub severity: Severity,
+    pub summary: String,
+    /// Version of the release that fixes it.
+    pub fixed_in: String,
+    pub security_version: u64,
+    /// Target name of that release.
+    pub target: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub released: jiff::Timestamp,
+}
+
+/// `GET /v1/products/{product}/advisories`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdvisoryList {
+    pub product: String,
+    /// Newest release first.
+    pub advisories: Vec<PublishedAdvisory>,
+}
+
+/// A product's support statement (JSON), no login.
+///
+/// Generated from the signed support record (ETSI EN 303 645 5.3-13, CRA Art. 13(19));
+/// `signed_record` names the signed bytes, to verify it against TUF metadata.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{product}/support",
+    tag = "public",
+    params(("product" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The support statement", body = SupportStatement),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+    )
+)]
 pub async fn support_json(
     State(app): State<AppState>,
     Path(product): Path<String>,
@@ -96,23 +156,28 @@ pub async fn support_json(
     Ok(Json(statement(&app.view(), &product, app.clock.now())?))
 }
 
-pub async fn products(State(app): State<AppState>) -> Json<serde_json::Value> {
+/// Every published product and its support status, no login.
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    tag = "public",
+    responses((status = 200, description = "The products", body = ProductList))
+)]
+pub async fn products(State(app): State<AppState>) -> Json<ProductList> {
     let view = app.view();
     let now = app.clock.now();
-    let list: Vec<serde_json::Value> = view
+    let products = view
         .products
         .iter()
-        .map(|(id, p)| {
-            serde_json::json!({
-                "product": id,
-                "status": SupportStatus::of(&p.support, now),
-                "security_updates_until": p.support.security_updates_until,
-                "support": format!("/v1/products/{id}/support"),
-                "page": format!("/products/{id}"),
-            })
+        .map(|(id, p)| ProductSummary {
+            product: id.clone(),
+            status: SupportStatus::of(&p.support, now),
+            security_updates_until: p.support.security_updates_until,
+            support: format!("/v1/products/{id}/support"),
+            page: format!("/products/{id}"),
         })
         .collect();
-    Json(serde_json::json!({ "products": list }))
+    Json(ProductList { products })
 }
 
 pub fn escape_html(s: &str) -> String {
@@ -130,6 +195,17 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// A product's support page (HTML), no login.
+#[utoipa::path(
+    get,
+    path = "/products/{product}",
+    tag = "public",
+    params(("product" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The support page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+    )
+)]
 pub async fn support_page(
     State(app): State<AppState>,
     Path(product): Path<String>,
@@ -212,7 +288,18 @@ pub async fn support_page(
     )))
 }
 
-/// RFC 9116: Contact (one per distinct contact), Expires (required), Policy.
+/// `security.txt` (RFC 9116) from the support records' security contacts.
+///
+/// Contact (one per distinct contact), Expires (required), Policy.
+#[utoipa::path(
+    get,
+    path = "/.well-known/security.txt",
+    tag = "public",
+    responses(
+        (status = 200, description = "The security.txt file", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 404, description = "No support record names a security contact", body = ErrorBody),
+    )
+)]
 pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiError> {
     let view = app.view();
     let mut contacts: Vec<&str> = Vec::new();
@@ -260,12 +347,21 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
         .into_response())
 }
 
-/// `GET /v1/products/{id}/advisories`: the signed advisories of a product's releases, newest
-/// release first.
+/// The signed advisories of a product's releases, newest release first, no login.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{product}/advisories",
+    tag = "public",
+    params(("product" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The advisories", body = AdvisoryList),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+    )
+)]
 pub async fn advisories(
     State(app): State<AppState>,
     Path(product): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AdvisoryList>, ApiError> {
     let view = app.view();
     let unknown = || ApiError::not_found("unknown_product", format!("unknown product {product:?}"));
     names::check_product_id(&product).map_err(|_| unknown())?;
@@ -276,25 +372,24 @@ pub async fn advisories(
         .filter(|r| !r.info.advisories.is_empty())
         .collect();
     releases.sort_by(|a, b| b.info.version.cmp(&a.info.version));
-    let list: Vec<serde_json::Value> = releases
+    let advisories = releases
         .iter()
         .flat_map(|r| {
-            r.info.advisories.iter().map(move |a| {
-                serde_json::json!({
-                    "id": a.id,
-                    "severity": a.severity,
-                    "summary": a.summary,
-                    "fixed_in": r.info.version.to_string(),
-                    "security_version": r.info.security_version,
-                    "target": r.name,
-                    "released": r.info.released,
-                })
+            r.info.advisories.iter().map(move |a| PublishedAdvisory {
+                id: a.id.clone(),
+                severity: a.severity,
+                summary: a.summary.clone(),
+                fixed_in: r.info.version.to_string(),
+                security_version: r.info.security_version,
+                target: r.name.clone(),
+                released: r.info.released,
             })
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({ "product": product, "advisories": list }),
-    ))
+    Ok(Json(AdvisoryList {
+        product,
+        advisories,
+    }))
 }
 
 #[cfg(test)]

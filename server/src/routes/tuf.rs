@@ -7,10 +7,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use airlock_core::api::ErrorBody;
 use airlock_core::names;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::openapi::Binary;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT: &str = "no-cache";
@@ -99,6 +101,33 @@ pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, 
     Ok(Some((start, end)))
 }
 
+/// A TUF metadata file, for any TUF client (no login).
+///
+/// `timestamp.json` (and `N.root.json`) by plain name; snapshot, targets and product roles by
+/// version (`N.snapshot.json`, `N.targets.json`, `N.<product>.json`, consistent snapshots).
+/// Versioned files are immutable and cached for a year; `timestamp.json` must be revalidated
+/// (`no-cache`). Gzip when the client accepts it.
+#[utoipa::path(
+    get,
+    path = "/tuf/metadata/{file}",
+    tag = "tuf",
+    params(
+        ("file" = String, Path, description = "e.g. `timestamp.json`, `1.root.json`, `7.snapshot.json`, `3.acme-cam.json`"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client has: 304 when it is current"),
+    ),
+    responses(
+        (status = 200, description = "The signed metadata, byte for byte", body = Object, content_type = "application/json",
+            headers(
+                ("ETag" = String, description = "Validator for If-None-Match"),
+                ("Cache-Control" = String, description = "`no-cache` for unversioned files, `public, max-age=31536000, immutable` for versioned ones"),
+            )),
+        (status = 304, description = "The client's copy (If-None-Match) is current",
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 404, description = "No such metadata file", body = ErrorBody),
+        (status = 408, description = "The request took longer than the request timeout"),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    )
+)]
 pub async fn metadata(
     State(app): State<AppState>,
     Path(file): Path<String>,
@@ -151,8 +180,43 @@ pub fn parse_target_path(path: &str) -> Option<(String, String)> {
     Some((name, sha256.to_string()))
 }
 
-/// Serves a firmware image: content-addressed, so its ETag is its sha256 and it is cached
-/// forever; single byte ranges resume interrupted downloads (206).
+/// A target file (firmware image, support record), for any TUF client (no login).
+///
+/// Content-addressed (consistent snapshots: `<product>/<sha256>.<file>` or
+/// `<sha256>.<product>/<file>`), so its ETag is its SHA-256 and it is cached forever; a single
+/// byte range resumes an interrupted download (206).
+#[utoipa::path(
+    get,
+    path = "/tuf/targets/{path}",
+    tag = "tuf",
+    params(
+        ("path" = String, Path, description = "Consistent-snapshot target path, may contain `/`: `acme-cam/<sha256>.fw.bin`"),
+        ("Range" = Option<String>, Header, description = "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`"),
+        ("If-Range" = Option<String>, Header, description = "The ETag the client's partial copy has; another one gets the whole file"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client has: 304 when it is current"),
+    ),
+    responses(
+        (status = 200, description = "The whole file", body = inline(Binary), content_type = "application/octet-stream",
+            headers(
+                ("ETag" = String, description = "`\"<sha256>\"`"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+                ("Content-Length" = u64),
+            )),
+        (status = 206, description = "The requested byte range", body = inline(Binary), content_type = "application/octet-stream",
+            headers(
+                ("Content-Range" = String, description = "`bytes a-b/length`"),
+                ("ETag" = String),
+                ("Content-Length" = u64),
+            )),
+        (status = 304, description = "The client's copy (If-None-Match) is current",
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 404, description = "No such target (or a path that is not a consistent-snapshot target path)", body = ErrorBody),
+        (status = 416, description = "The range is outside the file (`range_not_satisfiable`)", body = ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */length`"))),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    )
+)]
 pub async fn target(
     State(app): State<AppState>,
     Path(path): Path<String>,
