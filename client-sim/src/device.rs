@@ -225,7 +225,7 @@ async fn refresh(
         .join("tuf/targets/")
         .map_err(|e| e.to_string())?;
     let repo = tough::RepositoryLoader::new(&root, metadata_url, targets_url)
-        .transport(HttpTransport::new(client.clone()))
+        .transport(HttpTransport::new(client.clone()).with_bearer(stored_credential(cfg)))
         .datastore(&tuf_dir)
         .load()
         .await

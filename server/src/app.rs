@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub max_postpone_days: i64,
     /// Years a security release must stay published (CRA Art. 13(9)).
     pub retention_years: i16,
+    /// Who may read `/tuf/`.
+    pub tuf_access: crate::deviceauth::TufAccess,
 }
 
 impl Default for ServeConfig {
@@ -47,6 +49,7 @@ impl Default for ServeConfig {
             device_auth: crate::deviceauth::DeviceAuth::Required,
             max_postpone_days: 30,
             retention_years: airlock_core::verify::DEFAULT_RETENTION_YEARS,
+            tuf_access: crate::deviceauth::TufAccess::Public,
         }
     }
 }

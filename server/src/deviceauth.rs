@@ -29,6 +29,28 @@ impl std::str::FromStr for DeviceAuth {
     }
 }
 
+/// Who may read `/tuf/` (metadata and images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TufAccess {
+    /// Anyone: plain TUF clients, mirrors and CDNs (TUF protects integrity, not secrecy).
+    #[default]
+    Public,
+    /// Only enrolled devices (their credential as a bearer token) and the admin token: for
+    /// vendors whose images must not be downloadable by strangers.
+    Enrolled,
+}
+
+impl std::str::FromStr for TufAccess {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "public" => Ok(TufAccess::Public),
+            "enrolled" => Ok(TufAccess::Enrolled),
+            other => Err(format!("{other:?}: expected public or enrolled")),
+        }
+    }
+}
+
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -55,30 +77,76 @@ fn same(a: &str, b: &str) -> bool {
 #[derive(Default)]
 pub struct Credentials {
     by_device: RwLock<HashMap<String, DeviceCredential>>,
+    /// Digests of live (not revoked) credentials, for `/tuf/` access without a device id.
+    live: RwLock<std::collections::HashSet<String>>,
+}
+
+fn live_set<'a>(
+    list: impl Iterator<Item = &'a DeviceCredential>,
+) -> std::collections::HashSet<String> {
+    list.filter(|c| !c.revoked)
+        .map(|c| c.credential_sha256.clone())
+        .collect()
 }
 
 impl Credentials {
     pub fn new(list: Vec<DeviceCredential>) -> Self {
-        Credentials {
-            by_device: RwLock::new(list.into_iter().map(|c| (c.device_id.clone(), c)).collect()),
-        }
+        let c = Credentials::default();
+        c.replace(list);
+        c
     }
 
     /// Replaces the whole set (a replica following the shared state).
     pub fn replace(&self, list: Vec<DeviceCredential>) {
         let fresh: HashMap<String, DeviceCredential> =
             list.into_iter().map(|c| (c.device_id.clone(), c)).collect();
+        let live = live_set(fresh.values());
         match self.by_device.write() {
             Ok(mut m) => *m = fresh,
             Err(p) => *p.into_inner() = fresh,
         }
+        self.set_live(live);
+    }
+
+    fn set_live(&self, live: std::collections::HashSet<String>) {
+        match self.live.write() {
+            Ok(mut m) => *m = live,
+            Err(p) => *p.into_inner() = live,
+        }
+    }
+
+    fn update_live(&self, remove: Option<&str>, add: Option<&str>) {
+        let mut live = match self.live.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(old) = remove {
+            live.remove(old);
+        }
+        if let Some(new) = add {
+            live.insert(new.to_string());
+        }
+    }
+
+    /// Whether `presented` is the credential of some enrolled, unrevoked device.
+    pub fn is_live(&self, presented: &str) -> bool {
+        let digest = sha256_hex(presented);
+        match self.live.read() {
+            Ok(s) => s.contains(&digest),
+            Err(p) => p.into_inner().contains(&digest),
+        }
     }
 
     pub fn set(&self, c: DeviceCredential) {
-        match self.by_device.write() {
+        let add = (!c.revoked).then(|| c.credential_sha256.clone());
+        let previous = match self.by_device.write() {
             Ok(mut m) => m.insert(c.device_id.clone(), c),
             Err(p) => p.into_inner().insert(c.device_id.clone(), c),
         };
+        self.update_live(
+            previous.as_ref().map(|p| p.credential_sha256.as_str()),
+            add.as_deref(),
+        );
     }
 
     pub fn revoke(&self, device_id: &str) {
@@ -86,9 +154,12 @@ impl Credentials {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if let Some(c) = guard.get_mut(device_id) {
+        let digest = guard.get_mut(device_id).map(|c| {
             c.revoked = true;
-        }
+            c.credential_sha256.clone()
+        });
+        drop(guard);
+        self.update_live(digest.as_deref(), None);
     }
 
     /// Checks the bearer credential of `device_id`: 401 when missing or wrong, 403 when the
@@ -190,10 +261,15 @@ mod tests {
                 .status,
             403
         );
+        assert!(c.is_live(&secret) && !c.is_live("nope"));
         c.revoke("d1");
         assert_eq!(
             c.check("d1", &bearer(&secret), None).unwrap_err().status,
             403
+        );
+        assert!(
+            !c.is_live(&secret),
+            "a revoked credential no longer reads /tuf/"
         );
     }
 }

@@ -133,6 +133,10 @@ enum Command {
         /// their credential) or `open` (anyone; labs and demos).
         #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
         device_auth: airlock_server::deviceauth::DeviceAuth,
+        /// Who may read /tuf/ (metadata and images): `public` (any TUF client, mirrors, CDNs)
+        /// or `enrolled` (enrolled devices' credentials and the admin token only).
+        #[arg(long, env = "AIRLOCK_TUF_ACCESS", default_value = "public")]
+        tuf_access: airlock_server::deviceauth::TufAccess,
         /// Years a security release must stay available before it may be withdrawn unforced.
         #[arg(long, env = "AIRLOCK_RETENTION_YEARS", default_value_t = 10)]
         retention_years: i16,
@@ -288,6 +292,7 @@ async fn run(cli: Cli) -> Result<()> {
             max_postpone_days,
             retention_years,
             sync_seconds,
+            tuf_access,
         } => {
             if timestamp_hours < 1 || snapshot_hours < 1 || renew_check_seconds < 1 {
                 anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
@@ -308,6 +313,7 @@ async fn run(cli: Cli) -> Result<()> {
                 device_auth,
                 max_postpone_days: max_postpone_days.max(0),
                 retention_years: retention_years.max(0),
+                tuf_access,
                 ..ServeConfig::default()
             };
             let app = airlock_server::open(&data, &storage, config, &token, Arc::new(SystemClock))

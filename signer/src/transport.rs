@@ -9,11 +9,22 @@ use url::Url;
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    /// Sent as `Authorization: Bearer ...` (a device credential, for servers that serve
+    /// `/tuf/` to enrolled devices only).
+    bearer: Option<String>,
 }
 
 impl HttpTransport {
     pub fn new(client: reqwest::Client) -> Self {
-        HttpTransport { client }
+        HttpTransport {
+            client,
+            bearer: None,
+        }
+    }
+
+    pub fn with_bearer(mut self, bearer: Option<String>) -> Self {
+        self.bearer = bearer;
+        self
     }
 }
 
@@ -23,9 +34,11 @@ impl Transport for HttpTransport {
         if url.scheme() == "file" {
             return tough::FilesystemTransport.fetch(url).await;
         }
-        let resp = self
-            .client
-            .get(url.clone())
+        let mut request = self.client.get(url.clone());
+        if let Some(b) = &self.bearer {
+            request = request.bearer_auth(b);
+        }
+        let resp = request
             .send()
             .await
             .map_err(|e| TransportError::new_with_cause(TransportErrorKind::Other, &url, e))?;

@@ -227,3 +227,102 @@ fn simulated_devices_enrol_once_and_keep_their_credential() {
     let run2: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run2["outcome"], "up_to_date");
 }
+
+#[test]
+fn tuf_access_enrolled_serves_tuf_to_enrolled_devices_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(
+        dir,
+        &["--device-auth", "required", "--tuf-access", "enrolled"],
+    );
+    publish(dir, &server);
+    let admin = std::fs::read_to_string(dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let client = reqwest::blocking::Client::new();
+    let get = |path: &str, bearer: Option<&str>| {
+        let mut req = client.get(format!("{}{path}", server.url));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send().unwrap()
+    };
+    let fw = firmware(1, 300_000);
+    let image = format!("/tuf/targets/acme-cam/{}.fw-1.2.0.bin", sha256_hex(&fw));
+    for path in [
+        "/tuf/metadata/timestamp.json",
+        "/tuf/metadata/1.root.json",
+        &image,
+    ] {
+        let resp = get(path, None);
+        assert_eq!(resp.status(), 401, "{path} without a credential");
+        let body: Value = resp.json().unwrap();
+        assert_eq!(body["error"], "unauthorized");
+        assert_eq!(get(path, Some("not-a-credential")).status(), 401);
+        assert_eq!(
+            get(path, Some(&admin)).status(),
+            200,
+            "{path} with the admin token"
+        );
+    }
+    // public pages stay public
+    assert_eq!(get("/v1/products/acme-cam/support", None).status(), 200);
+
+    // a simulated device enrols, then verifies and installs through the closed /tuf/
+    let token: Value = client
+        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(&admin)
+        .body(r#"{"product": "acme-cam"}"#)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let out = run(
+        dir,
+        "airlock-sim",
+        &[
+            "device",
+            "--server",
+            &server.url,
+            "--trusted-root",
+            "repo/metadata/1.root.json",
+            "--state",
+            "dev",
+            "--id",
+            "cam-9",
+            "--product",
+            "acme-cam",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "2",
+            "--json",
+            "--enrol-token",
+            token["token"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["outcome"], "installed", "{result}");
+    let credential = std::fs::read_to_string(dir.join("dev/credential")).unwrap();
+    let credential = credential.trim();
+    assert_eq!(get(&image, Some(credential)).status(), 200);
+    // revoked: the credential no longer opens /tuf/
+    let resp = client
+        .post(format!("{}/v1/admin/devices/cam-9/revoke", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(
+        get("/tuf/metadata/timestamp.json", Some(credential)).status(),
+        401
+    );
+}

@@ -75,16 +75,7 @@ pub fn router(app: AppState) -> Router {
             app.clone(),
             crate::ratelimit::limit_admin,
         ));
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/v1/products", get(public::products))
-        .route("/v1/products/{product}/support", get(public::support_json))
-        .route("/v1/products/{product}/advisories", get(public::advisories))
-        .route("/products/{product}", get(public::support_page))
-        .route("/.well-known/security.txt", get(public::security_txt))
+    let tuf_routes = Router::new()
         .route(
             "/tuf/metadata/{file}",
             // JSON compresses well; targets (firmware) are sent as they are
@@ -95,6 +86,21 @@ pub fn router(app: AppState) -> Router {
                 .layer::<_, std::convert::Infallible>(timeout),
         )
         .route("/tuf/targets/{*path}", get(tuf::target))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            tuf::require_access,
+        ));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/v1/products", get(public::products))
+        .route("/v1/products/{product}/support", get(public::support_json))
+        .route("/v1/products/{product}/advisories", get(public::advisories))
+        .route("/products/{product}", get(public::support_page))
+        .route("/.well-known/security.txt", get(public::security_txt))
+        .merge(tuf_routes)
         .merge(devices)
         .merge(admin)
         .fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })

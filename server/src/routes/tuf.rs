@@ -123,10 +123,12 @@ pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, 
             )),
         (status = 304, description = "The client's copy (If-None-Match) is current",
             headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 401, description = "`--tuf-access enrolled` and no live device credential (or admin token) sent", body = ErrorBody),
         (status = 404, description = "No such metadata file", body = ErrorBody),
         (status = 408, description = "The request took longer than the request timeout"),
         (status = 500, description = "Server fault", body = ErrorBody),
-    )
+    ),
+    security((), ("device_credential" = []))
 )]
 pub async fn metadata(
     State(app): State<AppState>,
@@ -215,7 +217,9 @@ pub fn parse_target_path(path: &str) -> Option<(String, String)> {
         (status = 416, description = "The range is outside the file (`range_not_satisfiable`)", body = ErrorBody,
             headers(("Content-Range" = String, description = "`bytes */length`"))),
         (status = 500, description = "Server fault", body = ErrorBody),
-    )
+        (status = 401, description = "`--tuf-access enrolled` and no live device credential (or admin token) sent", body = ErrorBody),
+    ),
+    security((), ("device_credential" = []))
 )]
 pub async fn target(
     State(app): State<AppState>,
@@ -358,5 +362,32 @@ mod tests {
         for bad in ["../x.json", ".json", "a/b.json", "x.txt", "%2e%2e.json"] {
             assert!(!is_safe_metadata_name(bad), "{bad}");
         }
+    }
+}
+
+/// `--tuf-access enrolled`: `/tuf/` answers only requests bearing an enrolled, unrevoked
+/// device's credential or the admin token (401 with a JSON body otherwise). `public` (the
+/// default) lets any TUF client, mirror or CDN read it: TUF protects integrity, not secrecy.
+pub async fn require_access(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if app.config.tuf_access == crate::deviceauth::TufAccess::Public {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
+        Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
+        None => ApiError::unauthorized(
+            "this server serves /tuf/ to enrolled devices only: send the device credential as a bearer token",
+        )
+        .into_response(),
     }
 }
