@@ -1,5 +1,7 @@
-//! Ed25519 keys: generated with ed25519-dalek, stored as PKCS#8 PEM, presented to tough as a
-//! signer ([`tough::sign::Sign`]) and key source ([`tough::key_source::KeySource`]).
+//! Ed25519 keys: generated with ed25519-dalek, stored as PKCS#8 PEM (plain, or encrypted with a
+//! passphrase: PBES2 with scrypt and AES-256-CBC, RFC 8018, as `openssl pkcs8` reads it),
+//! presented to tough as a signer ([`tough::sign::Sign`]) and key source
+//! ([`tough::key_source::KeySource`]).
 //!
 //! This module never touches the filesystem; callers read and write the PEM text.
 
@@ -16,6 +18,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum KeyError {
     #[error("not an Ed25519 private key in PKCS#8 PEM or DER form")]
     NotEd25519Pkcs8,
+    #[error("the key is encrypted (ENCRYPTED PRIVATE KEY) and needs its passphrase")]
+    Encrypted,
+    #[error("not an encrypted PKCS#8 key (ENCRYPTED PRIVATE KEY PEM): {0}")]
+    NotEncryptedPkcs8(String),
+    #[error("wrong passphrase (or a damaged key file)")]
+    WrongPassphrase,
+    #[error("an empty passphrase protects nothing")]
+    EmptyPassphrase,
     #[error("cannot encode the key as PKCS#8: {0}")]
     Encode(String),
     #[error("not a TUF public key in JSON form: {0}")]
@@ -54,8 +64,12 @@ impl SigningKey {
         }
     }
 
-    /// Reads a PKCS#8 key, PEM ("PRIVATE KEY") or DER.
+    /// Reads a PKCS#8 key, PEM ("PRIVATE KEY") or DER. An encrypted key is refused with
+    /// [`KeyError::Encrypted`]: read it with [`SigningKey::from_encrypted_pkcs8_pem`].
     pub fn from_pkcs8(bytes: &[u8]) -> Result<Self, KeyError> {
+        if is_encrypted_pkcs8(bytes) {
+            return Err(KeyError::Encrypted);
+        }
         let inner = match std::str::from_utf8(bytes) {
             Ok(text) if text.contains("-----BEGIN") => {
                 ed25519_dalek::SigningKey::from_pkcs8_pem(text.trim())
@@ -73,6 +87,71 @@ impl SigningKey {
             .map_err(|e| KeyError::Encode(e.to_string()))
     }
 
+    /// Reads an encrypted PKCS#8 PEM key ("ENCRYPTED PRIVATE KEY", PBES2: scrypt or PBKDF2
+    /// with AES-CBC, as written by [`SigningKey::to_encrypted_pkcs8_pem`] or OpenSSL).
+    pub fn from_encrypted_pkcs8_pem(bytes: &[u8], passphrase: &[u8]) -> Result<Self, KeyError> {
+        use pkcs8::der::{Decode, SecretDocument};
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| KeyError::NotEncryptedPkcs8("not text".into()))?;
+        let (label, doc) = SecretDocument::from_pem(text.trim())
+            .map_err(|e| KeyError::NotEncryptedPkcs8(e.to_string()))?;
+        if label != "ENCRYPTED PRIVATE KEY" {
+            return Err(KeyError::NotEncryptedPkcs8(format!(
+                "the PEM label is {label:?}"
+            )));
+        }
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes())
+            .map_err(|e| KeyError::NotEncryptedPkcs8(e.to_string()))?;
+        // A wrong passphrase shows as bad CBC padding or, rarely, as padding that happens to
+        // be valid around garbage; either way what comes out is not a PrivateKeyInfo.
+        let plain = info
+            .decrypt(passphrase)
+            .map_err(|_| KeyError::WrongPassphrase)?;
+        if pkcs8::PrivateKeyInfo::from_der(plain.as_bytes()).is_err() {
+            return Err(KeyError::WrongPassphrase);
+        }
+        let inner = ed25519_dalek::SigningKey::from_pkcs8_der(plain.as_bytes())
+            .map_err(|_| KeyError::NotEd25519Pkcs8)?;
+        Ok(SigningKey { inner })
+    }
+
+    /// Encrypted PKCS#8 PEM text: PBES2 with scrypt and AES-256-CBC, a fresh random salt and
+    /// IV each time. The scrypt cost is OpenSSL's (`openssl pkcs8 -scrypt`: N = 2^14, r = 8,
+    /// p = 1, 16 MiB): a larger N would be refused by OpenSSL's 32 MiB limit, and a key
+    /// holder must be able to check or convert their key with standard tools.
+    pub fn to_encrypted_pkcs8_pem(
+        &self,
+        passphrase: &[u8],
+    ) -> Result<zeroize::Zeroizing<String>, KeyError> {
+        use pkcs8::der::Decode;
+        use pkcs8::pkcs5::{pbes2, scrypt};
+        use rand_core::RngCore;
+        if passphrase.is_empty() {
+            return Err(KeyError::EmptyPassphrase);
+        }
+        let encode = |e: &dyn std::fmt::Display| KeyError::Encode(e.to_string());
+        let mut salt = [0u8; 16];
+        let mut iv = [0u8; 16];
+        rand_core::OsRng.fill_bytes(&mut salt);
+        rand_core::OsRng.fill_bytes(&mut iv);
+        let cost = scrypt::Params::new(14, 8, 1, 32).map_err(|e| encode(&e))?;
+        let params =
+            pbes2::Parameters::scrypt_aes256cbc(cost, &salt, &iv).map_err(|e| encode(&e))?;
+        // PKCS#8 v1 (no embedded public key): OpenSSL 3.0 reads only that form of an Ed25519
+        // key; ed25519-dalek's own encoding is v2.
+        let der = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.inner.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_der()
+        .map_err(|e| encode(&e))?;
+        let info = pkcs8::PrivateKeyInfo::from_der(der.as_bytes()).map_err(|e| encode(&e))?;
+        info.encrypt_with_params(params, passphrase)
+            .map_err(|e| encode(&e))?
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .map_err(|e| encode(&e))
+    }
+
     /// The public half as a TUF key.
     pub fn tuf_key(&self) -> Key {
         public_tuf_key(self.inner.verifying_key().as_bytes())
@@ -87,6 +166,14 @@ impl SigningKey {
     pub fn sign_bytes(&self, msg: &[u8]) -> Vec<u8> {
         self.inner.sign(msg).to_bytes().to_vec()
     }
+}
+
+/// Whether `bytes` hold an encrypted PKCS#8 PEM key (which needs a passphrase to read).
+pub fn is_encrypted_pkcs8(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| {
+        text.trim_start()
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    })
 }
 
 /// A TUF ed25519 key from raw public key bytes.
@@ -202,6 +289,79 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let back = SigningKey::from_pkcs8(pem.as_bytes()).unwrap();
         assert_eq!(back.key_id().unwrap(), k.key_id().unwrap());
+    }
+
+    #[test]
+    fn encrypted_pem_round_trip_keeps_key_id() {
+        let k = SigningKey::generate();
+        let pem = k.to_encrypted_pkcs8_pem(b"correct horse").unwrap();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+        assert!(is_encrypted_pkcs8(pem.as_bytes()));
+        let back = SigningKey::from_encrypted_pkcs8_pem(pem.as_bytes(), b"correct horse").unwrap();
+        assert_eq!(back.key_id().unwrap(), k.key_id().unwrap());
+        // the same key and passphrase never give the same file (fresh salt and IV)
+        let again = k.to_encrypted_pkcs8_pem(b"correct horse").unwrap();
+        assert_ne!(*pem, *again);
+    }
+
+    #[test]
+    fn wrong_passphrase_is_refused() {
+        let k = SigningKey::generate();
+        let pem = k.to_encrypted_pkcs8_pem(b"correct horse").unwrap();
+        for wrong in [&b"correct horsE"[..], b"", b"battery staple"] {
+            assert!(matches!(
+                SigningKey::from_encrypted_pkcs8_pem(pem.as_bytes(), wrong),
+                Err(KeyError::WrongPassphrase)
+            ));
+        }
+    }
+
+    #[test]
+    fn encrypted_key_read_without_passphrase_says_so() {
+        let pem = SigningKey::generate()
+            .to_encrypted_pkcs8_pem(b"pass phrase")
+            .unwrap();
+        assert!(matches!(
+            SigningKey::from_pkcs8(pem.as_bytes()),
+            Err(KeyError::Encrypted)
+        ));
+        let plain = SigningKey::generate().to_pkcs8_pem().unwrap();
+        assert!(!is_encrypted_pkcs8(plain.as_bytes()));
+        assert!(matches!(
+            SigningKey::from_encrypted_pkcs8_pem(plain.as_bytes(), b"pass phrase"),
+            Err(KeyError::NotEncryptedPkcs8(_))
+        ));
+    }
+
+    #[test]
+    fn empty_passphrase_is_refused_when_encrypting() {
+        assert!(matches!(
+            SigningKey::generate().to_encrypted_pkcs8_pem(b""),
+            Err(KeyError::EmptyPassphrase)
+        ));
+    }
+
+    /// `openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:correct-horse` (OpenSSL 3.0:
+    /// PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC): a holder may bring a key made with OpenSSL.
+    #[test]
+    fn openssl_encrypted_key_is_read() {
+        const OPENSSL_PEM: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgOcM2ns/1CeQICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEL1CIR7CsGQb+Jt0PFwnBLUEQE6I
+0uWpBMK2cU2WNZthGM+SW97KbmmOgCEEfsFkRgIaKGlbUJiqcMgiuA6iCSk6h1o1
+GKeiOZEs4iutt+dU4LA=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+        let k =
+            SigningKey::from_encrypted_pkcs8_pem(OPENSSL_PEM.as_bytes(), b"correct-horse").unwrap();
+        assert_eq!(
+            hex::encode(k.inner.verifying_key().as_bytes()),
+            "db3a2b5204d60d5be470fe64ea8d7e948eb37071997f08a48f9e2dfb7b3b3c7a"
+        );
+        assert!(matches!(
+            SigningKey::from_encrypted_pkcs8_pem(OPENSSL_PEM.as_bytes(), b"correct-hors"),
+            Err(KeyError::WrongPassphrase)
+        ));
     }
 
     #[test]

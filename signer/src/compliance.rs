@@ -206,7 +206,7 @@ pub fn sign(repo: &Repo, bytes: &[u8]) -> Result<String> {
     let key = keys.first().context("no targets key")?;
     Ok(serde_json::to_string_pretty(&serde_json::json!({
         "keyid": key.key_id()?,
-        "sig": hex::encode(key.sign_bytes(bytes)),
+        "sig": hex::encode(key.sign(bytes)?),
         "scheme": "ed25519",
     }))? + "\n")
 }

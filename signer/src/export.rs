@@ -88,18 +88,23 @@ fn copy_new(from: &Path, to: &Path) -> Result<()> {
 }
 
 pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
-    let pem = std::fs::read(&opts.online_key_file).with_context(|| {
-        format!(
-            "reading the online key from {}",
-            opts.online_key_file.display()
-        )
-    })?;
-    let online = SigningKey::from_pkcs8(&pem).with_context(|| {
-        format!(
-            "reading the online key from {}",
-            opts.online_key_file.display()
-        )
-    })?;
+    // A plain or passphrase-protected key file; snapshot and timestamp are signed in memory.
+    let online: SigningKey = match repo
+        .key_access
+        .read_key_file(&opts.online_key_file)
+        .with_context(|| {
+            format!(
+                "reading the online key from {}",
+                opts.online_key_file.display()
+            )
+        })? {
+        crate::keys::RoleKey::File(key) => key,
+        crate::keys::RoleKey::Token(t) => anyhow::bail!(
+            "{} names a key on a token ({}); publish --out signs with an online key file",
+            opts.online_key_file.display(),
+            t.uri().redacted()
+        ),
+    };
     let now = jiff::Timestamp::now();
     let (request, blobs) = build_request(repo)?;
     let submission = Submission::from(&request);

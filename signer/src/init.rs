@@ -11,6 +11,8 @@ use airlock_core::keys::{key_id_hex, parse_public_key, SigningKey};
 use airlock_core::SPEC_VERSION;
 
 use crate::fsutil;
+use crate::keys::{open_token_keys, KeyAccess, RoleKey};
+use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo, RepoConfig};
 
 #[derive(Debug, Clone)]
@@ -24,11 +26,40 @@ pub struct InitOptions {
     pub expiry_days: i64,
 }
 
+/// Where the keys of a new repository come from and how they are kept.
+#[derive(Debug, Clone, Default)]
+pub struct InitKeys {
+    /// Passphrases, and whether the generated keys are written encrypted (`--encrypt-keys`,
+    /// remembered in airlock.json for keys made later).
+    pub access: KeyAccess,
+    /// Root keys already on a token (`--root-key URI`), used instead of generated ones.
+    pub root_tokens: Vec<TokenUri>,
+    /// Targets keys already on a token (`--targets-key URI`).
+    pub targets_tokens: Vec<TokenUri>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyReport {
     pub role: String,
     pub key_id: String,
     pub path: PathBuf,
+    /// "file" or the token's URI.
+    pub held_in: String,
+}
+
+/// `count` keys for a role: the token keys first, then generated ones up to `count`.
+fn role_keys_from(tokens: &[TokenUri], count: u64) -> Result<Vec<RoleKey>> {
+    let mut keys = open_token_keys(tokens)?;
+    let mut ids = std::collections::HashSet::new();
+    for (k, uri) in keys.iter().zip(tokens) {
+        if !ids.insert(k.key_id()?) {
+            bail!("{uri} is the same key as an earlier one: a threshold needs distinct keys");
+        }
+    }
+    while (keys.len() as u64) < count {
+        keys.push(RoleKey::File(SigningKey::generate()));
+    }
+    Ok(keys)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +83,18 @@ fn role_keys(ids: &[String], threshold: u64) -> Result<RoleKeys> {
     })
 }
 
+/// `airlock init` with generated, unencrypted keys.
 pub async fn init(opts: &InitOptions) -> Result<InitReport> {
+    init_with(opts, &InitKeys::default()).await
+}
+
+/// `airlock init`; `--root-keys` and `--targets-keys` count the token keys given, the rest
+/// are generated.
+pub async fn init_with(opts: &InitOptions, keys: &InitKeys) -> Result<InitReport> {
+    let mut opts = opts.clone();
+    opts.root_keys = opts.root_keys.max(keys.root_tokens.len() as u64);
+    opts.targets_keys = opts.targets_keys.max(keys.targets_tokens.len() as u64);
+    let opts = &opts;
     if opts.root_keys == 0 || opts.root_threshold == 0 {
         bail!("--root-keys and --root-threshold must be at least 1");
     }
@@ -91,8 +133,18 @@ pub async fn init(opts: &InitOptions) -> Result<InitReport> {
             opts.online_key_file.display()
         )
     })?;
+    // Ask for the passphrase and open the tokens before anything is created.
+    if keys.access.encrypt_new {
+        keys.access.passphrases.for_new_keys()?;
+    }
+    let root_keys = role_keys_from(&keys.root_tokens, opts.root_keys)?;
+    let targets_keys = role_keys_from(&keys.targets_tokens, opts.targets_keys)?;
     let created_dir = !opts.dir.exists();
-    let result = create(opts, online_key).await;
+    let repo = Repo {
+        dir: opts.dir.clone(),
+        key_access: keys.access.clone(),
+    };
+    let result = create(&repo, opts, online_key, root_keys, targets_keys).await;
     if result.is_err() && created_dir {
         // Leave nothing half-made behind.
         let _ = std::fs::remove_dir_all(&opts.dir);
@@ -100,10 +152,13 @@ pub async fn init(opts: &InitOptions) -> Result<InitReport> {
     result
 }
 
-async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Result<InitReport> {
-    let repo = Repo {
-        dir: opts.dir.clone(),
-    };
+async fn create(
+    repo: &Repo,
+    opts: &InitOptions,
+    online_key: tough::schema::key::Key,
+    root_keys: Vec<RoleKey>,
+    targets_keys: Vec<RoleKey>,
+) -> Result<InitReport> {
     std::fs::create_dir_all(repo.metadata_dir())
         .with_context(|| format!("creating {}", repo.metadata_dir().display()))?;
     std::fs::create_dir_all(repo.targets_dir())
@@ -111,26 +166,22 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
     fsutil::create_private_dir(&repo.keys_dir())?;
 
     let mut reports = Vec::new();
-    let mut root_keys = Vec::new();
-    for i in 1..=opts.root_keys {
-        let key = SigningKey::generate();
-        let path = repo.save_new_key(&format!("root-{i}"), &key)?;
+    for (i, key) in root_keys.iter().enumerate() {
+        let path = repo.save_role_key(&format!("root-{}", i + 1), key)?;
         reports.push(KeyReport {
             role: "root".into(),
             key_id: key.key_id()?,
             path,
+            held_in: key.held_in(),
         });
-        root_keys.push(key);
     }
-    let targets_keys: Vec<SigningKey> = (0..opts.targets_keys)
-        .map(|_| SigningKey::generate())
-        .collect();
     let paths = repo.save_role_keys("targets", &targets_keys)?;
     for (k, path) in targets_keys.iter().zip(paths) {
         reports.push(KeyReport {
             role: "targets".into(),
             key_id: k.key_id()?,
             path,
+            held_in: k.held_in(),
         });
     }
 
@@ -184,6 +235,7 @@ async fn create(opts: &InitOptions, online_key: tough::schema::key::Key) -> Resu
     let config = RepoConfig {
         online_key,
         expiry_days: opts.expiry_days,
+        encrypt_keys: repo.key_access.encrypt_new,
     };
     let config_bytes = serde_json::to_vec_pretty(&config)?;
     fsutil::write_atomic(&Repo::config_path(&repo.dir), &config_bytes)?;

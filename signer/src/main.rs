@@ -5,6 +5,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 use airlock_core::release::ReleaseKind;
+use airlock_signer::keys::KeyAccess;
+use airlock_signer::passphrase::PassphraseSource;
+use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::rollout::{self, AdminClient};
 use airlock_signer::{
     init, product, publish, release, repo::Repo, status, support, DEFAULT_EXPIRY_DAYS,
@@ -26,8 +29,36 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, env = "AIRLOCK_JSON")]
     json: bool,
+    /// Environment variable that holds the passphrase of encrypted key files (default:
+    /// AIRLOCK_KEY_PASSPHRASE; when unset, airlock asks on the terminal). Takes precedence
+    /// over --passphrase-file.
+    #[arg(long, global = true, value_name = "NAME")]
+    passphrase_env: Option<String>,
+    /// File whose first line is the passphrase of encrypted key files.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "AIRLOCK_KEY_PASSPHRASE_FILE"
+    )]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options of commands that create keys.
+#[derive(Args)]
+struct NewKeyArgs {
+    /// Write the new private key files encrypted with a passphrase (PKCS#8, scrypt +
+    /// AES-256-CBC); the passphrase comes from --passphrase-env, --passphrase-file,
+    /// AIRLOCK_KEY_PASSPHRASE or the terminal.
+    #[arg(long, env = "AIRLOCK_ENCRYPT_KEYS")]
+    encrypt_keys: bool,
+}
+
+/// A `pkcs11:` URI given on the command line.
+fn token_uri(text: &str) -> Result<TokenUri> {
+    TokenUri::parse(text)
 }
 
 #[derive(Subcommand)]
@@ -55,6 +86,17 @@ enum Command {
         /// Lifetime in days of root, targets and product metadata each time they are signed.
         #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS, env = "AIRLOCK_EXPIRY_DAYS")]
         expiry_days: i64,
+        /// A root key on a PKCS#11 token (pkcs11:token=...;object=...) to use instead of
+        /// generating one (repeatable; the rest up to --root-keys are generated). Later
+        /// releases keep the repository encrypting new keys.
+        #[arg(long = "root-key", value_name = "PKCS11_URI", value_parser = token_uri)]
+        root_tokens: Vec<TokenUri>,
+        /// A targets key on a PKCS#11 token (repeatable; the rest up to --targets-keys are
+        /// generated).
+        #[arg(long = "targets-key", value_name = "PKCS11_URI", value_parser = token_uri)]
+        targets_tokens: Vec<TokenUri>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
     },
     /// Products (one delegated TUF role each, with a signed support record).
     Product {
@@ -128,9 +170,10 @@ enum Command {
     /// Add your signature to a proposal (e.g. from `airlock root propose`).
     Sign {
         proposal: PathBuf,
-        /// Your private key (PKCS#8).
-        #[arg(long)]
-        key: PathBuf,
+        /// Your private key: a PKCS#8 file (plain or encrypted) or a pkcs11: URI of a key on
+        /// a token.
+        #[arg(long, value_name = "FILE|PKCS11_URI")]
+        key: String,
     },
     /// Evidence for regulators.
     Compliance {
@@ -208,7 +251,15 @@ enum ProductCommand {
     /// Add a product: its own key, a delegated role for PRODUCT/*, and PRODUCT/support.json.
     Add(ProductAdd),
     /// Replace the product role's key; the old key is revoked (e.g. after a compromise).
-    RotateKey { repo: PathBuf, product: String },
+    RotateKey {
+        repo: PathBuf,
+        product: String,
+        /// The new key is this key on a PKCS#11 token instead of a generated one.
+        #[arg(long, value_name = "PKCS11_URI", value_parser = token_uri)]
+        key: Option<TokenUri>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,6 +303,12 @@ enum RootCommand {
         /// rotate-online-key`): snapshot and timestamp move to it.
         #[arg(long)]
         online_key: Option<PathBuf>,
+        /// A new root key on a PKCS#11 token (repeatable; the rest up to --root-keys are
+        /// generated).
+        #[arg(long = "root-key", value_name = "PKCS11_URI", value_parser = token_uri)]
+        root_tokens: Vec<TokenUri>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
     },
     /// Write an unsigned proposal for the next root (new root keys and threshold) for holders
     /// to sign on their own machines with `airlock sign`.
@@ -267,6 +324,8 @@ enum RootCommand {
         /// Where the new holders' private keys are written (default: OUT.keys/).
         #[arg(long)]
         keys_out: Option<PathBuf>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
     },
     /// Accept a signed proposal once the old and the new thresholds are met (TUF 5.3.4).
     Apply { repo: PathBuf, proposal: PathBuf },
@@ -316,6 +375,12 @@ struct ProductAdd {
     /// Why security support lasts less than five years (required then; CRA Art. 13(8)).
     #[arg(long)]
     rationale: Option<String>,
+    /// A key of the product role on a PKCS#11 token (pkcs11:token=...;object=...) instead of
+    /// a generated one (repeatable; the rest up to --keys are generated).
+    #[arg(long = "key", value_name = "PKCS11_URI", value_parser = token_uri)]
+    tokens: Vec<TokenUri>,
+    #[command(flatten)]
+    new_keys: NewKeyArgs,
 }
 
 #[derive(Subcommand)]
@@ -407,6 +472,20 @@ fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> Stri
 
 async fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
+    let source = match (cli.passphrase_env, cli.passphrase_file) {
+        (Some(name), _) => PassphraseSource::Env(name),
+        (None, Some(file)) => PassphraseSource::File(file),
+        (None, None) => PassphraseSource::Default,
+    };
+    let access = KeyAccess::new(source, false);
+    // Every repository of this command reaches its keys the same way.
+    let open = |dir: &std::path::Path| -> Result<Repo> {
+        Ok(Repo::open(dir)?.with_key_access(access.clone()))
+    };
+    let encrypting = |new_keys: &NewKeyArgs| KeyAccess {
+        encrypt_new: new_keys.encrypt_keys,
+        ..access.clone()
+    };
     match cli.command {
         Command::Init {
             repo,
@@ -416,16 +495,26 @@ async fn run(cli: Cli) -> Result<()> {
             targets_threshold,
             targets_keys,
             expiry_days,
+            root_tokens,
+            targets_tokens,
+            new_keys,
         } => {
-            let report = init::init(&init::InitOptions {
-                dir: repo,
-                online_key_file: online_key,
-                root_threshold,
-                root_keys,
-                targets_threshold,
-                targets_keys,
-                expiry_days,
-            })
+            let report = init::init_with(
+                &init::InitOptions {
+                    dir: repo,
+                    online_key_file: online_key,
+                    root_threshold,
+                    root_keys,
+                    targets_threshold,
+                    targets_keys,
+                    expiry_days,
+                },
+                &init::InitKeys {
+                    access: encrypting(&new_keys),
+                    root_tokens,
+                    targets_tokens,
+                },
+            )
             .await?;
             print(json, &report, || {
                 let mut s = format!(
@@ -436,7 +525,11 @@ async fn run(cli: Cli) -> Result<()> {
                     report.online_key_id
                 );
                 for k in &report.keys {
-                    s += &format!("  {:<8} key {}  {}\n", k.role, k.key_id, k.path.display());
+                    s += &format!("  {:<8} key {}  {}", k.role, k.key_id, k.path.display());
+                    if k.held_in != "file" {
+                        s += &format!(" -> {}", k.held_in);
+                    }
+                    s += "\n";
                 }
                 s
             })
@@ -444,8 +537,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Product {
             command: ProductCommand::Add(a),
         } => {
-            let repo = Repo::open(&a.repo)?;
-            let report = product::add(
+            let repo = open(&a.repo)?.with_key_access(encrypting(&a.new_keys));
+            let report = product::add_with_keys(
                 &repo,
                 &product::ProductOptions {
                     id: a.product,
@@ -463,6 +556,7 @@ async fn run(cli: Cli) -> Result<()> {
                     keys: a.keys,
                     threshold: a.threshold,
                 },
+                &a.tokens,
             )
             .await?;
             print(json, &report, || {
@@ -487,7 +581,7 @@ async fn run(cli: Cli) -> Result<()> {
                     retention_years,
                 },
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let name = support::withdraw(
                 &repo,
                 &product,
@@ -502,10 +596,16 @@ async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Product {
-            command: ProductCommand::RotateKey { repo, product },
+            command:
+                ProductCommand::RotateKey {
+                    repo,
+                    product,
+                    key,
+                    new_keys,
+                },
         } => {
-            let repo = Repo::open(&repo)?;
-            let r = product::rotate_key(&repo, &product).await?;
+            let repo = open(&repo)?.with_key_access(encrypting(&new_keys));
+            let r = product::rotate_key_to(&repo, &product, key.as_ref()).await?;
             print(json, &r, || {
                 format!(
                     "{}: new key {}; revoked {}; targets v{}, role v{}\n",
@@ -525,9 +625,11 @@ async fn run(cli: Cli) -> Result<()> {
                     root_threshold,
                     rotate_targets,
                     online_key,
+                    root_tokens,
+                    new_keys,
                 },
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?.with_key_access(encrypting(&new_keys));
             let r = airlock_signer::root::rotate(
                 &repo,
                 &airlock_signer::root::RotateOptions {
@@ -535,6 +637,7 @@ async fn run(cli: Cli) -> Result<()> {
                     root_threshold,
                     rotate_targets,
                     online_key,
+                    root_tokens,
                 },
             )
             .await?;
@@ -562,7 +665,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             use airlock_signer::compliance;
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let report = compliance::build(&repo, &product, &jurisdiction)?;
             let text = match format.as_str() {
                 "md" => compliance::markdown(&report),
@@ -597,9 +700,10 @@ async fn run(cli: Cli) -> Result<()> {
                     root_threshold,
                     out,
                     keys_out,
+                    new_keys,
                 },
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?.with_key_access(encrypting(&new_keys));
             let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
             let r = airlock_signer::proposal::propose(
                 &repo,
@@ -624,14 +728,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Root {
             command: RootCommand::Apply { repo, proposal },
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let v = airlock_signer::proposal::apply(&repo, &proposal)?;
             print(json, &serde_json::json!({"root_version": v}), || {
                 format!("root v{v} accepted; publish to send it to the server\n")
             })
         }
         Command::Sign { proposal, key } => {
-            let (id, n) = airlock_signer::proposal::sign(&proposal, &key)?;
+            let (id, n) = airlock_signer::proposal::sign(&proposal, &key, &access)?;
             print(
                 json,
                 &serde_json::json!({"key_id": id, "signatures": n}),
@@ -652,7 +756,7 @@ async fn run(cli: Cli) -> Result<()> {
                     feature_until,
                     reason,
                 } => {
-                    let repo = Repo::open(&repo)?;
+                    let repo = open(&repo)?;
                     support::extend(&repo, &product, security_until, feature_until, &reason).await?
                 }
                 SupportCommand::SetFloor {
@@ -661,11 +765,11 @@ async fn run(cli: Cli) -> Result<()> {
                     floor,
                     reason,
                 } => {
-                    let repo = Repo::open(&repo)?;
+                    let repo = open(&repo)?;
                     support::set_floor(&repo, &product, floor, reason.as_deref()).await?
                 }
                 SupportCommand::Show { repo, product } => {
-                    let repo = Repo::open(&repo)?;
+                    let repo = open(&repo)?;
                     support::show(&repo, &product)?
                 }
             };
@@ -674,7 +778,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Release {
             command: ReleaseCommand::Add(a),
         } => {
-            let repo = Repo::open(&a.repo)?;
+            let repo = open(&a.repo)?;
             let report = release::add(
                 &repo,
                 &release::ReleaseOptions {
@@ -711,7 +815,7 @@ async fn run(cli: Cli) -> Result<()> {
             snapshot_hours,
             ..
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let online_key_file = online_key_file.context("--out needs --online-key-file")?;
             let report = airlock_signer::export::export(
                 &repo,
@@ -784,7 +888,7 @@ async fn run(cli: Cli) -> Result<()> {
             hold,
             ..
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let server = server.context("--server is required (or --out)")?;
             let admin_token_file =
                 admin_token_file.context("--admin-token-file is required with --server")?;
@@ -817,7 +921,7 @@ async fn run(cli: Cli) -> Result<()> {
             check,
             within,
         } => {
-            let repo = Repo::open(&repo)?;
+            let repo = open(&repo)?;
             let s = status::status(&repo)?;
             if !check {
                 return print(json, &s, || status::render(&s));

@@ -14,6 +14,8 @@ use airlock_core::support::SupportRecord;
 use airlock_core::SPEC_VERSION;
 
 use crate::fsutil;
+use crate::keys::{open_token_keys, RoleKey};
+use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo};
 
 #[derive(Debug, Clone)]
@@ -79,7 +81,21 @@ pub fn write_support(repo: &Repo, record: &SupportRecord) -> Result<(String, Tar
     Ok((name, entry))
 }
 
+/// `airlock product add` with generated keys.
 pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
+    add_with_keys(repo, opts, &[]).await
+}
+
+/// `airlock product add`: the role's keys are the token keys given (`--key URI`), then
+/// generated ones up to `opts.keys`.
+pub async fn add_with_keys(
+    repo: &Repo,
+    opts: &ProductOptions,
+    tokens: &[TokenUri],
+) -> Result<ProductReport> {
+    let mut opts = opts.clone();
+    opts.keys = opts.keys.max(tokens.len() as u64);
+    let opts = &opts;
     names::check_product_id(&opts.id)?;
     let config = repo.config()?;
     let root = repo.load_root()?;
@@ -118,8 +134,18 @@ pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
         );
     }
 
-    let keys: Vec<SigningKey> = (0..opts.keys).map(|_| SigningKey::generate()).collect();
-    let key_id = keys[0].key_id()?;
+    repo.prepare_new_keys()?;
+    let mut keys = open_token_keys(tokens)?;
+    while (keys.len() as u64) < opts.keys {
+        keys.push(RoleKey::File(SigningKey::generate()));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for k in &keys {
+        if !ids.insert(k.key_id()?) {
+            bail!("the same key is given twice: a threshold needs distinct keys");
+        }
+    }
+    let key_id = keys.first().context("a product needs a key")?.key_id()?;
 
     // Everything is signed in memory first; files are written only once all signing worked,
     // so missing keys leave the repository as it was.
@@ -204,6 +230,16 @@ pub struct KeyRotation {
 /// longer listed in the delegation), so nothing it signs is accepted again, e.g. after a
 /// compromise.
 pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
+    rotate_key_to(repo, product, None).await
+}
+
+/// `airlock product rotate-key [--key URI]`: as [`rotate_key`], the new key being a key on a
+/// token when `token` is given (e.g. to move a product's key onto an HSM), else generated.
+pub async fn rotate_key_to(
+    repo: &Repo,
+    product: &str,
+    token: Option<&TokenUri>,
+) -> Result<KeyRotation> {
     names::check_product_id(product)?;
     let config = repo.config()?;
     let root = repo.load_root()?;
@@ -220,8 +256,19 @@ pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
         .find(|r| r.name == product)
         .with_context(|| format!("unknown product {product:?}"))?;
     let revoked: Vec<String> = entry.keyids.iter().map(|id| hex::encode(&**id)).collect();
-    let key = SigningKey::generate();
+    let key = match token {
+        Some(uri) => open_token_keys(std::slice::from_ref(uri))?
+            .pop()
+            .context("opening the token key")?,
+        None => {
+            repo.prepare_new_keys()?;
+            RoleKey::File(SigningKey::generate())
+        }
+    };
     let key_id = key.key_id()?;
+    if revoked.contains(&key_id) {
+        bail!("{product} already uses key {key_id}: rotate to a different key");
+    }
     entry.keyids = vec![hex::decode(&key_id)?.into()];
     entry.threshold = NonZeroU64::MIN;
     let still_used: std::collections::HashSet<Vec<u8>> = delegations
@@ -249,7 +296,7 @@ pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
         .write_targets(targets, &root.signed, &targets_keys)
         .await?;
     retire_role_keys(repo, product)?;
-    repo.save_new_key(product, &key)?;
+    repo.save_role_key(product, &key)?;
     Ok(KeyRotation {
         product: product.to_string(),
         new_key_id: key_id,

@@ -11,9 +11,10 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use tough::schema::{RoleKeys, RoleType, Root, Signed};
 
-use airlock_core::keys::{add_signature, SigningKey};
+use airlock_core::keys::SigningKey;
 
 use crate::fsutil;
+use crate::keys::{add_signature, KeyAccess};
 use crate::repo::{expiry_in_days, Repo};
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +30,8 @@ fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::de
 }
 
 /// Writes an unsigned proposal for the next root with `keys` new root keys and `threshold`;
-/// the new private keys go to `keys_dir` (0600) for their holders.
+/// the new private keys go to `keys_dir` (0600; encrypted when the repository encrypts new
+/// keys) for their holders.
 pub fn propose(
     repo: &Repo,
     keys: u64,
@@ -49,6 +51,8 @@ pub fn propose(
     let mut root: Root = old.clone();
     root.version = NonZeroU64::new(version).context("root version overflow")?;
     root.expires = expiry_in_days(config.expiry_days)?;
+    let encrypt = repo.encrypts_new_keys()?;
+    repo.prepare_new_keys()?;
     fsutil::create_private_dir(keys_dir)?;
     let mut new_keys = Vec::new();
     let mut ids = Vec::new();
@@ -59,7 +63,8 @@ pub fn propose(
         if path.exists() {
             bail!("{} already exists", path.display());
         }
-        fsutil::write_private(&path, k.to_pkcs8_pem()?.as_bytes())?;
+        let text = repo.key_access.key_file_text(&k, encrypt)?;
+        fsutil::write_private(&path, text.as_bytes())?;
         root.keys.insert(decoded(&id)?, k.tuf_key());
         ids.push(decoded(&id)?);
         new_keys.push((id, path));
@@ -93,15 +98,14 @@ pub fn propose(
     })
 }
 
-/// `airlock sign PROPOSAL --key FILE`: adds one holder's signature.
-pub fn sign(proposal: &Path, key_file: &Path) -> Result<(String, usize)> {
+/// `airlock sign PROPOSAL --key FILE|URI`: adds one holder's signature, with a key file
+/// (plain or encrypted) or a key on a PKCS#11 token.
+pub fn sign(proposal: &Path, key: &str, access: &KeyAccess) -> Result<(String, usize)> {
     let bytes =
         std::fs::read(proposal).with_context(|| format!("reading {}", proposal.display()))?;
     let mut signed: Signed<Root> = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not root metadata", proposal.display()))?;
-    let pem = std::fs::read(key_file).with_context(|| format!("reading {}", key_file.display()))?;
-    let key =
-        SigningKey::from_pkcs8(&pem).with_context(|| format!("reading {}", key_file.display()))?;
+    let key = access.read_key_ref(key)?;
     let id = add_signature(&mut signed, &key)?;
     let mut out = serde_json::to_vec_pretty(&signed)?;
     out.push(b'\n');

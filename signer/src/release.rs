@@ -104,6 +104,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         }
     }
 
+    // The keys first: a passphrase or PIN is asked before a long copy, and a wrong one stops
+    // the command before it touches the repository.
+    let keys = repo.role_keys(&opts.product)?;
     // Copy the image next to its final name, hash the copy that will be served, sign the role,
     // and only then move the image into place: a failure leaves the repository as it was.
     let dest = repo.target_path(&target)?;
@@ -136,7 +139,6 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         role.add_target(tough::TargetName::new(target.clone())?, entry);
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
-        let keys = repo.role_keys(&opts.product)?;
         let delegations = targets
             .delegations
             .clone()

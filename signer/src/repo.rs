@@ -4,7 +4,8 @@
 //! repo/
 //!   airlock.json          repository settings (the server's online public key, expiry policy)
 //!   keys/                 offline private keys, 0700 dir, 0600 files; never published
-//!     root-1.key ...      root keys (PKCS#8 PEM)
+//!     root-1.key ...      root keys (PKCS#8 PEM, plain or encrypted, or a pkcs11: URI
+//!                         naming the key on a token)
 //!     targets.key
 //!     <product>.key       one per product role
 //!   metadata/             signed metadata, what `publish` sends
@@ -21,11 +22,13 @@ use std::path::{Path, PathBuf};
 use tough::editor::signed::SignedRole;
 use tough::schema::{DelegatedTargets, Delegations, KeyHolder, Role, Root, Signed, Targets};
 
-use airlock_core::keys::{key_sources, SigningKey};
+use airlock_core::keys::SigningKey;
 use airlock_core::names;
 use airlock_core::support::SupportRecord;
 
 use crate::fsutil;
+use crate::keys::{key_sources, KeyAccess, RoleKey};
+use crate::pkcs11::TokenUri;
 
 /// `airlock.json`: settings fixed at `airlock init`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,11 +37,17 @@ pub struct RepoConfig {
     pub online_key: tough::schema::key::Key,
     /// Lifetime in days of root, targets and product roles when (re)signed.
     pub expiry_days: i64,
+    /// Keys created later (products, rotations) are written encrypted, as at `init
+    /// --encrypt-keys`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypt_keys: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub dir: PathBuf,
+    /// Passphrases for encrypted keys and whether new keys are encrypted.
+    pub key_access: KeyAccess,
 }
 
 /// Now plus `days`, in whole seconds (PEERS.md: python-tuf refuses sub-second expiry).
@@ -64,7 +73,15 @@ impl Repo {
         }
         Ok(Repo {
             dir: dir.to_path_buf(),
+            key_access: KeyAccess::default(),
         })
+    }
+
+    /// The same repository, reaching its keys with `access` (passphrase source, encryption of
+    /// new keys).
+    pub fn with_key_access(mut self, access: KeyAccess) -> Repo {
+        self.key_access = access;
+        self
     }
 
     pub fn keys_dir(&self) -> PathBuf {
@@ -159,20 +176,32 @@ impl Repo {
         self.keys_dir().join(format!("{name}.key"))
     }
 
+    /// A key held in a file of keys/ (plain or encrypted), e.g. to compare ids; a key on a
+    /// token is refused (see [`Repo::load_role_key`]).
     pub fn load_key(&self, name: &str) -> Result<SigningKey> {
+        match self.load_role_key(name)? {
+            RoleKey::File(key) => Ok(key),
+            RoleKey::Token(t) => bail!(
+                "the {name} key is held on a token ({}), not in a file",
+                t.uri().redacted()
+            ),
+        }
+    }
+
+    /// The key keys/`name`.key holds or names (a file key, or a key on a PKCS#11 token).
+    pub fn load_role_key(&self, name: &str) -> Result<RoleKey> {
         let path = self.key_path(name);
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("reading the {name} key from {}", path.display()))?;
-        SigningKey::from_pkcs8(&bytes)
-            .with_context(|| format!("reading the {name} key from {}", path.display()))
+        self.key_access
+            .read_key_file(&path)
+            .with_context(|| format!("reading the {name} key"))
     }
 
     /// The keys held for a role: `keys/<role>.key` and `keys/<role>.<n>.key` (a role with
     /// several keys). '.' never occurs in a product id, so the names cannot collide.
-    pub fn role_keys(&self, role: &str) -> Result<Vec<SigningKey>> {
+    pub fn role_keys(&self, role: &str) -> Result<Vec<RoleKey>> {
         let mut keys = Vec::new();
         if self.key_path(role).is_file() {
-            keys.push(self.load_key(role)?);
+            keys.push(self.load_role_key(role)?);
         }
         let dir = self.keys_dir();
         let mut numbered = Vec::new();
@@ -191,7 +220,7 @@ impl Repo {
         }
         numbered.sort();
         for (_, stem) in numbered {
-            keys.push(self.load_key(&stem)?);
+            keys.push(self.load_role_key(&stem)?);
         }
         if keys.is_empty() {
             bail!(
@@ -203,17 +232,48 @@ impl Repo {
     }
 
     /// Saves `keys` for a role: `<role>.key` for one key, `<role>.1.key`... for several.
-    pub fn save_role_keys(&self, role: &str, keys: &[SigningKey]) -> Result<Vec<PathBuf>> {
-        if keys.len() == 1 {
-            return Ok(vec![self.save_new_key(role, &keys[0])?]);
+    pub fn save_role_keys(&self, role: &str, keys: &[RoleKey]) -> Result<Vec<PathBuf>> {
+        if let [key] = keys {
+            return Ok(vec![self.save_role_key(role, key)?]);
         }
         keys.iter()
             .enumerate()
-            .map(|(i, k)| self.save_new_key(&format!("{role}.{}", i + 1), k))
+            .map(|(i, k)| self.save_role_key(&format!("{role}.{}", i + 1), k))
             .collect()
     }
 
-    /// Writes a new private key file (0600); refuses to overwrite one.
+    /// Writes keys/`name`.key for a role key: the private key for a file key, the URI for a
+    /// key on a token.
+    pub fn save_role_key(&self, name: &str, key: &RoleKey) -> Result<PathBuf> {
+        match key {
+            RoleKey::File(k) => self.save_new_key(name, k),
+            RoleKey::Token(t) => self.save_token_key(name, t.uri()),
+        }
+    }
+
+    /// Whether keys created now are written encrypted: `--encrypt-keys`, or a repository
+    /// initialised with it.
+    pub fn encrypts_new_keys(&self) -> Result<bool> {
+        if self.key_access.encrypt_new {
+            return Ok(true);
+        }
+        if !Self::config_path(&self.dir).is_file() {
+            return Ok(false);
+        }
+        Ok(self.config()?.encrypt_keys)
+    }
+
+    /// Gets the passphrase for new key files now, if they will be encrypted, so that a
+    /// missing or mistyped passphrase stops a command before it changes anything.
+    pub fn prepare_new_keys(&self) -> Result<()> {
+        if self.encrypts_new_keys()? {
+            self.key_access.passphrases.for_new_keys()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a new private key file (0600, encrypted when [`Repo::encrypts_new_keys`]);
+    /// refuses to overwrite one.
     pub fn save_new_key(&self, name: &str, key: &SigningKey) -> Result<PathBuf> {
         let path = self.key_path(name);
         if path.exists() {
@@ -222,13 +282,28 @@ impl Repo {
                 path.display()
             );
         }
-        let pem = key.to_pkcs8_pem()?;
+        let pem = self
+            .key_access
+            .key_file_text(key, self.encrypts_new_keys()?)?;
         fsutil::write_private(&path, pem.as_bytes())?;
         Ok(path)
     }
 
+    /// Writes keys/`name`.key naming a key on a token (0600: the URI may carry a PIN).
+    pub fn save_token_key(&self, name: &str, uri: &TokenUri) -> Result<PathBuf> {
+        let path = self.key_path(name);
+        if path.exists() {
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            );
+        }
+        fsutil::write_private(&path, format!("{}\n", uri.as_str()).as_bytes())?;
+        Ok(path)
+    }
+
     /// All root keys held in keys/ (root-N.key).
-    pub fn root_keys(&self) -> Result<Vec<SigningKey>> {
+    pub fn root_keys(&self) -> Result<Vec<RoleKey>> {
         let dir = self.keys_dir();
         let mut keys = Vec::new();
         for entry in
@@ -238,7 +313,7 @@ impl Repo {
             let name = entry.file_name().to_string_lossy().to_string();
             if let Some(stem) = name.strip_suffix(".key") {
                 if stem.starts_with("root-") {
-                    keys.push(self.load_key(stem)?);
+                    keys.push(self.load_role_key(stem)?);
                 }
             }
         }
@@ -246,7 +321,7 @@ impl Repo {
     }
 
     /// Signs and writes a root (as N.root.json and root.json).
-    pub async fn write_root(&self, root: Root, keys: &[SigningKey]) -> Result<Signed<Root>> {
+    pub async fn write_root(&self, root: Root, keys: &[RoleKey]) -> Result<Signed<Root>> {
         let version = root.version;
         let holder = KeyHolder::Root(root.clone());
         let signed = sign(root, &holder, keys, "root").await?;
@@ -261,7 +336,7 @@ impl Repo {
         &self,
         targets: Targets,
         root: &Root,
-        keys: &[SigningKey],
+        keys: &[RoleKey],
     ) -> Result<Vec<u8>> {
         let holder = KeyHolder::Root(root.clone());
         Ok(sign(targets, &holder, keys, "targets")
@@ -275,7 +350,7 @@ impl Repo {
         &self,
         targets: Targets,
         root: &Root,
-        keys: &[SigningKey],
+        keys: &[RoleKey],
     ) -> Result<Signed<Targets>> {
         let holder = KeyHolder::Root(root.clone());
         let signed = sign(targets, &holder, keys, "targets").await?;
@@ -289,7 +364,7 @@ impl Repo {
         product: &str,
         targets: Targets,
         delegations: &Delegations,
-        keys: &[SigningKey],
+        keys: &[RoleKey],
     ) -> Result<Vec<u8>> {
         let holder = KeyHolder::Delegations(delegations.clone());
         let role = DelegatedTargets {
@@ -305,7 +380,7 @@ impl Repo {
         product: &str,
         targets: Targets,
         delegations: &Delegations,
-        keys: &[SigningKey],
+        keys: &[RoleKey],
     ) -> Result<Signed<Targets>> {
         let holder = KeyHolder::Delegations(delegations.clone());
         let role = DelegatedTargets {
@@ -333,7 +408,7 @@ impl Repo {
 async fn sign<T: Role + serde::Serialize>(
     role: T,
     holder: &KeyHolder,
-    keys: &[SigningKey],
+    keys: &[RoleKey],
     what: &str,
 ) -> Result<SignedRole<T>> {
     // A clear message when too few of the role's keys are here (TUF thresholds).

@@ -10,9 +10,11 @@ use std::num::NonZeroU64;
 use tough::editor::signed::SignedRole;
 use tough::schema::{KeyHolder, RoleKeys, RoleType, Root, Signed};
 
-use airlock_core::keys::{key_sources, SigningKey};
+use airlock_core::keys::SigningKey;
 
 use crate::fsutil;
+use crate::keys::{key_sources, open_token_keys, RoleKey};
+use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo};
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,9 @@ pub struct RotateOptions {
     pub rotate_targets: bool,
     /// The server's next online key (its public key file), to sign snapshot and timestamp.
     pub online_key: Option<std::path::PathBuf>,
+    /// New root keys already on a token (`--root-key URI`); the rest up to `root_keys` are
+    /// generated.
+    pub root_tokens: Vec<TokenUri>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +47,7 @@ fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::de
 async fn signatures(
     root: &Root,
     holder: Root,
-    keys: &[SigningKey],
+    keys: &[RoleKey],
 ) -> Result<Vec<tough::schema::Signature>> {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let signed = SignedRole::new(
@@ -68,6 +73,9 @@ pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
 }
 
 pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
+    let mut opts = opts.clone();
+    opts.root_keys = opts.root_keys.max(opts.root_tokens.len() as u64);
+    let opts = &opts;
     if opts.root_keys == 0 || opts.root_threshold == 0 || opts.root_threshold > opts.root_keys {
         bail!(
             "--root-threshold {} must be between 1 and --root-keys {}",
@@ -97,11 +105,12 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
         if !stem.starts_with("root-") {
             continue;
         }
-        let key = repo.load_key(stem)?;
+        let key = repo.load_role_key(stem)?;
+        let key_id = key.key_id()?;
         if old_role
             .keyids
             .iter()
-            .any(|id| hex::encode(&**id) == key.key_id().unwrap_or_default())
+            .any(|id| hex::encode(&**id) == key_id)
         {
             old_keys.push(key);
             old_files.push(stem.to_string());
@@ -121,13 +130,18 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     root.version = NonZeroU64::new(version).context("root version overflow")?;
     root.expires = expiry_in_days(config.expiry_days)?;
 
-    // New root keys replace the old ones.
-    let new_keys: Vec<SigningKey> = (0..opts.root_keys)
-        .map(|_| SigningKey::generate())
-        .collect();
+    // New root keys replace the old ones: those on a token first, then generated ones.
+    repo.prepare_new_keys()?;
+    let mut new_keys = open_token_keys(&opts.root_tokens)?;
+    while (new_keys.len() as u64) < opts.root_keys {
+        new_keys.push(RoleKey::File(SigningKey::generate()));
+    }
     let mut new_ids = Vec::new();
     for k in &new_keys {
         let id = k.key_id()?;
+        if new_ids.contains(&id) {
+            bail!("the same root key is given twice: a threshold needs distinct keys");
+        }
         root.keys.insert(decoded(&id)?, k.tuf_key());
         new_ids.push(id);
     }
@@ -145,7 +159,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     let mut targets_key = None;
     let mut retired_targets = None;
     if opts.rotate_targets {
-        let k = SigningKey::generate();
+        let k = RoleKey::File(SigningKey::generate());
         let id = k.key_id()?;
         root.keys.insert(decoded(&id)?, k.tuf_key());
         let old_targets = root.roles.get(&RoleType::Targets).cloned();
@@ -213,7 +227,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
 
     // Save the new keys before the root that names them, then retire the old ones.
     for (i, k) in new_keys.iter().enumerate() {
-        repo.save_new_key(&format!("root-v{version}-{}", i + 1), k)?;
+        repo.save_role_key(&format!("root-v{version}-{}", i + 1), k)?;
     }
     let dir = repo.metadata_dir();
     fsutil::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
@@ -232,7 +246,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     if let Some(k) = &targets_key {
         let _ = retired_targets;
         crate::product::retire_role_keys(repo, "targets")?;
-        repo.save_new_key("targets", k)?;
+        repo.save_role_key("targets", k)?;
         let mut targets = repo.load_targets()?.signed;
         targets.version = targets.version.saturating_add(1);
         targets.expires = expiry_in_days(config.expiry_days)?;
