@@ -20,6 +20,7 @@ pub mod rollout;
 pub mod root;
 pub mod status;
 pub mod support;
+pub mod targets;
 pub mod transport;
 pub mod verify;
 

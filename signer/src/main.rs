@@ -185,6 +185,12 @@ enum Command {
         #[command(subcommand)]
         command: RootCommand,
     },
+    /// The top-level targets role when its keys are held by several people: propose the staged
+    /// change, holders sign it with `airlock sign`, apply it once the threshold is met.
+    Targets {
+        #[command(subcommand)]
+        command: TargetsCommand,
+    },
     /// Staged rollouts on the server (admin API).
     Rollout {
         #[command(subcommand)]
@@ -259,7 +265,34 @@ enum ProductCommand {
         key: Option<TokenUri>,
         #[command(flatten)]
         new_keys: NewKeyArgs,
+        #[command(flatten)]
+        stage: StageArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// Write the staged targets change (from `product add --stage`, `product rotate-key
+    /// --stage`; with none staged, the current targets with a new expiry) as a proposal for the
+    /// targets key holders, signed already by any targets keys in REPO/keys.
+    Propose {
+        repo: PathBuf,
+        /// The proposal file to write (default: targets-vN.proposal.json here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Accept a signed proposal once the targets threshold of the current root is met.
+    Apply { repo: PathBuf, proposal: PathBuf },
+}
+
+/// Option of commands that change targets.json.
+#[derive(Args)]
+struct StageArgs {
+    /// Stage the change of targets.json for its key holders (`airlock targets propose`, `airlock
+    /// sign`, `airlock targets apply`) instead of signing it with the targets keys in REPO/keys.
+    /// A change already staged is always joined.
+    #[arg(long, env = "AIRLOCK_STAGE_TARGETS")]
+    stage: bool,
 }
 
 #[derive(Subcommand)]
@@ -381,6 +414,8 @@ struct ProductAdd {
     tokens: Vec<TokenUri>,
     #[command(flatten)]
     new_keys: NewKeyArgs,
+    #[command(flatten)]
+    stage: StageArgs,
 }
 
 #[derive(Subcommand)]
@@ -557,6 +592,7 @@ async fn run(cli: Cli) -> Result<()> {
                     threshold: a.threshold,
                 },
                 &a.tokens,
+                a.stage.stage,
             )
             .await?;
             print(json, &report, || {
@@ -567,7 +603,7 @@ async fn run(cli: Cli) -> Result<()> {
                     report.key_path.display(),
                     report.support.feature_updates_until,
                     report.support.security_updates_until
-                )
+                ) + &report.targets.next_step(&repo)
             })
         }
         Command::Release {
@@ -602,10 +638,11 @@ async fn run(cli: Cli) -> Result<()> {
                     product,
                     key,
                     new_keys,
+                    stage,
                 },
         } => {
             let repo = open(&repo)?.with_key_access(encrypting(&new_keys));
-            let r = product::rotate_key_to(&repo, &product, key.as_ref()).await?;
+            let r = product::rotate_key_to(&repo, &product, key.as_ref(), stage.stage).await?;
             print(json, &r, || {
                 format!(
                     "{}: new key {}; revoked {}; targets v{}, role v{}\n",
@@ -614,7 +651,7 @@ async fn run(cli: Cli) -> Result<()> {
                     r.revoked_key_ids.join(", "),
                     r.targets_version,
                     r.role_version
-                )
+                ) + &r.targets.next_step(&repo)
             })
         }
         Command::Root {
@@ -735,17 +772,62 @@ async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Sign { proposal, key } => {
-            let (id, n) = airlock_signer::proposal::sign(&proposal, &key, &access)?;
-            print(
-                json,
-                &serde_json::json!({"key_id": id, "signatures": n}),
-                || {
-                    format!(
-                        "signed {} with {id} ({n} signature(s) now)\n",
-                        proposal.display()
-                    )
-                },
-            )
+            let r = airlock_signer::proposal::sign(&proposal, &key, &access)?;
+            print(json, &r, || {
+                format!(
+                    "signed {} ({} v{}) with {} ({} signature(s) now)\n",
+                    proposal.display(),
+                    r.role,
+                    r.version,
+                    r.key_id,
+                    r.signatures
+                )
+            })
+        }
+        Command::Targets {
+            command: TargetsCommand::Propose { repo, out },
+        } => {
+            let repo = open(&repo)?;
+            let r = airlock_signer::targets::propose(&repo, out.as_deref())?;
+            print(json, &r, || {
+                let mut s = format!(
+                    "proposed targets v{} (expires {}) in {}; needs {} signature(s) by targets keys, {} so far\n",
+                    r.targets_version,
+                    r.expires,
+                    r.proposal.display(),
+                    r.threshold,
+                    r.signed_by.len()
+                );
+                for c in &r.changes {
+                    s += &format!("  {c}\n");
+                }
+                s += &format!(
+                    "each holder: airlock sign {} --key TARGETS_KEY; then: airlock targets apply {} {}\n",
+                    r.proposal.display(),
+                    repo.dir.display(),
+                    r.proposal.display()
+                );
+                s
+            })
+        }
+        Command::Targets {
+            command: TargetsCommand::Apply { repo, proposal },
+        } => {
+            let repo = open(&repo)?;
+            let r = airlock_signer::targets::apply(&repo, &proposal)?;
+            print(json, &r, || {
+                format!(
+                    "targets v{} accepted ({} of {} signatures){}; publish to send it to the server\n",
+                    r.targets_version,
+                    r.valid_signatures,
+                    r.threshold,
+                    if r.roles.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" with the roles of {}", r.roles.join(", "))
+                    }
+                )
+            })
         }
         Command::Support { command } => {
             let record = match command {

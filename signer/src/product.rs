@@ -17,6 +17,7 @@ use crate::fsutil;
 use crate::keys::{open_token_keys, RoleKey};
 use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo};
+use crate::targets::{staged_role_path, working_targets, Plan, TargetsOutcome};
 
 #[derive(Debug, Clone)]
 pub struct ProductOptions {
@@ -44,6 +45,8 @@ pub struct ProductReport {
     pub key_path: PathBuf,
     pub role_version: u64,
     pub targets_version: u64,
+    /// targets.json signed now, or staged for its key holders.
+    pub targets: TargetsOutcome,
     pub support: SupportRecord,
 }
 
@@ -83,15 +86,18 @@ pub fn write_support(repo: &Repo, record: &SupportRecord) -> Result<(String, Tar
 
 /// `airlock product add` with generated keys.
 pub async fn add(repo: &Repo, opts: &ProductOptions) -> Result<ProductReport> {
-    add_with_keys(repo, opts, &[]).await
+    add_with_keys(repo, opts, &[], false).await
 }
 
 /// `airlock product add`: the role's keys are the token keys given (`--key URI`), then
-/// generated ones up to `opts.keys`.
+/// generated ones up to `opts.keys`. With `stage` (or a targets change already staged) the
+/// new delegation is staged for the targets key holders instead of signed now (see
+/// [`crate::targets`]).
 pub async fn add_with_keys(
     repo: &Repo,
     opts: &ProductOptions,
     tokens: &[TokenUri],
+    stage: bool,
 ) -> Result<ProductReport> {
     let mut opts = opts.clone();
     opts.keys = opts.keys.max(tokens.len() as u64);
@@ -99,9 +105,17 @@ pub async fn add_with_keys(
     names::check_product_id(&opts.id)?;
     let config = repo.config()?;
     let root = repo.load_root()?;
-    let mut targets = repo.load_targets()?.signed;
+    let mut targets = working_targets(repo)?;
     if repo.products(&targets).contains(&opts.id) {
         bail!("product {} already exists", opts.id);
+    }
+    if repo.role_path(&opts.id).exists() || staged_role_path(repo, &opts.id).exists() {
+        bail!(
+            "{} or {} already exists: a product of that name was removed or its staged addition \
+             abandoned; choose another id",
+            repo.role_path(&opts.id).display(),
+            staged_role_path(repo, &opts.id).display()
+        );
     }
     let record = SupportRecord {
         product: opts.id.clone(),
@@ -124,7 +138,7 @@ pub async fn add_with_keys(
         history: Vec::new(),
     };
     record.validate()?;
-    let targets_keys = repo.role_keys("targets")?;
+    let plan = Plan::new(repo, &root.signed, stage)?;
     let expires = expiry_in_days(config.expiry_days)?;
     if opts.keys == 0 || opts.threshold == 0 || opts.threshold > opts.keys {
         bail!(
@@ -190,11 +204,8 @@ pub async fn add_with_keys(
         support_target,
     );
     let role_bytes = repo.sign_role(&opts.id, role, &delegations, &keys).await?;
-    targets.version = targets.version.saturating_add(1);
-    targets.expires = expires;
-    let targets_version = targets.version.get();
-    let targets_bytes = repo
-        .sign_targets(targets, &root.signed, &targets_keys)
+    let (targets_path, targets_bytes, outcome) = plan
+        .finish(repo, &root.signed, targets, config.expiry_days)
         .await?;
 
     let key_paths = repo.save_role_keys(&opts.id, &keys)?;
@@ -204,15 +215,17 @@ pub async fn add_with_keys(
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     fsutil::write_atomic(&support_path, &support_bytes)?;
-    fsutil::write_atomic(&repo.role_path(&opts.id), &role_bytes)?;
-    fsutil::write_atomic(&repo.metadata_dir().join("targets.json"), &targets_bytes)?;
+    plan.prepare_dirs(repo)?;
+    fsutil::write_atomic(&plan.role_path(repo, &opts.id), &role_bytes)?;
+    fsutil::write_atomic(&targets_path, &targets_bytes)?;
 
     Ok(ProductReport {
         product: opts.id.clone(),
         key_id,
         key_path,
         role_version: 1,
-        targets_version,
+        targets_version: outcome.version(),
+        targets: outcome,
         support: record,
     })
 }
@@ -223,6 +236,8 @@ pub struct KeyRotation {
     pub new_key_id: String,
     pub revoked_key_ids: Vec<String>,
     pub targets_version: u64,
+    /// targets.json signed now, or staged for its key holders.
+    pub targets: TargetsOutcome,
     pub role_version: u64,
 }
 
@@ -230,22 +245,35 @@ pub struct KeyRotation {
 /// longer listed in the delegation), so nothing it signs is accepted again, e.g. after a
 /// compromise.
 pub async fn rotate_key(repo: &Repo, product: &str) -> Result<KeyRotation> {
-    rotate_key_to(repo, product, None).await
+    rotate_key_to(repo, product, None, false).await
 }
 
 /// `airlock product rotate-key [--key URI]`: as [`rotate_key`], the new key being a key on a
 /// token when `token` is given (e.g. to move a product's key onto an HSM), else generated.
+/// With `stage` (or a targets change already staged) the new delegation and the role signed
+/// by the new key wait in `staged/` for the targets key holders (see [`crate::targets`]).
 pub async fn rotate_key_to(
     repo: &Repo,
     product: &str,
     token: Option<&TokenUri>,
+    stage: bool,
 ) -> Result<KeyRotation> {
     names::check_product_id(product)?;
     let config = repo.config()?;
     let root = repo.load_root()?;
-    let mut targets = repo.load_targets()?.signed;
-    let targets_keys = repo.role_keys("targets")?;
-    let mut role = repo.load_role(product)?.signed;
+    let mut targets = working_targets(repo)?;
+    let plan = Plan::new(repo, &root.signed, stage)?;
+    // A product rotated twice before an apply starts from its staged role.
+    let staged_role = staged_role_path(repo, product);
+    let mut role = if staged_role.is_file() {
+        let bytes = std::fs::read(&staged_role)
+            .with_context(|| format!("reading {}", staged_role.display()))?;
+        serde_json::from_slice::<tough::schema::Signed<Targets>>(&bytes)
+            .with_context(|| format!("parsing {}", staged_role.display()))?
+            .signed
+    } else {
+        repo.load_role(product)?.signed
+    };
     let delegations = targets
         .delegations
         .as_mut()
@@ -285,24 +313,35 @@ pub async fn rotate_key_to(
     let delegations = delegations.clone();
     let expires = expiry_in_days(config.expiry_days)?;
 
-    role.version = role.version.saturating_add(1);
+    // The next version after the signed role (a product whose addition is staged has none).
+    let signed_role_version = if repo.role_path(product).is_file() {
+        repo.load_role(product)?.signed.version.get()
+    } else {
+        0
+    };
+    role.version =
+        NonZeroU64::new(signed_role_version.saturating_add(1)).unwrap_or(NonZeroU64::MIN);
     role.expires = expires;
-    let role = repo
-        .write_role(product, role, &delegations, std::slice::from_ref(&key))
+    let role_version = role.version.get();
+    // Sign everything in memory, then write: a refusal leaves the repository as it was.
+    let role_bytes = repo
+        .sign_role(product, role, &delegations, std::slice::from_ref(&key))
         .await?;
-    targets.version = targets.version.saturating_add(1);
-    targets.expires = expires;
-    let targets = repo
-        .write_targets(targets, &root.signed, &targets_keys)
+    let (targets_path, targets_bytes, outcome) = plan
+        .finish(repo, &root.signed, targets, config.expiry_days)
         .await?;
     retire_role_keys(repo, product)?;
     repo.save_role_key(product, &key)?;
+    plan.prepare_dirs(repo)?;
+    fsutil::write_atomic(&plan.role_path(repo, product), &role_bytes)?;
+    fsutil::write_atomic(&targets_path, &targets_bytes)?;
     Ok(KeyRotation {
         product: product.to_string(),
         new_key_id: key_id,
         revoked_key_ids: revoked,
-        targets_version: targets.signed.version.get(),
-        role_version: role.signed.version.get(),
+        targets_version: outcome.version(),
+        targets: outcome,
+        role_version,
     })
 }
 

@@ -1,4 +1,5 @@
-//! Multi-holder root signing (TUF 5.3.4 with keys on separate machines):
+//! Multi-holder root signing (TUF 5.3.4 with keys on separate machines; the same `airlock
+//! sign` serves targets proposals, see [`crate::targets`]):
 //! `airlock root propose` writes an unsigned new root and the new holders' keys,
 //! each holder runs `airlock sign PROPOSAL --key FILE` on their own machine (old root keys for
 //! the old threshold, new root keys for the new one), and `airlock root apply` accepts the
@@ -98,19 +99,59 @@ pub fn propose(
     })
 }
 
-/// `airlock sign PROPOSAL --key FILE|URI`: adds one holder's signature, with a key file
-/// (plain or encrypted) or a key on a PKCS#11 token.
-pub fn sign(proposal: &Path, key: &str, access: &KeyAccess) -> Result<(String, usize)> {
+/// What `airlock sign` signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignReport {
+    pub key_id: String,
+    /// "root" or "targets".
+    pub role: String,
+    pub version: u64,
+    pub signatures: usize,
+}
+
+/// `airlock sign PROPOSAL --key FILE|URI`: adds one holder's signature to a root proposal
+/// (`airlock root propose`) or a targets proposal (`airlock targets propose`), with a key file
+/// (plain or encrypted) or a key on a PKCS#11 token. The metadata is signed as it is in the
+/// file (its canonical JSON), so nothing in it is reinterpreted on the way.
+pub fn sign(proposal: &Path, key: &str, access: &KeyAccess) -> Result<SignReport> {
     let bytes =
         std::fs::read(proposal).with_context(|| format!("reading {}", proposal.display()))?;
-    let mut signed: Signed<Root> = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not root metadata", proposal.display()))?;
+    let mut signed: Signed<serde_json::Value> = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a signing proposal", proposal.display()))?;
+    let role = signed.signed.get("_type").and_then(|t| t.as_str());
+    let role = match role {
+        Some("root") => {
+            serde_json::from_value::<Root>(signed.signed.clone())
+                .with_context(|| format!("{} is not valid root metadata", proposal.display()))?;
+            "root"
+        }
+        Some("targets") => {
+            serde_json::from_value::<tough::schema::Targets>(signed.signed.clone())
+                .with_context(|| format!("{} is not valid targets metadata", proposal.display()))?;
+            "targets"
+        }
+        other => bail!(
+            "{} proposes {} metadata; airlock sign signs root and targets proposals",
+            proposal.display(),
+            other.unwrap_or("unknown")
+        ),
+    };
+    let version = signed
+        .signed
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
     let key = access.read_key_ref(key)?;
     let id = add_signature(&mut signed, &key)?;
     let mut out = serde_json::to_vec_pretty(&signed)?;
     out.push(b'\n');
     fsutil::write_atomic(proposal, &out)?;
-    Ok((id, signed.signatures.len()))
+    Ok(SignReport {
+        key_id: id,
+        role: role.to_string(),
+        version,
+        signatures: signed.signatures.len(),
+    })
 }
 
 /// `airlock root apply`: accepts the proposal once a threshold of the current root's keys and

@@ -38,6 +38,8 @@ pub struct ReleaseReport {
 
 pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     let config = repo.config()?;
+    names::check_product_id(&opts.product)?;
+    crate::targets::check_product_not_staged(repo, &opts.product)?;
     let targets = repo.load_targets()?.signed;
     if !repo.products(&targets).contains(&opts.product) {
         bail!(

@@ -14,6 +14,9 @@
 //!     targets.json
 //!     <product>.json      one delegated role per product
 //!   targets/<product>/    firmware images and support.json, as signed
+//!   staged/               a targets change waiting for the targets threshold (present only
+//!     targets.json        then): the unsigned next targets.json, and the product roles
+//!     <product>.json      signed for its delegations; `airlock targets apply` moves them in
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -92,6 +95,10 @@ impl Repo {
     }
     pub fn targets_dir(&self) -> PathBuf {
         self.dir.join("targets")
+    }
+    /// A change of targets.json waiting for its threshold of signatures (see [`crate::targets`]).
+    pub fn staged_dir(&self) -> PathBuf {
+        self.dir.join("staged")
     }
     /// Where the repository keeps the file of target `name` (`<product>/<file>`).
     pub fn target_path(&self, name: &str) -> Result<PathBuf> {
@@ -199,6 +206,19 @@ impl Repo {
     /// The keys held for a role: `keys/<role>.key` and `keys/<role>.<n>.key` (a role with
     /// several keys). '.' never occurs in a product id, so the names cannot collide.
     pub fn role_keys(&self, role: &str) -> Result<Vec<RoleKey>> {
+        let keys = self.held_role_keys(role)?;
+        if keys.is_empty() {
+            bail!(
+                "no key for role {role} in {} (expected {role}.key or {role}.N.key)",
+                self.keys_dir().display()
+            );
+        }
+        Ok(keys)
+    }
+
+    /// As [`Repo::role_keys`], but none is not an error: the keys of a role whose holders keep
+    /// them elsewhere (they sign proposals with `airlock sign`).
+    pub fn held_role_keys(&self, role: &str) -> Result<Vec<RoleKey>> {
         let mut keys = Vec::new();
         if self.key_path(role).is_file() {
             keys.push(self.load_role_key(role)?);
@@ -221,12 +241,6 @@ impl Repo {
         numbered.sort();
         for (_, stem) in numbered {
             keys.push(self.load_role_key(&stem)?);
-        }
-        if keys.is_empty() {
-            bail!(
-                "no key for role {role} in {} (expected {role}.key or {role}.N.key)",
-                dir.display()
-            );
         }
         Ok(keys)
     }

@@ -38,6 +38,15 @@ pub struct Status {
     pub online_key_id: String,
     pub roles: Vec<RoleStatus>,
     pub products: Vec<ProductStatus>,
+    /// A targets change waiting for the targets key holders' signatures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staged: Option<StagedStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedStatus {
+    pub targets_version: u64,
+    pub changes: Vec<String>,
 }
 
 pub fn status(repo: &Repo) -> Result<Status> {
@@ -88,11 +97,16 @@ pub fn status(repo: &Repo) -> Result<Status> {
             releases,
         });
     }
+    let staged = crate::targets::staged_targets(repo)?.map(|next| StagedStatus {
+        targets_version: next.version.get(),
+        changes: crate::targets::describe_changes(&targets, &next),
+    });
     Ok(Status {
         repo: repo.dir.clone(),
         online_key_id: key_id_hex(&config.online_key)?,
         roles,
         products,
+        staged,
     })
 }
 
@@ -151,6 +165,16 @@ pub fn render(s: &Status) -> String {
                 r.info.released,
                 r.name
             );
+        }
+    }
+    if let Some(st) = &s.staged {
+        let _ = writeln!(
+            out,
+            "\nstaged: targets v{} waiting for signatures (airlock targets propose / sign / apply)",
+            st.targets_version
+        );
+        for c in &st.changes {
+            let _ = writeln!(out, "  {c}");
         }
     }
     out

@@ -19,6 +19,7 @@ pub async fn replace_record(
     edit: impl FnOnce(&mut tough::schema::Targets) -> Result<()>,
 ) -> Result<u64> {
     let config = repo.config()?;
+    crate::targets::check_product_not_staged(repo, product)?;
     let current = repo.load_support(product)?;
     current
         .check_change(next)
