@@ -15,6 +15,7 @@ pub mod product;
 pub mod proposal;
 pub mod publish;
 pub mod release;
+pub mod release_dir;
 pub mod repo;
 pub mod rollout;
 pub mod root;

@@ -471,10 +471,16 @@ struct ReleaseAdd {
     repo: PathBuf,
     product: String,
     /// The firmware image.
-    file: PathBuf,
+    #[arg(required_unless_present = "from_dir")]
+    file: Option<PathBuf>,
+    /// Add every file in DIR (hidden files skipped) in one signing step; each file's version
+    /// comes from its name, NAME-VERSION.EXT (e.g. acme-cam-1.4.0.bin, fw-2.0.0-rc.1.img); the
+    /// other release fields apply to all of them.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "version", "name"])]
+    from_dir: Option<PathBuf>,
     /// Semantic version of the firmware.
-    #[arg(long)]
-    version: semver::Version,
+    #[arg(long, required_unless_present = "from_dir")]
+    version: Option<semver::Version>,
     /// Anti-rollback counter.
     #[arg(long)]
     security_version: u64,
@@ -858,6 +864,58 @@ async fn run(cli: Cli) -> Result<()> {
             print(json, &record, || support::render(&record))
         }
         Command::Release {
+            command:
+                ReleaseCommand::Add(ReleaseAdd {
+                    from_dir: Some(dir),
+                    repo,
+                    product,
+                    security_version,
+                    kind,
+                    requires,
+                    released,
+                    advisories,
+                    ..
+                }),
+        } => {
+            let repo = open(&repo)?;
+            let report = airlock_signer::release_dir::add_dir(
+                &repo,
+                &airlock_signer::release_dir::DirOptions {
+                    product,
+                    dir,
+                    security_version,
+                    kind,
+                    requires,
+                    released,
+                    advisories,
+                    progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                },
+            )
+            .await?;
+            print(json, &report, || {
+                let mut s = format!(
+                    "released {} file(s) of {} ({} bytes); role v{}\n",
+                    report.releases.len(),
+                    report.product,
+                    report.bytes,
+                    report.role_version
+                );
+                for r in report.releases.iter().take(20) {
+                    s += &format!(
+                        "  {} {} ({} bytes, sha256 {})\n",
+                        r.target, r.version, r.length, r.sha256
+                    );
+                }
+                if report.releases.len() > 20 {
+                    s += &format!(
+                        "  ... and {} more (--json lists all)\n",
+                        report.releases.len() - 20
+                    );
+                }
+                s
+            })
+        }
+        Command::Release {
             command: ReleaseCommand::Add(a),
         } => {
             let repo = open(&a.repo)?;
@@ -865,9 +923,9 @@ async fn run(cli: Cli) -> Result<()> {
                 &repo,
                 &release::ReleaseOptions {
                     product: a.product,
-                    file: a.file,
+                    file: a.file.context("the firmware file is required")?,
                     name: a.name,
-                    version: a.version,
+                    version: a.version.context("--version is required")?,
                     security_version: a.security_version,
                     kind: a.kind,
                     requires: a.requires,

@@ -1,0 +1,599 @@
+//! `airlock release add REPO PRODUCT --from-dir DIR`: every file in DIR becomes a release target
+//! of the product, in one signing step.
+//!
+//! Each file's version comes from its name, `NAME-VERSION[.EXT]` (`acme-cam-1.4.0.bin`,
+//! `fw-2.0.0-rc.1.img`, `acme-cam-2.1.0.tar.gz`): the version is the part after the first `-`
+//! that parses as a semantic version once up to two extensions are removed. The release fields given on the command line (kind, security
+//! version, ...) apply to every file. Everything is checked before any byte is copied (names,
+//! versions not released yet, the product's support window); then the files are copied into the
+//! repository and hashed in the same pass, in parallel (rayon, one open file per worker, fixed
+//! buffers), the role is signed once, and only then are the copies renamed into place and the
+//! role written (temp file + rename). A file that vanishes or changes while it is copied is
+//! named in the error, and the repository stays as it was.
+
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use airlock_core::names;
+use airlock_core::release::{Advisory, ReleaseInfo, ReleaseKind};
+
+use crate::repo::{expiry_in_days, Repo};
+
+#[derive(Debug, Clone)]
+pub struct DirOptions {
+    pub product: String,
+    pub dir: PathBuf,
+    pub security_version: u64,
+    pub kind: ReleaseKind,
+    pub requires: Option<semver::Version>,
+    /// Release time of every file; defaults to now.
+    pub released: Option<jiff::Timestamp>,
+    pub advisories: Vec<Advisory>,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirRelease {
+    pub target: String,
+    pub version: semver::Version,
+    pub length: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirReport {
+    pub product: String,
+    pub role_version: u64,
+    pub bytes: u64,
+    pub releases: Vec<DirRelease>,
+}
+
+/// The version in a file name `NAME-VERSION[.EXT]`, if any: the first `-` after which the rest,
+/// without up to two extensions (a part after a `.` that is not all digits), or else as it is,
+/// is a semantic version.
+pub fn version_from_file_name(name: &str) -> Option<semver::Version> {
+    let mut rest = name;
+    while let Some((_, after)) = rest.split_once('-') {
+        // up to two extensions (`.bin`, `.tar.gz`), never a number of the version itself
+        let mut stem = after;
+        for _ in 0..2 {
+            let Some((shorter, ext)) = stem.rsplit_once('.') else {
+                break;
+            };
+            if ext.is_empty() || ext.bytes().all(|b| b.is_ascii_digit()) {
+                break;
+            }
+            if let Ok(v) = semver::Version::parse(shorter) {
+                return Some(v);
+            }
+            stem = shorter;
+        }
+        if let Ok(v) = semver::Version::parse(after) {
+            return Some(v);
+        }
+        rest = after;
+    }
+    None
+}
+
+/// One file to add.
+struct Planned {
+    source: PathBuf,
+    file_name: String,
+    target: String,
+    info: ReleaseInfo,
+}
+
+/// A file copied into the repository under a temporary name, with its digest.
+struct Copied {
+    tmp: PathBuf,
+    length: u64,
+    sha256: [u8; 32],
+}
+
+fn temp_path(dir: &Path, file_name: &str) -> PathBuf {
+    dir.join(format!(".{file_name}.airlock-tmp"))
+}
+
+/// Copies `source` to `tmp` and hashes the bytes on the way; refuses a file that vanishes or
+/// changes meanwhile (other length, modification time or inode than when it was opened).
+fn copy_and_hash(
+    source: &Path,
+    tmp: &Path,
+    buf: &mut [u8],
+    before_read: &(dyn Fn(&Path) + Sync),
+) -> Result<Copied> {
+    use sha2::{Digest, Sha256};
+    let vanished = |e: std::io::Error, when: &str| -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!("{} vanished {when}", source.display())
+        } else {
+            anyhow::Error::new(e).context(format!("reading {}", source.display()))
+        }
+    };
+    let mut input = std::fs::File::open(source).map_err(|e| vanished(e, "before it was read"))?;
+    let opened = input
+        .metadata()
+        .with_context(|| format!("reading {}", source.display()))?;
+    before_read(source);
+    let mut out =
+        std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut hasher = Sha256::new();
+    let mut length = 0u64;
+    loop {
+        let n = input
+            .read(buf)
+            .with_context(|| format!("reading {}", source.display()))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        out.write_all(chunk)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        length += n as u64;
+    }
+    drop(out);
+    let now = std::fs::metadata(source).map_err(|e| vanished(e, "while it was read"))?;
+    let same_file = {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            now.ino() == opened.ino() && now.dev() == opened.dev()
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    };
+    if !same_file
+        || now.len() != opened.len()
+        || length != opened.len()
+        || now.modified().ok() != opened.modified().ok()
+    {
+        bail!(
+            "{} changed while it was read ({} bytes when opened, {} read, {} now): nothing was added; \
+             add it again once it is complete",
+            source.display(),
+            opened.len(),
+            length,
+            now.len()
+        );
+    }
+    Ok(Copied {
+        tmp: tmp.to_path_buf(),
+        length,
+        sha256: hasher.finalize().into(),
+    })
+}
+
+/// The files directly in `dir` (hidden files skipped), sorted by name.
+fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            bail!(
+                "{} is a directory: --from-dir adds the files directly in {}",
+                path.display(),
+                dir.display()
+            );
+        }
+        files.push((name, path));
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("{} holds no files to release", dir.display());
+    }
+    Ok(files)
+}
+
+pub async fn add_dir(repo: &Repo, opts: &DirOptions) -> Result<DirReport> {
+    add_dir_with(repo, opts, &|_| {}).await
+}
+
+/// As [`add_dir`]; `before_read` runs for each file once it is open (tests change files there).
+pub async fn add_dir_with(
+    repo: &Repo,
+    opts: &DirOptions,
+    before_read: &(dyn Fn(&Path) + Sync),
+) -> Result<DirReport> {
+    let config = repo.config()?;
+    names::check_product_id(&opts.product)?;
+    crate::targets::check_product_not_staged(repo, &opts.product)?;
+    let targets = repo.load_targets()?.signed;
+    if !repo.products(&targets).contains(&opts.product) {
+        bail!(
+            "unknown product {:?} (add it with `airlock product add`)",
+            opts.product
+        );
+    }
+    let mut role = repo.load_role(&opts.product)?.signed;
+    let support = repo.load_support(&opts.product)?;
+    if opts.kind == ReleaseKind::Feature && !opts.advisories.is_empty() {
+        bail!("advisories belong to security (or sunset) releases; this is a feature release");
+    }
+    let mut seen = HashSet::new();
+    for a in &opts.advisories {
+        if !seen.insert(a.id.as_str()) {
+            bail!("advisory {} is given twice", a.id);
+        }
+    }
+
+    // What is released already, in one pass over the role.
+    let mut released_versions: HashMap<semver::Version, String> = HashMap::new();
+    for (name, t) in &role.targets {
+        if let Ok(existing) = airlock_core::release::Release::from_target(name.raw(), t) {
+            released_versions.insert(existing.info.version, name.raw().to_string());
+        }
+    }
+    let released = airlock_core::whole_seconds(opts.released.unwrap_or_else(jiff::Timestamp::now));
+    let mut planned = Vec::new();
+    for (file_name, source) in list_files(&opts.dir)? {
+        names::check_file_name(&file_name)
+            .with_context(|| format!("{} cannot be a target name", source.display()))?;
+        if file_name == names::SUPPORT_FILE {
+            bail!("{} is reserved for the support record", names::SUPPORT_FILE);
+        }
+        let version = version_from_file_name(&file_name).with_context(|| {
+            format!(
+                "{}: no version in the file name (expected NAME-VERSION.EXT, e.g. {}-1.4.0.bin)",
+                source.display(),
+                opts.product
+            )
+        })?;
+        let target = format!("{}/{}", opts.product, file_name);
+        let key = tough::TargetName::new(target.clone())?;
+        if role.targets.contains_key(&key) {
+            bail!("{target} is already released; give the new image a new file name");
+        }
+        if let Some(other) = released_versions.insert(version.clone(), target.clone()) {
+            bail!(
+                "{} version {version} is already released as {other} ({} has the same version)",
+                opts.product,
+                source.display()
+            );
+        }
+        let info = ReleaseInfo {
+            product: opts.product.clone(),
+            version,
+            security_version: opts.security_version,
+            kind: opts.kind,
+            requires: opts.requires.clone(),
+            released,
+            advisories: opts.advisories.clone(),
+        };
+        support
+            .check_new_release(&info, released)
+            .with_context(|| {
+                format!(
+                    "{}: the product's support record does not allow this release",
+                    source.display()
+                )
+            })?;
+        planned.push(Planned {
+            source,
+            file_name,
+            target,
+            info,
+        });
+    }
+
+    // The keys before the long copy: a passphrase or PIN is asked first, a wrong one stops here.
+    let keys = repo.role_keys(&opts.product)?;
+    let dest_dir = repo.targets_dir().join(&opts.product);
+    std::fs::create_dir_all(&dest_dir)
+        .with_context(|| format!("creating {}", dest_dir.display()))?;
+
+    let bar = if opts.progress {
+        let bar = indicatif::ProgressBar::new(planned.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "hashing {pos}/{len} files [{bar:30}] {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let copied: Vec<Result<Copied>> = planned
+        .par_iter()
+        .map_init(
+            || vec![0u8; 256 * 1024],
+            |buf, p| {
+                let r = copy_and_hash(
+                    &p.source,
+                    &temp_path(&dest_dir, &p.file_name),
+                    buf,
+                    before_read,
+                );
+                bar.inc(1);
+                r
+            },
+        )
+        .collect();
+    bar.finish_and_clear();
+    let remove_temps = || {
+        for p in &planned {
+            let _ = std::fs::remove_file(temp_path(&dest_dir, &p.file_name));
+        }
+    };
+    let mut ok = Vec::with_capacity(copied.len());
+    let mut failures = Vec::new();
+    for c in copied {
+        match c {
+            Ok(c) => ok.push(c),
+            Err(e) => failures.push(e),
+        }
+    }
+    if let Some(first) = failures.into_iter().next() {
+        remove_temps();
+        return Err(first.context(format!(
+            "adding the files of {} (nothing was added)",
+            opts.dir.display()
+        )));
+    }
+
+    let result = async {
+        let mut releases = Vec::with_capacity(planned.len());
+        let mut bytes = 0u64;
+        for (p, c) in planned.iter().zip(&ok) {
+            let entry = tough::schema::Target {
+                length: c.length,
+                hashes: tough::schema::Hashes {
+                    sha256: c.sha256.to_vec().into(),
+                    _extra: HashMap::new(),
+                },
+                custom: p.info.to_custom(),
+                _extra: HashMap::new(),
+            };
+            role.targets
+                .insert(tough::TargetName::new(p.target.clone())?, entry);
+            bytes += c.length;
+            releases.push(DirRelease {
+                target: p.target.clone(),
+                version: p.info.version.clone(),
+                length: c.length,
+                sha256: hex::encode(c.sha256),
+            });
+        }
+        role.version = role.version.saturating_add(1);
+        role.expires = expiry_in_days(config.expiry_days)?;
+        let role_version = role.version.get();
+        let delegations = targets
+            .delegations
+            .clone()
+            .context("targets.json has no delegations")?;
+        // Sign first (nothing moved if the keys are missing), then move the images in, then
+        // write the role: the role never lists an image that is not in place.
+        let signed = repo
+            .sign_role(&opts.product, role, &delegations, &keys)
+            .await?;
+        let mut moved = Vec::new();
+        for (p, c) in planned.iter().zip(&ok) {
+            let dest = dest_dir.join(&p.file_name);
+            if let Err(e) = std::fs::rename(&c.tmp, &dest) {
+                for d in &moved {
+                    let _ = std::fs::remove_file(d);
+                }
+                return Err(
+                    anyhow::Error::new(e).context(format!("moving {} into place", dest.display()))
+                );
+            }
+            moved.push(dest);
+        }
+        if let Err(e) = crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed) {
+            for d in &moved {
+                let _ = std::fs::remove_file(d);
+            }
+            return Err(e);
+        }
+        Ok::<_, anyhow::Error>(DirReport {
+            product: opts.product.clone(),
+            role_version,
+            bytes,
+            releases,
+        })
+    }
+    .await;
+    if result.is_err() {
+        remove_temps();
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A repository with product acme-cam and a directory of three releases.
+    async fn repo_and_dir(tmp: &Path) -> (Repo, PathBuf) {
+        let online = airlock_core::keys::SigningKey::generate();
+        let pub_path = tmp.join("online.pub");
+        std::fs::write(
+            &pub_path,
+            airlock_core::keys::public_key_json(&online.tuf_key()),
+        )
+        .unwrap();
+        crate::init::init(&crate::init::InitOptions {
+            dir: tmp.join("repo"),
+            online_key_file: pub_path,
+            root_threshold: 1,
+            root_keys: 1,
+            targets_threshold: 1,
+            targets_keys: 1,
+            expiry_days: 30,
+        })
+        .await
+        .unwrap();
+        let repo = Repo::open(&tmp.join("repo")).unwrap();
+        crate::product::add(
+            &repo,
+            &crate::product::ProductOptions {
+                id: "acme-cam".into(),
+                support_start: "2025-01-01".parse().unwrap(),
+                feature_until: "2027-06-30".parse().unwrap(),
+                security_until: "2030-12-31".parse().unwrap(),
+                min_security_version: 0,
+                notice_url: None,
+                statement: None,
+                successor: None,
+                security_contact: None,
+                disclosure_policy: None,
+                updatable: true,
+                rationale: None,
+                keys: 1,
+                threshold: 1,
+            },
+        )
+        .await
+        .unwrap();
+        let dir = tmp.join("out");
+        std::fs::create_dir(&dir).unwrap();
+        for (i, v) in ["1.0.0", "1.1.0", "1.2.0"].iter().enumerate() {
+            std::fs::write(
+                dir.join(format!("acme-cam-{v}.bin")),
+                vec![i as u8; 300_000 + i],
+            )
+            .unwrap();
+        }
+        (repo, dir)
+    }
+
+    fn options(dir: &Path) -> DirOptions {
+        DirOptions {
+            product: "acme-cam".into(),
+            dir: dir.to_path_buf(),
+            security_version: 1,
+            kind: ReleaseKind::Security,
+            requires: None,
+            released: None,
+            advisories: Vec::new(),
+            progress: false,
+        }
+    }
+
+    /// Every file under the repository with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).unwrap();
+                    out.push((p, bytes));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_directory_is_released_in_one_signing_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        let report = add_dir(&repo, &options(&dir)).await.unwrap();
+        assert_eq!(report.releases.len(), 3);
+        assert_eq!(report.role_version, 2);
+        let role = repo.load_role("acme-cam").unwrap().signed;
+        assert_eq!(role.targets.len(), 4, "three releases and support.json");
+        let (sha, len) =
+            crate::fsutil::sha256_file(&repo.targets_dir().join("acme-cam/acme-cam-1.2.0.bin"))
+                .unwrap();
+        assert_eq!(len, 300_002);
+        assert_eq!(sha, report.releases[2].sha256);
+        // the same versions again: refused before anything is copied
+        let before = snapshot(&repo.dir);
+        let e = format!("{:#}", add_dir(&repo, &options(&dir)).await.unwrap_err());
+        assert!(e.contains("already released"), "{e}");
+        assert_eq!(snapshot(&repo.dir), before);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_vanishes_while_read_is_named_and_nothing_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        let before = snapshot(&repo.dir);
+        let victim = dir.join("acme-cam-1.1.0.bin");
+        let hook = |p: &Path| {
+            if p == victim {
+                std::fs::remove_file(p).unwrap();
+            }
+        };
+        let e = format!(
+            "{:#}",
+            add_dir_with(&repo, &options(&dir), &hook)
+                .await
+                .unwrap_err()
+        );
+        assert!(
+            e.contains("acme-cam-1.1.0.bin vanished while it was read")
+                && e.contains("nothing was added"),
+            "{e}"
+        );
+        assert_eq!(snapshot(&repo.dir), before, "repository unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changes_while_read_is_named_and_nothing_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        let before = snapshot(&repo.dir);
+        let victim = dir.join("acme-cam-1.2.0.bin");
+        let hook = |p: &Path| {
+            if p == victim {
+                // still being written by a build
+                let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+                f.write_all(b"more").unwrap();
+            }
+        };
+        let e = format!(
+            "{:#}",
+            add_dir_with(&repo, &options(&dir), &hook)
+                .await
+                .unwrap_err()
+        );
+        assert!(
+            e.contains("acme-cam-1.2.0.bin changed while it was read"),
+            "{e}"
+        );
+        assert_eq!(snapshot(&repo.dir), before, "repository unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_file_without_a_version_is_refused_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        std::fs::write(dir.join("notes.txt"), b"x").unwrap();
+        let e = format!("{:#}", add_dir(&repo, &options(&dir)).await.unwrap_err());
+        assert!(e.contains("notes.txt: no version in the file name"), "{e}");
+    }
+
+    #[test]
+    fn versions_come_from_file_names() {
+        let v = |s: &str| version_from_file_name(s).map(|v| v.to_string());
+        assert_eq!(v("acme-cam-1.4.0.bin").as_deref(), Some("1.4.0"));
+        assert_eq!(v("fw-2.0.0-rc.1.img").as_deref(), Some("2.0.0-rc.1"));
+        assert_eq!(v("fw-3.1.2").as_deref(), Some("3.1.2"));
+        assert_eq!(v("acme-cam-v2-10.0.1.tar.gz").as_deref(), Some("10.0.1"));
+        assert_eq!(v("fw-1.2.bin"), None);
+        assert_eq!(v("fw.bin"), None);
+        assert_eq!(v("fw-1.2.0.1.bin"), None);
+    }
+}
