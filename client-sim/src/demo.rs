@@ -327,6 +327,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             security_version: sv,
             now: None,
             enrol_token: None,
+            boot_fails: Vec::new(),
         })
     };
 
@@ -382,6 +383,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
                 Outcome::UpToDate { .. } => summary.up_to_date += 1,
                 Outcome::EndOfSupport { .. } => summary.end_of_support += 1,
                 Outcome::Refused { .. } => summary.refused += 1,
+                Outcome::Failed { .. } => summary.errors += 1,
             },
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "device failed");
@@ -450,6 +452,7 @@ fn drill(attack: &str, outcome: &Outcome) -> Drill {
         Outcome::Installed { .. } => ("installed", None),
         Outcome::UpToDate { .. } => ("up_to_date", None),
         Outcome::EndOfSupport { .. } => ("end_of_support", None),
+        Outcome::Failed { code, .. } => ("failed", Some(code.clone())),
     };
     Drill {
         attack: attack.into(),

@@ -36,6 +36,10 @@ pub struct DeviceConfig {
     pub now: Option<jiff::Timestamp>,
     /// Enrolment token, used once when the state directory holds no device credential yet.
     pub enrol_token: Option<String>,
+    /// Versions that fail to boot on this device once installed (a simulated hardware or
+    /// firmware fault, for fleet scenarios): the device verifies and writes the image, then
+    /// reports `failed` with code `boot_failed` and keeps running its previous version.
+    pub boot_fails: Vec<String>,
 }
 
 fn credential_file(dir: &Path) -> PathBuf {
@@ -134,6 +138,11 @@ pub enum Outcome {
     },
     Refused {
         reason: String,
+    },
+    /// The verified image did not boot (simulated); the device rolled back to its version.
+    Failed {
+        version: String,
+        code: String,
     },
 }
 
@@ -448,6 +457,20 @@ async fn decide_and_install(
             )
             .await;
             match download(cfg, &verified.repo, release).await {
+                Ok(_) if cfg.boot_fails.contains(&release.info.version.to_string()) => {
+                    send_report(
+                        cfg,
+                        client,
+                        ReportStatus::Failed,
+                        &release.info.version.to_string(),
+                        Some("boot_failed".into()),
+                    )
+                    .await;
+                    Ok(Outcome::Failed {
+                        version: release.info.version.to_string(),
+                        code: "boot_failed".into(),
+                    })
+                }
                 Ok(path) => {
                     let from = installed.version.to_string();
                     installed.version = release.info.version.clone();

@@ -5,6 +5,7 @@
 //!   signed metadata, download and verify, "install", report.
 //! - [`proxy`]: a tampering proxy in front of the server, for attack drills.
 //! - [`demo`]: the whole story on the embedded default, in a temp dir (and the lab it runs in).
+//! - [`scenario`]: fleet rollout rehearsals from a scenario file, on a simulated clock.
 //! - [`attack`]: attack drills: a device behind the tampering proxy, in a lab or against a
 //!   server; every attack must be refused for its specific reason.
 
@@ -12,5 +13,6 @@ pub mod attack;
 pub mod demo;
 pub mod device;
 pub mod proxy;
+pub mod scenario;
 pub mod transport;
 pub mod tuf_client;

@@ -1,6 +1,6 @@
 //! `airlock-sim`: parses the command line and dispatches.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -57,6 +57,26 @@ enum Command {
         /// keeps its own credential in its state directory.
         #[arg(long, env = "AIRLOCK_ENROL_TOKEN")]
         enrol_token: Option<String>,
+    },
+    /// Rehearse a fleet rollout from a scenario file (fleet, releases and rollouts, failure
+    /// rates, faults, events) on a simulated clock shared by the server and the devices. Writes
+    /// a timeline (JSON lines, CSV), summary.json and SVG charts to --out. Exits 3 when a check
+    /// of the scenario's [expect] fails or any device installed an unverified image.
+    Run {
+        /// The scenario (TOML; examples in examples/scenarios/).
+        scenario: PathBuf,
+        /// Directory for timeline.jsonl, timeline.csv, samples.json, summary.json and charts.
+        #[arg(long, env = "AIRLOCK_SIM_OUT")]
+        out: Option<PathBuf>,
+        /// Override the scenario's fleet size.
+        #[arg(long)]
+        devices: Option<usize>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Keep the working directory (server data, repository, device states).
+        #[arg(long)]
+        keep: bool,
     },
     /// The whole story on the embedded default in a temp dir: keys, repo, server, publish,
     /// a fleet, and tamper/rollback drills.
@@ -135,6 +155,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 security_version,
                 now: None,
                 enrol_token,
+                boot_fails: Vec::new(),
             };
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))
@@ -161,9 +182,46 @@ async fn run(cli: Cli) -> Result<u8> {
                     device::Outcome::Refused { reason } => {
                         eprintln!("{}: refused: {reason}", run.id)
                     }
+                    device::Outcome::Failed { version, code } => {
+                        eprintln!("{}: {version} failed ({code}); still running the previous version", run.id)
+                    }
                 }
             }
             Ok(if run.outcome.is_refused() { 3 } else { 0 })
+        }
+        Command::Run {
+            scenario,
+            out,
+            devices,
+            seed,
+            keep,
+        } => {
+            let text = std::fs::read_to_string(&scenario)
+                .with_context(|| format!("reading {}", scenario.display()))?;
+            let mut scn = airlock_sim::scenario::Scenario::parse(&text)
+                .with_context(|| format!("scenario {}", scenario.display()))?;
+            if let Some(n) = devices {
+                anyhow::ensure!(n > 0, "--devices must be at least 1");
+                scn.fleet.devices = n;
+            }
+            if let Some(s) = seed {
+                scn.seed = s;
+            }
+            let summary = airlock_sim::scenario::run(
+                &scn,
+                &airlock_sim::scenario::RunOptions {
+                    out,
+                    progress: std::io::stderr().is_terminal() && !cli.json,
+                    keep,
+                },
+            )
+            .await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", airlock_sim::scenario::render(&summary));
+            }
+            Ok(if summary.ok { 0 } else { 3 })
         }
         Command::Demo {
             devices,

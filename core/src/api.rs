@@ -213,6 +213,10 @@ pub struct RolloutRequest {
     /// e.g. `failures>=5% after 20 reports`; none = never pause by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_if: Option<String>,
+    /// The rollout id, which seeds every device's bucket (1-64 of `a-z 0-9 -`, unused so
+    /// far); none = random. Given for reproducible rehearsals (`airlock-sim run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// `POST /v1/admin/rollouts/{product}/{version}/{pause|resume|abort}`.

@@ -15,7 +15,9 @@ pub fn latest_for_target<'a>(rollouts: &'a [Rollout], target: &str) -> Option<&'
     rollouts
         .iter()
         .filter(|r| r.target == target)
-        .max_by_key(|r| (r.started_at, r.id.clone()))
+        // a held rollout is made at publish, before any rollout of the release is started:
+        // at the same instant (a simulated clock) the started one is the newer
+        .max_by_key(|r| (r.started_at, r.state != RolloutState::Held, r.id.clone()))
 }
 
 /// Whether `release` is offered to `device_id` at `now`: by its newest rollout, or to the
@@ -106,7 +108,25 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let release = find_release(app, &req.product, &req.version)?;
+    if let Some(id) = &req.id {
+        let well_formed = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !well_formed {
+            return Err(ApiError::bad_request(format!(
+                "rollout id {id:?}: use 1-64 of a-z, 0-9 and -"
+            )));
+        }
+    }
     let _guard = app.publish_lock.lock().await;
+    if let Some(id) = &req.id {
+        if app.rollouts().iter().any(|r| &r.id == id) {
+            return Err(ApiError::conflict(format!(
+                "a rollout with id {id} exists already: rollout ids are never reused"
+            )));
+        }
+    }
     if let Some(current) = latest_for_target(&app.rollouts(), &release.name) {
         if matches!(current.state, RolloutState::Active | RolloutState::Paused) {
             return Err(ApiError::conflict(format!(
@@ -120,7 +140,7 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
     }
     let now = app.clock.now();
     let rollout = Rollout {
-        id: random_id(),
+        id: req.id.clone().unwrap_or_else(random_id),
         product: req.product.clone(),
         target: release.name.clone(),
         version: release.info.version.clone(),
@@ -316,4 +336,44 @@ pub async fn hold_new_releases(
     }
     app.reload_rollouts().await?;
     Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(id: &str, state: RolloutState, at: i64) -> Rollout {
+        Rollout {
+            id: id.into(),
+            product: "acme-cam".into(),
+            target: "acme-cam/fw.bin".into(),
+            version: "1.3.0".parse().unwrap(),
+            waves: Vec::new(),
+            health: None,
+            state,
+            started_at: jiff::Timestamp::from_second(at).unwrap(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_started_rollout_supersedes_the_hold_made_at_the_same_instant() {
+        // ids are random: whichever sorts last, the started rollout is the current one
+        for (held_id, started_id) in [("zzz", "aaa"), ("aaa", "zzz")] {
+            let list = vec![
+                rollout(held_id, RolloutState::Held, 100),
+                rollout(started_id, RolloutState::Active, 100),
+            ];
+            assert_eq!(
+                latest_for_target(&list, "acme-cam/fw.bin").unwrap().id,
+                started_id
+            );
+        }
+        // later is newer, whatever the state
+        let list = vec![
+            rollout("a", RolloutState::Active, 100),
+            rollout("b", RolloutState::Held, 200),
+        ];
+        assert_eq!(latest_for_target(&list, "acme-cam/fw.bin").unwrap().id, "b");
+    }
 }

@@ -1108,6 +1108,7 @@ async fn run(cli: Cli) -> Result<()> {
                             version: target.version,
                             waves,
                             pause_if,
+                            id: None,
                         })
                         .await?;
                     return print(json, &s, || rollout::render(&s));

@@ -396,6 +396,10 @@ pub fn observe(run: &DeviceRun, installed: bool) -> Observation {
             observed: "refused",
             reason: reason.clone(),
         },
+        Outcome::Failed { version, code } => Observation {
+            observed: "failed",
+            reason: format!("{version} did not boot ({code})"),
+        },
         Outcome::UpToDate { version } => Observation {
             observed: "up to date",
             reason: format!("accepted the metadata; stays at {version}"),
@@ -498,6 +502,7 @@ impl Ctx {
             security_version: spec.security_version,
             now,
             enrol_token: self.enrol_token.clone(),
+            boot_fails: Vec::new(),
         };
         let run = run_device(&cfg, &self.client)
             .await

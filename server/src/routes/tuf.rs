@@ -299,6 +299,33 @@ pub async fn target(
     Ok(resp)
 }
 
+/// `--tuf-access enrolled`: `/tuf/` answers only requests bearing an enrolled, unrevoked
+/// device's credential or the admin token (401 with a JSON body otherwise). `public` (the
+/// default) lets any TUF client, mirror or CDN read it: TUF protects integrity, not secrecy.
+pub async fn require_access(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if app.config.tuf_access == crate::deviceauth::TufAccess::Public {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
+        Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
+        None => ApiError::unauthorized(
+            "this server serves /tuf/ to enrolled devices only: send the device credential as a bearer token",
+        )
+        .into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,32 +389,5 @@ mod tests {
         for bad in ["../x.json", ".json", "a/b.json", "x.txt", "%2e%2e.json"] {
             assert!(!is_safe_metadata_name(bad), "{bad}");
         }
-    }
-}
-
-/// `--tuf-access enrolled`: `/tuf/` answers only requests bearing an enrolled, unrevoked
-/// device's credential or the admin token (401 with a JSON body otherwise). `public` (the
-/// default) lets any TUF client, mirror or CDN read it: TUF protects integrity, not secrecy.
-pub async fn require_access(
-    State(app): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if app.config.tuf_access == crate::deviceauth::TufAccess::Public {
-        return next.run(request).await;
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
-        None => ApiError::unauthorized(
-            "this server serves /tuf/ to enrolled devices only: send the device credential as a bearer token",
-        )
-        .into_response(),
     }
 }

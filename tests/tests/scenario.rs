@@ -1,0 +1,198 @@
+//! `airlock-sim run`: fleet rehearsals on a simulated clock, through the real binary. The
+//! example scenarios run with smaller fleets; each must show what it is about (a rollout that
+//! converges, a bad release paused by the server, the end-of-support notice) and nothing may be
+//! installed unverified.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn run_scenario(dir: &Path, file: &Path, extra: &[&str], out: &str) -> (i32, Value) {
+    let mut args = vec!["--json", "run", file.to_str().unwrap(), "--out", out];
+    args.extend_from_slice(extra);
+    let o = run(dir, "airlock-sim", &args);
+    let code = o.status.code().unwrap_or(-1);
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON summary (exit {code}):\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (code, summary)
+}
+
+fn example(name: &str) -> std::path::PathBuf {
+    workspace_root().join("examples/scenarios").join(name)
+}
+
+fn rollout<'a>(summary: &'a Value, version: &str) -> &'a Value {
+    summary["rollouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == version)
+        .unwrap_or_else(|| panic!("no rollout of {version}: {summary}"))
+}
+
+#[test]
+fn staged_rollout_converges_and_writes_timeline_and_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (code, s) = run_scenario(
+        dir,
+        &example("staged-rollout.toml"),
+        &["--devices", "120"],
+        "out",
+    );
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["ok"], true);
+    assert_eq!(s["unverified_installs"], 0);
+    assert_eq!(s["final_versions"]["acme-cam@1.3.0"], 120, "{s}");
+    assert_eq!(rollout(&s, "1.3.0")["state"], "active");
+    for f in [
+        "timeline.jsonl",
+        "timeline.csv",
+        "samples.json",
+        "summary.json",
+        "versions.svg",
+        "rollouts.svg",
+        "failures.svg",
+    ] {
+        assert!(dir.join("out").join(f).is_file(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(dir.join("out/versions.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("acme-cam@1.3.0"));
+    // the timeline: installs of 1.3.0 only after the rollout started, in time order
+    let timeline = std::fs::read_to_string(dir.join("out/timeline.jsonl")).unwrap();
+    let events: Vec<Value> = timeline
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let started = events
+        .iter()
+        .find(|e| e["event"] == "rollout_started")
+        .unwrap()["hours"]
+        .as_f64()
+        .unwrap();
+    let installs: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "installed" && e["version"] == "1.3.0")
+        .map(|e| e["hours"].as_f64().unwrap())
+        .collect();
+    assert_eq!(installs.len(), 120);
+    assert!(installs.iter().all(|h| *h >= started));
+    assert!(events
+        .windows(2)
+        .all(|w| w[0]["hours"].as_f64() <= w[1]["hours"].as_f64()));
+    // waves: not everyone in the first day (1% then 10%)
+    let first_day = installs.iter().filter(|h| **h < started + 24.0).count();
+    assert!(first_day < 30, "{first_day} installs in the first wave day");
+}
+
+#[test]
+fn a_bad_release_is_paused_by_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // the example, with a fleet small enough for the test and a worse failure rate so that
+    // the rule trips for any seed
+    let text = std::fs::read_to_string(example("bad-release.toml"))
+        .unwrap()
+        .replace("failure_rate = 0.08", "failure_rate = 0.3");
+    std::fs::write(dir.join("bad.toml"), text).unwrap();
+    let (code, s) = run_scenario(dir, &dir.join("bad.toml"), &["--devices", "150"], "out");
+    assert_eq!(code, 0, "{s}");
+    let r = rollout(&s, "1.3.0");
+    assert_eq!(r["state"], "paused", "{s}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("failures"),
+        "the server records why: {r}"
+    );
+    // the pause spared most of the fleet
+    let on_new = s["final_versions"]["acme-cam@1.3.0"].as_u64().unwrap_or(0);
+    assert!(on_new < 75, "{on_new} of 150 devices got the bad release");
+    assert_eq!(s["unverified_installs"], 0);
+    assert_eq!(s["events"]["server_restarted"], 1);
+}
+
+#[test]
+fn end_of_support_and_devices_offline_for_months_recover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = std::fs::read_to_string(example("end-of-support.toml"))
+        .unwrap()
+        .replace("step = \"6h\"", "step = \"12h\"");
+    std::fs::write(dir.join("eos.toml"), text).unwrap();
+    let (code, s) = run_scenario(dir, &dir.join("eos.toml"), &["--devices", "60"], "out");
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["ok"], true, "{s}");
+    // everyone, including the devices that were offline for 90 days (timestamp long expired)
+    // and those that lost their trusted metadata, ends on the sunset release
+    assert_eq!(s["final_versions"]["acme-doorbell@3.5.0"], 60, "{s}");
+    assert!(s["events"]["end_of_support"].as_u64().unwrap() >= 55);
+    assert!(
+        s["events"]["trusted_metadata_lost"].as_u64().unwrap_or(0) >= 1,
+        "{s}"
+    );
+    assert_eq!(s["events"].get("refused"), None, "{s}");
+}
+
+#[test]
+fn key_rotation_mid_rollout_and_runs_are_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (code, a) = run_scenario(
+        dir,
+        &example("key-rotation.toml"),
+        &["--devices", "60"],
+        "a",
+    );
+    assert_eq!(code, 0, "{a}");
+    assert_eq!(a["final_versions"]["acme-cam@1.3.0"], 60, "{a}");
+    assert_eq!(a["events"]["product_key_rotated"], 1);
+    let (_, b) = run_scenario(
+        dir,
+        &example("key-rotation.toml"),
+        &["--devices", "60"],
+        "b",
+    );
+    let strip = |p: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.join(p))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{} {} {} {}",
+                    v["hours"], v["device"], v["event"], v["version"]
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip("a/timeline.jsonl"), strip("b/timeline.jsonl"));
+    assert_eq!(a["events"], b["events"]);
+    // another seed, another run
+    let (_, c) = run_scenario(
+        dir,
+        &example("key-rotation.toml"),
+        &["--devices", "60", "--seed", "99"],
+        "c",
+    );
+    assert_ne!(strip("a/timeline.jsonl"), strip("c/timeline.jsonl"));
+    assert_eq!(c["final_versions"]["acme-cam@1.3.0"], 60);
+}
+
+#[test]
+fn bad_scenario_files_fail_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("bad.toml"),
+        "name = \"x\"\nduration = \"3 days\"\n",
+    )
+    .unwrap();
+    let err = fails(dir, "airlock-sim", &["run", "bad.toml"]);
+    assert!(err.contains("bad.toml"), "{err}");
+    let err = fails(dir, "airlock-sim", &["run", "missing.toml"]);
+    assert!(err.contains("missing.toml"), "{err}");
+}
