@@ -144,9 +144,10 @@ enum Command {
         hold: bool,
     },
     /// Verify a repository like a device would and print each problem: a server URL, a
-    /// directory written by `publish --out`, or this signer's repository.
+    /// directory (or file:// URL) of a static TUF repository such as `publish --out` or
+    /// `tuftool create` write, or this signer's repository.
     Verify {
-        /// URL, static directory or airlock repository.
+        /// URL (http, https, file), static directory or airlock repository.
         source: String,
         /// Trusted root for a URL or directory (default: SOURCE/metadata/1.root.json).
         #[arg(long)]
@@ -999,8 +1000,14 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     (u, None)
                 } else {
-                    let dir = std::path::absolute(&source)
-                        .with_context(|| format!("resolving {source}"))?;
+                    let dir = match source.strip_prefix("file://") {
+                        Some(_) => url::Url::parse(&source)
+                            .ok()
+                            .and_then(|u| u.to_file_path().ok())
+                            .with_context(|| format!("{source} is not a usable file:// URL"))?,
+                        None => std::path::absolute(&source)
+                            .with_context(|| format!("resolving {source}"))?,
+                    };
                     if !dir.join("metadata").is_dir() {
                         anyhow::bail!("{source} is neither an airlock repository, a static repository (metadata/) nor a URL");
                     }

@@ -1,8 +1,9 @@
 //! `airlock verify`: checks a repository the way a device would and lists every problem.
 //!
 //! - a published repository (a URL of airlock-server, or a directory written by
-//!   `publish --out`): loaded with tough's client from a trusted root, then each product's
-//!   delegation, releases and support record, and every target downloaded and hashed;
+//!   `publish --out`, or any TUF repository, e.g. one made by tuftool): loaded with tough's
+//!   client from a trusted root, then each product's delegation, releases and support record,
+//!   and every target (those of the top-level targets role too) downloaded and hashed;
 //! - the signer's own repository: the checks the server makes on publish, and every target file
 //!   against its signed length and sha256.
 
@@ -75,11 +76,33 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
     };
     report.root_version = Some(repo.root().signed.version.get());
     report.timestamp_version = Some(repo.timestamp().signed.version.get());
-    let Some(delegations) = repo.targets().signed.delegations.as_ref() else {
-        report
-            .problems
-            .push("targets metadata delegates to no product".into());
-        return Ok(report);
+    // Targets listed by the top-level targets role itself (airlock lists none; a repository
+    // made by tuftool or python-tuf may list all of them there): each is downloaded, and tough
+    // checks its length and hashes (TUF 5.7.3).
+    let mut top_level: Vec<String> = repo
+        .targets()
+        .signed
+        .targets
+        .keys()
+        .map(|n| n.raw().to_string())
+        .collect();
+    top_level.sort();
+    for name in top_level {
+        match fetch_target(&repo, &name).await {
+            Ok(_) => report.targets_checked += 1,
+            Err(e) => report.problems.push(format!("{name}: {e}")),
+        }
+    }
+    let delegations = match repo.targets().signed.delegations.as_ref() {
+        Some(d) if !d.roles.is_empty() => d,
+        // A plain TUF repository: no products to check.
+        _ if report.targets_checked > 0 => return Ok(report),
+        _ => {
+            report
+                .problems
+                .push("targets metadata lists no target and delegates to no product".into());
+            return Ok(report);
+        }
     };
     for role in &delegations.roles {
         let product = role.name.clone();
@@ -108,21 +131,7 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
             listed.releases.iter().map(|r| r.name.clone()).collect();
         names_to_fetch.push(names::support_target_name(&product));
         for name in names_to_fetch {
-            let target = match tough::TargetName::new(name.clone()) {
-                Ok(t) => t,
-                Err(e) => {
-                    report.problems.push(format!("{name}: {e}"));
-                    continue;
-                }
-            };
-            let bytes = match repo.read_target(&target).await {
-                Ok(Some(stream)) => tough::IntoVec::into_vec(stream)
-                    .await
-                    .map_err(|e| chain(&e)),
-                Ok(None) => Err("not listed".to_string()),
-                Err(e) => Err(chain(&e)),
-            };
-            match bytes {
+            match fetch_target(&repo, &name).await {
                 Ok(bytes) => {
                     report.targets_checked += 1;
                     if name.ends_with(&format!("/{}", names::SUPPORT_FILE)) {
@@ -149,6 +158,18 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
         });
     }
     Ok(report)
+}
+
+/// Downloads one target through the TUF client, which checks its length and hashes.
+async fn fetch_target(repo: &tough::Repository, name: &str) -> Result<Vec<u8>, String> {
+    let target = tough::TargetName::new(name.to_string()).map_err(|e| e.to_string())?;
+    match repo.read_target(&target).await {
+        Ok(Some(stream)) => tough::IntoVec::into_vec(stream)
+            .await
+            .map_err(|e| chain(&e)),
+        Ok(None) => Err("not listed".to_string()),
+        Err(e) => Err(chain(&e)),
+    }
 }
 
 /// Verifies the signer's own repository (before any publish).
