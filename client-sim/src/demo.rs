@@ -328,6 +328,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             now: None,
             enrol_token: None,
             boot_fails: Vec::new(),
+            interrupt_download_at: None,
         })
     };
 
@@ -383,7 +384,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
                 Outcome::UpToDate { .. } => summary.up_to_date += 1,
                 Outcome::EndOfSupport { .. } => summary.end_of_support += 1,
                 Outcome::Refused { .. } => summary.refused += 1,
-                Outcome::Failed { .. } => summary.errors += 1,
+                Outcome::Failed { .. } | Outcome::Interrupted { .. } => summary.errors += 1,
             },
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "device failed");
@@ -453,6 +454,7 @@ fn drill(attack: &str, outcome: &Outcome) -> Drill {
         Outcome::UpToDate { .. } => ("up_to_date", None),
         Outcome::EndOfSupport { .. } => ("end_of_support", None),
         Outcome::Failed { code, .. } => ("failed", Some(code.clone())),
+        Outcome::Interrupted { .. } => ("interrupted", None),
     };
     Drill {
         attack: attack.into(),

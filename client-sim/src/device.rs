@@ -40,6 +40,10 @@ pub struct DeviceConfig {
     /// firmware fault, for fleet scenarios): the device verifies and writes the image, then
     /// reports `failed` with code `boot_failed` and keeps running its previous version.
     pub boot_fails: Vec<String>,
+    /// A simulated network fault: the connection drops once this fraction (0..1) of an image
+    /// has arrived. The partial image is kept and the next cycle resumes it with a Range
+    /// request.
+    pub interrupt_download_at: Option<f64>,
 }
 
 fn credential_file(dir: &Path) -> PathBuf {
@@ -144,6 +148,13 @@ pub enum Outcome {
         version: String,
         code: String,
     },
+    /// The image download was cut off (network, server restart); the part received is kept
+    /// and the next cycle resumes from it. Nothing was installed.
+    Interrupted {
+        version: String,
+        received: u64,
+        length: u64,
+    },
 }
 
 impl Outcome {
@@ -199,7 +210,6 @@ fn save_installed(dir: &Path, installed: &Installed) -> Result<()> {
 
 /// The device's verified view of its product: releases and support record.
 struct Verified {
-    repo: tough::Repository,
     releases: Vec<Release>,
     support: SupportRecord,
 }
@@ -297,11 +307,7 @@ async fn refresh(
         .map_err(|e| format!("support record: {}", error_chain(&e)))?;
     let support: SupportRecord = serde_json::from_slice(&bytes)
         .map_err(|e| format!("support record of {} is invalid: {e}", cfg.product))?;
-    Ok(Verified {
-        repo,
-        releases,
-        support,
-    })
+    Ok(Verified { releases, support })
 }
 
 /// The first role (in TUF order) whose metadata has expired at `now`.
@@ -456,7 +462,12 @@ async fn decide_and_install(
                 None,
             )
             .await;
-            match download(cfg, &verified.repo, release).await {
+            match download(cfg, client, release).await {
+                Err(Download::Interrupted { received }) => Ok(Outcome::Interrupted {
+                    version: release.info.version.to_string(),
+                    received,
+                    length: release.length,
+                }),
                 Ok(_) if cfg.boot_fails.contains(&release.info.version.to_string()) => {
                     send_report(
                         cfg,
@@ -494,7 +505,7 @@ async fn decide_and_install(
                         urgent,
                     })
                 }
-                Err(reason) => {
+                Err(Download::Refused(reason)) => {
                     send_report(
                         cfg,
                         client,
@@ -510,55 +521,140 @@ async fn decide_and_install(
     }
 }
 
-/// Streams the image through tough (which checks length and sha256 against the signed
-/// metadata) into `<state>/firmware/<file>.part`, renamed only once complete and verified.
+/// Why a download did not complete.
+enum Download {
+    /// The image failed verification (or could not be fetched as signed): nothing installed.
+    Refused(String),
+    /// The transfer stopped early; `<file>.part` keeps what arrived, for a Range resume.
+    Interrupted { received: u64 },
+}
+
+/// Downloads the image into `<state>/firmware/<file>.part`, resuming a partial file with a
+/// Range request (If-Range on the image's ETag, its sha256), and installs it (rename) only once
+/// its length and sha256 are exactly those the product role signed (TUF 5.7.3). More bytes
+/// than the signed length stop the transfer at once (endless data).
 async fn download(
     cfg: &DeviceConfig,
-    repo: &tough::Repository,
+    client: &reqwest::Client,
     release: &Release,
-) -> Result<PathBuf, String> {
-    let name = tough::TargetName::new(release.name.clone()).map_err(|e| e.to_string())?;
-    let (_, file) = names::split_target_name(&release.name).map_err(|e| e.to_string())?;
+) -> Result<PathBuf, Download> {
+    use sha2::Digest;
+    let refused = |m: String| Download::Refused(m);
+    let (dir_name, file) =
+        names::split_target_name(&release.name).map_err(|e| refused(e.to_string()))?;
     let dir = cfg.state_dir.join("firmware");
     tokio::fs::create_dir_all(&dir)
         .await
-        .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        .map_err(|e| refused(format!("creating {}: {e}", dir.display())))?;
     let part = dir.join(format!("{file}.part"));
     let dest = dir.join(file);
-    let result = async {
-        let mut stream = repo
-            .read_target(&name)
+    let length = release.length;
+    // What an earlier, interrupted attempt left.
+    let mut have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
+    let mut hasher = sha2::Sha256::new();
+    if have > length {
+        let _ = tokio::fs::remove_file(&part).await;
+        have = 0;
+    }
+    if have > 0 {
+        let bytes = tokio::fs::read(&part)
             .await
-            .map_err(|e| format!("downloading {}: {}", release.name, error_chain(&e)))?
-            .ok_or_else(|| format!("{} is not in the signed metadata", release.name))?;
-        let mut out = tokio::fs::File::create(&part)
-            .await
-            .map_err(|e| format!("creating {}: {e}", part.display()))?;
+            .map_err(|e| refused(format!("reading {}: {e}", part.display())))?;
+        hasher.update(&bytes);
+    }
+    if have < length {
+        let url = cfg
+            .tuf_base
+            .join("tuf/targets/")
+            .and_then(|u| u.join(&format!("{dir_name}/{}.{file}", release.sha256)))
+            .map_err(|e| refused(format!("image URL for {}: {e}", release.name)))?;
+        let mut request = client.get(url);
+        if let Some(c) = stored_credential(cfg) {
+            request = request.bearer_auth(c);
+        }
+        if have > 0 {
+            request = request
+                .header(reqwest::header::RANGE, format!("bytes={have}-"))
+                .header(reqwest::header::IF_RANGE, format!("\"{}\"", release.sha256));
+        }
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(_) => return Err(Download::Interrupted { received: have }),
+        };
+        let status = resp.status();
+        let mut out = if status == reqwest::StatusCode::PARTIAL_CONTENT && have > 0 {
+            tokio::fs::OpenOptions::new().append(true).open(&part).await
+        } else if status.is_success() {
+            // the whole image (a fresh start, or the server ignored the range)
+            have = 0;
+            hasher = sha2::Sha256::new();
+            tokio::fs::File::create(&part).await
+        } else if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE || status.is_server_error() {
+            if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
+                let _ = tokio::fs::remove_file(&part).await;
+                have = 0;
+            }
+            return Err(Download::Interrupted { received: have });
+        } else {
+            return Err(refused(format!(
+                "downloading {}: the server answered {status}",
+                release.name
+            )));
+        }
+        .map_err(|e| refused(format!("opening {}: {e}", part.display())))?;
+        let cut = cfg
+            .interrupt_download_at
+            .map(|f| ((length as f64) * f.clamp(0.0, 1.0)) as u64)
+            .filter(|c| *c > have && *c < length);
+        let mut stream = resp.bytes_stream();
+        let mut interrupted = false;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                format!(
-                    "image {} failed verification: {}",
-                    release.name,
-                    error_chain(&e)
-                )
-            })?;
+            let Ok(mut chunk) = chunk else {
+                interrupted = true;
+                break;
+            };
+            if have + chunk.len() as u64 > length {
+                drop(out);
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(refused(format!(
+                    "image {} exceeds the maximum size its product role signed ({length} bytes)",
+                    release.name
+                )));
+            }
+            if let Some(c) = cut {
+                if have + chunk.len() as u64 >= c {
+                    chunk.truncate((c - have) as usize);
+                    interrupted = true;
+                }
+            }
+            hasher.update(&chunk);
             out.write_all(&chunk)
                 .await
-                .map_err(|e| format!("writing {}: {e}", part.display()))?;
+                .map_err(|e| refused(format!("writing {}: {e}", part.display())))?;
+            have += chunk.len() as u64;
+            if interrupted {
+                break;
+            }
         }
         out.sync_all()
             .await
-            .map_err(|e| format!("writing {}: {e}", part.display()))?;
-        tokio::fs::rename(&part, &dest)
-            .await
-            .map_err(|e| format!("installing {}: {e}", dest.display()))?;
-        Ok(dest.clone())
+            .map_err(|e| refused(format!("writing {}: {e}", part.display())))?;
+        if interrupted || have < length {
+            return Err(Download::Interrupted { received: have });
+        }
     }
-    .await;
-    if result.is_err() {
+    let actual = hex::encode(hasher.finalize());
+    if actual != release.sha256 {
         let _ = tokio::fs::remove_file(&part).await;
+        return Err(refused(format!(
+            "image {} failed verification: hash mismatch (sha256 {actual}, the product role signed {})",
+            release.name, release.sha256
+        )));
     }
-    result
+    tokio::fs::rename(&part, &dest)
+        .await
+        .map_err(|e| refused(format!("installing {}: {e}", dest.display())))?;
+    Ok(dest)
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 now: None,
                 enrol_token,
                 boot_fails: Vec::new(),
+                interrupt_download_at: None,
             };
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))
@@ -181,6 +182,9 @@ async fn run(cli: Cli) -> Result<u8> {
                     ),
                     device::Outcome::Refused { reason } => {
                         eprintln!("{}: refused: {reason}", run.id)
+                    }
+                    device::Outcome::Interrupted { version, received, length } => {
+                        eprintln!("{}: the download of {version} was cut off at {received} of {length} bytes; the next run resumes it", run.id)
                     }
                     device::Outcome::Failed { version, code } => {
                         eprintln!("{}: {version} failed ({code}); still running the previous version", run.id)

@@ -1,13 +1,24 @@
 //! Check-in records are written in batches by one task: a check-in answer never waits for a
 //! database commit (an fsync per check-in would cap the server at a few thousand decisions a
 //! second). A crash loses at most the last batch of *records*; answers never depend on them.
-//! Device reports flush the batch first, so a report always finds its device's record.
+//! Device reports go through the same writer: each is written in the next batch's transaction
+//! (after the check-ins, so it always finds its device's record) and acknowledged once that
+//! transaction committed, so concurrent reports share one fsync instead of one each.
 
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::storage::state::CheckInRecord;
-use crate::storage::StateStore;
+use crate::storage::{StateError, StateStore};
+use airlock_core::api::DeviceReport;
+
+/// A report waiting to be written, and who waits for it.
+struct PendingReport {
+    device_id: String,
+    report: DeviceReport,
+    at: jiff::Timestamp,
+    done: oneshot::Sender<Result<(), String>>,
+}
 
 /// Largest batch written in one transaction.
 const BATCH: usize = 2000;
@@ -16,6 +27,7 @@ const QUEUE: usize = 100_000;
 
 enum Command {
     Record(CheckInRecord),
+    Report(PendingReport),
     Flush(oneshot::Sender<()>),
 }
 
@@ -30,15 +42,17 @@ impl CheckInWriter {
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
+            let mut reports: Vec<PendingReport> = Vec::new();
             let mut waiting = Vec::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
                     match cmd {
                         Command::Record(r) => batch.push(r),
+                        Command::Report(r) => reports.push(r),
                         Command::Flush(done) => waiting.push(done),
                     }
-                    if batch.len() < BATCH {
+                    if batch.len() + reports.len() < BATCH {
                         next = rx.try_recv().ok();
                     }
                 }
@@ -47,6 +61,16 @@ impl CheckInWriter {
                         tracing::warn!(error = %e, records = batch.len(), "could not record check-ins");
                     }
                     batch.clear();
+                }
+                if !reports.is_empty() {
+                    let rows: Vec<(String, DeviceReport, jiff::Timestamp)> = reports
+                        .iter()
+                        .map(|r| (r.device_id.clone(), r.report.clone(), r.at))
+                        .collect();
+                    let result = state.record_reports(&rows).await.map_err(|e| e.to_string());
+                    for r in reports.drain(..) {
+                        let _ = r.done.send(result.clone());
+                    }
                 }
                 for done in waiting.drain(..) {
                     let _ = done.send(());
@@ -59,6 +83,31 @@ impl CheckInWriter {
     /// Queues a record; false if the queue is full (the record is dropped).
     pub fn record(&self, record: CheckInRecord) -> bool {
         self.tx.try_send(Command::Record(record)).is_ok()
+    }
+
+    /// Writes a device report (after every check-in queued before it) and waits until it is
+    /// committed.
+    pub async fn report(
+        &self,
+        device_id: &str,
+        report: &DeviceReport,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError> {
+        let (done, wait) = oneshot::channel();
+        let pending = PendingReport {
+            device_id: device_id.to_string(),
+            report: report.clone(),
+            at,
+            done,
+        };
+        if self.tx.send(Command::Report(pending)).await.is_err() {
+            return Err(StateError::Corrupt("the record writer has stopped".into()));
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StateError::Corrupt(format!("recording the report: {e}"))),
+            Err(_) => Err(StateError::Corrupt("the record writer has stopped".into())),
+        }
     }
 
     /// Waits until everything queued so far is written.
@@ -97,25 +146,33 @@ mod tests {
                 policy: None,
             }));
         }
-        writer.flush().await;
-        for i in 0..3 {
-            let report = DeviceReport {
-                status: ReportStatus::Failed,
-                version: "1.1.0".into(),
-                code: None,
-            };
-            state
-                .record_report(&format!("d{i}"), &report, since)
-                .await
-                .unwrap();
+        // reports queued right behind the check-ins, concurrently: each acknowledged once
+        // committed, each finding its device's product
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                let report = DeviceReport {
+                    status: if i % 3 == 0 {
+                        ReportStatus::Failed
+                    } else {
+                        ReportStatus::Installed
+                    },
+                    version: "1.1.0".into(),
+                    code: None,
+                };
+                writer.report(&format!("d{i}"), &report, since).await
+            }));
         }
-        // the reports found their devices' product through the batched records
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
         assert_eq!(
             state
                 .outcome_counts("acme-cam", "1.1.0", since)
                 .await
                 .unwrap(),
-            (0, 3)
+            (200, 100)
         );
     }
 }

@@ -50,6 +50,11 @@ fn staged_rollout_converges_and_writes_timeline_and_charts() {
     assert_eq!(s["unverified_installs"], 0);
     assert_eq!(s["final_versions"]["acme-cam@1.3.0"], 120, "{s}");
     assert_eq!(rollout(&s, "1.3.0")["state"], "active");
+    // downloads cut off on the way were resumed with Range requests (206 from the server)
+    let resumed = s["events"]["download_resumed"].as_u64().unwrap_or(0);
+    assert!(resumed > 0, "{s}");
+    assert_eq!(s["events"]["download_interrupted"].as_u64(), Some(resumed));
+    assert!(s["range_responses"].as_u64().unwrap() >= resumed, "{s}");
     for f in [
         "timeline.jsonl",
         "timeline.csv",
@@ -113,6 +118,11 @@ fn a_bad_release_is_paused_by_the_server() {
     assert!(on_new < 75, "{on_new} of 150 devices got the bad release");
     assert_eq!(s["unverified_installs"], 0);
     assert_eq!(s["events"]["server_restarted"], 1);
+    // the restart cut off the downloads in flight; they resumed from the restarted server
+    assert!(
+        s["events"]["download_interrupted"].as_u64().unwrap_or(0) > 0,
+        "{s}"
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub const DRILLS: &[DrillSpec] = &[
     refused(
         "arbitrary-software",
         "the image bytes are replaced in transit (same length)",
-        "tough: sha256 of the image against the product role (TUF 5.7.3), device::download",
+        "device::download: sha256 of the image against the product role's signed hash (TUF 5.7.3), before anything is installed",
         &["hash mismatch"],
         &[],
     ),
@@ -128,7 +128,7 @@ pub const DRILLS: &[DrillSpec] = &[
     refused(
         "endless-data",
         "an endless response for timestamp.json and for the image",
-        "tough: 1 MiB limit for timestamp.json, the signed length for the image (TUF 5.4.1, 5.7.3)",
+        "tough: 1 MiB limit for timestamp.json; device::download: the signed length for the image (TUF 5.4.1, 5.7.3)",
         &["maximum size"],
         &[],
     ),
@@ -396,6 +396,14 @@ pub fn observe(run: &DeviceRun, installed: bool) -> Observation {
             observed: "refused",
             reason: reason.clone(),
         },
+        Outcome::Interrupted {
+            version,
+            received,
+            length,
+        } => Observation {
+            observed: "interrupted",
+            reason: format!("download of {version} cut off at {received} of {length} bytes"),
+        },
         Outcome::Failed { version, code } => Observation {
             observed: "failed",
             reason: format!("{version} did not boot ({code})"),
@@ -503,6 +511,7 @@ impl Ctx {
             now,
             enrol_token: self.enrol_token.clone(),
             boot_fails: Vec::new(),
+            interrupt_download_at: None,
         };
         let run = run_device(&cfg, &self.client)
             .await

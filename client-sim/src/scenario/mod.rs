@@ -122,6 +122,8 @@ pub struct Summary {
     pub rollouts: Vec<RolloutOutcome>,
     /// Devices whose installed image is not exactly a signed target: must be 0.
     pub unverified_installs: usize,
+    /// 206 answers the server gave (downloads resumed with a Range request), from its metrics.
+    pub range_responses: u64,
     pub checks: Vec<Check>,
     pub ok: bool,
     pub peak_rss_mib: Option<f64>,
@@ -137,6 +139,8 @@ struct SimDevice {
     corrupt: bool,
     /// `product@version` it runs.
     running: String,
+    /// Its last download was cut off (the next one resumes it).
+    interrupted: bool,
 }
 
 struct Server {
@@ -413,12 +417,14 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
                 now: None,
                 enrol_token: None,
                 boot_fails,
+                interrupt_download_at: None,
             },
             next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,
             skew_ms,
             offline,
             corrupt: draw(scn.seed, &format!("corrupt/{id}")) < f.corrupt_share,
             running: format!("{}@{}", member.product, member.version),
+            interrupted: false,
         });
     }
 
@@ -451,6 +457,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
     let mut cycles = 0usize;
     let mut outcomes: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     let mut eos_devices = BTreeSet::new();
+    let mut range_responses = 0u64;
 
     for step in 0..=steps {
         let offset = step * scn.step.0;
@@ -458,13 +465,8 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
         clock.set(now);
         bar.set_message(format!("{:.0}h", offset as f64 / 3_600_000.0));
 
-        while restarts.first().is_some_and(|r| r.0 <= offset) {
-            restarts.remove(0);
-            server.stop().await;
-            let (fresh, _) = start_server(&srv, &token, clock.clone(), addr).await?;
-            server = fresh;
-            run.log(now, "server", "server_restarted", "", None);
-        }
+        // A restart within this step cuts off the downloads in flight in it.
+        let restarting = restarts.first().is_some_and(|r| r.0 < offset + scn.step.0);
         while let Some(r) = pending_releases
             .first()
             .copied()
@@ -555,6 +557,10 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             let dropped = draw(scn.seed, &format!("drop/{}/{t}", d.cfg.id)) < scn.faults.drop_rate;
             let mut cfg = d.cfg.clone();
             cfg.now = Some(at(start, Offset(t + d.skew_ms))?);
+            let cut = restarting
+                || draw(scn.seed, &format!("cut/{}/{t}", d.cfg.id)) < scn.faults.interrupt_rate;
+            cfg.interrupt_download_at =
+                cut.then(|| draw(scn.seed, &format!("cut-at/{}/{t}", d.cfg.id)));
             work.push((i, dropped, cfg));
         }
         let results: Vec<(usize, bool, Result<crate::device::DeviceRun>)> =
@@ -597,6 +603,11 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
                 }
                 Ok(r) => {
                     devices[i].running = format!("{product}@{}", r.version);
+                    let was_interrupted = devices[i].interrupted;
+                    devices[i].interrupted = matches!(r.outcome, Outcome::Interrupted { .. });
+                    if was_interrupted && matches!(r.outcome, Outcome::Installed { .. }) {
+                        run.log(t, &id, "download_resumed", &r.version, None);
+                    }
                     let (event, detail) = match &r.outcome {
                         Outcome::Installed { from, urgent, .. } => {
                             outcomes
@@ -622,6 +633,14 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
                             }
                         }
                         Outcome::Refused { reason } => ("refused", Some(reason.clone())),
+                        Outcome::Interrupted {
+                            version,
+                            received,
+                            length,
+                        } => (
+                            "download_interrupted",
+                            Some(format!("{version}: {received} of {length} bytes")),
+                        ),
                         Outcome::Failed { version, code } => {
                             outcomes
                                 .entry(format!("{product}@{version}"))
@@ -637,6 +656,14 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
                     }
                 }
             }
+        }
+        while restarts.first().is_some_and(|r| r.0 < offset + scn.step.0) {
+            restarts.remove(0);
+            range_responses += partial_responses(&server.app);
+            server.stop().await;
+            let (fresh, _) = start_server(&srv, &token, clock.clone(), addr).await?;
+            server = fresh;
+            run.log(now, "server", "server_restarted", "", None);
         }
         for &i in &due {
             let d = &mut devices[i];
@@ -710,6 +737,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             );
         }
     }
+    range_responses += partial_responses(&server.app);
     server.stop().await;
 
     // Nothing installed that is not exactly a signed target.
@@ -810,6 +838,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
         events,
         rollouts: final_rollouts,
         unverified_installs: unverified,
+        range_responses,
         ok: checks.iter().all(|c| c.ok),
         checks,
         peak_rss_mib: peak_rss_mib(),
@@ -829,6 +858,16 @@ fn rollout_id(scn: &Scenario, product: &str, version: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{}/{}/{product}/{version}", scn.name, scn.seed));
     format!("sim-{}", hex::encode(&digest[..8]))
+}
+
+/// How many 206 (partial content) answers the server's metrics count.
+fn partial_responses(app: &airlock_server::AppState) -> u64 {
+    app.metrics
+        .encode()
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("status=\"206\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// The current rollout of each release (a started rollout supersedes the hold made at publish).

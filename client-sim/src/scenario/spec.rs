@@ -211,6 +211,10 @@ pub struct Faults {
     /// Share of check-in cycles that fail on the network (the device tries again next time).
     #[serde(default)]
     pub drop_rate: f64,
+    /// Share of image downloads cut off at a random point (the device resumes the partial
+    /// image with a Range request next time).
+    #[serde(default)]
+    pub interrupt_rate: f64,
     /// Share of devices that go offline at `offline_from` for `offline_for`.
     #[serde(default)]
     pub offline_share: f64,
@@ -221,7 +225,8 @@ pub struct Faults {
     /// Each device's clock is off by up to this much (either way).
     #[serde(default = "zero")]
     pub clock_skew: Offset,
-    /// The server is stopped and started again (from its data directory) at these times.
+    /// The server is stopped and started again (from its data directory) at these times; the
+    /// downloads in flight in that step are cut off and resumed from the restarted server.
     #[serde(default)]
     pub server_restarts: Vec<Offset>,
     /// Share of devices whose trusted metadata is deleted at `corrupt_at` (they must recover
@@ -294,7 +299,13 @@ impl Scenario {
         if self.fleet.check_in_every.0 <= 0 {
             bail!("fleet.check_in_every must be positive");
         }
-        if self.fleet.mix.is_empty() || self.fleet.mix.iter().any(|m| m.share.is_nan() || m.share <= 0.0) {
+        if self.fleet.mix.is_empty()
+            || self
+                .fleet
+                .mix
+                .iter()
+                .any(|m| m.share.is_nan() || m.share <= 0.0)
+        {
             bail!("fleet.mix needs at least one entry, each with a positive share");
         }
         let products: Vec<&str> = self.products.iter().map(|p| p.id.as_str()).collect();
@@ -326,6 +337,7 @@ impl Scenario {
         }
         for rate in [
             self.faults.drop_rate,
+            self.faults.interrupt_rate,
             self.faults.offline_share,
             self.faults.corrupt_share,
         ] {

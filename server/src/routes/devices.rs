@@ -195,10 +195,9 @@ pub async fn report(
     if report.code.as_ref().is_some_and(|c| c.len() > 256) {
         return Err(ApiError::bad_request("code must be at most 256 characters"));
     }
-    // The device's check-in record (its product) must be written before its report.
-    app.check_ins.flush().await;
-    app.state
-        .record_report(&device_id, &report, app.clock.now())
+    // Written after the device's check-in record (its product), in a shared transaction.
+    app.check_ins
+        .report(&device_id, &report, app.clock.now())
         .await?;
     app.metrics
         .reports

@@ -86,6 +86,16 @@ pub trait StateStore: Send + Sync {
         report: &DeviceReport,
         at: jiff::Timestamp,
     ) -> Result<(), StateError>;
+    /// Records several reports in one transaction.
+    async fn record_reports(
+        &self,
+        reports: &[(String, DeviceReport, jiff::Timestamp)],
+    ) -> Result<(), StateError> {
+        for (device_id, report, at) in reports {
+            self.record_report(device_id, report, *at).await?;
+        }
+        Ok(())
+    }
     /// Whether the database answers (for /readyz).
     async fn check(&self) -> Result<(), StateError>;
     async fn list_rollouts(&self) -> Result<Vec<Rollout>, StateError>;
@@ -499,6 +509,28 @@ impl StateStore for SqlState {
         .bind(ms(at))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    async fn record_reports(
+        &self,
+        reports: &[(String, DeviceReport, jiff::Timestamp)],
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for (device_id, report, at) in reports {
+            sqlx::query(
+                "INSERT INTO reports (device_id, product, status, version, code, at_ms)
+                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5)",
+            )
+            .bind(device_id)
+            .bind(report.status.as_str())
+            .bind(&report.version)
+            .bind(&report.code)
+            .bind(ms(*at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
