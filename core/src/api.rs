@@ -290,3 +290,75 @@ pub struct EnrolResponse {
     /// shown once, the server keeps only its digest.
     pub credential: String,
 }
+
+/// `GET /v1/admin/products/{product}/fleet`: what the server knows of one product's fleet, from
+/// each device's last check-in and the devices' install reports. Evidence for
+/// `airlock compliance report --server` (issue 7: share of devices on a supported security
+/// version, median time from release to install, rollout outcomes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FleetReport {
+    pub product: String,
+    /// When the server computed the figures (its clock).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub generated_at: jiff::Timestamp,
+    /// Devices that have checked in for this product (each counted once, by its last check-in).
+    pub devices: u64,
+    /// The signed security floor: `min_security_version` of the product's support record.
+    pub min_security_version: u64,
+    /// Devices whose last check-in reported a security version at or above the floor.
+    pub devices_supported: u64,
+    /// `devices_supported` as a percentage of `devices`; absent when no device checked in.
+    pub supported_percent: Option<f64>,
+    /// Devices by the version of their last check-in, newest version first.
+    pub versions: Vec<FleetVersion>,
+    /// Every published release of the product, oldest first.
+    pub releases: Vec<FleetRelease>,
+}
+
+/// Devices on one version (by their last check-in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FleetVersion {
+    pub version: String,
+    pub security_version: u64,
+    pub devices: u64,
+    /// Whether `security_version` is at or above the signed floor.
+    pub supported: bool,
+}
+
+/// One published release: how devices took it up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FleetRelease {
+    pub version: String,
+    pub kind: ReleaseKind,
+    pub security_version: u64,
+    /// The signed release time.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub released: jiff::Timestamp,
+    /// Devices that ever reported this version installed / failed.
+    pub devices_installed: u64,
+    pub devices_failed: u64,
+    /// Median, over the devices that installed it, of the time from the signed release time to
+    /// the device's first `installed` report, in seconds; absent when no device installed it.
+    pub median_seconds_to_install: Option<u64>,
+    /// The release's newest rollout; absent when it never had one (offered to every device).
+    pub rollout: Option<RolloutOutcome>,
+}
+
+/// Where a release's rollout stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RolloutOutcome {
+    pub id: String,
+    /// held, active, paused, aborted or complete.
+    pub state: String,
+    /// Why the state last changed (e.g. the health rule that tripped).
+    pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub started_at: jiff::Timestamp,
+    /// Devices that reported the version installed / failed since the rollout started.
+    pub installed: u64,
+    pub failed: u64,
+}

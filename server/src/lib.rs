@@ -8,6 +8,7 @@ pub mod checkins;
 pub mod clock;
 pub mod deviceauth;
 pub mod error;
+pub mod fleet;
 pub mod metrics;
 pub mod publish;
 pub mod ratelimit;

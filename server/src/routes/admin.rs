@@ -10,8 +10,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use airlock_core::api::{
-    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, PublishRequest, PublishResponse,
-    RolloutAction, RolloutRequest, RolloutStatus,
+    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, FleetReport, PublishRequest,
+    PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
 };
 
 use crate::app::AppState;
@@ -401,6 +401,35 @@ pub async fn rollout_action(
     Ok(Json(
         crate::rollouts::act(&app, &product, &version, &action, req.reason).await?,
     ))
+}
+
+/// Fleet figures of one product (scope `read`): evidence for compliance reports.
+///
+/// Devices by the version of their last check-in, the share on a supported security version
+/// (at or above the signed floor), and per release the median time from its signed release
+/// time to each device's first install and its rollout's outcome.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/products/{product}/fleet",
+    tag = "admin",
+    params(("product" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The fleet figures", body = FleetReport),
+        (status = 401, description = "No or invalid admin token", body = ErrorBody),
+        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
+        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn fleet(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(product): Path<String>,
+) -> Result<Json<FleetReport>, ApiError> {
+    require_admin(&app, &headers, Scope::Read).await?;
+    Ok(Json(crate::fleet::fleet(&app, &product).await?))
 }
 
 /// The published repository's state (scope `read`).

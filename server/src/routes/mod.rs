@@ -71,6 +71,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/admin/rollouts/{product}/{version}/{action}",
             post(admin::rollout_action),
         )
+        .route("/v1/admin/products/{product}/fleet", get(admin::fleet))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::ratelimit::limit_admin,

@@ -47,6 +47,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         admin::list_rollouts,
         admin::rollout_status,
         admin::rollout_action,
+        admin::fleet,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerSchemes, &HeadLikeGet),

@@ -114,6 +114,15 @@ pub trait StateStore: Send + Sync {
         version: &str,
         since: jiff::Timestamp,
     ) -> Result<(u64, u64), StateError>;
+    /// Devices of `product` counted by the version and security version of their last
+    /// check-in.
+    async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError>;
+    /// The first `installed` report of each device for each version of `product`:
+    /// (version, when), one row per device and version.
+    async fn first_installs(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, jiff::Timestamp)>, StateError>;
     async fn insert_enrolment_token(
         &self,
         token: &EnrolmentToken,
@@ -229,6 +238,14 @@ const SCHEMA: &[&str] = &[
         revoked INTEGER NOT NULL DEFAULT 0
     )",
 ];
+
+/// Devices on one (version, security version), by their last check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionCount {
+    pub version: String,
+    pub security_version: u64,
+    pub devices: u64,
+}
 
 /// An enrolment token as stored (the token itself only as its sha256).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -642,6 +659,43 @@ impl StateStore for SqlState {
         Ok((installed, failed))
     }
 
+    async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError> {
+        let rows = sqlx::query(
+            "SELECT version, security_version, COUNT(*) AS devices FROM devices
+             WHERE product = $1
+             GROUP BY version, security_version",
+        )
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(VersionCount {
+                    version: r.try_get("version")?,
+                    security_version: r.try_get::<i64, _>("security_version")?.max(0) as u64,
+                    devices: r.try_get::<i64, _>("devices")?.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn first_installs(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, jiff::Timestamp)>, StateError> {
+        let rows = sqlx::query(
+            "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
+             WHERE product = $1 AND status = 'installed'
+             GROUP BY version, device_id",
+        )
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get("version")?, from_ms(r.try_get("first_ms")?))))
+            .collect()
+    }
+
     async fn insert_enrolment_token(
         &self,
         t: &EnrolmentToken,
@@ -1040,6 +1094,94 @@ mod tests {
             .await
             .unwrap();
         db.check().await.unwrap();
+    }
+
+    /// Fleet figures read the last check-in of each device and each device's first install.
+    async fn fleet_rules(db: &SqlState) {
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let check_in = |id: &str, version: &str, security_version: u64| CheckInRecord {
+            device_id: id.into(),
+            product: "acme-cam".into(),
+            version: version.into(),
+            security_version,
+            decision: "up_to_date".into(),
+            at: t0,
+            policy: None,
+        };
+        db.record_check_ins(&[
+            check_in("cam-1", "1.0.0", 1),
+            check_in("cam-2", "1.0.0", 1),
+            check_in("cam-3", "1.1.0", 2),
+            // cam-1 moved on: only its last check-in counts
+            check_in("cam-1", "1.1.0", 2),
+            CheckInRecord {
+                product: "acme-other".into(),
+                ..check_in("other-1", "9.0.0", 9)
+            },
+        ])
+        .await
+        .unwrap();
+        let mut versions = db.fleet_versions("acme-cam").await.unwrap();
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        assert_eq!(
+            versions,
+            vec![
+                VersionCount {
+                    version: "1.0.0".into(),
+                    security_version: 1,
+                    devices: 1
+                },
+                VersionCount {
+                    version: "1.1.0".into(),
+                    security_version: 2,
+                    devices: 2
+                },
+            ]
+        );
+        let report = |status: &str| -> DeviceReport {
+            serde_json::from_value(serde_json::json!({"status": status, "version": "1.1.0"}))
+                .unwrap()
+        };
+        let later = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+        db.record_report("cam-1", &report("installed"), later(60))
+            .await
+            .unwrap();
+        db.record_report("cam-1", &report("installed"), later(600))
+            .await
+            .unwrap();
+        db.record_report("cam-3", &report("failed"), later(30))
+            .await
+            .unwrap();
+        db.record_report("cam-3", &report("installed"), later(120))
+            .await
+            .unwrap();
+        let mut first = db.first_installs("acme-cam").await.unwrap();
+        first.sort();
+        assert_eq!(
+            first,
+            vec![("1.1.0".into(), later(60)), ("1.1.0".into(), later(120))]
+        );
+        assert!(db.first_installs("acme-other").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn fleet_counts_last_check_ins_and_first_installs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlState::open_sqlite(&dir.path().join("s.db"))
+            .await
+            .unwrap();
+        fleet_rules(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_fleet_counts_last_check_ins_and_first_installs() {
+        let Some(url) =
+            postgres_db("postgres_fleet_counts_last_check_ins_and_first_installs").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        fleet_rules(&db).await;
     }
 
     async fn commit_rules(db: &SqlState) {

@@ -1,0 +1,327 @@
+//! Fleet figures of one product, the evidence `airlock compliance report --server` asks for
+//! (issue 7): devices by version, the share of devices on a supported security version (at or
+//! above the signed floor), per release the median time from its signed release time to each
+//! device's first install, and where its rollout stands.
+//!
+//! [`fleet`] reads the state store; [`summarise`] does the arithmetic and is tested alone.
+
+use airlock_core::api::{FleetRelease, FleetReport, FleetVersion, RolloutOutcome};
+use airlock_core::release::Release;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::storage::state::VersionCount;
+
+/// The median of `values` (sorted in place): the middle value, or for an even count the mean
+/// of the two middle values rounded down; `None` for no values.
+pub fn median(values: &mut [u64]) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        // no overflow: the mean of two u64 computed without adding them
+        let (a, b) = (values[mid - 1], values[mid]);
+        a / 2 + b / 2 + (a % 2 + b % 2) / 2
+    })
+}
+
+/// Devices at or above the security floor, and their share of all devices in percent (`None`
+/// when there are no devices: no share is invented for an empty fleet).
+pub fn supported_share(versions: &[VersionCount], floor: u64) -> (u64, Option<f64>) {
+    let total: u64 = versions.iter().map(|v| v.devices).sum();
+    let supported: u64 = versions
+        .iter()
+        .filter(|v| v.security_version >= floor)
+        .map(|v| v.devices)
+        .sum();
+    let share = (total > 0).then(|| supported as f64 * 100.0 / total as f64);
+    (supported, share)
+}
+
+/// Whether a version string reported by a device names `release` (semver equality, so `1.2.0`
+/// and `1.2.0+build` differ but surrounding spaces or a different spelling of the same
+/// version do not matter; a string that is not semver matches only literally).
+fn names_release(reported: &str, release: &Release) -> bool {
+    match semver::Version::parse(reported.trim()) {
+        Ok(v) => v == release.info.version,
+        Err(_) => reported == release.info.version.to_string(),
+    }
+}
+
+/// Seconds from the release's signed time to each device's first `installed` report of it;
+/// a report earlier than the signed time (a release signed with a future date) counts as 0.
+pub fn seconds_to_install(
+    release: &Release,
+    first_installs: &[(String, jiff::Timestamp)],
+) -> Vec<u64> {
+    first_installs
+        .iter()
+        .filter(|(version, _)| names_release(version, release))
+        .map(|(_, at)| {
+            let seconds = at.as_second() - release.info.released.as_second();
+            seconds.max(0) as u64
+        })
+        .collect()
+}
+
+/// What the state store knows of one release.
+#[derive(Debug, Clone)]
+pub struct ReleaseFacts {
+    pub release: Release,
+    /// Distinct devices that ever reported it installed / failed.
+    pub devices_installed: u64,
+    pub devices_failed: u64,
+    pub rollout: Option<RolloutOutcome>,
+}
+
+/// Order of versions in the table: newest semver first, then strings that are not semver.
+fn version_order(a: &VersionCount, b: &VersionCount) -> std::cmp::Ordering {
+    let parsed = |v: &VersionCount| semver::Version::parse(&v.version).ok();
+    match (parsed(a), parsed(b)) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.version.cmp(&b.version),
+    }
+    .then(b.security_version.cmp(&a.security_version))
+}
+
+/// The fleet report from what the store holds.
+pub fn summarise(
+    product: &str,
+    now: jiff::Timestamp,
+    floor: u64,
+    mut versions: Vec<VersionCount>,
+    first_installs: &[(String, jiff::Timestamp)],
+    mut releases: Vec<ReleaseFacts>,
+) -> FleetReport {
+    versions.sort_by(version_order);
+    let (devices_supported, supported_percent) = supported_share(&versions, floor);
+    releases.sort_by(|a, b| {
+        (a.release.info.released, &a.release.info.version)
+            .cmp(&(b.release.info.released, &b.release.info.version))
+    });
+    FleetReport {
+        product: product.to_string(),
+        generated_at: now,
+        devices: versions.iter().map(|v| v.devices).sum(),
+        min_security_version: floor,
+        devices_supported,
+        supported_percent,
+        versions: versions
+            .into_iter()
+            .map(|v| FleetVersion {
+                supported: v.security_version >= floor,
+                version: v.version,
+                security_version: v.security_version,
+                devices: v.devices,
+            })
+            .collect(),
+        releases: releases
+            .into_iter()
+            .map(|f| FleetRelease {
+                median_seconds_to_install: median(&mut seconds_to_install(
+                    &f.release,
+                    first_installs,
+                )),
+                version: f.release.info.version.to_string(),
+                kind: f.release.info.kind,
+                security_version: f.release.info.security_version,
+                released: f.release.info.released,
+                devices_installed: f.devices_installed,
+                devices_failed: f.devices_failed,
+                rollout: f.rollout,
+            })
+            .collect(),
+    }
+}
+
+/// The fleet report of `product` now.
+pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, ApiError> {
+    let view = app.view();
+    let p = view.products.get(product).ok_or_else(|| {
+        ApiError::not_found("unknown_product", format!("unknown product {product:?}"))
+    })?;
+    // check-ins are written in batches: count the ones still queued too
+    app.check_ins.flush().await;
+    let versions = app.state.fleet_versions(product).await?;
+    let first_installs = app.state.first_installs(product).await?;
+    let rollouts = app.rollouts();
+    let mut releases = Vec::with_capacity(p.releases.len());
+    for release in &p.releases {
+        let version = release.info.version.to_string();
+        let (devices_installed, devices_failed) = app
+            .state
+            .outcome_counts(product, &version, jiff::Timestamp::UNIX_EPOCH)
+            .await?;
+        let rollout = match crate::rollouts::latest_for_target(&rollouts, &release.name) {
+            Some(r) => {
+                let (installed, failed) = app
+                    .state
+                    .outcome_counts(product, &version, r.started_at)
+                    .await?;
+                Some(RolloutOutcome {
+                    id: r.id.clone(),
+                    state: r.state.as_str().to_string(),
+                    reason: r.reason.clone(),
+                    started_at: r.started_at,
+                    installed,
+                    failed,
+                })
+            }
+            None => None,
+        };
+        releases.push(ReleaseFacts {
+            release: release.clone(),
+            devices_installed,
+            devices_failed,
+            rollout,
+        });
+    }
+    Ok(summarise(
+        product,
+        app.clock.now(),
+        p.support.min_security_version,
+        versions,
+        &first_installs,
+        releases,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use airlock_core::release::{ReleaseInfo, ReleaseKind};
+
+    fn at(second: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(second).unwrap()
+    }
+
+    fn release(version: &str, security_version: u64, released: i64) -> Release {
+        Release {
+            name: format!("acme-cam/fw-{version}.bin"),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                product: "acme-cam".into(),
+                version: version.parse().unwrap(),
+                security_version,
+                kind: ReleaseKind::Security,
+                requires: None,
+                released: at(released),
+                advisories: Vec::new(),
+            },
+        }
+    }
+
+    fn count(version: &str, security_version: u64, devices: u64) -> VersionCount {
+        VersionCount {
+            version: version.into(),
+            security_version,
+            devices,
+        }
+    }
+
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [7]), Some(7));
+        assert_eq!(median(&mut [30, 10, 20]), Some(20));
+        assert_eq!(median(&mut [40, 10, 30, 20]), Some(25));
+        assert_eq!(median(&mut [1, 2]), Some(1), "rounded down");
+        assert_eq!(
+            median(&mut [u64::MAX, u64::MAX]),
+            Some(u64::MAX),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn supported_share_counts_devices_at_or_above_the_floor() {
+        let versions = [
+            count("1.0.0", 1, 3),
+            count("1.1.0", 2, 5),
+            count("1.2.0", 3, 2),
+        ];
+        assert_eq!(supported_share(&versions, 2), (7, Some(70.0)));
+        assert_eq!(supported_share(&versions, 0), (10, Some(100.0)));
+        assert_eq!(supported_share(&versions, 4), (0, Some(0.0)));
+        assert_eq!(supported_share(&[], 2), (0, None), "no devices, no share");
+    }
+
+    #[test]
+    fn time_to_install_is_from_the_signed_release_time_to_each_first_install() {
+        let r = release("1.2.0", 3, 1_000);
+        let first = [
+            ("1.2.0".to_string(), at(1_100)),
+            ("1.2.0".to_string(), at(1_300)),
+            ("1.2.0".to_string(), at(900)), // before the signed time: 0, never negative
+            ("1.1.0".to_string(), at(5_000)), // another release
+            ("garbage".to_string(), at(5_000)),
+        ];
+        let mut seconds = seconds_to_install(&r, &first);
+        seconds.sort_unstable();
+        assert_eq!(seconds, vec![0, 100, 300]);
+        assert_eq!(median(&mut seconds), Some(100));
+    }
+
+    #[test]
+    fn summary_orders_versions_and_releases_and_counts_the_fleet() {
+        let rollout = RolloutOutcome {
+            id: "r1".into(),
+            state: "paused".into(),
+            reason: Some("failures>=5% after 20 reports".into()),
+            started_at: at(2_000),
+            installed: 19,
+            failed: 1,
+        };
+        let report = summarise(
+            "acme-cam",
+            at(9_000),
+            3,
+            vec![
+                count("1.2.0", 3, 4),
+                count("not-semver", 0, 1),
+                count("1.10.0", 5, 2),
+                count("1.0.0", 1, 3),
+            ],
+            &[
+                ("1.10.0".into(), at(2_600)),
+                ("1.10.0".into(), at(2_200)),
+                ("1.2.0".into(), at(1_060)),
+            ],
+            vec![
+                ReleaseFacts {
+                    release: release("1.10.0", 5, 2_000),
+                    devices_installed: 2,
+                    devices_failed: 1,
+                    rollout: Some(rollout),
+                },
+                ReleaseFacts {
+                    release: release("1.2.0", 3, 1_000),
+                    devices_installed: 1,
+                    devices_failed: 0,
+                    rollout: None,
+                },
+            ],
+        );
+        assert_eq!(report.devices, 10);
+        assert_eq!(report.devices_supported, 6);
+        assert_eq!(report.supported_percent, Some(60.0));
+        let order: Vec<&str> = report.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(order, ["1.10.0", "1.2.0", "1.0.0", "not-semver"]);
+        assert!(report.versions[0].supported && !report.versions[2].supported);
+        let releases: Vec<&str> = report.releases.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(releases, ["1.2.0", "1.10.0"], "oldest first");
+        assert_eq!(report.releases[0].median_seconds_to_install, Some(60));
+        assert_eq!(report.releases[1].median_seconds_to_install, Some(400));
+        assert_eq!(report.releases[1].rollout.as_ref().unwrap().state, "paused");
+        assert!(report.releases[0].rollout.is_none());
+    }
+}
