@@ -247,11 +247,7 @@ pub fn key_sources(keys: &[SigningKey]) -> Vec<Box<dyn tough::key_source::KeySou
 
 /// The canonical JSON (OLPC, as TUF signs it) of a value.
 pub fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    value.serialize(&mut ser)?;
-    Ok(out)
+    crate::canonical::to_vec(value)
 }
 
 /// Adds `key`'s signature over the canonical form of `signed.signed` (multi-holder signing:

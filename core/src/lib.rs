@@ -12,6 +12,7 @@
 //! - [`online`]: building and signing snapshot and timestamp metadata.
 
 pub mod api;
+pub mod canonical;
 pub mod config;
 pub mod decision;
 pub mod keys;

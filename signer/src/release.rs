@@ -90,19 +90,23 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     support
         .check_new_release(&info, released)
         .context("the product's support record does not allow this release")?;
+    // One pass over the role, reading only each target's version (a role may hold 100k).
     for (name, t) in &role.targets {
         if name.raw() == target {
             bail!("{target} is already released; give the new image a new file name");
         }
-        if let Ok(existing) = airlock_core::release::Release::from_target(name.raw(), t) {
-            if existing.info.version == info.version {
-                bail!(
-                    "{} version {} is already released as {}",
-                    opts.product,
-                    info.version,
-                    name.raw()
-                );
-            }
+        let version = t
+            .custom
+            .get("version")
+            .and_then(|v| v.as_str())
+            .and_then(|v| semver::Version::parse(v).ok());
+        if version.as_ref() == Some(&info.version) {
+            bail!(
+                "{} version {} is already released as {}",
+                opts.product,
+                info.version,
+                name.raw()
+            );
         }
     }
 
@@ -138,6 +142,10 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             role_version: role.version.get() + 1,
             info: info.clone(),
         };
+        let mut role = std::mem::replace(
+            &mut role,
+            tough::schema::Targets::new(String::new(), std::num::NonZeroU64::MIN, released),
+        );
         role.add_target(tough::TargetName::new(target.clone())?, entry);
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
@@ -148,7 +156,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         // Sign first (nothing written if the keys are missing), then move the image in, then
         // write the role: the role never lists an image that is not in place.
         let signed = repo
-            .sign_role(&opts.product, role.clone(), &delegations, &keys)
+            .sign_role(&opts.product, role, &delegations, &keys)
             .await?;
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("moving {} into place", dest.display()))?;

@@ -7,8 +7,8 @@
 //! version, ...) apply to every file. Everything is checked before any byte is copied (names,
 //! versions not released yet, the product's support window); then the files are copied into the
 //! repository and hashed in the same pass, in parallel (rayon, one open file per worker, fixed
-//! buffers), the role is signed once, and only then are the copies renamed into place and the
-//! role written (temp file + rename). A file that vanishes or changes while it is copied is
+//! buffers), the role is signed once and written last (temp file + rename); until then no
+//! metadata lists the copies, and a failure removes them. A file that vanishes or changes while it is copied is
 //! named in the error, and the repository stays as it was.
 
 use anyhow::{bail, Context, Result};
@@ -89,22 +89,17 @@ struct Planned {
     info: ReleaseInfo,
 }
 
-/// A file copied into the repository under a temporary name, with its digest.
+/// A file copied into the repository, with its digest.
 struct Copied {
-    tmp: PathBuf,
     length: u64,
     sha256: [u8; 32],
 }
 
-fn temp_path(dir: &Path, file_name: &str) -> PathBuf {
-    dir.join(format!(".{file_name}.airlock-tmp"))
-}
-
-/// Copies `source` to `tmp` and hashes the bytes on the way; refuses a file that vanishes or
+/// Copies `source` to `dest` and hashes the bytes on the way; refuses a file that vanishes or
 /// changes meanwhile (other length, modification time or inode than when it was opened).
 fn copy_and_hash(
     source: &Path,
-    tmp: &Path,
+    dest: &Path,
     buf: &mut [u8],
     before_read: &(dyn Fn(&Path) + Sync),
 ) -> Result<Copied> {
@@ -122,7 +117,7 @@ fn copy_and_hash(
         .with_context(|| format!("reading {}", source.display()))?;
     before_read(source);
     let mut out =
-        std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let mut hasher = Sha256::new();
     let mut length = 0u64;
     loop {
@@ -135,7 +130,7 @@ fn copy_and_hash(
         let chunk = buf.get(..n).unwrap_or_default();
         hasher.update(chunk);
         out.write_all(chunk)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+            .with_context(|| format!("writing {}", dest.display()))?;
         length += n as u64;
     }
     drop(out);
@@ -166,7 +161,6 @@ fn copy_and_hash(
         );
     }
     Ok(Copied {
-        tmp: tmp.to_path_buf(),
         length,
         sha256: hasher.finalize().into(),
     })
@@ -182,7 +176,13 @@ fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        // file_type() needs no stat on most file systems; only a link is followed.
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => path.is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => path.is_dir(),
+        };
+        if is_dir {
             bail!(
                 "{} is a directory: --from-dir adds the files directly in {}",
                 path.display(),
@@ -208,6 +208,8 @@ pub async fn add_dir_with(
     opts: &DirOptions,
     before_read: &(dyn Fn(&Path) + Sync),
 ) -> Result<DirReport> {
+    let started = std::time::Instant::now();
+    let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
     names::check_product_id(&opts.product)?;
     crate::targets::check_product_not_staged(repo, &opts.product)?;
@@ -220,6 +222,11 @@ pub async fn add_dir_with(
     }
     let mut role = repo.load_role(&opts.product)?.signed;
     let support = repo.load_support(&opts.product)?;
+    tracing::debug!(
+        elapsed_ms = ms(),
+        targets = role.targets.len(),
+        "role loaded"
+    );
     if opts.kind == ReleaseKind::Feature && !opts.advisories.is_empty() {
         bail!("advisories belong to security (or sunset) releases; this is a feature release");
     }
@@ -289,6 +296,7 @@ pub async fn add_dir_with(
         });
     }
 
+    tracing::debug!(elapsed_ms = ms(), files = planned.len(), "files checked");
     // The keys before the long copy: a passphrase or PIN is asked first, a wrong one stops here.
     let keys = repo.role_keys(&opts.product)?;
     let dest_dir = repo.targets_dir().join(&opts.product);
@@ -312,21 +320,19 @@ pub async fn add_dir_with(
         .map_init(
             || vec![0u8; 256 * 1024],
             |buf, p| {
-                let r = copy_and_hash(
-                    &p.source,
-                    &temp_path(&dest_dir, &p.file_name),
-                    buf,
-                    before_read,
-                );
+                let r = copy_and_hash(&p.source, &dest_dir.join(&p.file_name), buf, before_read);
                 bar.inc(1);
                 r
             },
         )
         .collect();
     bar.finish_and_clear();
-    let remove_temps = || {
+    tracing::debug!(elapsed_ms = ms(), "files copied and hashed");
+    // The copies have their final names (no metadata lists them until the role is written; no
+    // rename per file, which costs more than the copy of a small file): a failure removes them.
+    let remove_copies = || {
         for p in &planned {
-            let _ = std::fs::remove_file(temp_path(&dest_dir, &p.file_name));
+            let _ = std::fs::remove_file(dest_dir.join(&p.file_name));
         }
     };
     let mut ok = Vec::with_capacity(copied.len());
@@ -338,13 +344,18 @@ pub async fn add_dir_with(
         }
     }
     if let Some(first) = failures.into_iter().next() {
-        remove_temps();
+        remove_copies();
         return Err(first.context(format!(
             "adding the files of {} (nothing was added)",
             opts.dir.display()
         )));
     }
 
+    // The release fields are the same for every file but its version: encode them once.
+    let shared_custom = planned
+        .first()
+        .map(|p| p.info.to_custom())
+        .unwrap_or_default();
     let result = async {
         let mut releases = Vec::with_capacity(planned.len());
         let mut bytes = 0u64;
@@ -355,7 +366,14 @@ pub async fn add_dir_with(
                     sha256: c.sha256.to_vec().into(),
                     _extra: HashMap::new(),
                 },
-                custom: p.info.to_custom(),
+                custom: {
+                    let mut custom = shared_custom.clone();
+                    custom.insert(
+                        "version".to_string(),
+                        serde_json::Value::String(p.info.version.to_string()),
+                    );
+                    custom
+                },
                 _extra: HashMap::new(),
             };
             role.targets
@@ -375,30 +393,14 @@ pub async fn add_dir_with(
             .delegations
             .clone()
             .context("targets.json has no delegations")?;
-        // Sign first (nothing moved if the keys are missing), then move the images in, then
-        // write the role: the role never lists an image that is not in place.
+        // The images are in place; the role that lists them is written last.
+        tracing::debug!(elapsed_ms = ms(), "role built");
         let signed = repo
             .sign_role(&opts.product, role, &delegations, &keys)
             .await?;
-        let mut moved = Vec::new();
-        for (p, c) in planned.iter().zip(&ok) {
-            let dest = dest_dir.join(&p.file_name);
-            if let Err(e) = std::fs::rename(&c.tmp, &dest) {
-                for d in &moved {
-                    let _ = std::fs::remove_file(d);
-                }
-                return Err(
-                    anyhow::Error::new(e).context(format!("moving {} into place", dest.display()))
-                );
-            }
-            moved.push(dest);
-        }
-        if let Err(e) = crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed) {
-            for d in &moved {
-                let _ = std::fs::remove_file(d);
-            }
-            return Err(e);
-        }
+        tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
+        crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
+        tracing::debug!(elapsed_ms = ms(), "role written");
         Ok::<_, anyhow::Error>(DirReport {
             product: opts.product.clone(),
             role_version,
@@ -408,7 +410,7 @@ pub async fn add_dir_with(
     }
     .await;
     if result.is_err() {
-        remove_temps();
+        remove_copies();
     }
     result
 }
