@@ -329,6 +329,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             enrol_token: None,
             boot_fails: Vec::new(),
             interrupt_download_at: None,
+            network: Default::default(),
         })
     };
 

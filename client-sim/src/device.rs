@@ -44,6 +44,33 @@ pub struct DeviceConfig {
     /// has arrived. The partial image is kept and the next cycle resumes it with a Range
     /// request.
     pub interrupt_download_at: Option<f64>,
+    /// Simulated network conditions: latency added before every request, and a bandwidth
+    /// cap for image downloads (bytes per second).
+    pub network: Network,
+}
+
+/// Simulated network conditions (real time).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Network {
+    pub latency: std::time::Duration,
+    pub bytes_per_second: Option<u64>,
+}
+
+impl Network {
+    async fn delay(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    async fn throttle(&self, bytes: usize) {
+        if let Some(bps) = self.bytes_per_second.filter(|b| *b > 0) {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(
+                bytes as f64 / bps as f64,
+            ))
+            .await;
+        }
+    }
 }
 
 fn credential_file(dir: &Path) -> PathBuf {
@@ -365,6 +392,7 @@ pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<
     if let Some(c) = &credential {
         req = req.bearer_auth(c);
     }
+    cfg.network.delay().await;
     let resp = req
         .json(&CheckInRequest {
             product: device.product.clone(),
@@ -410,10 +438,25 @@ async fn decide_and_install(
         Ok(v) => v,
         Err(reason) => return refused(reason),
     };
+    // Clocks differ: a server whose clock passed midnight of the last supported day a little
+    // before this device's did tells the truth. Beyond this tolerance, an end-of-support claim
+    // that the signed record contradicts is refused (a server hiding updates).
+    let window_open_for_device = verified.support.security_window_open(now);
+    let window_closed_within_tolerance = end_of_support_claim_plausible(&verified.support, now);
     match answer {
         CheckInResponse::UpToDate { .. } | CheckInResponse::EndOfSupport { .. }
-            if !verified.support.security_window_open(now) =>
+            if !window_open_for_device =>
         {
+            // The notice comes from the signed record, not from the server's words.
+            let s = &verified.support;
+            Ok(Outcome::EndOfSupport {
+                statement: s.statement.clone(),
+                successor: s.successor.clone(),
+                notice_url: s.notice_url.clone(),
+                security_updates_until: s.security_updates_until,
+            })
+        }
+        CheckInResponse::EndOfSupport { .. } if window_closed_within_tolerance => {
             // The notice comes from the signed record, not from the server's words.
             let s = &verified.support;
             Ok(Outcome::EndOfSupport {
@@ -521,6 +564,15 @@ async fn decide_and_install(
     }
 }
 
+/// How far apart the server's and a device's clocks may be at the end of support.
+const EOS_CLOCK_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// Whether a server's end-of-support answer is consistent with the signed record, allowing
+/// for clocks that differ by up to [`EOS_CLOCK_TOLERANCE`].
+fn end_of_support_claim_plausible(support: &SupportRecord, now: jiff::Timestamp) -> bool {
+    !support.security_window_open(now.checked_add(EOS_CLOCK_TOLERANCE).unwrap_or(now))
+}
+
 /// Why a download did not complete.
 enum Download {
     /// The image failed verification (or could not be fetched as signed): nothing installed.
@@ -577,6 +629,7 @@ async fn download(
                 .header(reqwest::header::RANGE, format!("bytes={have}-"))
                 .header(reqwest::header::IF_RANGE, format!("\"{}\"", release.sha256));
         }
+        cfg.network.delay().await;
         let resp = match request.send().await {
             Ok(r) => r,
             Err(_) => return Err(Download::Interrupted { received: have }),
@@ -627,6 +680,7 @@ async fn download(
                     interrupted = true;
                 }
             }
+            cfg.network.throttle(chunk.len()).await;
             hasher.update(&chunk);
             out.write_all(&chunk)
                 .await
@@ -660,6 +714,34 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_of_support_claims_tolerate_an_hour_of_clock_skew_only() {
+        let record: SupportRecord = serde_json::from_value(serde_json::json!({
+            "product": "cam",
+            "support_start": "2021-01-01",
+            "feature_updates_until": "2025-06-30",
+            "security_updates_until": "2026-11-29",
+            "min_security_version": 1,
+            "statement": "s"
+        }))
+        .unwrap();
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // the last supported day, 30 minutes before midnight: the server may be ahead
+        assert!(end_of_support_claim_plausible(
+            &record,
+            t("2026-11-29T23:30:00Z")
+        ));
+        // the same day at noon: a server claiming the end hides updates
+        assert!(!end_of_support_claim_plausible(
+            &record,
+            t("2026-11-29T12:00:00Z")
+        ));
+        assert!(!end_of_support_claim_plausible(
+            &record,
+            t("2026-06-01T00:00:00Z")
+        ));
+    }
 
     #[test]
     fn first_expired_is_in_order_and_inclusive() {

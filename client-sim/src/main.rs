@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 enrol_token,
                 boot_fails: Vec::new(),
                 interrupt_download_at: None,
+                network: Default::default(),
             };
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))

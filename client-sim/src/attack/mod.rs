@@ -512,6 +512,7 @@ impl Ctx {
             enrol_token: self.enrol_token.clone(),
             boot_fails: Vec::new(),
             interrupt_download_at: None,
+            network: Default::default(),
         };
         let run = run_device(&cfg, &self.client)
             .await

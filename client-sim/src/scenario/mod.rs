@@ -418,6 +418,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
                 enrol_token: None,
                 boot_fails,
                 interrupt_download_at: None,
+                network: Default::default(),
             },
             next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,
             skew_ms,
@@ -556,6 +557,12 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             }
             let dropped = draw(scn.seed, &format!("drop/{}/{t}", d.cfg.id)) < scn.faults.drop_rate;
             let mut cfg = d.cfg.clone();
+            cfg.network = crate::device::Network {
+                latency: std::time::Duration::from_millis(scn.faults.latency.0.max(0) as u64),
+                bytes_per_second: (draw(scn.seed, &format!("slow/{}", d.cfg.id))
+                    < scn.faults.slow_link_share)
+                    .then_some(scn.faults.slow_link_bytes_per_second),
+            };
             cfg.now = Some(at(start, Offset(t + d.skew_ms))?);
             let cut = restarting
                 || draw(scn.seed, &format!("cut/{}/{t}", d.cfg.id)) < scn.faults.interrupt_rate;

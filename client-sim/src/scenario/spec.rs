@@ -18,18 +18,19 @@ impl Offset {
         };
         let split = t
             .find(|c: char| !c.is_ascii_digit())
-            .with_context(|| format!("{text:?}: a duration needs a unit (s, m, h, d, w)"))?;
+            .with_context(|| format!("{text:?}: a duration needs a unit (ms, s, m, h, d, w)"))?;
         let (digits, unit) = t.split_at(split);
         let n: i64 = digits
             .parse()
             .with_context(|| format!("{text:?}: expected a number before the unit"))?;
         let unit_ms: i64 = match unit {
+            "ms" => 1,
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
             "w" => 7 * 86_400_000,
-            other => bail!("{text:?}: unknown unit {other:?} (s, m, h, d, w)"),
+            other => bail!("{text:?}: unknown unit {other:?} (ms, s, m, h, d, w)"),
         };
         let ms = n
             .checked_mul(unit_ms)
@@ -215,6 +216,14 @@ pub struct Faults {
     /// image with a Range request next time).
     #[serde(default)]
     pub interrupt_rate: f64,
+    /// Network latency added to every request of every device (real time, e.g. `80ms`).
+    #[serde(default = "zero")]
+    pub latency: Offset,
+    /// Share of devices on a slow link, and its speed in bytes per second (real time).
+    #[serde(default)]
+    pub slow_link_share: f64,
+    #[serde(default)]
+    pub slow_link_bytes_per_second: u64,
     /// Share of devices that go offline at `offline_from` for `offline_for`.
     #[serde(default)]
     pub offline_share: f64,
@@ -338,12 +347,19 @@ impl Scenario {
         for rate in [
             self.faults.drop_rate,
             self.faults.interrupt_rate,
+            self.faults.slow_link_share,
             self.faults.offline_share,
             self.faults.corrupt_share,
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 bail!("fault rates and shares must be within 0..=1");
             }
+        }
+        if self.faults.latency.0 < 0 || self.faults.latency.0 > 10_000 {
+            bail!("faults.latency must be within 0ms..10s");
+        }
+        if self.faults.slow_link_share > 0.0 && self.faults.slow_link_bytes_per_second < 1024 {
+            bail!("faults.slow_link_bytes_per_second must be at least 1024 when slow_link_share is set");
         }
         for e in &self.events {
             if !products.contains(&e.product.as_str()) {
@@ -392,6 +408,7 @@ mod tests {
     #[test]
     fn offsets_parse_with_units_and_signs() {
         assert_eq!(Offset::parse("90s").unwrap(), Offset(90_000));
+        assert_eq!(Offset::parse("80ms").unwrap(), Offset(80));
         assert_eq!(Offset::parse("12h").unwrap(), Offset(12 * 3_600_000));
         assert_eq!(Offset::parse("-30d").unwrap(), Offset(-30 * 86_400_000));
         assert_eq!(Offset::parse("+2w").unwrap(), Offset(14 * 86_400_000));
