@@ -97,37 +97,50 @@ impl LocalBlobs {
 
 static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// A fresh temporary file name in `dir` for an upload of `sha256`.
+pub(crate) fn temp_path(dir: &Path, sha256: &str) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("{sha256}.{}.{n}", std::process::id()))
+}
+
+/// Streams an upload into `tmp` (fsynced), checking that it stays within `limit` bytes and
+/// that its sha256 is `sha256`. Returns its length. The caller removes `tmp` on error.
+pub(crate) async fn spool_verified(
+    tmp: &Path,
+    sha256: &str,
+    mut body: ByteStream,
+    limit: u64,
+) -> Result<u64, BlobError> {
+    let mut file = tokio::fs::File::create(tmp).await?;
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
+        len += chunk.len() as u64;
+        if len > limit {
+            return Err(BlobError::TooLarge { limit });
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    let actual = hex::encode(hasher.finalize());
+    if actual != sha256 {
+        return Err(BlobError::HashMismatch {
+            expected: sha256.to_string(),
+            actual,
+        });
+    }
+    file.sync_all().await?;
+    Ok(len)
+}
+
 #[async_trait]
 impl BlobStore for LocalBlobs {
-    async fn put(&self, sha256: &str, mut body: ByteStream, limit: u64) -> Result<u64, BlobError> {
+    async fn put(&self, sha256: &str, body: ByteStream, limit: u64) -> Result<u64, BlobError> {
         let dest = self.path_of(sha256)?;
-        let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{sha256}.{}.{n}", std::process::id()));
+        let tmp = temp_path(&self.root.join("tmp"), sha256);
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            let mut hasher = Sha256::new();
-            let mut len = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
-                len += chunk.len() as u64;
-                if len > limit {
-                    return Err(BlobError::TooLarge { limit });
-                }
-                hasher.update(&chunk);
-                file.write_all(&chunk).await?;
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != sha256 {
-                return Err(BlobError::HashMismatch {
-                    expected: sha256.to_string(),
-                    actual,
-                });
-            }
-            file.sync_all().await?;
-            drop(file);
+            let len = spool_verified(&tmp, sha256, body, limit).await?;
             if let Some(dir) = dest.parent() {
                 tokio::fs::create_dir_all(dir).await?;
             }

@@ -11,10 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream as S3Body, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 
 use super::blobs::{BlobError, BlobReader, BlobStore, ByteStream};
 use airlock_core::names::is_sha256_hex;
@@ -262,38 +259,13 @@ impl S3Blobs {
     }
 }
 
-static SPOOL_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 #[async_trait]
 impl BlobStore for S3Blobs {
-    async fn put(&self, sha256: &str, mut body: ByteStream, limit: u64) -> Result<u64, BlobError> {
+    async fn put(&self, sha256: &str, body: ByteStream, limit: u64) -> Result<u64, BlobError> {
         let key = self.key_of(sha256)?;
-        let n = SPOOL_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = self
-            .spool
-            .join(format!("{sha256}.{}.{n}", std::process::id()));
+        let tmp = super::blobs::temp_path(&self.spool, sha256);
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            let mut hasher = Sha256::new();
-            let mut len = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
-                len += chunk.len() as u64;
-                if len > limit {
-                    return Err(BlobError::TooLarge { limit });
-                }
-                hasher.update(&chunk);
-                file.write_all(&chunk).await?;
-            }
-            file.flush().await?;
-            drop(file);
-            let actual = hex::encode(hasher.finalize());
-            if actual != sha256 {
-                return Err(BlobError::HashMismatch {
-                    expected: sha256.to_string(),
-                    actual,
-                });
-            }
+            let len = super::blobs::spool_verified(&tmp, sha256, body, limit).await?;
             if self.stat(sha256).await? != Some(len) {
                 self.upload(&key, &tmp, len).await?;
             }
@@ -377,6 +349,7 @@ impl BlobStore for S3Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     #[test]
     fn parses_bucket_urls() {
@@ -463,7 +436,7 @@ mod tests {
         // small (single put) and large (multipart: 2 parts) blobs
         for size in [1000usize, PART_SIZE as usize + 12345] {
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-            let digest = hex::encode(Sha256::digest(&data));
+            let digest = hex::encode(sha2::Sha256::digest(&data));
             assert_eq!(blobs.stat(&digest).await.unwrap(), None);
             // wrong content for the digest: refused, nothing stored
             let mut other = data.clone();
