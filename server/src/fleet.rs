@@ -184,7 +184,7 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, ApiErro
     }
     Ok(summarise(
         product,
-        app.clock.now(),
+        airlock_core::whole_seconds(app.clock.now()),
         p.support.min_security_version,
         versions,
         &first_installs,

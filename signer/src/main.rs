@@ -299,23 +299,107 @@ struct StageArgs {
 #[derive(Subcommand)]
 enum ComplianceCommand {
     /// A signed report for one product: support statement and history, update mechanism,
-    /// release ledger, and the crosswalk of requirements to behaviour and tests.
+    /// release ledger, fleet figures, automated test verdicts, and the crosswalk of
+    /// requirements to behaviour and tests.
     Report {
         product: String,
         /// The repository.
         #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]
         repo: PathBuf,
-        /// md, html or json.
+        /// md, html, json or pdf.
         #[arg(long, default_value = "md")]
         format: String,
         /// uk, au, us, sg, eu or all.
         #[arg(long, default_value = "all")]
         jurisdiction: String,
+        /// Fetch fleet figures and rollout outcomes from this airlock-server (needs
+        /// --admin-token-file with the read scope); without it the report says they were not
+        /// requested.
+        #[arg(long, env = "AIRLOCK_SERVER")]
+        server: Option<url::Url>,
+        /// File holding an admin token with the read scope (with --server).
+        #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
+        admin_token_file: Option<PathBuf>,
+        /// Directory of automated test results: `airlock-sim attack --all --json` outputs
+        /// (*.json) and scripts/conformance logs (their `conformance: ...` line).
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
         /// Write the report here and its detached signature to FILE.sig (default: stdout,
         /// unsigned).
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A signed statement of compliance for one product: UK (PSTI) or Australia (smart
+    /// devices rules): product, batch, manufacturer and address, defined support period from
+    /// the signed record, the declarations, signatory, place and date.
+    Statement {
+        product: String,
+        /// The repository.
+        #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]
+        repo: PathBuf,
+        /// uk or au.
+        #[arg(long)]
+        regime: String,
+        /// The manufacturer's name.
+        #[arg(long, env = "AIRLOCK_MANUFACTURER")]
+        manufacturer: String,
+        /// The manufacturer's postal address.
+        #[arg(long, env = "AIRLOCK_MANUFACTURER_ADDRESS")]
+        address: String,
+        /// Product batch or other identification (default: every unit of the product).
+        #[arg(long)]
+        batch: Option<String>,
+        /// Name of the person who signs the statement.
+        #[arg(long, env = "AIRLOCK_SIGNATORY")]
+        signatory: String,
+        /// The signatory's function (e.g. "Head of Product Security").
+        #[arg(long, env = "AIRLOCK_SIGNATORY_FUNCTION")]
+        signatory_function: String,
+        /// Place of issue.
+        #[arg(long, env = "AIRLOCK_PLACE_OF_ISSUE")]
+        place: String,
+        /// Date of issue (default: today, UTC).
+        #[arg(long)]
+        date: Option<jiff::civil::Date>,
+        /// md, html, json or pdf.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write the statement here and its detached signature to FILE.sig (default: stdout,
+        /// unsigned).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Writes a compliance document to `out` with its detached signature in `out.EXT.sig`, or to
+/// stdout unsigned (a PDF only when stdout is not a terminal).
+fn write_signed(repo: &Repo, out: Option<&std::path::Path>, bytes: &[u8], pdf: bool) -> Result<()> {
+    use std::io::{IsTerminal, Write};
+    match out {
+        Some(path) => {
+            airlock_signer::fsutil::write_atomic(path, bytes)?;
+            let sig_path = path.with_extension(format!(
+                "{}.sig",
+                path.extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("report")
+            ));
+            airlock_signer::fsutil::write_atomic(
+                &sig_path,
+                airlock_signer::compliance::sign(repo, bytes)?.as_bytes(),
+            )?;
+            println!("wrote {} and {}", path.display(), sig_path.display());
+        }
+        None => {
+            let mut stdout = std::io::stdout();
+            if pdf && stdout.is_terminal() {
+                anyhow::bail!("a PDF is not written to a terminal: use --out FILE (or redirect)");
+            }
+            stdout.write_all(bytes).context("writing to stdout")?;
+            stdout.flush().context("writing to stdout")?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -705,36 +789,105 @@ async fn run(cli: Cli) -> Result<()> {
                     repo,
                     format,
                     jurisdiction,
+                    server,
+                    admin_token_file,
+                    evidence,
                     out,
                 },
         } => {
-            use airlock_signer::compliance;
-            let repo = open(&repo)?;
-            let report = compliance::build(&repo, &product, &jurisdiction)?;
-            let text = match format.as_str() {
-                "md" => compliance::markdown(&report),
-                "html" => compliance::html(&report),
-                "json" => serde_json::to_string_pretty(&report)? + "\n",
-                other => anyhow::bail!("unsupported format {other:?} (md, html or json)"),
-            };
-            match out {
-                Some(path) => {
-                    airlock_signer::fsutil::write_atomic(&path, text.as_bytes())?;
-                    let sig_path = path.with_extension(format!(
-                        "{}.sig",
-                        path.extension()
-                            .and_then(|e| e.to_str())
-                            .unwrap_or("report")
-                    ));
-                    airlock_signer::fsutil::write_atomic(
-                        &sig_path,
-                        compliance::sign(&repo, text.as_bytes())?.as_bytes(),
-                    )?;
-                    println!("wrote {} and {}", path.display(), sig_path.display());
-                }
-                None => print!("{text}"),
+            use airlock_signer::compliance::{self, evidence, fleet};
+            if !["md", "html", "json", "pdf"].contains(&format.as_str()) {
+                anyhow::bail!("unsupported format {format:?} ({})", compliance::FORMATS);
             }
-            Ok(())
+            compliance::check_jurisdiction(&jurisdiction)?;
+            let repo = open(&repo)?;
+            let fleet = match (server, admin_token_file) {
+                (Some(server), Some(token_file)) => {
+                    let token = publish::read_token(&token_file)?;
+                    let figures = fleet::fetch(&server, &token, &product).await?;
+                    fleet::FleetFigures::FromServer {
+                        server: server.to_string(),
+                        figures,
+                    }
+                }
+                (Some(_), None) => {
+                    anyhow::bail!("--server needs --admin-token-file (a token with the read scope)")
+                }
+                (None, _) => fleet::FleetFigures::NotRequested,
+            };
+            let evidence = evidence.as_deref().map(evidence::read_dir).transpose()?;
+            let report = compliance::build(
+                &repo,
+                &product,
+                compliance::Sources {
+                    jurisdiction,
+                    fleet,
+                    evidence,
+                    now: jiff::Timestamp::now(),
+                },
+            )?;
+            let bytes = match format.as_str() {
+                "md" => compliance::markdown(&report).into_bytes(),
+                "html" => compliance::html(&report).into_bytes(),
+                "pdf" => compliance::pdf(&report)?,
+                _ => (serde_json::to_string_pretty(&report)? + "\n").into_bytes(),
+            };
+            write_signed(&repo, out.as_deref(), &bytes, format == "pdf")
+        }
+        Command::Compliance {
+            command:
+                ComplianceCommand::Statement {
+                    product,
+                    repo,
+                    regime,
+                    manufacturer,
+                    address,
+                    batch,
+                    signatory,
+                    signatory_function,
+                    place,
+                    date,
+                    format,
+                    out,
+                },
+        } => {
+            use airlock_signer::compliance::{self, document, pdf, statement};
+            if !["md", "html", "json", "pdf"].contains(&format.as_str()) {
+                anyhow::bail!("unsupported format {format:?} ({})", compliance::FORMATS);
+            }
+            let regime: statement::Regime = regime.parse()?;
+            let repo = open(&repo)?;
+            let now = jiff::Timestamp::now();
+            let st = statement::build(
+                &repo,
+                &product,
+                regime,
+                &statement::Declarant {
+                    manufacturer,
+                    address,
+                    batch,
+                    signatory,
+                    signatory_function,
+                    place,
+                    date: date.unwrap_or_else(|| airlock_core::support::utc_date(now)),
+                },
+                now,
+            )?;
+            for gap in &st.gaps {
+                eprintln!("warning: {gap}");
+            }
+            let doc = statement::document(&st);
+            let bytes = match format.as_str() {
+                "md" => document::markdown(&doc).into_bytes(),
+                "html" => document::html(&doc).into_bytes(),
+                "pdf" => pdf::render(
+                    &doc,
+                    &format!("{product}: statement of compliance, {}", st.date_of_issue),
+                    st.generated_at,
+                )?,
+                _ => (serde_json::to_string_pretty(&st)? + "\n").into_bytes(),
+            };
+            write_signed(&repo, out.as_deref(), &bytes, format == "pdf")
         }
         Command::Root {
             command:

@@ -3,6 +3,44 @@
 
 use airlock_e2e::*;
 use serde_json::Value;
+use std::path::Path;
+
+/// Whether `FILE.sig` (`{"keyid", "sig"}`) is a valid Ed25519 signature over `bytes` by a
+/// targets key listed in repo/metadata/root.json.
+fn signature_matches(dir: &Path, file: &str, bytes: &[u8]) -> bool {
+    let sig: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{file}.sig"))).unwrap()).unwrap();
+    let root: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("repo/metadata/root.json")).unwrap())
+            .unwrap();
+    let keyid = sig["keyid"].as_str().unwrap();
+    assert!(root["signed"]["roles"]["targets"]["keyids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == keyid));
+    let public = hex::decode(
+        root["signed"]["keys"][keyid]["keyval"]["public"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public.try_into().unwrap()).unwrap();
+    let signature =
+        ed25519_dalek::Signature::from_slice(&hex::decode(sig["sig"].as_str().unwrap()).unwrap())
+            .unwrap();
+    key.verify_strict(bytes, &signature).is_ok()
+}
+
+/// Reads FILE, asserts FILE.sig verifies over it, returns its bytes.
+fn verify_signature(dir: &Path, file: &str) -> Vec<u8> {
+    let bytes = std::fs::read(dir.join(file)).unwrap();
+    assert!(
+        signature_matches(dir, file, &bytes),
+        "{file}.sig does not verify"
+    );
+    bytes
+}
 
 #[test]
 fn signed_compliance_report() {
@@ -113,33 +151,21 @@ fn signed_compliance_report() {
             "report.md",
         ],
     );
-    let text = std::fs::read(dir.join("report.md")).unwrap();
-    assert!(String::from_utf8_lossy(&text).contains("| eu | CRA Art. 13(8) |"));
-    let sig: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.md.sig")).unwrap()).unwrap();
-    let root: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("repo/metadata/root.json")).unwrap())
-            .unwrap();
-    let keyid = sig["keyid"].as_str().unwrap();
-    assert!(root["signed"]["roles"]["targets"]["keyids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|k| k == keyid));
-    let public = hex::decode(
-        root["signed"]["keys"][keyid]["keyval"]["public"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&public.try_into().unwrap()).unwrap();
-    let signature =
-        ed25519_dalek::Signature::from_slice(&hex::decode(sig["sig"].as_str().unwrap()).unwrap())
-            .unwrap();
-    assert!(key.verify_strict(&text, &signature).is_ok());
+    let text = verify_signature(dir, "report.md");
+    let md = String::from_utf8_lossy(&text);
+    assert!(md.contains("| eu | CRA Art. 13(8) |"), "{md}");
+    // without --server or --evidence the report says so instead of inventing figures
+    assert!(md.contains("Fleet figures were not requested"), "{md}");
+    assert!(md.contains("| 1.2.0 | security | 3 |") && md.contains("| not requested |"));
+    assert!(
+        md.contains("Automated test verdicts were not supplied"),
+        "{md}"
+    );
+    assert_eq!(report["fleet"]["status"], "not_requested");
+    assert!(report["automated_tests"].is_null());
     let mut tampered = text.clone();
     tampered[10] ^= 1;
-    assert!(key.verify_strict(&tampered, &signature).is_err());
+    assert!(!signature_matches(dir, "report.md", &tampered));
 
     let e = fails(
         dir,
@@ -151,14 +177,493 @@ fn signed_compliance_report() {
             "--repo",
             "repo",
             "--format",
-            "pdf",
+            "docx",
         ],
     );
     assert!(e.contains("unsupported format"), "{e}");
     let e = fails(
         dir,
         "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--server",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(e.contains("--server needs --admin-token-file"), "{e}");
+    let e = fails(
+        dir,
+        "airlock",
         &["compliance", "report", "nope", "--repo", "repo"],
     );
     assert!(e.contains("unknown product"), "{e}");
+}
+
+fn check_in(server: &Server, device: &str, version: &str, security_version: u64) {
+    let (status, answer) = server.post_json(
+        &format!("/v1/devices/{device}/check-in"),
+        &format!(
+            r#"{{"product": "acme-cam", "version": "{version}", "security_version": {security_version}}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
+fn report(server: &Server, device: &str, status: &str, version: &str) {
+    let (code, answer) = server.post_json(
+        &format!("/v1/devices/{device}/reports"),
+        &format!(r#"{{"status": "{status}", "version": "{version}"}}"#),
+    );
+    assert!((200..300).contains(&code), "{code} {answer}");
+}
+
+/// Fleet figures from the server's read-scoped admin endpoint, in the report.
+#[test]
+fn fleet_figures_and_rollout_outcomes_from_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let read = ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "auditor", "--scope", "read",
+        ],
+    );
+    std::fs::write(dir.join("read.token"), read.trim()).unwrap();
+    let server = Server::start(dir);
+    publish(dir, &server);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.2.0",
+            "--waves",
+            "100%@0h",
+        ],
+    );
+
+    // five devices: three below the signed floor (2), two of them update to 1.2.0, one fails
+    for (device, version, sv) in [
+        ("cam-1", "1.0.0", 1),
+        ("cam-2", "1.0.0", 1),
+        ("cam-3", "1.1.0", 1),
+        ("cam-4", "1.1.0", 2),
+        ("cam-5", "1.1.0", 2),
+    ] {
+        check_in(&server, device, version, sv);
+    }
+    report(&server, "cam-1", "installed", "1.2.0");
+    report(&server, "cam-4", "installed", "1.2.0");
+    report(&server, "cam-3", "failed", "1.2.0");
+    check_in(&server, "cam-1", "1.2.0", 3);
+    check_in(&server, "cam-4", "1.2.0", 3);
+
+    let client = reqwest::blocking::Client::new();
+    let fleet_url = format!("{}/v1/admin/products/acme-cam/fleet", server.url);
+    assert_eq!(client.get(&fleet_url).send().unwrap().status(), 401);
+    let missing = client
+        .get(format!("{}/v1/admin/products/nope/fleet", server.url))
+        .bearer_auth(read.trim())
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let fleet: Value = client
+        .get(&fleet_url)
+        .bearer_auth(read.trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(fleet["devices"], 5, "{fleet:#}");
+    assert_eq!(fleet["min_security_version"], 2);
+    // cam-1 and cam-4 on 1.2.0 (3), cam-5 on 2: three of five at or above the floor
+    assert_eq!(fleet["devices_supported"], 3, "{fleet:#}");
+    assert_eq!(fleet["supported_percent"], 60.0);
+    assert_eq!(fleet["versions"][0]["version"], "1.2.0");
+    assert_eq!(fleet["versions"][0]["devices"], 2);
+    let release = &fleet["releases"][0];
+    assert_eq!(release["version"], "1.2.0");
+    assert_eq!(release["devices_installed"], 2);
+    assert_eq!(release["devices_failed"], 1);
+    assert!(release["median_seconds_to_install"].as_u64().is_some());
+    assert_eq!(release["rollout"]["state"], "active");
+    assert_eq!(release["rollout"]["installed"], 2);
+
+    let report: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "read.token",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(report["fleet"]["status"], "from_server");
+    assert_eq!(report["fleet"]["figures"]["devices"], 5);
+    assert_eq!(report["ledger"][0]["fleet"]["devices_installed"], 2);
+    let outcome = report["ledger"][0]["rollout_outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("active: 2 installed, 1 failed since "),
+        "{outcome}"
+    );
+
+    ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "read.token",
+            "--out",
+            "fleet.md",
+        ],
+    );
+    let md = String::from_utf8(verify_signature(dir, "fleet.md")).unwrap();
+    assert!(md.contains("## Fleet\n"), "{md}");
+    assert!(
+        md.contains("| On a supported security version | 3 of 5 (60.0%) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 1.0.0 | 1 | 1 | 20.0% | no (below the floor) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| active: 2 installed, 1 failed since "),
+        "{md}"
+    );
+
+    // a wrong token is a clear error, not a report without figures
+    std::fs::write(dir.join("wrong.token"), "not-a-token").unwrap();
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "wrong.token",
+        ],
+    );
+    assert!(
+        e.contains("fetching fleet figures") && e.contains("401"),
+        "{e}"
+    );
+}
+
+/// Pages of a PDF, counted from its page objects (`/Type /Page`, not `/Pages`).
+fn pdf_pages(bytes: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(bytes).replace("/Type /Page", "/Type/Page");
+    text.match_indices("/Type/Page")
+        .filter(|(at, m)| !text[at + m.len()..].starts_with('s'))
+        .count()
+}
+
+/// The text of a PDF by poppler's pdftotext, or `None` (said loudly) when it is not installed.
+fn pdf_text(test: &str, dir: &Path, file: &str) -> Option<String> {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file, "-"])
+        .current_dir(dir)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => panic!(
+            "pdftotext {file} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => {
+            skip(
+                test,
+                "pdftotext (Debian package poppler-utils) is not installed; the PDF's text is not checked",
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn pdf_report_statements_of_compliance_and_test_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+
+    // evidence: a real attack-drill run and a conformance log
+    std::fs::create_dir(dir.join("evidence")).unwrap();
+    let drills = run(dir, "airlock-sim", &["attack", "--all", "--json"]);
+    assert!(
+        drills.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drills.stderr)
+    );
+    std::fs::write(dir.join("evidence/attacks.json"), &drills.stdout).unwrap();
+    std::fs::write(
+        dir.join("evidence/conformance.txt"),
+        "...\nconformance: 113 passed, 0 failed, 0 xfailed, 0 skipped\n",
+    )
+    .unwrap();
+    let report: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let tests = report["automated_tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{tests:?}");
+    assert_eq!(tests[0]["suite"], "attack_drills");
+    assert_eq!(tests[0]["verdict"], "pass", "{:#}", tests[0]);
+    assert!(tests[0]["drills"].as_array().unwrap().len() >= 10);
+    assert_eq!(tests[1]["suite"], "tuf_conformance");
+    assert_eq!(tests[1]["passed"], 113);
+    assert_eq!(tests[1]["verdict"], "pass");
+    let md = ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+        ],
+    );
+    assert!(
+        md.contains("| TUF conformance | conformance.txt |") && md.contains("| 113 | 0 |"),
+        "{md}"
+    );
+    assert!(md.contains("### Attack drills: attacks.json"), "{md}");
+    std::fs::write(dir.join("evidence/broken.json"), "[]").unwrap();
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+        ],
+    );
+    assert!(
+        e.contains("broken.json: not the output of `airlock-sim attack"),
+        "{e}"
+    );
+    std::fs::remove_file(dir.join("evidence/broken.json")).unwrap();
+
+    // the report as a signed PDF
+    ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+            "--format",
+            "pdf",
+            "--out",
+            "report.pdf",
+        ],
+    );
+    let pdf = verify_signature(dir, "report.pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let pages = pdf_pages(&pdf);
+    assert!((3..=12).contains(&pages), "{pages} pages");
+    if let Some(text) = pdf_text("pdf_report_text", dir, "report.pdf") {
+        for needle in [
+            "Update and support compliance report: acme-cam",
+            "Security updates until",
+            "Fleet figures were not requested",
+            "Attack drills: attacks.json",
+            "Crosswalk",
+            "PSTI",
+            &format!("page {pages} of {pages}"),
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle:?} not in the PDF text:\n{text}"
+            );
+        }
+    }
+
+    // statements of compliance: UK in Markdown, Australia as PDF, both signed
+    let who = [
+        "--manufacturer",
+        "Acme Devices Ltd",
+        "--address",
+        "1 Example Street, London EC1A 1AA, United Kingdom",
+        "--signatory",
+        "Jane Doe",
+        "--signatory-function",
+        "Head of Product Security",
+        "--place",
+        "London",
+        "--date",
+        "2026-03-04",
+    ];
+    let mut args = vec![
+        "compliance",
+        "statement",
+        "acme-cam",
+        "--repo",
+        "repo",
+        "--regime",
+        "uk",
+        "--out",
+        "statement-uk.md",
+    ];
+    args.extend(who);
+    ok(dir, "airlock", &args);
+    let uk = String::from_utf8(verify_signature(dir, "statement-uk.md")).unwrap();
+    for needle in [
+        "# Statement of compliance (United Kingdom): acme-cam",
+        "| Manufacturer | Acme Devices Ltd |",
+        "| Defined support period | Security updates are provided at least until 2030-12-31 (UTC)",
+        "mailto:security@acme.example",
+        "prepared by or on behalf of the manufacturer",
+        "Schedule 1 to the Regulations",
+        "| Name of signatory | Jane Doe |",
+        "| Place of issue | London |",
+        "| Date of issue | 2026-03-04 |",
+    ] {
+        assert!(uk.contains(needle), "{needle:?} not in:\n{uk}");
+    }
+    assert!(!uk.contains("## Gaps"), "{uk}");
+
+    let mut args = vec![
+        "compliance",
+        "statement",
+        "acme-cam",
+        "--repo",
+        "repo",
+        "--regime",
+        "au",
+        "--format",
+        "pdf",
+        "--out",
+        "statement-au.pdf",
+    ];
+    args.extend(who);
+    ok(dir, "airlock", &args);
+    let au = verify_signature(dir, "statement-au.pdf");
+    assert!(au.starts_with(b"%PDF-"));
+    assert!(
+        (1..=2).contains(&pdf_pages(&au)),
+        "{} pages",
+        pdf_pages(&au)
+    );
+    if let Some(text) = pdf_text("pdf_statement_text", dir, "statement-au.pdf") {
+        for needle in [
+            "Statement of compliance (Australia): acme-cam",
+            "Acme Devices Ltd",
+            "at least 5 years",
+            "2030-12-31",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+        }
+    }
+
+    // JSON form; a product past its support period is issued with its gap named
+    let mut args = vec![
+        "compliance",
+        "statement",
+        "acme-old",
+        "--repo",
+        "repo",
+        "--regime",
+        "au",
+        "--format",
+        "json",
+    ];
+    args.extend(who);
+    let out = run(dir, "airlock", &args);
+    assert!(out.status.success());
+    let old: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(old["regime"], "au");
+    assert_eq!(old["security_updates_until"], "2024-12-31");
+    assert_eq!(old["manufacturer"], "Acme Devices Ltd");
+    let gaps = old["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g.as_str().unwrap().contains("ended on 2024-12-31")),
+        "{gaps:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: The defined support period ended")
+    );
+
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "statement",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--regime",
+            "uk",
+        ],
+    );
+    assert!(e.contains("--manufacturer"), "{e}");
+    let mut args = vec![
+        "compliance",
+        "statement",
+        "acme-cam",
+        "--repo",
+        "repo",
+        "--regime",
+        "eu",
+    ];
+    args.extend(who);
+    let e = fails(dir, "airlock", &args);
+    assert!(e.contains("unknown regime"), "{e}");
 }
