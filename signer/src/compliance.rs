@@ -44,9 +44,9 @@ pub const CROSSWALK: &[Requirement] = &[
     Requirement { jurisdiction: "eu", reference: "CRA Annex I", requirement: "automatic security updates by default with an opt-out; security separate from feature updates", airlock: "device policy: automatic by default, bounded postponement, opt-out, feature updates declinable without losing security updates", evidence: "core decision::policy_tests; tests/policy.rs" },
     Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 3", requirement: "minimum security update period published, clear, accessible without a login", airlock: "GET /products/{id} and /v1/products/{id}/support without login, generated from the signed record", evidence: "tests/public.rs" },
     Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 2", requirement: "a point of contact for reporting security issues", airlock: "security contact and disclosure policy in the signed record; /.well-known/security.txt (RFC 9116)", evidence: "tests/public.rs" },
-    Requirement { jurisdiction: "uk", reference: "PSTI Regulations 2023 Sch. 4", requirement: "a statement of compliance (product, manufacturer, support period, declarations, signatory, place and date) accompanies the product", airlock: "`airlock compliance statement --regime uk` renders it from the signed record, signed like the report", evidence: "tests/compliance.rs (statements_of_compliance)" },
+    Requirement { jurisdiction: "uk", reference: "PSTI Regulations 2023 Sch. 4", requirement: "a statement of compliance (product, manufacturer, support period, declarations, signatory, place and date) accompanies the product", airlock: "`airlock compliance statement --regime uk` renders it from the signed record, signed like the report", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)" },
     Requirement { jurisdiction: "au", reference: "Smart Devices Rules 2025", requirement: "defined support period disclosed and maintained; extensions recorded", airlock: "support never shortened, extensions with date and reason in an append-only signed history", evidence: "core support::tests::support_end_never_earlier, history_is_append_only; tests/support.rs" },
-    Requirement { jurisdiction: "au", reference: "Cyber Security Act 2024 Pt 2, Smart Devices Rules 2025", requirement: "a statement of compliance for the product, kept for 5 years", airlock: "`airlock compliance statement --regime au` renders it from the signed record with a detached signature that can be verified for as long as it is kept", evidence: "tests/compliance.rs (statements_of_compliance)" },
+    Requirement { jurisdiction: "au", reference: "Cyber Security Act 2024 Pt 2, Smart Devices Rules 2025", requirement: "a statement of compliance for the product, kept for 5 years", airlock: "`airlock compliance statement --regime au` renders it from the signed record with a detached signature that can be verified for as long as it is kept", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)" },
     Requirement { jurisdiction: "us", reference: "Cyber Trust Mark (NIST IR 8425)", requirement: "a secure software update capability; support period disclosed", airlock: "TUF-verified updates (root/targets thresholds, per-product roles), the public support statement", evidence: "tests/story.rs; tests/rotation.rs; docs/conformance.md (113/113)" },
     Requirement { jurisdiction: "sg", reference: "CLS level 1 (ETSI EN 303 645 5.3)", requirement: "software kept updated, updates verified before install", airlock: "devices verify every image (length, sha256) and every offer against signed metadata; attack drills all refused", evidence: "tests/attack.rs; docs/attacks.md" },
     Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-7, RFC 9124", requirement: "updates integrity-protected; anti-rollback", airlock: "security_version counter and floor checked by server and device; TUF rollback protection", evidence: "core decision::tests (proptest server_offer_and_device_check_agree); tests/attack.rs (rollback drills)" },
@@ -541,4 +541,90 @@ pub fn sign(repo: &Repo, bytes: &[u8]) -> Result<String> {
         "sig": hex::encode(key.sign(bytes)?),
         "scheme": "ed25519",
     }))? + "\n")
+}
+
+/// Checks a detached signature made by [`sign`]: `signature_json` must name a key that
+/// `root_json` (a root.json, signed or not) lists for the targets role, and hold a valid
+/// Ed25519 signature by it over `bytes`. Returns the key id.
+pub fn verify(root_json: &[u8], bytes: &[u8], signature_json: &[u8]) -> Result<String> {
+    let sig: serde_json::Value =
+        serde_json::from_slice(signature_json).context("the signature file is not JSON")?;
+    let root: serde_json::Value =
+        serde_json::from_slice(root_json).context("the root file is not JSON")?;
+    let root = root.get("signed").unwrap_or(&root);
+    let keyid = sig["keyid"]
+        .as_str()
+        .context("the signature file has no keyid")?;
+    let listed = root["roles"]["targets"]["keyids"]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|k| k == keyid));
+    if !listed {
+        bail!("key {keyid} is not a targets key of this root");
+    }
+    let key = &root["keys"][keyid];
+    if key["keytype"] != "ed25519" {
+        bail!("key {keyid} is not an ed25519 key");
+    }
+    let public = hex::decode(key["keyval"]["public"].as_str().unwrap_or(""))
+        .with_context(|| format!("the public key of {keyid} is not hex"))?;
+    let signature =
+        hex::decode(sig["sig"].as_str().unwrap_or("")).context("the signature is not hex")?;
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &public)
+        .verify(bytes, &signature)
+        .map_err(|_| anyhow::anyhow!("the signature by {keyid} does not match the file"))?;
+    Ok(keyid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Every crosswalk row cites files that exist, and every test named in it (a snake_case
+    /// name with two or more underscores) is a `fn` or `mod` in the cited file: a renamed or
+    /// deleted test fails here instead of leaving the report pointing at nothing.
+    #[test]
+    fn every_crosswalk_row_cites_tests_that_exist() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        for row in CROSSWALK {
+            assert!(!row.evidence.trim().is_empty(), "{}", row.reference);
+            for part in row.evidence.split(';').map(str::trim) {
+                let words: Vec<&str> = part
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || "_/.:".contains(c)))
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                let file = if let Some(module) = part.strip_prefix("core ") {
+                    let module = module.split("::").next().unwrap();
+                    format!("core/src/{module}.rs")
+                } else if let Some(path) = words.iter().find(|w| w.ends_with(".rs")) {
+                    let name = path.trim_start_matches("tests/");
+                    if part.starts_with("server ") {
+                        format!("server/tests/{name}")
+                    } else {
+                        format!("tests/tests/{name}")
+                    }
+                } else if let Some(doc) = words.iter().find(|w| w.ends_with(".md")) {
+                    doc.to_string()
+                } else {
+                    panic!("{}: cannot tell which file {part:?} cites", row.reference);
+                };
+                let source = std::fs::read_to_string(root.join(&file))
+                    .unwrap_or_else(|e| panic!("{}: {file}: {e}", row.reference));
+                for word in &words {
+                    let name = word.rsplit("::").next().unwrap();
+                    if name.matches('_').count() >= 2 && !name.contains('.') {
+                        assert!(
+                            source.contains(&format!("fn {name}("))
+                                || source.contains(&format!("mod {name}")),
+                            "{}: {name} is not in {file}",
+                            row.reference
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

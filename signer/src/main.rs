@@ -329,6 +329,17 @@ enum ComplianceCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Checks a report's or statement's detached signature (FILE.sig) against the targets keys
+    /// of a root.json.
+    Verify {
+        file: PathBuf,
+        /// The repository's root.json (any version that lists the signing targets key).
+        #[arg(long)]
+        root: PathBuf,
+        /// The signature file (default: FILE.sig).
+        #[arg(long)]
+        sig: Option<PathBuf>,
+    },
     /// A signed statement of compliance for one product: UK (PSTI) or Australia (smart
     /// devices rules): product, batch, manufacturer and address, defined support period from
     /// the signed record, the declarations, signatory, place and date.
@@ -563,6 +574,10 @@ struct ReleaseAdd {
     /// other release fields apply to all of them.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "version", "name"])]
     from_dir: Option<PathBuf>,
+    /// With --from-dir: hard-link the files into the repository instead of copying them
+    /// (much faster for many files; the build must not change them in place afterwards).
+    #[arg(long, requires = "from_dir")]
+    link: bool,
     /// Semantic version of the firmware.
     #[arg(long, required_unless_present = "from_dir")]
     version: Option<semver::Version>,
@@ -835,6 +850,25 @@ async fn run(cli: Cli) -> Result<()> {
             write_signed(&repo, out.as_deref(), &bytes, format == "pdf")
         }
         Command::Compliance {
+            command: ComplianceCommand::Verify { file, root, sig },
+        } => {
+            let sig = sig.unwrap_or_else(|| {
+                let mut name = file.clone().into_os_string();
+                name.push(".sig");
+                PathBuf::from(name)
+            });
+            let read =
+                |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+            let keyid =
+                airlock_signer::compliance::verify(&read(&root)?, &read(&file)?, &read(&sig)?)
+                    .with_context(|| format!("verifying {}", file.display()))?;
+            println!(
+                "{}: signature by targets key {keyid} verified",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Compliance {
             command:
                 ComplianceCommand::Statement {
                     product,
@@ -1028,6 +1062,7 @@ async fn run(cli: Cli) -> Result<()> {
                     requires,
                     released,
                     advisories,
+                    link,
                     ..
                 }),
         } => {
@@ -1043,6 +1078,7 @@ async fn run(cli: Cli) -> Result<()> {
                     released,
                     advisories,
                     progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    link,
                 },
             )
             .await?;

@@ -166,6 +166,34 @@ fn signed_compliance_report() {
     let mut tampered = text.clone();
     tampered[10] ^= 1;
     assert!(!signature_matches(dir, "report.md", &tampered));
+    // airlock checks the same signature
+    let out = ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "verify",
+            "report.md",
+            "--root",
+            "repo/metadata/root.json",
+        ],
+    );
+    assert!(out.contains("signature by targets key"), "{out}");
+    std::fs::write(dir.join("tampered.md"), &tampered).unwrap();
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "verify",
+            "tampered.md",
+            "--root",
+            "repo/metadata/root.json",
+            "--sig",
+            "report.md.sig",
+        ],
+    );
+    assert!(e.contains("does not match the file"), "{e}");
 
     let e = fails(
         dir,

@@ -1,0 +1,5 @@
+{
+  "keyid": "9862fe54c7afc0aa654ee1f3cadb495b32a2ccebd1e8e677b765f29a9f91febe",
+  "scheme": "ed25519",
+  "sig": "9d67ba24ce6d5a6fcbd9fbeb11f02617564444da91f16f6fbdd610ced7a72bebd3e060575b7c69d2616a1dea05640cbd4a5e732a4f916a0ddf54955e922a4504"
+}
