@@ -365,6 +365,22 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         report.support.support_period_rationale.as_deref(),
         Some(RATIONALE)
     );
+    // Short period with its rationale, a security contact, updatable: every jurisdiction met.
+    let verdicts: Vec<(&str, &str)> = report
+        .verdicts
+        .iter()
+        .map(|v| (v.jurisdiction.as_str(), v.verdict.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("uk", "meets"),
+            ("au", "meets"),
+            ("us", "meets"),
+            ("sg", "meets"),
+            ("eu", "meets")
+        ]
+    );
     assert!(matches!(life.run_device().await?, Outcome::UpToDate { .. }));
 
     // --- Day 30: feature release 1.1.0 ------------------------------------------------------
@@ -539,6 +555,25 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         state["end_of_support_notice"], STATEMENT,
         "the device keeps the notice"
     );
+    // A statement of compliance issued after the support period cannot be backed: the UK and
+    // Australian verdicts name the gap; the EU's (period, retention, notice) still hold.
+    let report = life.report().await?;
+    let verdict = |j: &str| {
+        report
+            .verdicts
+            .iter()
+            .find(|v| v.jurisdiction == j)
+            .map(|v| v.verdict.clone())
+            .unwrap()
+    };
+    assert_eq!(verdict("eu"), "meets");
+    for j in ["uk", "au"] {
+        assert!(
+            verdict(j).contains(&format!("ended on {extended_until}")),
+            "{j}: {}",
+            verdict(j)
+        );
+    }
     let late_security = life.release_options("1.2.1", 3, ReleaseKind::Security, now, Vec::new())?;
     let refused = release::add(&life.repo, &late_security)
         .await

@@ -22,9 +22,11 @@ pub mod evidence;
 pub mod fleet;
 pub mod pdf;
 pub mod statement;
+pub mod verdict;
 
 use document::Document;
 use fleet::FleetFigures;
+use verdict::{Condition, JurisdictionVerdict};
 
 /// One requirement of a regime, the behaviour that meets it, and the test that proves it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,25 +36,28 @@ pub struct Requirement {
     pub requirement: &'static str,
     pub airlock: &'static str,
     pub evidence: &'static str,
+    /// What the row needs of the signed support record to count as met ([`verdict`]).
+    #[serde(skip)]
+    pub condition: Condition,
 }
 
 /// The crosswalk (kept next to the code it cites; each evidence names a test in this repo).
 pub const CROSSWALK: &[Requirement] = &[
-    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(8)", requirement: "support period of at least 5 years or the expected time of use, with a rationale", airlock: "the signer and server refuse a shorter security window without a rationale stored in the signed record", evidence: "core support::tests::five_years_or_a_rationale; tests/public.rs" },
-    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(9)", requirement: "each security update stays available for 10 years", airlock: "withdrawing a security release inside its retention period is refused unless forced with a reason, recorded and audited", evidence: "core verify::tests::security_releases_are_retained_unless_a_forced_withdrawal_is_recorded; tests/support.rs" },
-    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(19), Annex II", requirement: "the end date of support shown to users", airlock: "public support page and JSON, end-of-support answer with the signed statement", evidence: "tests/public.rs; tests/story.rs" },
-    Requirement { jurisdiction: "eu", reference: "CRA Annex I", requirement: "automatic security updates by default with an opt-out; security separate from feature updates", airlock: "device policy: automatic by default, bounded postponement, opt-out, feature updates declinable without losing security updates", evidence: "core decision::policy_tests; tests/policy.rs" },
-    Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 3", requirement: "minimum security update period published, clear, accessible without a login", airlock: "GET /products/{id} and /v1/products/{id}/support without login, generated from the signed record", evidence: "tests/public.rs" },
-    Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 2", requirement: "a point of contact for reporting security issues", airlock: "security contact and disclosure policy in the signed record; /.well-known/security.txt (RFC 9116)", evidence: "tests/public.rs" },
-    Requirement { jurisdiction: "uk", reference: "PSTI Regulations 2023 Sch. 4", requirement: "a statement of compliance (product, manufacturer, support period, declarations, signatory, place and date) accompanies the product", airlock: "`airlock compliance statement --regime uk` renders it from the signed record, signed like the report", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)" },
-    Requirement { jurisdiction: "au", reference: "Smart Devices Rules 2025", requirement: "defined support period disclosed and maintained; extensions recorded", airlock: "support never shortened, extensions with date and reason in an append-only signed history", evidence: "core support::tests::support_end_never_earlier, history_is_append_only; tests/support.rs" },
-    Requirement { jurisdiction: "au", reference: "Cyber Security Act 2024 Pt 2, Smart Devices Rules 2025", requirement: "a statement of compliance for the product, kept for 5 years", airlock: "`airlock compliance statement --regime au` renders it from the signed record with a detached signature that can be verified for as long as it is kept", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)" },
-    Requirement { jurisdiction: "us", reference: "Cyber Trust Mark (NIST IR 8425)", requirement: "a secure software update capability; support period disclosed", airlock: "TUF-verified updates (root/targets thresholds, per-product roles), the public support statement", evidence: "tests/story.rs; tests/rotation.rs; docs/conformance.md (113/113)" },
-    Requirement { jurisdiction: "sg", reference: "CLS level 1 (ETSI EN 303 645 5.3)", requirement: "software kept updated, updates verified before install", airlock: "devices verify every image (length, sha256) and every offer against signed metadata; attack drills all refused", evidence: "tests/attack.rs; docs/attacks.md" },
-    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-7, RFC 9124", requirement: "updates integrity-protected; anti-rollback", airlock: "security_version counter and floor checked by server and device; TUF rollback protection", evidence: "core decision::tests (proptest server_offer_and_device_check_agree); tests/attack.rs (rollback drills)" },
-    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-13", requirement: "the support period published", airlock: "public support statement", evidence: "tests/public.rs" },
-    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-15/16", requirement: "products that cannot be updated are declared", airlock: "`updatable: false` in the signed record and on the public page", evidence: "tests/public.rs" },
-    Requirement { jurisdiction: "all", reference: "RFC 9124 (SUIT)", requirement: "end-of-life notice; last firmware must not expire on the device", airlock: "end_of_support answers from the signed record; the server renews snapshot/timestamp for products past support", evidence: "tests/story.rs; server tests/renewal.rs" },
+    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(8)", requirement: "support period of at least 5 years or the expected time of use, with a rationale", airlock: "the signer and server refuse a shorter security window without a rationale stored in the signed record", evidence: "core support::tests::five_years_or_a_rationale; tests/public.rs", condition: Condition::PeriodOrRationale },
+    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(9)", requirement: "each security update stays available for 10 years", airlock: "withdrawing a security release inside its retention period is refused unless forced with a reason, recorded and audited", evidence: "core verify::tests::security_releases_are_retained_unless_a_forced_withdrawal_is_recorded; tests/support.rs", condition: Condition::NoForcedWithdrawal },
+    Requirement { jurisdiction: "eu", reference: "CRA Art. 13(19), Annex II", requirement: "the end date of support shown to users", airlock: "public support page and JSON, end-of-support answer with the signed statement", evidence: "tests/public.rs; tests/story.rs", condition: Condition::SignedRecord },
+    Requirement { jurisdiction: "eu", reference: "CRA Annex I", requirement: "automatic security updates by default with an opt-out; security separate from feature updates", airlock: "device policy: automatic by default, bounded postponement, opt-out, feature updates declinable without losing security updates", evidence: "core decision::policy_tests; tests/policy.rs", condition: Condition::Updatable },
+    Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 3", requirement: "minimum security update period published, clear, accessible without a login", airlock: "GET /products/{id} and /v1/products/{id}/support without login, generated from the signed record", evidence: "tests/public.rs", condition: Condition::SignedRecord },
+    Requirement { jurisdiction: "uk", reference: "PSTI Sch. 1 para 2", requirement: "a point of contact for reporting security issues", airlock: "security contact and disclosure policy in the signed record; /.well-known/security.txt (RFC 9116)", evidence: "tests/public.rs", condition: Condition::SecurityContact },
+    Requirement { jurisdiction: "uk", reference: "PSTI Regulations 2023 Sch. 4", requirement: "a statement of compliance (product, manufacturer, support period, declarations, signatory, place and date) accompanies the product", airlock: "`airlock compliance statement --regime uk` renders it from the signed record, signed like the report", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)", condition: Condition::StatementBacked },
+    Requirement { jurisdiction: "au", reference: "Smart Devices Rules 2025", requirement: "defined support period disclosed and maintained; extensions recorded", airlock: "support never shortened, extensions with date and reason in an append-only signed history", evidence: "core support::tests::support_end_never_earlier, history_is_append_only; tests/support.rs", condition: Condition::SignedRecord },
+    Requirement { jurisdiction: "au", reference: "Cyber Security Act 2024 Pt 2, Smart Devices Rules 2025", requirement: "a statement of compliance for the product, kept for 5 years", airlock: "`airlock compliance statement --regime au` renders it from the signed record with a detached signature that can be verified for as long as it is kept", evidence: "tests/compliance.rs (pdf_report_statements_of_compliance_and_test_evidence)", condition: Condition::StatementBacked },
+    Requirement { jurisdiction: "us", reference: "Cyber Trust Mark (NIST IR 8425)", requirement: "a secure software update capability; support period disclosed", airlock: "TUF-verified updates (root/targets thresholds, per-product roles), the public support statement", evidence: "tests/story.rs; tests/rotation.rs; docs/conformance.md (113/113)", condition: Condition::Updatable },
+    Requirement { jurisdiction: "sg", reference: "CLS level 1 (ETSI EN 303 645 5.3)", requirement: "software kept updated, updates verified before install", airlock: "devices verify every image (length, sha256) and every offer against signed metadata; attack drills all refused", evidence: "tests/attack.rs; docs/attacks.md", condition: Condition::Updatable },
+    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-7, RFC 9124", requirement: "updates integrity-protected; anti-rollback", airlock: "security_version counter and floor checked by server and device; TUF rollback protection", evidence: "core decision::tests (proptest server_offer_and_device_check_agree); tests/attack.rs (rollback drills)", condition: Condition::Updatable },
+    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-13", requirement: "the support period published", airlock: "public support statement", evidence: "tests/public.rs", condition: Condition::SignedRecord },
+    Requirement { jurisdiction: "all", reference: "ETSI EN 303 645 5.3-15/16", requirement: "products that cannot be updated are declared", airlock: "`updatable: false` in the signed record and on the public page", evidence: "tests/public.rs", condition: Condition::SignedRecord },
+    Requirement { jurisdiction: "all", reference: "RFC 9124 (SUIT)", requirement: "end-of-life notice; last firmware must not expire on the device", airlock: "end_of_support answers from the signed record; the server renews snapshot/timestamp for products past support", evidence: "tests/story.rs; server tests/renewal.rs", condition: Condition::SignedRecord },
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +93,8 @@ pub struct Report {
     /// Verdicts of the automated test runs given with `--evidence`; `None` when none were.
     pub automated_tests: Option<Vec<evidence::Verdict>>,
     pub crosswalk: Vec<Requirement>,
+    /// One verdict per selected jurisdiction, from the crosswalk rows and the signed record.
+    pub verdicts: Vec<JurisdictionVerdict>,
 }
 
 /// What the report is made from besides the repository.
@@ -155,7 +162,14 @@ pub fn build(repo: &Repo, product: &str, sources: Sources) -> Result<Report> {
             }
         })
         .collect();
+    let verdicts = verdict::verdicts(
+        CROSSWALK,
+        jurisdiction,
+        &p.support,
+        airlock_core::support::utc_date(sources.now),
+    );
     Ok(Report {
+        verdicts,
         product: product.to_string(),
         generated_at: airlock_core::whole_seconds(sources.now),
         jurisdiction: jurisdiction.to_string(),
@@ -501,6 +515,15 @@ pub fn document(r: &Report) -> Document {
                     c.evidence.to_string(),
                 ]
             })
+            .collect(),
+    );
+    d.heading(2, "Verdict per jurisdiction");
+    d.paragraph("A jurisdiction is met when every crosswalk row for it, and every row for all jurisdictions, is backed by the signed support record as of the report's date; otherwise each gap is named.");
+    d.table(
+        &["jurisdiction", "verdict"],
+        r.verdicts
+            .iter()
+            .map(|v| vec![v.jurisdiction.clone(), v.verdict.clone()])
             .collect(),
     );
     d
