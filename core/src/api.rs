@@ -314,6 +314,23 @@ pub struct FleetReport {
     pub versions: Vec<FleetVersion>,
     /// Every published release of the product, oldest first.
     pub releases: Vec<FleetRelease>,
+    /// Devices by version over time, oldest first: evenly spaced instants from the product's
+    /// first `installed` report to `generated_at`. At each instant a device counts once, on the
+    /// version of its latest `installed` report at or before it; devices that never reported an
+    /// install (only checked in) are not counted, so these totals can be below `devices`.
+    /// Empty when no device reported an install; absent from servers older than this field.
+    #[serde(default)]
+    pub history: Vec<FleetHistoryPoint>,
+}
+
+/// The installed versions of a fleet at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FleetHistoryPoint {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: jiff::Timestamp,
+    /// Devices by version (as the devices reported it); versions with no device are left out.
+    pub versions: BTreeMap<String, u64>,
 }
 
 /// Devices on one version (by their last check-in).

@@ -3,9 +3,14 @@
 //! above the signed floor), per release the median time from its signed release time to each
 //! device's first install, and where its rollout stands.
 //!
-//! [`fleet`] reads the state store; [`summarise`] does the arithmetic and is tested alone.
+//! [`fleet`] reads the state store; [`summarise`] and [`history`] do the arithmetic and are
+//! tested alone.
 
-use airlock_core::api::{FleetRelease, FleetReport, FleetVersion, RolloutOutcome};
+use std::collections::{BTreeMap, HashMap};
+
+use airlock_core::api::{
+    FleetHistoryPoint, FleetRelease, FleetReport, FleetVersion, RolloutOutcome,
+};
 use airlock_core::release::Release;
 
 use crate::app::AppState;
@@ -68,6 +73,55 @@ pub fn seconds_to_install(
         .collect()
 }
 
+/// How many instants the fleet history has: enough for a readable chart of a rollout, few
+/// enough for a table in a report.
+pub const HISTORY_POINTS: usize = 24;
+
+/// Devices by version at `points` evenly spaced instants from the first installed report to
+/// `now`, from every `installed` report (device, version, when) in time order: at each
+/// instant a device counts once, on the version of its latest report at or before it. No
+/// reports, no history; when every report is as new as `now` (or newer: clock skew), one point.
+pub fn history(
+    installed: &[(String, String, jiff::Timestamp)],
+    now: jiff::Timestamp,
+    points: usize,
+) -> Vec<FleetHistoryPoint> {
+    let Some((_, _, first)) = installed.first() else {
+        return Vec::new();
+    };
+    let start = first.as_millisecond();
+    let span = now.as_millisecond().saturating_sub(start).max(0);
+    let steps = if span == 0 { 0 } else { points.max(1) - 1 };
+    let mut current: HashMap<&str, &str> = HashMap::new();
+    let mut next = 0;
+    let mut out = Vec::with_capacity(steps + 1);
+    for step in 0..=steps {
+        // i128: span * step cannot overflow; the last instant is exactly `now`
+        let offset = if steps == 0 {
+            0
+        } else {
+            (i128::from(span) * step as i128 / steps as i128) as i64
+        };
+        let instant = start.saturating_add(offset);
+        while let Some((device, version, at)) = installed.get(next) {
+            if at.as_millisecond() > instant {
+                break;
+            }
+            current.insert(device, version);
+            next += 1;
+        }
+        let mut versions = BTreeMap::new();
+        for version in current.values() {
+            *versions.entry((*version).to_string()).or_insert(0) += 1;
+        }
+        out.push(FleetHistoryPoint {
+            at: jiff::Timestamp::from_millisecond(instant).unwrap_or(*first),
+            versions,
+        });
+    }
+    out
+}
+
 /// What the state store knows of one release.
 #[derive(Debug, Clone)]
 pub struct ReleaseFacts {
@@ -98,6 +152,7 @@ pub fn summarise(
     mut versions: Vec<VersionCount>,
     first_installs: &[(String, jiff::Timestamp)],
     mut releases: Vec<ReleaseFacts>,
+    history: Vec<FleetHistoryPoint>,
 ) -> FleetReport {
     versions.sort_by(version_order);
     let (devices_supported, supported_percent) = supported_share(&versions, floor);
@@ -137,6 +192,7 @@ pub fn summarise(
                 rollout: f.rollout,
             })
             .collect(),
+        history,
     }
 }
 
@@ -150,6 +206,7 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, ApiErro
     app.check_ins.flush().await;
     let versions = app.state.fleet_versions(product).await?;
     let first_installs = app.state.first_installs(product).await?;
+    let installed = app.state.installed_reports(product).await?;
     let rollouts = app.rollouts();
     let mut releases = Vec::with_capacity(p.releases.len());
     for release in &p.releases {
@@ -182,13 +239,16 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, ApiErro
             rollout,
         });
     }
+    let now = app.clock.now();
     Ok(summarise(
         product,
-        airlock_core::whole_seconds(app.clock.now()),
+        airlock_core::whole_seconds(now),
         p.support.min_security_version,
         versions,
         &first_installs,
         releases,
+        // the exact time, not whole seconds: a report from this second counts at the last point
+        history(&installed, now, HISTORY_POINTS),
     ))
 }
 
@@ -271,6 +331,76 @@ mod tests {
         assert_eq!(median(&mut seconds), Some(100));
     }
 
+    fn installed(device: &str, version: &str, second: i64) -> (String, String, jiff::Timestamp) {
+        (device.into(), version.into(), at(second))
+    }
+
+    fn counts(point: &FleetHistoryPoint) -> Vec<(&str, u64)> {
+        point
+            .versions
+            .iter()
+            .map(|(v, n)| (v.as_str(), *n))
+            .collect()
+    }
+
+    #[test]
+    fn history_counts_each_device_on_its_latest_install_at_each_instant() {
+        let reports = [
+            installed("cam-1", "1.0.0", 1_000),
+            installed("cam-2", "1.0.0", 1_000),
+            installed("cam-3", "1.0.0", 1_200),
+            installed("cam-1", "1.1.0", 1_500), // exactly on an instant: counts there
+            installed("cam-2", "1.1.0", 1_700),
+            installed("cam-1", "1.2.0", 2_000), // cam-1 moves on again, counted once
+        ];
+        let points = history(&reports, at(2_000), 3);
+        let instants: Vec<i64> = points.iter().map(|p| p.at.as_second()).collect();
+        assert_eq!(
+            instants,
+            [1_000, 1_500, 2_000],
+            "evenly spaced, first report to now"
+        );
+        assert_eq!(counts(&points[0]), [("1.0.0", 2)]);
+        assert_eq!(counts(&points[1]), [("1.0.0", 2), ("1.1.0", 1)]);
+        assert_eq!(
+            counts(&points[2]),
+            [("1.0.0", 1), ("1.1.0", 1), ("1.2.0", 1)]
+        );
+    }
+
+    #[test]
+    fn history_of_no_reports_is_empty_and_of_one_instant_is_one_point() {
+        assert!(history(&[], at(5_000), HISTORY_POINTS).is_empty());
+        let reports = [installed("cam-1", "1.0.0", 5_000)];
+        let now = history(&reports, at(5_000), HISTORY_POINTS);
+        assert_eq!(now.len(), 1);
+        assert_eq!(counts(&now[0]), [("1.0.0", 1)]);
+        // a server clock behind the reports: still one point, nothing dropped
+        let skewed = history(&reports, at(4_000), HISTORY_POINTS);
+        assert_eq!(skewed.len(), 1);
+        assert_eq!(counts(&skewed[0]), [("1.0.0", 1)]);
+    }
+
+    #[test]
+    fn history_has_the_asked_number_of_points_ending_now() {
+        let reports = [
+            installed("cam-1", "1.0.0", 0),
+            installed("cam-2", "1.1.0", 1_000),
+        ];
+        let points = history(&reports, at(2_300), HISTORY_POINTS);
+        assert_eq!(points.len(), HISTORY_POINTS);
+        assert_eq!(points[0].at, at(0));
+        assert_eq!(points[HISTORY_POINTS - 1].at, at(2_300));
+        assert!(points.windows(2).all(|w| w[0].at < w[1].at));
+        assert_eq!(
+            counts(&points[HISTORY_POINTS - 1]),
+            [("1.0.0", 1), ("1.1.0", 1)]
+        );
+        let last_without_cam_2 = points.iter().rposition(|p| p.versions.len() == 1).unwrap();
+        assert!(points[last_without_cam_2].at < at(1_000));
+        assert!(points[last_without_cam_2 + 1].at >= at(1_000));
+    }
+
     #[test]
     fn summary_orders_versions_and_releases_and_counts_the_fleet() {
         let rollout = RolloutOutcome {
@@ -310,6 +440,7 @@ mod tests {
                     rollout: None,
                 },
             ],
+            Vec::new(),
         );
         assert_eq!(report.devices, 10);
         assert_eq!(report.devices_supported, 6);

@@ -17,6 +17,7 @@ use airlock_core::support::SupportRecord;
 use crate::repo::Repo;
 use crate::status;
 
+pub mod chart;
 pub mod document;
 pub mod evidence;
 pub mod fleet;
@@ -369,6 +370,14 @@ fn fleet_section(d: &mut Document, fleet: &FleetFigures) {
                 })
                 .collect(),
         );
+    }
+    if f.history.len() >= 2 {
+        d.heading(3, "Fleet versions over time");
+        d.paragraph(format!(
+            "Devices by installed version at {} evenly spaced instants from the first `installed` report to the time above: each device counts once, on the version of its latest `installed` report at or before the instant. Devices that never reported an install are not counted here.",
+            f.history.len()
+        ));
+        d.chart(fleet::history_chart(&f.history));
     }
     d.heading(3, "Releases taken up");
     d.table(

@@ -328,6 +328,24 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
     assert!(release["median_seconds_to_install"].as_u64().is_some());
     assert_eq!(release["rollout"]["state"], "active");
     assert_eq!(release["rollout"]["installed"], 2);
+    // history from installed reports only: cam-1 then cam-4 on 1.2.0; the failed report and
+    // devices that only checked in are not counted
+    let history = fleet["history"].as_array().unwrap();
+    assert_eq!(history.len(), 24, "{fleet:#}");
+    assert_eq!(
+        history[23]["versions"],
+        serde_json::json!({"1.2.0": 2}),
+        "{fleet:#}"
+    );
+    let first = history[0]["versions"].as_object().unwrap();
+    assert_eq!(first.len(), 1, "{fleet:#}");
+    assert!(
+        (1..=2).contains(&first["1.2.0"].as_u64().unwrap()),
+        "{fleet:#}"
+    );
+    assert!(history
+        .windows(2)
+        .all(|w| w[0]["at"].as_str() < w[1]["at"].as_str()));
 
     let report: Value = serde_json::from_str(&ok(
         dir,
@@ -387,6 +405,30 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
         md.contains("| active: 2 installed, 1 failed since "),
         "{md}"
     );
+
+    let html = ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "read.token",
+            "--format",
+            "html",
+        ],
+    );
+    assert!(html.contains("<h3>Fleet versions over time</h3>"), "{html}");
+    let svg = &html[html.find("<svg").expect("an inline chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("a closed chart")];
+    assert!(svg.contains("1.2.0"), "the legend names the version: {svg}");
+    assert!(md.contains("### Fleet versions over time\n"), "{md}");
+    assert!(md.contains("| time (UTC) | 1.2.0 |\n"), "{md}");
 
     // a wrong token is a clear error, not a report without figures
     std::fs::write(dir.join("wrong.token"), "not-a-token").unwrap();

@@ -123,6 +123,11 @@ pub trait StateStore: Send + Sync {
         &self,
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError>;
+    /// Every `installed` report of `product`, oldest first: (device, version, when).
+    async fn installed_reports(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError>;
     async fn insert_enrolment_token(
         &self,
         token: &EnrolmentToken,
@@ -696,6 +701,30 @@ impl StateStore for SqlState {
             .collect()
     }
 
+    async fn installed_reports(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
+        // device and version break ties of the same millisecond, so the order is repeatable
+        let rows = sqlx::query(
+            "SELECT device_id, version, at_ms FROM reports
+             WHERE product = $1 AND status = 'installed'
+             ORDER BY at_ms, device_id, version",
+        )
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("device_id")?,
+                    r.try_get("version")?,
+                    from_ms(r.try_get("at_ms")?),
+                ))
+            })
+            .collect()
+    }
+
     async fn insert_enrolment_token(
         &self,
         t: &EnrolmentToken,
@@ -1162,6 +1191,24 @@ mod tests {
             vec![("1.1.0".into(), later(60)), ("1.1.0".into(), later(120))]
         );
         assert!(db.first_installs("acme-other").await.unwrap().is_empty());
+        let ms = |s: i64| later(s).as_millisecond();
+        let installed: Vec<(String, String, i64)> = db
+            .installed_reports("acme-cam")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(d, v, at)| (d, v, at.as_millisecond()))
+            .collect();
+        assert_eq!(
+            installed,
+            vec![
+                ("cam-1".into(), "1.1.0".into(), ms(60)),
+                ("cam-3".into(), "1.1.0".into(), ms(120)),
+                ("cam-1".into(), "1.1.0".into(), ms(600)),
+            ],
+            "installed reports only, oldest first"
+        );
+        assert!(db.installed_reports("acme-other").await.unwrap().is_empty());
     }
 
     #[tokio::test]

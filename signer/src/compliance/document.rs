@@ -22,6 +22,47 @@ pub enum Block {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
     },
+    /// Counts over time: a line chart in HTML, its table in Markdown and PDF.
+    Chart(Chart),
+}
+
+/// Series of counts at the same instants (a chart of fleet versions over time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    /// What is counted (the y axis), e.g. `devices`.
+    pub unit: String,
+    pub instants: Vec<jiff::Timestamp>,
+    /// (name, one count per instant).
+    pub series: Vec<(String, Vec<u64>)>,
+}
+
+impl Chart {
+    /// An instant as the chart and its table show it (UTC, to the minute).
+    pub fn label(at: jiff::Timestamp) -> String {
+        at.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// The chart as a table: one row per instant, one column per series.
+    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header = vec!["time (UTC)".to_string()];
+        header.extend(self.series.iter().map(|(name, _)| name.clone()));
+        let rows = self
+            .instants
+            .iter()
+            .enumerate()
+            .map(|(i, at)| {
+                let mut row = vec![Chart::label(*at)];
+                row.extend(
+                    self.series
+                        .iter()
+                        .map(|(_, counts)| counts.get(i).copied().unwrap_or(0).to_string()),
+                );
+                row
+            })
+            .collect();
+        (header, rows)
+    }
 }
 
 impl Document {
@@ -57,6 +98,10 @@ impl Document {
         });
     }
 
+    pub fn chart(&mut self, chart: Chart) {
+        self.blocks.push(Block::Chart(chart));
+    }
+
     /// A two-column table of (label, value) pairs.
     pub fn key_values(&mut self, pairs: Vec<(&str, String)>) {
         self.blocks.push(Block::Table {
@@ -76,16 +121,24 @@ impl Document {
             match b {
                 Block::Heading(_, t) | Block::Paragraph(t) | Block::Quote(t) => out += t,
                 Block::List(items) => out += &items.join("\n"),
-                Block::Table { header, rows } => {
-                    out += &header.join(" ");
-                    for r in rows {
-                        out.push('\n');
-                        out += &r.join(" ");
-                    }
+                Block::Table { header, rows } => plain_table(&mut out, header, rows),
+                Block::Chart(chart) => {
+                    let (header, rows) = chart.table();
+                    out += &chart.title;
+                    out.push('\n');
+                    plain_table(&mut out, &header, &rows);
                 }
             }
         }
         out
+    }
+}
+
+fn plain_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    *out += &header.join(" ");
+    for r in rows {
+        out.push('\n');
+        *out += &r.join(" ");
     }
 }
 
@@ -119,29 +172,36 @@ pub fn markdown(doc: &Document) -> String {
                     out += &format!("- {item}\n");
                 }
             }
-            Block::Table { header, rows } => {
-                let columns = header
-                    .len()
-                    .max(rows.iter().map(Vec::len).max().unwrap_or(0));
-                out.push('|');
-                for i in 0..columns {
-                    match header.get(i).filter(|h| !h.trim().is_empty()) {
-                        Some(h) => out += &format!(" {} |", md_cell(h)),
-                        None => out += " |",
-                    }
-                }
-                out.push('\n');
-                out += &format!("|{}\n", "---|".repeat(columns));
-                for row in rows {
-                    let cells: Vec<String> = (0..columns)
-                        .map(|i| md_cell(row.get(i).map(String::as_str).unwrap_or("")))
-                        .collect();
-                    out += &format!("| {} |\n", cells.join(" | "));
-                }
+            Block::Table { header, rows } => md_table(&mut out, header, rows),
+            Block::Chart(chart) => {
+                let (header, rows) = chart.table();
+                out += &format!("{}:\n\n", chart.title);
+                md_table(&mut out, &header, &rows);
             }
         }
     }
     out
+}
+
+fn md_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    let columns = header
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    out.push('|');
+    for i in 0..columns {
+        match header.get(i).filter(|h| !h.trim().is_empty()) {
+            Some(h) => *out += &format!(" {} |", md_cell(h)),
+            None => *out += " |",
+        }
+    }
+    out.push('\n');
+    *out += &format!("|{}\n", "---|".repeat(columns));
+    for row in rows {
+        let cells: Vec<String> = (0..columns)
+            .map(|i| md_cell(row.get(i).map(String::as_str).unwrap_or("")))
+            .collect();
+        *out += &format!("| {} |\n", cells.join(" | "));
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -176,7 +236,7 @@ pub fn html(doc: &Document) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n\
 <style>body{{font-family:Helvetica,Arial,sans-serif;max-width:64em;margin:2em auto;padding:0 1em;line-height:1.4}}\
 table{{border-collapse:collapse;margin:1em 0}}th,td{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}}\
-th{{background:#eee}}blockquote{{border-left:4px solid #bbb;margin:1em 0;padding:.2em 1em}}</style></head><body>\n<h1>{}</h1>\n",
+th{{background:#eee}}blockquote{{border-left:4px solid #bbb;margin:1em 0;padding:.2em 1em}}figure{{margin:1em 0}}figure svg{{max-width:100%;height:auto}}</style></head><body>\n<h1>{}</h1>\n",
         esc(&doc.title),
         esc(&doc.title)
     );
@@ -195,32 +255,48 @@ th{{background:#eee}}blockquote{{border-left:4px solid #bbb;margin:1em 0;padding
                 }
                 out += "</ul>\n";
             }
-            Block::Table { header, rows } => {
-                out += "<table>\n";
-                if !header.is_empty() {
-                    out += "<tr>";
-                    for h in header {
-                        out += &format!("<th>{}</th>", esc(h));
-                    }
-                    out += "</tr>\n";
+            Block::Table { header, rows } => html_table(&mut out, header, rows),
+            Block::Chart(chart) => match super::chart::svg(chart) {
+                Ok(svg) => {
+                    out += &format!(
+                        "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>\n",
+                        esc(&chart.title)
+                    );
                 }
-                for row in rows {
-                    out += "<tr>";
-                    for (i, cell) in row.iter().enumerate() {
-                        // the label column of a key/value table
-                        if header.is_empty() && i == 0 {
-                            out += &format!("<th>{}</th>", esc(cell));
-                        } else {
-                            out += &format!("<td>{}</td>", inline(cell));
-                        }
-                    }
-                    out += "</tr>\n";
+                // the numbers still, when the drawing fails
+                Err(_) => {
+                    let (header, rows) = chart.table();
+                    out += &format!("<p>{}:</p>\n", esc(&chart.title));
+                    html_table(&mut out, &header, &rows);
                 }
-                out += "</table>\n";
-            }
+            },
         }
     }
     out + "</body></html>\n"
+}
+
+fn html_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    *out += "<table>\n";
+    if !header.is_empty() {
+        *out += "<tr>";
+        for h in header {
+            *out += &format!("<th>{}</th>", esc(h));
+        }
+        *out += "</tr>\n";
+    }
+    for row in rows {
+        *out += "<tr>";
+        for (i, cell) in row.iter().enumerate() {
+            // the label column of a key/value table
+            if header.is_empty() && i == 0 {
+                *out += &format!("<th>{}</th>", esc(cell));
+            } else {
+                *out += &format!("<td>{}</td>", inline(cell));
+            }
+        }
+        *out += "</tr>\n";
+    }
+    *out += "</table>\n";
 }
 
 #[cfg(test)]
@@ -250,6 +326,35 @@ mod tests {
         assert!(md.contains("| x \\| y | multi line |\n"), "{md}");
         assert!(md.contains("| - | - |\n"), "short rows are padded: {md}");
         assert!(md.contains("- one\n"));
+    }
+
+    fn chart() -> Chart {
+        let at = |s: i64| jiff::Timestamp::from_second(s).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Chart {
+            title: "Devices by version".into(),
+            unit: "devices".into(),
+            instants: vec![at(1_800_000_000), at(1_800_003_600)],
+            series: vec![
+                ("1.2.0".into(), vec![0, 2]),
+                ("1.0.0<x>".into(), vec![3, 1]),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_chart_is_a_table_in_markdown_and_an_svg_in_html() {
+        let mut d = Document::new("Report");
+        d.chart(chart());
+        let md = markdown(&d);
+        assert!(
+            md.contains("| time (UTC) | 1.2.0 | 1.0.0<x> |\n|---|---|---|\n| 2027-01-15 08:00 | 0 | 3 |\n| 2027-01-15 09:00 | 2 | 1 |\n"),
+            "{md}"
+        );
+        let h = html(&d);
+        assert!(h.contains("<figure>\n<svg"), "{h}");
+        assert!(h.contains("1.2.0\n</text>"), "{h}");
+        assert!(h.contains("1.0.0&lt;x&gt;") && !h.contains("<x>"), "{h}");
+        assert!(d.plain_text().contains("2027-01-15 09:00 2 1"));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use airlock_core::api::{FleetRelease, FleetReport};
+use airlock_core::api::{FleetHistoryPoint, FleetRelease, FleetReport};
+
+use super::document::Chart;
 
 use crate::publish::error_of;
 
@@ -35,6 +37,40 @@ impl FleetFigures {
             .releases
             .iter()
             .find(|r| r.version == version)
+    }
+}
+
+/// The server's fleet history as a chart: one series per version, newest version first (as
+/// the versions table), 0 where a version had no device.
+pub fn history_chart(history: &[FleetHistoryPoint]) -> Chart {
+    let mut names: Vec<&String> = history
+        .iter()
+        .flat_map(|p| p.versions.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort_by(
+        |a, b| match (semver::Version::parse(a), semver::Version::parse(b)) {
+            (Ok(x), Ok(y)) => y.cmp(&x),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Err(_)) => a.cmp(b),
+        },
+    );
+    Chart {
+        title: "Devices by installed version over time".into(),
+        unit: "devices".into(),
+        instants: history.iter().map(|p| p.at).collect(),
+        series: names
+            .into_iter()
+            .map(|name| {
+                let counts = history
+                    .iter()
+                    .map(|p| p.versions.get(name).copied().unwrap_or(0))
+                    .collect();
+                (name.clone(), counts)
+            })
+            .collect(),
     }
 }
 

@@ -423,6 +423,23 @@ impl Writer {
                     .collect();
                 self.table(&header, &rows);
             }
+            // the chart's numbers: a table reads as well on paper and is searchable
+            Block::Chart(chart) => {
+                self.y -= 1.5;
+                self.flow(
+                    &pdf_text(&format!("{}:", chart.title)),
+                    0.0,
+                    BODY_PT,
+                    Style::Regular,
+                );
+                let (header, rows) = chart.table();
+                let header: Vec<String> = header.iter().map(|h| pdf_text(h)).collect();
+                let rows: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|c| pdf_text(c)).collect())
+                    .collect();
+                self.table(&header, &rows);
+            }
         }
     }
 }
