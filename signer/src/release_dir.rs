@@ -35,6 +35,9 @@ pub struct DirOptions {
     pub advisories: Vec<Advisory>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Hard-link the files into the repository instead of copying them (same file system; a
+    /// symbolic link, or a file on another file system, is copied).
+    pub link: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +103,7 @@ struct Copied {
 fn copy_and_hash(
     source: &Path,
     dest: &Path,
+    link: bool,
     buf: &mut [u8],
     before_read: &(dyn Fn(&Path) + Sync),
 ) -> Result<Copied> {
@@ -116,8 +120,12 @@ fn copy_and_hash(
         .metadata()
         .with_context(|| format!("reading {}", source.display()))?;
     before_read(source);
-    let mut out =
-        std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let linked = link && hard_link(source, dest)?;
+    let mut out = if linked {
+        None
+    } else {
+        Some(std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?)
+    };
     let mut hasher = Sha256::new();
     let mut length = 0u64;
     loop {
@@ -129,8 +137,10 @@ fn copy_and_hash(
         }
         let chunk = buf.get(..n).unwrap_or_default();
         hasher.update(chunk);
-        out.write_all(chunk)
-            .with_context(|| format!("writing {}", dest.display()))?;
+        if let Some(out) = out.as_mut() {
+            out.write_all(chunk)
+                .with_context(|| format!("writing {}", dest.display()))?;
+        }
         length += n as u64;
     }
     drop(out);
@@ -139,7 +149,9 @@ fn copy_and_hash(
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            now.ino() == opened.ino() && now.dev() == opened.dev()
+            // a link must be to the very file that was read
+            let dest_ok = !linked || std::fs::metadata(dest).is_ok_and(|d| d.ino() == opened.ino());
+            now.ino() == opened.ino() && now.dev() == opened.dev() && dest_ok
         }
         #[cfg(not(unix))]
         {
@@ -164,6 +176,33 @@ fn copy_and_hash(
         length,
         sha256: hasher.finalize().into(),
     })
+}
+
+/// Hard-links `source` as `dest`; false when it has to be copied instead (a symbolic link,
+/// whose link would not be the file, or another file system).
+fn hard_link(source: &Path, dest: &Path) -> Result<bool> {
+    let is_symlink = std::fs::symlink_metadata(source).is_ok_and(|m| m.file_type().is_symlink());
+    if is_symlink {
+        return Ok(false);
+    }
+    let mut result = std::fs::hard_link(source, dest);
+    if result
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+    {
+        // A file of that name that no metadata lists (left by an interrupted run) is replaced.
+        let _ = std::fs::remove_file(dest);
+        result = std::fs::hard_link(source, dest);
+    }
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "linking {} as {}",
+            source.display(),
+            dest.display()
+        ))),
+    }
 }
 
 /// The files directly in `dir` (hidden files skipped), sorted by name.
@@ -320,7 +359,13 @@ pub async fn add_dir_with(
         .map_init(
             || vec![0u8; 256 * 1024],
             |buf, p| {
-                let r = copy_and_hash(&p.source, &dest_dir.join(&p.file_name), buf, before_read);
+                let r = copy_and_hash(
+                    &p.source,
+                    &dest_dir.join(&p.file_name),
+                    opts.link,
+                    buf,
+                    before_read,
+                );
                 bar.inc(1);
                 r
             },
@@ -412,6 +457,7 @@ pub async fn add_dir_with(
     if result.is_err() {
         remove_copies();
     }
+    crate::repo::drop_in_background((planned, ok));
     result
 }
 
@@ -484,6 +530,7 @@ mod tests {
             released: None,
             advisories: Vec::new(),
             progress: false,
+            link: false,
         }
     }
 
@@ -525,6 +572,27 @@ mod tests {
         let e = format!("{:#}", add_dir(&repo, &options(&dir)).await.unwrap_err());
         assert!(e.contains("already released"), "{e}");
         assert_eq!(snapshot(&repo.dir), before);
+    }
+
+    #[tokio::test]
+    async fn linked_files_are_the_files_that_were_hashed() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        let opts = DirOptions {
+            link: true,
+            ..options(&dir)
+        };
+        let report = add_dir(&repo, &opts).await.unwrap();
+        assert_eq!(report.releases.len(), 3);
+        let source = std::fs::metadata(dir.join("acme-cam-1.1.0.bin")).unwrap();
+        let target =
+            std::fs::metadata(repo.targets_dir().join("acme-cam/acme-cam-1.1.0.bin")).unwrap();
+        assert_eq!(source.ino(), target.ino());
+        assert!(crate::verify::verify_local(&repo)
+            .unwrap()
+            .problems
+            .is_empty());
     }
 
     #[tokio::test]

@@ -423,7 +423,7 @@ impl Repo {
 /// Frees a large value on another thread: a role with 100k targets is a million small
 /// allocations, and freeing them is a fifth of the time `release add` takes on such a role.
 /// (When the process exits first, the operating system reclaims it all at once.)
-fn drop_in_background<T: Send + 'static>(value: T) {
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     if std::thread::Builder::new()
         .name("drop".into())
         .spawn(move || drop(value))
