@@ -37,6 +37,8 @@ pub struct ReleaseReport {
 }
 
 pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
+    let started = std::time::Instant::now();
+    let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
     names::check_product_id(&opts.product)?;
     crate::targets::check_product_not_staged(repo, &opts.product)?;
@@ -48,6 +50,11 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         );
     }
     let mut role = repo.load_role(&opts.product)?.signed;
+    tracing::debug!(
+        elapsed_ms = ms(),
+        targets = role.targets.len(),
+        "role loaded"
+    );
     let support = repo.load_support(&opts.product)?;
 
     if !opts.file.is_file() {
@@ -112,6 +119,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
 
     // The keys first: a passphrase or PIN is asked before a long copy, and a wrong one stops
     // the command before it touches the repository.
+    tracing::debug!(elapsed_ms = ms(), "release checked");
     let keys = repo.role_keys(&opts.product)?;
     // Copy the image next to its final name, hash the copy that will be served, sign the role,
     // and only then move the image into place: a failure leaves the repository as it was.
@@ -160,7 +168,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             .await?;
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("moving {} into place", dest.display()))?;
+        tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
         crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
+        tracing::debug!(elapsed_ms = ms(), "role written");
         Ok::<_, anyhow::Error>(report)
     }
     .await;
