@@ -89,6 +89,7 @@ struct Planned {
     source: PathBuf,
     file_name: String,
     target: String,
+    key: tough::TargetName,
     info: ReleaseInfo,
 }
 
@@ -284,55 +285,69 @@ pub async fn add_dir_with(
         }
     }
     let released = airlock_core::whole_seconds(opts.released.unwrap_or_else(jiff::Timestamp::now));
-    let mut planned = Vec::new();
-    for (file_name, source) in list_files(&opts.dir)? {
-        names::check_file_name(&file_name)
-            .with_context(|| format!("{} cannot be a target name", source.display()))?;
-        if file_name == names::SUPPORT_FILE {
-            bail!("{} is reserved for the support record", names::SUPPORT_FILE);
-        }
-        let version = version_from_file_name(&file_name).with_context(|| {
-            format!(
-                "{}: no version in the file name (expected NAME-VERSION.EXT, e.g. {}-1.4.0.bin)",
-                source.display(),
-                opts.product
-            )
-        })?;
-        let target = format!("{}/{}", opts.product, file_name);
-        let key = tough::TargetName::new(target.clone())?;
-        if role.targets.contains_key(&key) {
-            bail!("{target} is already released; give the new image a new file name");
-        }
-        if let Some(other) = released_versions.insert(version.clone(), target.clone()) {
-            bail!(
-                "{} version {version} is already released as {other} ({} has the same version)",
-                opts.product,
-                source.display()
-            );
-        }
-        let info = ReleaseInfo {
-            product: opts.product.clone(),
-            version,
-            security_version: opts.security_version,
-            kind: opts.kind,
-            requires: opts.requires.clone(),
-            released,
-            advisories: opts.advisories.clone(),
-        };
-        support
-            .check_new_release(&info, released)
-            .with_context(|| {
+    // Each file's name, version and support rules, on every core; then, in name order, what
+    // needs the whole picture (released already, the same version twice).
+    let checked: Vec<Result<Planned>> = list_files(&opts.dir)?
+        .into_par_iter()
+        .map(|(file_name, source)| {
+            names::check_file_name(&file_name)
+                .with_context(|| format!("{} cannot be a target name", source.display()))?;
+            if file_name == names::SUPPORT_FILE {
+                bail!("{} is reserved for the support record", names::SUPPORT_FILE);
+            }
+            let version = version_from_file_name(&file_name).with_context(|| {
                 format!(
-                    "{}: the product's support record does not allow this release",
-                    source.display()
+                    "{}: no version in the file name (expected NAME-VERSION.EXT, e.g. {}-1.4.0.bin)",
+                    source.display(),
+                    opts.product
                 )
             })?;
-        planned.push(Planned {
-            source,
-            file_name,
-            target,
-            info,
-        });
+            let target = format!("{}/{}", opts.product, file_name);
+            let key = tough::TargetName::new(target.clone())?;
+            let info = ReleaseInfo {
+                product: opts.product.clone(),
+                version,
+                security_version: opts.security_version,
+                kind: opts.kind,
+                requires: opts.requires.clone(),
+                released,
+                advisories: opts.advisories.clone(),
+            };
+            support
+                .check_new_release(&info, released)
+                .with_context(|| {
+                    format!(
+                        "{}: the product's support record does not allow this release",
+                        source.display()
+                    )
+                })?;
+            Ok(Planned {
+                source,
+                file_name,
+                target,
+                key,
+                info,
+            })
+        })
+        .collect();
+    let mut planned = Vec::with_capacity(checked.len());
+    for p in checked {
+        let p = p?;
+        if role.targets.contains_key(&p.key) {
+            bail!(
+                "{} is already released; give the new image a new file name",
+                p.target
+            );
+        }
+        if let Some(other) = released_versions.insert(p.info.version.clone(), p.target.clone()) {
+            bail!(
+                "{} version {} is already released as {other} ({} has the same version)",
+                opts.product,
+                p.info.version,
+                p.source.display()
+            );
+        }
+        planned.push(p);
     }
 
     tracing::debug!(elapsed_ms = ms(), files = planned.len(), "files checked");
@@ -402,10 +417,11 @@ pub async fn add_dir_with(
         .map(|p| p.info.to_custom())
         .unwrap_or_default();
     let result = async {
-        let mut releases = Vec::with_capacity(planned.len());
-        let mut bytes = 0u64;
-        for (p, c) in planned.iter().zip(&ok) {
-            let entry = tough::schema::Target {
+        // The entries on every core, then into the role's map.
+        let entries: Vec<tough::schema::Target> = planned
+            .par_iter()
+            .zip(&ok)
+            .map(|(p, c)| tough::schema::Target {
                 length: c.length,
                 hashes: tough::schema::Hashes {
                     sha256: c.sha256.to_vec().into(),
@@ -420,9 +436,12 @@ pub async fn add_dir_with(
                     custom
                 },
                 _extra: HashMap::new(),
-            };
-            role.targets
-                .insert(tough::TargetName::new(p.target.clone())?, entry);
+            })
+            .collect();
+        let mut releases = Vec::with_capacity(planned.len());
+        let mut bytes = 0u64;
+        for ((p, c), entry) in planned.iter().zip(&ok).zip(entries) {
+            role.targets.insert(p.key.clone(), entry);
             bytes += c.length;
             releases.push(DirRelease {
                 target: p.target.clone(),
