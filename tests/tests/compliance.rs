@@ -343,9 +343,20 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
         (1..=2).contains(&first["1.2.0"].as_u64().unwrap()),
         "{fleet:#}"
     );
-    assert!(history
-        .windows(2)
-        .all(|w| w[0]["at"].as_str() < w[1]["at"].as_str()));
+    // in time order (compared as instants: RFC 3339 strings with varying fraction digits do
+    // not sort as text)
+    let at = |p: &Value| {
+        p["at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert!(
+        history.windows(2).all(|w| at(&w[0]) <= at(&w[1])),
+        "{fleet:#}"
+    );
+    assert!(at(&history[0]) < at(&history[23]), "{fleet:#}");
 
     let report: Value = serde_json::from_str(&ok(
         dir,
