@@ -609,10 +609,18 @@ async fn download(
         have = 0;
     }
     if have > 0 {
-        let bytes = tokio::fs::read(&part)
-            .await
-            .map_err(|e| refused(format!("reading {}: {e}", part.display())))?;
-        hasher.update(&bytes);
+        // hash what arrived before, streaming (images may be large)
+        use tokio::io::AsyncReadExt;
+        let read_err = |e: std::io::Error| refused(format!("reading {}: {e}", part.display()));
+        let mut file = tokio::fs::File::open(&part).await.map_err(read_err)?;
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = file.read(&mut buf).await.map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
     }
     if have < length {
         let url = cfg

@@ -143,6 +143,23 @@ struct SimDevice {
     interrupted: bool,
 }
 
+impl SimDevice {
+    /// The version it runs.
+    fn version(&self) -> &str {
+        self.running.split('@').nth(1).unwrap_or("")
+    }
+}
+
+/// Devices that installed / failed `product@version`, from the run's outcomes.
+fn counts(
+    outcomes: &BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>,
+    key: &str,
+) -> (usize, usize) {
+    outcomes.get(key).map_or((0, 0), |(installed, failed)| {
+        (installed.len(), failed.len())
+    })
+}
+
 struct Server {
     app: airlock_server::AppState,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -518,13 +535,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             corrupted = true;
             for d in devices.iter().filter(|d| d.corrupt) {
                 let _ = std::fs::remove_dir_all(d.cfg.state_dir.join("tuf"));
-                run.log(
-                    now,
-                    &d.cfg.id,
-                    "trusted_metadata_lost",
-                    d.running.split('@').nth(1).unwrap_or(""),
-                    None,
-                );
+                run.log(now, &d.cfg.id, "trusted_metadata_lost", d.version(), None);
             }
         }
         // The real server checks every minute whether to renew; here it checks once a step, as
@@ -591,21 +602,11 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             let product = devices[i].cfg.product.clone();
             match result {
                 Err(_) if dropped => {
-                    let v = devices[i]
-                        .running
-                        .split('@')
-                        .nth(1)
-                        .unwrap_or("")
-                        .to_string();
+                    let v = devices[i].version().to_string();
                     run.log(t, &id, "network_error", &v, None);
                 }
                 Err(e) => {
-                    let v = devices[i]
-                        .running
-                        .split('@')
-                        .nth(1)
-                        .unwrap_or("")
-                        .to_string();
+                    let v = devices[i].version().to_string();
                     run.log(t, &id, "error", &v, Some(format!("{e:#}")));
                 }
                 Ok(r) => {
@@ -688,10 +689,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
             .into_iter()
             .map(|r| {
                 let key = format!("{}@{}", r.product, r.version);
-                let (ok, failed) = outcomes
-                    .get(&key)
-                    .map(|(a, b)| (a.len(), b.len()))
-                    .unwrap_or((0, 0));
+                let (ok, failed) = counts(&outcomes, &key);
                 RolloutSample {
                     rollout: key,
                     state: r.state.as_str().to_string(),
@@ -719,10 +717,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
         .into_iter()
         .map(|r| {
             let key = format!("{}@{}", r.product, r.version);
-            let (ok, failed) = outcomes
-                .get(&key)
-                .map(|(a, b)| (a.len(), b.len()))
-                .unwrap_or((0, 0));
+            let (ok, failed) = counts(&outcomes, &key);
             RolloutOutcome {
                 product: r.product.clone(),
                 version: r.version.to_string(),

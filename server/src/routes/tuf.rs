@@ -299,17 +299,15 @@ pub async fn target(
     Ok(resp)
 }
 
-/// `--tuf-access enrolled`: `/tuf/` answers only requests bearing an enrolled, unrevoked
-/// device's credential or the admin token (401 with a JSON body otherwise). `public` (the
-/// default) lets any TUF client, mirror or CDN read it: TUF protects integrity, not secrecy.
+/// `--tuf-access enrolled` (the router mounts this only then): `/tuf/` answers only requests
+/// bearing an enrolled, unrevoked device's credential or the admin token (401 with a JSON
+/// body otherwise). `public` (the default) lets any TUF client, mirror or CDN read it: TUF
+/// protects integrity, not secrecy.
 pub async fn require_access(
     State(app): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if app.config.tuf_access == crate::deviceauth::TufAccess::Public {
-        return next.run(request).await;
-    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

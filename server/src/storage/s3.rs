@@ -94,24 +94,10 @@ where
     BlobError::Io(std::io::Error::other(format!("S3 {what}: {detail}")))
 }
 
-fn is_not_found<E, R>(e: &SdkError<E, R>) -> bool
-where
-    R: HasStatus,
-{
+fn is_not_found<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
     match e {
-        SdkError::ServiceError(s) => s.raw().status_code() == 404,
+        SdkError::ServiceError(s) => s.raw().status().as_u16() == 404,
         _ => false,
-    }
-}
-
-/// The HTTP status of a raw S3 response.
-trait HasStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
     }
 }
 

@@ -85,17 +85,15 @@ pub trait StateStore: Send + Sync {
         device_id: &str,
         report: &DeviceReport,
         at: jiff::Timestamp,
-    ) -> Result<(), StateError>;
+    ) -> Result<(), StateError> {
+        self.record_reports(&[(device_id.to_string(), report.clone(), at)])
+            .await
+    }
     /// Records several reports in one transaction.
     async fn record_reports(
         &self,
         reports: &[(String, DeviceReport, jiff::Timestamp)],
-    ) -> Result<(), StateError> {
-        for (device_id, report, at) in reports {
-            self.record_report(device_id, report, *at).await?;
-        }
-        Ok(())
-    }
+    ) -> Result<(), StateError>;
     /// Whether the database answers (for /readyz).
     async fn check(&self) -> Result<(), StateError>;
     async fn list_rollouts(&self) -> Result<Vec<Rollout>, StateError>;
@@ -511,26 +509,6 @@ impl StateStore for SqlState {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn record_report(
-        &self,
-        device_id: &str,
-        report: &DeviceReport,
-        at: jiff::Timestamp,
-    ) -> Result<(), StateError> {
-        sqlx::query(
-            "INSERT INTO reports (device_id, product, status, version, code, at_ms)
-             VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5)",
-        )
-        .bind(device_id)
-        .bind(report.status.as_str())
-        .bind(&report.version)
-        .bind(&report.code)
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 
