@@ -100,6 +100,8 @@ pub enum VerifyError {
         name: String,
         until: jiff::Timestamp,
     },
+    #[error("product {product} cannot be removed: {reason}")]
+    ProductRemoval { product: String, reason: String },
     #[error("{name}: release time {released} lies in the future")]
     ReleaseInFuture {
         name: String,
@@ -579,6 +581,48 @@ pub fn check_retention(
         forced.push(old.name.clone());
     }
     Ok(forced)
+}
+
+/// Whether a published product may be removed from the repository (its delegation dropped) at
+/// `now`. Removing a product takes away what its devices verify against, so it is refused while
+///  - any of its security releases is inside its retention period (CRA Art. 13(9)): removing
+///    the product would delete them, which `release withdraw --force` alone may do, one by one,
+///    with a recorded reason;
+///  - it has releases and its security-update window is still open: devices in the field are
+///    owed updates and an end-of-support notice (end support first: the window closes on
+///    `security_updates_until`).
+///
+/// A product without releases (e.g. added by mistake) can always be removed.
+pub fn check_product_removal(
+    product: &str,
+    releases: &[Release],
+    support: &SupportRecord,
+    now: jiff::Timestamp,
+    retention_years: i16,
+) -> Result<(), VerifyError> {
+    let refuse = |reason: String| VerifyError::ProductRemoval {
+        product: product.to_string(),
+        reason,
+    };
+    if let Some((name, until)) = releases
+        .iter()
+        .filter_map(|r| r.retained_until(retention_years).map(|u| (&r.name, u)))
+        .filter(|(_, until)| now < *until)
+        .max_by_key(|(_, until)| *until)
+    {
+        return Err(refuse(format!(
+            "security release {name} must stay available until {until} (retention, {retention_years} years)"
+        )));
+    }
+    if !releases.is_empty() && support.security_window_open(now) {
+        return Err(refuse(format!(
+            "its security updates run until {} and {} release(s) are in the field; \
+             devices must get their updates and the end-of-support notice first",
+            support.security_updates_until,
+            releases.len()
+        )));
+    }
+    Ok(())
 }
 
 /// How far in the future a release time may lie (clock skew between signer and server).
@@ -1188,6 +1232,84 @@ mod tests {
             &support,
             now(),
             10
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_product_is_removable_only_after_support_and_retention() {
+        let mut support = SupportRecord {
+            product: "acme-cam".into(),
+            support_start: jiff::civil::date(2023, 1, 1),
+            feature_updates_until: jiff::civil::date(2026, 1, 1),
+            security_updates_until: jiff::civil::date(2030, 1, 1),
+            min_security_version: 0,
+            successor: None,
+            notice_url: None,
+            statement: "s".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
+            history: Vec::new(),
+        };
+        let release = |kind: ReleaseKind| Release {
+            name: "acme-cam/fw-1.0.0.bin".into(),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                kind,
+                ..info("acme-cam", "1.0.0")
+            },
+        };
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        // no releases: always removable, even inside the support window
+        assert!(check_product_removal("acme-cam", &[], &support, now(), 10).is_ok());
+        // a feature release in the field: not while security updates are owed
+        let feature = [release(ReleaseKind::Feature)];
+        let err = check_product_removal("acme-cam", &feature, &support, now(), 10).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("security updates run until 2030-01-01"),
+            "{err}"
+        );
+        assert!(check_product_removal(
+            "acme-cam",
+            &feature,
+            &support,
+            at("2030-01-02T00:00:00Z"),
+            10
+        )
+        .is_ok());
+        // a security release (released 2026-01-01): kept ten years, support window or not
+        let security = [release(ReleaseKind::Security)];
+        support.security_updates_until = jiff::civil::date(2027, 1, 1);
+        let err = check_product_removal(
+            "acme-cam",
+            &security,
+            &support,
+            at("2030-01-02T00:00:00Z"),
+            10,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::ProductRemoval { reason, .. } if reason.contains("acme-cam/fw-1.0.0.bin") && reason.contains("2036-01-01")),
+            "{err}"
+        );
+        assert!(check_product_removal(
+            "acme-cam",
+            &security,
+            &support,
+            at("2036-01-01T00:00:00Z"),
+            10
+        )
+        .is_ok());
+        assert!(check_product_removal(
+            "acme-cam",
+            &security,
+            &support,
+            at("2030-01-02T00:00:00Z"),
+            3
         )
         .is_ok());
     }

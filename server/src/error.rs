@@ -92,6 +92,8 @@ impl From<VerifyError> for ApiError {
             VerifyError::Signature { .. } => "bad_signature",
             VerifyError::Expired { .. } => "expired",
             VerifyError::Support(_) | VerifyError::ReleaseRule(_) => "support_rule",
+            VerifyError::RetentionViolation { .. } => "retention",
+            VerifyError::ProductRemoval { .. } => "product_removal",
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())

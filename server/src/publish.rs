@@ -11,8 +11,8 @@ use airlock_core::api::{PublishRequest, PublishResponse};
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::support::SupportRecord;
 use airlock_core::verify::{
-    check_product_rules, check_retention, verify_submission, Published, PublishedProduct,
-    Submission,
+    check_product_removal, check_product_rules, check_retention, verify_submission, Published,
+    PublishedProduct, Submission,
 };
 
 use crate::app::AppState;
@@ -126,6 +126,21 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         }
         supports.insert(product.clone(), record);
     }
+    // Products the submission no longer delegates to: removed only once nothing is owed to
+    // their devices (support window over, no security release inside its retention period).
+    let mut removed_products = Vec::new();
+    for (product, pv) in &base.products {
+        if !verified.products.contains_key(product) {
+            check_product_removal(
+                product,
+                &pv.releases,
+                &pv.support,
+                now,
+                app.config.retention_years,
+            )?;
+            removed_products.push(product.clone());
+        }
+    }
 
     let mut files = Vec::new();
     let mut changed = Vec::new();
@@ -203,6 +218,17 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         "published"
     );
     drop(guard);
+    for product in &removed_products {
+        tracing::warn!(%product, "product removed from the repository");
+        app.state
+            .audit(
+                now,
+                "admin",
+                "product.removed",
+                &serde_json::json!({"product": product}),
+            )
+            .await?;
+    }
     for (product, name) in &forced_withdrawals {
         let reason = view
             .products

@@ -269,6 +269,18 @@ enum ProductCommand {
         #[command(flatten)]
         stage: StageArgs,
     },
+    /// Remove a product: its delegation leaves targets.json; its role, files and keys move to
+    /// REPO/removed/. Refused while its security window is open and releases are in the field,
+    /// or while a security release is inside its retention period (the server checks the same).
+    Remove {
+        repo: PathBuf,
+        product: String,
+        /// Years a security release must stay available (as the server is configured).
+        #[arg(long, default_value_t = 10, env = "AIRLOCK_RETENTION_YEARS")]
+        retention_years: i16,
+        #[command(flatten)]
+        stage: StageArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -284,6 +296,9 @@ enum TargetsCommand {
     },
     /// Accept a signed proposal once the targets threshold of the current root is met.
     Apply { repo: PathBuf, proposal: PathBuf },
+    /// Drop the staged targets change: back to the signed targets.json (staged product
+    /// additions leave, a staged key rotation gives back the delegated key).
+    Discard { repo: PathBuf },
 }
 
 /// Option of commands that change targets.json.
@@ -760,6 +775,56 @@ async fn run(cli: Cli) -> Result<()> {
                 ) + &r.targets.next_step(&repo)
             })
         }
+        Command::Product {
+            command:
+                ProductCommand::Remove {
+                    repo,
+                    product,
+                    retention_years,
+                    stage,
+                },
+        } => {
+            let repo = open(&repo)?;
+            let r = product::remove(&repo, &product, stage.stage, retention_years).await?;
+            print(json, &r, || {
+                format!(
+                    "{}: removed ({} release(s)); targets v{}{}\n",
+                    r.product,
+                    r.releases,
+                    r.targets_version,
+                    r.archived
+                        .as_ref()
+                        .map(|d| format!("; role, files and keys kept in {}", d.display()))
+                        .unwrap_or_default()
+                ) + &r.targets.next_step(&repo)
+            })
+        }
+        Command::Targets {
+            command: TargetsCommand::Discard { repo },
+        } => {
+            let repo = open(&repo)?;
+            let r = airlock_signer::targets::discard(&repo)?;
+            print(json, &r, || {
+                let mut s = format!("discarded the staged targets v{}\n", r.discarded_version);
+                for c in &r.changes {
+                    s += &format!("  {c}\n");
+                }
+                if !r.dropped_products.is_empty() {
+                    s += &format!(
+                        "products not added: {} (files and keys kept in {})\n",
+                        r.dropped_products.join(", "),
+                        repo.dir.join("removed").display()
+                    );
+                }
+                if !r.restored_keys.is_empty() {
+                    s += &format!(
+                        "delegated keys brought back from keys/retired/: {}\n",
+                        r.restored_keys.join(", ")
+                    );
+                }
+                s
+            })
+        }
         Command::Root {
             command:
                 RootCommand::Rotate {
@@ -1020,7 +1085,11 @@ async fn run(cli: Cli) -> Result<()> {
                     } else {
                         format!(" with the roles of {}", r.roles.join(", "))
                     }
-                )
+                ) + &if r.removed.is_empty() {
+                    String::new()
+                } else {
+                    format!("removed products: {} (kept in {})\n", r.removed.join(", "), repo.dir.join("removed").display())
+                }
             })
         }
         Command::Support { command } => {

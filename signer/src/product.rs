@@ -11,6 +11,7 @@ use tough::schema::{DelegatedRole, Delegations, PathPattern, PathSet, Target, Ta
 use airlock_core::keys::SigningKey;
 use airlock_core::names;
 use airlock_core::support::SupportRecord;
+use airlock_core::verify::{check_product_removal, read_product_targets};
 use airlock_core::SPEC_VERSION;
 
 use crate::fsutil;
@@ -343,6 +344,128 @@ pub async fn rotate_key_to(
         targets: outcome,
         role_version,
     })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductRemoval {
+    pub product: String,
+    pub releases: usize,
+    pub targets_version: u64,
+    /// targets.json signed now, or staged for its key holders.
+    pub targets: TargetsOutcome,
+    /// Where the product's role, files and keys went (with the targets change signed now).
+    pub archived: Option<PathBuf>,
+}
+
+/// `airlock product remove`: drops a product's delegation from targets.json. Refused while
+/// anything is owed to its devices ([`check_product_removal`]: support window open with
+/// releases in the field, or a security release inside its retention period); the server
+/// checks the same on publish. Nothing is deleted: the role, the product's files and its keys
+/// move to `removed/<product>.<time>/` once the change is signed (at `targets apply` when it is
+/// staged).
+pub async fn remove(
+    repo: &Repo,
+    product: &str,
+    stage: bool,
+    retention_years: i16,
+) -> Result<ProductRemoval> {
+    names::check_product_id(product)?;
+    crate::targets::check_product_not_staged(repo, product)?;
+    let config = repo.config()?;
+    let root = repo.load_root()?;
+    let mut targets = working_targets(repo)?;
+    if !repo.products(&targets).iter().any(|p| p == product) {
+        if repo
+            .products(&repo.load_targets()?.signed)
+            .iter()
+            .any(|p| p == product)
+        {
+            bail!("the removal of {product} is already staged: `airlock targets propose`, or `airlock targets discard` to drop it");
+        }
+        bail!("unknown product {product:?}: targets.json does not delegate to it");
+    }
+    let role = repo.load_role(product)?;
+    let releases = read_product_targets(product, &role.signed)
+        .with_context(|| format!("reading the releases of {product}"))?
+        .releases;
+    let support = repo.load_support(product)?;
+    check_product_removal(
+        product,
+        &releases,
+        &support,
+        jiff::Timestamp::now(),
+        retention_years,
+    )?;
+    let plan = Plan::new(repo, &root.signed, stage)?;
+    let delegations = targets
+        .delegations
+        .as_mut()
+        .context("targets.json has no delegations")?;
+    delegations.roles.retain(|r| r.name != product);
+    let still_used: std::collections::HashSet<Vec<u8>> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
+        .collect();
+    delegations
+        .keys
+        .retain(|id, _| still_used.contains(&id.to_vec()));
+    let (targets_path, targets_bytes, outcome) = plan
+        .finish(repo, &root.signed, targets, config.expiry_days)
+        .await?;
+    plan.prepare_dirs(repo)?;
+    fsutil::write_atomic(&targets_path, &targets_bytes)?;
+    let archived = match plan.mode {
+        crate::targets::Mode::Sign(_) => Some(archive_product(repo, product)?),
+        crate::targets::Mode::Stage => None,
+    };
+    Ok(ProductRemoval {
+        product: product.to_string(),
+        releases: releases.len(),
+        targets_version: outcome.version(),
+        targets: outcome,
+        archived,
+    })
+}
+
+/// Moves a product that targets.json no longer delegates to out of the repository's working
+/// set: `metadata/<product>.json`, `targets/<product>/` and its keys go to
+/// `removed/<product>.<unix time>/` (kept, never deleted).
+pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
+    names::check_product_id(product)?;
+    let dir = repo
+        .dir
+        .join("removed")
+        .join(format!("{product}.{}", jiff::Timestamp::now().as_second()));
+    fsutil::create_private_dir(&dir)?;
+    let moves = [
+        (repo.role_path(product), dir.join(format!("{product}.json"))),
+        (repo.targets_dir().join(product), dir.join("targets")),
+    ];
+    for (from, to) in moves {
+        if from.exists() {
+            std::fs::rename(&from, &to)
+                .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+        }
+    }
+    let keys = repo.keys_dir();
+    for entry in std::fs::read_dir(&keys).with_context(|| format!("listing {}", keys.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", keys.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".key") else {
+            continue;
+        };
+        let numbered = stem
+            .strip_prefix(&format!("{product}."))
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        if stem == product || numbered {
+            let to = dir.join(&name);
+            std::fs::rename(entry.path(), &to).with_context(|| {
+                format!("moving {} to {}", entry.path().display(), to.display())
+            })?;
+        }
+    }
+    Ok(dir)
 }
 
 /// Moves every key file of a role (`<role>.key`, `<role>.N.key`) to keys/retired/.

@@ -66,8 +66,14 @@ pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
     let from = repo.key_path(file_stem);
     let dir = repo.keys_dir().join("retired");
     fsutil::create_private_dir(&dir)?;
-    let stamp = jiff::Timestamp::now().as_second();
-    let to = dir.join(format!("{file_stem}.{stamp}.key"));
+    // keys/retired/<stem>.<unix time>.key; a key retired in the same second as another of the
+    // same name takes the next free second, so no retired key is ever overwritten.
+    let mut stamp = jiff::Timestamp::now().as_second();
+    let mut to = dir.join(format!("{file_stem}.{stamp}.key"));
+    while to.exists() {
+        stamp += 1;
+        to = dir.join(format!("{file_stem}.{stamp}.key"));
+    }
     std::fs::rename(&from, &to)
         .with_context(|| format!("moving {} to {}", from.display(), to.display()))
 }

@@ -1,15 +1,16 @@
 //! `airlock status`: roles, keys, versions, expiry dates, products and releases.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::PathBuf;
 use tough::schema::RoleType;
 
-use airlock_core::keys::key_id_hex;
+use airlock_core::keys::{is_encrypted_pkcs8, key_id_hex, SigningKey};
 use airlock_core::names;
 use airlock_core::release::Release;
 use airlock_core::support::SupportRecord;
 
+use crate::pkcs11::TokenUri;
 use crate::repo::Repo;
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +22,125 @@ pub struct RoleStatus {
     pub key_ids: Vec<String>,
     /// Signed by the server's online key (snapshot, timestamp), not kept here.
     pub online: bool,
+    /// The role's key files in keys/ (keys held elsewhere sign proposals with `airlock sign`).
+    pub held: Vec<KeyLocation>,
+}
+
+/// A key file in keys/ and what it holds, read without a passphrase or a token session.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyLocation {
+    pub file: PathBuf,
+    /// `file` (plain PKCS#8), `encrypted_file` (passphrase-protected PKCS#8) or `pkcs11`.
+    pub kind: &'static str,
+    /// The key id, for a plain file (an encrypted key or a token key is not opened here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Whether the role's metadata lists that key id (known only with the id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed: Option<bool>,
+    /// The token URI, PIN redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl KeyLocation {
+    fn describe(&self) -> String {
+        let file = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        match (self.kind, &self.key_id, &self.token) {
+            ("pkcs11", _, Some(uri)) => format!("{file}: token {uri}"),
+            (_, Some(id), _) => format!(
+                "{file}: {} {}{}",
+                self.kind.replace('_', " "),
+                id.chars().take(12).collect::<String>(),
+                if self.listed == Some(false) {
+                    " (NOT listed by the role)"
+                } else {
+                    ""
+                }
+            ),
+            (kind, _, _) => format!("{file}: {}", kind.replace('_', " ")),
+        }
+    }
+}
+
+/// The key files of keys/ whose name (without `.key`) `belongs` to a role.
+fn key_locations(
+    repo: &Repo,
+    belongs: impl Fn(&str) -> bool,
+    listed: &[String],
+) -> Result<Vec<KeyLocation>> {
+    let dir = repo.keys_dir();
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".key") else {
+            continue;
+        };
+        if !belongs(stem) || !entry.path().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        let text = std::str::from_utf8(&bytes).ok().map(str::trim);
+        let location = if let Some(uri) = text.filter(|t| TokenUri::is_uri(t)) {
+            KeyLocation {
+                file: path.clone(),
+                kind: "pkcs11",
+                key_id: None,
+                listed: None,
+                token: Some(
+                    TokenUri::parse(uri)
+                        .map(|u| u.redacted())
+                        .unwrap_or_else(|e| format!("unreadable URI: {e}")),
+                ),
+            }
+        } else if is_encrypted_pkcs8(&bytes) {
+            KeyLocation {
+                file: path.clone(),
+                kind: "encrypted_file",
+                key_id: None,
+                listed: None,
+                token: None,
+            }
+        } else {
+            let id = SigningKey::from_pkcs8(&bytes)
+                .and_then(|k| k.key_id())
+                .with_context(|| format!("reading {}", path.display()))?;
+            KeyLocation {
+                file: path.clone(),
+                kind: "file",
+                listed: Some(listed.contains(&id)),
+                key_id: Some(id),
+                token: None,
+            }
+        };
+        out.push(location);
+    }
+    out.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(out)
+}
+
+/// Whether `stem` names a key file of `role` (`<role>` or `<role>.<n>`; root keys are `root-<n>`).
+fn is_role_stem(role: &str, stem: &str) -> bool {
+    if role == "root" {
+        return stem
+            .strip_prefix("root-")
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+    }
+    stem == role
+        || stem
+            .strip_prefix(&format!("{role}."))
+            .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +150,9 @@ pub struct ProductStatus {
     pub expires: jiff::Timestamp,
     pub support: SupportRecord,
     pub releases: Vec<Release>,
+    pub threshold: u64,
+    pub key_ids: Vec<String>,
+    pub held: Vec<KeyLocation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,15 +189,23 @@ pub fn status(repo: &Repo) -> Result<Status> {
             RoleType::Targets => (Some(targets.version.get()), Some(targets.expires)),
             _ => (None, None),
         };
+        let key_ids: Vec<String> = keys
+            .map(|k| k.keyids.iter().map(|id| hex::encode(&**id)).collect())
+            .unwrap_or_default();
+        let online = matches!(role, RoleType::Snapshot | RoleType::Timestamp);
+        let held = if online {
+            Vec::new()
+        } else {
+            key_locations(repo, |stem| is_role_stem(name, stem), &key_ids)?
+        };
         roles.push(RoleStatus {
             role: name.into(),
             version,
             expires,
             threshold: keys.map(|k| k.threshold.get()).unwrap_or(0),
-            key_ids: keys
-                .map(|k| k.keyids.iter().map(|id| hex::encode(&**id)).collect())
-                .unwrap_or_default(),
-            online: matches!(role, RoleType::Snapshot | RoleType::Timestamp),
+            key_ids,
+            online,
+            held,
         });
     }
     let mut products = Vec::new();
@@ -89,7 +220,18 @@ pub fn status(repo: &Repo) -> Result<Status> {
             releases.push(Release::from_target(name.raw(), t)?);
         }
         releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
+        let delegation = targets
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| r.name == product));
+        let key_ids: Vec<String> = delegation
+            .map(|d| d.keyids.iter().map(|id| hex::encode(&**id)).collect())
+            .unwrap_or_default();
+        let held = key_locations(repo, |stem| is_role_stem(&product, stem), &key_ids)?;
         products.push(ProductStatus {
+            threshold: delegation.map(|d| d.threshold.get()).unwrap_or(0),
+            key_ids,
+            held,
             product,
             role_version: role.version.get(),
             expires: role.expires,
@@ -138,6 +280,23 @@ pub fn render(s: &Status) -> String {
                 .join(",")
         );
     }
+    let _ = writeln!(out, "\nKEYS HERE (keys/)");
+    for r in &s.roles {
+        if r.online {
+            continue;
+        }
+        let _ = writeln!(out, "{:<10} {}", r.role, held_text(&r.held));
+    }
+    for p in &s.products {
+        let _ = writeln!(
+            out,
+            "{:<10} {} (threshold {}/{})",
+            p.product,
+            held_text(&p.held),
+            p.threshold,
+            p.key_ids.len()
+        );
+    }
     for p in &s.products {
         let sup = &p.support;
         let _ = writeln!(
@@ -178,6 +337,17 @@ pub fn render(s: &Status) -> String {
         }
     }
     out
+}
+
+fn held_text(held: &[KeyLocation]) -> String {
+    if held.is_empty() {
+        "none here (held elsewhere: signs with `airlock sign`)".into()
+    } else {
+        held.iter()
+            .map(KeyLocation::describe)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// A role whose metadata expires within the horizon of `status --check`.

@@ -398,6 +398,8 @@ pub struct ApplyReport {
     pub threshold: u64,
     /// Product roles moved from `staged/` into `metadata/`.
     pub roles: Vec<String>,
+    /// Products the applied targets no longer delegate to (moved to removed/).
+    pub removed: Vec<String>,
 }
 
 /// `airlock targets apply`: accepts a signed proposal once the targets threshold of the current
@@ -490,13 +492,134 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
         fsutil::write_atomic(&repo.role_path(product), &role_bytes)?;
     }
     fsutil::write_atomic(&repo.metadata_dir().join("targets.json"), &bytes)?;
+    // Products the applied targets no longer delegate to (`product remove --stage`) leave the
+    // working set, kept under removed/.
+    let kept = repo.products(&proposal.signed);
+    let mut removed = Vec::new();
+    for product in repo.products(&current) {
+        if !kept.contains(&product) {
+            crate::product::archive_product(repo, &product)?;
+            removed.push(product);
+        }
+    }
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(ApplyReport {
         targets_version: version,
         valid_signatures: valid.len(),
         threshold,
         roles,
+        removed,
     })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscardReport {
+    /// The targets version the discarded change would have become.
+    pub discarded_version: u64,
+    /// The staged change, as `targets propose` lists it.
+    pub changes: Vec<String>,
+    /// Products whose staged addition was dropped (their files and keys went to removed/).
+    pub dropped_products: Vec<String>,
+    /// Products whose staged key rotation was dropped: their delegated key was brought back
+    /// from keys/retired/ and the unused new key retired.
+    pub restored_keys: Vec<String>,
+}
+
+/// `airlock targets discard`: drops the staged targets change, so the repository is back at its
+/// signed targets.json. Staged product additions leave (kept under removed/); for a staged key
+/// rotation, the key the signed delegation lists comes back from keys/retired/.
+pub fn discard(repo: &Repo) -> Result<DiscardReport> {
+    let staged = staged_targets(repo)?.with_context(|| {
+        format!(
+            "no targets change is staged in {}",
+            repo.staged_dir().display()
+        )
+    })?;
+    let current = repo.load_targets()?.signed;
+    let signed_products = repo.products(&current);
+    let mut dropped_products = Vec::new();
+    for product in repo.products(&staged) {
+        if !signed_products.contains(&product) {
+            crate::product::archive_product(repo, &product)?;
+            dropped_products.push(product);
+        }
+    }
+    let mut restored_keys = Vec::new();
+    if let Some(delegations) = current.delegations.as_ref() {
+        for role in &delegations.roles {
+            let listed: Vec<String> = role.keyids.iter().map(|id| hex::encode(&**id)).collect();
+            let held = repo.held_role_keys(&role.name)?;
+            let mut held_ids = Vec::new();
+            for k in &held {
+                held_ids.push(k.key_id()?);
+            }
+            if held.is_empty() || held_ids.iter().any(|id| listed.contains(id)) {
+                continue; // keys kept elsewhere, or still the delegated ones
+            }
+            if restore_retired_keys(repo, &role.name, &listed)? {
+                restored_keys.push(role.name.clone());
+            }
+        }
+    }
+    let dir = repo.staged_dir();
+    std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    Ok(DiscardReport {
+        discarded_version: current.version.get() + 1,
+        changes: describe_changes(&current, &staged),
+        dropped_products,
+        restored_keys,
+    })
+}
+
+/// Brings back the retired key files of `role` whose ids are in `listed` (retiring the keys held
+/// now). Returns whether any came back.
+fn restore_retired_keys(repo: &Repo, role: &str, listed: &[String]) -> Result<bool> {
+    let retired = repo.keys_dir().join("retired");
+    if !retired.is_dir() {
+        return Ok(false);
+    }
+    let mut found = Vec::new();
+    for entry in
+        std::fs::read_dir(&retired).with_context(|| format!("listing {}", retired.display()))?
+    {
+        let entry = entry.with_context(|| format!("listing {}", retired.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        // keys/retired/<stem>.<unix time>.key, <stem> being <role> or <role>.<n>
+        let Some((stem, stamp)) = name
+            .strip_suffix(".key")
+            .and_then(|rest| rest.rsplit_once('.'))
+        else {
+            continue;
+        };
+        let of_role = stem == role
+            || stem
+                .strip_prefix(&format!("{role}."))
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        if !of_role || stamp.parse::<i64>().is_err() {
+            continue;
+        }
+        let key = repo.key_access.read_key_file(&entry.path())?;
+        if listed.contains(&key.key_id()?) {
+            found.push((stem.to_string(), entry.path()));
+        }
+    }
+    if found.is_empty() {
+        return Ok(false);
+    }
+    crate::product::retire_role_keys(repo, role)?;
+    for (stem, from) in found {
+        let to = repo.key_path(&stem);
+        if to.exists() {
+            bail!(
+                "{} would be overwritten by {}: move one of them aside",
+                to.display(),
+                from.display()
+            );
+        }
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

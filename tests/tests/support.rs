@@ -273,3 +273,168 @@ fn status_check_exits_2_when_metadata_expires_soon() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `airlock product remove`: refused by the signer and again by the server while devices are
+/// owed updates or a security release is inside its retention period; a product without
+/// releases leaves, and its role, files and keys are kept under removed/.
+#[test]
+fn products_are_removed_only_when_nothing_is_owed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    // acme-old (security window ended 2024-12-31) got a security release in 2023
+    std::fs::write(dir.join("old-2.0.0.bin"), firmware(7, 2048)).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-old",
+            "old-2.0.0.bin",
+            "--version",
+            "2.0.0",
+            "--security-version",
+            "1",
+            "--kind",
+            "security",
+            "--released",
+            "2023-06-01T00:00:00Z",
+        ],
+    );
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "add",
+            "repo",
+            "acme-lab",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2027-06-30",
+            "--security-until",
+            "2030-12-31",
+        ],
+    );
+    let server = Server::start(dir);
+    publish(dir, &server);
+
+    // status names where each role's keys are
+    let status = json(dir, &["status", "repo"]);
+    let root_keys = status["roles"][0]["held"].as_array().unwrap();
+    assert_eq!(root_keys.len(), 1);
+    assert_eq!(root_keys[0]["kind"], "file");
+    assert_eq!(root_keys[0]["listed"], true);
+    let cam = status["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "acme-cam")
+        .unwrap();
+    assert_eq!(cam["held"][0]["listed"], true);
+    assert_eq!(cam["held"][0]["key_id"], cam["key_ids"][0]);
+    assert!(ok(dir, "airlock", &["status", "repo"]).contains("KEYS HERE"));
+
+    // acme-cam: security updates owed until 2030, and 1.2.0 is kept ten years
+    let before = std::fs::read(dir.join("repo/metadata/targets.json")).unwrap();
+    let e = fails(dir, "airlock", &["product", "remove", "repo", "acme-cam"]);
+    assert!(
+        e.contains("acme-cam cannot be removed") && e.contains("must stay available until"),
+        "{e}"
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "remove",
+            "repo",
+            "acme-cam",
+            "--retention-years",
+            "0",
+        ],
+    );
+    assert!(e.contains("security updates run until 2030-12-31"), "{e}");
+    // acme-old: out of support, but its 2023 security release is retained until 2033
+    let e = fails(dir, "airlock", &["product", "remove", "repo", "acme-old"]);
+    assert!(
+        e.contains("acme-old/old-2.0.0.bin") && e.contains("2033-06-01"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("repo/metadata/targets.json")).unwrap(),
+        before,
+        "refusals change nothing"
+    );
+
+    // a signer told the retention period is shorter removes it; the server refuses the publish
+    let backup = dir.join("repo-backup");
+    assert!(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(dir.join("repo"))
+        .arg(&backup)
+        .status()
+        .unwrap()
+        .success());
+    let r = json(
+        dir,
+        &[
+            "product",
+            "remove",
+            "repo",
+            "acme-old",
+            "--retention-years",
+            "0",
+        ],
+    );
+    assert_eq!(r["releases"], 1);
+    let archived = dir.join(r["archived"].as_str().unwrap());
+    assert!(archived.join("acme-old.json").is_file());
+    assert!(archived.join("acme-old.key").is_file());
+    assert!(archived.join("targets/old-2.0.0.bin").is_file());
+    assert!(!dir.join("repo/keys/acme-old.key").exists());
+    ok(dir, "airlock", &["verify", "repo"]);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+        ],
+    );
+    assert!(
+        e.contains("product acme-old cannot be removed") && e.contains("2033-06-01"),
+        "{e}"
+    );
+    assert_eq!(
+        server.get("/v1/products/acme-old/support").status(),
+        200,
+        "the refused publish left acme-old served"
+    );
+    std::fs::remove_dir_all(dir.join("repo")).unwrap();
+    std::fs::rename(&backup, dir.join("repo")).unwrap();
+
+    // acme-lab has no releases: it goes, through the signer and the server
+    let r = json(dir, &["product", "remove", "repo", "acme-lab"]);
+    assert_eq!(r["releases"], 0);
+    assert_eq!(r["targets"]["targets"], "signed");
+    let status = json(dir, &["status", "repo"]);
+    assert!(status["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["product"] != "acme-lab"));
+    let e = fails(dir, "airlock", &["product", "remove", "repo", "acme-lab"]);
+    assert!(e.contains("unknown product"), "{e}");
+    publish(dir, &server);
+    assert_eq!(server.get("/v1/products/acme-lab/support").status(), 404);
+    assert_eq!(server.get("/v1/products/acme-cam/support").status(), 200);
+    ok(dir, "airlock", &["verify", "repo"]);
+}

@@ -420,3 +420,86 @@ fn targets_can_be_re_signed_for_expiry_with_holder_keys() {
     assert_eq!(status["roles"][1]["version"], 2);
     ok(dir, "airlock", &["verify", "repo"]);
 }
+
+/// `airlock targets discard`: a staged change (a product added, a product key rotated) is
+/// dropped; the repository is back at its signed targets.json, the product's delegated key is
+/// back in keys/, and it signs releases again.
+#[test]
+fn a_staged_targets_change_can_be_discarded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    ok(
+        dir,
+        "airlock",
+        &["init", "repo", "--online-key", "srv/online.pub"],
+    );
+    let out = product_add(dir, "acme-cam", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = fails(dir, "airlock", &["targets", "discard", "repo"]);
+    assert!(e.contains("no targets change is staged"), "{e}");
+
+    let before = metadata(dir);
+    let key_before = std::fs::read(dir.join("repo/keys/acme-cam.key")).unwrap();
+    ok(
+        dir,
+        "airlock",
+        &["product", "rotate-key", "repo", "acme-cam", "--stage"],
+    );
+    assert_ne!(
+        std::fs::read(dir.join("repo/keys/acme-cam.key")).unwrap(),
+        key_before,
+        "the staged rotation put the new key in place"
+    );
+    let out = product_add(dir, "acme-lock", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &["targets", "discard", "repo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(r["discarded_version"], 3);
+    assert_eq!(r["dropped_products"], serde_json::json!(["acme-lock"]));
+    assert_eq!(r["restored_keys"], serde_json::json!(["acme-cam"]));
+    assert_eq!(r["changes"].as_array().unwrap().len(), 2, "{r}");
+    assert!(!dir.join("repo/staged").exists());
+    assert_eq!(metadata(dir), before, "metadata/ is as signed");
+    assert_eq!(
+        std::fs::read(dir.join("repo/keys/acme-cam.key")).unwrap(),
+        key_before,
+        "the delegated key is back"
+    );
+    assert!(!dir.join("repo/keys/acme-lock.key").exists());
+    let status: Value =
+        serde_json::from_str(&ok(dir, "airlock", &["status", "repo", "--json"])).unwrap();
+    assert!(status.get("staged").is_none(), "{status}");
+    assert_eq!(status["products"].as_array().unwrap().len(), 1);
+    assert_eq!(status["products"][0]["held"][0]["listed"], true);
+    // the product signs releases again, and the repository verifies
+    std::fs::write(dir.join("fw-1.0.0.bin"), firmware(1, 4096)).unwrap();
+    release(dir, "acme-cam", "fw-1.0.0.bin", "1.0.0");
+    ok(dir, "airlock", &["verify", "repo"]);
+    // acme-lock can be added again (its first attempt is kept under removed/)
+    let out = product_add(dir, "acme-lock", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_dir(dir.join("repo/removed"))
+        .unwrap()
+        .any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("acme-lock.")));
+}
