@@ -100,6 +100,12 @@ pub enum VerifyError {
         name: String,
         until: jiff::Timestamp,
     },
+    #[error("{role}: the role is {size} bytes, over the {limit} bytes that TUF clients load for a targets role (tough's default; python-tuf's ngclient stops at 5,000,000): devices could not update. Split the releases over more products (one role each)")]
+    RoleTooLarge {
+        role: String,
+        size: usize,
+        limit: usize,
+    },
     #[error("product {product} cannot be removed: {reason}")]
     ProductRemoval { product: String, reason: String },
     #[error("{name}: release time {released} lies in the future")]
@@ -397,6 +403,23 @@ fn check_delegation(role: &tough::schema::DelegatedRole) -> Result<(), VerifyErr
     Ok(())
 }
 
+/// The largest targets metadata TUF clients load by default: tough's `max_targets_size`
+/// (10 MiB). python-tuf's ngclient defaults to 5,000,000 bytes (`targets_max_length`).
+pub const CLIENT_TARGETS_LIMIT: usize = 10 * 1024 * 1024;
+
+/// Refuses a targets role that devices would refuse to download (a repository they could not
+/// update from), before anything else is done with it.
+pub fn check_role_size(role: &str, size: usize) -> Result<(), VerifyError> {
+    if size > CLIENT_TARGETS_LIMIT {
+        return Err(VerifyError::RoleTooLarge {
+            role: role.to_string(),
+            size,
+            limit: CLIENT_TARGETS_LIMIT,
+        });
+    }
+    Ok(())
+}
+
 /// Verifies one product role against its delegation and reads its releases.
 fn verify_product(
     delegations: &tough::schema::Delegations,
@@ -436,6 +459,8 @@ fn verify_product(
 /// that no version appears twice.
 pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, VerifyError> {
     let mut releases: Vec<Release> = Vec::new();
+    let mut versions: std::collections::HashMap<semver::Version, usize> =
+        std::collections::HashMap::with_capacity(t.targets.len());
     let mut support = None;
     let support_name = names::support_target_name(name);
     for (target_name, target) in &t.targets {
@@ -453,17 +478,15 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
             continue;
         }
         let release = Release::from_target(raw, target)?;
-        if let Some(other) = releases
-            .iter()
-            .find(|r| r.info.version == release.info.version)
-        {
+        if let Some(&first) = versions.get(&release.info.version) {
             return Err(VerifyError::DuplicateVersion {
                 role: name.to_string(),
                 version: release.info.version.clone(),
-                first: other.name.clone(),
+                first: releases[first].name.clone(),
                 second: release.name.clone(),
             });
         }
+        versions.insert(release.info.version.clone(), releases.len());
         releases.push(release);
     }
     releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
@@ -491,6 +514,7 @@ pub fn verify_submission(
     if submission.targets.is_empty() {
         return Err(VerifyError::NoTargets);
     }
+    check_role_size("targets", submission.targets.len())?;
     let targets: MetaFile<Targets> = parse("targets.json", submission.targets.clone())?;
     let tv = targets.version();
     root.signed
@@ -524,6 +548,7 @@ pub fn verify_submission(
             .roles
             .get(&role.name)
             .ok_or_else(|| VerifyError::MissingRole(role.name.clone()))?;
+        check_role_size(&role.name, bytes.len())?;
         let file = parse(&format!("{}.json", role.name), bytes.clone())?;
         let product = verify_product(
             delegations,
@@ -1234,6 +1259,24 @@ mod tests {
             10
         )
         .is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_role_too_large_for_clients_is_refused_before_parsing() {
+        let k = keys();
+        let (sub, _) = valid(&k).await;
+        assert!(verify_submission(&Published::default(), &sub, &online_id(&k), now()).is_ok());
+        let mut big = sub.clone();
+        big.roles
+            .insert("acme-cam".into(), vec![b' '; CLIENT_TARGETS_LIMIT + 1]);
+        let err =
+            verify_submission(&Published::default(), &big, &online_id(&k), now()).unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::RoleTooLarge { role, size, .. } if role == "acme-cam" && *size == CLIENT_TARGETS_LIMIT + 1),
+            "{err}"
+        );
+        assert!(check_role_size("targets", CLIENT_TARGETS_LIMIT).is_ok());
+        assert!(check_role_size("targets", CLIENT_TARGETS_LIMIT + 1).is_err());
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl From<VerifyError> for ApiError {
             VerifyError::Support(_) | VerifyError::ReleaseRule(_) => "support_rule",
             VerifyError::RetentionViolation { .. } => "retention",
             VerifyError::ProductRemoval { .. } => "product_removal",
+            VerifyError::RoleTooLarge { .. } => "role_too_large",
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())

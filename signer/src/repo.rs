@@ -386,6 +386,7 @@ impl Repo {
         };
         let SignedBytes { signed, bytes } = sign(role, &holder, keys, product).await?;
         drop_in_background(signed);
+        warn_if_too_large(product, bytes.len());
         Ok(bytes)
     }
 
@@ -417,6 +418,27 @@ impl Repo {
     pub fn load_support(&self, product: &str) -> Result<SupportRecord> {
         let path = self.support_path(product)?;
         self.read_json(&path)
+    }
+}
+
+/// python-tuf's ngclient default for a targets role (`targets_max_length`).
+const PYTHON_TUF_TARGETS_LIMIT: usize = 5_000_000;
+
+/// Warns when a product role grows past what TUF clients load by default: publishing refuses
+/// it above tough's limit ([`airlock_core::verify::check_role_size`]).
+fn warn_if_too_large(product: &str, size: usize) {
+    if size > airlock_core::verify::CLIENT_TARGETS_LIMIT {
+        tracing::warn!(
+            role = product,
+            bytes = size,
+            "the role is over the 10 MiB that TUF clients (tough) load: publishing will refuse it; split the releases over more products"
+        );
+    } else if size > PYTHON_TUF_TARGETS_LIMIT {
+        tracing::warn!(
+            role = product,
+            bytes = size,
+            "the role is over 5,000,000 bytes: devices using python-tuf's default limits will refuse it"
+        );
     }
 }
 
