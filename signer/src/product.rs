@@ -448,40 +448,18 @@ pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
                 .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
         }
     }
-    let keys = repo.keys_dir();
-    for entry in std::fs::read_dir(&keys).with_context(|| format!("listing {}", keys.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", keys.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".key") else {
-            continue;
-        };
-        let numbered = stem
-            .strip_prefix(&format!("{product}."))
-            .is_some_and(|n| n.parse::<u32>().is_ok());
-        if stem == product || numbered {
-            let to = dir.join(&name);
-            std::fs::rename(entry.path(), &to).with_context(|| {
-                format!("moving {} to {}", entry.path().display(), to.display())
-            })?;
-        }
+    for (_, from) in repo.role_key_files(product)? {
+        let to = dir.join(from.file_name().context("a key file without a name")?);
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     }
     Ok(dir)
 }
 
 /// Moves every key file of a role (`<role>.key`, `<role>.N.key`) to keys/retired/.
 pub(crate) fn retire_role_keys(repo: &Repo, role: &str) -> Result<()> {
-    let dir = repo.keys_dir();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-        let name = entry?.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".key") else {
-            continue;
-        };
-        let numbered = stem
-            .strip_prefix(&format!("{role}."))
-            .is_some_and(|n| n.parse::<u32>().is_ok());
-        if stem == role || numbered {
-            crate::root::retire(repo, stem)?;
-        }
+    for (stem, _) in repo.role_key_files(role)? {
+        crate::root::retire(repo, &stem)?;
     }
     Ok(())
 }

@@ -178,6 +178,29 @@ impl Repo {
             .unwrap_or_default()
     }
 
+    /// The key files of keys/ that belong to `role` ([`is_role_key_stem`]), as (stem, path),
+    /// sorted by name.
+    pub fn role_key_files(&self, role: &str) -> Result<Vec<(String, PathBuf)>> {
+        let dir = self.keys_dir();
+        let mut out = Vec::new();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(stem) = name.strip_suffix(".key") {
+                if is_role_key_stem(role, stem) && entry.path().is_file() {
+                    out.push((stem.to_string(), entry.path()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub fn key_path(&self, name: &str) -> PathBuf {
         self.keys_dir().join(format!("{name}.key"))
     }
@@ -421,6 +444,20 @@ impl Repo {
     }
 }
 
+/// Whether keys/`stem`.key holds a key of `role`: `<role>.key` or `<role>.<n>.key` (a role
+/// with several keys; '.' never occurs in a product id, so names cannot collide); root keys
+/// are `root-<n>.key`.
+pub fn is_role_key_stem(role: &str, stem: &str) -> bool {
+    let numbered = |prefix: String| {
+        stem.strip_prefix(&prefix)
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+    };
+    if role == "root" {
+        return numbered("root-".into());
+    }
+    stem == role || numbered(format!("{role}."))
+}
+
 /// python-tuf's ngclient default for a targets role (`targets_max_length`).
 const PYTHON_TUF_TARGETS_LIMIT: usize = 5_000_000;
 
@@ -552,4 +589,24 @@ async fn sign<T: Role + serde::Serialize>(
         },
         bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_role_key_stem;
+
+    #[test]
+    fn key_file_names_belong_to_one_role() {
+        assert!(is_role_key_stem("acme-cam", "acme-cam"));
+        assert!(is_role_key_stem("acme-cam", "acme-cam.2"));
+        assert!(is_role_key_stem("targets", "targets.10"));
+        assert!(is_role_key_stem("root", "root-1"));
+        // another product whose id starts the same, a retired-style name, root's own rules
+        assert!(!is_role_key_stem("acme-cam", "acme-cam-2"));
+        assert!(!is_role_key_stem("acme-cam", "acme-cam.x"));
+        assert!(!is_role_key_stem("acme", "acme-cam"));
+        assert!(!is_role_key_stem("root", "root"));
+        assert!(!is_role_key_stem("root", "root.1"));
+        assert!(!is_role_key_stem("targets", "targets-1"));
+    }
 }

@@ -67,27 +67,10 @@ impl KeyLocation {
     }
 }
 
-/// The key files of keys/ whose name (without `.key`) `belongs` to a role.
-fn key_locations(
-    repo: &Repo,
-    belongs: impl Fn(&str) -> bool,
-    listed: &[String],
-) -> Result<Vec<KeyLocation>> {
-    let dir = repo.keys_dir();
+/// The key files of keys/ that belong to `role`, and what each holds.
+fn key_locations(repo: &Repo, role: &str, listed: &[String]) -> Result<Vec<KeyLocation>> {
     let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".key") else {
-            continue;
-        };
-        if !belongs(stem) || !entry.path().is_file() {
-            continue;
-        }
-        let path = entry.path();
+    for (_, path) in repo.role_key_files(role)? {
         let bytes = zeroize::Zeroizing::new(
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
         );
@@ -126,21 +109,7 @@ fn key_locations(
         };
         out.push(location);
     }
-    out.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(out)
-}
-
-/// Whether `stem` names a key file of `role` (`<role>` or `<role>.<n>`; root keys are `root-<n>`).
-fn is_role_stem(role: &str, stem: &str) -> bool {
-    if role == "root" {
-        return stem
-            .strip_prefix("root-")
-            .is_some_and(|n| n.parse::<u32>().is_ok());
-    }
-    stem == role
-        || stem
-            .strip_prefix(&format!("{role}."))
-            .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -196,7 +165,7 @@ pub fn status(repo: &Repo) -> Result<Status> {
         let held = if online {
             Vec::new()
         } else {
-            key_locations(repo, |stem| is_role_stem(name, stem), &key_ids)?
+            key_locations(repo, name, &key_ids)?
         };
         roles.push(RoleStatus {
             role: name.into(),
@@ -227,7 +196,7 @@ pub fn status(repo: &Repo) -> Result<Status> {
         let key_ids: Vec<String> = delegation
             .map(|d| d.keyids.iter().map(|id| hex::encode(&**id)).collect())
             .unwrap_or_default();
-        let held = key_locations(repo, |stem| is_role_stem(&product, stem), &key_ids)?;
+        let held = key_locations(repo, &product, &key_ids)?;
         products.push(ProductStatus {
             threshold: delegation.map(|d| d.threshold.get()).unwrap_or(0),
             key_ids,

@@ -591,11 +591,7 @@ fn restore_retired_keys(repo: &Repo, role: &str, listed: &[String]) -> Result<bo
         else {
             continue;
         };
-        let of_role = stem == role
-            || stem
-                .strip_prefix(&format!("{role}."))
-                .is_some_and(|n| n.parse::<u32>().is_ok());
-        if !of_role || stamp.parse::<i64>().is_err() {
+        if !crate::repo::is_role_key_stem(role, stem) || stamp.parse::<i64>().is_err() {
             continue;
         }
         let key = repo.key_access.read_key_file(&entry.path())?;
