@@ -467,3 +467,112 @@ fn a_port_in_use_is_a_clear_error() {
     );
     assert!(e.contains("not an airlock-server data directory"), "{e}");
 }
+
+/// A full disk: `release add` (one file, and `--from-dir`) stops with the system's error naming
+/// the file, exits non-zero, and leaves the repository byte for byte as it was (no half-written
+/// image or metadata, no temporary files). The repository sits on a 2 MiB tmpfs mounted in a
+/// private mount namespace (`unshare`), filled up before the command runs.
+#[test]
+fn a_full_disk_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    std::fs::write(dir.join("fw-2.0.0.bin"), firmware(9, 600_000)).unwrap();
+    std::fs::create_dir(dir.join("many")).unwrap();
+    for i in 0..4 {
+        std::fs::write(
+            dir.join(format!("many/acme-cam-3.0.{i}.bin")),
+            firmware(10 + i as u8, 200_000),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir(dir.join("tiny")).unwrap();
+    let script = r#"
+set -u
+mount -t tmpfs -o size=2m tmpfs tiny || exit 90
+cp -a repo tiny/repo || exit 91
+free=$(df -B1 --output=avail tiny | tail -1)
+head -c $((free - 300000)) /dev/zero > tiny/filler || exit 92
+state() { (cd tiny/repo && find . -print0 | sort -z | xargs -0 -I{} sh -c 'if [ -f "{}" ]; then sha256sum "{}"; else echo "dir {}"; fi'); }
+state > before.txt
+"$AIRLOCK" release add tiny/repo acme-cam fw-2.0.0.bin --version 2.0.0 --security-version 3 --kind security 2> one.err
+echo "one=$?"
+state > after-one.txt
+"$AIRLOCK" release add tiny/repo acme-cam --from-dir many --security-version 3 --kind security 2> dir.err
+echo "dir=$?"
+state > after-dir.txt
+"#;
+    std::fs::write(dir.join("full.sh"), script).unwrap();
+    // root: a private mount namespace; otherwise a user namespace that maps us to root in it
+    let args: &[&str] = if running_as_root() {
+        &["-m", "bash", "full.sh"]
+    } else {
+        &["-rm", "bash", "full.sh"]
+    };
+    let out = std::process::Command::new("unshare")
+        .args(args)
+        .current_dir(dir)
+        .env("AIRLOCK", bin("airlock"))
+        .output();
+    let out = match out {
+        // 90: the mount was refused; 1 with no output: unshare itself was
+        Ok(o)
+            if o.status.code() == Some(90)
+                || (o.status.code() == Some(1) && o.stdout.is_empty()) =>
+        {
+            skip(
+                "a_full_disk_changes_nothing",
+                &format!(
+                    "cannot mount a small tmpfs here (unshare: {})",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
+            return;
+        }
+        Ok(o) => o,
+        Err(e) => {
+            skip("a_full_disk_changes_nothing", &format!("no unshare: {e}"));
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("one=") && stdout.contains("dir="),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("one=0"), "{stdout}");
+    assert!(!stdout.contains("dir=0"), "{stdout}");
+    let one = std::fs::read_to_string(dir.join("one.err")).unwrap();
+    assert!(
+        one.contains("No space left on device") && one.contains("fw-2.0.0.bin"),
+        "{one}"
+    );
+    let many = std::fs::read_to_string(dir.join("dir.err")).unwrap();
+    assert!(
+        many.contains("No space left on device") && many.contains("acme-cam-3.0."),
+        "{many}"
+    );
+    let before = std::fs::read_to_string(dir.join("before.txt")).unwrap();
+    assert!(before.contains("metadata/acme-cam.json"), "{before}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("after-one.txt")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("after-dir.txt")).unwrap(),
+        before
+    );
+}
+
+/// Whether this test process runs as root (uid 0), read from /proc (no libc call).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
