@@ -8,6 +8,7 @@
 //!   against its signed length and sha256.
 
 use anyhow::{Context, Result};
+use futures::StreamExt;
 use serde::Serialize;
 
 use airlock_core::names;
@@ -88,11 +89,17 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
         .collect();
     top_level.sort();
     for name in top_level {
-        match fetch_target(&repo, &name).await {
+        match fetch_target(&repo, &name, false).await {
             Ok(_) => report.targets_checked += 1,
             Err(e) => report.problems.push(format!("{name}: {e}")),
         }
     }
+    // A repository in a local directory with consistent snapshots (what `publish --out` writes)
+    // has its images checked in place; anything else is downloaded through tough.
+    let local_dir = match base.scheme() {
+        "file" if repo.root().signed.consistent_snapshot => base.to_file_path().ok(),
+        _ => None,
+    };
     let delegations = match repo.targets().signed.delegations.as_ref() {
         Some(d) if !d.roles.is_empty() => d,
         // A plain TUF repository: no products to check.
@@ -127,11 +134,51 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
             }
         };
         let mut support: Option<SupportRecord> = None;
+        if let Some(dir) = local_dir.as_deref() {
+            // A directory: every image checked in place under both consistent-snapshot names,
+            // on every core (the metadata above was loaded and verified by tough).
+            let (checked, problems, record) = check_local_targets(dir, &product, &listed);
+            report.targets_checked += checked;
+            report.problems.extend(problems);
+            if let Some(bytes) = record {
+                match serde_json::from_slice::<SupportRecord>(&bytes) {
+                    Ok(r) => {
+                        if let Err(e) = r.validate() {
+                            report.problems.push(format!("{product}/support.json: {e}"));
+                        }
+                        support = Some(r);
+                    }
+                    Err(e) => report
+                        .problems
+                        .push(format!("{product}/support.json: not a support record: {e}")),
+                }
+            }
+            report.products.push(ProductCheck {
+                product,
+                releases: listed.releases.len(),
+                security_updates_until: support.map(|s| s.security_updates_until),
+            });
+            continue;
+        }
         let mut names_to_fetch: Vec<String> =
             listed.releases.iter().map(|r| r.name.clone()).collect();
         names_to_fetch.push(names::support_target_name(&product));
-        for name in names_to_fetch {
-            match fetch_target(&repo, &name).await {
+        // Several downloads at once (tough reads files and sockets on tokio's blocking pool);
+        // results in name order.
+        let fetched: Vec<(String, Result<Vec<u8>, String>)> = futures::stream::iter(names_to_fetch)
+            .map(|name| {
+                let repo = &repo;
+                async move {
+                    let keep = name.ends_with(&format!("/{}", names::SUPPORT_FILE));
+                    let r = fetch_target(repo, &name, keep).await;
+                    (name, r)
+                }
+            })
+            .buffered(FETCHES_AT_ONCE)
+            .collect()
+            .await;
+        for (name, fetched) in fetched {
+            match fetched {
                 Ok(bytes) => {
                     report.targets_checked += 1;
                     if name.ends_with(&format!("/{}", names::SUPPORT_FILE)) {
@@ -160,16 +207,91 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
     Ok(report)
 }
 
-/// Downloads one target through the TUF client, which checks its length and hashes.
-async fn fetch_target(repo: &tough::Repository, name: &str) -> Result<Vec<u8>, String> {
-    let target = tough::TargetName::new(name.to_string()).map_err(|e| e.to_string())?;
-    match repo.read_target(&target).await {
-        Ok(Some(stream)) => tough::IntoVec::into_vec(stream)
-            .await
-            .map_err(|e| chain(&e)),
-        Ok(None) => Err("not listed".to_string()),
-        Err(e) => Err(chain(&e)),
+/// Checks a product's images in a local static repository: each under both consistent-snapshot
+/// names (`<product>/<sha256>.<file>` and `<sha256>.<product>/<file>`) with its signed length
+/// and sha256. Returns the files checked, the problems, and the support record's bytes.
+fn check_local_targets(
+    dir: &std::path::Path,
+    product: &str,
+    listed: &airlock_core::verify::ProductTargets,
+) -> (usize, Vec<String>, Option<Vec<u8>>) {
+    use rayon::prelude::*;
+    let mut expected: Vec<(String, String, u64)> = listed
+        .releases
+        .iter()
+        .map(|r| (r.name.clone(), r.sha256.clone(), r.length))
+        .collect();
+    let support_name = names::support_target_name(product);
+    if let Some((sha256, length)) = &listed.support {
+        expected.push((support_name.clone(), sha256.clone(), *length));
     }
+    let targets = dir.join("targets");
+    let results: Vec<Result<usize, String>> = expected
+        .par_iter()
+        .map(|(name, sha256, length)| {
+            let (p, file) = names::split_target_name(name).map_err(|e| format!("{name}: {e}"))?;
+            let spellings = [
+                targets.join(p).join(format!("{sha256}.{file}")),
+                targets.join(format!("{sha256}.{p}")).join(file),
+            ];
+            for path in &spellings {
+                match crate::fsutil::sha256_file(path) {
+                    Ok((sha, len)) if sha == *sha256 && len == *length => {}
+                    Ok((sha, len)) => {
+                        return Err(format!(
+                            "{name}: {} has {len} bytes with sha256 {sha}, signed {length} bytes with sha256 {sha256}",
+                            path.display()
+                        ))
+                    }
+                    Err(e) => return Err(format!("{name}: {e:#}")),
+                }
+            }
+            Ok(spellings.len())
+        })
+        .collect();
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(_) => checked += 1,
+            Err(e) => problems.push(e),
+        }
+    }
+    let record = listed.support.as_ref().and_then(|(sha256, _)| {
+        std::fs::read(
+            targets
+                .join(product)
+                .join(format!("{sha256}.{}", names::SUPPORT_FILE)),
+        )
+        .ok()
+    });
+    if listed.support.is_none() {
+        problems.push(format!("{product}: no support record listed"));
+    }
+    (checked, problems, record)
+}
+
+/// Target downloads in flight at once while verifying a repository.
+const FETCHES_AT_ONCE: usize = 16;
+
+/// Downloads one target through the TUF client, which checks its length and hashes as the
+/// bytes stream by. Only the support record is kept (`keep`); images are dropped chunk by
+/// chunk, so memory stays flat whatever their size.
+async fn fetch_target(repo: &tough::Repository, name: &str, keep: bool) -> Result<Vec<u8>, String> {
+    let target = tough::TargetName::new(name.to_string()).map_err(|e| e.to_string())?;
+    let mut stream = match repo.read_target(&target).await {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return Err("not listed".to_string()),
+        Err(e) => return Err(chain(&e)),
+    };
+    let mut kept = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| chain(&e))?;
+        if keep {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    Ok(kept)
 }
 
 /// Verifies the signer's own repository (before any publish).

@@ -159,7 +159,22 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     .unwrap();
     assert_eq!(v["problems"], serde_json::json!([]), "{v}");
 
-    // problems are found and named
+    // problems are found and named: an image changed under one of its two names only (the
+    // spelling python-tuf reads; the other is the one tough reads)
+    let spec_name = dir.join(format!("www/tuf/targets/acme-cam/{sha}.fw-1.2.0.bin"));
+    let mut bytes = std::fs::read(&spec_name).unwrap();
+    bytes[1] ^= 1;
+    std::fs::remove_file(&spec_name).unwrap();
+    std::fs::write(&spec_name, bytes).unwrap();
+    let out = run(dir, "airlock", &["verify", "www/tuf"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "acme-cam/{sha}.fw-1.2.0.bin has 300000 bytes with sha256"
+        )),
+        "{text}"
+    );
     let fw = dir.join(format!("www/tuf/targets/{sha}.acme-cam/fw-1.2.0.bin"));
     let mut bytes = std::fs::read(&fw).unwrap();
     bytes[0] ^= 1;
