@@ -106,6 +106,8 @@ pub enum VerifyError {
         size: usize,
         limit: usize,
     },
+    #[error("{product}: release {name} was removed without a withdrawal in the support history; use `airlock release withdraw`")]
+    UnrecordedWithdrawal { product: String, name: String },
     #[error("product {product} cannot be removed: {reason}")]
     ProductRemoval { product: String, reason: String },
     #[error("{name}: release time {released} lies in the future")]
@@ -571,9 +573,11 @@ pub fn verify_submission(
 /// CRA Art. 13(9): each security update stays available for (by default) ten years.
 pub const DEFAULT_RETENTION_YEARS: i16 = 10;
 
-/// Security releases removed from a product before their retention period ended: refused,
-/// unless the new support record's history records the withdrawal as forced (with its reason).
-/// Returns the forced withdrawals (target names), for the audit log.
+/// Releases removed from a product: each must be recorded as withdrawn in the new support
+/// record's history (the signed history keeps a record of every withdrawal, so a product's
+/// past can be told from its record), and a security release inside its retention period only
+/// as a forced withdrawal with a reason. Returns the forced withdrawals (target names), for the
+/// audit log.
 pub fn check_retention(
     product: &str,
     previous: &[Release],
@@ -584,18 +588,30 @@ pub fn check_retention(
 ) -> Result<Vec<String>, VerifyError> {
     let mut forced = Vec::new();
     for old in previous {
-        let Some(until) = old.retained_until(retention_years) else {
-            continue;
-        };
-        if releases.iter().any(|r| r.name == old.name) || now >= until {
+        if releases.iter().any(|r| r.name == old.name) {
             continue;
         }
-        let documented = support.history.iter().any(|c| {
-            c.action == "withdraw"
-                && c.forced
-                && c.withdrawn.as_deref() == Some(old.name.as_str())
-                && !c.reason.trim().is_empty()
-        });
+        let withdrawal = |forced: bool| {
+            support.history.iter().any(|c| {
+                c.action == "withdraw"
+                    && (c.forced || !forced)
+                    && c.withdrawn.as_deref() == Some(old.name.as_str())
+                    && !c.reason.trim().is_empty()
+            })
+        };
+        let retained = old
+            .retained_until(retention_years)
+            .filter(|until| now < *until);
+        let Some(until) = retained else {
+            if !withdrawal(false) {
+                return Err(VerifyError::UnrecordedWithdrawal {
+                    product: product.to_string(),
+                    name: old.name.clone(),
+                });
+            }
+            continue;
+        };
+        let documented = withdrawal(true);
         if !documented {
             return Err(VerifyError::RetentionViolation {
                 product: product.to_string(),
@@ -617,7 +633,7 @@ pub fn check_retention(
 ///    owed updates and an end-of-support notice (end support first: the window closes on
 ///    `security_updates_until`).
 ///
-/// A product without releases (e.g. added by mistake) can always be removed.
+/// A product that never had a release (e.g. added by mistake) can always be removed.
 pub fn check_product_removal(
     product: &str,
     releases: &[Release],
@@ -639,10 +655,17 @@ pub fn check_product_removal(
             "security release {name} must stay available until {until} (retention, {retention_years} years)"
         )));
     }
-    if !releases.is_empty() && support.security_window_open(now) {
+    // Releases now, or withdrawn earlier (every withdrawal is in the signed history): the
+    // product has devices in the field.
+    let withdrawn = support
+        .history
+        .iter()
+        .filter(|c| c.action == "withdraw")
+        .count();
+    if (!releases.is_empty() || withdrawn > 0) && support.security_window_open(now) {
         return Err(refuse(format!(
-            "its security updates run until {} and {} release(s) are in the field; \
-             devices must get their updates and the end-of-support notice first",
+            "its security updates run until {} and it has devices in the field ({} release(s), \
+             {withdrawn} withdrawn); they must get their updates and the end-of-support notice first",
             support.security_updates_until,
             releases.len()
         )));
@@ -1211,20 +1234,83 @@ mod tests {
             10,
         );
         assert!(matches!(gone, Err(VerifyError::RetentionViolation { .. })));
-        // after the retention period it may go
+        // after the retention period it may go, withdrawn on the record
         let later: jiff::Timestamp = "2036-06-01T00:00:00Z".parse().unwrap();
+        let silent = check_retention(
+            "acme-cam",
+            std::slice::from_ref(&old),
+            &[],
+            &support,
+            later,
+            10,
+        );
+        assert!(
+            matches!(silent, Err(VerifyError::UnrecordedWithdrawal { .. })),
+            "{silent:?}"
+        );
+        let mut withdrawn = support.clone();
+        withdrawn.history.push(crate::support::SupportChange {
+            at: later,
+            action: "withdraw".into(),
+            reason: "superseded".into(),
+            security_updates_until: None,
+            feature_updates_until: None,
+            min_security_version: None,
+            withdrawn: Some(old.name.clone()),
+            forced: false,
+        });
         assert_eq!(
             check_retention(
                 "acme-cam",
                 std::slice::from_ref(&old),
                 &[],
-                &support,
+                &withdrawn,
                 later,
                 10
             )
             .unwrap(),
             Vec::<String>::new()
         );
+        // a plain withdrawal does not release a security update inside its retention period
+        assert!(matches!(
+            check_retention(
+                "acme-cam",
+                std::slice::from_ref(&old),
+                &[],
+                &withdrawn,
+                now(),
+                10
+            ),
+            Err(VerifyError::RetentionViolation { .. })
+        ));
+        // a feature release is not retained, but its removal is recorded too
+        let feature = Release {
+            info: ReleaseInfo {
+                kind: ReleaseKind::Feature,
+                ..old.info.clone()
+            },
+            ..old.clone()
+        };
+        assert!(matches!(
+            check_retention(
+                "acme-cam",
+                std::slice::from_ref(&feature),
+                &[],
+                &support,
+                now(),
+                10
+            ),
+            Err(VerifyError::UnrecordedWithdrawal { .. })
+        ));
+        assert!(check_retention(
+            "acme-cam",
+            std::slice::from_ref(&feature),
+            &[],
+            &withdrawn,
+            now(),
+            10
+        )
+        .is_ok());
         // a forced withdrawal with a reason is accepted and reported
         let mut forced = support.clone();
         forced.history.push(crate::support::SupportChange {
@@ -1324,6 +1410,20 @@ mod tests {
             10
         )
         .is_ok());
+        // a product whose releases were all withdrawn still has devices in the field
+        let mut emptied = support.clone();
+        emptied.history.push(crate::support::SupportChange {
+            at: now(),
+            action: "withdraw".into(),
+            reason: "recalled".into(),
+            security_updates_until: None,
+            feature_updates_until: None,
+            min_security_version: None,
+            withdrawn: Some("acme-cam/fw-1.0.0.bin".into()),
+            forced: false,
+        });
+        let err = check_product_removal("acme-cam", &[], &emptied, now(), 10).unwrap_err();
+        assert!(err.to_string().contains("1 withdrawn"), "{err}");
         // a security release (released 2026-01-01): kept ten years, support window or not
         let security = [release(ReleaseKind::Security)];
         support.security_updates_until = jiff::civil::date(2027, 1, 1);

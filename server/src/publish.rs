@@ -126,6 +126,18 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         }
         supports.insert(product.clone(), record);
     }
+    // A product added again after its removal: its role starts above the version that
+    // snapshot.json still lists for it.
+    for (product, p) in &verified.products {
+        if let Some(&last) = base.index.retired_roles.get(product) {
+            if p.role.version() <= last {
+                return Err(ApiError::conflict(format!(
+                    "{product} was removed at role v{last} and snapshot.json still lists it: \
+                     the role of the product added again must be above v{last}"
+                )));
+            }
+        }
+    }
     // Products the submission no longer delegates to: removed only once nothing is owed to
     // their devices (support window over, no security release inside its retention period).
     let mut removed_products = Vec::new();
@@ -279,13 +291,27 @@ pub async fn commit(
         .targets
         .as_ref()
         .ok_or_else(|| ApiError::internal("no targets to publish"))?;
-    let contents = SnapshotContents {
-        targets_version: targets.signed.signed.version,
-        roles: published
+    // Removed products stay listed at their last version (see RepoIndex::retired_roles).
+    let mut retired = base.index.retired_roles.clone();
+    for (name, m) in &base.published.roles {
+        if !published.roles.contains_key(name) {
+            retired.insert(name.clone(), m.version());
+        }
+    }
+    retired.retain(|name, _| !published.roles.contains_key(name));
+    let mut roles: BTreeMap<String, NonZeroU64> = retired
+        .iter()
+        .filter_map(|(n, v)| NonZeroU64::new(*v).map(|v| (n.clone(), v)))
+        .collect();
+    roles.extend(
+        published
             .roles
             .iter()
-            .map(|(n, m)| (n.clone(), m.signed.signed.version))
-            .collect(),
+            .map(|(n, m)| (n.clone(), m.signed.signed.version)),
+    );
+    let contents = SnapshotContents {
+        targets_version: targets.signed.signed.version,
+        roles,
     };
     let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
     let snapshot_version = next(base.index.snapshot_version);
@@ -367,6 +393,7 @@ pub async fn commit(
         snapshot_expires: Some(snapshot.expires),
         timestamp_expires: Some(timestamp.expires),
         supports,
+        retired_roles: retired,
     };
     let head = Head {
         generation: base.generation + 1,

@@ -58,6 +58,24 @@ fn previous_versions(out: &Path) -> Result<(u64, u64)> {
     Ok((snapshot, ts.signed.version.get()))
 }
 
+/// The roles (other than targets) that the snapshot of an earlier export lists, with versions.
+fn previous_snapshot_roles(out: &Path, version: u64) -> Result<BTreeMap<String, NonZeroU64>> {
+    let mut roles = BTreeMap::new();
+    if version == 0 {
+        return Ok(roles);
+    }
+    let path = out.join(format!("metadata/{version}.snapshot.json"));
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let snapshot: tough::schema::Signed<tough::schema::Snapshot> =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    for (file, meta) in snapshot.signed.meta {
+        if let Some(role) = file.strip_suffix(".json").filter(|r| *r != "targets") {
+            roles.insert(role.to_string(), meta.version);
+        }
+    }
+    Ok(roles)
+}
+
 /// Writes `bytes` to `path` unless an identical file is there; refuses to change a different one
 /// (versioned files never change).
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -76,9 +94,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     fsutil::write_atomic(path, bytes)
 }
 
-fn copy_new(from: &Path, to: &Path) -> Result<()> {
-    if to.is_file() {
-        return Ok(()); // content-addressed name: same digest, same bytes
+fn copy_new(from: &Path, to: &Path, length: u64) -> Result<()> {
+    // Content-addressed name: the same digest, the same bytes. A file of another length there
+    // (an export cut off before its sync) is replaced; the read-back checks every hash.
+    if std::fs::metadata(to).is_ok_and(|m| m.is_file() && m.len() == length) {
+        return Ok(());
     }
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -91,9 +111,13 @@ fn copy_new(from: &Path, to: &Path) -> Result<()> {
 
 /// Gives `to` the content of `existing` (a file of this export) as a hard link; copies where
 /// the file system cannot link. A name already there is kept (content-addressed: same bytes).
-fn link_new(existing: &Path, to: &Path) -> Result<()> {
-    if to.is_file() {
-        return Ok(());
+fn link_new(existing: &Path, to: &Path, length: u64) -> Result<()> {
+    match std::fs::metadata(to) {
+        Ok(m) if m.is_file() && m.len() == length => return Ok(()),
+        Ok(_) => {
+            let _ = std::fs::remove_file(to);
+        }
+        Err(_) => {}
     }
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -102,7 +126,7 @@ fn link_new(existing: &Path, to: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         // another export's file took the name meanwhile: the same bytes
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(_) => copy_new(existing, to),
+        Err(_) => copy_new(existing, to, length),
     }
 }
 
@@ -152,13 +176,23 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
 
     let (prev_snapshot, prev_timestamp) = previous_versions(&opts.out)?;
     let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
+    // Roles an earlier export listed stay listed (a product removed since, at its last version):
+    // TUF clients refuse a snapshot that drops a role (TUF 5.5.5).
+    let mut roles = previous_snapshot_roles(&opts.out, prev_snapshot)?;
+    for (name, p) in &verified.products {
+        let version = p.role.signed.signed.version;
+        if roles.get(name).is_some_and(|last| version < *last) {
+            bail!(
+                "{} lists {name} at v{} already; its role (v{version}) must be above that",
+                opts.out.display(),
+                roles.get(name).map(|v| v.get()).unwrap_or_default()
+            );
+        }
+        roles.insert(name.clone(), version);
+    }
     let contents = SnapshotContents {
         targets_version: verified.targets.signed.signed.version,
-        roles: verified
-            .products
-            .iter()
-            .map(|(n, p)| (n.clone(), p.role.signed.signed.version))
-            .collect::<BTreeMap<_, _>>(),
+        roles,
     };
     let (snapshot, timestamp) = sign_snapshot_and_timestamp(
         &verified.root.signed.signed,
@@ -180,12 +214,20 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
         let first = targets_dir
             .join(product)
             .join(format!("{}.{file}", b.sha256));
-        copy_new(&b.path, &first)?;
+        copy_new(&b.path, &first, b.length)?;
         let second = targets_dir
             .join(format!("{}.{product}", b.sha256))
             .join(file);
-        link_new(&first, &second)
+        link_new(&first, &second, b.length)
     })?;
+    // The images reach the disk before any metadata that lists them (one syncfs, not a sync per
+    // file): a crash leaves no listed image short.
+    if targets_dir.is_dir() {
+        let dir = std::fs::File::open(&targets_dir)
+            .with_context(|| format!("opening {}", targets_dir.display()))?;
+        rustix::fs::syncfs(&dir)
+            .with_context(|| format!("syncing the file system of {}", targets_dir.display()))?;
+    }
     tracing::debug!(elapsed_ms = ms(), "files copied");
     for (i, root) in request.roots.iter().enumerate() {
         write_new(&meta.join(format!("{}.root.json", i + 1)), root.as_bytes())?;

@@ -199,7 +199,11 @@ pub async fn add_with_keys(
     });
     let delegations = delegations.clone();
 
-    let mut role = Targets::new(SPEC_VERSION.to_string(), NonZeroU64::MIN, expires);
+    // A product added again after a removal starts above its last role version, which the
+    // server's snapshot.json keeps listing.
+    let first_version = NonZeroU64::new(removed_role_version(repo, &opts.id)?.saturating_add(1))
+        .unwrap_or(NonZeroU64::MIN);
+    let mut role = Targets::new(SPEC_VERSION.to_string(), first_version, expires);
     role.add_target(
         tough::TargetName::new(support_name.clone())?,
         support_target,
@@ -224,7 +228,7 @@ pub async fn add_with_keys(
         product: opts.id.clone(),
         key_id,
         key_path,
-        role_version: 1,
+        role_version: first_version.get(),
         targets_version: outcome.version(),
         targets: outcome,
         support: record,
@@ -314,11 +318,12 @@ pub async fn rotate_key_to(
     let delegations = delegations.clone();
     let expires = expiry_in_days(config.expiry_days)?;
 
-    // The next version after the signed role (a product whose addition is staged has none).
+    // The next version after the signed role (a product whose addition is staged has none: then
+    // after any role of the product removed earlier).
     let signed_role_version = if repo.role_path(product).is_file() {
         repo.load_role(product)?.signed.version.get()
     } else {
-        0
+        removed_role_version(repo, product)?
     };
     role.version =
         NonZeroU64::new(signed_role_version.saturating_add(1)).unwrap_or(NonZeroU64::MIN);
@@ -433,11 +438,20 @@ pub async fn remove(
 /// `removed/<product>.<unix time>/` (kept, never deleted).
 pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
     names::check_product_id(product)?;
-    let dir = repo
-        .dir
-        .join("removed")
-        .join(format!("{product}.{}", jiff::Timestamp::now().as_second()));
-    fsutil::create_private_dir(&dir)?;
+    let removed = repo.dir.join("removed");
+    fsutil::create_private_dir(&removed)?;
+    // A new directory each time (the next free second), so no earlier archive is touched.
+    let mut stamp = jiff::Timestamp::now().as_second();
+    let dir = loop {
+        let dir = removed.join(format!("{product}.{stamp}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => break dir,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => stamp += 1,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
+            }
+        }
+    };
     let moves = [
         (repo.role_path(product), dir.join(format!("{product}.json"))),
         (repo.targets_dir().join(product), dir.join("targets")),
@@ -454,6 +468,33 @@ pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
             .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     }
     Ok(dir)
+}
+
+/// The highest role version of `product` among its archives in removed/ (0 when none).
+pub(crate) fn removed_role_version(repo: &Repo, product: &str) -> Result<u64> {
+    let removed = repo.dir.join("removed");
+    if !removed.is_dir() {
+        return Ok(0);
+    }
+    let mut highest = 0;
+    for entry in
+        std::fs::read_dir(&removed).with_context(|| format!("listing {}", removed.display()))?
+    {
+        let entry = entry.with_context(|| format!("listing {}", removed.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let is_archive = name
+            .strip_prefix(&format!("{product}."))
+            .is_some_and(|stamp| stamp.parse::<i64>().is_ok());
+        let role = entry.path().join(format!("{product}.json"));
+        if !is_archive || !role.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&role).with_context(|| format!("reading {}", role.display()))?;
+        let signed: tough::schema::Signed<Targets> = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {}", role.display()))?;
+        highest = highest.max(signed.signed.version.get());
+    }
+    Ok(highest)
 }
 
 /// Moves every key file of a role (`<role>.key`, `<role>.N.key`) to keys/retired/.

@@ -30,7 +30,8 @@ pub struct RoleStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyLocation {
     pub file: PathBuf,
-    /// `file` (plain PKCS#8), `encrypted_file` (passphrase-protected PKCS#8) or `pkcs11`.
+    /// `file` (plain PKCS#8), `encrypted_file` (passphrase-protected PKCS#8), `pkcs11`, or
+    /// `unreadable` (none of these: listed, so a broken key file is seen).
     pub kind: &'static str,
     /// The key id, for a plain file (an encrypted key or a token key is not opened here).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,15 +97,22 @@ fn key_locations(repo: &Repo, role: &str, listed: &[String]) -> Result<Vec<KeyLo
                 token: None,
             }
         } else {
-            let id = SigningKey::from_pkcs8(&bytes)
-                .and_then(|k| k.key_id())
-                .with_context(|| format!("reading {}", path.display()))?;
-            KeyLocation {
-                file: path.clone(),
-                kind: "file",
-                listed: Some(listed.contains(&id)),
-                key_id: Some(id),
-                token: None,
+            match SigningKey::from_pkcs8(&bytes).and_then(|k| k.key_id()) {
+                Ok(id) => KeyLocation {
+                    file: path.clone(),
+                    kind: "file",
+                    listed: Some(listed.contains(&id)),
+                    key_id: Some(id),
+                    token: None,
+                },
+                // reported, not fatal: status must still show the rest (and --check still run)
+                Err(_) => KeyLocation {
+                    file: path.clone(),
+                    kind: "unreadable",
+                    key_id: None,
+                    listed: None,
+                    token: None,
+                },
             }
         };
         out.push(location);

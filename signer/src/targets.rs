@@ -69,6 +69,17 @@ pub fn working_targets(repo: &Repo) -> Result<Targets> {
 /// Refuses a change to a product whose role is part of a staged targets change (a new product
 /// or a rotated key): its role in `metadata/` would not match the delegation being signed.
 pub fn check_product_not_staged(repo: &Repo, product: &str) -> Result<()> {
+    if let Some(staged) = staged_targets(repo)? {
+        let signed = repo.load_targets()?.signed;
+        if repo.products(&signed).iter().any(|p| p == product)
+            && !repo.products(&staged).iter().any(|p| p == product)
+        {
+            bail!(
+                "the removal of {product} is staged: it takes no change until the targets change \
+                 is applied (or dropped with `airlock targets discard`)"
+            );
+        }
+    }
     if staged_role_path(repo, product).is_file() {
         bail!(
             "{product} is part of a staged targets change waiting for signatures: finish it with \
@@ -484,6 +495,27 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
         roles.push(product.to_string());
     }
     roles.sort();
+    // Products the proposal removes: refused as `product remove` refuses them (checked again
+    // now, nothing written yet).
+    let kept = repo.products(&proposal.signed);
+    let removed: Vec<String> = repo
+        .products(&current)
+        .into_iter()
+        .filter(|p| !kept.contains(p))
+        .collect();
+    for product in &removed {
+        let role = repo.load_role(product)?;
+        let releases = airlock_core::verify::read_product_targets(product, &role.signed)
+            .with_context(|| format!("reading the releases of {product}"))?
+            .releases;
+        airlock_core::verify::check_product_removal(
+            product,
+            &releases,
+            &repo.load_support(product)?,
+            jiff::Timestamp::now(),
+            airlock_core::verify::DEFAULT_RETENTION_YEARS,
+        )?;
+    }
     // Product roles first, then targets.json that delegates to them; staged/ goes last.
     for product in &roles {
         let from = staged_role_path(repo, product);
@@ -494,13 +526,8 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
     fsutil::write_atomic(&repo.metadata_dir().join("targets.json"), &bytes)?;
     // Products the applied targets no longer delegate to (`product remove --stage`) leave the
     // working set, kept under removed/.
-    let kept = repo.products(&proposal.signed);
-    let mut removed = Vec::new();
-    for product in repo.products(&current) {
-        if !kept.contains(&product) {
-            crate::product::archive_product(repo, &product)?;
-            removed.push(product);
-        }
+    for product in &removed {
+        crate::product::archive_product(repo, product)?;
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(ApplyReport {
@@ -537,29 +564,42 @@ pub fn discard(repo: &Repo) -> Result<DiscardReport> {
     })?;
     let current = repo.load_targets()?.signed;
     let signed_products = repo.products(&current);
-    let mut dropped_products = Vec::new();
-    for product in repo.products(&staged) {
-        if !signed_products.contains(&product) {
-            crate::product::archive_product(repo, &product)?;
-            dropped_products.push(product);
+    let dropped_products: Vec<String> = repo
+        .products(&staged)
+        .into_iter()
+        .filter(|p| !signed_products.contains(p))
+        .collect();
+    // Roles whose keys the staged change rotated: their delegated keys come back. Everything is
+    // read (and any passphrase asked) before anything moves.
+    let keyids = |t: &Targets, name: &str| -> Option<Vec<String>> {
+        t.delegations.as_ref().and_then(|d| {
+            d.roles
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.keyids.iter().map(|id| hex::encode(&**id)).collect())
+        })
+    };
+    let mut restores = Vec::new();
+    for product in &signed_products {
+        let (Some(listed), Some(staged_ids)) =
+            (keyids(&current, product), keyids(&staged, product))
+        else {
+            continue;
+        };
+        if listed != staged_ids {
+            let found = retired_keys_of(repo, product, &listed)?;
+            if !found.is_empty() {
+                restores.push((product.clone(), found));
+            }
         }
     }
+    for product in &dropped_products {
+        crate::product::archive_product(repo, product)?;
+    }
     let mut restored_keys = Vec::new();
-    if let Some(delegations) = current.delegations.as_ref() {
-        for role in &delegations.roles {
-            let listed: Vec<String> = role.keyids.iter().map(|id| hex::encode(&**id)).collect();
-            let held = repo.held_role_keys(&role.name)?;
-            let mut held_ids = Vec::new();
-            for k in &held {
-                held_ids.push(k.key_id()?);
-            }
-            if held.is_empty() || held_ids.iter().any(|id| listed.contains(id)) {
-                continue; // keys kept elsewhere, or still the delegated ones
-            }
-            if restore_retired_keys(repo, &role.name, &listed)? {
-                restored_keys.push(role.name.clone());
-            }
-        }
+    for (role, found) in restores {
+        restore_keys(repo, &role, found)?;
+        restored_keys.push(role);
     }
     let dir = repo.staged_dir();
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -571,20 +611,20 @@ pub fn discard(repo: &Repo) -> Result<DiscardReport> {
     })
 }
 
-/// Brings back the retired key files of `role` whose ids are in `listed` (retiring the keys held
-/// now). Returns whether any came back.
-fn restore_retired_keys(repo: &Repo, role: &str, listed: &[String]) -> Result<bool> {
+/// The retired key files of `role` (keys/retired/<stem>.<unix time>.key, <stem> being <role>
+/// or <role>.<n>) whose ids are in `listed`, as (stem, path). Only the role's own retired files
+/// are opened.
+fn retired_keys_of(repo: &Repo, role: &str, listed: &[String]) -> Result<Vec<(String, PathBuf)>> {
     let retired = repo.keys_dir().join("retired");
-    if !retired.is_dir() {
-        return Ok(false);
-    }
     let mut found = Vec::new();
+    if !retired.is_dir() {
+        return Ok(found);
+    }
     for entry in
         std::fs::read_dir(&retired).with_context(|| format!("listing {}", retired.display()))?
     {
         let entry = entry.with_context(|| format!("listing {}", retired.display()))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        // keys/retired/<stem>.<unix time>.key, <stem> being <role> or <role>.<n>
         let Some((stem, stamp)) = name
             .strip_suffix(".key")
             .and_then(|rest| rest.rsplit_once('.'))
@@ -595,13 +635,15 @@ fn restore_retired_keys(repo: &Repo, role: &str, listed: &[String]) -> Result<bo
             continue;
         }
         let key = repo.key_access.read_key_file(&entry.path())?;
-        if listed.contains(&key.key_id()?) {
+        if listed.contains(&key.key_id()?) && !found.iter().any(|(s, _)| s == stem) {
             found.push((stem.to_string(), entry.path()));
         }
     }
-    if found.is_empty() {
-        return Ok(false);
-    }
+    Ok(found)
+}
+
+/// Retires the keys `role` holds now and moves `found` (from [`retired_keys_of`]) back in place.
+fn restore_keys(repo: &Repo, role: &str, found: Vec<(String, PathBuf)>) -> Result<()> {
     crate::product::retire_role_keys(repo, role)?;
     for (stem, from) in found {
         let to = repo.key_path(&stem);
@@ -615,7 +657,7 @@ fn restore_retired_keys(repo: &Repo, role: &str, listed: &[String]) -> Result<bo
         std::fs::rename(&from, &to)
             .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     }
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]

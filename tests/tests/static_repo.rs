@@ -80,6 +80,36 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     assert_eq!(out["timestamp_version"], 2);
     assert!(dir.join("www/tuf/metadata/1.snapshot.json").is_file());
 
+    // a product removed since the last export (acme-old never had a release and its support
+    // ended) stays listed in the new snapshot at its last version: TUF clients refuse a
+    // snapshot that drops a role the previous one listed
+    ok(dir, "airlock", &["product", "remove", "repo", "acme-old"]);
+    let out: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--out",
+            "www/tuf",
+            "--online-key-file",
+            "srv/online.key",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(out["timestamp_version"], 3);
+    let snapshot: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("www/tuf/metadata/3.snapshot.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(snapshot["signed"]["meta"]["acme-old.json"]["version"], 1);
+    let targets: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("www/tuf/metadata/timestamp.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(targets["signed"]["meta"]["snapshot.json"]["version"], 3);
+
     // plain HTTP (python's http.server) serving the directory; python-tuf reads it
     match python_with_tuf() {
         Some(py) => {
@@ -134,7 +164,7 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
             );
             let got: Value = serde_json::from_slice(&res.stdout).unwrap();
             assert_eq!(got["sha256"], sha256_hex(&firmware(8, 999)).as_str());
-            assert_eq!(got["timestamp_version"], 2);
+            assert_eq!(got["timestamp_version"], 3);
         }
         None => skip(
             "python-tuf reading a static export",

@@ -321,6 +321,37 @@ fn products_are_removed_only_when_nothing_is_owed() {
     );
     let server = Server::start(dir);
     publish(dir, &server);
+    // a device that keeps its trusted metadata across check-ins
+    let device = |dir: &std::path::Path| {
+        let out = run(
+            dir,
+            "airlock-sim",
+            &[
+                "device",
+                "--server",
+                &server.url,
+                "--trusted-root",
+                "repo/metadata/1.root.json",
+                "--state",
+                "cam-device",
+                "--id",
+                "cam-device",
+                "--product",
+                "acme-cam",
+                "--version",
+                "1.0.0",
+                "--security-version",
+                "2",
+                "--json",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    device(dir);
 
     // status names where each role's keys are
     let status = json(dir, &["status", "repo"]);
@@ -437,4 +468,32 @@ fn products_are_removed_only_when_nothing_is_owed() {
     assert_eq!(server.get("/v1/products/acme-lab/support").status(), 404);
     assert_eq!(server.get("/v1/products/acme-cam/support").status(), 200);
     ok(dir, "airlock", &["verify", "repo"]);
+    // a device holding the previous snapshot still updates: snapshot.json still lists the removed
+    // role (TUF clients refuse a snapshot that drops one)
+    device(dir);
+    let snapshot: Value = server.get("/tuf/metadata/snapshot.json").json().unwrap();
+    assert_eq!(snapshot["signed"]["meta"]["acme-lab.json"]["version"], 1);
+
+    // added again: its role starts above the version snapshot.json lists
+    let r = json(
+        dir,
+        &[
+            "product",
+            "add",
+            "repo",
+            "acme-lab",
+            "--support-start",
+            "2025-01-01",
+            "--feature-until",
+            "2027-06-30",
+            "--security-until",
+            "2030-12-31",
+        ],
+    );
+    assert_eq!(r["role_version"], 2);
+    publish(dir, &server);
+    let snapshot: Value = server.get("/tuf/metadata/snapshot.json").json().unwrap();
+    assert_eq!(snapshot["signed"]["meta"]["acme-lab.json"]["version"], 2);
+    assert_eq!(server.get("/v1/products/acme-lab/support").status(), 200);
+    device(dir);
 }

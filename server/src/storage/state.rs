@@ -38,6 +38,11 @@ pub struct RepoIndex {
     pub timestamp_expires: Option<jiff::Timestamp>,
     /// The verified support record of each product.
     pub supports: BTreeMap<String, SupportRecord>,
+    /// Roles of removed products, at their last version: snapshot.json keeps listing them,
+    /// since TUF clients refuse a snapshot that drops a role the previous one listed (TUF
+    /// 5.5.5), and a product added again starts above that version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retired_roles: BTreeMap<String, u64>,
 }
 
 /// The published head: what devices see.
