@@ -67,15 +67,25 @@ pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
     let dir = repo.keys_dir().join("retired");
     fsutil::create_private_dir(&dir)?;
     // keys/retired/<stem>.<unix time>.key; a key retired in the same second as another of the
-    // same name takes the next free second, so no retired key is ever overwritten.
+    // same name takes the next free second. A hard link never replaces a file (unlike a
+    // rename), so no retired key is ever overwritten, even by another airlock process.
     let mut stamp = jiff::Timestamp::now().as_second();
-    let mut to = dir.join(format!("{file_stem}.{stamp}.key"));
-    while to.exists() {
-        stamp += 1;
-        to = dir.join(format!("{file_stem}.{stamp}.key"));
+    loop {
+        let to = dir.join(format!("{file_stem}.{stamp}.key"));
+        match std::fs::hard_link(&from, &to) {
+            Ok(()) => {
+                return std::fs::remove_file(&from)
+                    .with_context(|| format!("removing {} once retired", from.display()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => stamp += 1,
+            // a file system without hard links: the name checked free just before
+            Err(_) if !to.exists() => {
+                return std::fs::rename(&from, &to)
+                    .with_context(|| format!("moving {} to {}", from.display(), to.display()));
+            }
+            Err(_) => stamp += 1,
+        }
     }
-    std::fs::rename(&from, &to)
-        .with_context(|| format!("moving {} to {}", from.display(), to.display()))
 }
 
 pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
