@@ -502,4 +502,51 @@ fn a_staged_targets_change_can_be_discarded() {
             .file_name()
             .to_string_lossy()
             .starts_with("acme-lock.")));
+
+    // a staged removal: the product takes no change meanwhile; discarding it keeps the product
+    let r: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "remove",
+            "repo",
+            "acme-lock",
+            "--stage",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(r["targets"]["targets"], "staged");
+    assert!(r["archived"].is_null(), "{r}");
+    std::fs::write(dir.join("lock-1.0.0.bin"), firmware(3, 4096)).unwrap();
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "add",
+            "repo",
+            "acme-lock",
+            "lock-1.0.0.bin",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "1",
+            "--kind",
+            "security",
+        ],
+    );
+    assert!(e.contains("the removal of acme-lock is staged"), "{e}");
+    let r: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &["targets", "discard", "repo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(r["dropped_products"], serde_json::json!([]));
+    assert!(dir.join("repo/metadata/acme-lock.json").is_file());
+    assert!(dir.join("repo/keys/acme-lock.key").is_file());
+    release(dir, "acme-lock", "lock-1.0.0.bin", "1.0.0");
+    ok(dir, "airlock", &["verify", "repo"]);
 }
