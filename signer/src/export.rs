@@ -257,16 +257,26 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     fsutil::write_atomic(&meta.join("timestamp.json"), &timestamp.bytes)?;
 
     tracing::debug!(elapsed_ms = ms(), "metadata written");
+    // What the report needs, then the parsed repository goes before the read-back parses it
+    // again (peak memory is one copy, not two).
+    let root_version = verified.root.version();
+    let targets_version = verified.targets.version();
+    let target_count = blobs.len();
+    let first_root = request
+        .roots
+        .first()
+        .map(|r| r.as_bytes().to_vec())
+        .unwrap_or_default();
+    drop(verified);
+    drop(submission);
+    drop(request);
+    drop(blobs);
     // Read it back as a device would.
     let report = crate::verify::verify_url(
         &url::Url::from_directory_path(std::path::absolute(&opts.out)?).map_err(|_| {
             anyhow::anyhow!("{} is not a usable directory path", opts.out.display())
         })?,
-        request
-            .roots
-            .first()
-            .map(|r| r.as_bytes())
-            .unwrap_or_default(),
+        &first_root,
     )
     .await?;
     tracing::debug!(elapsed_ms = ms(), "read back");
@@ -278,10 +288,10 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     }
     Ok(ExportReport {
         out: opts.out.clone(),
-        root_version: verified.root.version(),
-        targets_version: verified.targets.version(),
+        root_version,
+        targets_version,
         snapshot_version: snapshot.version.get(),
         timestamp_version: timestamp.version.get(),
-        targets: blobs.len(),
+        targets: target_count,
     })
 }
