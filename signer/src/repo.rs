@@ -515,7 +515,31 @@ impl<T> SignedBytes<T> {
 /// roles, the delegations for a product). The canonical form is written once with
 /// [`airlock_core::canonical`] (tough's signing path spends seconds on a role with 100k
 /// targets); the signatures are those tough's `SignedRole` would make.
-async fn sign<T: Role + serde::Serialize>(
+/// The canonical JSON a role is signed over.
+trait Canonical {
+    fn canonical(&self) -> Result<Vec<u8>, serde_json::Error>;
+}
+
+impl Canonical for Root {
+    fn canonical(&self) -> Result<Vec<u8>, serde_json::Error> {
+        airlock_core::keys::canonical_json(self)
+    }
+}
+
+impl Canonical for Targets {
+    fn canonical(&self) -> Result<Vec<u8>, serde_json::Error> {
+        airlock_core::keys::canonical_json(self)
+    }
+}
+
+/// A product role: with many targets, its entries are encoded on every core (same bytes).
+impl Canonical for DelegatedTargets {
+    fn canonical(&self) -> Result<Vec<u8>, serde_json::Error> {
+        airlock_core::canonical::targets_role(&self.targets)
+    }
+}
+
+async fn sign<T: Role + serde::Serialize + Canonical>(
     role: T,
     holder: &KeyHolder,
     keys: &[RoleKey],
@@ -553,7 +577,8 @@ async fn sign<T: Role + serde::Serialize>(
     if signers.is_empty() {
         bail!("signing {what}: none of its keys are in keys/");
     }
-    let data = airlock_core::keys::canonical_json(&role)
+    let data = role
+        .canonical()
         .with_context(|| format!("encoding {what} to sign it"))?;
     let mut signatures = Vec::with_capacity(signers.len());
     for (id, key) in signers {
