@@ -258,6 +258,13 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("\n*** SKIPPED {test}: {why} ***\n");
 }
 
+/// Reports loudly a test that needs a privilege the machine may withhold (mounting a small file
+/// system), never a failure: unlike a component the test scripts install, nothing in CI can
+/// provide it where it is refused.
+pub fn skip_without_privilege(test: &str, why: &str) {
+    eprintln!("\n*** SKIPPED {test}: {why} (needs a privilege this machine refuses) ***\n");
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

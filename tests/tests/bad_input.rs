@@ -520,7 +520,7 @@ state > after-dir.txt
             if o.status.code() == Some(90)
                 || (o.status.code() == Some(1) && o.stdout.is_empty()) =>
         {
-            skip(
+            skip_without_privilege(
                 "a_full_disk_changes_nothing",
                 &format!(
                     "cannot mount a small tmpfs here (unshare: {})",
@@ -531,7 +531,7 @@ state > after-dir.txt
         }
         Ok(o) => o,
         Err(e) => {
-            skip("a_full_disk_changes_nothing", &format!("no unshare: {e}"));
+            skip_without_privilege("a_full_disk_changes_nothing", &format!("no unshare: {e}"));
             return;
         }
     };
