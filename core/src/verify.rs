@@ -849,6 +849,44 @@ mod tests {
         }
     }
 
+    /// acme-cam's record: features until 2026, security updates until 2030, no history.
+    fn support_record() -> SupportRecord {
+        SupportRecord {
+            product: "acme-cam".into(),
+            support_start: jiff::civil::date(2023, 1, 1),
+            feature_updates_until: jiff::civil::date(2026, 1, 1),
+            security_updates_until: jiff::civil::date(2030, 1, 1),
+            min_security_version: 0,
+            successor: None,
+            notice_url: None,
+            statement: "s".into(),
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            support_period_rationale: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// A withdrawal of `name` in the support history.
+    fn withdrawal(
+        at: jiff::Timestamp,
+        name: &str,
+        reason: &str,
+        forced: bool,
+    ) -> crate::support::SupportChange {
+        crate::support::SupportChange {
+            at,
+            action: "withdraw".into(),
+            reason: reason.into(),
+            security_updates_until: None,
+            feature_updates_until: None,
+            min_security_version: None,
+            withdrawn: Some(name.into()),
+            forced,
+        }
+    }
+
     fn info(product: &str, version: &str) -> ReleaseInfo {
         ReleaseInfo {
             product: product.into(),
@@ -1204,21 +1242,7 @@ mod tests {
 
     #[test]
     fn security_releases_are_retained_unless_a_forced_withdrawal_is_recorded() {
-        let support = SupportRecord {
-            product: "acme-cam".into(),
-            support_start: jiff::civil::date(2023, 1, 1),
-            feature_updates_until: jiff::civil::date(2026, 1, 1),
-            security_updates_until: jiff::civil::date(2030, 1, 1),
-            min_security_version: 0,
-            successor: None,
-            notice_url: None,
-            statement: "s".into(),
-            security_contact: None,
-            disclosure_policy: None,
-            updatable: true,
-            support_period_rationale: None,
-            history: Vec::new(),
-        };
+        let support = support_record();
         let old = Release {
             name: "acme-cam/old.bin".into(),
             length: 1,
@@ -1249,16 +1273,9 @@ mod tests {
             "{silent:?}"
         );
         let mut withdrawn = support.clone();
-        withdrawn.history.push(crate::support::SupportChange {
-            at: later,
-            action: "withdraw".into(),
-            reason: "superseded".into(),
-            security_updates_until: None,
-            feature_updates_until: None,
-            min_security_version: None,
-            withdrawn: Some(old.name.clone()),
-            forced: false,
-        });
+        withdrawn
+            .history
+            .push(withdrawal(later, &old.name, "superseded", false));
         assert_eq!(
             check_retention(
                 "acme-cam",
@@ -1313,16 +1330,9 @@ mod tests {
         .is_ok());
         // a forced withdrawal with a reason is accepted and reported
         let mut forced = support.clone();
-        forced.history.push(crate::support::SupportChange {
-            at: now(),
-            action: "withdraw".into(),
-            reason: "bricks units".into(),
-            security_updates_until: None,
-            feature_updates_until: None,
-            min_security_version: None,
-            withdrawn: Some(old.name.clone()),
-            forced: true,
-        });
+        forced
+            .history
+            .push(withdrawal(now(), &old.name, "bricks units", true));
         assert_eq!(
             check_retention(
                 "acme-cam",
@@ -1367,21 +1377,7 @@ mod tests {
 
     #[test]
     fn a_product_is_removable_only_after_support_and_retention() {
-        let mut support = SupportRecord {
-            product: "acme-cam".into(),
-            support_start: jiff::civil::date(2023, 1, 1),
-            feature_updates_until: jiff::civil::date(2026, 1, 1),
-            security_updates_until: jiff::civil::date(2030, 1, 1),
-            min_security_version: 0,
-            successor: None,
-            notice_url: None,
-            statement: "s".into(),
-            security_contact: None,
-            disclosure_policy: None,
-            updatable: true,
-            support_period_rationale: None,
-            history: Vec::new(),
-        };
+        let mut support = support_record();
         let release = |kind: ReleaseKind| Release {
             name: "acme-cam/fw-1.0.0.bin".into(),
             length: 1,
@@ -1412,16 +1408,12 @@ mod tests {
         .is_ok());
         // a product whose releases were all withdrawn still has devices in the field
         let mut emptied = support.clone();
-        emptied.history.push(crate::support::SupportChange {
-            at: now(),
-            action: "withdraw".into(),
-            reason: "recalled".into(),
-            security_updates_until: None,
-            feature_updates_until: None,
-            min_security_version: None,
-            withdrawn: Some("acme-cam/fw-1.0.0.bin".into()),
-            forced: false,
-        });
+        emptied.history.push(withdrawal(
+            now(),
+            "acme-cam/fw-1.0.0.bin",
+            "recalled",
+            false,
+        ));
         let err = check_product_removal("acme-cam", &[], &emptied, now(), 10).unwrap_err();
         assert!(err.to_string().contains("1 withdrawn"), "{err}");
         // a security release (released 2026-01-01): kept ten years, support window or not
@@ -1460,19 +1452,8 @@ mod tests {
     #[test]
     fn product_rules_check_support_changes_and_new_releases() {
         let support = SupportRecord {
-            product: "acme-cam".into(),
-            support_start: jiff::civil::date(2023, 1, 1),
-            feature_updates_until: jiff::civil::date(2026, 1, 1),
-            security_updates_until: jiff::civil::date(2030, 1, 1),
             min_security_version: 1,
-            successor: None,
-            notice_url: None,
-            statement: "s".into(),
-            security_contact: None,
-            disclosure_policy: None,
-            updatable: true,
-            support_period_rationale: None,
-            history: Vec::new(),
+            ..support_record()
         };
         let mut feature = Release {
             name: "acme-cam/f.bin".into(),

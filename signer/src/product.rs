@@ -304,14 +304,7 @@ pub async fn rotate_key_to(
     }
     entry.keyids = vec![hex::decode(&key_id)?.into()];
     entry.threshold = NonZeroU64::MIN;
-    let still_used: std::collections::HashSet<Vec<u8>> = delegations
-        .roles
-        .iter()
-        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
-        .collect();
-    delegations
-        .keys
-        .retain(|id, _| still_used.contains(&id.to_vec()));
+    drop_unused_keys(delegations);
     delegations
         .keys
         .insert(hex::decode(&key_id)?.into(), key.tuf_key());
@@ -407,14 +400,7 @@ pub async fn remove(
         .as_mut()
         .context("targets.json has no delegations")?;
     delegations.roles.retain(|r| r.name != product);
-    let still_used: std::collections::HashSet<Vec<u8>> = delegations
-        .roles
-        .iter()
-        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
-        .collect();
-    delegations
-        .keys
-        .retain(|id, _| still_used.contains(&id.to_vec()));
+    drop_unused_keys(delegations);
     let (targets_path, targets_bytes, outcome) = plan
         .finish(repo, &root.signed, targets, config.expiry_days)
         .await?;
@@ -468,6 +454,18 @@ pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
             .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     }
     Ok(dir)
+}
+
+/// Removes from the delegations' key list the keys no delegated role lists any more.
+fn drop_unused_keys(delegations: &mut Delegations) {
+    let still_used: std::collections::HashSet<Vec<u8>> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter().map(|id| id.to_vec()))
+        .collect();
+    delegations
+        .keys
+        .retain(|id, _| still_used.contains(&id.to_vec()));
 }
 
 /// The highest role version of `product` among its archives in removed/ (0 when none).

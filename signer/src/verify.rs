@@ -133,71 +133,64 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
                 continue;
             }
         };
-        let mut support: Option<SupportRecord> = None;
-        if let Some(dir) = local_dir.as_deref() {
+        let support_name = names::support_target_name(&product);
+        let record = if let Some(dir) = local_dir.as_deref() {
             // A directory: every image checked in place under both consistent-snapshot names,
             // on every core (the metadata above was loaded and verified by tough).
             let (checked, problems, record) = check_local_targets(dir, &product, &listed);
             report.targets_checked += checked;
             report.problems.extend(problems);
-            if let Some(bytes) = record {
-                match serde_json::from_slice::<SupportRecord>(&bytes) {
+            record
+        } else {
+            let mut names_to_fetch: Vec<String> =
+                listed.releases.iter().map(|r| r.name.clone()).collect();
+            names_to_fetch.push(support_name.clone());
+            // Several downloads at once (tough reads files and sockets on tokio's blocking
+            // pool); results in name order.
+            let fetched: Vec<(String, Result<Vec<u8>, String>)> =
+                futures::stream::iter(names_to_fetch)
+                    .map(|name| {
+                        let repo = &repo;
+                        let keep = name == support_name;
+                        async move {
+                            let r = fetch_target(repo, &name, keep).await;
+                            (name, r)
+                        }
+                    })
+                    .buffered(FETCHES_AT_ONCE)
+                    .collect()
+                    .await;
+            let mut record = None;
+            for (name, fetched) in fetched {
+                match fetched {
+                    Ok(bytes) => {
+                        report.targets_checked += 1;
+                        if name == support_name {
+                            record = Some(bytes);
+                        }
+                    }
+                    Err(e) => report.problems.push(format!("{name}: {e}")),
+                }
+            }
+            record
+        };
+        let support =
+            record.and_then(
+                |bytes| match serde_json::from_slice::<SupportRecord>(&bytes) {
                     Ok(r) => {
                         if let Err(e) = r.validate() {
-                            report.problems.push(format!("{product}/support.json: {e}"));
+                            report.problems.push(format!("{support_name}: {e}"));
                         }
-                        support = Some(r);
+                        Some(r)
                     }
-                    Err(e) => report
-                        .problems
-                        .push(format!("{product}/support.json: not a support record: {e}")),
-                }
-            }
-            report.products.push(ProductCheck {
-                product,
-                releases: listed.releases.len(),
-                security_updates_until: support.map(|s| s.security_updates_until),
-            });
-            continue;
-        }
-        let mut names_to_fetch: Vec<String> =
-            listed.releases.iter().map(|r| r.name.clone()).collect();
-        names_to_fetch.push(names::support_target_name(&product));
-        // Several downloads at once (tough reads files and sockets on tokio's blocking pool);
-        // results in name order.
-        let fetched: Vec<(String, Result<Vec<u8>, String>)> = futures::stream::iter(names_to_fetch)
-            .map(|name| {
-                let repo = &repo;
-                async move {
-                    let keep = name.ends_with(&format!("/{}", names::SUPPORT_FILE));
-                    let r = fetch_target(repo, &name, keep).await;
-                    (name, r)
-                }
-            })
-            .buffered(FETCHES_AT_ONCE)
-            .collect()
-            .await;
-        for (name, fetched) in fetched {
-            match fetched {
-                Ok(bytes) => {
-                    report.targets_checked += 1;
-                    if name.ends_with(&format!("/{}", names::SUPPORT_FILE)) {
-                        match serde_json::from_slice::<SupportRecord>(&bytes) {
-                            Ok(r) => {
-                                if let Err(e) = r.validate() {
-                                    report.problems.push(format!("{name}: {e}"));
-                                }
-                                support = Some(r);
-                            }
-                            Err(e) => report
-                                .problems
-                                .push(format!("{name}: not a support record: {e}")),
-                        }
+                    Err(e) => {
+                        report
+                            .problems
+                            .push(format!("{support_name}: not a support record: {e}"));
+                        None
                     }
-                }
-                Err(e) => report.problems.push(format!("{name}: {e}")),
-            }
-        }
+                },
+            );
         report.products.push(ProductCheck {
             product,
             releases: listed.releases.len(),
