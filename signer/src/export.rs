@@ -223,10 +223,7 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     // The images reach the disk before any metadata that lists them (one syncfs, not a sync per
     // file): a crash leaves no listed image short.
     if targets_dir.is_dir() {
-        let dir = std::fs::File::open(&targets_dir)
-            .with_context(|| format!("opening {}", targets_dir.display()))?;
-        rustix::fs::syncfs(&dir)
-            .with_context(|| format!("syncing the file system of {}", targets_dir.display()))?;
+        crate::fsutil::sync_file_system(&targets_dir)?;
     }
     tracing::debug!(elapsed_ms = ms(), "files copied");
     for (i, root) in request.roots.iter().enumerate() {

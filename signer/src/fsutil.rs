@@ -42,12 +42,28 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .with_context(|| format!("syncing {}", tmp.display()))?;
         std::fs::rename(&tmp, path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        // the new name itself reaches the disk too
+        sync_dir(dir)?;
         Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Flushes a directory's entries (a file renamed or created in it) to the disk.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// Flushes everything written on the file system that holds `dir` (one call for many files,
+/// instead of one sync per file): images reach the disk before the metadata that lists them.
+pub fn sync_file_system(dir: &Path) -> Result<()> {
+    let d = std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    rustix::fs::syncfs(&d).with_context(|| format!("syncing the file system of {}", dir.display()))
 }
 
 /// Creates a directory (and parents) with mode 0700.

@@ -1412,6 +1412,10 @@ impl std::fmt::Display for ExitWith {
 
 impl std::error::Error for ExitWith {}
 
+/// See signer/Cargo.toml: measured faster than glibc's allocator for large repositories.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
         eprintln!("error: {e:#}");
