@@ -97,9 +97,42 @@ impl Serialize for SortedEntries<'_> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (_, name, target) in self.0 {
-            map.serialize_entry(name, target)?;
+            map.serialize_entry(name, &SortedTarget(target))?;
         }
         map.end()
+    }
+}
+
+/// A target entry with its keys in canonical order (`custom`, `hashes`, `length`) and its custom
+/// fields sorted, so that the encoder finds its objects in order and moves nothing. The same
+/// bytes as the entry itself: an object that still comes out of order (a key with a quote or a
+/// backslash, unknown fields) is sorted by the encoder as any other.
+struct SortedTarget<'a>(&'a tough::schema::Target);
+
+impl Serialize for SortedTarget<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = self.0;
+        if !t._extra.is_empty() {
+            return t.serialize(s);
+        }
+        let mut map = s.serialize_map(Some(3))?;
+        if !t.custom.is_empty() {
+            let mut custom: Vec<(&String, &serde_json::Value)> = t.custom.iter().collect();
+            custom.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            map.serialize_entry("custom", &SortedMap(&custom))?;
+        }
+        map.serialize_entry("hashes", &t.hashes)?;
+        map.serialize_entry("length", &t.length)?;
+        map.end()
+    }
+}
+
+struct SortedMap<'a>(&'a [(&'a String, &'a serde_json::Value)]);
+
+impl Serialize for SortedMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
     }
 }
 
@@ -266,7 +299,11 @@ impl Formatter for Canonical<'_> {
         });
         Ok(())
     }
-    fn begin_object_key<W: Write + ?Sized>(&mut self, _w: &mut W, _first: bool) -> Result<()> {
+    fn begin_object_key<W: Write + ?Sized>(&mut self, _w: &mut W, first: bool) -> Result<()> {
+        // The comma goes in now: an object whose keys come sorted is then final as written.
+        if !first {
+            self.0.buf.push(b',');
+        }
         let at = self.0.buf.len();
         self.0.objects.last_mut().ok_or_else(no_object)?.key_start = at;
         Ok(())
@@ -277,6 +314,7 @@ impl Formatter for Canonical<'_> {
         Ok(())
     }
     fn begin_object_value<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
+        self.0.buf.push(b':');
         let at = self.0.buf.len();
         self.0.objects.last_mut().ok_or_else(no_object)?.value_start = at;
         Ok(())
@@ -299,10 +337,13 @@ impl Formatter for Canonical<'_> {
             [x, y] => buf.get(x.key.0..x.key.1) < buf.get(y.key.0..y.key.1),
             _ => true,
         });
-        if !sorted {
-            o.entries
-                .sort_by(|x, y| buf.get(x.key.0..x.key.1).cmp(&buf.get(y.key.0..y.key.1)));
+        if sorted {
+            // strictly ascending: no key twice, nothing to move
+            buf.push(b'}');
+            return Ok(());
         }
+        o.entries
+            .sort_by(|x, y| buf.get(x.key.0..x.key.1).cmp(&buf.get(y.key.0..y.key.1)));
         let mut out = Vec::with_capacity(buf.len().saturating_sub(o.start) + o.entries.len() * 2);
         let mut first = true;
         for (i, e) in o.entries.iter().enumerate() {
@@ -400,14 +441,22 @@ mod tests {
             if !delegations {
                 role.delegations = None;
             }
+            // every seventh entry with unknown fields (in the entry and in its hashes)
+            let extra = |n: u64| -> std::collections::HashMap<String, Value> {
+                if n % 7 == 3 {
+                    [("zz".to_string(), json!(n)), ("a\\".to_string(), json!("x"))].into()
+                } else {
+                    std::collections::HashMap::new()
+                }
+            };
             let entry = |n: u64| tough::schema::Target {
                 length: n,
                 hashes: tough::schema::Hashes {
                     sha256: vec![n as u8; 32].into(),
-                    _extra: std::collections::HashMap::new(),
+                    _extra: extra(n + 1),
                 },
                 custom: custom.clone().into_iter().collect(),
-                _extra: std::collections::HashMap::new(),
+                _extra: extra(n),
             };
             for (i, name) in names.iter().enumerate() {
                 if let Ok(name) = tough::TargetName::new(name.clone()) {
