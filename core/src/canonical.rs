@@ -73,7 +73,9 @@ pub fn targets_role(
         .par_chunks(chunk)
         .map(|c| to_vec(&SortedEntries(c)))
         .collect::<std::result::Result<Vec<Vec<u8>>, serde_json::Error>>()?;
-    let mut out = Vec::with_capacity(shell.len() + parts.iter().map(Vec::len).sum::<usize>());
+    // with room for what a signer puts in front of the signed bytes (the signatures)
+    let mut out =
+        Vec::with_capacity(shell.len() + parts.iter().map(Vec::len).sum::<usize>() + 2048);
     out.extend_from_slice(head);
     for (i, part) in parts.iter().enumerate() {
         // `{...}` without its braces

@@ -54,6 +54,12 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// Flushes a directory's entries (a file renamed or created in it) to the disk.
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    // the parent of a bare file name is "": the current directory
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing {}", dir.display()))

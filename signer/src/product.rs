@@ -380,6 +380,10 @@ pub async fn remove(
         {
             bail!("the removal of {product} is already staged: `airlock targets propose`, or `airlock targets discard` to drop it");
         }
+        // A removal whose archiving failed after targets.json was written: finished now.
+        if repo.role_path(product).exists() || repo.targets_dir().join(product).exists() {
+            return finish_removal(repo, product);
+        }
         bail!("unknown product {product:?}: targets.json does not delegate to it");
     }
     let role = repo.load_role(product)?;
@@ -405,9 +409,24 @@ pub async fn remove(
         .finish(repo, &root.signed, targets, config.expiry_days)
         .await?;
     plan.prepare_dirs(repo)?;
+    if matches!(plan.mode, crate::targets::Mode::Stage) {
+        // `targets apply` checks the removal again, with the same retention period
+        fsutil::write_atomic(
+            &staged_removal_path(repo, product),
+            &serde_json::to_vec(&StagedRemoval { retention_years })?,
+        )?;
+    }
     fsutil::write_atomic(&targets_path, &targets_bytes)?;
     let archived = match plan.mode {
-        crate::targets::Mode::Sign(_) => Some(archive_product(repo, product)?),
+        crate::targets::Mode::Sign(_) => {
+            Some(archive_product(repo, product).with_context(|| {
+                format!(
+                "targets.json no longer delegates to {product}, but its files could not be moved \
+                 to removed/: run `airlock product remove {} {product}` again to finish",
+                repo.dir.display()
+            )
+            })?)
+        }
         crate::targets::Mode::Stage => None,
     };
     Ok(ProductRemoval {
@@ -416,6 +435,54 @@ pub async fn remove(
         targets_version: outcome.version(),
         targets: outcome,
         archived,
+    })
+}
+
+/// What `product remove --stage` records for `targets apply`: `staged/<product>.removal`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub(crate) struct StagedRemoval {
+    pub retention_years: i16,
+}
+
+pub(crate) fn staged_removal_path(repo: &Repo, product: &str) -> PathBuf {
+    repo.staged_dir().join(format!("{product}.removal"))
+}
+
+/// The retention period a staged removal of `product` was checked with (the default when none
+/// was recorded).
+pub(crate) fn staged_removal_retention(repo: &Repo, product: &str) -> Result<i16> {
+    let path = staged_removal_path(repo, product);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice::<StagedRemoval>(&bytes)
+            .with_context(|| format!("reading {}", path.display()))?
+            .retention_years),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(airlock_core::verify::DEFAULT_RETENTION_YEARS)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    }
+}
+
+/// Archives the files a product left when its removal stopped after targets.json was written
+/// (`product remove` run again).
+fn finish_removal(repo: &Repo, product: &str) -> Result<ProductRemoval> {
+    let releases = repo
+        .load_role(product)
+        .ok()
+        .and_then(|role| read_product_targets(product, &role.signed).ok())
+        .map_or(0, |t| t.releases.len());
+    let version = repo.load_targets()?.signed.version.get();
+    tracing::info!(
+        product,
+        "targets.json no longer delegates to it: moving its remaining files to removed/"
+    );
+    let archived = archive_product(repo, product)?;
+    Ok(ProductRemoval {
+        product: product.to_string(),
+        releases,
+        targets_version: version,
+        targets: TargetsOutcome::Signed { version },
+        archived: Some(archived),
     })
 }
 

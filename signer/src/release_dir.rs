@@ -467,7 +467,7 @@ pub async fn add_dir_with(
             })
         })
         .collect();
-    let planned = checked.into_iter().collect::<Result<Vec<Planned>>>()?;
+    let mut planned = checked.into_iter().collect::<Result<Vec<Planned>>>()?;
     // The same version twice among the new files (each was compared with the released ones).
     let mut by_version: Vec<&Planned> = planned.iter().collect();
     by_version.par_sort_unstable_by(|a, b| {
@@ -526,9 +526,9 @@ pub async fn add_dir_with(
     tracing::debug!(elapsed_ms = ms(), "files copied and hashed");
     // The copies have their final names (no metadata lists them until the role is written; no
     // rename per file, which costs more than the copy of a small file): a failure removes them.
-    let remove_copies = || {
-        for p in &planned {
-            let _ = std::fs::remove_file(dest_dir.join(&p.file_name));
+    let remove_copies = |names: &mut dyn Iterator<Item = &str>| {
+        for name in names {
+            let _ = std::fs::remove_file(dest_dir.join(name));
         }
     };
     let mut ok = Vec::with_capacity(copied.len());
@@ -540,7 +540,7 @@ pub async fn add_dir_with(
         }
     }
     if let Some(first) = failures.into_iter().next() {
-        remove_copies();
+        remove_copies(&mut planned.iter().map(|p| p.file_name.as_str()));
         return Err(first.context(format!(
             "adding the files of {} (nothing was added)",
             opts.dir.display()
@@ -552,6 +552,7 @@ pub async fn add_dir_with(
         .first()
         .map(|p| p.info.to_custom())
         .unwrap_or_default();
+    let mut copied_names: Vec<String> = Vec::with_capacity(planned.len());
     let result = async {
         // The entries on every core, then into the role's map.
         let entries: Vec<tough::schema::Target> = planned
@@ -574,18 +575,22 @@ pub async fn add_dir_with(
                 _extra: HashMap::new(),
             })
             .collect();
+        // The plan is used up here: its names and versions move into the role and the report,
+        // the rest is freed before the role is encoded (only the file names stay, in case the
+        // copies have to be removed).
         let mut releases = Vec::with_capacity(planned.len());
         role.targets.reserve(planned.len());
         let mut bytes = 0u64;
-        for ((p, c), entry) in planned.iter().zip(&ok).zip(entries) {
-            role.targets.insert(p.key.clone(), entry);
+        for ((p, c), entry) in planned.drain(..).zip(&ok).zip(entries) {
+            role.targets.insert(p.key, entry);
             bytes += c.length;
             releases.push(DirRelease {
-                target: p.target.clone(),
-                version: p.info.version.clone(),
+                target: p.target,
+                version: p.info.version,
                 length: c.length,
                 sha256: Sha256Hex(c.sha256),
             });
+            copied_names.push(p.file_name);
         }
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
@@ -613,9 +618,15 @@ pub async fn add_dir_with(
     }
     .await;
     if result.is_err() {
-        remove_copies();
+        // the names not moved yet (an error before the role was built), and those that were
+        remove_copies(
+            &mut planned
+                .iter()
+                .map(|p| p.file_name.as_str())
+                .chain(copied_names.iter().map(String::as_str)),
+        );
     }
-    crate::repo::drop_in_background((planned, ok));
+    crate::repo::drop_in_background((planned, ok, copied_names));
     result
 }
 

@@ -594,11 +594,14 @@ async fn sign<T: Role + serde::Serialize + Canonical>(
         // A large role (a product with very many targets) is written compact, straight from
         // the canonical bytes just signed: no second serialisation of 100k targets. Canonical
         // JSON is valid JSON unless a string holds a control character (written raw there).
-        let mut bytes = Vec::with_capacity(data.len() + 256);
-        bytes.extend_from_slice(b"{\"signatures\":");
-        serde_json::to_writer(&mut bytes, &signatures)?;
-        bytes.extend_from_slice(b",\"signed\":");
-        bytes.extend_from_slice(&data);
+        // The head goes in front of the signed bytes in their own buffer (the encoder leaves
+        // room for it): no second buffer of the role's size.
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(b"{\"signatures\":");
+        serde_json::to_writer(&mut head, &signatures)?;
+        head.extend_from_slice(b",\"signed\":");
+        let mut bytes = data;
+        bytes.splice(0..0, head);
         bytes.push(b'}');
         bytes
     } else {

@@ -513,7 +513,7 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
             &releases,
             &repo.load_support(product)?,
             jiff::Timestamp::now(),
-            airlock_core::verify::DEFAULT_RETENTION_YEARS,
+            crate::product::staged_removal_retention(repo, product)?,
         )?;
     }
     // Product roles first, then targets.json that delegates to them; staged/ goes last.

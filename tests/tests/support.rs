@@ -450,10 +450,68 @@ fn products_are_removed_only_when_nothing_is_owed() {
         "the refused publish left acme-old served"
     );
     std::fs::remove_dir_all(dir.join("repo")).unwrap();
+    assert!(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&backup)
+        .arg(dir.join("repo"))
+        .status()
+        .unwrap()
+        .success());
+
+    // staged, the same: `targets apply` checks the removal again with the period given to it
+    let r = json(
+        dir,
+        &[
+            "product",
+            "remove",
+            "repo",
+            "acme-old",
+            "--stage",
+            "--retention-years",
+            "0",
+        ],
+    );
+    assert_eq!(r["targets"]["targets"], "staged");
+    // (the targets key is in keys/: the proposal comes signed by it)
+    let p = json(
+        dir,
+        &["targets", "propose", "repo", "--out", "removal.json"],
+    );
+    assert_eq!(p["signed_by"].as_array().unwrap().len(), 1, "{p}");
+    let a = json(dir, &["targets", "apply", "repo", "removal.json"]);
+    assert_eq!(a["removed"], serde_json::json!(["acme-old"]), "{a}");
+    assert!(!dir.join("repo/metadata/acme-old.json").exists());
+    ok(dir, "airlock", &["verify", "repo"]);
+    std::fs::remove_dir_all(dir.join("repo")).unwrap();
     std::fs::rename(&backup, dir.join("repo")).unwrap();
+
+    // a removal whose files cannot be moved (removed/ is not a directory) says so, and running
+    // it again finishes it
+    let removed = dir.join("repo/removed");
+    let aside = dir.join("removed-aside");
+    let had_removed = removed.exists();
+    if had_removed {
+        std::fs::rename(&removed, &aside).unwrap();
+    }
+    std::fs::write(&removed, b"not a directory").unwrap();
+    let e = fails(dir, "airlock", &["product", "remove", "repo", "acme-lab"]);
+    assert!(
+        e.contains("could not be moved") && e.contains("again to finish"),
+        "{e}"
+    );
+    assert!(dir.join("repo/metadata/acme-lab.json").is_file());
+    std::fs::remove_file(&removed).unwrap();
+    if had_removed {
+        std::fs::rename(&aside, &removed).unwrap();
+    }
 
     // acme-lab has no releases: it goes, through the signer and the server
     let r = json(dir, &["product", "remove", "repo", "acme-lab"]);
+    assert!(!dir.join("repo/metadata/acme-lab.json").exists());
+    assert!(dir
+        .join(r["archived"].as_str().unwrap())
+        .join("acme-lab.json")
+        .is_file());
     assert_eq!(r["releases"], 0);
     assert_eq!(r["targets"]["targets"], "signed");
     let status = json(dir, &["status", "repo"]);
