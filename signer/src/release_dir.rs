@@ -184,14 +184,21 @@ fn copy_and_hash(
                 .context(format!("reading {}", source.display()))
         }
     };
+    // NONBLOCK: a named pipe in the directory is refused below instead of waiting for a writer
     let input = rustix::fs::openat(
         &dirs.source,
         name,
-        OFlags::RDONLY | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )
     .map_err(|e| vanished(e, "before it was read"))?;
     let opened = rustix::fs::fstat(&input).map_err(|e| vanished(e, "before it was read"))?;
+    if rustix::fs::FileType::from_raw_mode(opened.st_mode) != rustix::fs::FileType::RegularFile {
+        bail!(
+            "{} is not a regular file: --from-dir releases files",
+            source.display()
+        );
+    }
     let opened_len = u64::try_from(opened.st_size).unwrap_or_default();
     before_read(source);
     let linked = link && hard_link(dirs, name, source, &opened)?;
@@ -851,6 +858,25 @@ mod tests {
             std::fs::read(dest.join("acme-cam-1.0.0.bin")).unwrap(),
             std::fs::read(dir.join("acme-cam-1.0.0.bin")).unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (repo, dir) = repo_and_dir(tmp.path()).await;
+        let fifo = dir.join("acme-cam-1.3.0.bin");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let before = snapshot(&repo.dir);
+        let e = format!("{:#}", add_dir(&repo, &options(&dir)).await.unwrap_err());
+        assert!(
+            e.contains("acme-cam-1.3.0.bin is not a regular file"),
+            "{e}"
+        );
+        assert_eq!(snapshot(&repo.dir), before, "repository unchanged");
     }
 
     #[tokio::test]
