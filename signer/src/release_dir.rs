@@ -560,6 +560,12 @@ pub async fn add_dir_with(
         .map(|p| p.info.to_custom())
         .unwrap_or_default();
     let mut copied_names: Vec<String> = Vec::with_capacity(planned.len());
+    // The copies go to the disk (one syncfs for all) while the role is built and signed; the
+    // role is written once they are there.
+    let synced = {
+        let dir = dest_dir.clone();
+        std::thread::spawn(move || crate::fsutil::sync_file_system(&dir))
+    };
     let result = async {
         // The entries on every core, then into the role's map.
         let entries: Vec<tough::schema::Target> = planned
@@ -612,8 +618,10 @@ pub async fn add_dir_with(
             .sign_role(&opts.product, role, &delegations, &keys)
             .await?;
         tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
-        // The copies reach the disk before the role that lists them (one syncfs for all).
-        crate::fsutil::sync_file_system(&dest_dir)?;
+        // The copies reach the disk before the role that lists them.
+        synced
+            .join()
+            .map_err(|_| anyhow::anyhow!("syncing {} failed", dest_dir.display()))??;
         crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
         Ok::<_, anyhow::Error>(DirReport {
