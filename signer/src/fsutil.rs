@@ -43,7 +43,7 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         std::fs::rename(&tmp, path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
         // the new name itself reaches the disk too
-        sync_dir(dir)?;
+        sync_path(dir)?;
         Ok(())
     })();
     if result.is_err() {
@@ -52,17 +52,17 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     result
 }
 
-/// Flushes a directory's entries (a file renamed or created in it) to the disk.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+/// Flushes a file, or a directory's entries (a file renamed or created in it), to the disk.
+pub fn sync_path(path: &Path) -> Result<()> {
     // the parent of a bare file name is "": the current directory
-    let dir = if dir.as_os_str().is_empty() {
+    let path = if path.as_os_str().is_empty() {
         Path::new(".")
     } else {
-        dir
+        path
     };
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", path.display()))
 }
 
 /// Flushes everything written on the file system that holds `dir` (one call for many files,

@@ -386,18 +386,7 @@ pub async fn remove(
         }
         bail!("unknown product {product:?}: targets.json does not delegate to it");
     }
-    let role = repo.load_role(product)?;
-    let releases = read_product_targets(product, &role.signed)
-        .with_context(|| format!("reading the releases of {product}"))?
-        .releases;
-    let support = repo.load_support(product)?;
-    check_product_removal(
-        product,
-        &releases,
-        &support,
-        jiff::Timestamp::now(),
-        retention_years,
-    )?;
+    let releases = check_removable(repo, product, retention_years)?;
     let plan = Plan::new(repo, &root.signed, stage)?;
     let delegations = targets
         .delegations
@@ -431,11 +420,29 @@ pub async fn remove(
     };
     Ok(ProductRemoval {
         product: product.to_string(),
-        releases: releases.len(),
+        releases,
         targets_version: outcome.version(),
         targets: outcome,
         archived,
     })
+}
+
+/// Refuses the removal of `product` while anything is owed to its devices
+/// ([`check_product_removal`] on its signed role and support record); its number of releases
+/// otherwise. `product remove` and, for a staged removal, `targets apply` both ask.
+pub(crate) fn check_removable(repo: &Repo, product: &str, retention_years: i16) -> Result<usize> {
+    let role = repo.load_role(product)?;
+    let releases = read_product_targets(product, &role.signed)
+        .with_context(|| format!("reading the releases of {product}"))?
+        .releases;
+    check_product_removal(
+        product,
+        &releases,
+        &repo.load_support(product)?,
+        jiff::Timestamp::now(),
+        retention_years,
+    )?;
+    Ok(releases.len())
 }
 
 /// What `product remove --stage` records for `targets apply`: `staged/<product>.removal`.

@@ -134,9 +134,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
         // on the disk before the role that lists it
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .with_context(|| format!("syncing {}", tmp.display()))?;
+        crate::fsutil::sync_path(&tmp)?;
         let (sha256, length) = crate::fsutil::sha256_file(&tmp)?;
         let entry = tough::schema::Target {
             length,

@@ -114,7 +114,9 @@ struct Planned {
     file_name: String,
     target: String,
     key: tough::TargetName,
-    info: ReleaseInfo,
+    /// From the file name; every other release field is the run's own ([`ReleaseInfo`] built
+    /// once).
+    version: semver::Version,
 }
 
 /// A file copied into the repository, with its digest.
@@ -400,25 +402,25 @@ pub async fn add_dir_with(
         }
     }
     let released = airlock_core::whole_seconds(opts.released.unwrap_or_else(jiff::Timestamp::now));
-    // Each file's name, version and support rules, on every core; then, in name order, what
-    // needs the whole picture (released already, the same version twice).
     let listed = list_files(&opts.dir)?;
-    // The support rules depend on the kind, time and security version given for every file, not
-    // on the file: checked once, for the first file with a version (in name order), which the
-    // error names.
-    if let Some((first, version)) = listed
+    // The release fields of every file but its version (taken from the first file with one, in
+    // name order). The support rules depend on those fields, not on the file: checked once, for
+    // that first file, which the error names.
+    let first = listed
         .iter()
-        .find_map(|n| version_from_file_name(n).map(|v| (n, v)))
-    {
-        let info = ReleaseInfo {
-            product: opts.product.clone(),
-            version,
-            security_version: opts.security_version,
-            kind: opts.kind,
-            requires: opts.requires.clone(),
-            released,
-            advisories: Vec::new(),
-        };
+        .find_map(|n| version_from_file_name(n).map(|v| (n, v)));
+    let info = ReleaseInfo {
+        product: opts.product.clone(),
+        version: first
+            .as_ref()
+            .map_or_else(|| semver::Version::new(0, 0, 0), |(_, v)| v.clone()),
+        security_version: opts.security_version,
+        kind: opts.kind,
+        requires: opts.requires.clone(),
+        released,
+        advisories: opts.advisories.clone(),
+    };
+    if let Some((first, _)) = first {
         support
             .check_new_release(&info, released)
             .with_context(|| {
@@ -428,6 +430,8 @@ pub async fn add_dir_with(
                 )
             })?;
     }
+    // Each file's name and version, and whether it is released already, on every core; then the
+    // same version twice among the new files.
     let checked: Vec<Result<Planned>> = listed
         .into_par_iter()
         .map(|file_name| {
@@ -456,21 +460,12 @@ pub async fn add_dir_with(
                     source.display()
                 );
             }
-            let info = ReleaseInfo {
-                product: opts.product.clone(),
-                version,
-                security_version: opts.security_version,
-                kind: opts.kind,
-                requires: opts.requires.clone(),
-                released,
-                advisories: opts.advisories.clone(),
-            };
             Ok(Planned {
                 source,
                 file_name,
                 target,
                 key,
-                info,
+                version,
             })
         })
         .collect();
@@ -478,19 +473,15 @@ pub async fn add_dir_with(
     // The same version twice among the new files (each was compared with the released ones).
     let mut by_version: Vec<&Planned> = planned.iter().collect();
     by_version.par_sort_unstable_by(|a, b| {
-        a.info
-            .version
-            .cmp(&b.info.version)
+        a.version
+            .cmp(&b.version)
             .then_with(|| a.file_name.cmp(&b.file_name))
     });
-    if let Some(w) = by_version
-        .windows(2)
-        .find(|w| w[0].info.version == w[1].info.version)
-    {
+    if let Some(w) = by_version.windows(2).find(|w| w[0].version == w[1].version) {
         bail!(
             "{} version {} is given twice: {} and {}",
             opts.product,
-            w[0].info.version,
+            w[0].version,
             w[0].source.display(),
             w[1].source.display()
         );
@@ -538,27 +529,19 @@ pub async fn add_dir_with(
             let _ = std::fs::remove_file(dest_dir.join(name));
         }
     };
-    let mut ok = Vec::with_capacity(copied.len());
-    let mut failures = Vec::new();
-    for c in copied {
-        match c {
-            Ok(c) => ok.push(c),
-            Err(e) => failures.push(e),
+    let ok = match copied.into_iter().collect::<Result<Vec<Copied>>>() {
+        Ok(ok) => ok,
+        Err(first) => {
+            remove_copies(&mut planned.iter().map(|p| p.file_name.as_str()));
+            return Err(first.context(format!(
+                "adding the files of {} (nothing was added)",
+                opts.dir.display()
+            )));
         }
-    }
-    if let Some(first) = failures.into_iter().next() {
-        remove_copies(&mut planned.iter().map(|p| p.file_name.as_str()));
-        return Err(first.context(format!(
-            "adding the files of {} (nothing was added)",
-            opts.dir.display()
-        )));
-    }
+    };
 
     // The release fields are the same for every file but its version: encode them once.
-    let shared_custom = planned
-        .first()
-        .map(|p| p.info.to_custom())
-        .unwrap_or_default();
+    let shared_custom = info.to_custom();
     let mut copied_names: Vec<String> = Vec::with_capacity(planned.len());
     // The copies go to the disk (one syncfs for all) while the role is built and signed; the
     // role is written once they are there.
@@ -581,7 +564,7 @@ pub async fn add_dir_with(
                     let mut custom = shared_custom.clone();
                     custom.insert(
                         "version".to_string(),
-                        serde_json::Value::String(p.info.version.to_string()),
+                        serde_json::Value::String(p.version.to_string()),
                     );
                     custom
                 },
@@ -599,7 +582,7 @@ pub async fn add_dir_with(
             bytes += c.length;
             releases.push(DirRelease {
                 target: p.target,
-                version: p.info.version,
+                version: p.version,
                 length: c.length,
                 sha256: Sha256Hex(c.sha256),
             });

@@ -504,15 +504,9 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
         .filter(|p| !kept.contains(p))
         .collect();
     for product in &removed {
-        let role = repo.load_role(product)?;
-        let releases = airlock_core::verify::read_product_targets(product, &role.signed)
-            .with_context(|| format!("reading the releases of {product}"))?
-            .releases;
-        airlock_core::verify::check_product_removal(
+        crate::product::check_removable(
+            repo,
             product,
-            &releases,
-            &repo.load_support(product)?,
-            jiff::Timestamp::now(),
             crate::product::staged_removal_retention(repo, product)?,
         )?;
     }

@@ -219,7 +219,7 @@ fn check_local_targets(
         expected.push((support_name.clone(), sha256.clone(), *length));
     }
     let targets = dir.join("targets");
-    let results: Vec<Result<usize, String>> = expected
+    let results: Vec<Result<(), String>> = expected
         .par_iter()
         .map(|(name, sha256, length)| {
             let (p, file) = names::split_target_name(name).map_err(|e| format!("{name}: {e}"))?;
@@ -239,17 +239,11 @@ fn check_local_targets(
                     Err(e) => return Err(format!("{name}: {e:#}")),
                 }
             }
-            Ok(spellings.len())
+            Ok(())
         })
         .collect();
-    let mut checked = 0;
-    let mut problems = Vec::new();
-    for r in results {
-        match r {
-            Ok(_) => checked += 1,
-            Err(e) => problems.push(e),
-        }
-    }
+    let checked = results.iter().filter(|r| r.is_ok()).count();
+    let mut problems: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     let record = listed.support.as_ref().and_then(|(sha256, _)| {
         std::fs::read(
             targets
