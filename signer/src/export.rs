@@ -18,7 +18,7 @@ use airlock_core::keys::SigningKey;
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::verify::{check_product_rules, verify_submission, Published, Submission};
 
-use crate::fsutil;
+use crate::durable;
 use crate::publish::build_request;
 use crate::repo::Repo;
 
@@ -91,7 +91,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    fsutil::write_atomic(path, bytes)
+    durable::write_atomic(path, bytes)
 }
 
 fn copy_new(from: &Path, to: &Path, length: u64) -> Result<()> {
@@ -163,7 +163,7 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     tracing::debug!(elapsed_ms = ms(), blobs = blobs.len(), "verified");
     // Every file against its signed length and sha256, on every core.
     blobs.par_iter().try_for_each(|b| {
-        let (sha, len) = fsutil::sha256_file(&b.path)?;
+        let (sha, len) = crate::digest::sha256_file(&b.path)?;
         if sha != b.sha256 || len != b.length {
             bail!(
                 "{} does not match its signed length and sha256 (was it changed after signing?)",
@@ -223,7 +223,7 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     // The images reach the disk before any metadata that lists them (one syncfs, not a sync per
     // file): a crash leaves no listed image short.
     if targets_dir.is_dir() {
-        crate::fsutil::sync_file_system(&targets_dir)?;
+        crate::durable::sync_file_system(&targets_dir)?;
     }
     tracing::debug!(elapsed_ms = ms(), "files copied");
     for (i, root) in request.roots.iter().enumerate() {
@@ -249,9 +249,9 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     )?;
     // root.json (newest) for convenience, then the switch: timestamp.json last.
     if let Some(last) = request.roots.last() {
-        fsutil::write_atomic(&meta.join("root.json"), last.as_bytes())?;
+        durable::write_atomic(&meta.join("root.json"), last.as_bytes())?;
     }
-    fsutil::write_atomic(&meta.join("timestamp.json"), &timestamp.bytes)?;
+    durable::write_atomic(&meta.join("timestamp.json"), &timestamp.bytes)?;
 
     tracing::debug!(elapsed_ms = ms(), "metadata written");
     // What the report needs, then the parsed repository goes before the read-back parses it

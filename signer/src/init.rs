@@ -10,7 +10,7 @@ use tough::schema::{Delegations, RoleKeys, RoleType, Root, Targets};
 use airlock_core::keys::{key_id_hex, parse_public_key, SigningKey};
 use airlock_core::SPEC_VERSION;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{open_token_keys, KeyAccess, RoleKey};
 use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo, RepoConfig};
@@ -85,12 +85,12 @@ fn role_keys(ids: &[String], threshold: u64) -> Result<RoleKeys> {
 
 /// `airlock init` with generated, unencrypted keys.
 pub async fn init(opts: &InitOptions) -> Result<InitReport> {
-    init_with(opts, &InitKeys::default()).await
+    init_with_keys(opts, &InitKeys::default()).await
 }
 
 /// `airlock init`; `--root-keys` and `--targets-keys` count the token keys given, the rest
 /// are generated.
-pub async fn init_with(opts: &InitOptions, keys: &InitKeys) -> Result<InitReport> {
+pub async fn init_with_keys(opts: &InitOptions, keys: &InitKeys) -> Result<InitReport> {
     let mut opts = opts.clone();
     opts.root_keys = opts.root_keys.max(keys.root_tokens.len() as u64);
     opts.targets_keys = opts.targets_keys.max(keys.targets_tokens.len() as u64);
@@ -163,7 +163,7 @@ async fn create(
         .with_context(|| format!("creating {}", repo.metadata_dir().display()))?;
     std::fs::create_dir_all(repo.targets_dir())
         .with_context(|| format!("creating {}", repo.targets_dir().display()))?;
-    fsutil::create_private_dir(&repo.keys_dir())?;
+    durable::create_private_dir(&repo.keys_dir())?;
 
     let mut reports = Vec::new();
     for (i, key) in root_keys.iter().enumerate() {
@@ -238,7 +238,7 @@ async fn create(
         encrypt_keys: repo.key_access.encrypt_new,
     };
     let config_bytes = serde_json::to_vec_pretty(&config)?;
-    fsutil::write_atomic(&Repo::config_path(&repo.dir), &config_bytes)?;
+    durable::write_atomic(&Repo::config_path(&repo.dir), &config_bytes)?;
 
     Ok(InitReport {
         repo: repo.dir.clone(),

@@ -1,22 +1,29 @@
-//! airlock, the offline signing tool: library half. `main.rs` only parses and dispatches, so
-//! the simulator's demo and the tests can drive the same code.
+//! airlock, the offline signing tool: library half. The binary's `cmd` modules own each
+//! command's arguments and output and call in here, so the simulator's demo and the tests can
+//! drive the same code.
 //!
-//! One module per subcommand group (as tuftool): [`init`], [`product`], [`release`],
-//! [`publish`], [`status`]; [`repo`] is the on-disk repository they share.
+//! What each command does: [`init`], [`product`] (with [`removal`]), [`release`] (and
+//! [`release_dir`] for `--from-dir`), [`support`], [`targets`] (staged changes of targets.json),
+//! [`root`] (rotation and [`root::proposal`]), [`publish`] and [`export`] (`publish --out`),
+//! [`verify`], [`status`], [`rollout`], [`compliance`]. What they share: [`repo`] (the on-disk
+//! repository), [`keys`], [`passphrase`] and [`pkcs11`] (where keys are held),
+//! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
 pub mod compliance;
+pub mod digest;
+pub mod durable;
 pub mod export;
-pub mod fsutil;
 pub mod init;
 pub mod keys;
 pub mod passphrase;
 pub mod pkcs11;
 pub mod product;
-pub mod proposal;
 pub mod publish;
 pub mod release;
 pub mod release_dir;
+pub mod removal;
 pub mod repo;
+pub mod retired_keys;
 pub mod rollout;
 pub mod root;
 pub mod status;

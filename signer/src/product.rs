@@ -11,12 +11,15 @@ use tough::schema::{DelegatedRole, Delegations, PathPattern, PathSet, Target, Ta
 use airlock_core::keys::SigningKey;
 use airlock_core::names;
 use airlock_core::support::SupportRecord;
-use airlock_core::verify::{check_product_removal, read_product_targets};
+use airlock_core::verify::read_product_targets;
 use airlock_core::SPEC_VERSION;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{open_token_keys, RoleKey};
 use crate::pkcs11::TokenUri;
+use crate::removal::{
+    archive_product, check_removable, removed_role_version, staged_removal_path, StagedRemoval,
+};
 use crate::repo::{expiry_in_days, Repo};
 use crate::targets::{staged_role_path, working_targets, Plan, TargetsOutcome};
 
@@ -58,7 +61,7 @@ pub fn target_entry(
     custom: HashMap<String, serde_json::Value>,
 ) -> Result<Target> {
     let path = repo.target_path(name)?;
-    let (sha256, length) = fsutil::sha256_file(&path)?;
+    let (sha256, length) = crate::digest::sha256_file(&path)?;
     Ok(Target {
         length,
         hashes: tough::schema::Hashes {
@@ -80,7 +83,7 @@ pub fn write_support(repo: &Repo, record: &SupportRecord) -> Result<(String, Tar
     }
     let mut bytes = serde_json::to_vec_pretty(record)?;
     bytes.push(b'\n');
-    fsutil::write_atomic(&path, &bytes)?;
+    durable::write_atomic(&path, &bytes)?;
     let entry = target_entry(repo, &name, HashMap::new())?;
     Ok((name, entry))
 }
@@ -219,10 +222,10 @@ pub async fn add_with_keys(
     if let Some(dir) = support_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    fsutil::write_atomic(&support_path, &support_bytes)?;
+    durable::write_atomic(&support_path, &support_bytes)?;
     plan.prepare_dirs(repo)?;
-    fsutil::write_atomic(&plan.role_path(repo, &opts.id), &role_bytes)?;
-    fsutil::write_atomic(&targets_path, &targets_bytes)?;
+    durable::write_atomic(&plan.role_path(repo, &opts.id), &role_bytes)?;
+    durable::write_atomic(&targets_path, &targets_bytes)?;
 
     Ok(ProductReport {
         product: opts.id.clone(),
@@ -329,11 +332,11 @@ pub async fn rotate_key_to(
     let (targets_path, targets_bytes, outcome) = plan
         .finish(repo, &root.signed, targets, config.expiry_days)
         .await?;
-    retire_role_keys(repo, product)?;
+    crate::retired_keys::retire_role_keys(repo, product)?;
     repo.save_role_key(product, &key)?;
     plan.prepare_dirs(repo)?;
-    fsutil::write_atomic(&plan.role_path(repo, product), &role_bytes)?;
-    fsutil::write_atomic(&targets_path, &targets_bytes)?;
+    durable::write_atomic(&plan.role_path(repo, product), &role_bytes)?;
+    durable::write_atomic(&targets_path, &targets_bytes)?;
     Ok(KeyRotation {
         product: product.to_string(),
         new_key_id: key_id,
@@ -356,8 +359,8 @@ pub struct ProductRemoval {
 }
 
 /// `airlock product remove`: drops a product's delegation from targets.json. Refused while
-/// anything is owed to its devices ([`check_product_removal`]: support window open with
-/// releases in the field, or a security release inside its retention period); the server
+/// anything is owed to its devices ([`crate::removal::check_removable`]: support window open
+/// with releases in the field, or a security release inside its retention period); the server
 /// checks the same on publish. Nothing is deleted: the role, the product's files and its keys
 /// move to `removed/<product>.<time>/` once the change is signed (at `targets apply` when it is
 /// staged).
@@ -400,12 +403,12 @@ pub async fn remove(
     plan.prepare_dirs(repo)?;
     if matches!(plan.mode, crate::targets::Mode::Stage) {
         // `targets apply` checks the removal again, with the same retention period
-        fsutil::write_atomic(
+        durable::write_atomic(
             &staged_removal_path(repo, product),
             &serde_json::to_vec(&StagedRemoval { retention_years })?,
         )?;
     }
-    fsutil::write_atomic(&targets_path, &targets_bytes)?;
+    durable::write_atomic(&targets_path, &targets_bytes)?;
     let archived = match plan.mode {
         crate::targets::Mode::Sign(_) => {
             Some(archive_product(repo, product).with_context(|| {
@@ -425,49 +428,6 @@ pub async fn remove(
         targets: outcome,
         archived,
     })
-}
-
-/// Refuses the removal of `product` while anything is owed to its devices
-/// ([`check_product_removal`] on its signed role and support record); its number of releases
-/// otherwise. `product remove` and, for a staged removal, `targets apply` both ask.
-pub(crate) fn check_removable(repo: &Repo, product: &str, retention_years: i16) -> Result<usize> {
-    let role = repo.load_role(product)?;
-    let releases = read_product_targets(product, &role.signed)
-        .with_context(|| format!("reading the releases of {product}"))?
-        .releases;
-    check_product_removal(
-        product,
-        &releases,
-        &repo.load_support(product)?,
-        jiff::Timestamp::now(),
-        retention_years,
-    )?;
-    Ok(releases.len())
-}
-
-/// What `product remove --stage` records for `targets apply`: `staged/<product>.removal`.
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub(crate) struct StagedRemoval {
-    pub retention_years: i16,
-}
-
-pub(crate) fn staged_removal_path(repo: &Repo, product: &str) -> PathBuf {
-    repo.staged_dir().join(format!("{product}.removal"))
-}
-
-/// The retention period a staged removal of `product` was checked with (the default when none
-/// was recorded).
-pub(crate) fn staged_removal_retention(repo: &Repo, product: &str) -> Result<i16> {
-    let path = staged_removal_path(repo, product);
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(serde_json::from_slice::<StagedRemoval>(&bytes)
-            .with_context(|| format!("reading {}", path.display()))?
-            .retention_years),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(airlock_core::verify::DEFAULT_RETENTION_YEARS)
-        }
-        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
-    }
 }
 
 /// Archives the files a product left when its removal stopped after targets.json was written
@@ -493,43 +453,6 @@ fn finish_removal(repo: &Repo, product: &str) -> Result<ProductRemoval> {
     })
 }
 
-/// Moves a product that targets.json no longer delegates to out of the repository's working
-/// set: `metadata/<product>.json`, `targets/<product>/` and its keys go to
-/// `removed/<product>.<unix time>/` (kept, never deleted).
-pub(crate) fn archive_product(repo: &Repo, product: &str) -> Result<PathBuf> {
-    names::check_product_id(product)?;
-    let removed = repo.dir.join("removed");
-    fsutil::create_private_dir(&removed)?;
-    // A new directory each time (the next free second), so no earlier archive is touched.
-    let mut stamp = jiff::Timestamp::now().as_second();
-    let dir = loop {
-        let dir = removed.join(format!("{product}.{stamp}"));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => break dir,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => stamp += 1,
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
-            }
-        }
-    };
-    let moves = [
-        (repo.role_path(product), dir.join(format!("{product}.json"))),
-        (repo.targets_dir().join(product), dir.join("targets")),
-    ];
-    for (from, to) in moves {
-        if from.exists() {
-            std::fs::rename(&from, &to)
-                .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
-        }
-    }
-    for (_, from) in repo.role_key_files(product)? {
-        let to = dir.join(from.file_name().context("a key file without a name")?);
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
-    }
-    Ok(dir)
-}
-
 /// Removes from the delegations' key list the keys no delegated role lists any more.
 fn drop_unused_keys(delegations: &mut Delegations) {
     let still_used: std::collections::HashSet<Vec<u8>> = delegations
@@ -540,39 +463,4 @@ fn drop_unused_keys(delegations: &mut Delegations) {
     delegations
         .keys
         .retain(|id, _| still_used.contains(&id.to_vec()));
-}
-
-/// The highest role version of `product` among its archives in removed/ (0 when none).
-pub(crate) fn removed_role_version(repo: &Repo, product: &str) -> Result<u64> {
-    let removed = repo.dir.join("removed");
-    if !removed.is_dir() {
-        return Ok(0);
-    }
-    let mut highest = 0;
-    for entry in
-        std::fs::read_dir(&removed).with_context(|| format!("listing {}", removed.display()))?
-    {
-        let entry = entry.with_context(|| format!("listing {}", removed.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let is_archive = name
-            .strip_prefix(&format!("{product}."))
-            .is_some_and(|stamp| stamp.parse::<i64>().is_ok());
-        let role = entry.path().join(format!("{product}.json"));
-        if !is_archive || !role.is_file() {
-            continue;
-        }
-        let bytes = std::fs::read(&role).with_context(|| format!("reading {}", role.display()))?;
-        let signed: tough::schema::Signed<Targets> = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", role.display()))?;
-        highest = highest.max(signed.signed.version.get());
-    }
-    Ok(highest)
-}
-
-/// Moves every key file of a role (`<role>.key`, `<role>.N.key`) to keys/retired/.
-pub(crate) fn retire_role_keys(repo: &Repo, role: &str) -> Result<()> {
-    for (stem, _) in repo.role_key_files(role)? {
-        crate::root::retire(repo, &stem)?;
-    }
-    Ok(())
 }

@@ -148,7 +148,7 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
                 .await
                 .context(format!("checking blob of {name}")));
         }
-        let (actual, actual_len) = crate::fsutil::sha256_file(&path)?;
+        let (actual, actual_len) = crate::digest::sha256_file(&path)?;
         if actual != sha256 || actual_len != length {
             bail!(
                 "{} does not match its signed length and sha256 (was it changed after signing?)",

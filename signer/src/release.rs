@@ -1,5 +1,6 @@
 //! `airlock release add`: a firmware image becomes a target `<product>/<file>` of the product's
-//! role, with the signed release fields of DESIGN.md in its `custom` field.
+//! role, with the signed release fields of DESIGN.md in its `custom` field; `airlock release
+//! withdraw`: a release leaves the role, recorded in the signed support history.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -9,6 +10,7 @@ use airlock_core::names;
 use airlock_core::release::{ReleaseInfo, ReleaseKind};
 
 use crate::repo::{expiry_in_days, Repo};
+use crate::support;
 
 #[derive(Debug, Clone)]
 pub struct ReleaseOptions {
@@ -134,8 +136,8 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
         // on the disk before the role that lists it
-        crate::fsutil::sync_path(&tmp)?;
-        let (sha256, length) = crate::fsutil::sha256_file(&tmp)?;
+        crate::durable::sync_path(&tmp)?;
+        let (sha256, length) = crate::digest::sha256_file(&tmp)?;
         let entry = tough::schema::Target {
             length,
             hashes: tough::schema::Hashes {
@@ -171,7 +173,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("moving {} into place", dest.display()))?;
         tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
-        crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
+        crate::durable::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
         Ok::<_, anyhow::Error>(report)
     }
@@ -181,4 +183,63 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     }
     let report = result?;
     Ok(report)
+}
+
+/// `airlock release withdraw`: removes a release from the product role (no longer offered) and
+/// records the withdrawal in the signed support history.
+pub async fn withdraw(
+    repo: &Repo,
+    product: &str,
+    version: &semver::Version,
+    reason: Option<&str>,
+    force: bool,
+    retention_years: i16,
+) -> Result<String> {
+    names::check_product_id(product)?;
+    if force && reason.is_none_or(|r| r.trim().is_empty()) {
+        bail!("--force needs --reason (it is kept in the signed history and the audit log)");
+    }
+    let reason = reason.unwrap_or("withdrawn");
+    support::require_reason(reason)?;
+    let role = repo.load_role(product)?.signed;
+    let mut found = None;
+    for (name, t) in &role.targets {
+        if let Ok(r) = airlock_core::release::Release::from_target(name.raw(), t) {
+            if r.info.version == *version {
+                found = Some(name.clone());
+            }
+        }
+    }
+    let Some(name) = found else {
+        bail!("{product} has no release {version}");
+    };
+    let release = role
+        .targets
+        .get(&name)
+        .map(|t| airlock_core::release::Release::from_target(name.raw(), t))
+        .transpose()?;
+    let mut within_retention = false;
+    if let Some(r) = &release {
+        if let Some(until) = r.retained_until(retention_years) {
+            within_retention = jiff::Timestamp::now() < until;
+            if within_retention && !force {
+                bail!(
+                    "{} is a security release that must stay available until {until} (CRA Art. 13(9)); use --force with --reason to withdraw it anyway",
+                    name.raw()
+                );
+            }
+        }
+    }
+    let mut next = repo.load_support(product)?;
+    let mut c = support::change("withdraw", reason);
+    c.withdrawn = Some(name.raw().to_string());
+    c.forced = within_retention;
+    next.history.push(c);
+    let target = name.clone();
+    support::replace_record(repo, product, &next, move |role| {
+        role.remove_target(&target);
+        Ok(())
+    })
+    .await?;
+    Ok(name.raw().to_string())
 }

@@ -356,11 +356,11 @@ fn list_files(dir: &Path) -> Result<Vec<String>> {
 }
 
 pub async fn add_dir(repo: &Repo, opts: &DirOptions) -> Result<DirReport> {
-    add_dir_with(repo, opts, &|_| {}).await
+    add_dir_with_read_hook(repo, opts, &|_| {}).await
 }
 
 /// As [`add_dir`]; `before_read` runs for each file once it is open (tests change files there).
-pub async fn add_dir_with(
+pub async fn add_dir_with_read_hook(
     repo: &Repo,
     opts: &DirOptions,
     before_read: &(dyn Fn(&Path) + Sync),
@@ -547,7 +547,7 @@ pub async fn add_dir_with(
     // role is written once they are there.
     let synced = {
         let dir = dest_dir.clone();
-        std::thread::spawn(move || crate::fsutil::sync_file_system(&dir))
+        std::thread::spawn(move || crate::durable::sync_file_system(&dir))
     };
     let result = async {
         // The entries on every core, then into the role's map.
@@ -605,7 +605,7 @@ pub async fn add_dir_with(
         synced
             .join()
             .map_err(|_| anyhow::anyhow!("syncing {} failed", dest_dir.display()))??;
-        crate::fsutil::write_atomic(&repo.role_path(&opts.product), &signed)?;
+        crate::durable::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
         Ok::<_, anyhow::Error>(DirReport {
             product: opts.product.clone(),
@@ -730,7 +730,7 @@ mod tests {
         let role = repo.load_role("acme-cam").unwrap().signed;
         assert_eq!(role.targets.len(), 4, "three releases and support.json");
         let (sha, len) =
-            crate::fsutil::sha256_file(&repo.targets_dir().join("acme-cam/acme-cam-1.2.0.bin"))
+            crate::digest::sha256_file(&repo.targets_dir().join("acme-cam/acme-cam-1.2.0.bin"))
                 .unwrap();
         assert_eq!(len, 300_002);
         assert_eq!(sha, report.releases[2].sha256.to_string());
@@ -779,7 +779,7 @@ mod tests {
         };
         let e = format!(
             "{:#}",
-            add_dir_with(&repo, &options(&dir), &hook)
+            add_dir_with_read_hook(&repo, &options(&dir), &hook)
                 .await
                 .unwrap_err()
         );
@@ -806,7 +806,7 @@ mod tests {
         };
         let e = format!(
             "{:#}",
-            add_dir_with(&repo, &options(&dir), &hook)
+            add_dir_with_read_hook(&repo, &options(&dir), &hook)
                 .await
                 .unwrap_err()
         );

@@ -28,7 +28,7 @@ use airlock_core::keys::SigningKey;
 use airlock_core::names;
 use airlock_core::support::SupportRecord;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{KeyAccess, RoleKey};
 use crate::pkcs11::TokenUri;
 
@@ -321,7 +321,7 @@ impl Repo {
         let pem = self
             .key_access
             .key_file_text(key, self.encrypts_new_keys()?)?;
-        fsutil::write_private(&path, pem.as_bytes())?;
+        durable::write_private(&path, pem.as_bytes())?;
         Ok(path)
     }
 
@@ -334,7 +334,7 @@ impl Repo {
                 path.display()
             );
         }
-        fsutil::write_private(&path, format!("{}\n", uri.as_str()).as_bytes())?;
+        durable::write_private(&path, format!("{}\n", uri.as_str()).as_bytes())?;
         Ok(path)
     }
 
@@ -362,8 +362,8 @@ impl Repo {
         let holder = KeyHolder::Root(root.clone());
         let signed = sign(root, &holder, keys, "root").await?;
         let dir = self.metadata_dir();
-        fsutil::write_atomic(&dir.join(format!("{version}.root.json")), signed.buffer())?;
-        fsutil::write_atomic(&dir.join("root.json"), signed.buffer())?;
+        durable::write_atomic(&dir.join(format!("{version}.root.json")), signed.buffer())?;
+        durable::write_atomic(&dir.join("root.json"), signed.buffer())?;
         Ok(signed.signed().clone())
     }
 
@@ -390,7 +390,7 @@ impl Repo {
     ) -> Result<Signed<Targets>> {
         let holder = KeyHolder::Root(root.clone());
         let signed = sign(targets, &holder, keys, "targets").await?;
-        fsutil::write_atomic(&self.metadata_dir().join("targets.json"), signed.buffer())?;
+        durable::write_atomic(&self.metadata_dir().join("targets.json"), signed.buffer())?;
         Ok(signed.signed().clone())
     }
 
@@ -427,7 +427,7 @@ impl Repo {
             targets,
         };
         let signed = sign(role, &holder, keys, product).await?;
-        fsutil::write_atomic(&self.role_path(product), signed.buffer())?;
+        durable::write_atomic(&self.role_path(product), signed.buffer())?;
         Ok(Signed {
             signed: signed.signed().signed.targets.clone(),
             signatures: signed.signed().signatures.clone(),

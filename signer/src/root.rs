@@ -1,6 +1,7 @@
 //! `airlock root rotate`: a new root version with new root keys (and threshold), optionally a
 //! new targets key, cross-signed by a threshold of the old root keys and of the new ones
-//! (TUF 5.3.4), so devices that trust any earlier root walk the chain to it.
+//! (TUF 5.3.4), so devices that trust any earlier root walk the chain to it. [`proposal`]: the
+//! same change when the root keys are held by several people.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -12,10 +13,12 @@ use tough::schema::{KeyHolder, RoleKeys, RoleType, Root, Signed};
 
 use airlock_core::keys::SigningKey;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{key_sources, open_token_keys, RoleKey};
 use crate::pkcs11::TokenUri;
 use crate::repo::{expiry_in_days, Repo};
+
+pub mod proposal;
 
 #[derive(Debug, Clone)]
 pub struct RotateOptions {
@@ -39,6 +42,7 @@ pub struct RotateReport {
     pub targets_version: Option<u64>,
 }
 
+/// A key id (hex) as TUF metadata keys its maps.
 fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::decoded::Hex>> {
     Ok(hex::decode(id).context("decoding a key id")?.into())
 }
@@ -59,33 +63,6 @@ async fn signatures(
     .await
     .context("signing the new root")?;
     Ok(signed.signed().signatures.clone())
-}
-
-/// Moves a key file to keys/retired/ (kept for the record, never used to sign again).
-pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
-    let from = repo.key_path(file_stem);
-    let dir = repo.keys_dir().join("retired");
-    fsutil::create_private_dir(&dir)?;
-    // keys/retired/<stem>.<unix time>.key; a key retired in the same second as another of the
-    // same name takes the next free second. A hard link never replaces a file (unlike a
-    // rename), so no retired key is ever overwritten, even by another airlock process.
-    let mut stamp = jiff::Timestamp::now().as_second();
-    loop {
-        let to = dir.join(format!("{file_stem}.{stamp}.key"));
-        match std::fs::hard_link(&from, &to) {
-            Ok(()) => {
-                return std::fs::remove_file(&from)
-                    .with_context(|| format!("removing {} once retired", from.display()));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => stamp += 1,
-            // a file system without hard links: the name checked free just before
-            Err(_) if !to.exists() => {
-                return std::fs::rename(&from, &to)
-                    .with_context(|| format!("moving {} to {}", from.display(), to.display()));
-            }
-            Err(_) => stamp += 1,
-        }
-    }
 }
 
 pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
@@ -246,22 +223,22 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
         repo.save_role_key(&format!("root-v{version}-{}", i + 1), k)?;
     }
     let dir = repo.metadata_dir();
-    fsutil::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
-    fsutil::write_atomic(&dir.join("root.json"), &bytes)?;
+    durable::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
+    durable::write_atomic(&dir.join("root.json"), &bytes)?;
     for stem in &old_files {
-        retire(repo, stem)?;
+        crate::retired_keys::retire(repo, stem)?;
     }
     if let Some(key) = new_online {
         let mut config = config.clone();
         config.online_key = key;
         let bytes = serde_json::to_vec_pretty(&config)?;
-        fsutil::write_atomic(&Repo::config_path(&repo.dir), &bytes)?;
+        durable::write_atomic(&Repo::config_path(&repo.dir), &bytes)?;
     }
 
     let mut targets_version = None;
     if let Some(k) = &targets_key {
         let _ = retired_targets;
-        crate::product::retire_role_keys(repo, "targets")?;
+        crate::retired_keys::retire_role_keys(repo, "targets")?;
         repo.save_role_key("targets", k)?;
         let mut targets = repo.load_targets()?.signed;
         targets.version = targets.version.saturating_add(1);

@@ -42,13 +42,13 @@ pub async fn replace_record(
     role.expires = expiry_in_days(config.expiry_days)?;
     let version = role.version.get();
     if let Err(e) = repo.write_role(product, role, &delegations, &keys).await {
-        crate::fsutil::write_atomic(&support_path, &old_bytes)?;
+        crate::durable::write_atomic(&support_path, &old_bytes)?;
         return Err(e);
     }
     Ok(version)
 }
 
-fn change(action: &str, reason: &str) -> SupportChange {
+pub(crate) fn change(action: &str, reason: &str) -> SupportChange {
     SupportChange {
         at: airlock_core::whole_seconds(jiff::Timestamp::now()),
         action: action.into(),
@@ -61,7 +61,7 @@ fn change(action: &str, reason: &str) -> SupportChange {
     }
 }
 
-fn require_reason(reason: &str) -> Result<()> {
+pub(crate) fn require_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
         bail!("--reason must say why (it is kept in the signed history)");
     }
@@ -116,65 +116,6 @@ pub fn show(repo: &Repo, product: &str) -> Result<SupportRecord> {
         bail!("unknown product {product:?}");
     }
     repo.load_support(product)
-}
-
-/// `airlock release withdraw`: removes a release from the product role (no longer offered) and
-/// records the withdrawal in the signed support history.
-pub async fn withdraw(
-    repo: &Repo,
-    product: &str,
-    version: &semver::Version,
-    reason: Option<&str>,
-    force: bool,
-    retention_years: i16,
-) -> Result<String> {
-    names::check_product_id(product)?;
-    if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        bail!("--force needs --reason (it is kept in the signed history and the audit log)");
-    }
-    let reason = reason.unwrap_or("withdrawn");
-    require_reason(reason)?;
-    let role = repo.load_role(product)?.signed;
-    let mut found = None;
-    for (name, t) in &role.targets {
-        if let Ok(r) = airlock_core::release::Release::from_target(name.raw(), t) {
-            if r.info.version == *version {
-                found = Some(name.clone());
-            }
-        }
-    }
-    let Some(name) = found else {
-        bail!("{product} has no release {version}");
-    };
-    let release = role
-        .targets
-        .get(&name)
-        .map(|t| airlock_core::release::Release::from_target(name.raw(), t))
-        .transpose()?;
-    let mut within_retention = false;
-    if let Some(r) = &release {
-        if let Some(until) = r.retained_until(retention_years) {
-            within_retention = jiff::Timestamp::now() < until;
-            if within_retention && !force {
-                bail!(
-                    "{} is a security release that must stay available until {until} (CRA Art. 13(9)); use --force with --reason to withdraw it anyway",
-                    name.raw()
-                );
-            }
-        }
-    }
-    let mut next = repo.load_support(product)?;
-    let mut c = change("withdraw", reason);
-    c.withdrawn = Some(name.raw().to_string());
-    c.forced = within_retention;
-    next.history.push(c);
-    let target = name.clone();
-    replace_record(repo, product, &next, move |role| {
-        role.remove_target(&target);
-        Ok(())
-    })
-    .await?;
-    Ok(name.raw().to_string())
 }
 
 /// Human-readable form.

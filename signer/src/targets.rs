@@ -24,7 +24,7 @@ use tough::schema::{RoleKeys, RoleType, Root, Signed, Targets};
 
 use airlock_core::keys::canonical_json;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{add_signature, RoleKey};
 use crate::repo::{expiry_in_days, Repo};
 
@@ -349,11 +349,11 @@ pub fn propose(repo: &Repo, out: Option<&Path>) -> Result<ProposeReport> {
     // tell a stale proposal from the current one.
     let staged = repo.staged_dir();
     std::fs::create_dir_all(&staged).with_context(|| format!("creating {}", staged.display()))?;
-    fsutil::write_atomic(
+    durable::write_atomic(
         &staged_targets_path(repo),
         &unsigned_bytes(targets.clone())?,
     )?;
-    fsutil::write_atomic(&out, &bytes)?;
+    durable::write_atomic(&out, &bytes)?;
     Ok(ProposeReport {
         proposal: out,
         targets_version: version,
@@ -504,10 +504,10 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
         .filter(|p| !kept.contains(p))
         .collect();
     for product in &removed {
-        crate::product::check_removable(
+        crate::removal::check_removable(
             repo,
             product,
-            crate::product::staged_removal_retention(repo, product)?,
+            crate::removal::staged_removal_retention(repo, product)?,
         )?;
     }
     // Product roles first, then targets.json that delegates to them; staged/ goes last.
@@ -515,13 +515,13 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
         let from = staged_role_path(repo, product);
         let role_bytes =
             std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
-        fsutil::write_atomic(&repo.role_path(product), &role_bytes)?;
+        durable::write_atomic(&repo.role_path(product), &role_bytes)?;
     }
-    fsutil::write_atomic(&repo.metadata_dir().join("targets.json"), &bytes)?;
+    durable::write_atomic(&repo.metadata_dir().join("targets.json"), &bytes)?;
     // Products the applied targets no longer delegate to (`product remove --stage`) leave the
     // working set, kept under removed/.
     for product in &removed {
-        crate::product::archive_product(repo, product)?;
+        crate::removal::archive_product(repo, product)?;
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(ApplyReport {
@@ -581,18 +581,18 @@ pub fn discard(repo: &Repo) -> Result<DiscardReport> {
             continue;
         };
         if listed != staged_ids {
-            let found = retired_keys_of(repo, product, &listed)?;
+            let found = crate::retired_keys::retired_keys_of(repo, product, &listed)?;
             if !found.is_empty() {
                 restores.push((product.clone(), found));
             }
         }
     }
     for product in &dropped_products {
-        crate::product::archive_product(repo, product)?;
+        crate::removal::archive_product(repo, product)?;
     }
     let mut restored_keys = Vec::new();
     for (role, found) in restores {
-        restore_keys(repo, &role, found)?;
+        crate::retired_keys::restore_keys(repo, &role, found)?;
         restored_keys.push(role);
     }
     let dir = repo.staged_dir();
@@ -603,55 +603,6 @@ pub fn discard(repo: &Repo) -> Result<DiscardReport> {
         dropped_products,
         restored_keys,
     })
-}
-
-/// The retired key files of `role` (keys/retired/<stem>.<unix time>.key, <stem> being <role>
-/// or <role>.<n>) whose ids are in `listed`, as (stem, path). Only the role's own retired files
-/// are opened.
-fn retired_keys_of(repo: &Repo, role: &str, listed: &[String]) -> Result<Vec<(String, PathBuf)>> {
-    let retired = repo.keys_dir().join("retired");
-    let mut found = Vec::new();
-    if !retired.is_dir() {
-        return Ok(found);
-    }
-    for entry in
-        std::fs::read_dir(&retired).with_context(|| format!("listing {}", retired.display()))?
-    {
-        let entry = entry.with_context(|| format!("listing {}", retired.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some((stem, stamp)) = name
-            .strip_suffix(".key")
-            .and_then(|rest| rest.rsplit_once('.'))
-        else {
-            continue;
-        };
-        if !crate::repo::is_role_key_stem(role, stem) || stamp.parse::<i64>().is_err() {
-            continue;
-        }
-        let key = repo.key_access.read_key_file(&entry.path())?;
-        if listed.contains(&key.key_id()?) && !found.iter().any(|(s, _)| s == stem) {
-            found.push((stem.to_string(), entry.path()));
-        }
-    }
-    Ok(found)
-}
-
-/// Retires the keys `role` holds now and moves `found` (from [`retired_keys_of`]) back in place.
-fn restore_keys(repo: &Repo, role: &str, found: Vec<(String, PathBuf)>) -> Result<()> {
-    crate::product::retire_role_keys(repo, role)?;
-    for (stem, from) in found {
-        let to = repo.key_path(&stem);
-        if to.exists() {
-            bail!(
-                "{} would be overwritten by {}: move one of them aside",
-                to.display(),
-                from.display()
-            );
-        }
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ fn check_local_targets(
                 targets.join(format!("{sha256}.{p}")).join(file),
             ];
             for path in &spellings {
-                match crate::fsutil::sha256_file(path) {
+                match crate::digest::sha256_file(path) {
                     Ok((sha, len)) if sha == *sha256 && len == *length => {}
                     Ok((sha, len)) => {
                         return Err(format!(
@@ -320,7 +320,7 @@ pub fn verify_local(repo: &Repo) -> Result<VerifyReport> {
         Err(e) => report.problems.push(e.to_string()),
     }
     for b in blobs {
-        match crate::fsutil::sha256_file(&b.path) {
+        match crate::digest::sha256_file(&b.path) {
             Ok((sha, len)) if sha == b.sha256 && len == b.length => report.targets_checked += 1,
             Ok((sha, len)) => report.problems.push(format!(
                 "{}: the file has {len} bytes and sha256 {sha}, the signed metadata says {} bytes and {}",

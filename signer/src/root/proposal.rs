@@ -1,9 +1,8 @@
-//! Multi-holder root signing (TUF 5.3.4 with keys on separate machines; the same `airlock
-//! sign` serves targets proposals, see [`crate::targets`]):
-//! `airlock root propose` writes an unsigned new root and the new holders' keys,
-//! each holder runs `airlock sign PROPOSAL --key FILE` on their own machine (old root keys for
-//! the old threshold, new root keys for the new one), and `airlock root apply` accepts the
-//! proposal once both thresholds are met.
+//! Root proposals, for root keys held on separate machines (TUF 5.3.4): `airlock root propose`
+//! writes an unsigned new root and the new holders' keys, each holder runs `airlock sign
+//! PROPOSAL --key FILE` on their own machine (old root keys for the old threshold, new root
+//! keys for the new one), and `airlock root apply` accepts the proposal once both thresholds
+//! are met. The same `airlock sign` serves targets proposals (see [`crate::targets`]).
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -14,9 +13,11 @@ use tough::schema::{RoleKeys, RoleType, Root, Signed};
 
 use airlock_core::keys::SigningKey;
 
-use crate::fsutil;
+use crate::durable;
 use crate::keys::{add_signature, KeyAccess};
 use crate::repo::{expiry_in_days, Repo};
+
+use super::decoded;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProposeReport {
@@ -24,10 +25,6 @@ pub struct ProposeReport {
     pub root_version: u64,
     pub threshold: u64,
     pub new_keys: Vec<(String, PathBuf)>,
-}
-
-fn decoded(id: &str) -> Result<tough::schema::decoded::Decoded<tough::schema::decoded::Hex>> {
-    Ok(hex::decode(id).context("decoding a key id")?.into())
 }
 
 /// Writes an unsigned proposal for the next root with `keys` new root keys and `threshold`;
@@ -54,7 +51,7 @@ pub fn propose(
     root.expires = expiry_in_days(config.expiry_days)?;
     let encrypt = repo.encrypts_new_keys()?;
     repo.prepare_new_keys()?;
-    fsutil::create_private_dir(keys_dir)?;
+    durable::create_private_dir(keys_dir)?;
     let mut new_keys = Vec::new();
     let mut ids = Vec::new();
     for i in 1..=keys {
@@ -65,7 +62,7 @@ pub fn propose(
             bail!("{} already exists", path.display());
         }
         let text = repo.key_access.key_file_text(&k, encrypt)?;
-        fsutil::write_private(&path, text.as_bytes())?;
+        durable::write_private(&path, text.as_bytes())?;
         root.keys.insert(decoded(&id)?, k.tuf_key());
         ids.push(decoded(&id)?);
         new_keys.push((id, path));
@@ -90,7 +87,7 @@ pub fn propose(
     };
     let mut bytes = serde_json::to_vec_pretty(&proposal)?;
     bytes.push(b'\n');
-    fsutil::write_atomic(out, &bytes)?;
+    durable::write_atomic(out, &bytes)?;
     Ok(ProposeReport {
         proposal: out.to_path_buf(),
         root_version: version,
@@ -145,7 +142,7 @@ pub fn sign(proposal: &Path, key: &str, access: &KeyAccess) -> Result<SignReport
     let id = add_signature(&mut signed, &key)?;
     let mut out = serde_json::to_vec_pretty(&signed)?;
     out.push(b'\n');
-    fsutil::write_atomic(proposal, &out)?;
+    durable::write_atomic(proposal, &out)?;
     Ok(SignReport {
         key_id: id,
         role: role.to_string(),
@@ -166,7 +163,7 @@ pub fn apply(repo: &Repo, proposal: &Path) -> Result<u64> {
         .context("the proposal cannot be applied yet")?;
     let version = signed.signed.version.get();
     let dir = repo.metadata_dir();
-    fsutil::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
-    fsutil::write_atomic(&dir.join("root.json"), &bytes)?;
+    durable::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
+    durable::write_atomic(&dir.join("root.json"), &bytes)?;
     Ok(version)
 }

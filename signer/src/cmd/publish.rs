@@ -1,0 +1,114 @@
+//! `airlock publish`: upload to airlock-server, or with `--out` write a static repository.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+use airlock_signer::{export, publish, repo::Repo};
+
+use super::Globals;
+
+#[derive(clap::Args)]
+pub struct Args {
+    repo: PathBuf,
+    /// Base URL of airlock-server.
+    #[arg(
+        long,
+        env = "AIRLOCK_SERVER",
+        required_unless_present = "out",
+        conflicts_with = "out"
+    )]
+    server: Option<url::Url>,
+    /// File holding the admin token.
+    #[arg(
+        long,
+        env = "AIRLOCK_ADMIN_TOKEN_FILE",
+        required_unless_present = "out"
+    )]
+    admin_token_file: Option<PathBuf>,
+    /// Write a static repository (metadata/ and targets/) into this directory instead.
+    #[arg(long, requires = "online_key_file", env = "AIRLOCK_PUBLISH_OUT")]
+    out: Option<PathBuf>,
+    /// With --out: the online key (PKCS#8) that signs snapshot and timestamp.
+    #[arg(long, env = "AIRLOCK_ONLINE_KEY_FILE")]
+    online_key_file: Option<PathBuf>,
+    /// With --out: timestamp lifetime in hours.
+    #[arg(long, default_value_t = 24 * 7, env = "AIRLOCK_TIMESTAMP_HOURS")]
+    timestamp_hours: i64,
+    /// With --out: snapshot lifetime in hours.
+    #[arg(long, default_value_t = 24 * 30, env = "AIRLOCK_SNAPSHOT_HOURS")]
+    snapshot_hours: i64,
+    /// Offer new releases to no device until a rollout of them is started.
+    #[arg(long, env = "AIRLOCK_PUBLISH_HOLD")]
+    hold: bool,
+}
+
+pub async fn run(args: Args, globals: &Globals) -> Result<()> {
+    let repo = globals.open(&args.repo)?;
+    match args.out.clone() {
+        Some(out) => write_static(&repo, out, args, globals).await,
+        None => upload(&repo, args, globals).await,
+    }
+}
+
+/// `publish --out DIR`: a complete static repository, snapshot and timestamp signed here.
+async fn write_static(repo: &Repo, out: PathBuf, args: Args, globals: &Globals) -> Result<()> {
+    let online_key_file = args
+        .online_key_file
+        .context("--out needs --online-key-file")?;
+    let report = export::export(
+        repo,
+        &export::ExportOptions {
+            out,
+            online_key_file,
+            timestamp_lifetime: jiff::SignedDuration::from_hours(args.timestamp_hours.max(1)),
+            snapshot_lifetime: jiff::SignedDuration::from_hours(args.snapshot_hours.max(1)),
+        },
+    )
+    .await?;
+    globals.print(&report, || {
+        format!(
+            "wrote {}: root v{}, targets v{}, snapshot v{}, timestamp v{}; {} target(s)\n",
+            report.out.display(),
+            report.root_version,
+            report.targets_version,
+            report.snapshot_version,
+            report.timestamp_version,
+            report.targets
+        )
+    })
+}
+
+/// `publish --server URL`: the repository uploaded to airlock-server.
+async fn upload(repo: &Repo, args: Args, globals: &Globals) -> Result<()> {
+    let server = args.server.context("--server is required (or --out)")?;
+    let admin_token_file = args
+        .admin_token_file
+        .context("--admin-token-file is required with --server")?;
+    let token = publish::read_token(&admin_token_file)?;
+    let report = publish::publish(
+        repo,
+        &publish::PublishOptions {
+            server,
+            admin_token: token,
+            hold: args.hold,
+            progress: globals.progress(),
+        },
+    )
+    .await?;
+    globals.print(&report, || {
+        format!(
+            "published: root v{}, targets v{}, snapshot v{}, timestamp v{}; {} product(s), {} target(s); changed: {}\n",
+            report.root_version,
+            report.targets_version,
+            report.snapshot_version,
+            report.timestamp_version,
+            report.products.len(),
+            report.targets,
+            if report.changed.is_empty() { "nothing".to_string() } else { report.changed.join(", ") }
+        ) + &if report.held.is_empty() {
+            String::new()
+        } else {
+            format!("held until a rollout starts: {}\n", report.held.join(", "))
+        }
+    })
+}

@@ -1,0 +1,184 @@
+//! `airlock release add|withdraw`: firmware releases of a product.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+use airlock_core::release::{Advisory, ReleaseKind};
+use airlock_signer::{release, release_dir};
+
+use super::Globals;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Add a firmware image as target PRODUCT/FILE with signed release fields.
+    Add(AddArgs),
+    /// Withdraw a release: it is no longer offered; the signed support history records it.
+    Withdraw {
+        repo: PathBuf,
+        product: String,
+        version: semver::Version,
+        #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_REASON")]
+        reason: Option<String>,
+        /// Withdraw a security release inside its retention period (needs --reason).
+        #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_FORCE")]
+        force: bool,
+        /// Years a security release must stay available.
+        #[arg(long, default_value_t = 10, env = "AIRLOCK_RETENTION_YEARS")]
+        retention_years: i16,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    repo: PathBuf,
+    product: String,
+    /// The firmware image.
+    #[arg(required_unless_present = "from_dir")]
+    file: Option<PathBuf>,
+    /// Add every file in DIR (hidden files skipped) in one signing step; each file's version
+    /// comes from its name, NAME-VERSION.EXT (e.g. acme-cam-1.4.0.bin, fw-2.0.0-rc.1.img); the
+    /// other release fields apply to all of them.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["file", "version", "name"],
+        env = "AIRLOCK_FROM_DIR"
+    )]
+    from_dir: Option<PathBuf>,
+    /// With --from-dir: hard-link the files into the repository instead of copying them
+    /// (much faster for many files; the build must not change them in place afterwards).
+    #[arg(long, requires = "from_dir", env = "AIRLOCK_RELEASE_ADD_LINK")]
+    link: bool,
+    /// Semantic version of the firmware.
+    #[arg(
+        long,
+        required_unless_present = "from_dir",
+        env = "AIRLOCK_RELEASE_ADD_VERSION"
+    )]
+    version: Option<semver::Version>,
+    /// Anti-rollback counter.
+    #[arg(long, env = "AIRLOCK_SECURITY_VERSION")]
+    security_version: u64,
+    /// security, feature or sunset.
+    #[arg(long, env = "AIRLOCK_RELEASE_ADD_KIND")]
+    kind: ReleaseKind,
+    /// Lowest installed version this image may be applied over.
+    #[arg(long, env = "AIRLOCK_REQUIRES")]
+    requires: Option<semver::Version>,
+    /// Release time (RFC 3339; default now).
+    #[arg(long, env = "AIRLOCK_RELEASED")]
+    released: Option<jiff::Timestamp>,
+    /// Target file name (default: the image's file name).
+    #[arg(long, env = "AIRLOCK_RELEASE_ADD_NAME")]
+    name: Option<String>,
+    /// A vulnerability this release fixes: ID:SEVERITY:SUMMARY (repeatable), e.g.
+    /// "CVE-2026-1234:high:RTSP parser overflow".
+    #[arg(long = "advisory", env = "AIRLOCK_ADVISORY")]
+    advisories: Vec<Advisory>,
+}
+
+pub async fn run(command: Command, globals: &Globals) -> Result<()> {
+    match command {
+        Command::Add(mut a) => match a.from_dir.take() {
+            Some(dir) => add_dir(a, dir, globals).await,
+            None => add(a, globals).await,
+        },
+        Command::Withdraw {
+            repo,
+            product,
+            version,
+            reason,
+            force,
+            retention_years,
+        } => {
+            let repo = globals.open(&repo)?;
+            let name = release::withdraw(
+                &repo,
+                &product,
+                &version,
+                reason.as_deref(),
+                force,
+                retention_years,
+            )
+            .await?;
+            globals.print(&serde_json::json!({"withdrawn": name}), || {
+                format!("withdrew {name}; it is no longer offered once published\n")
+            })
+        }
+    }
+}
+
+/// `release add FILE`: one image.
+async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
+    let repo = globals.open(&a.repo)?;
+    let report = release::add(
+        &repo,
+        &release::ReleaseOptions {
+            product: a.product,
+            file: a.file.context("the firmware file is required")?,
+            name: a.name,
+            version: a.version.context("--version is required")?,
+            security_version: a.security_version,
+            kind: a.kind,
+            requires: a.requires,
+            released: a.released,
+            advisories: a.advisories,
+        },
+    )
+    .await?;
+    globals.print(&report, || {
+        format!(
+            "released {} {} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
+            report.target,
+            report.info.version,
+            report.info.kind,
+            report.info.security_version,
+            report.length,
+            report.sha256,
+            report.role_version
+        )
+    })
+}
+
+/// `release add --from-dir DIR`: every file of a directory in one signing step.
+async fn add_dir(a: AddArgs, dir: PathBuf, globals: &Globals) -> Result<()> {
+    let repo = globals.open(&a.repo)?;
+    let report = release_dir::add_dir(
+        &repo,
+        &release_dir::DirOptions {
+            product: a.product,
+            dir,
+            security_version: a.security_version,
+            kind: a.kind,
+            requires: a.requires,
+            released: a.released,
+            advisories: a.advisories,
+            progress: globals.progress(),
+            link: a.link,
+        },
+    )
+    .await?;
+    globals.print(&report, || {
+        let mut s = format!(
+            "released {} file(s) of {} ({} bytes); role v{}\n",
+            report.releases.len(),
+            report.product,
+            report.bytes,
+            report.role_version
+        );
+        for r in report.releases.iter().take(20) {
+            s += &format!(
+                "  {} {} ({} bytes, sha256 {})\n",
+                r.target, r.version, r.length, r.sha256
+            );
+        }
+        if report.releases.len() > 20 {
+            s += &format!(
+                "  ... and {} more (--json lists all)\n",
+                report.releases.len() - 20
+            );
+        }
+        s
+    })
+}

@@ -1,0 +1,136 @@
+//! `airlock root rotate|propose|apply`: root metadata and its keys.
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+use airlock_signer::pkcs11::TokenUri;
+use airlock_signer::root::{self, proposal};
+
+use super::{token_uri, Globals, NewKeyArgs};
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// A new root version with new root keys (cross-signed by old and new, TUF 5.3.4); the old
+    /// root keys move to keys/retired/.
+    Rotate {
+        repo: PathBuf,
+        /// Number of new root keys.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
+        root_keys: u64,
+        /// Signatures required on the new root.
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_THRESHOLD")]
+        root_threshold: u64,
+        /// Also replace the targets key (and re-sign targets.json with it).
+        #[arg(long, env = "AIRLOCK_ROTATE_TARGETS")]
+        rotate_targets: bool,
+        /// The server's next online key (online-next.pub from `airlock-server
+        /// rotate-online-key`): snapshot and timestamp move to it.
+        #[arg(long, env = "AIRLOCK_ROOT_ROTATE_ONLINE_KEY")]
+        online_key: Option<PathBuf>,
+        /// A new root key on a PKCS#11 token (repeatable; the rest up to --root-keys are
+        /// generated).
+        #[arg(
+            long = "root-key",
+            value_name = "PKCS11_URI",
+            value_parser = token_uri,
+            env = "AIRLOCK_ROOT_ROTATE_ROOT_KEY"
+        )]
+        root_tokens: Vec<TokenUri>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
+    },
+    /// Write an unsigned proposal for the next root (new root keys and threshold) for holders
+    /// to sign on their own machines with `airlock sign`.
+    Propose {
+        repo: PathBuf,
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
+        root_keys: u64,
+        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_THRESHOLD")]
+        root_threshold: u64,
+        /// The proposal file to write.
+        #[arg(long, env = "AIRLOCK_ROOT_PROPOSE_OUT")]
+        out: PathBuf,
+        /// Where the new holders' private keys are written (default: OUT.keys/).
+        #[arg(long, env = "AIRLOCK_ROOT_PROPOSE_KEYS_OUT")]
+        keys_out: Option<PathBuf>,
+        #[command(flatten)]
+        new_keys: NewKeyArgs,
+    },
+    /// Accept a signed proposal once the old and the new thresholds are met (TUF 5.3.4).
+    Apply { repo: PathBuf, proposal: PathBuf },
+}
+
+pub async fn run(command: Command, globals: &Globals) -> Result<()> {
+    match command {
+        Command::Rotate {
+            repo,
+            root_keys,
+            root_threshold,
+            rotate_targets,
+            online_key,
+            root_tokens,
+            new_keys,
+        } => {
+            let repo = globals
+                .open(&repo)?
+                .with_key_access(globals.encrypting(&new_keys));
+            let r = root::rotate(
+                &repo,
+                &root::RotateOptions {
+                    root_keys,
+                    root_threshold,
+                    rotate_targets,
+                    online_key,
+                    root_tokens,
+                },
+            )
+            .await?;
+            globals.print(&r, || {
+                format!(
+                    "root v{} with {} new key(s), threshold {}; retired {}{}\n",
+                    r.root_version,
+                    r.root_key_ids.len(),
+                    r.root_threshold,
+                    r.retired_key_ids.len(),
+                    r.targets_version
+                        .map(|v| format!("; new targets key, targets v{v}"))
+                        .unwrap_or_default()
+                )
+            })
+        }
+        Command::Propose {
+            repo,
+            root_keys,
+            root_threshold,
+            out,
+            keys_out,
+            new_keys,
+        } => {
+            let repo = globals
+                .open(&repo)?
+                .with_key_access(globals.encrypting(&new_keys));
+            let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
+            let r = proposal::propose(&repo, root_keys, root_threshold, &out, &keys_dir)?;
+            globals.print(&r, || {
+                let mut s = format!(
+                    "proposed root v{} (threshold {}) in {}; new holders' keys:\n",
+                    r.root_version,
+                    r.threshold,
+                    r.proposal.display()
+                );
+                for (id, path) in &r.new_keys {
+                    s += &format!("  {id}  {}\n", path.display());
+                }
+                s
+            })
+        }
+        Command::Apply { repo, proposal } => {
+            let repo = globals.open(&repo)?;
+            let v = proposal::apply(&repo, &proposal)?;
+            globals.print(&serde_json::json!({"root_version": v}), || {
+                format!("root v{v} accepted; publish to send it to the server\n")
+            })
+        }
+    }
+}

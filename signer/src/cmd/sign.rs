@@ -1,0 +1,31 @@
+//! `airlock sign`: a key holder adds their signature to a root or targets proposal.
+
+use anyhow::Result;
+use std::path::PathBuf;
+
+use airlock_signer::root::proposal;
+
+use super::Globals;
+
+#[derive(clap::Args)]
+pub struct Args {
+    proposal: PathBuf,
+    /// Your private key: a PKCS#8 file (plain or encrypted) or a pkcs11: URI of a key on
+    /// a token.
+    #[arg(long, value_name = "FILE|PKCS11_URI", env = "AIRLOCK_SIGN_KEY")]
+    key: String,
+}
+
+pub fn run(args: Args, globals: &Globals) -> Result<()> {
+    let r = proposal::sign(&args.proposal, &args.key, &globals.access)?;
+    globals.print(&r, || {
+        format!(
+            "signed {} ({} v{}) with {} ({} signature(s) now)\n",
+            args.proposal.display(),
+            r.role,
+            r.version,
+            r.key_id,
+            r.signatures
+        )
+    })
+}

@@ -1,0 +1,66 @@
+//! `airlock support extend|set-floor|show`: a product's signed support record.
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+use airlock_signer::support;
+
+use super::Globals;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Extend the support period (never shorten); recorded with date and reason.
+    Extend {
+        repo: PathBuf,
+        product: String,
+        /// New last day of security updates.
+        #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_SECURITY_UNTIL")]
+        security_until: jiff::civil::Date,
+        /// New last day of feature updates.
+        #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_FEATURE_UNTIL")]
+        feature_until: Option<jiff::civil::Date>,
+        /// Why (kept in the signed history).
+        #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_REASON")]
+        reason: String,
+    },
+    /// Raise the security floor: versions below it are revoked (never lowered).
+    SetFloor {
+        repo: PathBuf,
+        product: String,
+        floor: u64,
+        #[arg(long, env = "AIRLOCK_SUPPORT_SET_FLOOR_REASON")]
+        reason: Option<String>,
+    },
+    /// Show the support record and its history.
+    Show { repo: PathBuf, product: String },
+}
+
+pub async fn run(command: Command, globals: &Globals) -> Result<()> {
+    let record = match command {
+        Command::Extend {
+            repo,
+            product,
+            security_until,
+            feature_until,
+            reason,
+        } => {
+            let repo = globals.open(&repo)?;
+            support::extend(&repo, &product, security_until, feature_until, &reason).await?
+        }
+        Command::SetFloor {
+            repo,
+            product,
+            floor,
+            reason,
+        } => {
+            let repo = globals.open(&repo)?;
+            support::set_floor(&repo, &product, floor, reason.as_deref()).await?
+        }
+        Command::Show { repo, product } => {
+            let repo = globals.open(&repo)?;
+            support::show(&repo, &product)?
+        }
+    };
+    globals.print(&record, || support::render(&record))
+}
