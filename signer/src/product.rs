@@ -359,9 +359,9 @@ pub struct ProductRemoval {
 }
 
 /// `airlock product remove`: drops a product's delegation from targets.json. Refused while
-/// anything is owed to its devices ([`crate::removal::check_removable`]: support window open
-/// with releases in the field, or a security release inside its retention period); the server
-/// checks the same on publish. Nothing is deleted: the role, the product's files and its keys
+/// anything is owed to its devices ([`airlock_core::verify::check_product_removal`]: support
+/// window open with releases in the field, or a security release inside its retention period);
+/// the server checks the same on publish. Nothing is deleted: the role, the product's files and its keys
 /// move to `removed/<product>.<time>/` once the change is signed (at `targets apply` when it is
 /// staged).
 pub async fn remove(
