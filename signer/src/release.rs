@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use airlock_core::names;
 use airlock_core::release::{ReleaseInfo, ReleaseKind};
+use tough::schema::Targets;
 
 use crate::repo::{expiry_in_days, Repo};
 use crate::support;
@@ -38,20 +39,25 @@ pub struct ReleaseReport {
     pub info: ReleaseInfo,
 }
 
+/// targets.json and the signed role of `product`, to add releases to: refused for a product id
+/// that is not valid, not delegated by targets.json, or whose role waits in a staged targets
+/// change.
+pub(crate) fn product_role_for_release(repo: &Repo, product: &str) -> Result<(Targets, Targets)> {
+    names::check_product_id(product)?;
+    crate::targets::check_product_not_staged(repo, product)?;
+    let targets = repo.load_targets()?.signed;
+    if !repo.products(&targets).iter().any(|p| p == product) {
+        bail!("unknown product {product:?} (add it with `airlock product add`)");
+    }
+    let role = repo.load_role(product)?.signed;
+    Ok((targets, role))
+}
+
 pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     let started = std::time::Instant::now();
     let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
-    names::check_product_id(&opts.product)?;
-    crate::targets::check_product_not_staged(repo, &opts.product)?;
-    let targets = repo.load_targets()?.signed;
-    if !repo.products(&targets).contains(&opts.product) {
-        bail!(
-            "unknown product {:?} (add it with `airlock product add`)",
-            opts.product
-        );
-    }
-    let mut role = repo.load_role(&opts.product)?.signed;
+    let (targets, mut role) = product_role_for_release(repo, &opts.product)?;
     tracing::debug!(
         elapsed_ms = ms(),
         targets = role.targets.len(),

@@ -166,16 +166,7 @@ pub async fn add_dir_with_read_hook(
     let started = std::time::Instant::now();
     let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
-    names::check_product_id(&opts.product)?;
-    crate::targets::check_product_not_staged(repo, &opts.product)?;
-    let targets = repo.load_targets()?.signed;
-    if !repo.products(&targets).contains(&opts.product) {
-        bail!(
-            "unknown product {:?} (add it with `airlock product add`)",
-            opts.product
-        );
-    }
-    let mut role = repo.load_role(&opts.product)?.signed;
+    let (targets, mut role) = crate::release::product_role_for_release(repo, &opts.product)?;
     let support = repo.load_support(&opts.product)?;
     tracing::debug!(
         elapsed_ms = ms(),
