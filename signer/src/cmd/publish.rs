@@ -32,10 +32,10 @@ pub struct Args {
     #[arg(long, env = "AIRLOCK_ONLINE_KEY_FILE")]
     online_key_file: Option<PathBuf>,
     /// With --out: timestamp lifetime in hours.
-    #[arg(long, default_value_t = 24 * 7, env = "AIRLOCK_TIMESTAMP_HOURS")]
+    #[arg(long, default_value_t = 24 * 7, env = "AIRLOCK_PUBLISH_TIMESTAMP_HOURS")]
     timestamp_hours: i64,
     /// With --out: snapshot lifetime in hours.
-    #[arg(long, default_value_t = 24 * 30, env = "AIRLOCK_SNAPSHOT_HOURS")]
+    #[arg(long, default_value_t = 24 * 30, env = "AIRLOCK_PUBLISH_SNAPSHOT_HOURS")]
     snapshot_hours: i64,
     /// Offer new releases to no device until a rollout of them is started.
     #[arg(long, env = "AIRLOCK_PUBLISH_HOLD")]
