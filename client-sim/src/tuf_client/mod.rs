@@ -39,19 +39,19 @@ use updater::Updater;
 #[derive(Debug, Args)]
 pub struct TufClientArgs {
     /// Directory for the client's trusted metadata.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_METADATA_DIR")]
     pub metadata_dir: PathBuf,
     /// Base URL of the repository's metadata.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_METADATA_URL")]
     pub metadata_url: Option<String>,
     /// Target path to download (repeatable; processed in order, the first failure stops).
-    #[arg(long = "target-name")]
+    #[arg(long = "target-name", env = "AIRLOCK_TUF_TARGET_NAME")]
     pub target_names: Vec<String>,
     /// Base URL of the repository's targets.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_TARGET_BASE_URL")]
     pub target_base_url: Option<String>,
     /// Directory for downloaded, verified targets.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_TARGET_DIR")]
     pub target_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: TufCommand,
