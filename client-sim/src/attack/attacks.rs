@@ -286,16 +286,7 @@ impl Ctx {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        Ok(Run::Done(DrillReport {
-            attack: spec.name.into(),
-            expected: spec.expected.as_str().into(),
-            observed,
-            reason,
-            ran: true,
-            passed,
-            simulates: spec.simulates.into(),
-            check: spec.check.into(),
-        }))
+        Ok(Run::Done(DrillReport::ran(spec, observed, reason, passed)))
     }
 
     /// A fresh device gets an older (unexpired) timestamp and its snapshot, combined with the

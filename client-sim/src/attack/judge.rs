@@ -83,16 +83,7 @@ pub fn judge(spec: &DrillSpec, obs: Observation, note: Option<String>) -> DrillR
         Some(n) => format!("{} [{n}]", obs.reason),
         None => obs.reason,
     };
-    DrillReport {
-        attack: spec.name.into(),
-        expected: spec.expected.as_str().into(),
-        observed,
-        reason,
-        ran: true,
-        passed,
-        simulates: spec.simulates.into(),
-        check: spec.check.into(),
-    }
+    DrillReport::ran(spec, observed, reason, passed)
 }
 
 /// A reason shortened for the table (the JSON keeps it whole): no repeated transport

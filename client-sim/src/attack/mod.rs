@@ -95,16 +95,24 @@ pub struct DrillReport {
 }
 
 impl DrillReport {
-    pub fn not_run(spec: &DrillSpec, why: String) -> Self {
+    /// A drill that ran: what was observed, why, and whether that is what it expects.
+    pub fn ran(spec: &DrillSpec, observed: String, reason: String, passed: bool) -> Self {
         DrillReport {
             attack: spec.name.into(),
             expected: spec.expected.as_str().into(),
-            observed: "not run".into(),
-            reason: why,
-            ran: false,
-            passed: false,
+            observed,
+            reason,
+            ran: true,
+            passed,
             simulates: spec.simulates.into(),
             check: spec.check.into(),
+        }
+    }
+
+    pub fn not_run(spec: &DrillSpec, why: String) -> Self {
+        DrillReport {
+            ran: false,
+            ..DrillReport::ran(spec, "not run".into(), why, false)
         }
     }
 }

@@ -84,10 +84,6 @@ pub async fn run(args: AttackArgs, json: bool) -> Result<u8> {
         server,
     })
     .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", attack::render(&summary));
-    }
+    super::print(json, &summary, attack::render)?;
     Ok(if summary.ok() { 0 } else { 3 })
 }

@@ -28,10 +28,6 @@ pub async fn run(args: DemoArgs, json: bool) -> Result<u8> {
         progress: !json && std::io::stderr().is_terminal(),
     })
     .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", demo::render(&summary));
-    }
+    super::print(json, &summary, demo::render)?;
     Ok(if summary.ok() { 0 } else { 3 })
 }

@@ -47,10 +47,6 @@ pub async fn run(args: RunArgs, json: bool) -> Result<u8> {
         },
     )
     .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", scenario::render(&summary));
-    }
+    super::print(json, &summary, scenario::render)?;
     Ok(if summary.ok { 0 } else { 3 })
 }
