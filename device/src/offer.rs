@@ -45,7 +45,7 @@ pub enum Verdict<'a> {
 }
 
 /// How far apart the server's and a device's clocks may be at the end of support.
-const EOS_CLOCK_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+pub const EOS_CLOCK_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 /// Whether a server's end-of-support answer is consistent with the signed record, allowing
 /// for clocks that differ by up to [`EOS_CLOCK_TOLERANCE`].

@@ -11,7 +11,7 @@
 //! - [`drills`]: the drill table (name, attack, lab device, expected refusal kinds);
 //! - [`attacks`]: what the proxy does for each attack;
 //! - [`ctx`]: the proxy, the survey and device runs behind the proxy;
-//! - [`judge`]: observation, verdict and the table;
+//! - [`judge`](mod@judge): observation, verdict and the table;
 //! - [`survey`]: what the repository serves, read as an attacker would.
 
 pub mod attacks;

@@ -17,6 +17,9 @@
 //! - [`updater`]: fetching, local storage, the delegation search and target downloads;
 //! - [`paths`]: role-name/target-path encoding and delegation path patterns.
 //!
+//! It stays in the simulator rather than in `airlock-device`: devices run tough's client
+//! (`airlock_device::metadata`), and this one exists to run the conformance suite.
+//!
 //! Why not tough's `RepositoryLoader`: it loads every delegated role eagerly (TUF 5.6.7 loads
 //! only the roles on the search path, in preorder, stopping at terminating delegations),
 //! writes `latest_known_time.json` into the metadata directory, and its target schema requires
