@@ -1,19 +1,16 @@
 //! `airlock-sim demo`: the whole story on the embedded default (local directory + SQLite),
-//! in a temporary directory, with no services to set up:
-//! keys and a repository with two products (one in support, one past its security window),
-//! airlock-server on a free 127.0.0.1 port, a publish, a fleet of devices at mixed versions,
-//! and two drills: a tampered image and a rolled-back timestamp, both of which must be refused.
+//! in a temporary directory, with no services to set up: the demo [`Lab`] (keys, a repository
+//! with two products, one in support and one past its security window, airlock-server on a
+//! free 127.0.0.1 port, a publish), a fleet of devices at mixed versions, and two drills: a
+//! tampered image and a rolled-back timestamp, both of which must be refused.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures::StreamExt;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use airlock_core::release::ReleaseKind;
-use airlock_signer::{init, product, publish, release, repo::Repo};
+use std::path::PathBuf;
 
 use crate::device::{run_device, DeviceConfig, DeviceRun, Outcome};
+use crate::lab::{Lab, CAM, DOORBELL};
 use crate::proxy::{Proxy, Tamper};
 
 #[derive(Debug, Clone)]
@@ -57,137 +54,6 @@ impl DemoSummary {
     }
 }
 
-const CAM: &str = "acme-cam";
-const DOORBELL: &str = "acme-doorbell";
-
-/// Deterministic pseudo-random firmware bytes.
-fn firmware(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn date(s: &str) -> Result<jiff::civil::Date> {
-    s.parse().with_context(|| format!("parsing date {s}"))
-}
-
-async fn build_repository(dir: &Path, online_pub: &Path) -> Result<Repo> {
-    let repo_dir = dir.join("repo");
-    init::init(&init::InitOptions {
-        dir: repo_dir.clone(),
-        online_key_file: online_pub.to_path_buf(),
-        root_threshold: 1,
-        root_keys: 1,
-        targets_threshold: 1,
-        targets_keys: 1,
-        expiry_days: 365,
-    })
-    .await?;
-    let repo = Repo::open(&repo_dir)?;
-    product::add(
-        &repo,
-        &product::ProductOptions {
-            id: CAM.into(),
-            support_start: date("2025-01-01")?,
-            feature_until: date("2027-06-30")?,
-            security_until: date("2030-12-31")?,
-            min_security_version: 1,
-            notice_url: Some("https://acme.example/support/acme-cam".into()),
-            statement: None,
-            successor: None,
-            security_contact: Some("mailto:security@acme.example".into()),
-            disclosure_policy: None,
-            updatable: true,
-            rationale: None,
-            keys: 1,
-            threshold: 1,
-        },
-    )
-    .await?;
-    product::add(
-        &repo,
-        &product::ProductOptions {
-            id: DOORBELL.into(),
-            support_start: date("2019-01-01")?,
-            feature_until: date("2022-12-31")?,
-            security_until: date("2025-12-31")?,
-            min_security_version: 0,
-            notice_url: Some("https://acme.example/support/acme-doorbell".into()),
-            statement: Some(
-                "acme-doorbell reached the end of its security support on 2025-12-31. \
-                 It keeps working locally; replace it with acme-doorbell-2 for continued updates."
-                    .into(),
-            ),
-            successor: Some("acme-doorbell-2".into()),
-            security_contact: Some("mailto:security@acme.example".into()),
-            disclosure_policy: None,
-            updatable: true,
-            rationale: None,
-            keys: 1,
-            threshold: 1,
-        },
-    )
-    .await?;
-    let fw_dir = dir.join("firmware");
-    std::fs::create_dir_all(&fw_dir)?;
-    let releases: [(&str, &str, u64, ReleaseKind, &str); 4] = [
-        (
-            CAM,
-            "1.0.0",
-            1,
-            ReleaseKind::Security,
-            "2025-02-01T09:00:00Z",
-        ),
-        (
-            CAM,
-            "1.1.0",
-            2,
-            ReleaseKind::Feature,
-            "2025-09-01T09:00:00Z",
-        ),
-        (
-            CAM,
-            "1.2.0",
-            3,
-            ReleaseKind::Security,
-            "2026-03-01T09:00:00Z",
-        ),
-        (
-            DOORBELL,
-            "3.4.0",
-            7,
-            ReleaseKind::Security,
-            "2025-06-01T09:00:00Z",
-        ),
-    ];
-    for (i, (product_id, version, sv, kind, released)) in releases.into_iter().enumerate() {
-        let file = fw_dir.join(format!("{product_id}-fw-{version}.bin"));
-        std::fs::write(&file, firmware(i as u64 + 1, 64 * 1024 + i * 1000))?;
-        release::add(
-            &repo,
-            &release::ReleaseOptions {
-                product: product_id.into(),
-                file,
-                name: None,
-                version: version.parse()?,
-                security_version: sv,
-                kind,
-                requires: None,
-                released: Some(released.parse()?),
-                advisories: Vec::new(),
-            },
-        )
-        .await?;
-    }
-    Ok(repo)
-}
-
 /// The fleet mix: 20% doorbells (past support), 30% cams on 1.0.0, 20% on 1.1.0, 30% on 1.2.0.
 fn fleet_member(i: usize) -> (&'static str, &'static str, u64) {
     match i % 10 {
@@ -198,114 +64,11 @@ fn fleet_member(i: usize) -> (&'static str, &'static str, u64) {
     }
 }
 
-/// A running lab: a temporary directory with airlock-server (embedded default: local directory +
-/// SQLite) on a free loopback port and the demo repository (two products, four releases),
-/// published once. `demo` runs a fleet against it; `attack` extends it and runs drills.
-pub struct Lab {
-    tmp: tempfile::TempDir,
-    pub dir: PathBuf,
-    pub app: airlock_server::AppState,
-    pub server_url: url::Url,
-    pub repo: Repo,
-    pub token: String,
-    pub token_file: PathBuf,
-    /// The pinned root devices start from (`repo/metadata/1.root.json`).
-    pub trusted_root: PathBuf,
-    stop_tx: tokio::sync::oneshot::Sender<()>,
-    server_task: tokio::task::JoinHandle<Result<()>>,
-}
-
-impl Lab {
-    /// Creates the temporary directory (named `<prefix>XXXX`), starts the server, builds the
-    /// demo repository and publishes it.
-    pub async fn start(prefix: &str) -> Result<Lab> {
-        let tmp = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir()
-            .context("creating a temporary directory")?;
-        let dir = tmp.path().to_path_buf();
-
-        // The server, embedded default: local directory + SQLite, on a free loopback port.
-        let srv = dir.join("srv");
-        airlock_server::init_data_dir(&srv, &airlock_server::Storage::default()).await?;
-        let token_file = dir.join("admin.token");
-        let (token, _) = airlock_server::load_or_create_admin_token(&token_file)?;
-        let app = airlock_server::open(
-            &srv,
-            &airlock_server::Storage::default(),
-            airlock_server::ServeConfig {
-                // every simulated device shares 127.0.0.1: no per-client limits in the lab
-                device_rate: None,
-                admin_rate: None,
-                // lab devices check in without enrolling (see docs/operations.md for enrolment)
-                device_auth: airlock_server::deviceauth::DeviceAuth::Open,
-                ..airlock_server::ServeConfig::default()
-            },
-            &token,
-            Arc::new(airlock_server::SystemClock),
-        )
-        .await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding a loopback port for the server")?;
-        let addr = listener.local_addr()?;
-        let server_url = url::Url::parse(&format!("http://{addr}/"))?;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server_task = tokio::spawn(airlock_server::serve(listener, app.clone(), async {
-            let _ = stop_rx.await;
-        }));
-
-        let repo = build_repository(&dir, &airlock_server::DataDir::new(&srv).online_pub()).await?;
-        let lab = Lab {
-            trusted_root: repo.metadata_dir().join("1.root.json"),
-            tmp,
-            dir,
-            app,
-            server_url,
-            repo,
-            token,
-            token_file,
-            stop_tx,
-            server_task,
-        };
-        lab.publish()
-            .await
-            .context("publishing the demo repository")?;
-        Ok(lab)
-    }
-
-    /// Publishes the lab repository as it is on disk.
-    pub async fn publish(&self) -> Result<airlock_core::api::PublishResponse> {
-        publish::publish(
-            &self.repo,
-            &publish::PublishOptions {
-                server: self.server_url.clone(),
-                admin_token: self.token.clone(),
-                hold: false,
-                progress: false,
-            },
-        )
-        .await
-    }
-
-    /// Stops the server; keeps the directory (returning its path) or deletes it.
-    pub async fn stop(self, keep: bool) -> Option<PathBuf> {
-        let _ = self.stop_tx.send(());
-        let _ = self.server_task.await;
-        if keep {
-            Some(self.tmp.keep())
-        } else {
-            None
-        }
-    }
-}
-
 pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
-    let lab = Lab::start("airlock-demo-").await?;
+    let lab = Lab::demo("airlock-demo-").await?;
     let dir = lab.dir.clone();
     let server_url = lab.server_url.clone();
     let trusted_root = lab.trusted_root.clone();
-    let app = lab.app.clone();
 
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
@@ -412,9 +175,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
         .await?
         .bytes()
         .await?;
-    airlock_server::publish::resign(&app)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    lab.resign().await?;
     let cfg = device(
         "drill-rolled-back-timestamp".into(),
         CAM,
@@ -450,7 +211,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
 
 fn drill(attack: &str, outcome: &Outcome) -> Drill {
     let (observed, reason) = match outcome {
-        Outcome::Refused { reason } => ("refused", Some(reason.clone())),
+        Outcome::Refused { reason, .. } => ("refused", Some(reason.clone())),
         Outcome::Installed { .. } => ("installed", None),
         Outcome::UpToDate { .. } => ("up_to_date", None),
         Outcome::EndOfSupport { .. } => ("end_of_support", None),

@@ -1,5 +1,11 @@
 use super::*;
-use airlock_core::release::{ReleaseInfo, ReleaseKind};
+use airlock_core::api::CheckInResponse;
+use airlock_core::decision::OfferRefused;
+use airlock_core::release::{Release, ReleaseInfo, ReleaseKind};
+use airlock_core::support::SupportRecord;
+use airlock_device::Refusal;
+
+use crate::device::{DeviceRun, Outcome};
 
 fn rel(product: &str, v: &str, sv: u64, kind: ReleaseKind, requires: Option<&str>) -> Release {
     Release {
@@ -69,17 +75,24 @@ fn drill_names_are_unique_kebab_case_and_selectable() {
 }
 
 #[test]
-fn reasons_must_name_the_expected_check() {
+fn refusals_must_be_the_expected_check() {
+    // a snapshot served under another version's name: the timestamp's pin (hash or length)
     let d = drill_spec("rollback-snapshot").unwrap();
-    assert!(d.reason_matches("TUF verification failed: Hash mismatch for http://x/3.snapshot.json"));
-    assert!(!d.reason_matches("Hash mismatch for http://x/3.targets.json"));
-    assert!(!d.reason_matches("snapshot.json: connection refused"));
+    assert!(d.accepts(Refusal::MetadataHashMismatch));
+    assert!(d.accepts(Refusal::MetadataTooLarge));
+    assert!(!d.accepts(Refusal::VersionMismatch));
+    assert!(!d.accepts(Refusal::Unreachable));
     let d = drill_spec("wrong-signature").unwrap();
-    assert!(d.reason_matches(
-        "Failed to verify timestamp metadata: Signature threshold of 1 not met for role timestamp (0 valid signatures)"
-    ));
+    assert!(d.accepts(Refusal::BadSignature));
+    assert!(!d.accepts(Refusal::ExpiredMetadata));
+    // an image with other bytes is refused by its hash, not by anything else
+    let d = drill_spec("arbitrary-software").unwrap();
+    assert!(d.accepts(Refusal::HashMismatch));
+    assert!(!d.accepts(Refusal::MetadataHashMismatch));
+    // the notice drill expects no refusal at all
     let d = drill_spec("hidden-end-of-support").unwrap();
-    assert!(d.reason_matches("anything"));
+    assert!(d.refusals.is_empty());
+    assert_eq!(d.expected, Expected::NoticeShown);
 }
 
 #[test]
@@ -165,9 +178,10 @@ fn run_with(outcome: Outcome, version: &str) -> DeviceRun {
 #[test]
 fn judging() {
     let spec = drill_spec("downgrade").unwrap();
-    let refused = |reason: &str| {
+    let refused = |kind: Refusal, reason: &str| {
         run_with(
             Outcome::Refused {
+                kind,
                 reason: reason.into(),
             },
             "1.2.0",
@@ -176,7 +190,10 @@ fn judging() {
     let ok = judge(
         spec,
         observe(
-            &refused("offer refused: x has version 1.1.0, not newer than the installed 1.2.0"),
+            &refused(
+                Refusal::Downgrade,
+                "offer refused: x has version 1.1.0, not newer than the installed 1.2.0",
+            ),
             false,
         ),
         Some("note".into()),
@@ -185,14 +202,21 @@ fn judging() {
     assert_eq!(ok.observed, "refused");
     assert!(ok.reason.ends_with("[note]"));
 
-    let other = judge(spec, observe(&refused("connection reset"), false), None);
+    let other = judge(
+        spec,
+        observe(&refused(Refusal::Unreachable, "connection reset"), false),
+        None,
+    );
     assert!(!other.passed);
     assert_eq!(other.observed, "refused by another check");
 
     // a refusal after something was installed is still an install
     let sneaky = judge(
         spec,
-        observe(&refused("not newer than the installed"), true),
+        observe(
+            &refused(Refusal::Downgrade, "not newer than the installed"),
+            true,
+        ),
         None,
     );
     assert!(!sneaky.passed);

@@ -17,6 +17,9 @@
 //! - [`updater`]: fetching, local storage, the delegation search and target downloads;
 //! - [`paths`]: role-name/target-path encoding and delegation path patterns.
 //!
+//! It stays in the simulator rather than in `airlock-device`: devices run tough's client
+//! (`airlock_device::metadata`), and this one exists to run the conformance suite.
+//!
 //! Why not tough's `RepositoryLoader`: it loads every delegated role eagerly (TUF 5.6.7 loads
 //! only the roles on the search path, in preorder, stopping at terminating delegations),
 //! writes `latest_known_time.json` into the metadata directory, and its target schema requires
@@ -39,19 +42,19 @@ use updater::Updater;
 #[derive(Debug, Args)]
 pub struct TufClientArgs {
     /// Directory for the client's trusted metadata.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_METADATA_DIR")]
     pub metadata_dir: PathBuf,
     /// Base URL of the repository's metadata.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_METADATA_URL")]
     pub metadata_url: Option<String>,
     /// Target path to download (repeatable; processed in order, the first failure stops).
-    #[arg(long = "target-name")]
+    #[arg(long = "target-name", env = "AIRLOCK_TUF_TARGET_NAME")]
     pub target_names: Vec<String>,
     /// Base URL of the repository's targets.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_TARGET_BASE_URL")]
     pub target_base_url: Option<String>,
     /// Directory for downloaded, verified targets.
-    #[arg(long)]
+    #[arg(long, env = "AIRLOCK_TUF_TARGET_DIR")]
     pub target_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: TufCommand,

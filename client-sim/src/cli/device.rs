@@ -1,0 +1,109 @@
+//! `airlock-sim device`: one device through one update cycle.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+use crate::device::{run_device, DeviceConfig, DeviceRun, Outcome};
+
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    /// Server base URL.
+    #[arg(long, env = "AIRLOCK_SERVER")]
+    server: url::Url,
+    /// The pinned root metadata (e.g. REPO/metadata/1.root.json).
+    #[arg(long, env = "AIRLOCK_TRUSTED_ROOT")]
+    trusted_root: PathBuf,
+    /// The device's state directory (trusted metadata, installed image, device.json).
+    #[arg(long, env = "AIRLOCK_DEVICE_STATE")]
+    state: PathBuf,
+    #[arg(long, env = "AIRLOCK_DEVICE_ID")]
+    id: String,
+    #[arg(long, env = "AIRLOCK_PRODUCT")]
+    product: String,
+    /// Installed version (used until the state directory records an install).
+    #[arg(long, env = "AIRLOCK_DEVICE_VERSION")]
+    version: semver::Version,
+    #[arg(long, env = "AIRLOCK_SECURITY_VERSION")]
+    security_version: u64,
+    /// Enrolment token (from POST /v1/admin/enrolment-tokens), used once: the device then
+    /// keeps its own credential in its state directory.
+    #[arg(long, env = "AIRLOCK_ENROL_TOKEN")]
+    enrol_token: Option<String>,
+}
+
+/// Exit code 3 when the device refused what it was given.
+pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
+    let cfg = DeviceConfig {
+        tuf_base: args.server.clone(),
+        server: args.server,
+        trusted_root: args.trusted_root,
+        state_dir: args.state,
+        id: args.id,
+        product: args.product,
+        version: args.version,
+        security_version: args.security_version,
+        now: None,
+        enrol_token: args.enrol_token,
+        boot_fails: Vec::new(),
+        interrupt_download_at: None,
+        network: Default::default(),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(300))
+        .build()?;
+    let run = run_device(&cfg, &client).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+    } else {
+        print_text(&run);
+    }
+    Ok(if run.outcome.is_refused() { 3 } else { 0 })
+}
+
+fn print_text(run: &DeviceRun) {
+    let id = &run.id;
+    match &run.outcome {
+        Outcome::Installed {
+            from,
+            to,
+            target,
+            urgent,
+        } => println!(
+            "{id}: installed {to} ({target}) over {from}{}",
+            if *urgent {
+                ", urgent: the old version was below the security floor"
+            } else {
+                ""
+            }
+        ),
+        Outcome::UpToDate { version } => println!("{id}: up to date at {version}"),
+        Outcome::EndOfSupport {
+            statement,
+            successor,
+            notice_url,
+            security_updates_until,
+        } => println!(
+            "{id}: end of support (security updates ended {security_updates_until}): {statement}{}{}",
+            successor
+                .as_ref()
+                .map(|s| format!(" Successor: {s}."))
+                .unwrap_or_default(),
+            notice_url
+                .as_ref()
+                .map(|u| format!(" See {u}"))
+                .unwrap_or_default()
+        ),
+        Outcome::Refused { reason, .. } => eprintln!("{id}: refused: {reason}"),
+        Outcome::Interrupted {
+            version,
+            received,
+            length,
+        } => eprintln!(
+            "{id}: the download of {version} was cut off at {received} of {length} bytes; the next run resumes it"
+        ),
+        Outcome::Failed { version, code } => {
+            eprintln!("{id}: {version} failed ({code}); still running the previous version")
+        }
+    }
+}

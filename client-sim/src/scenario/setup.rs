@@ -1,0 +1,203 @@
+//! Setup of a scenario run: the lab on the simulated clock with the scenario's products and
+//! the releases it starts with, and the fleet with every device's mix, phase, skew and faults
+//! drawn from the seed.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use airlock_core::release::ReleaseKind;
+
+use super::spec::{self, draw, Offset, Scenario};
+use super::timeline::Timeline;
+use crate::device::DeviceConfig;
+use crate::lab::{Lab, LabClock, NewRelease, Product, SimClock};
+
+/// A device of the fleet, with what the runner decides for it.
+pub struct SimDevice {
+    pub cfg: DeviceConfig,
+    pub next_ms: i64,
+    pub skew_ms: i64,
+    pub offline: Option<(i64, i64)>,
+    pub corrupt: bool,
+    /// `product@version` it runs.
+    pub running: String,
+    /// Its last download was cut off (the next one resumes it).
+    pub interrupted: bool,
+}
+
+impl SimDevice {
+    /// The version it runs.
+    pub fn version(&self) -> &str {
+        self.running.split('@').nth(1).unwrap_or("")
+    }
+}
+
+/// The running lab and what was signed in it.
+pub struct Stage {
+    pub lab: Lab,
+    pub clock: Arc<SimClock>,
+    pub start: jiff::Timestamp,
+    pub timeline: Timeline,
+    /// Target name -> sha256 of everything published (to check installs against).
+    pub signed: BTreeMap<String, String>,
+}
+
+pub fn at(start: jiff::Timestamp, o: Offset) -> Result<jiff::Timestamp> {
+    start
+        .checked_add(jiff::SignedDuration::from_millis(o.0))
+        .context("time out of range")
+}
+
+fn firmware(label: &str, len: usize) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = sha2::Sha256::digest(label.as_bytes());
+    while out.len() < len {
+        out.extend_from_slice(&block);
+        block = sha2::Sha256::digest(block);
+    }
+    out.truncate(len);
+    out
+}
+
+fn kind_of(text: &str) -> Result<ReleaseKind> {
+    Ok(match text {
+        "security" => ReleaseKind::Security,
+        "feature" => ReleaseKind::Feature,
+        "sunset" => ReleaseKind::Sunset,
+        other => bail!("release kind {other:?}: expected security, feature or sunset"),
+    })
+}
+
+impl Stage {
+    /// Signs a release of the scenario (its image made from its product and version).
+    pub async fn add_release(
+        &mut self,
+        r: &spec::ReleaseSpec,
+        released: jiff::Timestamp,
+    ) -> Result<()> {
+        let dir = self.lab.dir.join("firmware");
+        let file = dir.join(format!("{}-fw-{}.bin", r.product, r.version));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            &file,
+            firmware(&format!("{}-{}", r.product, r.version), r.size),
+        )?;
+        let signed = self
+            .lab
+            .repo
+            .add_release(&NewRelease {
+                product: r.product.clone(),
+                file,
+                version: r.version.clone(),
+                security_version: r.security_version,
+                kind: kind_of(&r.kind)?,
+                requires: None,
+                released,
+            })
+            .await
+            .with_context(|| format!("adding release {} {}", r.product, r.version))?;
+        self.signed.insert(signed.target, signed.sha256);
+        Ok(())
+    }
+}
+
+/// The lab with the scenario's products and initial releases, published. The simulated run
+/// starts now (whole hour), so that offline-signed metadata (valid for a year from now) holds
+/// through it.
+pub async fn stage(scn: &Scenario) -> Result<Stage> {
+    let start = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() / 3600 * 3600)?;
+    let clock = Arc::new(SimClock::new(start));
+    let lab = Lab::start("airlock-scenario-", LabClock::Simulated(clock.clone())).await?;
+    for p in &scn.products {
+        lab.repo
+            .add_product(&Product {
+                id: p.id.clone(),
+                support_start: p.support_start.resolve(start)?,
+                feature_until: p.feature_until.resolve(start)?,
+                security_until: p.security_until.resolve(start)?,
+                min_security_version: p.min_security_version,
+                notice_url: Some(format!("https://vendor.example/support/{}", p.id)),
+                statement: p.statement.clone(),
+                successor: p.successor.clone(),
+                security_contact: Some("mailto:security@vendor.example".into()),
+                rationale: p.rationale.clone(),
+            })
+            .await
+            .with_context(|| format!("adding product {}", p.id))?;
+    }
+    let mut stage = Stage {
+        lab,
+        clock,
+        start,
+        timeline: Timeline::new(start),
+        signed: BTreeMap::new(),
+    };
+    for r in scn.releases.iter().filter(|r| r.at.0 <= 0) {
+        stage.add_release(r, at(start, r.at)?).await?;
+    }
+    stage
+        .lab
+        .publish(false)
+        .await
+        .context("publishing the initial repository")?;
+    Ok(stage)
+}
+
+/// The fleet: versions by share, check-in phase, skew and faults, all from the seed.
+pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
+    let total_share: f64 = scn.fleet.mix.iter().map(|m| m.share).sum();
+    let interval = scn.fleet.check_in_every.0;
+    let f = &scn.faults;
+    (0..scn.fleet.devices)
+        .map(|i| {
+            let id = format!("dev-{i:06}");
+            let mut pick = draw(scn.seed, &format!("mix/{id}")) * total_share;
+            let mut member = &scn.fleet.mix[scn.fleet.mix.len() - 1];
+            for m in &scn.fleet.mix {
+                if pick < m.share {
+                    member = m;
+                    break;
+                }
+                pick -= m.share;
+            }
+            let boot_fails = scn
+                .releases
+                .iter()
+                .filter(|r| r.product == member.product && r.failure_rate > 0.0)
+                .filter(|r| draw(scn.seed, &format!("boot/{id}/{}", r.version)) < r.failure_rate)
+                .map(|r| r.version.to_string())
+                .collect();
+            let offline = (draw(scn.seed, &format!("offline/{id}")) < f.offline_share).then_some((
+                f.offline_from.0,
+                f.offline_from.0.saturating_add(f.offline_for.0),
+            ));
+            let skew_ms = ((draw(scn.seed, &format!("skew/{id}")) * 2.0 - 1.0)
+                * f.clock_skew.0 as f64) as i64;
+            SimDevice {
+                cfg: DeviceConfig {
+                    server: lab.server_url.clone(),
+                    tuf_base: lab.server_url.clone(),
+                    trusted_root: lab.trusted_root.clone(),
+                    state_dir: lab.dir.join("devices").join(&id),
+                    id: id.clone(),
+                    product: member.product.clone(),
+                    version: member.version.clone(),
+                    security_version: member.security_version,
+                    now: None,
+                    enrol_token: None,
+                    boot_fails,
+                    interrupt_download_at: None,
+                    network: Default::default(),
+                },
+                next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,
+                skew_ms,
+                offline,
+                corrupt: draw(scn.seed, &format!("corrupt/{id}")) < f.corrupt_share,
+                running: format!("{}@{}", member.product, member.version),
+                interrupted: false,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! One update cycle: enrol if needed, check in, refresh the TUF metadata, re-check the answer,
+//! download and verify, hand over for installation, report, and persist what the device runs.
+
+use serde::{Deserialize, Serialize};
+
+use airlock_core::api::{CheckInRequest, ReportStatus};
+use airlock_core::decision::DeviceState;
+
+use crate::config::Config;
+use crate::download::{download, Download};
+use crate::error::Error;
+use crate::install::{InstallError, Installer};
+use crate::link::Link;
+use crate::metadata::refresh;
+use crate::offer::{judge, Verdict};
+use crate::refusal::{Refusal, Refused};
+use crate::server::{check_in, ensure_enrolled, send_report};
+use crate::state::{load_installed, save_installed, Installed};
+
+/// How a cycle ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Installed {
+        from: String,
+        to: String,
+        target: String,
+        urgent: bool,
+    },
+    UpToDate {
+        version: String,
+    },
+    EndOfSupport {
+        statement: String,
+        successor: Option<String>,
+        notice_url: Option<String>,
+        security_updates_until: jiff::civil::Date,
+    },
+    Refused {
+        /// What kind of refusal (not in the JSON form, which carries the reason only).
+        #[serde(skip)]
+        kind: Refusal,
+        reason: String,
+    },
+    /// The verified image did not boot; the device rolled back to its version.
+    Failed {
+        version: String,
+        code: String,
+    },
+    /// The image download was cut off (network, server restart); the part received is kept
+    /// and the next cycle resumes from it. Nothing was installed.
+    Interrupted {
+        version: String,
+        received: u64,
+        length: u64,
+    },
+}
+
+impl Outcome {
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Outcome::Refused { .. })
+    }
+
+    /// The kind of refusal, if the cycle ended in one.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Outcome::Refused { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    fn refused(r: Refused) -> Self {
+        Outcome::Refused {
+            kind: r.kind,
+            reason: r.reason,
+        }
+    }
+}
+
+/// What a cycle did, and what the device runs afterwards.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRun {
+    pub id: String,
+    pub product: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// What the device runs afterwards.
+    pub version: String,
+    pub security_version: u64,
+}
+
+/// A device agent: its configuration, HTTP client, installer and link.
+pub struct Device<'a> {
+    pub config: &'a Config,
+    pub client: &'a reqwest::Client,
+    pub installer: &'a dyn Installer,
+    pub link: &'a dyn Link,
+}
+
+impl Device<'_> {
+    /// Runs one update cycle. `Err` is for failures that are not a security verdict (cannot
+    /// reach the server, cannot write state); refusals are `Ok` with [`Outcome::Refused`].
+    pub async fn run_cycle(&self) -> Result<DeviceRun, Error> {
+        let cfg = self.config;
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(Error::state("creating", &cfg.state_dir))?;
+        let mut installed = load_installed(cfg)?;
+        let device = DeviceState {
+            product: installed.product.clone(),
+            version: installed.version.clone(),
+            security_version: installed.security_version,
+        };
+        let credential = ensure_enrolled(cfg, self.client).await?;
+        self.link.before_request().await;
+        let request = CheckInRequest {
+            product: device.product.clone(),
+            version: device.version.to_string(),
+            security_version: device.security_version,
+            policy: None,
+        };
+        let answer = check_in(cfg, self.client, credential.as_deref(), &request).await?;
+        let now = cfg.now();
+        let outcome = match refresh(cfg, self.client, now).await {
+            Err(refused) => Outcome::refused(refused),
+            Ok(verified) => match judge(&device, &verified, &answer, now) {
+                Verdict::Refuse(refused) => Outcome::refused(refused),
+                Verdict::UpToDate => Outcome::UpToDate {
+                    version: device.version.to_string(),
+                },
+                Verdict::EndOfSupport(n) => {
+                    installed.end_of_support_notice = Some(n.statement.clone());
+                    Outcome::EndOfSupport {
+                        statement: n.statement,
+                        successor: n.successor,
+                        notice_url: n.notice_url,
+                        security_updates_until: n.security_updates_until,
+                    }
+                }
+                Verdict::Install { release, urgent } => {
+                    self.install(&mut installed, release, urgent, now).await
+                }
+            },
+        };
+        save_installed(&cfg.state_dir, &installed)?;
+        Ok(DeviceRun {
+            id: cfg.id.clone(),
+            product: cfg.product.clone(),
+            outcome,
+            version: installed.version.to_string(),
+            security_version: installed.security_version,
+        })
+    }
+
+    /// Downloads, verifies and installs an offer that passed the re-check, reporting each step.
+    async fn install(
+        &self,
+        installed: &mut Installed,
+        release: &airlock_core::release::Release,
+        urgent: bool,
+        now: jiff::Timestamp,
+    ) -> Outcome {
+        let cfg = self.config;
+        let version = release.info.version.to_string();
+        let report = |status, code| send_report(cfg, self.client, status, &version, code);
+        report(ReportStatus::Downloading, None).await;
+        let image = match download(cfg, self.client, self.link, release).await {
+            Ok(image) => image,
+            Err(Download::Interrupted { received }) => {
+                return Outcome::Interrupted {
+                    version: version.clone(),
+                    received,
+                    length: release.length,
+                }
+            }
+            Err(Download::Refused(refused)) => {
+                report(ReportStatus::Failed, Some("verification_failed".into())).await;
+                return Outcome::refused(refused);
+            }
+        };
+        match self.installer.install(&image, release).await {
+            Err(InstallError::Storage(reason)) => {
+                report(ReportStatus::Failed, Some("verification_failed".into())).await;
+                Outcome::refused(Refused::new(Refusal::LocalStorage, reason))
+            }
+            Err(InstallError::BootFailed { code }) => {
+                report(ReportStatus::Failed, Some(code.clone())).await;
+                Outcome::Failed {
+                    version: version.clone(),
+                    code,
+                }
+            }
+            Ok(()) => {
+                let from = installed.version.to_string();
+                installed.version = release.info.version.clone();
+                installed.security_version = release.info.security_version;
+                installed.target = Some(release.name.clone());
+                installed.sha256 = Some(release.sha256.clone());
+                installed.installed_at = Some(now);
+                report(ReportStatus::Installed, None).await;
+                Outcome::Installed {
+                    from,
+                    to: version.clone(),
+                    target: release.name.clone(),
+                    urgent,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The hand-off of a verified image to whatever installs it on the device. The vendor
+//! implements [`Installer`] (write the inactive slot, switch the boot flag, ...); [`KeepImage`]
+//! only moves the verified image to its final name, which is what the simulator does.
+
+use async_trait::async_trait;
+use std::path::Path;
+
+use airlock_core::names;
+use airlock_core::release::Release;
+
+/// Why an installation did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstallError {
+    /// The image could not be handed over (the device's storage): nothing was installed.
+    #[error("{0}")]
+    Storage(String),
+    /// The image was written but did not boot; the device keeps running its previous version.
+    /// `code` is what the device reports (e.g. `boot_failed`).
+    #[error("the image did not boot ({code})")]
+    BootFailed { code: String },
+}
+
+#[async_trait]
+pub trait Installer: Send + Sync {
+    /// Installs `image` (a file whose length and sha256 are exactly those `release` signed).
+    async fn install(&self, image: &Path, release: &Release) -> Result<(), InstallError>;
+}
+
+/// Keeps the verified image under its own name beside the download (`<file>.part` becomes
+/// `<file>`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepImage;
+
+#[async_trait]
+impl Installer for KeepImage {
+    async fn install(&self, image: &Path, release: &Release) -> Result<(), InstallError> {
+        let (_, file) = names::split_target_name(&release.name)
+            .map_err(|e| InstallError::Storage(e.to_string()))?;
+        let dest = image.with_file_name(file);
+        tokio::fs::rename(image, &dest)
+            .await
+            .map_err(|e| InstallError::Storage(format!("installing {}: {e}", dest.display())))?;
+        tracing::debug!(image = %dest.display(), "installed");
+        Ok(())
+    }
+}
