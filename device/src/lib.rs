@@ -74,7 +74,7 @@ pub use cycle::{Device, DeviceRun, Outcome};
 pub use error::Error;
 pub use install::{InstallError, Installer, KeepImage};
 pub use link::{Arrival, Direct, Link};
-pub use refusal::{Refusal, Refused};
+pub use refusal::{MetadataRole, Refusal, Refused};
 pub use state::Installed;
 pub use transport::HttpTransport;
 

@@ -13,8 +13,10 @@ pub enum Refusal {
     HashMismatch,
     /// The image is longer than the length its product role signed (TUF 5.7.3, endless data).
     LengthMismatch,
-    /// A metadata file does not match the hash the role above it pinned (TUF 5.5.2).
-    MetadataHashMismatch,
+    /// A metadata file does not match the hash the role above it pinned (TUF 5.5.2): which
+    /// file, so that a snapshot swapped under the timestamp's pin is told apart from a targets
+    /// role swapped under the snapshot's.
+    MetadataHashMismatch { role: MetadataRole },
     /// A metadata file is larger than its limit (TUF 5.4.1 and later, endless data).
     MetadataTooLarge,
     /// A metadata file is older than the one the device trusts (TUF 5.3.5, 5.4.3, 5.5.5).
@@ -58,6 +60,50 @@ pub enum Refusal {
     /// Any other failure of the TUF client.
     #[default]
     Other,
+}
+
+/// The role of a metadata file, read from its name (`N.snapshot.json`, `timestamp.json`,
+/// `N.<product>.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataRole {
+    Root,
+    Timestamp,
+    Snapshot,
+    Targets,
+    /// A delegated (product) role.
+    Delegated,
+    /// Not a metadata file name.
+    Unknown,
+}
+
+impl MetadataRole {
+    /// The role of the metadata file a URL or path ends in: the last path segment, without
+    /// its consistent-snapshot version prefix.
+    pub fn of_location(location: &str) -> Self {
+        let file = location
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        let Some(stem) = file.strip_suffix(".json") else {
+            return MetadataRole::Unknown;
+        };
+        let role = match stem.split_once('.') {
+            Some((version, role)) if version.bytes().all(|b| b.is_ascii_digit()) => role,
+            _ => stem,
+        };
+        match role {
+            "root" => MetadataRole::Root,
+            "timestamp" => MetadataRole::Timestamp,
+            "snapshot" => MetadataRole::Snapshot,
+            "targets" => MetadataRole::Targets,
+            "" => MetadataRole::Unknown,
+            _ => MetadataRole::Delegated,
+        }
+    }
 }
 
 impl From<&OfferRefused> for Refusal {
@@ -119,7 +165,9 @@ pub fn classify_tuf_error(e: &(dyn std::error::Error + 'static)) -> Refusal {
 fn kind_of_tough_error(e: &tough::error::Error) -> Option<Refusal> {
     use tough::error::Error as E;
     Some(match e {
-        E::HashMismatch { .. } => Refusal::MetadataHashMismatch,
+        E::HashMismatch { context, .. } => Refusal::MetadataHashMismatch {
+            role: MetadataRole::of_location(context),
+        },
         E::MaxSizeExceeded { .. } | E::MaxUpdatesExceeded { .. } => Refusal::MetadataTooLarge,
         E::OlderMetadata { .. }
         | E::OlderSnapshotInTimestamp { .. }
@@ -168,6 +216,31 @@ mod tests {
             installed: "1.1.0".parse().unwrap(),
         };
         assert_eq!(Refusal::from(&refused), Refusal::Downgrade);
+    }
+
+    #[test]
+    fn metadata_roles_are_read_from_file_names() {
+        let role = MetadataRole::of_location;
+        assert_eq!(
+            role("http://x/tuf/metadata/3.snapshot.json"),
+            MetadataRole::Snapshot
+        );
+        assert_eq!(
+            role("http://x/tuf/metadata/snapshot.json"),
+            MetadataRole::Snapshot
+        );
+        assert_eq!(
+            role("http://x/tuf/metadata/3.targets.json"),
+            MetadataRole::Targets
+        );
+        assert_eq!(role("http://x/timestamp.json?x=1"), MetadataRole::Timestamp);
+        assert_eq!(role("/m/12.root.json"), MetadataRole::Root);
+        assert_eq!(role("http://x/m/4.acme-cam.json"), MetadataRole::Delegated);
+        assert_eq!(
+            role("http://x/targets/acme-cam/fw.bin"),
+            MetadataRole::Unknown
+        );
+        assert_eq!(role(""), MetadataRole::Unknown);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 
 use airlock_core::decision::OfferRefused;
 use airlock_core::release::Release;
-use airlock_device::Refusal;
+use airlock_device::{MetadataRole, Refusal};
 
 use super::DeviceSpec;
 use crate::lab::{CAM, DOORBELL, HUB};
@@ -164,7 +164,12 @@ pub const DRILLS: &[DrillSpec] = &[
         "rollback-snapshot",
         "an older, validly signed snapshot is served under the newer snapshot's name",
         "tough: the timestamp pins the snapshot's length and sha256 (TUF 5.5.2)",
-        &[Refusal::MetadataHashMismatch, Refusal::MetadataTooLarge],
+        &[
+            Refusal::MetadataHashMismatch {
+                role: MetadataRole::Snapshot,
+            },
+            Refusal::MetadataTooLarge,
+        ],
         Attack::ServeOlder(Metadata::Snapshot),
         UP_TO_DATE_CAM,
     ),

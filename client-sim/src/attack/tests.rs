@@ -3,7 +3,7 @@ use airlock_core::api::CheckInResponse;
 use airlock_core::decision::OfferRefused;
 use airlock_core::release::{Release, ReleaseInfo, ReleaseKind};
 use airlock_core::support::SupportRecord;
-use airlock_device::Refusal;
+use airlock_device::{MetadataRole, Refusal};
 
 use crate::device::{DeviceRun, Outcome};
 
@@ -78,8 +78,14 @@ fn drill_names_are_unique_kebab_case_and_selectable() {
 fn refusals_must_be_the_expected_check() {
     // a snapshot served under another version's name: the timestamp's pin (hash or length)
     let d = drill_spec("rollback-snapshot").unwrap();
-    assert!(d.accepts(Refusal::MetadataHashMismatch));
+    assert!(d.accepts(Refusal::MetadataHashMismatch {
+        role: MetadataRole::Snapshot
+    }));
     assert!(d.accepts(Refusal::MetadataTooLarge));
+    // a hash mismatch on another file is another check
+    assert!(!d.accepts(Refusal::MetadataHashMismatch {
+        role: MetadataRole::Targets
+    }));
     assert!(!d.accepts(Refusal::VersionMismatch));
     assert!(!d.accepts(Refusal::Unreachable));
     let d = drill_spec("wrong-signature").unwrap();
@@ -88,7 +94,9 @@ fn refusals_must_be_the_expected_check() {
     // an image with other bytes is refused by its hash, not by anything else
     let d = drill_spec("arbitrary-software").unwrap();
     assert!(d.accepts(Refusal::HashMismatch));
-    assert!(!d.accepts(Refusal::MetadataHashMismatch));
+    assert!(!d.accepts(Refusal::MetadataHashMismatch {
+        role: MetadataRole::Targets
+    }));
     // the notice drill expects no refusal at all
     let d = drill_spec("hidden-end-of-support").unwrap();
     assert!(d.refusals.is_empty());
