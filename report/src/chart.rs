@@ -52,6 +52,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// The text of an axis label at a value.
+pub type LabelFormat<'a> = Box<dyn Fn(&f64) -> String + 'a>;
+
 /// An axis: its description, range, and optionally its label count and label text.
 pub struct Axis<'a> {
     pub description: String,
@@ -61,7 +64,7 @@ pub struct Axis<'a> {
     /// How many labels; plotters' choice when `None`.
     pub labels: Option<usize>,
     /// The text of a label; plotters' number format when `None`.
-    pub format: Option<Box<dyn Fn(&f64) -> String + 'a>>,
+    pub format: Option<LabelFormat<'a>>,
 }
 
 impl<'a> Axis<'a> {
