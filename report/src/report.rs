@@ -225,3 +225,123 @@ impl<R: MechanismRole> Report<R> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[derive(Debug, Serialize)]
+    struct Role(&'static str);
+
+    impl MechanismRole for Role {
+        fn role(&self) -> &str {
+            self.0
+        }
+        fn version(&self) -> Option<u64> {
+            (self.0 == "root").then_some(1)
+        }
+        fn threshold(&self) -> u64 {
+            1
+        }
+        fn key_count(&self) -> usize {
+            1
+        }
+        fn expires(&self) -> Option<jiff::Timestamp> {
+            None
+        }
+    }
+
+    fn facts<'a>(
+        support: &'a SupportRecord,
+        releases: &'a [Release],
+        jurisdiction: &'a str,
+    ) -> Facts<'a, Role> {
+        Facts {
+            product: "acme-cam",
+            jurisdiction,
+            support,
+            releases,
+            mechanism: vec![Role("root"), Role("timestamp")],
+            product_role_threshold: 2,
+            product_role_keys: 3,
+            fleet: FleetFigures::NotRequested,
+            evidence: None,
+            now: "2026-06-01T12:00:00.5Z".parse().unwrap(),
+        }
+    }
+
+    fn support() -> SupportRecord {
+        serde_json::from_value(serde_json::json!({
+            "product": "acme-cam",
+            "support_start": "2026-01-01",
+            "feature_updates_until": "2028-06-30",
+            "security_updates_until": "2031-12-31",
+            "statement": "Security updates until 2031-12-31.",
+            "security_contact": "mailto:security@acme.example"
+        }))
+        .unwrap()
+    }
+
+    fn release() -> Release {
+        serde_json::from_value(serde_json::json!({
+            "name": "acme-cam/fw-1.2.0.bin", "length": 4, "sha256": "ab",
+            "product": "acme-cam", "version": "1.2.0", "security_version": 3,
+            "kind": "security", "released": "2026-02-01T00:00:00Z",
+            "advisories": [{"id": "CVE-2026-0001", "severity": "high", "summary": "overflow"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_is_built_from_facts_alone() {
+        let (support, releases) = (support(), vec![release()]);
+        let r = Report::build(facts(&support, &releases, "uk")).unwrap();
+        assert_eq!(r.generated_at.to_string(), "2026-06-01T12:00:00Z");
+        assert_eq!(r.ledger[0].advisories, ["cve-2026-0001 (high)"]);
+        assert_eq!(r.ledger[0].rollout_outcome, "not requested");
+        assert!(r
+            .crosswalk
+            .iter()
+            .all(|c| ["uk", "all"].contains(&c.jurisdiction)));
+        assert_eq!(r.verdicts.len(), 1);
+        let md = crate::markdown(&r.document());
+        assert!(md.starts_with("# Update and support compliance report: acme-cam\n"));
+        assert!(
+            md.contains("| acme-cam (product role) | - | 2 | 3 | - |"),
+            "{md}"
+        );
+        assert!(md.contains("| timestamp | online | 1 | 1 | renewed by the server |"));
+        assert!(md.contains("| 1.2.0 | security | 3 |"), "{md}");
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["mechanism"],
+            serde_json::json!(["root", "timestamp"])
+        );
+    }
+
+    #[test]
+    fn unknown_jurisdictions_and_other_products_figures_are_refused() {
+        let (support, releases) = (support(), vec![release()]);
+        let e = Report::build(facts(&support, &releases, "fr")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown jurisdiction \"fr\" (uk, au, us, sg, eu or all)"
+        );
+        let mut other = facts(&support, &releases, "all");
+        other.fleet = FleetFigures::FromServer {
+            server: "http://127.0.0.1:1/".into(),
+            figures: serde_json::from_value(serde_json::json!({
+                "product": "other", "generated_at": "2026-06-01T00:00:00Z", "devices": 0,
+                "devices_supported": 0, "min_security_version": 0, "supported_percent": null,
+                "versions": [], "releases": []
+            }))
+            .unwrap(),
+        };
+        let e = Report::build(other).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the server answered with figures for \"other\", not \"acme-cam\""
+        );
+    }
+}
