@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-pub use airlock_report::evidence::{ConformanceCounts, Drill, Suite, Verdict};
+pub use airlock_report::evidence::{conformance_line, ConformanceCounts, Drill, Suite, Verdict};
 
 /// Reads every file of `dir`: `*.json` must be `airlock-sim attack --json` output; other files
 /// count when they hold a conformance line, and are named on stderr when they do not.
