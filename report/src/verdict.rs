@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use airlock_core::support::{SupportRecord, MINIMUM_SUPPORT_YEARS};
 
-use super::{statement, Requirement};
+use crate::crosswalk::Requirement;
+use crate::statement;
 
 /// What a crosswalk row needs of the signed support record to be met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +152,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::compliance::CROSSWALK;
+    use crate::crosswalk::CROSSWALK;
     use airlock_core::support::SupportChange;
     use jiff::civil::date;
 

@@ -1,0 +1,347 @@
+//! The compliance report: evidence for regulators, made from the signed repository's facts:
+//! the support statement and its history, the update mechanism (roles, thresholds, keys,
+//! anti-rollback), the release ledger with advisories, retention and rollout outcomes, fleet
+//! figures ([`crate::fleet`]), automated test verdicts ([`crate::evidence`]), the crosswalk
+//! ([`crate::crosswalk`]) and a verdict per jurisdiction ([`crate::verdict`]).
+//! [`Report::build`] makes it; [`Report::document`] is what every format renders.
+
+use serde::Serialize;
+
+use airlock_core::api::FleetRelease;
+use airlock_core::release::{Release, ReleaseKind};
+use airlock_core::support::SupportRecord;
+
+use crate::crosswalk::{self, Requirement, CROSSWALK, JURISDICTIONS};
+use crate::document::Document;
+use crate::evidence::Verdict;
+use crate::fleet::{self, FleetFigures};
+use crate::verdict::{self, JurisdictionVerdict};
+
+mod sections;
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown jurisdiction {0:?} (uk, au, us, sg, eu or all)")]
+    UnknownJurisdiction(String),
+    #[error("the server answered with figures for {answered:?}, not {asked:?}")]
+    FiguresOfAnotherProduct { answered: String, asked: String },
+}
+
+/// Refuses a jurisdiction the crosswalk does not know.
+pub fn check_jurisdiction(jurisdiction: &str) -> Result<(), ReportError> {
+    if !JURISDICTIONS.contains(&jurisdiction) {
+        return Err(ReportError::UnknownJurisdiction(jurisdiction.to_string()));
+    }
+    Ok(())
+}
+
+/// A role of the update mechanism, as the report's table shows it. The signer's role status
+/// implements it; the JSON form holds the role as it serializes.
+pub trait MechanismRole {
+    fn role(&self) -> &str;
+    /// `None` for a role signed online by the server.
+    fn version(&self) -> Option<u64>;
+    fn threshold(&self) -> u64;
+    fn key_count(&self) -> usize;
+    /// `None` for a role renewed by the server.
+    fn expires(&self) -> Option<jiff::Timestamp>;
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerEntry {
+    pub version: String,
+    pub kind: ReleaseKind,
+    pub security_version: u64,
+    pub released: jiff::Timestamp,
+    pub target: String,
+    pub sha256: String,
+    pub advisories: Vec<String>,
+    /// End of the retention period for security releases (CRA Art. 13(9)).
+    pub retained_until: Option<jiff::Timestamp>,
+    /// Where its rollout stands, in words (`not requested` without fleet figures).
+    pub rollout_outcome: String,
+    /// The server's figures for this release, when fleet figures were fetched.
+    pub fleet: Option<FleetRelease>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<R> {
+    pub product: String,
+    pub generated_at: jiff::Timestamp,
+    /// uk, au, us, sg, eu or all: which crosswalk rows the report holds.
+    pub jurisdiction: String,
+    pub support: SupportRecord,
+    pub mechanism: Vec<R>,
+    pub product_role_threshold: u64,
+    pub product_role_keys: usize,
+    pub ledger: Vec<LedgerEntry>,
+    /// Fleet figures from a server, or that they were not requested.
+    pub fleet: FleetFigures,
+    /// Verdicts of the automated test runs given with `--evidence`; `None` when none were.
+    pub automated_tests: Option<Vec<Verdict>>,
+    pub crosswalk: Vec<Requirement>,
+    /// One verdict per selected jurisdiction, from the crosswalk rows and the signed record.
+    pub verdicts: Vec<JurisdictionVerdict>,
+}
+
+/// What a report is made of: the facts the signer read from the repository, the fleet figures
+/// and test verdicts it was given, and the time it is made.
+#[derive(Debug, Clone)]
+pub struct Facts<'a, R> {
+    pub product: &'a str,
+    /// uk, au, us, sg, eu or all.
+    pub jurisdiction: &'a str,
+    pub support: &'a SupportRecord,
+    pub releases: &'a [Release],
+    pub mechanism: Vec<R>,
+    pub product_role_threshold: u64,
+    pub product_role_keys: usize,
+    pub fleet: FleetFigures,
+    pub evidence: Option<Vec<Verdict>>,
+    pub now: jiff::Timestamp,
+}
+
+fn ledger_entry(r: &Release, fleet: &FleetFigures) -> LedgerEntry {
+    let version = r.info.version.to_string();
+    LedgerEntry {
+        rollout_outcome: fleet::outcome_text(fleet, &version),
+        fleet: fleet.release(&version).cloned(),
+        version,
+        kind: r.info.kind,
+        security_version: r.info.security_version,
+        released: r.info.released,
+        target: r.name.clone(),
+        sha256: r.sha256.clone(),
+        advisories: r
+            .info
+            .advisories
+            .iter()
+            .map(|a| format!("{} ({:?})", a.id, a.severity).to_lowercase())
+            .collect(),
+        retained_until: r.retained_until(airlock_core::verify::DEFAULT_RETENTION_YEARS),
+    }
+}
+
+impl<R: MechanismRole> Report<R> {
+    /// The report of `facts.product`, with the crosswalk rows and verdicts of the selected
+    /// jurisdiction as of the day of `facts.now` (UTC).
+    pub fn build(facts: Facts<'_, R>) -> Result<Self, ReportError> {
+        let jurisdiction = facts.jurisdiction;
+        check_jurisdiction(jurisdiction)?;
+        facts.fleet.check_product(facts.product)?;
+        let ledger = facts
+            .releases
+            .iter()
+            .map(|r| ledger_entry(r, &facts.fleet))
+            .collect();
+        let verdicts = verdict::verdicts(
+            CROSSWALK,
+            jurisdiction,
+            facts.support,
+            airlock_core::support::utc_date(facts.now),
+        );
+        Ok(Report {
+            verdicts,
+            product: facts.product.to_string(),
+            generated_at: airlock_core::whole_seconds(facts.now),
+            jurisdiction: jurisdiction.to_string(),
+            support: facts.support.clone(),
+            mechanism: facts.mechanism,
+            product_role_threshold: facts.product_role_threshold,
+            product_role_keys: facts.product_role_keys,
+            ledger,
+            fleet: facts.fleet,
+            automated_tests: facts.evidence,
+            crosswalk: crosswalk::rows(jurisdiction),
+        })
+    }
+
+    /// The report as a document (rendered as Markdown, HTML or PDF).
+    pub fn document(&self) -> Document {
+        let r = self;
+        let mut d = Document::new(format!(
+            "Update and support compliance report: {}",
+            r.product
+        ));
+        d.paragraph(format!(
+        "Generated {} from the signed airlock repository{}; requirements shown: {}. The detached signature (FILE.sig) is an Ed25519 signature over these exact bytes by a targets key listed in the repository's root.json.",
+        r.generated_at,
+        match &r.fleet {
+            FleetFigures::FromServer { server, .. } => format!(" and the fleet figures of {server}"),
+            FleetFigures::NotRequested => String::new(),
+        },
+        if r.jurisdiction == "all" {
+            "every jurisdiction".to_string()
+        } else {
+            r.jurisdiction.clone()
+        }
+    ));
+        sections::support_section(&mut d, &r.support);
+        sections::mechanism_section(&mut d, r);
+        sections::ledger_section(&mut d, r);
+        sections::fleet_section(&mut d, &r.fleet);
+        sections::tests_section(&mut d, r.automated_tests.as_deref());
+        d.heading(2, "Crosswalk");
+        d.paragraph("Each update-related requirement, the airlock behaviour that meets it, and the tests that fail if that behaviour breaks.");
+        d.table(
+            &[
+                "jurisdiction",
+                "reference",
+                "requirement",
+                "airlock",
+                "evidence (tests)",
+            ],
+            r.crosswalk
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.jurisdiction.to_string(),
+                        c.reference.to_string(),
+                        c.requirement.to_string(),
+                        c.airlock.to_string(),
+                        c.evidence.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        d.heading(2, "Verdict per jurisdiction");
+        d.paragraph("A jurisdiction is met when every crosswalk row for it, and every row for all jurisdictions, is backed by the signed support record as of the report's date; otherwise each gap is named.");
+        d.table(
+            &["jurisdiction", "verdict"],
+            r.verdicts
+                .iter()
+                .map(|v| vec![v.jurisdiction.clone(), v.verdict.clone()])
+                .collect(),
+        );
+        d
+    }
+
+    /// The footer of its PDF pages.
+    pub fn pdf_footer(&self) -> String {
+        format!(
+            "{}: update and support compliance report, {}",
+            self.product, self.generated_at
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[derive(Debug, Serialize)]
+    struct Role(&'static str);
+
+    impl MechanismRole for Role {
+        fn role(&self) -> &str {
+            self.0
+        }
+        fn version(&self) -> Option<u64> {
+            (self.0 == "root").then_some(1)
+        }
+        fn threshold(&self) -> u64 {
+            1
+        }
+        fn key_count(&self) -> usize {
+            1
+        }
+        fn expires(&self) -> Option<jiff::Timestamp> {
+            None
+        }
+    }
+
+    fn facts<'a>(
+        support: &'a SupportRecord,
+        releases: &'a [Release],
+        jurisdiction: &'a str,
+    ) -> Facts<'a, Role> {
+        Facts {
+            product: "acme-cam",
+            jurisdiction,
+            support,
+            releases,
+            mechanism: vec![Role("root"), Role("timestamp")],
+            product_role_threshold: 2,
+            product_role_keys: 3,
+            fleet: FleetFigures::NotRequested,
+            evidence: None,
+            now: "2026-06-01T12:00:00.5Z".parse().unwrap(),
+        }
+    }
+
+    fn support() -> SupportRecord {
+        serde_json::from_value(serde_json::json!({
+            "product": "acme-cam",
+            "support_start": "2026-01-01",
+            "feature_updates_until": "2028-06-30",
+            "security_updates_until": "2031-12-31",
+            "statement": "Security updates until 2031-12-31.",
+            "security_contact": "mailto:security@acme.example"
+        }))
+        .unwrap()
+    }
+
+    fn release() -> Release {
+        serde_json::from_value(serde_json::json!({
+            "name": "acme-cam/fw-1.2.0.bin", "length": 4, "sha256": "ab",
+            "product": "acme-cam", "version": "1.2.0", "security_version": 3,
+            "kind": "security", "released": "2026-02-01T00:00:00Z",
+            "advisories": [{"id": "CVE-2026-0001", "severity": "high", "summary": "overflow"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_is_built_from_facts_alone() {
+        let (support, releases) = (support(), vec![release()]);
+        let r = Report::build(facts(&support, &releases, "uk")).unwrap();
+        assert_eq!(r.generated_at.to_string(), "2026-06-01T12:00:00Z");
+        assert_eq!(r.ledger[0].advisories, ["cve-2026-0001 (high)"]);
+        assert_eq!(r.ledger[0].rollout_outcome, "not requested");
+        assert!(r
+            .crosswalk
+            .iter()
+            .all(|c| ["uk", "all"].contains(&c.jurisdiction)));
+        assert_eq!(r.verdicts.len(), 1);
+        let md = crate::markdown(&r.document());
+        assert!(md.starts_with("# Update and support compliance report: acme-cam\n"));
+        assert!(
+            md.contains("| acme-cam (product role) | - | 2 | 3 | - |"),
+            "{md}"
+        );
+        assert!(md.contains("| timestamp | online | 1 | 1 | renewed by the server |"));
+        assert!(md.contains("| 1.2.0 | security | 3 |"), "{md}");
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["mechanism"],
+            serde_json::json!(["root", "timestamp"])
+        );
+    }
+
+    #[test]
+    fn unknown_jurisdictions_and_other_products_figures_are_refused() {
+        let (support, releases) = (support(), vec![release()]);
+        let e = Report::build(facts(&support, &releases, "fr")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown jurisdiction \"fr\" (uk, au, us, sg, eu or all)"
+        );
+        let mut other = facts(&support, &releases, "all");
+        other.fleet = FleetFigures::FromServer {
+            server: "http://127.0.0.1:1/".into(),
+            figures: serde_json::from_value(serde_json::json!({
+                "product": "other", "generated_at": "2026-06-01T00:00:00Z", "devices": 0,
+                "devices_supported": 0, "min_security_version": 0, "supported_percent": null,
+                "versions": [], "releases": []
+            }))
+            .unwrap(),
+        };
+        let e = Report::build(other).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the server answered with figures for \"other\", not \"acme-cam\""
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! The statement of compliance the UK PSTI regime and the Australian smart-device rules ask a
+//! manufacturer to make, with its fields filled from the signed support record (product,
+//! defined support period, where to report vulnerabilities) and from the manufacturer's own
+//! words (manufacturer, address, batch, signatory, place, date: a [`Declarant`]). The
+//! declarations are the manufacturer's; this module only writes them down and lists what the
+//! signed record does not show ("gaps") instead of papering over it.
+
+use serde::Serialize;
+
+use airlock_core::support::SupportRecord;
+
+use crate::document::Document;
+
+/// A regime name that is neither `uk` nor `au`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown regime {0:?}: uk or au")]
+pub struct UnknownRegime(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Regime {
+    /// Product Security and Telecommunications Infrastructure Act 2022 and its 2023 Regulations.
+    Uk,
+    /// Cyber Security Act 2024 and the Cyber Security (Security Standards for Smart Devices)
+    /// Rules 2025.
+    Au,
+}
+
+impl std::str::FromStr for Regime {
+    type Err = UnknownRegime;
+    fn from_str(s: &str) -> Result<Self, UnknownRegime> {
+        match s {
+            "uk" => Ok(Regime::Uk),
+            "au" => Ok(Regime::Au),
+            other => Err(UnknownRegime(other.to_string())),
+        }
+    }
+}
+
+impl Regime {
+    fn country(self) -> &'static str {
+        match self {
+            Regime::Uk => "United Kingdom",
+            Regime::Au => "Australia",
+        }
+    }
+
+    fn legislation(self) -> &'static str {
+        match self {
+            Regime::Uk => "Product Security and Telecommunications Infrastructure Act 2022; the Product Security and Telecommunications Infrastructure (Security Requirements for Relevant Connectable Products) Regulations 2023 (security requirements: Schedule 1; content of the statement of compliance: Schedule 4)",
+            Regime::Au => "Cyber Security Act 2024, Part 2 (security standards for smart devices); the Cyber Security (Security Standards for Smart Devices) Rules 2025",
+        }
+    }
+
+    fn compliance_declaration(self) -> &'static str {
+        match self {
+            Regime::Uk => "In the opinion of the manufacturer, the manufacturer has complied with the applicable security requirements of Schedule 1 to the Regulations in relation to the product: passwords (paragraph 1), information on how to report security issues (paragraph 2), and information on minimum security update periods (paragraph 3).",
+            Regime::Au => "In the opinion of the manufacturer, the product complies with the security standard for smart devices in the Rules: no universal default passwords, a means to report security issues, and a published defined support period.",
+        }
+    }
+
+    fn retention(self) -> &'static str {
+        match self {
+            Regime::Uk => "Keep this statement, and its signature file, with the product's compliance records for the period the legislation requires.",
+            Regime::Au => "Keep this statement, and its signature file, for at least 5 years (Smart Devices Rules 2025).",
+        }
+    }
+}
+
+/// What the manufacturer states (the signed record does not hold it); the caller has checked
+/// that each field is given.
+#[derive(Debug, Clone)]
+pub struct Declarant {
+    pub manufacturer: String,
+    pub address: String,
+    /// Product batch or other identification; `None` = every unit of the product.
+    pub batch: Option<String>,
+    pub signatory: String,
+    pub signatory_function: String,
+    pub place: String,
+    pub date: jiff::civil::Date,
+}
+
+/// The statement's fields (its JSON form).
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    pub regime: Regime,
+    pub legislation: String,
+    pub product: String,
+    pub batch: String,
+    pub manufacturer: String,
+    pub manufacturer_address: String,
+    pub support_start: jiff::civil::Date,
+    /// End of the defined support period: security updates at least until this day (UTC).
+    pub security_updates_until: jiff::civil::Date,
+    pub updatable: bool,
+    pub security_contact: Option<String>,
+    pub disclosure_policy: Option<String>,
+    /// Changes of the support record (extensions) since it was first signed.
+    pub support_changes: usize,
+    pub declarations: Vec<String>,
+    pub signatory: String,
+    pub signatory_function: String,
+    pub place_of_issue: String,
+    pub date_of_issue: jiff::civil::Date,
+    pub retention: String,
+    /// What the signed record does not show, or contradicts; empty when nothing.
+    pub gaps: Vec<String>,
+    pub generated_at: jiff::Timestamp,
+}
+
+/// What a statement about `support` issued on `date` cannot back with the signed record.
+pub fn gaps(support: &SupportRecord, date: jiff::civil::Date) -> Vec<String> {
+    let mut gaps = Vec::new();
+    if support.security_contact.is_none() {
+        gaps.push("The signed support record names no security contact (how to report security issues): add one with `airlock product` / `airlock support` before relying on the reporting declaration.".to_string());
+    }
+    if support.disclosure_policy.is_none() {
+        gaps.push("The signed support record names no vulnerability disclosure policy.".into());
+    }
+    if !support.updatable {
+        gaps.push("The product is declared not updatable: it receives no security updates, and the statement must say so.".into());
+    }
+    if support.security_updates_until < date {
+        gaps.push(format!(
+            "The defined support period ended on {}, before the date of issue {date}.",
+            support.security_updates_until
+        ));
+    }
+    gaps
+}
+
+impl Statement {
+    /// The statement of `product` under `regime`, from its signed support record and the
+    /// declarant's words, made at `now`.
+    pub fn new(
+        product: &str,
+        support: &SupportRecord,
+        regime: Regime,
+        who: &Declarant,
+        now: jiff::Timestamp,
+    ) -> Statement {
+        Statement {
+            regime,
+            legislation: regime.legislation().into(),
+            product: product.into(),
+            batch: who
+                .batch
+                .clone()
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(|| format!("every unit supplied as {product}")),
+            manufacturer: who.manufacturer.clone(),
+            manufacturer_address: who.address.clone(),
+            support_start: support.support_start,
+            security_updates_until: support.security_updates_until,
+            updatable: support.updatable,
+            security_contact: support.security_contact.clone(),
+            disclosure_policy: support.disclosure_policy.clone(),
+            support_changes: support.history.len(),
+            declarations: vec![
+                "This statement of compliance has been prepared by or on behalf of the manufacturer."
+                    .into(),
+                regime.compliance_declaration().into(),
+            ],
+            signatory: who.signatory.clone(),
+            signatory_function: who.signatory_function.clone(),
+            place_of_issue: who.place.clone(),
+            date_of_issue: who.date,
+            retention: regime.retention().into(),
+            gaps: gaps(support, who.date),
+            generated_at: airlock_core::whole_seconds(now),
+        }
+    }
+}
+
+/// The statement as a document (Markdown, HTML or PDF).
+pub fn document(st: &Statement) -> Document {
+    let mut d = Document::new(format!(
+        "Statement of compliance ({}): {}",
+        st.regime.country(),
+        st.product
+    ));
+    d.paragraph(format!("Legislation: {}.", st.legislation));
+    d.key_values(vec![
+        ("Product type", st.product.clone()),
+        ("Batch / identification", st.batch.clone()),
+        ("Manufacturer", st.manufacturer.clone()),
+        ("Manufacturer's address", st.manufacturer_address.clone()),
+        (
+            "Defined support period",
+            if st.updatable {
+                format!(
+                    "Security updates are provided at least until {} (UTC); support period {} to {}.",
+                    st.security_updates_until, st.support_start, st.security_updates_until
+                )
+            } else {
+                "None: the product cannot be updated and receives no security updates.".into()
+            },
+        ),
+        (
+            "How to report security issues",
+            match (&st.security_contact, &st.disclosure_policy) {
+                (Some(c), Some(p)) => format!("{c}; disclosure policy: {p}"),
+                (Some(c), None) => c.clone(),
+                (None, Some(p)) => format!("disclosure policy: {p}"),
+                (None, None) => "not in the signed support record".into(),
+            },
+        ),
+    ]);
+    d.heading(2, "Declarations");
+    d.list(st.declarations.clone());
+    d.heading(2, "Evidence from the signed support record");
+    d.table(
+        &["requirement", "what the signed record shows"],
+        vec![
+            vec![
+                "Passwords".into(),
+                "Not covered by airlock: the manufacturer's own evidence (unique per-device or user-set passwords).".into(),
+            ],
+            vec![
+                "Reporting security issues".into(),
+                if st.security_contact.is_some() {
+                    "Security contact in the signed record, on the public support page and in /.well-known/security.txt (RFC 9116).".into()
+                } else {
+                    "Missing from the signed record (see Gaps).".into()
+                },
+            ],
+            vec![
+                "Defined support period".into(),
+                format!(
+                    "Signed support record, published without login at /products/{0} and /v1/products/{0}/support; never shortened; {1} recorded change(s) since first signed.",
+                    st.product, st.support_changes
+                ),
+            ],
+        ],
+    );
+    if !st.gaps.is_empty() {
+        d.heading(2, "Gaps");
+        d.list(st.gaps.clone());
+    }
+    d.heading(2, "Signature");
+    d.key_values(vec![
+        ("Signed for and on behalf of", st.manufacturer.clone()),
+        ("Name of signatory", st.signatory.clone()),
+        ("Function", st.signatory_function.clone()),
+        ("Place of issue", st.place_of_issue.clone()),
+        ("Date of issue", st.date_of_issue.to_string()),
+        ("Signature", "______________________________".into()),
+    ]);
+    d.paragraph(format!(
+        "{} Generated {} by airlock from the signed repository; FILE.sig holds a detached Ed25519 signature over this file by a targets key listed in the repository's root.json.",
+        st.retention, st.generated_at
+    ));
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn record() -> SupportRecord {
+        serde_json::from_value(serde_json::json!({
+            "product": "acme-cam",
+            "support_start": "2025-01-01",
+            "feature_updates_until": "2027-06-30",
+            "security_updates_until": "2030-12-31",
+            "statement": "s",
+            "security_contact": "mailto:security@acme.example"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn gaps_name_what_the_record_lacks() {
+        let r = record();
+        let g = gaps(&r, jiff::civil::date(2026, 1, 1));
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(g[0].contains("disclosure policy"));
+        let late = gaps(&r, jiff::civil::date(2031, 1, 1));
+        assert!(late.iter().any(|g| g.contains("ended on 2030-12-31")));
+        let mut no_contact = record();
+        no_contact.security_contact = None;
+        no_contact.updatable = false;
+        let g = gaps(&no_contact, jiff::civil::date(2026, 1, 1));
+        assert!(g.iter().any(|g| g.contains("no security contact")));
+        assert!(g.iter().any(|g| g.contains("not updatable")));
+    }
+
+    #[test]
+    fn regimes_parse() {
+        assert_eq!("uk".parse::<Regime>().unwrap(), Regime::Uk);
+        assert_eq!("au".parse::<Regime>().unwrap(), Regime::Au);
+        assert!("eu".parse::<Regime>().is_err());
+    }
+}
