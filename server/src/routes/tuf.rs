@@ -308,13 +308,7 @@ pub async fn require_access(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
+    match crate::auth::bearer_token(request.headers()) {
         Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
         Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
         None => ApiError::unauthorized(
