@@ -1,5 +1,5 @@
 //! The public support page of a product (HTML), rendered through an askama template
-//! (`templates/support_page.html`) that escapes every value.
+//! (`templates/support_page.html`) that escapes every value ([`crate::html`]).
 
 use askama::Template;
 
@@ -157,7 +157,7 @@ mod tests {
             "<a href=\"mailto:a@b\">mailto:a@b</a>",
             "<h2>Changes</h2>",
             "<li>2026-06-01T00:00:00Z: extend (&lt;i&gt;why&lt;/i&gt;)</li>",
-            "vendor's signed record",
+            "vendor's signed support record",
         ] {
             assert!(page.contains(part), "{part} missing from {page}");
         }
