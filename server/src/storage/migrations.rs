@@ -1,7 +1,8 @@
 //! The schema as versioned migrations (sqlx's `_sqlx_migrations` table records which ran).
-//! One set of versions, written out per backend in `server/migrations/{sqlite,postgres}/`
-//! (they differ in the binary column type and in how text times are converted). Version 1 is
-//! the schema of the releases before migrations, so their databases adopt it and keep their data.
+//! One set of versions in `server/migrations/`: a file serves both backends, with `{blob}` for
+//! the binary column type, unless the SQL must differ (`N_name.sqlite.sql` and
+//! `N_name.postgres.sql`, e.g. converting text times). Version 1 is the schema of the releases
+//! before migrations, so their databases adopt it and keep their data.
 
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
@@ -11,19 +12,20 @@ use std::borrow::Cow;
 
 use super::sql::{Backend, StateError};
 
-/// (version, description, SQLite text, PostgreSQL text).
+/// (version, description, SQLite text, PostgreSQL text), in order; never edit one that was
+/// released (sqlx refuses a database whose applied migration's checksum changed).
 const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (
         1,
         "initial schema",
-        include_str!("../../migrations/sqlite/0001_initial_schema.sql"),
-        include_str!("../../migrations/postgres/0001_initial_schema.sql"),
+        include_str!("../../migrations/0001_initial_schema.sql"),
+        include_str!("../../migrations/0001_initial_schema.sql"),
     ),
     (
         2,
         "times in milliseconds",
-        include_str!("../../migrations/sqlite/0002_times_in_milliseconds.sql"),
-        include_str!("../../migrations/postgres/0002_times_in_milliseconds.sql"),
+        include_str!("../../migrations/0002_times_in_milliseconds.sqlite.sql"),
+        include_str!("../../migrations/0002_times_in_milliseconds.postgres.sql"),
     ),
 ];
 
@@ -36,15 +38,15 @@ impl MigrationSource<'static> for Embedded {
         let migrations = MIGRATIONS
             .iter()
             .map(|&(version, description, sqlite, postgres)| {
-                let sql = match self.0 {
-                    Backend::Sqlite => sqlite,
-                    Backend::Postgres => postgres,
+                let (sql, blob) = match self.0 {
+                    Backend::Sqlite => (sqlite, "BLOB"),
+                    Backend::Postgres => (postgres, "BYTEA"),
                 };
                 Migration::new(
                     version,
                     Cow::Borrowed(description),
                     MigrationType::Simple,
-                    Cow::Borrowed(sql),
+                    Cow::Owned(sql.replace("{blob}", blob)),
                     false,
                 )
             })

@@ -1,14 +1,15 @@
 -- The schema of the releases before versioned migrations. IF NOT EXISTS lets a database those
--- releases made adopt this version with its tables and data as they are.
+-- releases made adopt this version with its tables and data as they are. Binary columns are
+-- written as the placeholder blob in braces: BLOB on SQLite, BYTEA on PostgreSQL.
 CREATE TABLE IF NOT EXISTS metadata (
     name TEXT PRIMARY KEY,
-    content BYTEA NOT NULL,
+    content {blob} NOT NULL,
     generation BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     generation BIGINT NOT NULL,
-    timestamp_json BYTEA NOT NULL,
+    timestamp_json {blob} NOT NULL,
     index_json TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
