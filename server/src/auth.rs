@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::app::AppState;
 use crate::deviceauth::{DeviceAuth, DeviceAuthError};
 use crate::error::ApiError;
+use crate::storage::StateError;
 
 /// What an admin token may do. The token of `--admin-token-file` may do everything; tokens made
 /// with `airlock-server token create --scope ...` only what their scopes name.
@@ -53,6 +54,8 @@ pub enum AdminAuthError {
     InvalidToken,
     #[error("admin token {name:?} lacks the {} scope", scope.as_str())]
     LacksScope { name: String, scope: Scope },
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// The bearer token of a request, if it sent one.
@@ -78,7 +81,7 @@ impl AdminCaller {
     pub async fn authenticate(
         app: &AppState,
         headers: &HeaderMap,
-    ) -> Result<AdminCaller, ApiError> {
+    ) -> Result<AdminCaller, AdminAuthError> {
         let token = bearer_token(headers).ok_or(AdminAuthError::MissingToken)?;
         if app.is_admin_token(token) {
             return Ok(AdminCaller {
@@ -195,5 +198,44 @@ impl FromRequestParts<AppState> for Device {
             id,
             enrolled_product,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_token_may_do_only_what_its_scopes_name() {
+        let ci = AdminCaller {
+            name: Some("ci".into()),
+            scopes: "publish,read,bogus"
+                .split(',')
+                .filter_map(Scope::parse)
+                .collect(),
+        };
+        assert_eq!(ci.scopes, vec![Scope::Publish, Scope::Read]);
+        assert!(ci.require(Scope::Publish).is_ok() && ci.require(Scope::Read).is_ok());
+        let refused = ApiError::from(ci.require(Scope::Rollout).unwrap_err());
+        assert_eq!((refused.status.as_u16(), refused.code), (403, "forbidden"));
+        assert_eq!(
+            refused.message,
+            "admin token \"ci\" lacks the rollout scope"
+        );
+        let owner = AdminCaller {
+            name: None,
+            scopes: Scope::ALL.to_vec(),
+        };
+        assert!(Scope::ALL.iter().all(|s| owner.require(*s).is_ok()));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Bearer  abc ".parse().unwrap());
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
     }
 }

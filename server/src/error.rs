@@ -176,6 +176,7 @@ impl From<AdminAuthError> for ApiError {
             AdminAuthError::LacksScope { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
             }
+            AdminAuthError::State(e) => e.into(),
         }
     }
 }
