@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU64;
 
 use airlock_core::api::{PublishRequest, PublishResponse};
+use airlock_core::keys::SigningKey;
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::support::SupportRecord;
 use airlock_core::verify::{
     check_product_removal, check_product_rules, check_retention, verify_submission, Published,
-    PublishedProduct, Submission, VerifyError,
+    PublishedProduct, Submission, VerifiedSubmission, VerifyError,
 };
 use thiserror::Error;
 
@@ -98,32 +99,85 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     let base = app.view();
     let now = app.clock.now();
     let hold = req.hold;
-    let submission = Submission::from(&req);
-    // A new root that names the prepared next online key instead of the current one rotates the
-    // online key: the repository is verified and signed with the next key, which then becomes
-    // the online key (no downtime: the switch happens with the commit).
-    let mut promote = None;
-    let verified = match verify_submission(&base.published, &submission, &app.online_key_id(), now)
-    {
-        Ok(v) => v,
-        Err(airlock_core::verify::VerifyError::OnlineKeyNotAuthorised { .. })
-            if app.next_online_key().is_some() =>
-        {
+    let (verified, promote) = verify(app, &base, &Submission::from(&req), now)?;
+    check_uploads(app, &verified).await?;
+    let (supports, forced_withdrawals) = check_support_records(app, &base, &verified, now).await?;
+    check_products_added_again(&base, &verified)?;
+    let removed_products = check_removals(app, &base, &verified, now)?;
+
+    let Changes {
+        files,
+        changed,
+        published,
+        removed,
+    } = changes(&base, &verified);
+    if base.is_published() && files.is_empty() && !removed && supports == base.index.supports {
+        return Ok(response(&base, changed));
+    }
+    let signing_key = match &promote {
+        Some(next) => std::sync::Arc::new(next.clone()),
+        None => app.online_key(),
+    };
+    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
+    if let Some(next) = promote {
+        let id = next.key_id().unwrap_or_default();
+        app.promote_online_key(next).map_err(|e| {
+            PublishError::Internal(format!("switching to the next online key: {e}"))
+        })?;
+        tracing::warn!(online_key = %id, "online key rotated by a new root");
+        app.state
+            .audit(
+                now,
+                "server",
+                "online_key.rotated",
+                &serde_json::json!({"key_id": id}),
+            )
+            .await?;
+    }
+    tracing::info!(
+        generation = view.generation,
+        snapshot = view.index.snapshot_version,
+        changed = ?changed,
+        "published"
+    );
+    drop(guard);
+    audit_removals(app, &view, &removed_products, &forced_withdrawals, now).await?;
+    let mut answer = response(&view, changed);
+    if hold {
+        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
+    }
+    Ok(answer)
+}
+
+/// Verifies the submission against what is published. A new root that names the prepared next
+/// online key instead of the current one rotates the online key: the repository is verified
+/// and signed with the next key, which then becomes the online key (no downtime: the switch
+/// happens with the commit); that key is returned too.
+fn verify(
+    app: &AppState,
+    base: &RepoView,
+    submission: &Submission,
+    now: jiff::Timestamp,
+) -> Result<(VerifiedSubmission, Option<SigningKey>), PublishError> {
+    match verify_submission(&base.published, submission, &app.online_key_id(), now) {
+        Ok(v) => Ok((v, None)),
+        Err(VerifyError::OnlineKeyNotAuthorised { .. }) if app.next_online_key().is_some() => {
             let next = app
                 .next_online_key()
                 .ok_or_else(|| PublishError::Internal("the next online key vanished".into()))?;
             let next_id = next
                 .key_id()
                 .map_err(|e| PublishError::Internal(e.to_string()))?;
-            let v = verify_submission(&base.published, &submission, &next_id, now)?;
-            promote = Some(next);
-            v
+            let v = verify_submission(&base.published, submission, &next_id, now)?;
+            Ok((v, Some(next)))
         }
-        Err(e) => return Err(e.into()),
-    };
+        Err(e) => Err(e.into()),
+    }
+}
 
-    // Every target must have been uploaded, with its signed length (the content hash was
-    // verified when the blob was stored under its sha256).
+/// Every target must have been uploaded, with its signed length (the content hash was
+/// verified when the blob was stored under its sha256).
+async fn check_uploads(app: &AppState, verified: &VerifiedSubmission) -> Result<(), PublishError> {
     for (name, sha256, length) in verified.all_targets() {
         match app.blobs.stat(&sha256).await? {
             None => return Err(PublishError::MissingBlob { name, sha256 }),
@@ -137,8 +191,17 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             Some(_) => {}
         }
     }
+    Ok(())
+}
 
-    // Support records and release rules, against what is published now.
+/// Support records and release rules, against what is published now: each product's verified
+/// record, and the security releases withdrawn inside their retention period (product, target).
+async fn check_support_records(
+    app: &AppState,
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+    now: jiff::Timestamp,
+) -> Result<(BTreeMap<String, SupportRecord>, Vec<(String, String)>), PublishError> {
     let mut supports = BTreeMap::new();
     let mut forced_withdrawals: Vec<(String, String)> = Vec::new();
     for (product, p) in &verified.products {
@@ -171,8 +234,15 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         }
         supports.insert(product.clone(), record);
     }
-    // A product added again after its removal: its role starts above the version that
-    // snapshot.json still lists for it.
+    Ok((supports, forced_withdrawals))
+}
+
+/// A product added again after its removal: its role starts above the version that
+/// snapshot.json still lists for it.
+fn check_products_added_again(
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+) -> Result<(), PublishError> {
     for (product, p) in &verified.products {
         if let Some(&last) = base.index.retired_roles.get(product) {
             if p.role.version() <= last {
@@ -183,8 +253,17 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             }
         }
     }
-    // Products the submission no longer delegates to: removed only once nothing is owed to
-    // their devices (support window over, no security release inside its retention period).
+    Ok(())
+}
+
+/// Products the submission no longer delegates to: removed only once nothing is owed to
+/// their devices (support window over, no security release inside its retention period).
+fn check_removals(
+    app: &AppState,
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+    now: jiff::Timestamp,
+) -> Result<Vec<String>, PublishError> {
     let mut removed_products = Vec::new();
     for (product, pv) in &base.products {
         if !verified.products.contains_key(product) {
@@ -198,7 +277,19 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             removed_products.push(product.clone());
         }
     }
+    Ok(removed_products)
+}
 
+/// What a verified submission changes: the new metadata files, their names for the answer,
+/// the repository after it, and whether a product role was removed.
+struct Changes {
+    files: Vec<(String, Vec<u8>)>,
+    changed: Vec<String>,
+    published: Published,
+    removed: bool,
+}
+
+fn changes(base: &RepoView, verified: &VerifiedSubmission) -> Changes {
     let mut files = Vec::new();
     let mut changed = Vec::new();
     for r in &verified.new_roots {
@@ -238,45 +329,29 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         .roles
         .keys()
         .any(|name| !roles.contains_key(name));
-    if base.is_published() && files.is_empty() && !removed && supports == base.index.supports {
-        return Ok(response(&base, changed));
-    }
-
     let mut roots = base.published.roots.clone();
     roots.extend(verified.new_roots.iter().cloned());
-    let published = Published {
-        roots,
-        targets: Some(targets),
-        roles,
-    };
-    let signing_key = match &promote {
-        Some(next) => std::sync::Arc::new(next.clone()),
-        None => app.online_key(),
-    };
-    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
-    if let Some(next) = promote {
-        let id = next.key_id().unwrap_or_default();
-        app.promote_online_key(next).map_err(|e| {
-            PublishError::Internal(format!("switching to the next online key: {e}"))
-        })?;
-        tracing::warn!(online_key = %id, "online key rotated by a new root");
-        app.state
-            .audit(
-                now,
-                "server",
-                "online_key.rotated",
-                &serde_json::json!({"key_id": id}),
-            )
-            .await?;
+    Changes {
+        files,
+        changed,
+        published: Published {
+            roots,
+            targets: Some(targets),
+            roles,
+        },
+        removed,
     }
-    tracing::info!(
-        generation = view.generation,
-        snapshot = view.index.snapshot_version,
-        changed = ?changed,
-        "published"
-    );
-    drop(guard);
-    for product in &removed_products {
+}
+
+/// Audits the removed products and the forced withdrawals of a publish.
+async fn audit_removals(
+    app: &AppState,
+    view: &RepoView,
+    removed_products: &[String],
+    forced_withdrawals: &[(String, String)],
+    now: jiff::Timestamp,
+) -> Result<(), PublishError> {
+    for product in removed_products {
         tracing::warn!(%product, "product removed from the repository");
         app.state
             .audit(
@@ -287,7 +362,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             )
             .await?;
     }
-    for (product, name) in &forced_withdrawals {
+    for (product, name) in forced_withdrawals {
         let reason = view
             .products
             .get(product)
@@ -310,11 +385,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             )
             .await?;
     }
-    let mut answer = response(&view, changed);
-    if hold {
-        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
-    }
-    Ok(answer)
+    Ok(())
 }
 
 /// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,
