@@ -46,14 +46,4 @@ pub trait StateStore:
 {
 }
 
-impl<T> StateStore for T where
-    T: RepositoryStore
-        + DeviceRecords
-        + FleetQueries
-        + RolloutStore
-        + EnrolmentStore
-        + AdminTokenStore
-        + AuditLog
-        + Readiness
-{
-}
+impl StateStore for SqlState {}
