@@ -1,17 +1,16 @@
-//! Shared server state: one `Clone` struct passed to every handler.
+//! Shared server state: one `Clone` struct passed to every handler, and [`open`], which builds
+//! it from a data directory.
 
+use anyhow::{bail, Context, Result};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use airlock_core::keys::SigningKey;
 use airlock_core::rollout::Rollout;
 
-use anyhow::{bail, Context, Result};
-use std::path::Path;
-
 use crate::clock::Clock;
 use crate::data_dir::DataDir;
-use crate::storage::{BlobStore, StateStore};
-use crate::storage::{EnrolmentStore, RolloutStore};
+use crate::storage::{BlobStore, EnrolmentStore, RolloutStore, StateStore};
 use crate::storage_config::Storage;
 use crate::view::RepoView;
 
