@@ -1,12 +1,17 @@
-//! Shared server state: one `Clone` struct passed to every handler.
+//! Shared server state: one `Clone` struct passed to every handler, and [`open`], which builds
+//! it from a data directory.
 
+use anyhow::{bail, Context, Result};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use airlock_core::keys::SigningKey;
 use airlock_core::rollout::Rollout;
 
 use crate::clock::Clock;
-use crate::storage::{BlobStore, StateStore};
+use crate::data_dir::DataDir;
+use crate::storage::{BlobStore, EnrolmentStore, RolloutStore, StateStore};
+use crate::storage_config::Storage;
 use crate::view::RepoView;
 
 /// Tunables of `airlock-server serve`.
@@ -54,27 +59,11 @@ impl Default for ServeConfig {
     }
 }
 
-/// The online key and its TUF key id.
-struct OnlineKey {
-    key: Arc<SigningKey>,
-    id: String,
-}
-
-impl OnlineKey {
-    fn new(key: SigningKey) -> Self {
-        let id = key.key_id().unwrap_or_default();
-        OnlineKey {
-            key: Arc::new(key),
-            id,
-        }
-    }
-}
-
 pub struct Inner {
     pub config: ServeConfig,
     pub blobs: Arc<dyn BlobStore>,
     pub state: Arc<dyn StateStore>,
-    online: RwLock<OnlineKey>,
+    pub(crate) online: RwLock<crate::online_key::OnlineKey>,
     /// Where `online.key` lives (for online-key rotation); `None` for in-memory servers.
     pub data_dir: Option<std::path::PathBuf>,
     /// sha256 of the admin token; the token itself is not kept.
@@ -113,7 +102,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         view: RepoView,
         rollouts: Vec<Rollout>,
-        credentials: Vec<crate::storage::state::DeviceCredential>,
+        credentials: Vec<crate::storage::DeviceCredential>,
     ) -> Self {
         use sha2::Digest;
         let limits = crate::ratelimit::Limits::new(config.device_rate, config.admin_rate);
@@ -122,7 +111,7 @@ impl AppState {
             config,
             blobs,
             state,
-            online: RwLock::new(OnlineKey::new(online_key)),
+            online: RwLock::new(crate::online_key::OnlineKey::new(online_key)),
             data_dir,
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
@@ -134,50 +123,6 @@ impl AppState {
             rollouts: RwLock::new(Arc::new(rollouts)),
             publish_lock: tokio::sync::Mutex::new(()),
         }))
-    }
-
-    /// The online key that signs snapshot and timestamp now.
-    pub fn online_key(&self) -> Arc<SigningKey> {
-        match self.online.read() {
-            Ok(k) => k.key.clone(),
-            Err(p) => p.into_inner().key.clone(),
-        }
-    }
-
-    pub fn online_key_id(&self) -> String {
-        match self.online.read() {
-            Ok(k) => k.id.clone(),
-            Err(p) => p.into_inner().id.clone(),
-        }
-    }
-
-    /// The prepared next online key (`online-next.key`, made by
-    /// `airlock-server rotate-online-key`), if there is one.
-    pub fn next_online_key(&self) -> Option<SigningKey> {
-        let dir = self.data_dir.as_ref()?;
-        let pem = std::fs::read(crate::DataDir::new(dir).online_next_key()).ok()?;
-        SigningKey::from_pkcs8(&pem).ok()
-    }
-
-    /// Makes `key` (the prepared next key) the online key: in memory, and on disk
-    /// (`online.key` moves to `online.retired.<time>.key`, `online-next.*` become `online.*`).
-    pub fn promote_online_key(&self, key: SigningKey) -> std::io::Result<()> {
-        if let Some(dir) = &self.data_dir {
-            let d = crate::DataDir::new(dir);
-            let stamp = jiff::Timestamp::now().as_second();
-            std::fs::rename(
-                d.online_key(),
-                dir.join(format!("online.retired.{stamp}.key")),
-            )?;
-            std::fs::rename(d.online_next_key(), d.online_key())?;
-            let _ = std::fs::rename(d.online_next_pub(), d.online_pub());
-        }
-        let next = OnlineKey::new(key);
-        match self.online.write() {
-            Ok(mut k) => *k = next,
-            Err(p) => *p.into_inner() = next,
-        }
-        Ok(())
     }
 
     /// The current published view (cheap: an `Arc` clone).
@@ -224,4 +169,48 @@ impl AppState {
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
     }
+}
+
+/// Opens the data directory and builds the server state.
+pub async fn open(
+    data: &Path,
+    storage: &Storage,
+    config: ServeConfig,
+    admin_token: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState> {
+    let dir = DataDir::new(data);
+    if !dir.online_key().exists() {
+        bail!(
+            "{} is not an airlock-server data directory (run `airlock-server init --data {}` first)",
+            data.display(),
+            data.display()
+        );
+    }
+    let pem = std::fs::read(dir.online_key())
+        .with_context(|| format!("reading {}", dir.online_key().display()))?;
+    let online_key = SigningKey::from_pkcs8(&pem)
+        .with_context(|| format!("reading {}", dir.online_key().display()))?;
+    let state = storage.open_state(&dir).await?;
+    let blobs = storage.open_blobs(&dir).await?;
+    let view = RepoView::load(&state)
+        .await
+        .context("loading the published repository")?;
+    let rollouts = state.list_rollouts().await.context("loading rollouts")?;
+    let credentials = state
+        .credentials()
+        .await
+        .context("loading device credentials")?;
+    Ok(AppState::new(
+        config,
+        blobs,
+        Arc::new(state),
+        online_key,
+        Some(data.to_path_buf()),
+        admin_token,
+        clock,
+        view,
+        rollouts,
+        credentials,
+    ))
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::storage::state::CheckInRecord;
+use crate::storage::CheckInRecord;
 use crate::storage::{StateError, StateStore};
 use airlock_core::api::DeviceReport;
 

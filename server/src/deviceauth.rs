@@ -3,12 +3,47 @@
 //! then carry `Authorization: Bearer <credential>`. Only digests of tokens and credentials are
 //! stored. `--device-auth open` keeps unauthenticated check-ins for labs and demos.
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use std::collections::HashMap;
 use std::sync::RwLock;
+use thiserror::Error;
 
-use crate::error::ApiError;
-use crate::storage::state::DeviceCredential;
+use crate::storage::DeviceCredential;
+
+/// Why a device's request was refused before its body was read.
+#[derive(Debug, Error)]
+pub enum DeviceAuthError {
+    #[error("device id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")]
+    BadDeviceId,
+    #[error("device credential required (enrol with POST /v1/devices/{{id}}/enrol)")]
+    MissingCredential,
+    #[error("device {0} is not enrolled")]
+    NotEnrolled(String),
+    #[error("invalid device credential")]
+    InvalidCredential,
+    #[error("device {0} was revoked")]
+    Revoked(String),
+    #[error("device {device} is enrolled as a {enrolled}, not a {claimed}")]
+    WrongProduct {
+        device: String,
+        enrolled: String,
+        claimed: String,
+    },
+}
+
+/// Device ids: 1-128 characters of A-Z a-z 0-9 . _ : -
+pub fn check_device_id(id: &str) -> Result<(), DeviceAuthError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(DeviceAuthError::BadDeviceId)
+    }
+}
 
 /// Whether check-ins and reports need a device credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,62 +197,34 @@ impl Credentials {
         self.update_live(digest.as_deref(), None);
     }
 
-    /// Checks the bearer credential of `device_id`: 401 when missing or wrong, 403 when the
-    /// device is revoked or claims another product than it enrolled for.
-    pub fn check(
-        &self,
-        device_id: &str,
-        headers: &HeaderMap,
-        product: Option<&str>,
-    ) -> Result<(), ApiError> {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "device credential required (enrol with POST /v1/devices/{id}/enrol)",
-                )
-            })?;
+    /// Checks the bearer credential of `device_id` and answers the product it enrolled for:
+    /// refused when missing or wrong (401) or when the device is revoked (403).
+    pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<String, DeviceAuthError> {
+        let presented =
+            crate::auth::bearer_token(headers).ok_or(DeviceAuthError::MissingCredential)?;
         let guard = match self.by_device.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let Some(c) = guard.get(device_id) else {
-            return Err(ApiError::unauthorized(format!(
-                "device {device_id} is not enrolled"
-            )));
+            return Err(DeviceAuthError::NotEnrolled(device_id.to_string()));
         };
         if !same(&c.credential_sha256, &sha256_hex(presented)) {
-            return Err(ApiError::unauthorized("invalid device credential"));
+            return Err(DeviceAuthError::InvalidCredential);
         }
         if c.revoked {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "revoked",
-                format!("device {device_id} was revoked"),
-            ));
+            return Err(DeviceAuthError::Revoked(device_id.to_string()));
         }
-        if let Some(p) = product {
-            if p != c.product {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "wrong_product",
-                    format!(
-                        "device {device_id} is enrolled as a {}, not a {p}",
-                        c.product
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        Ok(c.product.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Device;
+    use crate::error::ApiError;
+    use axum::http::header;
 
     fn creds() -> (Credentials, String) {
         let secret = random_secret();
@@ -239,34 +246,33 @@ mod tests {
         h
     }
 
+    /// The HTTP status a device would get for `c.check(...)` and, when it passes, the
+    /// product check of its check-in.
+    fn status(c: &Credentials, id: &str, headers: &HeaderMap, product: Option<&str>) -> u16 {
+        let checked = c.check(id, headers).and_then(|enrolled| {
+            let device = Device {
+                id: id.into(),
+                enrolled_product: Some(enrolled),
+            };
+            product.map_or(Ok(()), |p| device.check_product(p))
+        });
+        match checked {
+            Ok(()) => 200,
+            Err(e) => ApiError::from(e).status.as_u16(),
+        }
+    }
+
     #[test]
     fn credentials_are_checked() {
         let (c, secret) = creds();
-        assert!(c.check("d1", &bearer(&secret), Some("acme-cam")).is_ok());
-        assert_eq!(
-            c.check("d1", &HeaderMap::new(), None).unwrap_err().status,
-            401
-        );
-        assert_eq!(
-            c.check("d1", &bearer("nope"), None).unwrap_err().status,
-            401
-        );
-        assert_eq!(
-            c.check("d2", &bearer(&secret), None).unwrap_err().status,
-            401
-        );
-        assert_eq!(
-            c.check("d1", &bearer(&secret), Some("other"))
-                .unwrap_err()
-                .status,
-            403
-        );
+        assert_eq!(status(&c, "d1", &bearer(&secret), Some("acme-cam")), 200);
+        assert_eq!(status(&c, "d1", &HeaderMap::new(), None), 401);
+        assert_eq!(status(&c, "d1", &bearer("nope"), None), 401);
+        assert_eq!(status(&c, "d2", &bearer(&secret), None), 401);
+        assert_eq!(status(&c, "d1", &bearer(&secret), Some("other")), 403);
         assert!(c.is_live(&secret) && !c.is_live("nope"));
         c.revoke("d1");
-        assert_eq!(
-            c.check("d1", &bearer(&secret), None).unwrap_err().status,
-            403
-        );
+        assert_eq!(status(&c, "d1", &bearer(&secret), None), 403);
         assert!(
             !c.is_live(&secret),
             "a revoked credential no longer reads /tuf/"

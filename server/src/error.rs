@@ -1,5 +1,6 @@
 //! One error type for every HTTP answer: status + `{"error": code, "message": text}`.
-//! 4xx for the caller's mistakes, 5xx only for ours.
+//! 4xx for the caller's mistakes, 5xx only for ours. The services return their own error
+//! enums; this is the one place that maps each kind to its status and code.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,6 +9,14 @@ use axum::Json;
 use airlock_core::api::ErrorBody;
 use airlock_core::verify::VerifyError;
 
+use crate::auth::AdminAuthError;
+use crate::decide::CheckInError;
+use crate::deviceauth::DeviceAuthError;
+use crate::enrolment::EnrolmentError;
+use crate::fleet::FleetError;
+use crate::publish::{PublishError, RenewalError};
+use crate::reports::ReportError;
+use crate::rollouts::RolloutError;
 use crate::storage::{BlobError, StateError};
 
 #[derive(Debug)]
@@ -57,9 +66,9 @@ impl IntoResponse for ApiError {
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         match e {
-            StateError::Conflict { .. } | StateError::FileExists(_) => {
-                ApiError::conflict(e.to_string())
-            }
+            StateError::Conflict { .. }
+            | StateError::FileExists(_)
+            | StateError::DeviceEnrolled(_) => ApiError::conflict(e.to_string()),
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -98,5 +107,145 @@ impl From<VerifyError> for ApiError {
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        let message = e.to_string();
+        match e {
+            PublishError::Verify(e) => e.into(),
+            PublishError::Blob(e) => e.into(),
+            PublishError::State(e) => e.into(),
+            PublishError::Rollout(e) => e.into(),
+            PublishError::MissingBlob { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "missing_blob", message)
+            }
+            PublishError::LengthMismatch { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "length_mismatch", message)
+            }
+            PublishError::SupportRecordMissing(_) => ApiError::bad_request(message),
+            PublishError::SupportRecordInvalid { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "support_rule", message)
+            }
+            PublishError::RetiredRoleReused { .. } | PublishError::NothingPublished => {
+                ApiError::conflict(message)
+            }
+            PublishError::ClientCheckFailed(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "client_check_failed",
+                message,
+            ),
+            PublishError::Internal(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<RenewalError> for ApiError {
+    fn from(e: RenewalError) -> Self {
+        e.kind.into()
+    }
+}
+
+impl From<RolloutError> for ApiError {
+    fn from(e: RolloutError) -> Self {
+        let message = e.to_string();
+        match e {
+            RolloutError::BadVersion { .. } | RolloutError::BadRule(_) | RolloutError::BadId(_) => {
+                ApiError::bad_request(message)
+            }
+            RolloutError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
+            RolloutError::UnknownRelease { .. } => ApiError::not_found("unknown_release", message),
+            RolloutError::NoRollout { .. } => ApiError::not_found("no_rollout", message),
+            RolloutError::UnknownAction(_) => ApiError::not_found("not_found", message),
+            RolloutError::IdTaken(_)
+            | RolloutError::InProgress { .. }
+            | RolloutError::NotApplicable { .. } => ApiError::conflict(message),
+            RolloutError::State(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminAuthError> for ApiError {
+    fn from(e: AdminAuthError) -> Self {
+        let message = e.to_string();
+        match e {
+            AdminAuthError::MissingToken | AdminAuthError::InvalidToken => {
+                ApiError::unauthorized(message)
+            }
+            AdminAuthError::LacksScope { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            AdminAuthError::State(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeviceAuthError> for ApiError {
+    fn from(e: DeviceAuthError) -> Self {
+        let message = e.to_string();
+        match e {
+            DeviceAuthError::BadDeviceId => ApiError::bad_request(message),
+            DeviceAuthError::MissingCredential
+            | DeviceAuthError::NotEnrolled(_)
+            | DeviceAuthError::InvalidCredential => ApiError::unauthorized(message),
+            DeviceAuthError::Revoked(_) => ApiError::new(StatusCode::FORBIDDEN, "revoked", message),
+            DeviceAuthError::WrongProduct { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "wrong_product", message)
+            }
+        }
+    }
+}
+
+impl From<EnrolmentError> for ApiError {
+    fn from(e: EnrolmentError) -> Self {
+        let message = e.to_string();
+        match e {
+            EnrolmentError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
+            EnrolmentError::BadDeviceId(e) => e.into(),
+            EnrolmentError::InvalidToken => ApiError::unauthorized(message),
+            EnrolmentError::WrongProduct { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "wrong_product", message)
+            }
+            EnrolmentError::WrongDevice => {
+                ApiError::new(StatusCode::FORBIDDEN, "wrong_device", message)
+            }
+            EnrolmentError::AlreadyEnrolled(_) => ApiError::conflict(message),
+            EnrolmentError::NotEnrolled(_) => ApiError::not_found("not_enrolled", message),
+            EnrolmentError::State(e) => e.into(),
+        }
+    }
+}
+
+impl From<CheckInError> for ApiError {
+    fn from(e: CheckInError) -> Self {
+        let message = e.to_string();
+        match e {
+            CheckInError::Device(e) => e.into(),
+            CheckInError::BadProduct(_)
+            | CheckInError::BadVersion { .. }
+            | CheckInError::BadPolicy(_) => ApiError::bad_request(message),
+            CheckInError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Malformed(e) => e.into(),
+            ReportError::CodeTooLong => ApiError::bad_request(e.to_string()),
+            ReportError::State(e) => e.into(),
+            ReportError::Rollout(e) => e.into(),
+        }
+    }
+}
+
+impl From<FleetError> for ApiError {
+    fn from(e: FleetError) -> Self {
+        match e {
+            FleetError::UnknownProduct(_) => ApiError::not_found("unknown_product", e.to_string()),
+            FleetError::State(e) => e.into(),
+        }
     }
 }

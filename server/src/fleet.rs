@@ -14,8 +14,17 @@ use airlock_core::api::{
 use airlock_core::release::Release;
 
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::storage::state::VersionCount;
+use crate::storage::StateError;
+
+/// Why a fleet report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("unknown product {0:?}")]
+    UnknownProduct(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+use crate::storage::VersionCount;
 
 /// The median of `values` (sorted in place): the middle value, or for an even count the mean
 /// of the two middle values rounded down; `None` for no values.
@@ -197,11 +206,12 @@ pub fn summarise(
 }
 
 /// The fleet report of `product` now.
-pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, ApiError> {
+pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetError> {
     let view = app.view();
-    let p = view.products.get(product).ok_or_else(|| {
-        ApiError::not_found("unknown_product", format!("unknown product {product:?}"))
-    })?;
+    let p = view
+        .products
+        .get(product)
+        .ok_or_else(|| FleetError::UnknownProduct(product.to_string()))?;
     // check-ins are written in batches: count the ones still queued too
     app.check_ins.flush().await;
     let versions = app.state.fleet_versions(product).await?;

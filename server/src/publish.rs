@@ -2,24 +2,80 @@
 //! check that a TUF client can load the result, then switch to it in one commit.
 //! A publish that fails any check changes nothing.
 
-use axum::http::StatusCode;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU64;
 
 use airlock_core::api::{PublishRequest, PublishResponse};
+use airlock_core::keys::SigningKey;
 use airlock_core::online::{sign_snapshot_and_timestamp, SnapshotContents};
 use airlock_core::support::SupportRecord;
 use airlock_core::verify::{
     check_product_removal, check_product_rules, check_retention, verify_submission, Published,
-    PublishedProduct, Submission,
+    PublishedProduct, Submission, VerifiedSubmission, VerifyError,
 };
+use thiserror::Error;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::rollouts::RolloutError;
 use crate::selfcheck;
-use crate::storage::{Head, RepoIndex};
+use crate::storage::{BlobError, Head, RepoIndex, StateError};
 use crate::view::RepoView;
+
+/// Why a publish (or a re-signing) was refused or failed.
+#[derive(Debug, Error)]
+pub enum PublishError {
+    /// The submitted metadata failed verification (signatures, versions, support rules...).
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(
+        "{name}: no uploaded content with sha256 {sha256} (PUT /v1/admin/blobs/{sha256} first)"
+    )]
+    MissingBlob { name: String, sha256: String },
+    #[error("{name}: signed length {signed} but the uploaded content has {uploaded} bytes")]
+    LengthMismatch {
+        name: String,
+        signed: u64,
+        uploaded: u64,
+    },
+    #[error("{0}/support.json was not uploaded")]
+    SupportRecordMissing(String),
+    #[error("{product}/support.json is not a valid support record: {reason}")]
+    SupportRecordInvalid { product: String, reason: String },
+    #[error("{product} was removed at role v{last} and snapshot.json still lists it: the role of the product added again must be above v{last}")]
+    RetiredRoleReused { product: String, last: u64 },
+    #[error("nothing is published yet")]
+    NothingPublished,
+    #[error("a TUF client could not load the resulting repository: {0}")]
+    ClientCheckFailed(String),
+    /// Our own fault: signing, the online key files.
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Rollout(#[from] RolloutError),
+}
+
+/// A failed renewal or re-signing; `message` says what failed (the simulator prints it).
+#[derive(Debug, Error)]
+#[error("{message}")]
+pub struct RenewalError {
+    pub message: String,
+    #[source]
+    pub kind: PublishError,
+}
+
+impl From<PublishError> for RenewalError {
+    fn from(kind: PublishError) -> Self {
+        RenewalError {
+            message: kind.to_string(),
+            kind,
+        }
+    }
+}
 
 /// Largest support record accepted.
 const SUPPORT_RECORD_LIMIT: u64 = 1 << 20;
@@ -38,58 +94,114 @@ fn response(view: &RepoView, changed: Vec<String>) -> PublishResponse {
     }
 }
 
-pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishResponse, ApiError> {
+pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishResponse, PublishError> {
     let guard = app.publish_lock.lock().await;
     let base = app.view();
     let now = app.clock.now();
     let hold = req.hold;
-    let submission = Submission::from(&req);
-    // A new root that names the prepared next online key instead of the current one rotates the
-    // online key: the repository is verified and signed with the next key, which then becomes
-    // the online key (no downtime: the switch happens with the commit).
-    let mut promote = None;
-    let verified = match verify_submission(&base.published, &submission, &app.online_key_id(), now)
-    {
-        Ok(v) => v,
-        Err(airlock_core::verify::VerifyError::OnlineKeyNotAuthorised { .. })
-            if app.next_online_key().is_some() =>
-        {
+    let (verified, promote) = verify(app, &base, &Submission::from(&req), now)?;
+    check_uploads(app, &verified).await?;
+    let (supports, forced_withdrawals) = check_support_records(app, &base, &verified, now).await?;
+    check_products_added_again(&base, &verified)?;
+    let removed_products = check_removals(app, &base, &verified, now)?;
+
+    let Changes {
+        files,
+        changed,
+        published,
+        removed,
+    } = changes(&base, &verified);
+    if base.is_published() && files.is_empty() && !removed && supports == base.index.supports {
+        return Ok(response(&base, changed));
+    }
+    let signing_key = match &promote {
+        Some(next) => std::sync::Arc::new(next.clone()),
+        None => app.online_key(),
+    };
+    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
+    if let Some(next) = promote {
+        let id = next.key_id().unwrap_or_default();
+        app.promote_online_key(next).map_err(|e| {
+            PublishError::Internal(format!("switching to the next online key: {e}"))
+        })?;
+        tracing::warn!(online_key = %id, "online key rotated by a new root");
+        app.state
+            .audit(
+                now,
+                "server",
+                "online_key.rotated",
+                &serde_json::json!({"key_id": id}),
+            )
+            .await?;
+    }
+    tracing::info!(
+        generation = view.generation,
+        snapshot = view.index.snapshot_version,
+        changed = ?changed,
+        "published"
+    );
+    drop(guard);
+    audit_removals(app, &view, &removed_products, &forced_withdrawals, now).await?;
+    let mut answer = response(&view, changed);
+    if hold {
+        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
+    }
+    Ok(answer)
+}
+
+/// Verifies the submission against what is published. A new root that names the prepared next
+/// online key instead of the current one rotates the online key: the repository is verified
+/// and signed with the next key, which then becomes the online key (no downtime: the switch
+/// happens with the commit); that key is returned too.
+fn verify(
+    app: &AppState,
+    base: &RepoView,
+    submission: &Submission,
+    now: jiff::Timestamp,
+) -> Result<(VerifiedSubmission, Option<SigningKey>), PublishError> {
+    match verify_submission(&base.published, submission, &app.online_key_id(), now) {
+        Ok(v) => Ok((v, None)),
+        Err(VerifyError::OnlineKeyNotAuthorised { .. }) if app.next_online_key().is_some() => {
             let next = app
                 .next_online_key()
-                .ok_or_else(|| ApiError::internal("the next online key vanished"))?;
+                .ok_or_else(|| PublishError::Internal("the next online key vanished".into()))?;
             let next_id = next
                 .key_id()
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            let v = verify_submission(&base.published, &submission, &next_id, now)?;
-            promote = Some(next);
-            v
+                .map_err(|e| PublishError::Internal(e.to_string()))?;
+            let v = verify_submission(&base.published, submission, &next_id, now)?;
+            Ok((v, Some(next)))
         }
-        Err(e) => return Err(e.into()),
-    };
+        Err(e) => Err(e.into()),
+    }
+}
 
-    // Every target must have been uploaded, with its signed length (the content hash was
-    // verified when the blob was stored under its sha256).
+/// Every target must have been uploaded, with its signed length (the content hash was
+/// verified when the blob was stored under its sha256).
+async fn check_uploads(app: &AppState, verified: &VerifiedSubmission) -> Result<(), PublishError> {
     for (name, sha256, length) in verified.all_targets() {
         match app.blobs.stat(&sha256).await? {
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "missing_blob",
-                    format!("{name}: no uploaded content with sha256 {sha256} (PUT /v1/admin/blobs/{sha256} first)"),
-                ))
-            }
+            None => return Err(PublishError::MissingBlob { name, sha256 }),
             Some(len) if len != length => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "length_mismatch",
-                    format!("{name}: signed length {length} but the uploaded content has {len} bytes"),
-                ))
+                return Err(PublishError::LengthMismatch {
+                    name,
+                    signed: length,
+                    uploaded: len,
+                })
             }
             Some(_) => {}
         }
     }
+    Ok(())
+}
 
-    // Support records and release rules, against what is published now.
+/// Support records and release rules, against what is published now: each product's verified
+/// record, and the security releases withdrawn inside their retention period (product, target).
+async fn check_support_records(
+    app: &AppState,
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+    now: jiff::Timestamp,
+) -> Result<(BTreeMap<String, SupportRecord>, Vec<(String, String)>), PublishError> {
     let mut supports = BTreeMap::new();
     let mut forced_withdrawals: Vec<(String, String)> = Vec::new();
     for (product, p) in &verified.products {
@@ -97,16 +209,12 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             .blobs
             .read_small(&p.support_sha256, SUPPORT_RECORD_LIMIT)
             .await?
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("{product}/support.json was not uploaded"))
+            .ok_or_else(|| PublishError::SupportRecordMissing(product.clone()))?;
+        let record: SupportRecord =
+            serde_json::from_slice(&bytes).map_err(|e| PublishError::SupportRecordInvalid {
+                product: product.clone(),
+                reason: e.to_string(),
             })?;
-        let record: SupportRecord = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "support_rule",
-                format!("{product}/support.json is not a valid support record: {e}"),
-            )
-        })?;
         let previous = base.products.get(product).map(|pv| PublishedProduct {
             support: pv.support.clone(),
             release_names: pv.releases.iter().map(|r| r.name.clone()).collect(),
@@ -126,20 +234,36 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         }
         supports.insert(product.clone(), record);
     }
-    // A product added again after its removal: its role starts above the version that
-    // snapshot.json still lists for it.
+    Ok((supports, forced_withdrawals))
+}
+
+/// A product added again after its removal: its role starts above the version that
+/// snapshot.json still lists for it.
+fn check_products_added_again(
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+) -> Result<(), PublishError> {
     for (product, p) in &verified.products {
         if let Some(&last) = base.index.retired_roles.get(product) {
             if p.role.version() <= last {
-                return Err(ApiError::conflict(format!(
-                    "{product} was removed at role v{last} and snapshot.json still lists it: \
-                     the role of the product added again must be above v{last}"
-                )));
+                return Err(PublishError::RetiredRoleReused {
+                    product: product.clone(),
+                    last,
+                });
             }
         }
     }
-    // Products the submission no longer delegates to: removed only once nothing is owed to
-    // their devices (support window over, no security release inside its retention period).
+    Ok(())
+}
+
+/// Products the submission no longer delegates to: removed only once nothing is owed to
+/// their devices (support window over, no security release inside its retention period).
+fn check_removals(
+    app: &AppState,
+    base: &RepoView,
+    verified: &VerifiedSubmission,
+    now: jiff::Timestamp,
+) -> Result<Vec<String>, PublishError> {
     let mut removed_products = Vec::new();
     for (product, pv) in &base.products {
         if !verified.products.contains_key(product) {
@@ -153,7 +277,19 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             removed_products.push(product.clone());
         }
     }
+    Ok(removed_products)
+}
 
+/// What a verified submission changes: the new metadata files, their names for the answer,
+/// the repository after it, and whether a product role was removed.
+struct Changes {
+    files: Vec<(String, Vec<u8>)>,
+    changed: Vec<String>,
+    published: Published,
+    removed: bool,
+}
+
+fn changes(base: &RepoView, verified: &VerifiedSubmission) -> Changes {
     let mut files = Vec::new();
     let mut changed = Vec::new();
     for r in &verified.new_roots {
@@ -193,44 +329,29 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         .roles
         .keys()
         .any(|name| !roles.contains_key(name));
-    if base.is_published() && files.is_empty() && !removed && supports == base.index.supports {
-        return Ok(response(&base, changed));
-    }
-
     let mut roots = base.published.roots.clone();
     roots.extend(verified.new_roots.iter().cloned());
-    let published = Published {
-        roots,
-        targets: Some(targets),
-        roles,
-    };
-    let signing_key = match &promote {
-        Some(next) => std::sync::Arc::new(next.clone()),
-        None => app.online_key(),
-    };
-    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
-    if let Some(next) = promote {
-        let id = next.key_id().unwrap_or_default();
-        app.promote_online_key(next)
-            .map_err(|e| ApiError::internal(format!("switching to the next online key: {e}")))?;
-        tracing::warn!(online_key = %id, "online key rotated by a new root");
-        app.state
-            .audit(
-                now,
-                "server",
-                "online_key.rotated",
-                &serde_json::json!({"key_id": id}),
-            )
-            .await?;
+    Changes {
+        files,
+        changed,
+        published: Published {
+            roots,
+            targets: Some(targets),
+            roles,
+        },
+        removed,
     }
-    tracing::info!(
-        generation = view.generation,
-        snapshot = view.index.snapshot_version,
-        changed = ?changed,
-        "published"
-    );
-    drop(guard);
-    for product in &removed_products {
+}
+
+/// Audits the removed products and the forced withdrawals of a publish.
+async fn audit_removals(
+    app: &AppState,
+    view: &RepoView,
+    removed_products: &[String],
+    forced_withdrawals: &[(String, String)],
+    now: jiff::Timestamp,
+) -> Result<(), PublishError> {
+    for product in removed_products {
         tracing::warn!(%product, "product removed from the repository");
         app.state
             .audit(
@@ -241,7 +362,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             )
             .await?;
     }
-    for (product, name) in &forced_withdrawals {
+    for (product, name) in forced_withdrawals {
         let reason = view
             .products
             .get(product)
@@ -264,11 +385,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
             )
             .await?;
     }
-    let mut answer = response(&view, changed);
-    if hold {
-        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
-    }
-    Ok(answer)
+    Ok(())
 }
 
 /// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,
@@ -282,15 +399,15 @@ pub async fn commit(
     mut files: Vec<(String, Vec<u8>)>,
     now: jiff::Timestamp,
     key: &airlock_core::keys::SigningKey,
-) -> Result<RepoView, ApiError> {
+) -> Result<RepoView, PublishError> {
     let root = published
         .roots
         .last()
-        .ok_or_else(|| ApiError::internal("no root to publish"))?;
+        .ok_or_else(|| PublishError::Internal("no root to publish".into()))?;
     let targets = published
         .targets
         .as_ref()
-        .ok_or_else(|| ApiError::internal("no targets to publish"))?;
+        .ok_or_else(|| PublishError::Internal("no targets to publish".into()))?;
     // Removed products stay listed at their last version (see RepoIndex::retired_roles).
     let mut retired = base.index.retired_roles.clone();
     for (name, m) in &base.published.roles {
@@ -327,7 +444,7 @@ pub async fn commit(
         expires(app.config.timestamp_lifetime),
     )
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .map_err(|e| PublishError::Internal(e.to_string()))?;
     files.push((
         format!("{snapshot_version}.snapshot.json"),
         snapshot.bytes.clone(),
@@ -372,13 +489,7 @@ pub async fn commit(
         .unwrap_or_default();
     selfcheck::load_like_a_device(&root_v1, all)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "client_check_failed",
-                format!("a TUF client could not load the resulting repository: {e}"),
-            )
-        })?;
+        .map_err(|e| PublishError::ClientCheckFailed(e.to_string()))?;
 
     let index = RepoIndex {
         root_version: root.version(),
@@ -401,7 +512,7 @@ pub async fn commit(
         index,
     };
     if let Err(e) = app.state.commit(base.generation, files, &head).await {
-        if matches!(e, crate::storage::StateError::Conflict { .. }) {
+        if matches!(e, StateError::Conflict { .. }) {
             // Another replica committed first: follow it, so that a retry starts from there.
             if let Ok(fresh) = RepoView::load(app.state.as_ref()).await {
                 app.set_view(fresh);
@@ -410,14 +521,14 @@ pub async fn commit(
         return Err(e.into());
     }
     let view = RepoView::from_parts(&head, published, snapshot.bytes)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| PublishError::Internal(e.to_string()))?;
     app.set_view(view.clone());
     Ok(view)
 }
 
 /// Re-signs snapshot and timestamp when either has used up half its lifetime, so devices never
 /// meet an expired timestamp because nobody republished. Returns whether it renewed.
-pub async fn renew_if_due(app: &AppState) -> Result<bool, ApiError> {
+pub async fn renew_if_due(app: &AppState) -> Result<bool, RenewalError> {
     let _guard = app.publish_lock.lock().await;
     let base = app.view();
     if !base.is_published() {
@@ -439,20 +550,20 @@ pub async fn renew_if_due(app: &AppState) -> Result<bool, ApiError> {
 
 /// Re-signs snapshot and timestamp now, whatever their expiry (e.g. after an online key
 /// incident, or to test clients). Fails if nothing is published.
-pub async fn resign(app: &AppState) -> Result<RepoView, ApiError> {
+pub async fn resign(app: &AppState) -> Result<RepoView, RenewalError> {
     let _guard = app.publish_lock.lock().await;
     let base = app.view();
     if !base.is_published() {
-        return Err(ApiError::conflict("nothing is published yet"));
+        return Err(PublishError::NothingPublished.into());
     }
-    resign_locked(app, &base, app.clock.now()).await
+    Ok(resign_locked(app, &base, app.clock.now()).await?)
 }
 
 async fn resign_locked(
     app: &AppState,
     base: &RepoView,
     now: jiff::Timestamp,
-) -> Result<RepoView, ApiError> {
+) -> Result<RepoView, PublishError> {
     let view = commit(
         app,
         base,

@@ -8,7 +8,41 @@ use airlock_core::rollout::{
 };
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::storage::StateError;
+use thiserror::Error;
+
+/// Why a rollout request was refused.
+#[derive(Debug, Error)]
+pub enum RolloutError {
+    #[error("version {version:?}: {reason}")]
+    BadVersion { version: String, reason: String },
+    #[error("unknown product {0:?}")]
+    UnknownProduct(String),
+    #[error("{product} {version} is not published")]
+    UnknownRelease { product: String, version: String },
+    /// Malformed waves or health rule.
+    #[error("{0}")]
+    BadRule(String),
+    #[error("rollout id {0:?}: use 1-64 of a-z, 0-9 and -")]
+    BadId(String),
+    #[error("a rollout with id {0} exists already: rollout ids are never reused")]
+    IdTaken(String),
+    #[error("a rollout of {product} {version} is already {state} (id {id}); abort it before starting a new one")]
+    InProgress {
+        product: String,
+        version: String,
+        state: &'static str,
+        id: String,
+    },
+    #[error("{product} {version} has no rollout")]
+    NoRollout { product: String, version: String },
+    #[error("cannot {action} a rollout that is {state}")]
+    NotApplicable { action: String, state: &'static str },
+    #[error("unknown rollout action {0:?} (pause, resume, abort)")]
+    UnknownAction(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
 
 /// The newest rollout of a target, if any.
 pub fn latest_for_target<'a>(rollouts: &'a [Rollout], target: &str) -> Option<&'a Rollout> {
@@ -41,27 +75,30 @@ fn random_id() -> String {
     hex::encode(bytes)
 }
 
-fn find_release(app: &AppState, product: &str, version: &str) -> Result<Release, ApiError> {
-    let version: semver::Version = version
-        .parse()
-        .map_err(|e| ApiError::bad_request(format!("version {version:?}: {e}")))?;
+fn find_release(app: &AppState, product: &str, version: &str) -> Result<Release, RolloutError> {
+    let version: semver::Version =
+        version
+            .parse()
+            .map_err(|e: semver::Error| RolloutError::BadVersion {
+                version: version.to_string(),
+                reason: e.to_string(),
+            })?;
     let view = app.view();
-    let p = view.products.get(product).ok_or_else(|| {
-        ApiError::not_found("unknown_product", format!("unknown product {product:?}"))
-    })?;
+    let p = view
+        .products
+        .get(product)
+        .ok_or_else(|| RolloutError::UnknownProduct(product.to_string()))?;
     p.releases
         .iter()
         .find(|r| r.info.version == version)
         .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_release",
-                format!("{product} {version} is not published"),
-            )
+        .ok_or_else(|| RolloutError::UnknownRelease {
+            product: product.to_string(),
+            version: version.to_string(),
         })
 }
 
-async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, ApiError> {
+async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, RolloutError> {
     let (installed, failed) = app
         .state
         .outcome_counts(&r.product, &r.version.to_string(), r.started_at)
@@ -99,14 +136,14 @@ async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, ApiErro
     })
 }
 
-pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, ApiError> {
-    let waves = parse_waves(&req.waves).map_err(|e| ApiError::bad_request(e.to_string()))?;
+pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, RolloutError> {
+    let waves = parse_waves(&req.waves).map_err(|e| RolloutError::BadRule(e.to_string()))?;
     let health = req
         .pause_if
         .as_deref()
         .map(parse_health_rule)
         .transpose()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| RolloutError::BadRule(e.to_string()))?;
     let release = find_release(app, &req.product, &req.version)?;
     if let Some(id) = &req.id {
         let well_formed = (1..=64).contains(&id.len())
@@ -114,28 +151,23 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !well_formed {
-            return Err(ApiError::bad_request(format!(
-                "rollout id {id:?}: use 1-64 of a-z, 0-9 and -"
-            )));
+            return Err(RolloutError::BadId(id.clone()));
         }
     }
     let _guard = app.publish_lock.lock().await;
     if let Some(id) = &req.id {
         if app.rollouts().iter().any(|r| &r.id == id) {
-            return Err(ApiError::conflict(format!(
-                "a rollout with id {id} exists already: rollout ids are never reused"
-            )));
+            return Err(RolloutError::IdTaken(id.clone()));
         }
     }
     if let Some(current) = latest_for_target(&app.rollouts(), &release.name) {
         if matches!(current.state, RolloutState::Active | RolloutState::Paused) {
-            return Err(ApiError::conflict(format!(
-                "a rollout of {} {} is already {} (id {}); abort it before starting a new one",
-                req.product,
-                req.version,
-                current.state.as_str(),
-                current.id
-            )));
+            return Err(RolloutError::InProgress {
+                product: req.product.clone(),
+                version: req.version.clone(),
+                state: current.state.as_str(),
+                id: current.id.clone(),
+            });
         }
     }
     let now = app.clock.now();
@@ -164,12 +196,13 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
     status_of(app, &rollout).await
 }
 
-fn current(app: &AppState, product: &str, version: &str) -> Result<Rollout, ApiError> {
+fn current(app: &AppState, product: &str, version: &str) -> Result<Rollout, RolloutError> {
     let release = find_release(app, product, version)?;
     latest_for_target(&app.rollouts(), &release.name)
         .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found("no_rollout", format!("{product} {version} has no rollout"))
+        .ok_or_else(|| RolloutError::NoRollout {
+            product: product.to_string(),
+            version: version.to_string(),
         })
 }
 
@@ -177,12 +210,12 @@ pub async fn status(
     app: &AppState,
     product: &str,
     version: &str,
-) -> Result<RolloutStatus, ApiError> {
+) -> Result<RolloutStatus, RolloutError> {
     let r = current(app, product, version)?;
     status_of(app, &r).await
 }
 
-pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, ApiError> {
+pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, RolloutError> {
     let mut out = Vec::new();
     for r in app.rollouts().iter() {
         out.push(status_of(app, r).await?);
@@ -197,7 +230,7 @@ pub async fn act(
     version: &str,
     action: &str,
     reason: Option<String>,
-) -> Result<RolloutStatus, ApiError> {
+) -> Result<RolloutStatus, RolloutError> {
     let _guard = app.publish_lock.lock().await;
     let r = current(app, product, version)?;
     let next = match (action, r.state) {
@@ -205,17 +238,12 @@ pub async fn act(
         ("resume", RolloutState::Paused) => RolloutState::Active,
         ("abort", RolloutState::Active | RolloutState::Paused) => RolloutState::Aborted,
         ("pause" | "resume" | "abort", state) => {
-            return Err(ApiError::conflict(format!(
-                "cannot {action} a rollout that is {}",
-                state.as_str()
-            )))
+            return Err(RolloutError::NotApplicable {
+                action: action.to_string(),
+                state: state.as_str(),
+            })
         }
-        _ => {
-            return Err(ApiError::not_found(
-                "not_found",
-                format!("unknown rollout action {action:?} (pause, resume, abort)"),
-            ))
-        }
+        _ => return Err(RolloutError::UnknownAction(action.to_string())),
     };
     let now = app.clock.now();
     let reason = reason.unwrap_or_else(|| format!("{action} by operator"));
@@ -241,7 +269,11 @@ pub async fn act(
 }
 
 /// After a device report: pause the active rollout of that version when its health rule trips.
-pub async fn after_report(app: &AppState, device_id: &str, version: &str) -> Result<(), ApiError> {
+pub async fn after_report(
+    app: &AppState,
+    device_id: &str,
+    version: &str,
+) -> Result<(), RolloutError> {
     let Ok(version) = version.parse::<semver::Version>() else {
         return Ok(());
     };
@@ -305,7 +337,7 @@ pub async fn hold_new_releases(
     app: &AppState,
     before: &crate::view::RepoView,
     after: &crate::view::RepoView,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, RolloutError> {
     let known: std::collections::HashSet<&str> = before
         .products
         .values()

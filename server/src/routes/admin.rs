@@ -3,10 +3,11 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+
+use crate::auth::{scope, Admin};
 use axum::Json;
 use futures::TryStreamExt;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use airlock_core::api::{
@@ -19,57 +20,7 @@ use crate::error::ApiError;
 use crate::routes::openapi::Binary;
 use crate::routes::parse_json;
 
-/// What an admin token may do. The token of `--admin-token-file` may do everything; tokens made
-/// with `airlock-server token create --scope ...` only what their scopes name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Upload blobs, publish, re-sign.
-    Publish,
-    /// Start, pause, resume, abort rollouts.
-    Rollout,
-    /// Enrolment tokens, device revocation.
-    Devices,
-    /// Read-only admin views.
-    Read,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Publish => "publish",
-            Scope::Rollout => "rollout",
-            Scope::Devices => "devices",
-            Scope::Read => "read",
-        }
-    }
-
-    pub const ALL: [Scope; 4] = [Scope::Publish, Scope::Rollout, Scope::Devices, Scope::Read];
-}
-
-async fn require_admin(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::unauthorized("admin token required (Authorization: Bearer ...)")
-        })?;
-    if app.is_admin_token(token) {
-        return Ok(());
-    }
-    // Scoped tokens are looked up by digest (only digests are stored).
-    let digest = crate::deviceauth::sha256_hex(token);
-    match app.state.admin_token(&digest).await? {
-        Some((_, scopes)) if scopes.split(',').any(|s| s == scope.as_str()) => Ok(()),
-        Some((name, _)) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("admin token {name:?} lacks the {} scope", scope.as_str()),
-        )),
-        None => Err(ApiError::unauthorized("invalid admin token")),
-    }
-}
+pub use crate::auth::Scope;
 
 /// A stored blob (firmware image or other target file).
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,7 +45,7 @@ pub struct RepositoryState {
     pub generation: u64,
     /// Current metadata versions and expiry dates, and each product's verified support record.
     #[schema(value_type = Object)]
-    pub index: crate::storage::state::RepoIndex,
+    pub index: crate::storage::RepoIndex,
     /// Key id of the online key (snapshot + timestamp).
     pub online_key: String,
 }
@@ -126,10 +77,9 @@ pub struct DeviceRevoked {
 )]
 pub async fn head_blob(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Publish>,
     Path(sha256): Path<String>,
 ) -> Result<Json<BlobInfo>, ApiError> {
-    require_admin(&app, &headers, Scope::Publish).await?;
     match app.blobs.stat(&sha256).await? {
         Some(length) => Ok(Json(BlobInfo { sha256, length })),
         None => Err(ApiError::not_found(
@@ -161,11 +111,11 @@ pub async fn head_blob(
 )]
 pub async fn put_blob(
     State(app): State<AppState>,
+    _admin: Admin<scope::Publish>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<BlobInfo>), ApiError> {
-    require_admin(&app, &headers, Scope::Publish).await?;
     let limit = app.config.max_upload_bytes;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -207,14 +157,25 @@ pub async fn put_blob(
 )]
 pub async fn publish(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Publish>,
     body: Bytes,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    require_admin(&app, &headers, Scope::Publish).await?;
     let req: PublishRequest = parse_json(&body)?;
     let started = std::time::Instant::now();
-    let result = crate::publish::publish(&app, req).await;
-    let detail = match &result {
+    let result = crate::publish::publish(&app, req)
+        .await
+        .map_err(ApiError::from);
+    record_publish(&app, &result, started).await?;
+    Ok(Json(result?))
+}
+
+/// Every publish, accepted or refused, is logged, timed, counted and audited.
+async fn record_publish(
+    app: &AppState,
+    result: &Result<PublishResponse, ApiError>,
+    started: std::time::Instant,
+) -> Result<(), ApiError> {
+    let detail = match result {
         Ok(r) => {
             serde_json::json!({"ok": true, "changed": r.changed, "snapshot_version": r.snapshot_version})
         }
@@ -237,7 +198,7 @@ pub async fn publish(
     app.state
         .audit(app.clock.now(), "admin", "publish", &detail)
         .await?;
-    Ok(Json(result?))
+    Ok(())
 }
 
 /// Re-signs snapshot and timestamp now (scope `publish`).
@@ -259,16 +220,15 @@ pub async fn publish(
 )]
 pub async fn resign(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Publish>,
 ) -> Result<Json<Resigned>, ApiError> {
-    require_admin(&app, &headers, Scope::Publish).await?;
     let view = crate::publish::resign(&app).await?;
     app.state
         .audit(
             app.clock.now(),
             "admin",
             "resign",
-            &json!({"timestamp_version": view.index.timestamp_version}),
+            &serde_json::json!({"timestamp_version": view.index.timestamp_version}),
         )
         .await?;
     Ok(Json(Resigned {
@@ -297,10 +257,9 @@ pub async fn resign(
 )]
 pub async fn start_rollout(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Rollout>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
-    require_admin(&app, &headers, Scope::Rollout).await?;
     let req: RolloutRequest = parse_json(&body)?;
     Ok((
         StatusCode::CREATED,
@@ -324,9 +283,8 @@ pub async fn start_rollout(
 )]
 pub async fn list_rollouts(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Read>,
 ) -> Result<Json<Vec<RolloutStatus>>, ApiError> {
-    require_admin(&app, &headers, Scope::Read).await?;
     Ok(Json(crate::rollouts::list(&app).await?))
 }
 
@@ -352,10 +310,9 @@ pub async fn list_rollouts(
 )]
 pub async fn rollout_status(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Read>,
     Path((product, version)): Path<(String, String)>,
 ) -> Result<Json<RolloutStatus>, ApiError> {
-    require_admin(&app, &headers, Scope::Read).await?;
     Ok(Json(
         crate::rollouts::status(&app, &product, &version).await?,
     ))
@@ -388,11 +345,10 @@ pub async fn rollout_status(
 )]
 pub async fn rollout_action(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Rollout>,
     Path((product, version, action)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<RolloutStatus>, ApiError> {
-    require_admin(&app, &headers, Scope::Rollout).await?;
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
     } else {
@@ -425,10 +381,9 @@ pub async fn rollout_action(
 )]
 pub async fn fleet(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Read>,
     Path(product): Path<String>,
 ) -> Result<Json<FleetReport>, ApiError> {
-    require_admin(&app, &headers, Scope::Read).await?;
     Ok(Json(crate::fleet::fleet(&app, &product).await?))
 }
 
@@ -447,9 +402,8 @@ pub async fn fleet(
 )]
 pub async fn repository(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Read>,
 ) -> Result<Json<RepositoryState>, ApiError> {
-    require_admin(&app, &headers, Scope::Read).await?;
     let view = app.view();
     Ok(Json(RepositoryState {
         generation: view.generation,
@@ -479,48 +433,13 @@ pub async fn repository(
 )]
 pub async fn create_enrolment_token(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Devices>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EnrolmentTokenResponse>), ApiError> {
-    use crate::deviceauth::{random_secret, sha256_hex};
-    require_admin(&app, &headers, Scope::Devices).await?;
     let req: EnrolmentTokenRequest = parse_json(&body)?;
-    if !app.view().products.contains_key(&req.product) {
-        return Err(ApiError::not_found(
-            "unknown_product",
-            format!("unknown product {:?}", req.product),
-        ));
-    }
-    if let Some(d) = &req.device_id {
-        crate::routes::devices::check_device_id(d)?;
-    }
-    let token = random_secret();
-    app.state
-        .insert_enrolment_token(
-            &crate::storage::state::EnrolmentToken {
-                token_sha256: sha256_hex(&token),
-                product: req.product.clone(),
-                device_id: req.device_id.clone(),
-                revoked: false,
-            },
-            app.clock.now(),
-        )
-        .await?;
-    app.state
-        .audit(
-            app.clock.now(),
-            "admin",
-            "enrolment_token.create",
-            &json!({"product": req.product, "device_id": req.device_id}),
-        )
-        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(EnrolmentTokenResponse {
-            token,
-            product: req.product,
-            device_id: req.device_id,
-        }),
+        Json(crate::enrolment::create_token(&app, req).await?),
     ))
 }
 
@@ -543,26 +462,10 @@ pub async fn create_enrolment_token(
 )]
 pub async fn revoke_device(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin<scope::Devices>,
     Path(device_id): Path<String>,
 ) -> Result<Json<DeviceRevoked>, ApiError> {
-    require_admin(&app, &headers, Scope::Devices).await?;
-    crate::routes::devices::check_device_id(&device_id)?;
-    if !app.state.revoke_device(&device_id).await? {
-        return Err(ApiError::not_found(
-            "not_enrolled",
-            format!("device {device_id} is not enrolled"),
-        ));
-    }
-    app.credentials.revoke(&device_id);
-    app.state
-        .audit(
-            app.clock.now(),
-            "admin",
-            "device.revoke",
-            &json!({"device_id": device_id}),
-        )
-        .await?;
+    crate::enrolment::revoke(&app, &device_id).await?;
     Ok(Json(DeviceRevoked {
         device_id,
         revoked: true,

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod openapi;
 pub mod ops;
 pub mod public;
+pub mod support_page;
 pub mod tuf;
 
 pub fn router(app: AppState) -> Router {

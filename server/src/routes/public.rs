@@ -2,6 +2,7 @@
 //! PSTI Schedule 1 ¶3, CRA Art. 13(19)): the support statement as JSON and as a page, and
 //! `/.well-known/security.txt` (RFC 9116) from the records' security contacts.
 
+use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
@@ -38,7 +39,7 @@ impl SupportStatus {
         }
     }
 
-    fn words(self) -> &'static str {
+    pub fn words(self) -> &'static str {
         match self {
             SupportStatus::Supported => "supported: security and feature updates",
             SupportStatus::SecurityUpdatesOnly => "supported: security updates only",
@@ -180,21 +181,6 @@ pub async fn products(State(app): State<AppState>) -> Json<ProductList> {
     Json(ProductList { products })
 }
 
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A product's support page (HTML), no login.
 #[utoipa::path(
     get,
@@ -211,81 +197,10 @@ pub async fn support_page(
     Path(product): Path<String>,
 ) -> Result<Html<String>, ApiError> {
     let s = statement(&app.view(), &product, app.clock.now())?;
-    let r = &s.record;
-    let e = escape_html;
-    let link = |url: &str| format!("<a href=\"{}\">{}</a>", e(url), e(url));
-    let mut rows = vec![
-        ("Status", e(s.status.words())),
-        (
-            "Support period",
-            format!("{} to {}", r.support_start, r.security_updates_until),
-        ),
-        ("Feature updates until", r.feature_updates_until.to_string()),
-        (
-            "Security updates until",
-            format!("<strong>{}</strong>", r.security_updates_until),
-        ),
-        (
-            "Updatable",
-            if r.updatable {
-                "yes, over the air (signed updates)".into()
-            } else {
-                "no: this product cannot be updated".into()
-            },
-        ),
-        (
-            "Minimum security version",
-            r.min_security_version.to_string(),
-        ),
-    ];
-    if let Some(x) = &r.support_period_rationale {
-        rows.push(("Why this support period", e(x)));
-    }
-    if let Some(x) = &r.successor {
-        rows.push(("Successor", e(x)));
-    }
-    if let Some(x) = &r.notice_url {
-        rows.push(("More information", link(x)));
-    }
-    if let Some(x) = &r.security_contact {
-        rows.push(("Report a vulnerability", link(x)));
-    }
-    if let Some(x) = &r.disclosure_policy {
-        rows.push(("Disclosure policy", link(x)));
-    }
-    let table: String = rows
-        .iter()
-        .map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>\n"))
-        .collect();
-    let history: String = r
-        .history
-        .iter()
-        .map(|c| {
-            format!(
-                "<li>{}: {} ({})</li>\n",
-                e(&c.at.to_string()),
-                e(&c.action),
-                e(&c.reason)
-            )
-        })
-        .collect();
-    Ok(Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>{p}: support period</title></head>\n<body>\n<h1>{p}: support period</h1>\n\
-<p>{statement}</p>\n<table>\n{table}</table>\n{history_block}\
-<p>This page is generated from the vendor's signed support record \
-(<a href=\"{json}\">JSON</a>, <a href=\"{signed}\">signed record</a>, sha256 {sha}).</p>\n</body></html>\n",
-        p = e(&product),
-        statement = e(&r.statement),
-        json = e(&format!("/v1/products/{product}/support")),
-        signed = e(&s.signed_record.url),
-        sha = e(&s.signed_record.sha256),
-        history_block = if history.is_empty() {
-            String::new()
-        } else {
-            format!("<h2>Changes</h2>\n<ul>\n{history}</ul>\n")
-        },
-    )))
+    let page = super::support_page::SupportPage::new(&product, &s)
+        .render()
+        .map_err(|e| ApiError::internal(format!("rendering the support page: {e}")))?;
+    Ok(Html(page))
 }
 
 /// `security.txt` (RFC 9116) from the support records' security contacts.
@@ -390,17 +305,4 @@ pub async fn advisories(
         product,
         advisories,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape_html("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
 }

@@ -238,30 +238,9 @@ pub async fn target(
     if not_modified(&headers, &etag) {
         return Ok(not_modified_response(&etag, IMMUTABLE));
     }
-    // If-Range with another validator: the client's partial copy is stale, send it all.
-    let if_range_ok = headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == etag);
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = if if_range_ok {
-        match parse_range(range_header, length) {
-            Ok(r) => r,
-            Err(()) => {
-                let mut resp = ApiError::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "range_not_satisfiable",
-                    format!("the image has {length} bytes"),
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
-                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return Ok(resp);
-            }
-        }
-    } else {
-        None
+    let range = match requested_range(&headers, &etag, length) {
+        Ok(range) => range,
+        Err(refused) => return Ok(refused.into_response()),
     };
     let (start, end) = range.unwrap_or((0, length.saturating_sub(1)));
     let count = if length == 0 { 0 } else { end - start + 1 };
@@ -274,6 +253,58 @@ pub async fn target(
         reader.take(count),
         256 * 1024,
     ));
+    let mut resp = image_response(body, count, &etag);
+    if range.is_some() {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The byte range a request asks for (`None`: the whole image), or the 416 answer to a range
+/// outside the image. An If-Range with another validator means the client's partial copy is
+/// stale: it gets the whole image.
+fn requested_range(
+    headers: &HeaderMap,
+    etag: &str,
+    length: u64,
+) -> Result<Option<(u64, u64)>, RangeNotSatisfiable> {
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    if !if_range_ok {
+        return Ok(None);
+    }
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    parse_range(range_header, length).map_err(|()| RangeNotSatisfiable { length })
+}
+
+/// 416 for a range outside an image of `length` bytes.
+struct RangeNotSatisfiable {
+    length: u64,
+}
+
+impl IntoResponse for RangeNotSatisfiable {
+    fn into_response(self) -> Response {
+        let length = self.length;
+        let mut resp = ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range_not_satisfiable",
+            format!("the image has {length} bytes"),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        resp
+    }
+}
+
+/// An image (or a range of it): immutable, its sha256 as ETag.
+fn image_response(body: Body, count: u64, etag: &str) -> Response {
     let mut resp = (
         [
             (
@@ -287,16 +318,10 @@ pub async fn target(
         body,
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
-    if range.is_some() {
-        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-    }
-    Ok(resp)
+    resp
 }
 
 /// `--tuf-access enrolled` (the router mounts this only then): `/tuf/` answers only requests
@@ -308,13 +333,7 @@ pub async fn require_access(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
+    match crate::auth::bearer_token(request.headers()) {
         Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
         Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
         None => ApiError::unauthorized(

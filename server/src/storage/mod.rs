@@ -1,14 +1,49 @@
-//! Storage behind two traits (DESIGN.md): [`BlobStore`] for firmware images (content-addressed
-//! by sha256) and [`StateStore`] for metadata, the published head and device records.
-//! Embedded defaults: a local directory ([`LocalBlobs`]) and SQLite ([`SqlState`]). For several
-//! replicas: an S3 bucket ([`S3Blobs`]) and PostgreSQL (the same [`SqlState`] code through
-//! sqlx's `Any` driver; the SQL is kept portable: `$N` placeholders, standard types,
-//! `ON CONFLICT` upserts).
+//! Storage (DESIGN.md): [`BlobStore`] for firmware images (content-addressed by sha256), and the
+//! state database behind one small trait per concern, all implemented by [`SqlState`]:
+//! [`RepositoryStore`] (metadata files and the published head), [`DeviceRecords`] (check-ins and
+//! reports), [`FleetQueries`], [`RolloutStore`], [`EnrolmentStore`] (enrolment tokens and device
+//! credentials), [`AdminTokenStore`], [`AuditLog`] and [`Readiness`].
+//! Embedded defaults: a local directory ([`LocalBlobs`]) and SQLite. For several replicas: an S3
+//! bucket ([`S3Blobs`]) and PostgreSQL (the same [`SqlState`] code through sqlx's `Any` driver;
+//! the SQL is kept portable: `$N` placeholders, standard types, `ON CONFLICT` upserts). The
+//! schema is versioned migrations ([`migrations`]).
 
+pub mod admin_tokens;
+pub mod audit;
 pub mod blobs;
+pub mod device_records;
+pub mod enrolment;
+pub mod fleet_queries;
+pub mod migrations;
+pub mod repository;
+pub mod rollout_store;
 pub mod s3;
-pub mod state;
+pub mod sql;
+#[cfg(test)]
+pub(crate) mod test_db;
 
+pub use admin_tokens::AdminTokenStore;
+pub use audit::AuditLog;
 pub use blobs::{BlobError, BlobStore, LocalBlobs};
+pub use device_records::{CheckInRecord, DeviceRecords};
+pub use enrolment::{DeviceCredential, EnrolmentStore, EnrolmentToken};
+pub use fleet_queries::{FleetQueries, VersionCount};
+pub use repository::{Head, RepoIndex, RepositoryStore};
+pub use rollout_store::RolloutStore;
 pub use s3::{S3Blobs, S3Config};
-pub use state::{Head, RepoIndex, SqlState, StateError, StateStore};
+pub use sql::{redact_url, Backend, Readiness, SqlState, StateError};
+
+/// Everything the server keeps in its state database: what [`crate::AppState`] holds.
+pub trait StateStore:
+    RepositoryStore
+    + DeviceRecords
+    + FleetQueries
+    + RolloutStore
+    + EnrolmentStore
+    + AdminTokenStore
+    + AuditLog
+    + Readiness
+{
+}
+
+impl StateStore for SqlState {}

@@ -1,0 +1,241 @@
+//! Who is calling: admin tokens (the token file's, or scoped tokens made by `airlock-server
+//! token create`) and enrolled devices' credentials, checked by extractors before a handler
+//! runs and before any body is read. A handler that takes [`Admin<S>`] or [`Device`] cannot
+//! forget the check.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use std::marker::PhantomData;
+use thiserror::Error;
+
+use crate::app::AppState;
+use crate::deviceauth::{DeviceAuth, DeviceAuthError};
+use crate::error::ApiError;
+use crate::storage::StateError;
+
+/// What an admin token may do. The token of `--admin-token-file` may do everything; tokens made
+/// with `airlock-server token create --scope ...` only what their scopes name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Upload blobs, publish, re-sign.
+    Publish,
+    /// Start, pause, resume, abort rollouts.
+    Rollout,
+    /// Enrolment tokens, device revocation.
+    Devices,
+    /// Read-only admin views.
+    Read,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Rollout => "rollout",
+            Scope::Devices => "devices",
+            Scope::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    pub const ALL: [Scope; 4] = [Scope::Publish, Scope::Rollout, Scope::Devices, Scope::Read];
+}
+
+/// Why an admin request was refused.
+#[derive(Debug, Error)]
+pub enum AdminAuthError {
+    #[error("admin token required (Authorization: Bearer ...)")]
+    MissingToken,
+    #[error("invalid admin token")]
+    InvalidToken,
+    #[error("admin token {name:?} lacks the {} scope", scope.as_str())]
+    LacksScope { name: String, scope: Scope },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// An authenticated admin caller: its token's name and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminCaller {
+    /// The scoped token's name; `None` for the token of `--admin-token-file`.
+    pub name: Option<String>,
+    pub scopes: Vec<Scope>,
+}
+
+impl AdminCaller {
+    /// Finds who holds `token`: the token file's token (every scope) or a live scoped token
+    /// (looked up by digest: only digests are stored).
+    pub async fn authenticate(
+        app: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<AdminCaller, AdminAuthError> {
+        let token = bearer_token(headers).ok_or(AdminAuthError::MissingToken)?;
+        if app.is_admin_token(token) {
+            return Ok(AdminCaller {
+                name: None,
+                scopes: Scope::ALL.to_vec(),
+            });
+        }
+        let digest = crate::deviceauth::sha256_hex(token);
+        let (name, scopes) = app
+            .state
+            .admin_token(&digest)
+            .await?
+            .ok_or(AdminAuthError::InvalidToken)?;
+        Ok(AdminCaller {
+            name: Some(name),
+            scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        })
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<(), AdminAuthError> {
+        if self.scopes.contains(&scope) {
+            return Ok(());
+        }
+        Err(AdminAuthError::LacksScope {
+            name: self.name.clone().unwrap_or_default(),
+            scope,
+        })
+    }
+}
+
+/// The scope a handler needs, as a type: `Admin<scope::Publish>`.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+/// The scopes as types, for [`Admin`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    pub struct Publish;
+    pub struct Rollout;
+    pub struct Devices;
+    pub struct Read;
+
+    impl RequiredScope for Publish {
+        const SCOPE: Scope = Scope::Publish;
+    }
+    impl RequiredScope for Rollout {
+        const SCOPE: Scope = Scope::Rollout;
+    }
+    impl RequiredScope for Devices {
+        const SCOPE: Scope = Scope::Devices;
+    }
+    impl RequiredScope for Read {
+        const SCOPE: Scope = Scope::Read;
+    }
+}
+
+/// An admin caller whose token carries scope `S`: 401 without a valid token, 403 without
+/// the scope.
+pub struct Admin<S> {
+    pub caller: AdminCaller,
+    scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope + Send> FromRequestParts<AppState> for Admin<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let caller = AdminCaller::authenticate(app, &parts.headers).await?;
+        caller.require(S::SCOPE)?;
+        Ok(Admin {
+            caller,
+            scope: PhantomData,
+        })
+    }
+}
+
+/// A device endpoint's caller: the device id of the path (checked), authenticated by its
+/// credential when `--device-auth required`.
+pub struct Device {
+    pub id: String,
+    /// The product the device enrolled for; `None` with `--device-auth open`.
+    pub enrolled_product: Option<String>,
+}
+
+impl Device {
+    /// 403 when an authenticated device claims another product than it enrolled for.
+    pub fn check_product(&self, product: &str) -> Result<(), DeviceAuthError> {
+        match &self.enrolled_product {
+            Some(enrolled) if enrolled != product => Err(DeviceAuthError::WrongProduct {
+                device: self.id.clone(),
+                enrolled: enrolled.clone(),
+                claimed: product.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Device {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, app)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        crate::deviceauth::check_device_id(&id)?;
+        let enrolled_product = match app.config.device_auth {
+            DeviceAuth::Required => Some(app.credentials.check(&id, &parts.headers)?),
+            DeviceAuth::Open => None,
+        };
+        Ok(Device {
+            id,
+            enrolled_product,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_token_may_do_only_what_its_scopes_name() {
+        let ci = AdminCaller {
+            name: Some("ci".into()),
+            scopes: "publish,read,bogus"
+                .split(',')
+                .filter_map(Scope::parse)
+                .collect(),
+        };
+        assert_eq!(ci.scopes, vec![Scope::Publish, Scope::Read]);
+        assert!(ci.require(Scope::Publish).is_ok() && ci.require(Scope::Read).is_ok());
+        let refused = ApiError::from(ci.require(Scope::Rollout).unwrap_err());
+        assert_eq!((refused.status.as_u16(), refused.code), (403, "forbidden"));
+        assert_eq!(
+            refused.message,
+            "admin token \"ci\" lacks the rollout scope"
+        );
+        let owner = AdminCaller {
+            name: None,
+            scopes: Scope::ALL.to_vec(),
+        };
+        assert!(Scope::ALL.iter().all(|s| owner.require(*s).is_ok()));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Bearer  abc ".parse().unwrap());
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+    }
+}

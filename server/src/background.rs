@@ -1,0 +1,106 @@
+//! Background work of a serving replica: renewing snapshot and timestamp (and warning about
+//! offline-signed metadata that expires soon), and following the shared state of replicas.
+
+use anyhow::{Context, Result};
+
+use crate::app::AppState;
+use crate::{publish, view};
+
+/// Renews snapshot and timestamp in the background, checking every `every`, and warns (once
+/// an hour) about offline-signed metadata that expires within `warn_within`: the server cannot
+/// renew root, targets or product roles, so their key holders must re-sign in time.
+pub fn spawn_renewal(
+    app: AppState,
+    every: std::time::Duration,
+    warn_within: jiff::SignedDuration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        let mut last_warning: Option<std::time::Instant> = None;
+        loop {
+            tick.tick().await;
+            app.limits.forget_idle();
+            if let Err(e) = publish::renew_if_due(&app).await {
+                tracing::error!(error = %e.message, "renewing snapshot and timestamp failed");
+            }
+            if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+                last_warning = Some(std::time::Instant::now());
+                for (role, expires) in
+                    expiring_offline_roles(&app.view(), app.clock.now(), warn_within)
+                {
+                    tracing::warn!(%role, %expires, "offline-signed metadata expires soon: re-sign and publish it");
+                }
+            }
+        }
+    })
+}
+
+/// Root, targets and product roles that expire before `now + within`.
+pub fn expiring_offline_roles(
+    view: &view::RepoView,
+    now: jiff::Timestamp,
+    within: jiff::SignedDuration,
+) -> Vec<(String, jiff::Timestamp)> {
+    let limit = now.checked_add(within).unwrap_or(now);
+    let mut out = Vec::new();
+    if let Some(root) = view.latest_root() {
+        out.push(("root".to_string(), root.signed.signed.expires));
+    }
+    if let Some(t) = &view.published.targets {
+        out.push(("targets".to_string(), t.signed.signed.expires));
+    }
+    for (name, role) in &view.published.roles {
+        out.push((name.clone(), role.signed.signed.expires));
+    }
+    out.retain(|(_, e)| *e <= limit);
+    out
+}
+
+/// Brings this replica up to date with what other replicas committed to the shared state:
+/// the published head, rollouts and device credentials. Returns whether the head changed.
+pub async fn sync_from_store(app: &AppState) -> Result<bool> {
+    let head = app
+        .state
+        .load_head()
+        .await
+        .context("reading the published head")?;
+    let generation = head.map_or(0, |h| h.generation);
+    let mut changed = false;
+    if generation != app.view().generation {
+        let _guard = app.publish_lock.lock().await;
+        if generation != app.view().generation {
+            let view = view::RepoView::load(app.state.as_ref())
+                .await
+                .context("loading the published repository")?;
+            tracing::info!(
+                from = app.view().generation,
+                to = view.generation,
+                "following a publish made by another replica"
+            );
+            app.set_view(view);
+            changed = true;
+        }
+    }
+    app.reload_rollouts().await.context("loading rollouts")?;
+    let credentials = app
+        .state
+        .credentials()
+        .await
+        .context("loading device credentials")?;
+    app.credentials.replace(credentials);
+    Ok(changed)
+}
+
+/// Follows the shared state every `every` (replicas over one PostgreSQL database).
+pub fn spawn_sync(app: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync_from_store(&app).await {
+                tracing::error!(error = %format!("{e:#}"), "following the shared state failed");
+            }
+        }
+    })
+}

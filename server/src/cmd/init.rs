@@ -1,0 +1,63 @@
+//! `airlock-server init` and `airlock-server rotate-online-key`: online keys in a data
+//! directory.
+
+use anyhow::Result;
+use std::path::PathBuf;
+
+use airlock_server::{InitReport, Storage};
+
+// (the command's help is the doc comment of its variant in main.rs)
+#[derive(clap::Args)]
+pub struct InitArgs {
+    #[arg(long, env = "AIRLOCK_DATA")]
+    pub data: PathBuf,
+    /// Print JSON.
+    #[arg(long, env = "AIRLOCK_JSON")]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RotateOnlineKeyArgs {
+    #[arg(long, env = "AIRLOCK_DATA")]
+    pub data: PathBuf,
+    #[arg(long, env = "AIRLOCK_JSON")]
+    pub json: bool,
+}
+
+pub async fn init(args: InitArgs, storage: &Storage) -> Result<()> {
+    let report = airlock_server::init_data_dir(&args.data, storage).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "initialised {}\nonline key id {}\npublic key   {} ({})\nnext: airlock init REPO --online-key {}",
+            report.data.display(),
+            report.online_key_id,
+            public_key(&report),
+            report.online_pub_file.display(),
+            report.online_pub_file.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn rotate_online_key(args: RotateOnlineKeyArgs) -> Result<()> {
+    let report = airlock_server::prepare_next_online_key(&args.data)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "prepared the next online key {} ({})\nnext: airlock root rotate REPO --online-key {}, then publish",
+            report.online_key_id,
+            report.online_pub_file.display(),
+            report.online_pub_file.display()
+        );
+    }
+    Ok(())
+}
+
+fn public_key(report: &InitReport) -> &str {
+    report.online_public_key["keyval"]["public"]
+        .as_str()
+        .unwrap_or("")
+}

@@ -1,0 +1,112 @@
+//! `airlock-server serve`: serve the repository and the device API.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use airlock_server::{ServeConfig, Storage, SystemClock};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "AIRLOCK_DATA")]
+    pub data: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "AIRLOCK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Admin token file; created with a random token (0600) if missing.
+    #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: PathBuf,
+    /// Largest firmware upload in bytes.
+    #[arg(long, env = "AIRLOCK_MAX_UPLOAD_BYTES", default_value_t = 8 << 30)]
+    pub max_upload_bytes: u64,
+    /// Timestamp lifetime in hours (renewed at half-life).
+    #[arg(long, env = "AIRLOCK_TIMESTAMP_HOURS", default_value_t = 24)]
+    pub timestamp_hours: i64,
+    /// Snapshot lifetime in hours (renewed at half-life).
+    #[arg(long, env = "AIRLOCK_SNAPSHOT_HOURS", default_value_t = 24 * 7)]
+    pub snapshot_hours: i64,
+    /// How often to check whether snapshot/timestamp need renewing, in seconds.
+    #[arg(long, env = "AIRLOCK_RENEW_CHECK_SECONDS", default_value_t = 60)]
+    pub renew_check_seconds: u64,
+    /// Requests per second each client may make to the device endpoints (0 = unlimited).
+    #[arg(long, env = "AIRLOCK_DEVICE_RATE", default_value_t = 100)]
+    pub device_rate: u32,
+    /// Burst above the device rate.
+    #[arg(long, env = "AIRLOCK_DEVICE_BURST", default_value_t = 200)]
+    pub device_burst: u32,
+    /// Requests per second each client may make to the admin endpoints (0 = unlimited).
+    #[arg(long, env = "AIRLOCK_ADMIN_RATE", default_value_t = 500)]
+    pub admin_rate: u32,
+    /// Burst above the admin rate.
+    #[arg(long, env = "AIRLOCK_ADMIN_BURST", default_value_t = 2000)]
+    pub admin_burst: u32,
+    /// Device authentication for check-ins and reports: `required` (enrolled devices with
+    /// their credential) or `open` (anyone; labs and demos).
+    #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
+    pub device_auth: airlock_server::deviceauth::DeviceAuth,
+    /// Who may read /tuf/ (metadata and images): `public` (any TUF client, mirrors, CDNs)
+    /// or `enrolled` (enrolled devices' credentials and the admin token only).
+    #[arg(long, env = "AIRLOCK_TUF_ACCESS", default_value = "public")]
+    pub tuf_access: airlock_server::deviceauth::TufAccess,
+    /// Years a security release must stay available before it may be withdrawn unforced.
+    #[arg(long, env = "AIRLOCK_RETENTION_YEARS", default_value_t = 10)]
+    pub retention_years: i16,
+    /// Longest a device may postpone security updates, in days.
+    #[arg(long, env = "AIRLOCK_MAX_POSTPONE_DAYS", default_value_t = 30)]
+    pub max_postpone_days: i64,
+    /// Warn this many days before root, targets or a product role expires.
+    #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
+    pub expiry_warning_days: i64,
+    /// With a shared state database (PostgreSQL): how often to follow what other replicas
+    /// committed (publishes, rollouts, enrolments), in seconds; 0 = never.
+    #[arg(long, env = "AIRLOCK_SYNC_SECONDS", default_value_t = 5)]
+    pub sync_seconds: u64,
+}
+
+pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
+    if args.timestamp_hours < 1 || args.snapshot_hours < 1 || args.renew_check_seconds < 1 {
+        anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
+    }
+    let (token, created) = airlock_server::load_or_create_admin_token(&args.admin_token_file)?;
+    if created {
+        tracing::warn!(
+            file = %args.admin_token_file.display(),
+            "created an admin token file (0600) with a random token"
+        );
+    }
+    let config = ServeConfig {
+        max_upload_bytes: args.max_upload_bytes,
+        timestamp_lifetime: jiff::SignedDuration::from_hours(args.timestamp_hours),
+        snapshot_lifetime: jiff::SignedDuration::from_hours(args.snapshot_hours),
+        device_rate: airlock_server::ratelimit::Rate::new(args.device_rate, args.device_burst),
+        admin_rate: airlock_server::ratelimit::Rate::new(args.admin_rate, args.admin_burst),
+        device_auth: args.device_auth,
+        max_postpone_days: args.max_postpone_days.max(0),
+        retention_years: args.retention_years.max(0),
+        tuf_access: args.tuf_access,
+        ..ServeConfig::default()
+    };
+    let app =
+        airlock_server::open(&args.data, storage, config, &token, Arc::new(SystemClock)).await?;
+    let (state_at, blobs_at) = storage.describe(&airlock_server::DataDir::new(&args.data));
+    tracing::info!(state = %state_at, blobs = %blobs_at, "storage");
+    if storage.is_shared() && args.sync_seconds > 0 {
+        airlock_server::spawn_sync(
+            app.clone(),
+            std::time::Duration::from_secs(args.sync_seconds),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    // The first stdout line tells scripts (and tests using port 0) where we are.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, online_key = %app.online_key_id(), "serving");
+    airlock_server::spawn_renewal(
+        app.clone(),
+        std::time::Duration::from_secs(args.renew_check_seconds),
+        jiff::SignedDuration::from_hours(args.expiry_warning_days.saturating_mul(24)),
+    );
+    airlock_server::serve(listener, app, airlock_server::serve::shutdown_signal()).await
+}

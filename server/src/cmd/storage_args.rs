@@ -1,0 +1,47 @@
+//! The storage flags shared by every command: where state and blobs live.
+
+use anyhow::Result;
+
+use airlock_server::Storage;
+
+/// Where state and blobs live (default: SQLite and a blob directory inside --data).
+#[derive(clap::Args)]
+pub struct StorageArgs {
+    /// State database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB, shared by several replicas
+    /// (default: SQLite airlock.db in the data directory).
+    #[arg(long, global = true, env = "AIRLOCK_STATE_URL")]
+    state_url: Option<String>,
+    /// Firmware blobs in an S3 bucket: s3://BUCKET[/PREFIX] (default: blobs/ in the data
+    /// directory). Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, global = true, env = "AIRLOCK_BLOBS")]
+    blobs: Option<String>,
+    /// Endpoint of an S3-protocol server (MinIO, Ceph, Garage...), e.g. http://10.0.0.5:9000.
+    #[arg(long, global = true, env = "AIRLOCK_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// Path-style bucket addressing (most self-hosted S3 servers need it).
+    #[arg(long, global = true, env = "AIRLOCK_S3_PATH_STYLE")]
+    s3_path_style: bool,
+}
+
+impl StorageArgs {
+    pub fn storage(&self) -> Result<Storage> {
+        let blobs = match &self.blobs {
+            None => None,
+            Some(url) => {
+                let mut c = airlock_server::storage::S3Config::parse(url)
+                    .map_err(|e| anyhow::anyhow!("--blobs: {e}"))?;
+                c.endpoint = self.s3_endpoint.clone();
+                c.region = self.s3_region.clone();
+                c.path_style = self.s3_path_style;
+                Some(c)
+            }
+        };
+        Ok(Storage {
+            state_url: self.state_url.clone(),
+            blobs,
+        })
+    }
+}

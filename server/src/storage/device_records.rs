@@ -1,0 +1,94 @@
+//! What devices tell the server: their check-ins (the last one per device) and their reports.
+
+use async_trait::async_trait;
+
+use airlock_core::api::DeviceReport;
+
+use super::sql::{ms, to_i64, SqlState, StateError};
+
+/// One device check-in, as recorded.
+#[derive(Debug, Clone)]
+pub struct CheckInRecord {
+    pub device_id: String,
+    pub product: String,
+    pub version: String,
+    pub security_version: u64,
+    pub decision: String,
+    pub at: jiff::Timestamp,
+    /// The device's update policy (JSON), when it sent one.
+    pub policy: Option<String>,
+}
+
+/// Check-ins and reports, written in batches.
+#[async_trait]
+pub trait DeviceRecords: Send + Sync {
+    async fn record_check_in(&self, record: &CheckInRecord) -> Result<(), StateError> {
+        self.record_check_ins(std::slice::from_ref(record)).await
+    }
+    /// Records several check-ins in one transaction.
+    async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError>;
+    async fn record_report(
+        &self,
+        device_id: &str,
+        report: &DeviceReport,
+        at: jiff::Timestamp,
+    ) -> Result<(), StateError> {
+        self.record_reports(&[(device_id.to_string(), report.clone(), at)])
+            .await
+    }
+    /// Records several reports in one transaction.
+    async fn record_reports(
+        &self,
+        reports: &[(String, DeviceReport, jiff::Timestamp)],
+    ) -> Result<(), StateError>;
+}
+
+#[async_trait]
+impl DeviceRecords for SqlState {
+    async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
+            "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen_ms, policy)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET product = excluded.product, version = excluded.version,
+                 security_version = excluded.security_version,
+                 last_decision = excluded.last_decision, last_seen_ms = excluded.last_seen_ms,
+                 policy = excluded.policy",
+        )
+            .bind(&r.device_id)
+            .bind(&r.product)
+            .bind(&r.version)
+            .bind(to_i64(r.security_version))
+            .bind(&r.decision)
+            .bind(ms(r.at))
+            .bind(&r.policy)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_reports(
+        &self,
+        reports: &[(String, DeviceReport, jiff::Timestamp)],
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for (device_id, report, at) in reports {
+            sqlx::query(
+                "INSERT INTO reports (device_id, product, status, version, code, at_ms)
+                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5)",
+            )
+            .bind(device_id)
+            .bind(report.status.as_str())
+            .bind(&report.version)
+            .bind(&report.code)
+            .bind(ms(*at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,250 @@
+//! The one state database: SQLite (embedded default) or PostgreSQL (several replicas), through
+//! the same SQL with sqlx's `Any` driver. Opening it brings its schema up to date
+//! ([`super::migrations`]). The concerns it stores are traits in their own files.
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StateError {
+    #[error("the repository changed since this publish started (generation {expected} expected, found {found})")]
+    Conflict { expected: u64, found: u64 },
+    #[error("metadata file {0} already exists")]
+    FileExists(String),
+    #[error("device {0} is already enrolled")]
+    DeviceEnrolled(String),
+    #[error("state database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("state database schema: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("state database holds invalid data: {0}")]
+    Corrupt(String),
+    #[error("state database holds invalid data: unsupported state database URL {0:?}: use postgres://... or sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+/// Times are stored as Unix milliseconds (BIGINT) in every table.
+pub(crate) fn ms(t: jiff::Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub(crate) fn from_ms(v: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(v).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The state store: implements every storage trait of [`super`].
+#[derive(Debug, Clone)]
+pub struct SqlState {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database a [`SqlState`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl SqlState {
+    /// Opens (creating if needed) a SQLite database file.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
+        let url = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .to_url_lossy();
+        Self::connect(url.as_str(), Backend::Sqlite, 4).await
+    }
+
+    /// Opens a state database by URL: `postgres://user:password@host:port/db` (or
+    /// `postgresql://`), or `sqlite://PATH`. The schema is created or brought up to date.
+    pub async fn open_url(url: &str, max_connections: u32) -> Result<Self, StateError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StateError::UnsupportedUrl(redact_url(url)));
+        };
+        Self::connect(url, backend, max_connections).await
+    }
+
+    async fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StateError> {
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // durable commits, concurrent readers, and waiting instead of failing
+                        // while another connection writes
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        super::migrations::run(&pool, backend).await?;
+        Ok(SqlState { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable URL>".to_string(),
+    }
+}
+
+/// Whether the database answers (for /readyz).
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn check(&self) -> Result<(), StateError>;
+}
+
+#[async_trait]
+impl Readiness for SqlState {
+    async fn check(&self) -> Result<(), StateError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::test_db::postgres_db;
+    use crate::storage::*;
+    use airlock_core::api::DeviceReport;
+    use airlock_core::rollout::{Rollout, RolloutState};
+
+    /// Every concern's round trip on PostgreSQL (SQLite runs them through the service tests).
+    #[tokio::test]
+    async fn postgres_devices_tokens_rollouts_round_trip() {
+        let Some(url) = postgres_db("postgres_devices_tokens_rollouts_round_trip").await else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        db.insert_enrolment_token(
+            &EnrolmentToken {
+                token_sha256: "t1".into(),
+                product: "acme-cam".into(),
+                device_id: None,
+                revoked: false,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let t = db.enrolment_token("t1").await.unwrap().unwrap();
+        assert_eq!(
+            (t.product.as_str(), t.device_id, t.revoked),
+            ("acme-cam", None, false)
+        );
+        let cred = DeviceCredential {
+            device_id: "cam-1".into(),
+            product: "acme-cam".into(),
+            credential_sha256: "c1".into(),
+            revoked: false,
+        };
+        db.insert_credential(&cred, now).await.unwrap();
+        assert!(matches!(
+            db.insert_credential(&cred, now).await,
+            Err(StateError::DeviceEnrolled(_))
+        ));
+        assert!(db.revoke_device("cam-1").await.unwrap());
+        assert!(db.credentials().await.unwrap()[0].revoked);
+        db.insert_credential(&cred, now).await.unwrap();
+        assert!(!db.credentials().await.unwrap()[0].revoked);
+        db.record_check_ins(&[CheckInRecord {
+            device_id: "cam-1".into(),
+            product: "acme-cam".into(),
+            version: "1.0.0".into(),
+            security_version: 1,
+            decision: "update".into(),
+            at: now,
+            policy: None,
+        }])
+        .await
+        .unwrap();
+        for status in ["installed", "failed"] {
+            let report: DeviceReport = serde_json::from_value(serde_json::json!({
+                "status": status, "version": "1.1.0", "code": null
+            }))
+            .unwrap();
+            db.record_report("cam-1", &report, now).await.unwrap();
+        }
+        assert_eq!(
+            db.outcome_counts("acme-cam", "1.1.0", now).await.unwrap(),
+            (1, 1)
+        );
+        db.insert_admin_token("h1", "ci", "publish,read", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.admin_token("h1").await.unwrap(),
+            Some(("ci".to_string(), "publish,read".to_string()))
+        );
+        assert_eq!(db.revoke_admin_token("ci").await.unwrap(), 1);
+        assert_eq!(db.admin_token("h1").await.unwrap(), None);
+        let rollout = Rollout {
+            id: "r1".into(),
+            product: "acme-cam".into(),
+            target: "acme-cam/fw-1.1.0.bin".into(),
+            version: "1.1.0".parse().unwrap(),
+            waves: airlock_core::rollout::parse_waves("10%@0h,100%@24h").unwrap(),
+            health: Some(
+                airlock_core::rollout::parse_health_rule("failures>=5% after 20 reports").unwrap(),
+            ),
+            state: RolloutState::Active,
+            started_at: now,
+            reason: None,
+        };
+        db.insert_rollout(&rollout).await.unwrap();
+        db.set_rollout_state("r1", RolloutState::Paused, Some("failures"), now)
+            .await
+            .unwrap();
+        let listed = db.list_rollouts().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].state, RolloutState::Paused);
+        assert_eq!(listed[0].waves, rollout.waves);
+        assert_eq!(listed[0].reason.as_deref(), Some("failures"));
+        db.audit(now, "test", "x", &serde_json::json!({"a": 1}))
+            .await
+            .unwrap();
+        db.check().await.unwrap();
+    }
+}
