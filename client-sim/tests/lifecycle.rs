@@ -63,7 +63,7 @@ impl Life {
         self.clock.set(now);
         airlock_server::publish::renew_if_due(&self.app)
             .await
-            .map_err(|e| anyhow::anyhow!("renewing snapshot/timestamp: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("renewing snapshot/timestamp: {e}"))?;
         Ok(now)
     }
 

@@ -21,7 +21,7 @@ pub fn spawn_renewal(
             tick.tick().await;
             app.limits.forget_idle();
             if let Err(e) = publish::renew_if_due(&app).await {
-                tracing::error!(error = %e.message, "renewing snapshot and timestamp failed");
+                tracing::error!(error = %e, "renewing snapshot and timestamp failed");
             }
             if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
                 last_warning = Some(std::time::Instant::now());

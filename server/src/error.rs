@@ -14,7 +14,7 @@ use crate::decide::CheckInError;
 use crate::deviceauth::DeviceAuthError;
 use crate::enrolment::EnrolmentError;
 use crate::fleet::FleetError;
-use crate::publish::{PublishError, RenewalError};
+use crate::publish::PublishError;
 use crate::reports::ReportError;
 use crate::rollouts::RolloutError;
 use crate::storage::{BlobError, StateError};
@@ -138,12 +138,6 @@ impl From<PublishError> for ApiError {
             ),
             PublishError::Internal(_) => ApiError::internal(message),
         }
-    }
-}
-
-impl From<RenewalError> for ApiError {
-    fn from(e: RenewalError) -> Self {
-        e.kind.into()
     }
 }
 

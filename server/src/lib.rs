@@ -15,7 +15,6 @@ pub mod deviceauth;
 pub mod enrolment;
 pub mod error;
 pub mod fleet;
-pub mod html;
 pub mod metrics;
 pub mod online_key;
 pub mod publish;

@@ -59,24 +59,6 @@ pub enum PublishError {
     Rollout(#[from] RolloutError),
 }
 
-/// A failed renewal or re-signing; `message` says what failed (the simulator prints it).
-#[derive(Debug, Error)]
-#[error("{message}")]
-pub struct RenewalError {
-    pub message: String,
-    #[source]
-    pub kind: PublishError,
-}
-
-impl From<PublishError> for RenewalError {
-    fn from(kind: PublishError) -> Self {
-        RenewalError {
-            message: kind.to_string(),
-            kind,
-        }
-    }
-}
-
 /// Largest support record accepted.
 const SUPPORT_RECORD_LIMIT: u64 = 1 << 20;
 
@@ -528,7 +510,7 @@ pub async fn commit(
 
 /// Re-signs snapshot and timestamp when either has used up half its lifetime, so devices never
 /// meet an expired timestamp because nobody republished. Returns whether it renewed.
-pub async fn renew_if_due(app: &AppState) -> Result<bool, RenewalError> {
+pub async fn renew_if_due(app: &AppState) -> Result<bool, PublishError> {
     let _guard = app.publish_lock.lock().await;
     let base = app.view();
     if !base.is_published() {
@@ -550,13 +532,13 @@ pub async fn renew_if_due(app: &AppState) -> Result<bool, RenewalError> {
 
 /// Re-signs snapshot and timestamp now, whatever their expiry (e.g. after an online key
 /// incident, or to test clients). Fails if nothing is published.
-pub async fn resign(app: &AppState) -> Result<RepoView, RenewalError> {
+pub async fn resign(app: &AppState) -> Result<RepoView, PublishError> {
     let _guard = app.publish_lock.lock().await;
     let base = app.view();
     if !base.is_published() {
-        return Err(PublishError::NothingPublished.into());
+        return Err(PublishError::NothingPublished);
     }
-    Ok(resign_locked(app, &base, app.clock.now()).await?)
+    resign_locked(app, &base, app.clock.now()).await
 }
 
 async fn resign_locked(

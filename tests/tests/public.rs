@@ -94,7 +94,7 @@ fn public_support_statement_and_security_txt() {
     );
     let tag = server.get("/products/acme-tag").text().unwrap();
     assert!(
-        tag.contains("&lt;script&gt;") && !tag.contains("<script>"),
+        tag.contains("&#60;script&#62;") && !tag.contains("<script>"),
         "escaped: {tag}"
     );
     assert!(

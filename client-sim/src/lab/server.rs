@@ -90,7 +90,7 @@ impl Server {
         airlock_server::publish::resign(&self.app)
             .await
             .map(|_| ())
-            .map_err(|e| anyhow::anyhow!(e.message))
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
     }
 
     /// Renews snapshot/timestamp if due, as the server's minute timer does.
@@ -98,12 +98,7 @@ impl Server {
         airlock_server::publish::renew_if_due(&self.app)
             .await
             .map(|_| ())
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the server could not renew snapshot/timestamp: {}",
-                    e.message
-                )
-            })
+            .map_err(|e| anyhow::anyhow!("the server could not renew snapshot/timestamp: {e}"))
     }
 
     /// How many 206 (partial content) answers the server's metrics count.
