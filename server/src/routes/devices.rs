@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
 use crate::routes::parse_json;
+use crate::routes::responses::{RateLimited, ServerFault, Timeout};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,9 +41,9 @@ pub struct ReportAccepted {
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
         (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout"),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        Timeout,
+        RateLimited,
+        ServerFault,
     ),
     security((), ("device_credential" = []))
 )]
@@ -70,9 +71,9 @@ pub async fn check_in(
         (status = 400, description = "Malformed device id, body, version or code", body = ErrorBody),
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout"),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        Timeout,
+        RateLimited,
+        ServerFault,
     ),
     security((), ("device_credential" = []))
 )]
@@ -104,8 +105,8 @@ pub async fn report(
         (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
         (status = 403, description = "Token for another product or device", body = ErrorBody),
         (status = 409, description = "Device already enrolled", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        RateLimited,
+        ServerFault,
     )
 )]
 pub async fn enrol(
