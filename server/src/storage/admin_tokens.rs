@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{ms, SqlState, StateError};
+use super::sql::{flag, ms, SqlState, StateError};
 
 /// Scoped admin tokens made by `airlock-server token create`.
 #[async_trait]
@@ -70,7 +70,7 @@ impl AdminTokenStore for SqlState {
                 Ok((
                     r.try_get("name")?,
                     r.try_get("scopes")?,
-                    r.try_get::<i64, _>("revoked")? != 0,
+                    flag(&r, "revoked")?,
                 ))
             })
             .collect()

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{from_ms, ms, SqlState, StateError};
+use super::sql::{count, from_ms, ms, SqlState, StateError};
 
 /// Devices on one (version, security version), by their last check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +84,8 @@ impl FleetQueries for SqlState {
             .map(|r| {
                 Ok(VersionCount {
                     version: r.try_get("version")?,
-                    security_version: r.try_get::<i64, _>("security_version")?.max(0) as u64,
-                    devices: r.try_get::<i64, _>("devices")?.max(0) as u64,
+                    security_version: count(&r, "security_version")?,
+                    devices: count(&r, "devices")?,
                 })
             })
             .collect()

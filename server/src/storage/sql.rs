@@ -40,6 +40,19 @@ pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A 0/1 flag column (`revoked`) as a bool: SQLite has no BOOLEAN, so every table stores
+/// flags as integers.
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// A non-negative integer column (a count, a security version) as u64.
+pub(crate) fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+}
+
 /// The state store: implements every storage trait of [`super`].
 #[derive(Debug, Clone)]
 pub struct SqlState {
