@@ -61,19 +61,17 @@ impl AdminTokenStore for SqlState {
     }
 
     async fn admin_tokens(&self) -> Result<Vec<(String, String, bool)>, StateError> {
-        let rows =
-            sqlx::query("SELECT name, scopes, revoked FROM admin_tokens ORDER BY created_ms")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query("SELECT name, scopes, revoked FROM admin_tokens ORDER BY created_ms"),
+            |r| {
                 Ok((
                     r.try_get("name")?,
                     r.try_get("scopes")?,
-                    flag(&r, "revoked")?,
+                    flag(r, "revoked")?,
                 ))
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn revoke_admin_token(&self, name: &str) -> Result<u64, StateError> {

@@ -127,21 +127,20 @@ impl EnrolmentStore for SqlState {
     }
 
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError> {
-        let rows = sqlx::query(
-            "SELECT device_id, product, credential_sha256, revoked FROM device_credentials",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT device_id, product, credential_sha256, revoked FROM device_credentials",
+            ),
+            |r| {
                 Ok(DeviceCredential {
                     device_id: r.try_get("device_id")?,
                     product: r.try_get("product")?,
                     credential_sha256: r.try_get("credential_sha256")?,
-                    revoked: flag(&r, "revoked")?,
+                    revoked: flag(r, "revoked")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError> {

@@ -53,6 +53,9 @@ pub(crate) fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, sqlx::
     Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
 }
 
+/// A query of the `Any` driver with its bound parameters, as `sqlx::query(..).bind(..)` makes.
+pub(crate) type SqlQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// The state store: implements every storage trait of [`super`].
 #[derive(Debug, Clone)]
 pub struct SqlState {
@@ -77,6 +80,16 @@ impl Backend {
 }
 
 impl SqlState {
+    /// Runs `query` and reads every row it returns with `read`.
+    pub(crate) async fn fetch_all_as<T>(
+        &self,
+        query: SqlQuery<'_>,
+        read: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, StateError> {
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
+    }
+
     /// Opens (creating if needed) a SQLite database file.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
         let url = SqliteConnectOptions::new()
