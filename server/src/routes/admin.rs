@@ -17,7 +17,7 @@ use airlock_core::api::{
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::openapi::Binary;
+use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
 use crate::routes::parse_json;
 use crate::routes::responses::{AdminRefusals, ServerFault};
 
@@ -64,7 +64,7 @@ pub struct DeviceRevoked {
     get,
     path = "/v1/admin/blobs/{sha256}",
     tag = "admin",
-    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    params(BlobPath),
     responses(
         (status = 200, description = "Stored", body = BlobInfo),
         (status = 400, description = "Not a SHA-256 digest", body = ErrorBody),
@@ -95,7 +95,7 @@ pub async fn head_blob(
     put,
     path = "/v1/admin/blobs/{sha256}",
     tag = "admin",
-    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    params(BlobPath),
     request_body(content = inline(Binary), content_type = "application/octet-stream", description = "The content"),
     responses(
         (status = 201, description = "Stored", body = BlobInfo),
@@ -282,10 +282,7 @@ pub async fn list_rollouts(
     get,
     path = "/v1/admin/rollouts/{product}/{version}",
     tag = "admin",
-    params(
-        ("product" = String, Path, description = "Product id"),
-        ("version" = String, Path, description = "Release version (semver)"),
-    ),
+    params(ReleasePath),
     responses(
         (status = 200, description = "The rollout", body = RolloutStatus),
         (status = 400, description = "Not a semantic version", body = ErrorBody),
@@ -313,8 +310,7 @@ pub async fn rollout_status(
     path = "/v1/admin/rollouts/{product}/{version}/{action}",
     tag = "admin",
     params(
-        ("product" = String, Path, description = "Product id"),
-        ("version" = String, Path, description = "Release version (semver)"),
+        ReleasePath,
         ("action" = String, Path, description = "`pause`, `resume` or `abort`"),
     ),
     request_body(content = Option<RolloutAction>, description = "Optional; an empty body records a default reason"),
@@ -353,7 +349,7 @@ pub async fn rollout_action(
     get,
     path = "/v1/admin/products/{product}/fleet",
     tag = "admin",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The fleet figures", body = FleetReport),
         (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
@@ -427,7 +423,7 @@ pub async fn create_enrolment_token(
     post,
     path = "/v1/admin/devices/{device_id}/revoke",
     tag = "admin",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     responses(
         (status = 200, description = "Revoked", body = DeviceRevoked),
         (status = 400, description = "Malformed device id", body = ErrorBody),

@@ -14,6 +14,7 @@ use airlock_core::api::{
 use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
+use crate::routes::openapi::DevicePath;
 use crate::routes::parse_json;
 use crate::routes::responses::{RateLimited, ServerFault, Timeout};
 
@@ -33,7 +34,7 @@ pub struct ReportAccepted {
     post,
     path = "/v1/devices/{device_id}/check-in",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = CheckInRequest,
     responses(
         (status = 200, description = "The decision", body = CheckInResponse),
@@ -64,7 +65,7 @@ pub async fn check_in(
     post,
     path = "/v1/devices/{device_id}/reports",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = DeviceReport,
     responses(
         (status = 202, description = "Recorded", body = ReportAccepted),
@@ -97,7 +98,7 @@ pub async fn report(
     post,
     path = "/v1/devices/{device_id}/enrol",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = EnrolRequest,
     responses(
         (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),

@@ -17,6 +17,7 @@ use airlock_core::support::SupportRecord;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::openapi::ProductPath;
 use crate::view::RepoView;
 
 /// Where the support statement stands today.
@@ -144,7 +145,7 @@ pub struct AdvisoryList {
     get,
     path = "/v1/products/{product}/support",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The support statement", body = SupportStatement),
         (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
@@ -186,7 +187,7 @@ pub async fn products(State(app): State<AppState>) -> Json<ProductList> {
     get,
     path = "/products/{product}",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The support page", body = String, content_type = "text/html; charset=utf-8"),
         (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
@@ -267,7 +268,7 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
     get,
     path = "/v1/products/{product}/advisories",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The advisories", body = AdvisoryList),
         (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
