@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
 use crate::routes::parse_json;
-use crate::routes::responses::{AdminRefusals, ServerFault};
+use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
 
 pub use crate::auth::Scope;
 
@@ -352,7 +352,7 @@ pub async fn rollout_action(
     params(ProductPath),
     responses(
         (status = 200, description = "The fleet figures", body = FleetReport),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
         AdminRefusals<scope::Read>,
         ServerFault,
     ),
@@ -400,7 +400,7 @@ pub async fn repository(
     responses(
         (status = 201, description = "Created", body = EnrolmentTokenResponse),
         (status = 400, description = "Malformed body or device id", body = ErrorBody),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
         AdminRefusals<scope::Devices>,
         ServerFault,
     ),

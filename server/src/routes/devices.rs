@@ -16,7 +16,7 @@ use crate::auth::Device;
 use crate::error::ApiError;
 use crate::routes::openapi::DevicePath;
 use crate::routes::parse_json;
-use crate::routes::responses::{RateLimited, ServerFault, Timeout};
+use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +41,7 @@ pub struct ReportAccepted {
         (status = 400, description = "Malformed device id, body, version or policy", body = ErrorBody),
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
         Timeout,
         RateLimited,
         ServerFault,

@@ -47,6 +47,15 @@ impl IntoResponses for ServerFault {
     }
 }
 
+/// 404 for a product id that is not published (or malformed).
+pub struct UnknownProduct;
+
+impl IntoResponses for UnknownProduct {
+    fn responses() -> Responses {
+        Responses::from([error(404, "Unknown product (`unknown_product`)")])
+    }
+}
+
 /// 408 from the request timeout of check-ins, reports and TUF metadata (no body).
 pub struct Timeout;
 
