@@ -14,30 +14,32 @@ pub struct DataDir {
     pub root: PathBuf,
 }
 
+/// One accessor per file or directory of the data directory: its path under the root.
+macro_rules! data_dir_paths {
+    ($($(#[$meta:meta])* $accessor:ident => $name:literal,)+) => {
+        impl DataDir {
+            $($(#[$meta])* pub fn $accessor(&self) -> PathBuf {
+                self.root.join($name)
+            })+
+        }
+    };
+}
+
+data_dir_paths! {
+    online_key => "online.key",
+    online_pub => "online.pub",
+    /// The prepared next online key (online-key rotation).
+    online_next_key => "online-next.key",
+    online_next_pub => "online-next.pub",
+    database => "airlock.db",
+    blobs => "blobs",
+}
+
 impl DataDir {
     pub fn new(root: &Path) -> Self {
         DataDir {
             root: root.to_path_buf(),
         }
-    }
-    pub fn online_key(&self) -> PathBuf {
-        self.root.join("online.key")
-    }
-    pub fn online_pub(&self) -> PathBuf {
-        self.root.join("online.pub")
-    }
-    /// The prepared next online key (online-key rotation).
-    pub fn online_next_key(&self) -> PathBuf {
-        self.root.join("online-next.key")
-    }
-    pub fn online_next_pub(&self) -> PathBuf {
-        self.root.join("online-next.pub")
-    }
-    pub fn database(&self) -> PathBuf {
-        self.root.join("airlock.db")
-    }
-    pub fn blobs(&self) -> PathBuf {
-        self.root.join("blobs")
     }
 
     /// Fails unless `init` made this directory.

@@ -45,44 +45,48 @@ pub fn check_device_id(id: &str) -> Result<(), DeviceAuthError> {
     }
 }
 
-/// Whether check-ins and reports need a device credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeviceAuth {
-    #[default]
-    Required,
-    Open,
+/// A flag's value: an enum whose variants are named by fixed words, parsed by `FromStr` (clap
+/// and the config file); an unknown word is answered with the list (`"x": expected a or b`).
+macro_rules! flag_choice {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($word => Ok($name::$variant),)+
+                    other => Err(format!("{other:?}: expected {}", [$($word),+].join(" or "))),
+                }
+            }
+        }
+    };
 }
 
-impl std::str::FromStr for DeviceAuth {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "required" => Ok(DeviceAuth::Required),
-            "open" => Ok(DeviceAuth::Open),
-            other => Err(format!("{other:?}: expected required or open")),
-        }
+flag_choice! {
+    /// Whether check-ins and reports need a device credential.
+    DeviceAuth {
+        #[default]
+        Required = "required",
+        Open = "open",
     }
 }
 
-/// Who may read `/tuf/` (metadata and images).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TufAccess {
-    /// Anyone: plain TUF clients, mirrors and CDNs (TUF protects integrity, not secrecy).
-    #[default]
-    Public,
-    /// Only enrolled devices (their credential as a bearer token) and the admin token: for
-    /// vendors whose images must not be downloadable by strangers.
-    Enrolled,
-}
-
-impl std::str::FromStr for TufAccess {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "public" => Ok(TufAccess::Public),
-            "enrolled" => Ok(TufAccess::Enrolled),
-            other => Err(format!("{other:?}: expected public or enrolled")),
-        }
+flag_choice! {
+    /// Who may read `/tuf/` (metadata and images).
+    TufAccess {
+        /// Anyone: plain TUF clients, mirrors and CDNs (TUF protects integrity, not secrecy).
+        #[default]
+        Public = "public",
+        /// Only enrolled devices (their credential as a bearer token) and the admin token: for
+        /// vendors whose images must not be downloadable by strangers.
+        Enrolled = "enrolled",
     }
 }
 
@@ -225,6 +229,22 @@ mod tests {
     use crate::auth::Device;
     use crate::error::ApiError;
     use axum::http::header;
+
+    #[test]
+    fn flag_words_parse_and_an_unknown_word_lists_the_choices() {
+        assert_eq!("open".parse::<DeviceAuth>(), Ok(DeviceAuth::Open));
+        assert_eq!("enrolled".parse::<TufAccess>(), Ok(TufAccess::Enrolled));
+        assert_eq!(DeviceAuth::default(), DeviceAuth::Required);
+        assert_eq!(TufAccess::default(), TufAccess::Public);
+        assert_eq!(
+            "x".parse::<DeviceAuth>(),
+            Err("\"x\": expected required or open".to_string())
+        );
+        assert_eq!(
+            "x".parse::<TufAccess>(),
+            Err("\"x\": expected public or enrolled".to_string())
+        );
+    }
 
     fn creds() -> (Credentials, String) {
         let secret = random_secret();

@@ -17,8 +17,9 @@ use airlock_core::api::{
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::openapi::Binary;
+use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
 use crate::routes::parse_json;
+use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
 
 pub use crate::auth::Scope;
 
@@ -63,15 +64,13 @@ pub struct DeviceRevoked {
     get,
     path = "/v1/admin/blobs/{sha256}",
     tag = "admin",
-    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    params(BlobPath),
     responses(
         (status = 200, description = "Stored", body = BlobInfo),
         (status = 400, description = "Not a SHA-256 digest", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
         (status = 404, description = "No such blob", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Publish>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -96,16 +95,14 @@ pub async fn head_blob(
     put,
     path = "/v1/admin/blobs/{sha256}",
     tag = "admin",
-    params(("sha256" = String, Path, description = "Hex SHA-256 of the content")),
+    params(BlobPath),
     request_body(content = inline(Binary), content_type = "application/octet-stream", description = "The content"),
     responses(
         (status = 201, description = "Stored", body = BlobInfo),
         (status = 400, description = "Not a SHA-256 digest (`bad_request`), content does not match it (`hash_mismatch`), or upload interrupted", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
         (status = 413, description = "Larger than `--max-upload-bytes` (`too_large`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Publish>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -145,13 +142,11 @@ pub async fn put_blob(
     responses(
         (status = 200, description = "Published", body = PublishResponse),
         (status = 400, description = "Refused: `bad_request`, `invalid_metadata`, `bad_signature`, `expired`, `support_rule`, ...", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
         (status = 409, description = "A version rollback or reuse, a root fork, or a concurrent publish won (`conflict`)", body = ErrorBody),
         (status = 413, description = "Body larger than `--max-metadata-bytes`"),
         (status = 422, description = "A TUF client could not load the result (`client_check_failed`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Publish>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -210,11 +205,9 @@ async fn record_publish(
     tag = "admin",
     responses(
         (status = 200, description = "Re-signed", body = Resigned),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `publish` scope", body = ErrorBody),
         (status = 409, description = "Nothing is published yet", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Publish>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -246,12 +239,10 @@ pub async fn resign(
     responses(
         (status = 201, description = "Started", body = RolloutStatus),
         (status = 400, description = "Malformed body, version, waves or health rule", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `rollout` scope", body = ErrorBody),
         (status = 404, description = "Unknown product or release", body = ErrorBody),
         (status = 409, description = "The release already has a rollout in progress", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Rollout>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -274,10 +265,8 @@ pub async fn start_rollout(
     tag = "admin",
     responses(
         (status = 200, description = "All rollouts", body = Vec<RolloutStatus>),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Read>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -293,18 +282,13 @@ pub async fn list_rollouts(
     get,
     path = "/v1/admin/rollouts/{product}/{version}",
     tag = "admin",
-    params(
-        ("product" = String, Path, description = "Product id"),
-        ("version" = String, Path, description = "Release version (semver)"),
-    ),
+    params(ReleasePath),
     responses(
         (status = 200, description = "The rollout", body = RolloutStatus),
         (status = 400, description = "Not a semantic version", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
         (status = 404, description = "Unknown product or release, or no rollout (`no_rollout`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Read>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -326,20 +310,17 @@ pub async fn rollout_status(
     path = "/v1/admin/rollouts/{product}/{version}/{action}",
     tag = "admin",
     params(
-        ("product" = String, Path, description = "Product id"),
-        ("version" = String, Path, description = "Release version (semver)"),
+        ReleasePath,
         ("action" = String, Path, description = "`pause`, `resume` or `abort`"),
     ),
     request_body(content = Option<RolloutAction>, description = "Optional; an empty body records a default reason"),
     responses(
         (status = 200, description = "The rollout in its new state", body = RolloutStatus),
         (status = 400, description = "Malformed body or version", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `rollout` scope", body = ErrorBody),
         (status = 404, description = "Unknown product, release, rollout or action", body = ErrorBody),
         (status = 409, description = "The action does not apply in the rollout's state", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Rollout>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -368,14 +349,12 @@ pub async fn rollout_action(
     get,
     path = "/v1/admin/products/{product}/fleet",
     tag = "admin",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The fleet figures", body = FleetReport),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        UnknownProduct,
+        AdminRefusals<scope::Read>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -394,9 +373,7 @@ pub async fn fleet(
     tag = "admin",
     responses(
         (status = 200, description = "Generation, metadata versions, online key", body = RepositoryState),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
+        AdminRefusals<scope::Read>,
     ),
     security(("admin_token" = []))
 )]
@@ -423,11 +400,9 @@ pub async fn repository(
     responses(
         (status = 201, description = "Created", body = EnrolmentTokenResponse),
         (status = 400, description = "Malformed body or device id", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `devices` scope", body = ErrorBody),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        UnknownProduct,
+        AdminRefusals<scope::Devices>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]
@@ -448,15 +423,13 @@ pub async fn create_enrolment_token(
     post,
     path = "/v1/admin/devices/{device_id}/revoke",
     tag = "admin",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     responses(
         (status = 200, description = "Revoked", body = DeviceRevoked),
         (status = 400, description = "Malformed device id", body = ErrorBody),
-        (status = 401, description = "No or invalid admin token", body = ErrorBody),
-        (status = 403, description = "The token lacks the `devices` scope", body = ErrorBody),
         (status = 404, description = "The device is not enrolled (`not_enrolled`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        AdminRefusals<scope::Devices>,
+        ServerFault,
     ),
     security(("admin_token" = []))
 )]

@@ -14,7 +14,9 @@ use airlock_core::api::{
 use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
+use crate::routes::openapi::DevicePath;
 use crate::routes::parse_json;
+use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,17 +34,17 @@ pub struct ReportAccepted {
     post,
     path = "/v1/devices/{device_id}/check-in",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = CheckInRequest,
     responses(
         (status = 200, description = "The decision", body = CheckInResponse),
         (status = 400, description = "Malformed device id, body, version or policy", body = ErrorBody),
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout"),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        UnknownProduct,
+        Timeout,
+        RateLimited,
+        ServerFault,
     ),
     security((), ("device_credential" = []))
 )]
@@ -63,16 +65,16 @@ pub async fn check_in(
     post,
     path = "/v1/devices/{device_id}/reports",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = DeviceReport,
     responses(
         (status = 202, description = "Recorded", body = ReportAccepted),
         (status = 400, description = "Malformed device id, body, version or code", body = ErrorBody),
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout"),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        Timeout,
+        RateLimited,
+        ServerFault,
     ),
     security((), ("device_credential" = []))
 )]
@@ -96,7 +98,7 @@ pub async fn report(
     post,
     path = "/v1/devices/{device_id}/enrol",
     tag = "devices",
-    params(("device_id" = String, Path, description = "1-128 characters of A-Z a-z 0-9 . _ : -")),
+    params(DevicePath),
     request_body = EnrolRequest,
     responses(
         (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),
@@ -104,8 +106,8 @@ pub async fn report(
         (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
         (status = 403, description = "Token for another product or device", body = ErrorBody),
         (status = 409, description = "Device already enrolled", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After` says when to retry)", body = ErrorBody),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        RateLimited,
+        ServerFault,
     )
 )]
 pub async fn enrol(

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod openapi;
 pub mod ops;
 pub mod public;
+pub mod responses;
 pub mod support_page;
 pub mod tuf;
 

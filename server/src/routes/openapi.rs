@@ -142,6 +142,40 @@ impl utoipa::PartialSchema for Binary {
 
 impl utoipa::ToSchema for Binary {}
 
+/// `{product}` in an operation's path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProductPath {
+    /// Product id
+    pub product: String,
+}
+
+/// `{product}/{version}` in an operation's path: one release.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ReleasePath {
+    /// Product id
+    pub product: String,
+    /// Release version (semver)
+    pub version: String,
+}
+
+/// `{sha256}` in an operation's path: a stored blob.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct BlobPath {
+    /// Hex SHA-256 of the content
+    pub sha256: String,
+}
+
+/// `{device_id}` in an operation's path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DevicePath {
+    /// 1-128 characters of A-Z a-z 0-9 . _ : -
+    pub device_id: String,
+}
+
 /// This document: OpenAPI 3.1 description of every endpoint (no login).
 #[utoipa::path(
     get,

@@ -17,7 +17,9 @@ use airlock_core::support::SupportRecord;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::view::RepoView;
+use crate::routes::openapi::ProductPath;
+use crate::routes::responses::UnknownProduct;
+use crate::view::{ProductView, RepoView};
 
 /// Where the support statement stands today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -68,16 +70,30 @@ pub struct SupportStatement {
     pub signed_record: SignedRecord,
 }
 
+fn unknown_product(product: &str) -> ApiError {
+    ApiError::not_found("unknown_product", format!("unknown product {product:?}"))
+}
+
+/// A published product by id; 404 `unknown_product` for a malformed id too.
+fn published_product<'v>(view: &'v RepoView, product: &str) -> Result<&'v ProductView, ApiError> {
+    names::check_product_id(product).map_err(|_| unknown_product(product))?;
+    view.products
+        .get(product)
+        .ok_or_else(|| unknown_product(product))
+}
+
 fn statement(
     view: &RepoView,
     product: &str,
     now: jiff::Timestamp,
 ) -> Result<SupportStatement, ApiError> {
-    let unknown = || ApiError::not_found("unknown_product", format!("unknown product {product:?}"));
-    names::check_product_id(product).map_err(|_| unknown())?;
-    let p = view.products.get(product).ok_or_else(unknown)?;
+    let p = published_product(view, product)?;
     let target = names::support_target_name(product);
-    let (sha256, length) = view.targets.get(&target).cloned().ok_or_else(unknown)?;
+    let (sha256, length) = view
+        .targets
+        .get(&target)
+        .cloned()
+        .ok_or_else(|| unknown_product(product))?;
     let role_version = view.index.roles.get(product).copied().unwrap_or(0);
     Ok(SupportStatement {
         record: p.support.clone(),
@@ -144,10 +160,10 @@ pub struct AdvisoryList {
     get,
     path = "/v1/products/{product}/support",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The support statement", body = SupportStatement),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
     )
 )]
 pub async fn support_json(
@@ -186,10 +202,10 @@ pub async fn products(State(app): State<AppState>) -> Json<ProductList> {
     get,
     path = "/products/{product}",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The support page", body = String, content_type = "text/html; charset=utf-8"),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
     )
 )]
 pub async fn support_page(
@@ -267,10 +283,10 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
     get,
     path = "/v1/products/{product}/advisories",
     tag = "public",
-    params(("product" = String, Path, description = "Product id")),
+    params(ProductPath),
     responses(
         (status = 200, description = "The advisories", body = AdvisoryList),
-        (status = 404, description = "Unknown product (`unknown_product`)", body = ErrorBody),
+        UnknownProduct,
     )
 )]
 pub async fn advisories(
@@ -278,9 +294,7 @@ pub async fn advisories(
     Path(product): Path<String>,
 ) -> Result<Json<AdvisoryList>, ApiError> {
     let view = app.view();
-    let unknown = || ApiError::not_found("unknown_product", format!("unknown product {product:?}"));
-    names::check_product_id(&product).map_err(|_| unknown())?;
-    let p = view.products.get(&product).ok_or_else(unknown)?;
+    let p = published_product(&view, &product)?;
     let mut releases: Vec<_> = p
         .releases
         .iter()

@@ -13,6 +13,7 @@ use airlock_core::names;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::openapi::Binary;
+use crate::routes::responses::{ServerFault, Timeout};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT: &str = "no-cache";
@@ -37,11 +38,16 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-fn not_modified_response(etag: &str, cache: &'static str) -> Response {
-    let mut resp = StatusCode::NOT_MODIFIED.into_response();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
+/// Sets header `name` to `value`; a value that is not a valid header value is left out.
+fn with_header(mut resp: Response, name: header::HeaderName, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
     }
+    resp
+}
+
+fn not_modified_response(etag: &str, cache: &'static str) -> Response {
+    let mut resp = with_header(StatusCode::NOT_MODIFIED.into_response(), header::ETAG, etag);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     resp
@@ -51,7 +57,7 @@ fn json_response(headers: &HeaderMap, bytes: Bytes, etag: &str, cache: &'static 
     if not_modified(headers, etag) {
         return not_modified_response(etag, cache);
     }
-    let mut resp = (
+    let resp = (
         [
             (
                 header::CONTENT_TYPE,
@@ -62,10 +68,7 @@ fn json_response(headers: &HeaderMap, bytes: Bytes, etag: &str, cache: &'static 
         bytes,
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
+    with_header(resp, header::ETAG, etag)
 }
 
 /// A single byte range `bytes=a-b`, `bytes=a-` or `bytes=-n` against `len`:
@@ -125,8 +128,8 @@ pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, 
             headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 401, description = "`--tuf-access enrolled` and no live device credential (or admin token) sent", body = ErrorBody),
         (status = 404, description = "No such metadata file", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout"),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        Timeout,
+        ServerFault,
     ),
     security((), ("device_credential" = []))
 )]
@@ -216,7 +219,7 @@ pub fn parse_target_path(path: &str) -> Option<(String, String)> {
         (status = 404, description = "No such target (or a path that is not a consistent-snapshot target path)", body = ErrorBody),
         (status = 416, description = "The range is outside the file (`range_not_satisfiable`)", body = ErrorBody,
             headers(("Content-Range" = String, description = "`bytes */length`"))),
-        (status = 500, description = "Server fault", body = ErrorBody),
+        ServerFault,
         (status = 401, description = "`--tuf-access enrolled` and no live device credential (or admin token) sent", body = ErrorBody),
     ),
     security((), ("device_credential" = []))
@@ -290,22 +293,19 @@ struct RangeNotSatisfiable {
 impl IntoResponse for RangeNotSatisfiable {
     fn into_response(self) -> Response {
         let length = self.length;
-        let mut resp = ApiError::new(
+        let resp = ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             "range_not_satisfiable",
             format!("the image has {length} bytes"),
         )
         .into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-        resp
+        with_header(resp, header::CONTENT_RANGE, &format!("bytes */{length}"))
     }
 }
 
 /// An image (or a range of it): immutable, its sha256 as ETag.
 fn image_response(body: Body, count: u64, etag: &str) -> Response {
-    let mut resp = (
+    let resp = (
         [
             (
                 header::CONTENT_TYPE,
@@ -318,10 +318,7 @@ fn image_response(body: Body, count: u64, etag: &str) -> Response {
         body,
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
+    with_header(resp, header::ETAG, etag)
 }
 
 /// `--tuf-access enrolled` (the router mounts this only then): `/tuf/` answers only requests

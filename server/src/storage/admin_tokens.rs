@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{ms, SqlState, StateError};
+use super::sql::{flag, ms, SqlState, StateError};
 
 /// Scoped admin tokens made by `airlock-server token create`.
 #[async_trait]
@@ -61,19 +61,17 @@ impl AdminTokenStore for SqlState {
     }
 
     async fn admin_tokens(&self) -> Result<Vec<(String, String, bool)>, StateError> {
-        let rows =
-            sqlx::query("SELECT name, scopes, revoked FROM admin_tokens ORDER BY created_ms")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query("SELECT name, scopes, revoked FROM admin_tokens ORDER BY created_ms"),
+            |r| {
                 Ok((
                     r.try_get("name")?,
                     r.try_get("scopes")?,
-                    r.try_get::<i64, _>("revoked")? != 0,
+                    flag(r, "revoked")?,
                 ))
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn revoke_admin_token(&self, name: &str) -> Result<u64, StateError> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{ms, SqlState, StateError};
+use super::sql::{flag, ms, SqlState, StateError};
 
 /// An enrolment token as stored (the token itself only as its sha256).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ impl EnrolmentStore for SqlState {
                 token_sha256: r.try_get("token_sha256")?,
                 product: r.try_get("product")?,
                 device_id: r.try_get("device_id")?,
-                revoked: r.try_get::<i64, _>("revoked")? != 0,
+                revoked: flag(&r, "revoked")?,
             }),
         })
     }
@@ -127,21 +127,20 @@ impl EnrolmentStore for SqlState {
     }
 
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError> {
-        let rows = sqlx::query(
-            "SELECT device_id, product, credential_sha256, revoked FROM device_credentials",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT device_id, product, credential_sha256, revoked FROM device_credentials",
+            ),
+            |r| {
                 Ok(DeviceCredential {
                     device_id: r.try_get("device_id")?,
                     product: r.try_get("product")?,
                     credential_sha256: r.try_get("credential_sha256")?,
-                    revoked: r.try_get::<i64, _>("revoked")? != 0,
+                    revoked: flag(r, "revoked")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{from_ms, ms, SqlState, StateError};
+use super::sql::{count, from_ms, ms, SqlState, StateError};
 
 /// Devices on one (version, security version), by their last check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +61,10 @@ impl FleetQueries for SqlState {
         let (mut installed, mut failed) = (0u64, 0u64);
         for row in rows {
             let status: String = row.try_get("status")?;
-            let n: i64 = row.try_get("devices")?;
+            let n = count(&row, "devices")?;
             match status.as_str() {
-                "installed" => installed = n.max(0) as u64,
-                "failed" => failed = n.max(0) as u64,
+                "installed" => installed = n,
+                "failed" => failed = n,
                 _ => {}
             }
         }
@@ -72,40 +72,38 @@ impl FleetQueries for SqlState {
     }
 
     async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError> {
-        let rows = sqlx::query(
-            "SELECT version, security_version, COUNT(*) AS devices FROM devices
-             WHERE product = $1
-             GROUP BY version, security_version",
-        )
-        .bind(product)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT version, security_version, COUNT(*) AS devices FROM devices
+                 WHERE product = $1
+                 GROUP BY version, security_version",
+            )
+            .bind(product),
+            |r| {
                 Ok(VersionCount {
                     version: r.try_get("version")?,
-                    security_version: r.try_get::<i64, _>("security_version")?.max(0) as u64,
-                    devices: r.try_get::<i64, _>("devices")?.max(0) as u64,
+                    security_version: count(r, "security_version")?,
+                    devices: count(r, "devices")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn first_installs(
         &self,
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError> {
-        let rows = sqlx::query(
-            "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
-             WHERE product = $1 AND status = 'installed'
-             GROUP BY version, device_id",
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
+                 WHERE product = $1 AND status = 'installed'
+                 GROUP BY version, device_id",
+            )
+            .bind(product),
+            |r| Ok((r.try_get("version")?, from_ms(r.try_get("first_ms")?))),
         )
-        .bind(product)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get("version")?, from_ms(r.try_get("first_ms")?))))
-            .collect()
+        .await
     }
 
     async fn installed_reports(
@@ -113,23 +111,22 @@ impl FleetQueries for SqlState {
         product: &str,
     ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
         // device and version break ties of the same millisecond, so the order is repeatable
-        let rows = sqlx::query(
-            "SELECT device_id, version, at_ms FROM reports
-             WHERE product = $1 AND status = 'installed'
-             ORDER BY at_ms, device_id, version",
-        )
-        .bind(product)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT device_id, version, at_ms FROM reports
+                 WHERE product = $1 AND status = 'installed'
+                 ORDER BY at_ms, device_id, version",
+            )
+            .bind(product),
+            |r| {
                 Ok((
                     r.try_get("device_id")?,
                     r.try_get("version")?,
                     from_ms(r.try_get("at_ms")?),
                 ))
-            })
-            .collect()
+            },
+        )
+        .await
     }
 }
 

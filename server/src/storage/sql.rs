@@ -40,6 +40,22 @@ pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A 0/1 flag column (`revoked`) as a bool: SQLite has no BOOLEAN, so every table stores
+/// flags as integers.
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// A non-negative integer column (a count, a security version) as u64.
+pub(crate) fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+}
+
+/// A query of the `Any` driver with its bound parameters, as `sqlx::query(..).bind(..)` makes.
+pub(crate) type SqlQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// The state store: implements every storage trait of [`super`].
 #[derive(Debug, Clone)]
 pub struct SqlState {
@@ -64,6 +80,16 @@ impl Backend {
 }
 
 impl SqlState {
+    /// Runs `query` and reads every row it returns with `read`.
+    pub(crate) async fn fetch_all_as<T>(
+        &self,
+        query: SqlQuery<'_>,
+        read: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, StateError> {
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
+    }
+
     /// Opens (creating if needed) a SQLite database file.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
         let url = SqliteConnectOptions::new()
