@@ -1,7 +1,39 @@
 //! What the three binaries (`airlock`, `airlock-server`, `airlock-sim`) share around their
-//! command lines: config files, logging and the async runtime.
+//! command lines: config files, logging, the async runtime, the exit code and progress bars.
 
 use anyhow::Context as _;
+
+/// The whole `main` of a binary: the config file ([`apply_config_file`]), the command line,
+/// logging ([`init_logging`] with `default_log`), the runtime ([`runtime`] with the
+/// `worker_threads` the command line asks for), then `run`. `Ok(code)` is the exit code; an
+/// error is printed as one line, `error: what was being done: why`, and exits 1.
+pub fn main<C, F>(
+    default_log: &str,
+    worker_threads: impl FnOnce(&C) -> Option<usize>,
+    run: impl FnOnce(C) -> F,
+) -> std::process::ExitCode
+where
+    C: clap::Parser,
+    F: std::future::Future<Output = anyhow::Result<u8>>,
+{
+    let failed = |e: anyhow::Error| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::FAILURE
+    };
+    if let Err(e) = apply_config_file::<C>() {
+        return failed(e);
+    }
+    let cli = C::parse();
+    init_logging(default_log);
+    let runtime = match runtime(worker_threads(&cli)) {
+        Ok(rt) => rt,
+        Err(e) => return failed(e),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => failed(e),
+    }
+}
 
 /// `--config FILE` (or AIRLOCK_CONFIG): a TOML file of flag settings; each becomes the flag's
 /// AIRLOCK_* variable unless already set (flag > environment > file). Call before parsing.
@@ -64,4 +96,18 @@ pub fn runtime(worker_threads: Option<usize>) -> anyhow::Result<tokio::runtime::
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// A progress bar on stderr up to `len`, drawn with `template` (indicatif's syntax); hidden
+/// when `show` is false (JSON output, or stderr is not a terminal).
+pub fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }

@@ -59,24 +59,5 @@ async fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn main() -> std::process::ExitCode {
-    if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
-        eprintln!("error: {e:#}");
-        return std::process::ExitCode::FAILURE;
-    }
-    let cli = Cli::parse();
-    airlock_cli::init_logging("warn");
-    let runtime = match airlock_cli::runtime(None) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(dispatch(cli)) {
-        Ok(code) => std::process::ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    airlock_cli::main("warn", |_: &Cli| None, dispatch)
 }

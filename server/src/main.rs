@@ -56,24 +56,9 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
-        eprintln!("error: {e:#}");
-        return std::process::ExitCode::FAILURE;
-    }
-    let cli = Cli::parse();
-    airlock_cli::init_logging("info");
-    let runtime = match airlock_cli::runtime(cli.worker_threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    airlock_cli::main(
+        "info",
+        |cli: &Cli| cli.worker_threads,
+        |cli| async { run(cli).await.map(|()| 0) },
+    )
 }

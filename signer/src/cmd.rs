@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use airlock_signer::keys::KeyAccess;
 use airlock_signer::passphrase::PassphraseSource;
-use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::repo::Repo;
 
 pub mod compliance;
@@ -54,6 +53,11 @@ impl Globals {
     /// Opens a repository; every repository of a command reaches its keys the same way.
     pub fn open(&self, dir: &Path) -> Result<Repo> {
         Ok(Repo::open(dir)?.with_key_access(self.access.clone()))
+    }
+
+    /// Opens a repository for a command that creates keys (`--encrypt-keys`).
+    pub fn open_creating_keys(&self, dir: &Path, new_keys: &NewKeyArgs) -> Result<Repo> {
+        Ok(self.open(dir)?.with_key_access(self.encrypting(new_keys)))
     }
 
     /// The key access of a command that creates keys (`--encrypt-keys`).
@@ -102,11 +106,6 @@ pub struct StageArgs {
     /// A change already staged is always joined.
     #[arg(long, env = "AIRLOCK_STAGE_TARGETS")]
     pub stage: bool,
-}
-
-/// A `pkcs11:` URI given on the command line.
-pub fn token_uri(text: &str) -> Result<TokenUri> {
-    TokenUri::parse(text)
 }
 
 /// An error that only sets the exit code (the output was already printed).

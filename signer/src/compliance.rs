@@ -60,11 +60,7 @@ pub fn check_jurisdiction(jurisdiction: &str) -> Result<()> {
 pub fn build(repo: &Repo, product: &str, sources: Sources) -> Result<Report> {
     check_jurisdiction(&sources.jurisdiction)?;
     let s = status::status(repo)?;
-    let p = s
-        .products
-        .iter()
-        .find(|p| p.product == product)
-        .with_context(|| format!("unknown product {product:?}"))?;
+    let p = s.product(product)?;
     sources.fleet.check_product(product)?;
     let targets = repo.load_targets()?.signed;
     let role = targets

@@ -20,7 +20,7 @@ use airlock_core::verify::{check_product_rules, verify_submission, Published, Su
 
 use crate::durable;
 use crate::publish::build_request;
-use crate::repo::Repo;
+use crate::repo::{read_json, Repo};
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -46,9 +46,7 @@ fn previous_versions(out: &Path) -> Result<(u64, u64)> {
     if !path.is_file() {
         return Ok((0, 0));
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let ts: tough::schema::Signed<tough::schema::Timestamp> =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let ts: tough::schema::Signed<tough::schema::Timestamp> = read_json(&path)?;
     let snapshot = ts
         .signed
         .meta
@@ -65,9 +63,7 @@ fn previous_snapshot_roles(out: &Path, version: u64) -> Result<BTreeMap<String, 
         return Ok(roles);
     }
     let path = out.join(format!("metadata/{version}.snapshot.json"));
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let snapshot: tough::schema::Signed<tough::schema::Snapshot> =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let snapshot: tough::schema::Signed<tough::schema::Snapshot> = read_json(&path)?;
     for (file, meta) in snapshot.signed.meta {
         if let Some(role) = file.strip_suffix(".json").filter(|r| *r != "targets") {
             roles.insert(role.to_string(), meta.version);

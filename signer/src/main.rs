@@ -1,7 +1,7 @@
 //! `airlock`: parses the command line (clap, the `--config` file, the global options) and
 //! dispatches to [`cmd`], one module per command group.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -123,34 +123,21 @@ async fn run(cli: Cli) -> Result<()> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    if let Err(e) = airlock_cli::apply_config_file::<Cli>() {
-        eprintln!("error: {e:#}");
-        return std::process::ExitCode::FAILURE;
-    }
-    let cli = Cli::parse();
-    airlock_cli::init_logging("warn");
-    let runtime = match airlock_cli::runtime(None) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)).context("airlock") {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) if e.chain().any(|c| c.is::<cmd::ExitWith>()) => {
-            let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<cmd::ExitWith>())
-                .map(|x| x.0)
-                .unwrap_or(1);
-            std::process::ExitCode::from(code)
-        }
-        Err(e) => {
-            // One line: what was being done, and why it failed.
-            let chain: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
-            eprintln!("error: {}", chain.join(": "));
-            std::process::ExitCode::FAILURE
-        }
-    }
+    airlock_cli::main(
+        "warn",
+        |_: &Cli| None,
+        |cli| async {
+            match run(cli).await {
+                Ok(()) => Ok(0),
+                // The command printed its output and chose the exit code.
+                Err(e) => {
+                    let code = e
+                        .chain()
+                        .find_map(|c| c.downcast_ref::<cmd::ExitWith>())
+                        .map(|x| x.0);
+                    code.ok_or(e)
+                }
+            }
+        },
+    )
 }

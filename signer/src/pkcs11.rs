@@ -61,6 +61,14 @@ fn decode(value: &str, attr: &str) -> Result<String> {
         .map_err(|_| anyhow!("pkcs11: URI attribute {attr} is not UTF-8 once percent-decoded"))
 }
 
+/// As [`TokenUri::parse`]; clap parses the `--key`-style flags of this type with it.
+impl std::str::FromStr for TokenUri {
+    type Err = anyhow::Error;
+    fn from_str(text: &str) -> Result<TokenUri> {
+        TokenUri::parse(text)
+    }
+}
+
 impl TokenUri {
     /// Whether `text` is meant as a token key (starts with `pkcs11:`).
     pub fn is_uri(text: &str) -> bool {
@@ -296,11 +304,7 @@ fn find_slot(ctx: &Pkcs11, uri: &TokenUri, module: &Path) -> Result<Slot> {
             "no token {} in {} (tokens there: {})",
             uri.token_name(),
             module.display(),
-            if seen.is_empty() {
-                "none".to_string()
-            } else {
-                seen.join(", ")
-            }
+            listing(&seen)
         ),
         _ => bail!(
             "{} matches several tokens in {} ({}): add serial= or slot-id= to the URI",
@@ -308,6 +312,15 @@ fn find_slot(ctx: &Pkcs11, uri: &TokenUri, module: &Path) -> Result<Slot> {
             module.display(),
             seen.join(", ")
         ),
+    }
+}
+
+/// What an error lists as found instead (tokens, keys): "none", or the names joined.
+fn listing(found: &[String]) -> String {
+    if found.is_empty() {
+        "none".to_string()
+    } else {
+        found.join(", ")
     }
 }
 
@@ -385,11 +398,7 @@ fn find_one(
                     .or_else(|| uri.id.as_ref().map(|id| format!("id={}", hex::encode(id))))
                     .unwrap_or_default(),
                 uri.token_name(),
-                if labels.is_empty() {
-                    "none".to_string()
-                } else {
-                    labels.join(", ")
-                }
+                listing(&labels)
             )
         }
         more => bail!(

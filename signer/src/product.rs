@@ -20,7 +20,7 @@ use crate::pkcs11::TokenUri;
 use crate::removal::{
     archive_product, check_removable, removed_role_version, staged_removal_path, StagedRemoval,
 };
-use crate::repo::{expiry_in_days, Repo};
+use crate::repo::{expiry_in_days, read_json, Repo};
 use crate::targets::{staged_role_path, working_targets, Plan, TargetsOutcome};
 
 #[derive(Debug, Clone)]
@@ -274,11 +274,7 @@ pub async fn rotate_key_to(
     // A product rotated twice before an apply starts from its staged role.
     let staged_role = staged_role_path(repo, product);
     let mut role = if staged_role.is_file() {
-        let bytes = std::fs::read(&staged_role)
-            .with_context(|| format!("reading {}", staged_role.display()))?;
-        serde_json::from_slice::<tough::schema::Signed<Targets>>(&bytes)
-            .with_context(|| format!("parsing {}", staged_role.display()))?
-            .signed
+        read_json::<tough::schema::Signed<Targets>>(&staged_role)?.signed
     } else {
         repo.load_role(product)?.signed
     };

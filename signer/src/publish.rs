@@ -105,19 +105,11 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
         .context("creating the HTTP client")?;
     let auth = format!("Bearer {}", opts.admin_token);
     let mut uploaded = std::collections::BTreeSet::new();
-    let bar = if opts.progress {
-        let total: u64 = blobs.iter().map(|b| b.length).sum();
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = airlock_cli::progress_bar(
+        opts.progress,
+        blobs.iter().map(|b| b.length).sum(),
+        "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    );
     for BlobToUpload {
         name,
         sha256,

@@ -284,18 +284,11 @@ pub async fn add_dir_with_read_hook(
     std::fs::create_dir_all(&dest_dir)
         .with_context(|| format!("creating {}", dest_dir.display()))?;
 
-    let bar = if opts.progress {
-        let bar = indicatif::ProgressBar::new(planned.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "hashing {pos}/{len} files [{bar:30}] {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = airlock_cli::progress_bar(
+        opts.progress,
+        planned.len() as u64,
+        "hashing {pos}/{len} files [{bar:30}] {per_sec} eta {eta}",
+    );
     let dirs = Dirs::open(&opts.dir, &dest_dir)?;
     let copied: Vec<Result<Copied>> = planned
         .par_iter()

@@ -11,7 +11,7 @@ use airlock_core::names;
 use airlock_core::verify::{check_product_removal, read_product_targets};
 
 use crate::durable;
-use crate::repo::Repo;
+use crate::repo::{list_dir, read_json, Repo};
 
 /// Refuses the removal of `product` while anything is owed to its devices
 /// ([`check_product_removal`] on its signed role and support record); its number of releases
@@ -100,21 +100,15 @@ pub(crate) fn removed_role_version(repo: &Repo, product: &str) -> Result<u64> {
         return Ok(0);
     }
     let mut highest = 0;
-    for entry in
-        std::fs::read_dir(&removed).with_context(|| format!("listing {}", removed.display()))?
-    {
-        let entry = entry.with_context(|| format!("listing {}", removed.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
+    for (name, path) in list_dir(&removed)? {
         let is_archive = name
             .strip_prefix(&format!("{product}."))
             .is_some_and(|stamp| stamp.parse::<i64>().is_ok());
-        let role = entry.path().join(format!("{product}.json"));
+        let role = path.join(format!("{product}.json"));
         if !is_archive || !role.is_file() {
             continue;
         }
-        let bytes = std::fs::read(&role).with_context(|| format!("reading {}", role.display()))?;
-        let signed: tough::schema::Signed<Targets> = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", role.display()))?;
+        let signed: tough::schema::Signed<Targets> = read_json(&role)?;
         highest = highest.max(signed.signed.version.get());
     }
     Ok(highest)

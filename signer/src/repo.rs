@@ -61,6 +61,29 @@ pub fn expiry_in_days(days: i64) -> Result<jiff::Timestamp> {
     Ok(airlock_core::whole_seconds(t))
 }
 
+/// The JSON file at `path`, parsed; the error says which file could not be read or parsed.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The entries of `dir` as (file name, path), in the order the directory lists them.
+pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    std::fs::read_dir(dir)
+        .and_then(|entries| {
+            entries
+                .map(|entry| {
+                    let entry = entry?;
+                    Ok((
+                        entry.file_name().to_string_lossy().into_owned(),
+                        entry.path(),
+                    ))
+                })
+                .collect()
+        })
+        .with_context(|| format!("listing {}", dir.display()))
+}
+
 impl Repo {
     pub fn config_path(dir: &Path) -> PathBuf {
         dir.join("airlock.json")
@@ -107,34 +130,23 @@ impl Repo {
     }
 
     pub fn config(&self) -> Result<RepoConfig> {
-        let path = Self::config_path(&self.dir);
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
-    }
-
-    fn read_json<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<T> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+        read_json(&Self::config_path(&self.dir))
     }
 
     pub fn load_root(&self) -> Result<Signed<Root>> {
-        self.read_json(&self.metadata_dir().join("root.json"))
+        read_json(&self.metadata_dir().join("root.json"))
     }
 
     /// Every root version file, oldest first, as (version, path).
     pub fn root_history(&self) -> Result<Vec<(u64, PathBuf)>> {
         let dir = self.metadata_dir();
         let mut out = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().to_string();
+        for (name, path) in list_dir(&dir)? {
             if let Some(v) = name
                 .strip_suffix(".root.json")
                 .and_then(|v| v.parse::<u64>().ok())
             {
-                out.push((v, entry.path()));
+                out.push((v, path));
             }
         }
         out.sort();
@@ -151,7 +163,7 @@ impl Repo {
     }
 
     pub fn load_targets(&self) -> Result<Signed<Targets>> {
-        self.read_json(&self.metadata_dir().join("targets.json"))
+        read_json(&self.metadata_dir().join("targets.json"))
     }
 
     pub fn role_path(&self, product: &str) -> PathBuf {
@@ -167,7 +179,7 @@ impl Repo {
                 path.display()
             );
         }
-        self.read_json(&path)
+        read_json(&path)
     }
 
     /// Product ids, from the delegations in targets.json.
@@ -197,8 +209,7 @@ impl Repo {
         root: &Root,
         keys: &[RoleKey],
     ) -> Result<Vec<u8>> {
-        let holder = KeyHolder::Root(root.clone());
-        Ok(sign(targets, &holder, keys, "targets")
+        Ok(sign_top_level_targets(targets, root, keys)
             .await?
             .buffer()
             .clone())
@@ -211,8 +222,7 @@ impl Repo {
         root: &Root,
         keys: &[RoleKey],
     ) -> Result<Signed<Targets>> {
-        let holder = KeyHolder::Root(root.clone());
-        let signed = sign(targets, &holder, keys, "targets").await?;
+        let signed = sign_top_level_targets(targets, root, keys).await?;
         durable::write_atomic(&self.metadata_dir().join("targets.json"), signed.buffer())?;
         Ok(signed.signed().clone())
     }
@@ -225,12 +235,8 @@ impl Repo {
         delegations: &Delegations,
         keys: &[RoleKey],
     ) -> Result<Vec<u8>> {
-        let holder = KeyHolder::Delegations(delegations.clone());
-        let role = DelegatedTargets {
-            name: product.to_string(),
-            targets,
-        };
-        let SignedBytes { signed, bytes } = sign(role, &holder, keys, product).await?;
+        let SignedBytes { signed, bytes } =
+            sign_delegated(product, targets, delegations, keys).await?;
         drop_in_background(signed);
         warn_if_too_large(product, bytes.len());
         Ok(bytes)
@@ -244,12 +250,7 @@ impl Repo {
         delegations: &Delegations,
         keys: &[RoleKey],
     ) -> Result<Signed<Targets>> {
-        let holder = KeyHolder::Delegations(delegations.clone());
-        let role = DelegatedTargets {
-            name: product.to_string(),
-            targets,
-        };
-        let signed = sign(role, &holder, keys, product).await?;
+        let signed = sign_delegated(product, targets, delegations, keys).await?;
         durable::write_atomic(&self.role_path(product), signed.buffer())?;
         Ok(Signed {
             signed: signed.signed().signed.targets.clone(),
@@ -263,8 +264,33 @@ impl Repo {
 
     pub fn load_support(&self, product: &str) -> Result<SupportRecord> {
         let path = self.support_path(product)?;
-        self.read_json(&path)
+        read_json(&path)
     }
+}
+
+/// Signs targets.json with those of `keys` the root lists for the targets role.
+async fn sign_top_level_targets(
+    targets: Targets,
+    root: &Root,
+    keys: &[RoleKey],
+) -> Result<SignedBytes<Targets>> {
+    let holder = KeyHolder::Root(root.clone());
+    sign(targets, &holder, keys, "targets").await
+}
+
+/// Signs the delegated role of `product` with those of `keys` its delegation lists.
+async fn sign_delegated(
+    product: &str,
+    targets: Targets,
+    delegations: &Delegations,
+    keys: &[RoleKey],
+) -> Result<SignedBytes<DelegatedTargets>> {
+    let holder = KeyHolder::Delegations(delegations.clone());
+    let role = DelegatedTargets {
+        name: product.to_string(),
+        targets,
+    };
+    sign(role, &holder, keys, product).await
 }
 
 /// python-tuf's ngclient default for a targets role (`targets_max_length`).

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
 use crate::durable;
-use crate::repo::Repo;
+use crate::repo::{list_dir, Repo};
 
 /// Moves a key file to keys/retired/ (kept for the record, never used to sign again).
 pub(crate) fn retire(repo: &Repo, file_stem: &str) -> Result<()> {
@@ -55,11 +55,7 @@ pub(crate) fn retired_keys_of(
     if !retired.is_dir() {
         return Ok(found);
     }
-    for entry in
-        std::fs::read_dir(&retired).with_context(|| format!("listing {}", retired.display()))?
-    {
-        let entry = entry.with_context(|| format!("listing {}", retired.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
+    for (name, path) in list_dir(&retired)? {
         let Some((stem, stamp)) = name
             .strip_suffix(".key")
             .and_then(|rest| rest.rsplit_once('.'))
@@ -69,9 +65,9 @@ pub(crate) fn retired_keys_of(
         if !crate::repo::is_role_key_stem(role, stem) || stamp.parse::<i64>().is_err() {
             continue;
         }
-        let key = repo.key_access.read_key_file(&entry.path())?;
+        let key = repo.key_access.read_key_file(&path)?;
         if listed.contains(&key.key_id()?) && !found.iter().any(|(s, _)| s == stem) {
-            found.push((stem.to_string(), entry.path()));
+            found.push((stem.to_string(), path));
         }
     }
     Ok(found)

@@ -87,18 +87,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     // The old root keys we hold, with their file names.
     let mut old_keys = Vec::new();
     let mut old_files = Vec::new();
-    for entry in std::fs::read_dir(repo.keys_dir())
-        .with_context(|| format!("listing {}", repo.keys_dir().display()))?
-    {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".key") else {
-            continue;
-        };
-        if !stem.starts_with("root-") {
-            continue;
-        }
-        let key = repo.load_role_key(stem)?;
+    for (stem, key) in repo.root_keys()? {
         let key_id = key.key_id()?;
         if old_role
             .keyids

@@ -143,6 +143,16 @@ pub struct Status {
     pub staged: Option<StagedStatus>,
 }
 
+impl Status {
+    /// The status of `product`; an error names a product the repository does not have.
+    pub fn product(&self, product: &str) -> Result<&ProductStatus> {
+        self.products
+            .iter()
+            .find(|p| p.product == product)
+            .with_context(|| format!("unknown product {product:?}"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StagedStatus {
     pub targets_version: u64,

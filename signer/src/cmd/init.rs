@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::{init, DEFAULT_EXPIRY_DAYS};
 
-use super::{token_uri, Globals, NewKeyArgs};
+use super::{Globals, NewKeyArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +36,6 @@ pub struct Args {
     #[arg(
         long = "root-key",
         value_name = "PKCS11_URI",
-        value_parser = token_uri,
         env = "AIRLOCK_INIT_ROOT_KEY"
     )]
     root_tokens: Vec<TokenUri>,
@@ -45,7 +44,6 @@ pub struct Args {
     #[arg(
         long = "targets-key",
         value_name = "PKCS11_URI",
-        value_parser = token_uri,
         env = "AIRLOCK_INIT_TARGETS_KEY"
     )]
     targets_tokens: Vec<TokenUri>,

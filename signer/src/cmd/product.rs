@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::product;
 
-use super::{token_uri, Globals, NewKeyArgs, StageArgs};
+use super::{Globals, NewKeyArgs, StageArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -21,7 +21,6 @@ pub enum Command {
         #[arg(
             long,
             value_name = "PKCS11_URI",
-            value_parser = token_uri,
             env = "AIRLOCK_PRODUCT_ROTATE_KEY_KEY"
         )]
         key: Option<TokenUri>,
@@ -93,7 +92,6 @@ pub struct AddArgs {
     #[arg(
         long = "key",
         value_name = "PKCS11_URI",
-        value_parser = token_uri,
         env = "AIRLOCK_PRODUCT_ADD_KEY"
     )]
     tokens: Vec<TokenUri>,
@@ -113,9 +111,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             new_keys,
             stage,
         } => {
-            let repo = globals
-                .open(&repo)?
-                .with_key_access(globals.encrypting(&new_keys));
+            let repo = globals.open_creating_keys(&repo, &new_keys)?;
             let r = product::rotate_key_to(&repo, &product, key.as_ref(), stage.stage).await?;
             globals.print(&r, || {
                 format!(
@@ -153,9 +149,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
 }
 
 async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
-    let repo = globals
-        .open(&a.repo)?
-        .with_key_access(globals.encrypting(&a.new_keys));
+    let repo = globals.open_creating_keys(&a.repo, &a.new_keys)?;
     let report = product::add_with_keys(
         &repo,
         &product::ProductOptions {

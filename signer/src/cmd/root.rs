@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::root::{self, proposal};
 
-use super::{token_uri, Globals, NewKeyArgs};
+use super::{Globals, NewKeyArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -33,7 +33,6 @@ pub enum Command {
         #[arg(
             long = "root-key",
             value_name = "PKCS11_URI",
-            value_parser = token_uri,
             env = "AIRLOCK_ROOT_ROTATE_ROOT_KEY"
         )]
         root_tokens: Vec<TokenUri>,
@@ -72,9 +71,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             root_tokens,
             new_keys,
         } => {
-            let repo = globals
-                .open(&repo)?
-                .with_key_access(globals.encrypting(&new_keys));
+            let repo = globals.open_creating_keys(&repo, &new_keys)?;
             let r = root::rotate(
                 &repo,
                 &root::RotateOptions {
@@ -107,9 +104,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             keys_out,
             new_keys,
         } => {
-            let repo = globals
-                .open(&repo)?
-                .with_key_access(globals.encrypting(&new_keys));
+            let repo = globals.open_creating_keys(&repo, &new_keys)?;
             let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
             let r = proposal::propose(&repo, root_keys, root_threshold, &out, &keys_dir)?;
             globals.print(&r, || {

@@ -2,7 +2,7 @@
 //! signed support record in the repository and the manufacturer's options; its fields, gaps
 //! and document are [`airlock_report::statement`]'s.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 pub use airlock_report::statement::{document, gaps, Declarant, Regime, Statement};
 
@@ -27,11 +27,7 @@ pub fn build(
     now: jiff::Timestamp,
 ) -> Result<Statement> {
     let s = status::status(repo)?;
-    let p = s
-        .products
-        .iter()
-        .find(|p| p.product == product)
-        .with_context(|| format!("unknown product {product:?}"))?;
+    let p = s.product(product)?;
     let who = Declarant {
         manufacturer: required("--manufacturer", &who.manufacturer)?,
         address: required("--address", &who.address)?,

@@ -10,7 +10,7 @@ use crate::durable;
 use crate::keys::RoleKey;
 use crate::pkcs11::TokenUri;
 
-use super::Repo;
+use super::{list_dir, Repo};
 
 impl Repo {
     /// The key files of keys/ that belong to `role` ([`is_role_key_stem`]), as (stem, path),
@@ -21,14 +21,10 @@ impl Repo {
         if !dir.is_dir() {
             return Ok(out);
         }
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().to_string();
+        for (name, path) in list_dir(&dir)? {
             if let Some(stem) = name.strip_suffix(".key") {
-                if is_role_key_stem(role, stem) && entry.path().is_file() {
-                    out.push((stem.to_string(), entry.path()));
+                if is_role_key_stem(role, stem) && path.is_file() {
+                    out.push((stem.to_string(), path));
                 }
             }
         }
@@ -80,13 +76,8 @@ impl Repo {
         if self.key_path(role).is_file() {
             keys.push(self.load_role_key(role)?);
         }
-        let dir = self.keys_dir();
         let mut numbered = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().to_string();
+        for (name, _) in list_dir(&self.keys_dir())? {
             if let Some(n) = name
                 .strip_prefix(&format!("{role}."))
                 .and_then(|rest| rest.strip_suffix(".key"))
@@ -146,13 +137,7 @@ impl Repo {
     /// Writes a new private key file (0600, encrypted when [`Repo::encrypts_new_keys`]);
     /// refuses to overwrite one.
     pub fn save_new_key(&self, name: &str, key: &SigningKey) -> Result<PathBuf> {
-        let path = self.key_path(name);
-        if path.exists() {
-            bail!(
-                "{} already exists; refusing to overwrite a key",
-                path.display()
-            );
-        }
+        let path = self.free_key_path(name)?;
         let pem = self
             .key_access
             .key_file_text(key, self.encrypts_new_keys()?)?;
@@ -160,8 +145,8 @@ impl Repo {
         Ok(path)
     }
 
-    /// Writes keys/`name`.key naming a key on a token (0600: the URI may carry a PIN).
-    pub fn save_token_key(&self, name: &str, uri: &TokenUri) -> Result<PathBuf> {
+    /// keys/`name`.key for a new key; refused when a key file is there already.
+    fn free_key_path(&self, name: &str) -> Result<PathBuf> {
         let path = self.key_path(name);
         if path.exists() {
             bail!(
@@ -169,22 +154,23 @@ impl Repo {
                 path.display()
             );
         }
+        Ok(path)
+    }
+
+    /// Writes keys/`name`.key naming a key on a token (0600: the URI may carry a PIN).
+    pub fn save_token_key(&self, name: &str, uri: &TokenUri) -> Result<PathBuf> {
+        let path = self.free_key_path(name)?;
         durable::write_private(&path, format!("{}\n", uri.as_str()).as_bytes())?;
         Ok(path)
     }
 
-    /// All root keys held in keys/ (root-N.key).
-    pub fn root_keys(&self) -> Result<Vec<RoleKey>> {
-        let dir = self.keys_dir();
+    /// All root keys held in keys/ (root-N.key), as (file stem, key).
+    pub fn root_keys(&self) -> Result<Vec<(String, RoleKey)>> {
         let mut keys = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().to_string();
+        for (name, _) in list_dir(&self.keys_dir())? {
             if let Some(stem) = name.strip_suffix(".key") {
                 if stem.starts_with("root-") {
-                    keys.push(self.load_role_key(stem)?);
+                    keys.push((stem.to_string(), self.load_role_key(stem)?));
                 }
             }
         }

@@ -13,7 +13,7 @@ use airlock_core::keys::canonical_json;
 
 use crate::durable;
 use crate::keys::add_signature;
-use crate::repo::{expiry_in_days, Repo};
+use crate::repo::{expiry_in_days, list_dir, Repo};
 
 use super::{
     describe_changes, held_targets_keys, read_signed_targets, staged_role_path, staged_targets,
@@ -192,16 +192,14 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
     let delegations = proposal.signed.delegations.as_ref();
     let mut roles = Vec::new();
     let dir = repo.staged_dir();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().to_string();
+    for (name, path) in list_dir(&dir)? {
         let Some(product) = name.strip_suffix(".json") else {
             continue;
         };
         if product == "targets" || name.starts_with('.') {
             continue;
         }
-        let role = read_signed_targets(&entry.path())?;
+        let role = read_signed_targets(&path)?;
         delegations
             .with_context(|| {
                 format!("{name} is staged but targets v{version} delegates to no product")
