@@ -289,14 +289,23 @@ impl MetaFile {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TimestampMeta {
-    pub version: u64,
-    pub expires: jiff::Timestamp,
-    pub meta: BTreeMap<String, MetaFile>,
+/// Timestamp and snapshot have the same body: a version, an expiry and the metadata files they
+/// list (TUF 4.4, 4.6).
+macro_rules! meta_listing {
+    ($ty:ident, $type_name:literal) => {
+        #[derive(Debug, Clone, Deserialize)]
+        pub struct $ty {
+            pub version: u64,
+            pub expires: jiff::Timestamp,
+            pub meta: BTreeMap<String, MetaFile>,
+        }
+
+        role_meta!($ty, $type_name);
+    };
 }
 
-role_meta!(TimestampMeta, "timestamp");
+meta_listing!(TimestampMeta, "timestamp");
+meta_listing!(SnapshotMeta, "snapshot");
 
 impl TimestampMeta {
     /// TUF 4.6: timestamp lists exactly the snapshot.
@@ -306,15 +315,6 @@ impl TimestampMeta {
             .context("timestamp does not list snapshot.json")
     }
 }
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SnapshotMeta {
-    pub version: u64,
-    pub expires: jiff::Timestamp,
-    pub meta: BTreeMap<String, MetaFile>,
-}
-
-role_meta!(SnapshotMeta, "snapshot");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TargetsMeta {
