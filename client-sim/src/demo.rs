@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use std::path::PathBuf;
 
-use crate::device::{run_device, DeviceConfig, DeviceRun, Outcome};
+use crate::device::{run_device, AgentConfig, DeviceConfig, DeviceRun, Outcome};
 use crate::lab::{Lab, CAM, DOORBELL};
 use crate::proxy::{Proxy, Tamper};
 
@@ -79,7 +79,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
                   sv: u64,
                   tuf: &url::Url|
      -> Result<DeviceConfig> {
-        Ok(DeviceConfig {
+        Ok(DeviceConfig::new(AgentConfig {
             server: server_url.clone(),
             tuf_base: tuf.clone(),
             trusted_root: trusted_root.clone(),
@@ -90,10 +90,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             security_version: sv,
             now: None,
             enrol_token: None,
-            boot_fails: Vec::new(),
-            interrupt_download_at: None,
-            network: Default::default(),
-        })
+        }))
     };
 
     // The fleet.
@@ -190,10 +187,8 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
         first.outcome
     );
     proxy.set(Tamper::ReplayTimestamp(old_timestamp));
-    let cfg = DeviceConfig {
-        tuf_base: proxy.url.clone(),
-        ..cfg
-    };
+    let mut cfg = cfg;
+    cfg.agent.tuf_base = proxy.url.clone();
     let run = run_device(&cfg, &client).await?;
     summary
         .drills

@@ -4,31 +4,22 @@
 
 use anyhow::Result;
 use async_trait::async_trait;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use airlock_core::release::Release;
 use airlock_device::{Arrival, Device, InstallError, Installer, KeepImage, Link};
 
 pub use airlock_device::{DeviceRun, Installed, Outcome, Refusal};
 
+/// The agent's configuration, as the device library takes it.
+pub use airlock_device::Config as AgentConfig;
+
 #[derive(Debug, Clone)]
 pub struct DeviceConfig {
-    /// Base URL used for the check-in and reports.
-    pub server: url::Url,
-    /// Base URL for TUF metadata and targets (normally the same server; a proxy in drills).
-    pub tuf_base: url::Url,
-    pub trusted_root: PathBuf,
-    pub state_dir: PathBuf,
-    pub id: String,
-    pub product: String,
-    pub version: semver::Version,
-    pub security_version: u64,
-    /// The device's clock; `None` is the system clock. It is the time at which the device judges
-    /// its verified metadata fresh and an offer allowed (support windows). Drills set it to
-    /// simulate a device that keeps running while an attacker freezes its metadata.
-    pub now: Option<jiff::Timestamp>,
-    /// Enrolment token, used once when the state directory holds no device credential yet.
-    pub enrol_token: Option<String>,
+    /// The agent's configuration (without the simulated faults). Its clock (`now`) is the one
+    /// drills set to simulate a device that keeps running while an attacker freezes its
+    /// metadata.
+    pub agent: AgentConfig,
     /// Versions that fail to boot on this device once installed (a simulated hardware or
     /// firmware fault, for fleet scenarios): the device verifies and writes the image, then
     /// reports `failed` with code `boot_failed` and keeps running its previous version.
@@ -40,6 +31,18 @@ pub struct DeviceConfig {
     /// Simulated network conditions: latency added before every request, and a bandwidth
     /// cap for image downloads (bytes per second).
     pub network: Network,
+}
+
+impl DeviceConfig {
+    /// A device without simulated faults.
+    pub fn new(agent: AgentConfig) -> Self {
+        DeviceConfig {
+            agent,
+            boot_fails: Vec::new(),
+            interrupt_download_at: None,
+            network: Network::default(),
+        }
+    }
 }
 
 /// Simulated network conditions (real time).
@@ -105,30 +108,11 @@ impl Installer for SimInstaller<'_> {
     }
 }
 
-impl DeviceConfig {
-    /// The agent's configuration (without the simulated faults).
-    pub fn agent(&self) -> airlock_device::Config {
-        airlock_device::Config {
-            server: self.server.clone(),
-            tuf_base: self.tuf_base.clone(),
-            trusted_root: self.trusted_root.clone(),
-            state_dir: self.state_dir.clone(),
-            id: self.id.clone(),
-            product: self.product.clone(),
-            version: self.version.clone(),
-            security_version: self.security_version,
-            now: self.now,
-            enrol_token: self.enrol_token.clone(),
-        }
-    }
-}
-
 /// Runs one update cycle. `Err` is for failures that are not a security verdict (cannot reach
 /// the server, cannot write state); refusals are `Ok(Outcome::Refused)`.
 pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<DeviceRun> {
-    let config = cfg.agent();
     let device = Device {
-        config: &config,
+        config: &cfg.agent,
         client,
         installer: &SimInstaller {
             boot_fails: &cfg.boot_fails,

@@ -21,7 +21,7 @@ use airlock_core::release::{Advisory, ReleaseKind, Severity};
 use airlock_signer::compliance::{self, fleet::FleetFigures};
 use airlock_signer::repo::Repo;
 use airlock_signer::{init, product, publish, release, support};
-use airlock_sim::device::{run_device, DeviceConfig, Outcome};
+use airlock_sim::device::{run_device, AgentConfig, DeviceConfig, Outcome};
 use airlock_sim::scenario::SimClock;
 
 const PRODUCT: &str = "acme-kit";
@@ -185,7 +185,7 @@ impl Life {
     }
 
     fn device(&self) -> DeviceConfig {
-        DeviceConfig {
+        DeviceConfig::new(AgentConfig {
             server: self.server.clone(),
             tuf_base: self.server.clone(),
             trusted_root: self.trusted_root.clone(),
@@ -196,10 +196,7 @@ impl Life {
             security_version: 1,
             now: Some(airlock_server::Clock::now(self.clock.as_ref())),
             enrol_token: None,
-            boot_fails: Vec::new(),
-            interrupt_download_at: None,
-            network: Default::default(),
-        }
+        })
     }
 
     /// One check-in cycle of the real simulated device, on the simulated clock.
@@ -549,7 +546,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         other => panic!("expected the end-of-support notice, got {other:?}"),
     }
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        life.device().state_dir.join("device.json"),
+        life.device().agent.state_dir.join("device.json"),
     )?)?;
     assert_eq!(
         state["end_of_support_notice"], STATEMENT,

@@ -174,10 +174,29 @@ fn no_object() -> Error {
     Error::other("object entry outside an object")
 }
 
+impl State {
+    /// Records the current output offset in a field of the innermost open object.
+    fn mark(&mut self, field: fn(&mut Object) -> &mut usize) -> Result<()> {
+        let at = self.buf.len();
+        *field(self.objects.last_mut().ok_or_else(no_object)?) = at;
+        Ok(())
+    }
+}
+
 macro_rules! integer {
     ($f:ident, $t:ty) => {
         fn $f<W: Write + ?Sized>(&mut self, _w: &mut W, value: $t) -> Result<()> {
             write!(self.0.buf, "{value}")
+        }
+    };
+}
+
+/// A method that writes one fixed byte (a string's quote, an array's bracket).
+macro_rules! byte {
+    ($f:ident, $b:expr) => {
+        fn $f<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
+            self.0.buf.push($b);
+            Ok(())
         }
     };
 }
@@ -216,14 +235,8 @@ impl Formatter for Canonical<'_> {
         self.0.buf.extend_from_slice(value.as_bytes());
         Ok(())
     }
-    fn begin_string<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
-        self.0.buf.push(b'"');
-        Ok(())
-    }
-    fn end_string<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
-        self.0.buf.push(b'"');
-        Ok(())
-    }
+    byte!(begin_string, b'"');
+    byte!(end_string, b'"');
     fn write_string_fragment<W: Write + ?Sized>(
         &mut self,
         _w: &mut W,
@@ -275,14 +288,8 @@ impl Formatter for Canonical<'_> {
         }
         self.end_array(w)
     }
-    fn begin_array<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
-        self.0.buf.push(b'[');
-        Ok(())
-    }
-    fn end_array<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
-        self.0.buf.push(b']');
-        Ok(())
-    }
+    byte!(begin_array, b'[');
+    byte!(end_array, b']');
     fn begin_array_value<W: Write + ?Sized>(&mut self, _w: &mut W, first: bool) -> Result<()> {
         if !first {
             self.0.buf.push(b',');
@@ -306,20 +313,14 @@ impl Formatter for Canonical<'_> {
         if !first {
             self.0.buf.push(b',');
         }
-        let at = self.0.buf.len();
-        self.0.objects.last_mut().ok_or_else(no_object)?.key_start = at;
-        Ok(())
+        self.0.mark(|o| &mut o.key_start)
     }
     fn end_object_key<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
-        let at = self.0.buf.len();
-        self.0.objects.last_mut().ok_or_else(no_object)?.key_end = at;
-        Ok(())
+        self.0.mark(|o| &mut o.key_end)
     }
     fn begin_object_value<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
         self.0.buf.push(b':');
-        let at = self.0.buf.len();
-        self.0.objects.last_mut().ok_or_else(no_object)?.value_start = at;
-        Ok(())
+        self.0.mark(|o| &mut o.value_start)
     }
     fn end_object_value<W: Write + ?Sized>(&mut self, _w: &mut W) -> Result<()> {
         let at = self.0.buf.len();

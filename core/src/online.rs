@@ -42,6 +42,35 @@ fn metafile(version: NonZeroU64) -> Metafile {
     }
 }
 
+/// Signs one role with the online key; `name` says which in the error.
+async fn sign_role<T: tough::schema::Role + serde::Serialize>(
+    name: &'static str,
+    role: T,
+    holder: &KeyHolder,
+    keys: &[Box<dyn tough::key_source::KeySource>],
+) -> Result<SignedRole<T>, OnlineSignError> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    SignedRole::new(role, holder, keys, &rng)
+        .await
+        .map_err(|e| OnlineSignError {
+            role: name,
+            reason: e.to_string(),
+        })
+}
+
+fn signed_file<T: tough::schema::Role + serde::Serialize>(
+    role: &SignedRole<T>,
+    version: NonZeroU64,
+    expires: jiff::Timestamp,
+) -> SignedFile {
+    SignedFile {
+        version,
+        bytes: role.buffer().clone(),
+        sha256: role.sha256().to_vec(),
+        expires,
+    }
+}
+
 /// Signs snapshot (listing `contents`) and then timestamp (pointing at that snapshot by version,
 /// length and sha256) with the online key, which `root` must authorise for both roles.
 pub async fn sign_snapshot_and_timestamp(
@@ -55,7 +84,6 @@ pub async fn sign_snapshot_and_timestamp(
 ) -> Result<(SignedFile, SignedFile), OnlineSignError> {
     let holder = KeyHolder::Root(root.clone());
     let keys = key_sources(std::slice::from_ref(key));
-    let rng = aws_lc_rs::rand::SystemRandom::new();
 
     let snapshot_expires = whole_seconds(snapshot_expires);
     let mut snapshot = Snapshot::new(SPEC_VERSION.to_string(), snapshot_version, snapshot_expires);
@@ -67,12 +95,7 @@ pub async fn sign_snapshot_and_timestamp(
             .meta
             .insert(format!("{role}.json"), metafile(*version));
     }
-    let snapshot = SignedRole::new(snapshot, &holder, &keys, &rng)
-        .await
-        .map_err(|e| OnlineSignError {
-            role: "snapshot",
-            reason: e.to_string(),
-        })?;
+    let snapshot = sign_role("snapshot", snapshot, &holder, &keys).await?;
 
     let timestamp_expires = whole_seconds(timestamp_expires);
     let mut timestamp = Timestamp::new(
@@ -92,24 +115,9 @@ pub async fn sign_snapshot_and_timestamp(
             _extra: HashMap::new(),
         },
     );
-    let timestamp = SignedRole::new(timestamp, &holder, &keys, &rng)
-        .await
-        .map_err(|e| OnlineSignError {
-            role: "timestamp",
-            reason: e.to_string(),
-        })?;
+    let timestamp = sign_role("timestamp", timestamp, &holder, &keys).await?;
     Ok((
-        SignedFile {
-            version: snapshot_version,
-            bytes: snapshot.buffer().clone(),
-            sha256: snapshot.sha256().to_vec(),
-            expires: snapshot_expires,
-        },
-        SignedFile {
-            version: timestamp_version,
-            bytes: timestamp.buffer().clone(),
-            sha256: timestamp.sha256().to_vec(),
-            expires: timestamp_expires,
-        },
+        signed_file(&snapshot, snapshot_version, snapshot_expires),
+        signed_file(&timestamp, timestamp_version, timestamp_expires),
     ))
 }

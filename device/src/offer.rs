@@ -11,25 +11,9 @@ use airlock_core::support::SupportRecord;
 use crate::metadata::Verified;
 use crate::refusal::{Refusal, Refused};
 
-/// The signed end-of-support notice (from the support record, not from the server's words).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub statement: String,
-    pub successor: Option<String>,
-    pub notice_url: Option<String>,
-    pub security_updates_until: jiff::civil::Date,
-}
-
-impl Notice {
-    fn from_record(s: &SupportRecord) -> Self {
-        Notice {
-            statement: s.statement.clone(),
-            successor: s.successor.clone(),
-            notice_url: s.notice_url.clone(),
-            security_updates_until: s.security_updates_until,
-        }
-    }
-}
+/// The signed end-of-support notice (from the support record, not from the server's words):
+/// the same notice the server's decision gives ([`Notice::from_record`]).
+pub use airlock_core::decision::EndOfSupport as Notice;
 
 /// What the device makes of the server's answer.
 #[derive(Debug, Clone)]

@@ -27,25 +27,19 @@ pub async fn ensure_enrolled(
     let Some(token) = &cfg.enrol_token else {
         return Ok(None);
     };
-    let resp = client
-        .post(url(
-            cfg,
-            "enrolment",
-            &format!("v1/devices/{}/enrol", cfg.id),
-        )?)
-        .json(&EnrolRequest {
-            token: token.clone(),
-            product: cfg.product.clone(),
-        })
-        .send()
-        .await
-        .map_err(|source| Error::EnrolRequest {
-            server: cfg.server.clone(),
-            source,
-        })?;
-    let answer: EnrolResponse = read_answer(resp, "enrolment", |status, body| {
-        Error::EnrolRefused { status, body }
-    })
+    let request = EnrolRequest {
+        token: token.clone(),
+        product: cfg.product.clone(),
+    };
+    let answer: EnrolResponse = post(
+        cfg,
+        client,
+        None,
+        ("enrolment", "enrol"),
+        &request,
+        |server, source| Error::EnrolRequest { server, source },
+        |status, body| Error::EnrolRefused { status, body },
+    )
     .await?;
     store_credential(&cfg.state_dir, &answer.credential)?;
     Ok(Some(answer.credential))
@@ -58,27 +52,43 @@ pub async fn check_in(
     credential: Option<&str>,
     request: &CheckInRequest,
 ) -> Result<CheckInResponse, Error> {
+    post(
+        cfg,
+        client,
+        credential,
+        ("check-in", "check-in"),
+        request,
+        |server, source| Error::CheckInRequest { server, source },
+        |status, body| Error::CheckInRefused { status, body },
+    )
+    .await
+}
+
+/// Posts `body` to `v1/devices/<id>/<endpoint>` and reads the JSON answer. `what` names the
+/// call in errors; `unsent` and `refused` build the call's own errors.
+async fn post<T: serde::de::DeserializeOwned>(
+    cfg: &Config,
+    client: &reqwest::Client,
+    credential: Option<&str>,
+    (what, endpoint): (&'static str, &str),
+    body: &impl serde::Serialize,
+    unsent: impl FnOnce(url::Url, reqwest::Error) -> Error,
+    refused: impl FnOnce(reqwest::StatusCode, String) -> Error,
+) -> Result<T, Error> {
     let mut req = client.post(url(
         cfg,
-        "check-in",
-        &format!("v1/devices/{}/check-in", cfg.id),
+        what,
+        &format!("v1/devices/{}/{endpoint}", cfg.id),
     )?);
     if let Some(c) = credential {
         req = req.bearer_auth(c);
     }
     let resp = req
-        .json(request)
+        .json(body)
         .send()
         .await
-        .map_err(|source| Error::CheckInRequest {
-            server: cfg.server.clone(),
-            source,
-        })?;
-    read_answer(resp, "check-in", |status, body| Error::CheckInRefused {
-        status,
-        body,
-    })
-    .await
+        .map_err(|source| unsent(cfg.server.clone(), source))?;
+    read_answer(resp, what, refused).await
 }
 
 async fn read_answer<T: serde::de::DeserializeOwned>(

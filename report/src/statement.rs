@@ -37,32 +37,33 @@ impl std::str::FromStr for Regime {
     }
 }
 
+/// What a regime's statement says in its own terms.
+struct RegimeText {
+    country: &'static str,
+    legislation: &'static str,
+    compliance_declaration: &'static str,
+    retention: &'static str,
+}
+
+const UK: RegimeText = RegimeText {
+    country: "United Kingdom",
+    legislation: "Product Security and Telecommunications Infrastructure Act 2022; the Product Security and Telecommunications Infrastructure (Security Requirements for Relevant Connectable Products) Regulations 2023 (security requirements: Schedule 1; content of the statement of compliance: Schedule 4)",
+    compliance_declaration: "In the opinion of the manufacturer, the manufacturer has complied with the applicable security requirements of Schedule 1 to the Regulations in relation to the product: passwords (paragraph 1), information on how to report security issues (paragraph 2), and information on minimum security update periods (paragraph 3).",
+    retention: "Keep this statement, and its signature file, with the product's compliance records for the period the legislation requires.",
+};
+
+const AU: RegimeText = RegimeText {
+    country: "Australia",
+    legislation: "Cyber Security Act 2024, Part 2 (security standards for smart devices); the Cyber Security (Security Standards for Smart Devices) Rules 2025",
+    compliance_declaration: "In the opinion of the manufacturer, the product complies with the security standard for smart devices in the Rules: no universal default passwords, a means to report security issues, and a published defined support period.",
+    retention: "Keep this statement, and its signature file, for at least 5 years (Smart Devices Rules 2025).",
+};
+
 impl Regime {
-    fn country(self) -> &'static str {
+    fn text(self) -> &'static RegimeText {
         match self {
-            Regime::Uk => "United Kingdom",
-            Regime::Au => "Australia",
-        }
-    }
-
-    fn legislation(self) -> &'static str {
-        match self {
-            Regime::Uk => "Product Security and Telecommunications Infrastructure Act 2022; the Product Security and Telecommunications Infrastructure (Security Requirements for Relevant Connectable Products) Regulations 2023 (security requirements: Schedule 1; content of the statement of compliance: Schedule 4)",
-            Regime::Au => "Cyber Security Act 2024, Part 2 (security standards for smart devices); the Cyber Security (Security Standards for Smart Devices) Rules 2025",
-        }
-    }
-
-    fn compliance_declaration(self) -> &'static str {
-        match self {
-            Regime::Uk => "In the opinion of the manufacturer, the manufacturer has complied with the applicable security requirements of Schedule 1 to the Regulations in relation to the product: passwords (paragraph 1), information on how to report security issues (paragraph 2), and information on minimum security update periods (paragraph 3).",
-            Regime::Au => "In the opinion of the manufacturer, the product complies with the security standard for smart devices in the Rules: no universal default passwords, a means to report security issues, and a published defined support period.",
-        }
-    }
-
-    fn retention(self) -> &'static str {
-        match self {
-            Regime::Uk => "Keep this statement, and its signature file, with the product's compliance records for the period the legislation requires.",
-            Regime::Au => "Keep this statement, and its signature file, for at least 5 years (Smart Devices Rules 2025).",
+            Regime::Uk => &UK,
+            Regime::Au => &AU,
         }
     }
 }
@@ -142,7 +143,7 @@ impl Statement {
     ) -> Statement {
         Statement {
             regime,
-            legislation: regime.legislation().into(),
+            legislation: regime.text().legislation.into(),
             product: product.into(),
             batch: who
                 .batch
@@ -160,13 +161,13 @@ impl Statement {
             declarations: vec![
                 "This statement of compliance has been prepared by or on behalf of the manufacturer."
                     .into(),
-                regime.compliance_declaration().into(),
+                regime.text().compliance_declaration.into(),
             ],
             signatory: who.signatory.clone(),
             signatory_function: who.signatory_function.clone(),
             place_of_issue: who.place.clone(),
             date_of_issue: who.date,
-            retention: regime.retention().into(),
+            retention: regime.text().retention.into(),
             gaps: gaps(support, who.date),
             generated_at: airlock_core::whole_seconds(now),
         }
@@ -177,7 +178,7 @@ impl Statement {
 pub fn document(st: &Statement) -> Document {
     let mut d = Document::new(format!(
         "Statement of compliance ({}): {}",
-        st.regime.country(),
+        st.regime.text().country,
         st.product
     ));
     d.paragraph(format!("Legislation: {}.", st.legislation));

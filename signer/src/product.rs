@@ -42,6 +42,34 @@ pub struct ProductOptions {
     pub threshold: u64,
 }
 
+impl ProductOptions {
+    /// A product with its support windows, one product key, updatable, and nothing else
+    /// stated (no floor, notice, contact or policy); set the rest with struct update syntax.
+    pub fn new(
+        id: String,
+        support_start: jiff::civil::Date,
+        feature_until: jiff::civil::Date,
+        security_until: jiff::civil::Date,
+    ) -> Self {
+        ProductOptions {
+            id,
+            support_start,
+            feature_until,
+            security_until,
+            min_security_version: 0,
+            notice_url: None,
+            statement: None,
+            successor: None,
+            security_contact: None,
+            disclosure_policy: None,
+            updatable: true,
+            rationale: None,
+            keys: 1,
+            threshold: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductReport {
     pub product: String,

@@ -289,6 +289,16 @@ impl Ctx {
         Ok(Run::Done(DrillReport::ran(spec, observed, reason, passed)))
     }
 
+    /// `<version>.<role>.json` as the real server serves it; `None` when it no longer does.
+    async fn upstream_metadata(&self, version: u64, role: &str) -> Result<Option<bytes::Bytes>> {
+        survey::fetch_metadata(
+            &self.client,
+            &self.upstream,
+            &format!("{version}.{role}.json"),
+        )
+        .await
+    }
+
     /// A fresh device gets an older (unexpired) timestamp and its snapshot, combined with the
     /// current targets / product role served under the names that old snapshot lists.
     async fn mix_and_match(&self, spec: &DrillSpec, device: &DeviceSpec) -> Result<Run> {
@@ -297,13 +307,7 @@ impl Ctx {
         let top = self.survey.timestamp.version;
         let lowest = top.saturating_sub(survey::MAX_LOOKBACK).max(1);
         for version in (lowest..top).rev() {
-            let Some(ts_bytes) = survey::fetch_metadata(
-                &self.client,
-                &self.upstream,
-                &format!("{version}.timestamp.json"),
-            )
-            .await?
-            else {
+            let Some(ts_bytes) = self.upstream_metadata(version, "timestamp").await? else {
                 continue;
             };
             let ts = survey::parse_timestamp(&ts_bytes)?;
@@ -311,13 +315,7 @@ impl Ctx {
                 continue;
             }
             let snapshot_version = survey::snapshot_version_of(&ts)?;
-            let Some(snapshot) = survey::fetch_metadata(
-                &self.client,
-                &self.upstream,
-                &format!("{snapshot_version}.snapshot.json"),
-            )
-            .await?
-            else {
+            let Some(snapshot) = self.upstream_metadata(snapshot_version, "snapshot").await? else {
                 continue;
             };
             let old = survey::listed_versions(&snapshot)?;

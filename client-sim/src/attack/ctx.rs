@@ -13,7 +13,7 @@ use super::drills::{lab_device, DrillSpec};
 use super::judge::{judge, observe};
 use super::survey::{self, Survey};
 use super::{DeviceSpec, DrillReport};
-use crate::device::{run_device, DeviceConfig, DeviceRun, Outcome};
+use crate::device::{run_device, AgentConfig, DeviceConfig, DeviceRun, Outcome};
 use crate::lab::Revoked;
 use crate::proxy::{Proxy, Tamper};
 
@@ -88,7 +88,7 @@ impl Ctx {
         now: Option<jiff::Timestamp>,
     ) -> Result<(DeviceRun, bool)> {
         let state_dir = self.work.join(state);
-        let cfg = DeviceConfig {
+        let cfg = DeviceConfig::new(AgentConfig {
             server: self.proxy.url.clone(),
             tuf_base: self.proxy.url.clone(),
             trusted_root: self.trusted_root.clone(),
@@ -99,10 +99,7 @@ impl Ctx {
             security_version: spec.security_version,
             now,
             enrol_token: self.enrol_token.clone(),
-            boot_fails: Vec::new(),
-            interrupt_download_at: None,
-            network: Default::default(),
-        };
+        });
         let run = run_device(&cfg, &self.client)
             .await
             .with_context(|| format!("running the {state} device"))?;

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use crate::device::{run_device, DeviceConfig, DeviceRun, Outcome};
+use crate::device::{run_device, AgentConfig, DeviceConfig, DeviceRun, Outcome};
 
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
@@ -34,7 +34,7 @@ pub struct DeviceArgs {
 
 /// Exit code 3 when the device refused what it was given.
 pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
-    let cfg = DeviceConfig {
+    let cfg = DeviceConfig::new(AgentConfig {
         tuf_base: args.server.clone(),
         server: args.server,
         trusted_root: args.trusted_root,
@@ -45,10 +45,7 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
         security_version: args.security_version,
         now: None,
         enrol_token: args.enrol_token,
-        boot_fails: Vec::new(),
-        interrupt_download_at: None,
-        network: Default::default(),
-    };
+    });
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(300))
         .build()?;

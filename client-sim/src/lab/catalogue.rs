@@ -38,16 +38,10 @@ fn date(s: &str) -> Result<jiff::civil::Date> {
 
 fn acme(id: &str, dates: [&str; 3], floor: u64) -> Result<Product> {
     Ok(Product {
-        id: id.into(),
-        support_start: date(dates[0])?,
-        feature_until: date(dates[1])?,
-        security_until: date(dates[2])?,
         min_security_version: floor,
         notice_url: Some(format!("https://acme.example/support/{id}")),
-        statement: None,
-        successor: None,
         security_contact: Some("mailto:security@acme.example".into()),
-        rationale: None,
+        ..Product::new(id.into(), date(dates[0])?, date(dates[1])?, date(dates[2])?)
     })
 }
 

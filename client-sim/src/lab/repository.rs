@@ -8,20 +8,9 @@ use airlock_core::release::ReleaseKind;
 use airlock_signer::repo::Repo;
 use airlock_signer::{init, product, publish, release, support};
 
-/// A product to add, with its support windows.
-#[derive(Debug, Clone)]
-pub struct Product {
-    pub id: String,
-    pub support_start: jiff::civil::Date,
-    pub feature_until: jiff::civil::Date,
-    pub security_until: jiff::civil::Date,
-    pub min_security_version: u64,
-    pub notice_url: Option<String>,
-    pub statement: Option<String>,
-    pub successor: Option<String>,
-    pub security_contact: Option<String>,
-    pub rationale: Option<String>,
-}
+/// A product to add, with its support windows: the signer's own options
+/// ([`product::ProductOptions::new`] gives one key, updatable).
+pub use airlock_signer::product::ProductOptions as Product;
 
 /// A release to sign from an image file.
 #[derive(Debug, Clone)]
@@ -71,27 +60,7 @@ impl Repository {
     }
 
     pub async fn add_product(&self, p: &Product) -> Result<()> {
-        product::add(
-            &self.repo,
-            &product::ProductOptions {
-                id: p.id.clone(),
-                support_start: p.support_start,
-                feature_until: p.feature_until,
-                security_until: p.security_until,
-                min_security_version: p.min_security_version,
-                notice_url: p.notice_url.clone(),
-                statement: p.statement.clone(),
-                successor: p.successor.clone(),
-                security_contact: p.security_contact.clone(),
-                disclosure_policy: None,
-                updatable: true,
-                rationale: p.rationale.clone(),
-                keys: 1,
-                threshold: 1,
-            },
-        )
-        .await
-        .map(|_| ())
+        product::add(&self.repo, p).await.map(|_| ())
     }
 
     pub async fn add_release(&self, r: &NewRelease) -> Result<SignedRelease> {

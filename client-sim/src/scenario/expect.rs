@@ -12,7 +12,8 @@ pub fn unverified_installs(devices: &[SimDevice], signed: &BTreeMap<String, Stri
     devices
         .iter()
         .filter(|d| {
-            let Ok(text) = std::fs::read_to_string(d.cfg.state_dir.join("device.json")) else {
+            let Ok(text) = std::fs::read_to_string(d.cfg.agent.state_dir.join("device.json"))
+            else {
                 return false;
             };
             let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -47,7 +48,7 @@ pub fn checks(
     for c in &scn.expect.converged {
         let online: Vec<&SimDevice> = devices
             .iter()
-            .filter(|d| d.cfg.product == c.product)
+            .filter(|d| d.cfg.agent.product == c.product)
             .filter(|d| {
                 !d.offline
                     .is_some_and(|(from, to)| scn.duration.0 >= from && scn.duration.0 < to)

@@ -10,7 +10,7 @@ use airlock_core::release::ReleaseKind;
 
 use super::spec::{self, draw, Offset, Scenario};
 use super::timeline::Timeline;
-use crate::device::DeviceConfig;
+use crate::device::{AgentConfig, DeviceConfig};
 use crate::lab::{Lab, LabClock, NewRelease, Product, SimClock};
 
 /// A device of the fleet, with what the runner decides for it.
@@ -113,16 +113,18 @@ pub async fn stage(scn: &Scenario) -> Result<Stage> {
     for p in &scn.products {
         lab.repo
             .add_product(&Product {
-                id: p.id.clone(),
-                support_start: p.support_start.resolve(start)?,
-                feature_until: p.feature_until.resolve(start)?,
-                security_until: p.security_until.resolve(start)?,
                 min_security_version: p.min_security_version,
                 notice_url: Some(format!("https://vendor.example/support/{}", p.id)),
                 statement: p.statement.clone(),
                 successor: p.successor.clone(),
                 security_contact: Some("mailto:security@vendor.example".into()),
                 rationale: p.rationale.clone(),
+                ..Product::new(
+                    p.id.clone(),
+                    p.support_start.resolve(start)?,
+                    p.feature_until.resolve(start)?,
+                    p.security_until.resolve(start)?,
+                )
             })
             .await
             .with_context(|| format!("adding product {}", p.id))?;
@@ -177,19 +179,19 @@ pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
                 * f.clock_skew.0 as f64) as i64;
             SimDevice {
                 cfg: DeviceConfig {
-                    server: lab.server_url.clone(),
-                    tuf_base: lab.server_url.clone(),
-                    trusted_root: lab.trusted_root.clone(),
-                    state_dir: lab.dir.join("devices").join(&id),
-                    id: id.clone(),
-                    product: member.product.clone(),
-                    version: member.version.clone(),
-                    security_version: member.security_version,
-                    now: None,
-                    enrol_token: None,
                     boot_fails,
-                    interrupt_download_at: None,
-                    network: Default::default(),
+                    ..DeviceConfig::new(AgentConfig {
+                        server: lab.server_url.clone(),
+                        tuf_base: lab.server_url.clone(),
+                        trusted_root: lab.trusted_root.clone(),
+                        state_dir: lab.dir.join("devices").join(&id),
+                        id: id.clone(),
+                        product: member.product.clone(),
+                        version: member.version.clone(),
+                        security_version: member.security_version,
+                        now: None,
+                        enrol_token: None,
+                    })
                 },
                 next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,
                 skew_ms,

@@ -132,10 +132,14 @@ async fn run_step(
     if !agenda.corrupted && scn.faults.corrupt_share > 0.0 && scn.faults.corrupt_at.0 <= offset {
         agenda.corrupted = true;
         for d in devices.iter().filter(|d| d.corrupt) {
-            let _ = std::fs::remove_dir_all(d.cfg.state_dir.join("tuf"));
-            stage
-                .timeline
-                .log(now, &d.cfg.id, "trusted_metadata_lost", d.version(), None);
+            let _ = std::fs::remove_dir_all(d.cfg.agent.state_dir.join("tuf"));
+            stage.timeline.log(
+                now,
+                &d.cfg.agent.id,
+                "trusted_metadata_lost",
+                d.version(),
+                None,
+            );
         }
     }
     // The real server checks every minute whether to renew; here it checks once a step, as
@@ -187,7 +191,11 @@ async fn run_step(
     for &i in &due {
         let d = &mut devices[i];
         let jitter = scn.fleet.jitter.0 as f64
-            * (draw(scn.seed, &format!("jitter/{}/{}", d.cfg.id, d.next_ms)) * 2.0 - 1.0);
+            * (draw(
+                scn.seed,
+                &format!("jitter/{}/{}", d.cfg.agent.id, d.next_ms),
+            ) * 2.0
+                - 1.0);
         d.next_ms += (interval + jitter as i64).max(scn.step.0.min(interval));
     }
     tally
@@ -213,7 +221,7 @@ fn due_work(
         if d.offline.is_some_and(|(from, to)| t >= from && t < to) {
             continue;
         }
-        let id = &d.cfg.id;
+        let id = &d.cfg.agent.id;
         let dropped = draw(scn.seed, &format!("drop/{id}/{t}")) < scn.faults.drop_rate;
         let mut cfg = d.cfg.clone();
         cfg.network = Network {
@@ -221,7 +229,7 @@ fn due_work(
             bytes_per_second: (draw(scn.seed, &format!("slow/{id}")) < scn.faults.slow_link_share)
                 .then_some(scn.faults.slow_link_bytes_per_second),
         };
-        cfg.now = Some(at(stage.start, Offset(t + d.skew_ms))?);
+        cfg.agent.now = Some(at(stage.start, Offset(t + d.skew_ms))?);
         let cut =
             restarting || draw(scn.seed, &format!("cut/{id}/{t}")) < scn.faults.interrupt_rate;
         cfg.interrupt_download_at = cut.then(|| draw(scn.seed, &format!("cut-at/{id}/{t}")));
@@ -239,8 +247,8 @@ fn record(
     dropped: bool,
     result: Result<DeviceRun>,
 ) {
-    let id = d.cfg.id.clone();
-    let product = d.cfg.product.clone();
+    let id = d.cfg.agent.id.clone();
+    let product = d.cfg.agent.product.clone();
     let r = match result {
         Err(_) if dropped => {
             let v = d.version().to_string();

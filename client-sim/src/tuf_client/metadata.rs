@@ -49,6 +49,21 @@ pub trait RoleMeta: DeserializeOwned {
     fn expires(&self) -> jiff::Timestamp;
 }
 
+/// [`RoleMeta`] for a role type with `version` and `expires` fields.
+macro_rules! role_meta {
+    ($ty:ty, $type_name:literal) => {
+        impl RoleMeta for $ty {
+            const TYPE: &'static str = $type_name;
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn expires(&self) -> jiff::Timestamp {
+                self.expires
+            }
+        }
+    };
+}
+
 impl<T: RoleMeta> Metadata<T> {
     /// Parses `bytes` as metadata of type `T`: JSON envelope, `_type`, a version >= 1 and an
     /// expiry that is a valid timestamp. Signatures are not checked here.
@@ -79,6 +94,17 @@ impl<T: RoleMeta> Metadata<T> {
     /// TUF 5.4.4, 5.5.6, 5.6.5: whether the metadata expired at `now`.
     pub fn is_expired(&self, now: jiff::Timestamp) -> bool {
         self.signed.expires() <= now
+    }
+
+    /// Fails when the metadata expired at `now`; `role` names it in the error.
+    pub fn ensure_unexpired(&self, role: &str, now: jiff::Timestamp) -> Result<()> {
+        ensure!(
+            !self.is_expired(now),
+            "{role} v{} expired at {}",
+            self.signed.version(),
+            self.signed.expires()
+        );
+        Ok(())
     }
 
     /// Checks that a threshold of `keys` signed this metadata. Each key counts once: a keyid
@@ -214,15 +240,7 @@ pub struct RootMeta {
     pub roles: BTreeMap<String, RoleKeysMeta>,
 }
 
-impl RoleMeta for RootMeta {
-    const TYPE: &'static str = "root";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
-}
+role_meta!(RootMeta, "root");
 
 impl RootMeta {
     /// The keys that may sign the top-level role `role` (TUF 4.3).
@@ -271,22 +289,23 @@ impl MetaFile {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TimestampMeta {
-    pub version: u64,
-    pub expires: jiff::Timestamp,
-    pub meta: BTreeMap<String, MetaFile>,
+/// Timestamp and snapshot have the same body: a version, an expiry and the metadata files they
+/// list (TUF 4.4, 4.6).
+macro_rules! meta_listing {
+    ($ty:ident, $type_name:literal) => {
+        #[derive(Debug, Clone, Deserialize)]
+        pub struct $ty {
+            pub version: u64,
+            pub expires: jiff::Timestamp,
+            pub meta: BTreeMap<String, MetaFile>,
+        }
+
+        role_meta!($ty, $type_name);
+    };
 }
 
-impl RoleMeta for TimestampMeta {
-    const TYPE: &'static str = "timestamp";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
-}
+meta_listing!(TimestampMeta, "timestamp");
+meta_listing!(SnapshotMeta, "snapshot");
 
 impl TimestampMeta {
     /// TUF 4.6: timestamp lists exactly the snapshot.
@@ -294,23 +313,6 @@ impl TimestampMeta {
         self.meta
             .get("snapshot.json")
             .context("timestamp does not list snapshot.json")
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SnapshotMeta {
-    pub version: u64,
-    pub expires: jiff::Timestamp,
-    pub meta: BTreeMap<String, MetaFile>,
-}
-
-impl RoleMeta for SnapshotMeta {
-    const TYPE: &'static str = "snapshot";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
     }
 }
 
@@ -323,15 +325,7 @@ pub struct TargetsMeta {
     pub delegations: Option<Delegations>,
 }
 
-impl RoleMeta for TargetsMeta {
-    const TYPE: &'static str = "targets";
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn expires(&self) -> jiff::Timestamp {
-        self.expires
-    }
-}
+role_meta!(TargetsMeta, "targets");
 
 /// A target file as a targets role lists it (TUF 4.5).
 #[derive(Debug, Clone, Deserialize)]

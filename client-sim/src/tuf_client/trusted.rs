@@ -97,13 +97,7 @@ impl TrustedSet {
 
     /// TUF 5.3.10: the final root must not be expired.
     pub fn check_root_not_expired(&self) -> Result<()> {
-        ensure!(
-            !self.root.is_expired(self.now),
-            "root v{} expired at {}",
-            self.root.signed.version,
-            self.root.signed.expires
-        );
-        Ok(())
+        self.root.ensure_unexpired("root", self.now)
     }
 
     /// TUF 5.3.11: whether the timestamp or snapshot keys changed since the session started, in
@@ -161,12 +155,7 @@ impl TrustedSet {
             );
         }
         // TUF 5.4.4: not expired.
-        ensure!(
-            !new.is_expired(self.now),
-            "timestamp v{} expired at {}",
-            new.signed.version,
-            new.signed.expires
-        );
+        new.ensure_unexpired("timestamp", self.now)?;
         // TUF 5.4.5: it becomes the trusted timestamp.
         self.timestamp = Some(new);
         Ok(TimestampUpdate::Updated)
@@ -179,12 +168,7 @@ impl TrustedSet {
             .timestamp
             .as_ref()
             .context("snapshot needs a trusted timestamp")?;
-        ensure!(
-            !timestamp.is_expired(self.now),
-            "timestamp v{} expired at {}",
-            timestamp.signed.version,
-            timestamp.signed.expires
-        );
+        timestamp.ensure_unexpired("timestamp", self.now)?;
         timestamp.signed.snapshot_meta()
     }
 
@@ -208,13 +192,7 @@ impl TrustedSet {
             "timestamp lists snapshot v{expected}, trusted snapshot is v{}",
             snapshot.signed.version
         );
-        ensure!(
-            !snapshot.is_expired(self.now),
-            "snapshot v{} expired at {}",
-            snapshot.signed.version,
-            snapshot.signed.expires
-        );
-        Ok(())
+        snapshot.ensure_unexpired("snapshot", self.now)
     }
 
     /// The snapshot entry timestamp lists, to download the snapshot.
@@ -259,12 +237,7 @@ impl TrustedSet {
             }
         }
         // TUF 5.5.6: not expired.
-        ensure!(
-            !new.is_expired(self.now),
-            "snapshot v{} expired at {}",
-            new.signed.version,
-            new.signed.expires
-        );
+        new.ensure_unexpired("snapshot", self.now)?;
         // TUF 5.5.7: it becomes the trusted snapshot.
         self.snapshot = Some(new);
         Ok(())
@@ -327,12 +300,7 @@ impl TrustedSet {
             new.signed.version
         );
         // TUF 5.6.5: not expired.
-        ensure!(
-            !new.is_expired(self.now),
-            "{role} v{} expired at {}",
-            new.signed.version,
-            new.signed.expires
-        );
+        new.ensure_unexpired(role, self.now)?;
         // TUF 5.6.6: it becomes trusted, for this delegator.
         let slot = self
             .targets
