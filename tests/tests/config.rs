@@ -148,3 +148,88 @@ fn json_logs_carry_the_request_id() {
     }
     assert!(lines >= 2 && tagged, "{logs}");
 }
+
+/// The subcommands listed in a `--help` page (clap's "Commands:" section).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `--long` options of a `--help` page that show no `[env: ...]` (AIRLOCK_*, or the
+/// standard AWS_REGION for --s3-region). An option's
+/// entry starts with `-x, --long` or `--long` and runs until the next entry.
+fn options_without_env(help: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut current: Option<(String, bool)> = None;
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        let starts_entry = line.starts_with("  ")
+            && (trimmed.starts_with("--")
+                || (trimmed.starts_with('-') && trimmed.contains(", --")));
+        if starts_entry {
+            if let Some((name, false)) = current.take() {
+                missing.push(name);
+            }
+            let name = trimmed
+                .split(|c: char| c.is_whitespace() || c == '=')
+                .find(|w| w.starts_with("--"))
+                .unwrap_or_default()
+                .to_string();
+            current = Some((name, false));
+        }
+        if line.contains("[env: AIRLOCK_") || line.contains("[env: AWS_REGION") {
+            if let Some((_, seen)) = current.as_mut() {
+                *seen = true;
+            }
+        }
+    }
+    if let Some((name, false)) = current {
+        missing.push(name);
+    }
+    missing.retain(|name| name != "--help" && name != "--version");
+    missing
+}
+
+/// README: every `--long` flag of the three binaries has an environment variable (and so a
+/// config-file key). Walks every subcommand's `--help`.
+#[test]
+fn every_long_flag_has_an_environment_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut missing = Vec::new();
+    let mut pages = 0;
+    for binary in ["airlock", "airlock-server", "airlock-sim"] {
+        let mut queue = vec![Vec::<String>::new()];
+        while let Some(path) = queue.pop() {
+            let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+            args.push("--help");
+            let help = ok(tmp.path(), binary, &args);
+            pages += 1;
+            for option in options_without_env(&help) {
+                missing.push(format!("{binary} {} {option}", path.join(" ")));
+            }
+            for sub in subcommands(&help) {
+                let mut next = path.clone();
+                next.push(sub);
+                queue.push(next);
+            }
+        }
+    }
+    assert!(pages > 40, "only {pages} help pages found");
+    assert!(
+        missing.is_empty(),
+        "flags without an AIRLOCK_* variable: {missing:#?}"
+    );
+}
+
+#[test]
+fn help_parsing_finds_flags_without_variables() {
+    let help = "Usage: x\n\nCommands:\n  add   Adds\n  help  Print help\n\nOptions:\n      --json\n          Print JSON\n          \n          [env: AIRLOCK_JSON=]\n  -o, --out <DIR>\n          Where\n      --bare <N>  no variable\n  -h, --help\n          Print help\n";
+    assert_eq!(subcommands(help), vec!["add".to_string()]);
+    assert_eq!(options_without_env(help), vec!["--out", "--bare"]);
+}
