@@ -149,13 +149,41 @@ impl AppState {
         }
     }
 
-    /// Reloads the rollouts from the state store.
+    /// Reloads the rollouts from the state store. Callers hold the publish lock, so that a
+    /// list read before a publish committed never replaces the one that publish set.
     pub async fn reload_rollouts(&self) -> Result<(), crate::storage::StateError> {
-        let fresh = Arc::new(self.state.list_rollouts().await?);
+        let fresh = self.state.list_rollouts().await?;
+        self.set_rollouts(fresh);
+        Ok(())
+    }
+
+    fn set_rollouts(&self, rollouts: Vec<Rollout>) {
+        let fresh = Arc::new(rollouts);
         match self.rollouts.write() {
             Ok(mut v) => *v = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+    }
+
+    /// Switches to a view that was just committed with `held` (its releases' held rollouts):
+    /// the rollouts first, so that no check-in sees a release of `view` without its hold.
+    pub(crate) fn switch_committed(&self, view: RepoView, held: &[Rollout]) {
+        if !held.is_empty() {
+            let mut all = self.rollouts().as_ref().clone();
+            all.extend_from_slice(held);
+            self.set_rollouts(all);
+        }
+        self.set_view(view);
+    }
+
+    /// Follows what the state store holds: the published head, then the rollouts (read after
+    /// the head, so they include every hold committed with it), switched rollouts first.
+    /// The caller holds the publish lock.
+    pub async fn follow_store(&self) -> Result<(), crate::storage::StateError> {
+        let view = RepoView::load(self.state.as_ref()).await?;
+        let rollouts = self.state.list_rollouts().await?;
+        self.set_rollouts(rollouts);
+        self.set_view(view);
         Ok(())
     }
 
