@@ -113,9 +113,7 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     .await?;
     if let Some(next) = promote {
         let id = next.key_id().unwrap_or_default();
-        app.promote_online_key(next).map_err(|e| {
-            PublishError::Internal(format!("switching to the next online key: {e}"))
-        })?;
+        app.promote_online_key(next);
         tracing::warn!(online_key = %id, "online key rotated by a new root");
         app.state
             .audit(
