@@ -39,6 +39,9 @@ pub struct ServeConfig {
     pub retention_years: i16,
     /// Who may read `/tuf/`.
     pub tuf_access: crate::deviceauth::TufAccess,
+    /// Where `online.key` and `online-next.key` are read from; `None` = the data directory.
+    /// Replicas share one (a shared secret mount), so a rotation prepared there reaches all.
+    pub online_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -55,6 +58,7 @@ impl Default for ServeConfig {
             max_postpone_days: 30,
             retention_years: airlock_core::verify::DEFAULT_RETENTION_YEARS,
             tuf_access: crate::deviceauth::TufAccess::Public,
+            online_key_dir: None,
         }
     }
 }
@@ -64,8 +68,9 @@ pub struct Inner {
     pub blobs: Arc<dyn BlobStore>,
     pub state: Arc<dyn StateStore>,
     pub(crate) online: RwLock<crate::online_key::OnlineKey>,
-    /// Where `online.key` lives (for online-key rotation); `None` for in-memory servers.
-    pub data_dir: Option<std::path::PathBuf>,
+    /// Where `online.key` and `online-next.key` live (for online-key rotation); `None` for
+    /// in-memory servers.
+    pub key_dir: Option<std::path::PathBuf>,
     /// sha256 of the admin token; the token itself is not kept.
     pub admin_token_sha256: [u8; 32],
     pub clock: Arc<dyn Clock>,
@@ -97,7 +102,7 @@ impl AppState {
         blobs: Arc<dyn BlobStore>,
         state: Arc<dyn StateStore>,
         online_key: SigningKey,
-        data_dir: Option<std::path::PathBuf>,
+        key_dir: Option<std::path::PathBuf>,
         admin_token: &str,
         clock: Arc<dyn Clock>,
         view: RepoView,
@@ -112,7 +117,7 @@ impl AppState {
             blobs,
             state,
             online: RwLock::new(crate::online_key::OnlineKey::new(online_key)),
-            data_dir,
+            key_dir,
             admin_token_sha256: sha2::Sha256::digest(admin_token.as_bytes()).into(),
             clock,
             metrics: crate::metrics::Metrics::new(),
@@ -149,13 +154,43 @@ impl AppState {
         }
     }
 
-    /// Reloads the rollouts from the state store.
+    /// Reloads the rollouts from the state store. Callers hold the publish lock, so that a
+    /// list read before a publish committed never replaces the one that publish set.
     pub async fn reload_rollouts(&self) -> Result<(), crate::storage::StateError> {
-        let fresh = Arc::new(self.state.list_rollouts().await?);
+        let fresh = self.state.list_rollouts().await?;
+        self.set_rollouts(fresh);
+        Ok(())
+    }
+
+    fn set_rollouts(&self, rollouts: Vec<Rollout>) {
+        let fresh = Arc::new(rollouts);
         match self.rollouts.write() {
             Ok(mut v) => *v = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+    }
+
+    /// Switches to a view that was just committed with `held` (its releases' held rollouts):
+    /// the rollouts first, so that no check-in sees a release of `view` without its hold.
+    pub(crate) fn switch_committed(&self, view: RepoView, held: &[Rollout]) {
+        if !held.is_empty() {
+            let mut all = self.rollouts().as_ref().clone();
+            all.extend_from_slice(held);
+            self.set_rollouts(all);
+        }
+        self.set_view(view);
+    }
+
+    /// Follows what the state store holds: the published head, then the rollouts (read after
+    /// the head, so they include every hold committed with it), switched rollouts first.
+    /// The caller holds the publish lock.
+    pub async fn follow_store(&self) -> Result<(), crate::storage::StateError> {
+        let view = RepoView::load(self.state.as_ref()).await?;
+        let rollouts = self.state.list_rollouts().await?;
+        // a new root may name the next online key: sign with it from now on
+        self.adopt_online_key(&view);
+        self.set_rollouts(rollouts);
+        self.set_view(view);
         Ok(())
     }
 
@@ -180,23 +215,27 @@ pub async fn open(
     clock: Arc<dyn Clock>,
 ) -> Result<AppState> {
     let dir = DataDir::new(data);
-    if !dir.online_key().exists() {
+    let key_dir = config
+        .online_key_dir
+        .clone()
+        .unwrap_or_else(|| data.to_path_buf());
+    let keys = DataDir::new(&key_dir);
+    if !keys.online_key().exists() && !keys.online_next_key().exists() {
         bail!(
-            "{} is not an airlock-server data directory (run `airlock-server init --data {}` first)",
+            "{} holds no online key: not an airlock-server data directory (run `airlock-server init --data {}` first{})",
+            key_dir.display(),
             data.display(),
-            data.display()
+            if key_dir == data { "" } else { ", or point --online-key-dir at the replicas' key directory" }
         );
     }
-    let pem = std::fs::read(dir.online_key())
-        .with_context(|| format!("reading {}", dir.online_key().display()))?;
-    let online_key = SigningKey::from_pkcs8(&pem)
-        .with_context(|| format!("reading {}", dir.online_key().display()))?;
     let state = storage.open_state(&dir).await?;
     let blobs = storage.open_blobs(&dir).await?;
     let view = RepoView::load(&state)
         .await
         .context("loading the published repository")?;
     let rollouts = state.list_rollouts().await.context("loading rollouts")?;
+    // the key the published root names, completing a rotation a crash interrupted
+    let online_key = crate::online_key::recover(&key_dir, &view)?;
     let credentials = state
         .credentials()
         .await
@@ -206,7 +245,7 @@ pub async fn open(
         blobs,
         Arc::new(state),
         online_key,
-        Some(data.to_path_buf()),
+        Some(key_dir),
         admin_token,
         clock,
         view,

@@ -58,6 +58,9 @@ pub fn expiring_offline_roles(
 
 /// Brings this replica up to date with what other replicas committed to the shared state:
 /// the published head, rollouts and device credentials. Returns whether the head changed.
+/// Under the publish lock: a rollout list read before a local publish committed must not
+/// replace the one that publish set (its holds), and a new head is switched only together with
+/// the rollouts committed with it ([`AppState::follow_store`]).
 pub async fn sync_from_store(app: &AppState) -> Result<bool> {
     let head = app
         .state
@@ -66,22 +69,23 @@ pub async fn sync_from_store(app: &AppState) -> Result<bool> {
         .context("reading the published head")?;
     let generation = head.map_or(0, |h| h.generation);
     let mut changed = false;
-    if generation != app.view().generation {
+    {
         let _guard = app.publish_lock.lock().await;
         if generation != app.view().generation {
-            let view = view::RepoView::load(app.state.as_ref())
+            let from = app.view().generation;
+            app.follow_store()
                 .await
-                .context("loading the published repository")?;
+                .context("loading the published repository and rollouts")?;
             tracing::info!(
-                from = app.view().generation,
-                to = view.generation,
+                from,
+                to = app.view().generation,
                 "following a publish made by another replica"
             );
-            app.set_view(view);
             changed = true;
+        } else {
+            app.reload_rollouts().await.context("loading rollouts")?;
         }
     }
-    app.reload_rollouts().await.context("loading rollouts")?;
     let credentials = app
         .state
         .credentials()

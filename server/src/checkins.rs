@@ -4,6 +4,10 @@
 //! Device reports go through the same writer: each is written in the next batch's transaction
 //! (after the check-ins, so it always finds its device's record) and acknowledged once that
 //! transaction committed, so concurrent reports share one fsync instead of one each.
+//! A check-in that offers a release is the exception to fire-and-forget: its answer waits
+//! until the offer is committed ([`CheckInWriter::offer`]), because a report counts only for a
+//! release the server offered that device, and the device may report to another replica (or
+//! after this one crashed) as soon as it has the answer. Offers share a batch's fsync too.
 
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +21,8 @@ struct PendingReport {
     device_id: String,
     report: DeviceReport,
     at: jiff::Timestamp,
-    done: oneshot::Sender<Result<(), String>>,
+    /// Whether the release was offered to the device (the report counts).
+    done: oneshot::Sender<Result<bool, String>>,
 }
 
 /// Largest batch written in one transaction.
@@ -27,6 +32,8 @@ const QUEUE: usize = 100_000;
 
 enum Command {
     Record(CheckInRecord),
+    /// A check-in that offered a release: acknowledged once committed.
+    Offer(CheckInRecord, oneshot::Sender<Result<(), String>>),
     Report(PendingReport),
     Flush(oneshot::Sender<()>),
 }
@@ -44,11 +51,16 @@ impl CheckInWriter {
             let mut batch = Vec::with_capacity(BATCH);
             let mut reports: Vec<PendingReport> = Vec::new();
             let mut waiting = Vec::new();
+            let mut offers: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
                     match cmd {
                         Command::Record(r) => batch.push(r),
+                        Command::Offer(r, done) => {
+                            batch.push(r);
+                            offers.push(done);
+                        }
                         Command::Report(r) => reports.push(r),
                         Command::Flush(done) => waiting.push(done),
                     }
@@ -57,8 +69,13 @@ impl CheckInWriter {
                     }
                 }
                 if !batch.is_empty() {
-                    if let Err(e) = state.record_check_ins(&batch).await {
+                    let result = state.record_check_ins(&batch).await;
+                    if let Err(e) = &result {
                         tracing::warn!(error = %e, records = batch.len(), "could not record check-ins");
+                    }
+                    let result = result.map_err(|e| e.to_string());
+                    for done in offers.drain(..) {
+                        let _ = done.send(result.clone());
                     }
                     batch.clear();
                 }
@@ -67,9 +84,17 @@ impl CheckInWriter {
                         .iter()
                         .map(|r| (r.device_id.clone(), r.report.clone(), r.at))
                         .collect();
-                    let result = state.record_reports(&rows).await.map_err(|e| e.to_string());
-                    for r in reports.drain(..) {
-                        let _ = r.done.send(result.clone());
+                    match state.record_reports(&rows).await {
+                        Ok(offered) => {
+                            for (r, offered) in reports.drain(..).zip(offered) {
+                                let _ = r.done.send(Ok(offered));
+                            }
+                        }
+                        Err(e) => {
+                            for r in reports.drain(..) {
+                                let _ = r.done.send(Err(e.to_string()));
+                            }
+                        }
                     }
                 }
                 for done in waiting.drain(..) {
@@ -85,14 +110,28 @@ impl CheckInWriter {
         self.tx.try_send(Command::Record(record)).is_ok()
     }
 
+    /// Queues the record of a check-in that offered a release and waits until it is committed
+    /// (never dropped: a full queue makes it wait).
+    pub async fn offer(&self, record: CheckInRecord) -> Result<(), StateError> {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Offer(record, done)).await.is_err() {
+            return Err(StateError::Corrupt("the record writer has stopped".into()));
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StateError::Corrupt(format!("recording the offer: {e}"))),
+            Err(_) => Err(StateError::Corrupt("the record writer has stopped".into())),
+        }
+    }
+
     /// Writes a device report (after every check-in queued before it) and waits until it is
-    /// committed.
+    /// committed; true if its release was offered to the device (the report counts).
     pub async fn report(
         &self,
         device_id: &str,
         report: &DeviceReport,
         at: jiff::Timestamp,
-    ) -> Result<(), StateError> {
+    ) -> Result<bool, StateError> {
         let (done, wait) = oneshot::channel();
         let pending = PendingReport {
             device_id: device_id.to_string(),
@@ -104,7 +143,7 @@ impl CheckInWriter {
             return Err(StateError::Corrupt("the record writer has stopped".into()));
         }
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(offered)) => Ok(offered),
             Ok(Err(e)) => Err(StateError::Corrupt(format!("recording the report: {e}"))),
             Err(_) => Err(StateError::Corrupt("the record writer has stopped".into())),
         }
@@ -144,6 +183,7 @@ mod tests {
                 decision: "update".into(),
                 at: since,
                 policy: None,
+                offered: Some("1.1.0".into()),
             }));
         }
         // reports queued right behind the check-ins, concurrently: each acknowledged once

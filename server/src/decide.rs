@@ -1,6 +1,7 @@
 //! The check-in service: the update decision for one device, from the published releases, the
 //! product's support record, the device's policy and the rollouts; the check-in is recorded
-//! (in batches) and counted.
+//! (in batches) and counted. A check-in that offers a release answers only once the offer is
+//! committed: a report counts only for a release the server offered that device.
 
 use thiserror::Error;
 
@@ -12,7 +13,7 @@ use airlock_core::release::Release;
 use crate::app::AppState;
 use crate::auth::Device;
 use crate::deviceauth::DeviceAuthError;
-use crate::storage::CheckInRecord;
+use crate::storage::{CheckInRecord, StateError};
 
 /// Why a check-in or report was refused.
 #[derive(Debug, Error)]
@@ -29,6 +30,9 @@ pub enum CheckInError {
     BadPolicy(String),
     #[error("unknown product {0:?}")]
     UnknownProduct(String),
+    /// The offer could not be recorded (the device is told to try again).
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 pub(crate) fn parse_version(v: &str) -> Result<semver::Version, CheckInError> {
@@ -39,7 +43,7 @@ pub(crate) fn parse_version(v: &str) -> Result<semver::Version, CheckInError> {
 }
 
 /// Decides what `device` should do, records its check-in and answers.
-pub fn check_in(
+pub async fn check_in(
     app: &AppState,
     device: &Device,
     req: CheckInRequest,
@@ -71,7 +75,7 @@ pub fn check_in(
         |r| crate::rollouts::released_to(&rollouts, r, &device.id, now),
         &policy,
     );
-    record(app, &device.id, &req, &decision, now);
+    record(app, &device.id, &req, &decision, now).await?;
     let mut answer = CheckInResponse::from_decision(decision);
     match &mut answer {
         CheckInResponse::UpToDate { deferred: d } => *d = deferred,
@@ -83,18 +87,20 @@ pub fn check_in(
     Ok(answer)
 }
 
-/// Counts the check-in and queues its record; the answer does not depend on the record.
-fn record(
+/// Counts the check-in and queues its record. An offer is committed before the answer goes
+/// out (the device's report of it must find it, on any replica); any other record is written
+/// in a later batch and the answer does not wait for it.
+async fn record(
     app: &AppState,
     device_id: &str,
     req: &CheckInRequest,
     decision: &Decision,
     now: jiff::Timestamp,
-) {
-    let label = match decision {
-        Decision::Update { .. } => "update",
-        Decision::UpToDate => "up_to_date",
-        Decision::EndOfSupport(_) => "end_of_support",
+) -> Result<(), StateError> {
+    let (label, offered) = match decision {
+        Decision::Update { release, .. } => ("update", Some(release.info.version.to_string())),
+        Decision::UpToDate => ("up_to_date", None),
+        Decision::EndOfSupport(_) => ("end_of_support", None),
     };
     tracing::debug!(device = %device_id, product = %req.product, decision = label, "check-in");
     app.metrics
@@ -115,11 +121,16 @@ fn record(
             .policy
             .as_ref()
             .and_then(|p| serde_json::to_string(p).ok()),
+        offered,
     };
+    if record.offered.is_some() {
+        return app.check_ins.offer(record).await;
+    }
     // Written in batches.
     if !app.check_ins.record(record) {
         tracing::warn!("check-in queue full: record dropped");
     }
+    Ok(())
 }
 
 /// Every vulnerability fixed between what the device runs and what it is offered.

@@ -220,6 +220,7 @@ impl From<CheckInError> for ApiError {
             | CheckInError::BadVersion { .. }
             | CheckInError::BadPolicy(_) => ApiError::bad_request(message),
             CheckInError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
+            CheckInError::State(e) => e.into(),
         }
     }
 }

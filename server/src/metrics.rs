@@ -51,6 +51,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub check_ins: Family<DecisionLabels, Counter>,
     pub reports: Family<StatusLabels, Counter>,
+    /// Reports of a release the server never offered that device (recorded, not counted).
+    pub reports_unoffered: Counter,
     pub publishes: Family<ResultLabels, Counter>,
     pub publish_seconds: Histogram,
     pub metadata_expiry: Family<RoleLabels, FloatGauge>,
@@ -85,6 +87,12 @@ impl Metrics {
             "Device reports by status",
             reports.clone(),
         );
+        let reports_unoffered = Counter::default();
+        registry.register(
+            "device_reports_unoffered",
+            "Device reports of a release the server never offered that device (not counted)",
+            reports_unoffered.clone(),
+        );
         let publishes = Family::<ResultLabels, Counter>::default();
         registry.register("publishes", "Publishes by result", publishes.clone());
         let publish_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
@@ -116,6 +124,7 @@ impl Metrics {
             requests,
             check_ins,
             reports,
+            reports_unoffered,
             publishes,
             publish_seconds,
             metadata_expiry,

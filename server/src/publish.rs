@@ -100,12 +100,20 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         Some(next) => std::sync::Arc::new(next.clone()),
         None => app.online_key(),
     };
-    let view = commit(app, &base, published, supports, files, now, &signing_key).await?;
+    let view = commit(
+        app,
+        &base,
+        published,
+        supports,
+        files,
+        now,
+        &signing_key,
+        hold,
+    )
+    .await?;
     if let Some(next) = promote {
         let id = next.key_id().unwrap_or_default();
-        app.promote_online_key(next).map_err(|e| {
-            PublishError::Internal(format!("switching to the next online key: {e}"))
-        })?;
+        app.promote_online_key(next);
         tracing::warn!(online_key = %id, "online key rotated by a new root");
         app.state
             .audit(
@@ -126,7 +134,9 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     audit_removals(app, &view, &removed_products, &forced_withdrawals, now).await?;
     let mut answer = response(&view, changed);
     if hold {
-        answer.held = crate::rollouts::hold_new_releases(app, &base, &view).await?;
+        answer.held = crate::rollouts::new_releases(&base, &view)
+            .map(|r| r.name.clone())
+            .collect();
     }
     Ok(answer)
 }
@@ -371,8 +381,10 @@ async fn audit_removals(
 }
 
 /// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,
-/// and commits it together with `files` (new metadata files) as the next generation.
+/// and commits it together with `files` (new metadata files) as the next generation; with
+/// `hold`, every new release's held rollout is committed in the same transaction.
 /// The caller holds the publish lock.
+#[allow(clippy::too_many_arguments)]
 pub async fn commit(
     app: &AppState,
     base: &RepoView,
@@ -381,6 +393,7 @@ pub async fn commit(
     mut files: Vec<(String, Vec<u8>)>,
     now: jiff::Timestamp,
     key: &airlock_core::keys::SigningKey,
+    hold: bool,
 ) -> Result<RepoView, PublishError> {
     let root = published
         .roots
@@ -493,18 +506,27 @@ pub async fn commit(
         timestamp: timestamp.bytes,
         index,
     };
-    if let Err(e) = app.state.commit(base.generation, files, &head).await {
+    let view = RepoView::from_parts(&head, published, snapshot.bytes)
+        .map_err(|e| PublishError::Internal(e.to_string()))?;
+    let held = if hold {
+        crate::rollouts::held_rollouts(base, &view, now)
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = app
+        .state
+        .commit_with_rollouts(base.generation, files, &head, &held)
+        .await
+    {
         if matches!(e, StateError::Conflict { .. }) {
             // Another replica committed first: follow it, so that a retry starts from there.
-            if let Ok(fresh) = RepoView::load(app.state.as_ref()).await {
-                app.set_view(fresh);
+            if let Err(e) = app.follow_store().await {
+                tracing::warn!(error = %e, "could not follow the other replica's publish");
             }
         }
         return Err(e.into());
     }
-    let view = RepoView::from_parts(&head, published, snapshot.bytes)
-        .map_err(|e| PublishError::Internal(e.to_string()))?;
-    app.set_view(view.clone());
+    app.switch_committed(view.clone(), &held);
     Ok(view)
 }
 
@@ -554,6 +576,7 @@ async fn resign_locked(
         Vec::new(),
         now,
         &app.online_key(),
+        false,
     )
     .await?;
     tracing::info!(

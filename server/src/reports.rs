@@ -1,5 +1,9 @@
 //! The report service: records a device's download/installation report and lets `installed`
-//! and `failed` reports feed the health rule of a staged rollout.
+//! and `failed` reports feed the health rule of a staged rollout. Only reports of a release the
+//! server offered that device count (one vote per device, its latest): any device can send a
+//! report, and 40 devices that were never offered a release must not pause its rollout (nor
+//! fake its success in the fleet figures). The others are recorded with `offered = 0`, counted
+//! in `airlock_device_reports_unoffered_total` and excluded from rollouts and fleet figures.
 
 use thiserror::Error;
 
@@ -24,17 +28,19 @@ pub enum ReportError {
     Rollout(#[from] RolloutError),
 }
 
+/// Records a report; true if it counts (its release was offered to the device).
 pub async fn record(
     app: &AppState,
     device: &Device,
     report: DeviceReport,
-) -> Result<(), ReportError> {
+) -> Result<bool, ReportError> {
     parse_version(&report.version)?;
     if report.code.as_ref().is_some_and(|c| c.len() > 256) {
         return Err(ReportError::CodeTooLong);
     }
     // Written after the device's check-in record (its product), in a shared transaction.
-    app.check_ins
+    let offered = app
+        .check_ins
         .report(&device.id, &report, app.clock.now())
         .await?;
     app.metrics
@@ -43,8 +49,14 @@ pub async fn record(
             status: report.status.as_str().to_string(),
         })
         .inc();
+    if !offered {
+        app.metrics.reports_unoffered.inc();
+        tracing::warn!(device = %device.id, version = %report.version, status = report.status.as_str(),
+            "report of a release this device was not offered: recorded, not counted");
+        return Ok(false);
+    }
     if report.status != ReportStatus::Downloading {
         crate::rollouts::after_report(app, &device.id, &report.version).await?;
     }
-    Ok(())
+    Ok(true)
 }

@@ -331,25 +331,34 @@ pub async fn after_report(
     Ok(())
 }
 
-/// `publish --hold`: every release in `after` that was not in `before` gets a held rollout, so
-/// no device is offered it until an operator starts a rollout.
-pub async fn hold_new_releases(
-    app: &AppState,
+/// The releases in `after` that were not in `before`.
+pub fn new_releases<'a>(
     before: &crate::view::RepoView,
-    after: &crate::view::RepoView,
-) -> Result<Vec<String>, RolloutError> {
-    let known: std::collections::HashSet<&str> = before
+    after: &'a crate::view::RepoView,
+) -> impl Iterator<Item = &'a Release> + 'a {
+    let known: std::collections::HashSet<String> = before
         .products
         .values()
-        .flat_map(|p| p.releases.iter().map(|r| r.name.as_str()))
+        .flat_map(|p| p.releases.iter().map(|r| r.name.clone()))
         .collect();
-    let now = app.clock.now();
-    let mut held = Vec::new();
-    for release in after.products.values().flat_map(|p| p.releases.iter()) {
-        if known.contains(release.name.as_str()) {
-            continue;
-        }
-        let rollout = Rollout {
+    after
+        .products
+        .values()
+        .flat_map(|p| p.releases.iter())
+        .filter(move |release| !known.contains(&release.name))
+}
+
+/// `publish --hold`: a held rollout for every release in `after` that was not in `before`, so
+/// no device is offered it until an operator starts a rollout. The publish commits them in the
+/// transaction that switches the head (never after: in between, the release would be offered
+/// to the whole fleet).
+pub fn held_rollouts(
+    before: &crate::view::RepoView,
+    after: &crate::view::RepoView,
+    now: jiff::Timestamp,
+) -> Vec<Rollout> {
+    new_releases(before, after)
+        .map(|release| Rollout {
             id: random_id(),
             product: release.info.product.clone(),
             target: release.name.clone(),
@@ -362,12 +371,8 @@ pub async fn hold_new_releases(
             state: RolloutState::Held,
             started_at: now,
             reason: Some("held at publish until a rollout is started".into()),
-        };
-        app.state.insert_rollout(&rollout).await?;
-        held.push(release.name.clone());
-    }
-    app.reload_rollouts().await?;
-    Ok(held)
+        })
+        .collect()
 }
 
 #[cfg(test)]

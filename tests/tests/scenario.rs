@@ -125,6 +125,25 @@ fn a_bad_release_is_paused_by_the_server() {
     );
 }
 
+/// Issue 12, item 5: devices that were never offered a release report it `failed`; only the
+/// reports of devices the server offered it count, so the rollout is not paused.
+#[test]
+fn devices_never_offered_a_release_cannot_pause_its_rollout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (code, s) = run_scenario(dir, &example("false-reports.toml"), &[], "out");
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["ok"], true, "{s}");
+    let lies = s["events"]["false_report"].as_u64().unwrap_or(0);
+    assert!(lies >= 40, "the liars reported: {lies} false reports\n{s}");
+    let r = rollout(&s, "1.2.0");
+    assert_eq!(r["state"], "active", "{s}");
+    // the first wave installed it; no device failed it
+    assert!(r["installed"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(r["failed"], 0, "{s}");
+    assert_eq!(s["unverified_installs"], 0);
+}
+
 #[test]
 fn end_of_support_and_devices_offline_for_months_recover() {
     let tmp = tempfile::tempdir().unwrap();

@@ -294,3 +294,93 @@ fn replicas_follow_each_other_over_postgres_and_s3() {
             == b.get("/tuf/metadata/timestamp.json").bytes().unwrap()
     });
 }
+
+/// Issue 12, item 8: two replicas over one PostgreSQL database, each with its own data
+/// directory, reading one key directory (`--online-key-dir`, a shared secret mount). The next
+/// online key is prepared once; the root naming it is published through A; B follows that root
+/// and renews with the new key, with nothing copied by hand.
+#[test]
+fn online_key_rotation_reaches_every_replica() {
+    let test = "online_key_rotation_reaches_every_replica";
+    let Some(pg) = postgres_database(test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for f in ["online.key", "online.pub"] {
+        std::fs::rename(dir.join("srv").join(f), keys.join(f)).unwrap();
+    }
+    let keys_arg = keys.to_str().unwrap();
+    let flags = [
+        "--state-url",
+        &pg,
+        "--sync-seconds",
+        "1",
+        "--online-key-dir",
+        keys_arg,
+    ];
+    let a = Server::start_with(dir, &flags);
+    let dir_b = dir.join("replica-b");
+    std::fs::create_dir_all(dir_b.join("srv")).unwrap();
+    std::fs::copy(dir.join("admin.token"), dir_b.join("admin.token")).unwrap();
+    let b = Server::start_with(&dir_b, &flags);
+    publish(dir, &a);
+
+    let next: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &["rotate-online-key", "--data", keys_arg, "--json"],
+    ))
+    .unwrap();
+    let next_id = next["online_key_id"].as_str().unwrap().to_string();
+    let next_pub = keys.join("online-next.pub");
+    ok(
+        dir,
+        "airlock",
+        &[
+            "root",
+            "rotate",
+            "repo",
+            "--online-key",
+            next_pub.to_str().unwrap(),
+        ],
+    );
+    publish(dir, &a);
+    let signer = |s: &Server| -> Value {
+        let ts: Value = s.get("/tuf/metadata/timestamp.json").json().unwrap();
+        ts["signatures"][0]["keyid"].clone()
+    };
+    assert_eq!(signer(&a), next_id.as_str());
+    // B renews with the new key once it followed the root (its own re-sign, then A's view)
+    let resign = |s: &Server| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/v1/admin/resign", s.url))
+            .bearer_auth(admin_token(dir))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    eventually("replica B re-signs with the new online key", || {
+        resign(&b) == 200 && signer(&b) == next_id.as_str()
+    });
+    eventually("replica A serves B's renewal", || {
+        signer(&a) == next_id.as_str() && resign(&a) == 200
+    });
+    // the key files were promoted in the shared directory, the old key kept
+    assert!(!keys.join("online-next.key").exists());
+    let retired = std::fs::read_dir(&keys)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("online.retired.")
+        })
+        .count();
+    assert_eq!(retired, 1);
+}

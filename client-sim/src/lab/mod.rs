@@ -101,6 +101,12 @@ impl Lab {
         self.server.rollouts()
     }
 
+    /// The in-process server's state (to call its services directly, or to open a second
+    /// replica beside it).
+    pub fn app(&self) -> &airlock_server::AppState {
+        &self.server.app
+    }
+
     pub fn range_responses(&self) -> u64 {
         self.server.range_responses()
     }

@@ -114,6 +114,23 @@ impl Repository {
         Ok(old)
     }
 
+    /// A new root that names `online_pub` (the server's prepared next online key) for snapshot
+    /// and timestamp, as `airlock root rotate --online-key` makes it (one new root key).
+    pub async fn rotate_online_key(&self, online_pub: &Path) -> Result<()> {
+        airlock_signer::root::rotate(
+            &self.repo,
+            &airlock_signer::root::RotateOptions {
+                root_keys: 1,
+                root_threshold: 1,
+                rotate_targets: false,
+                online_key: Some(online_pub.to_path_buf()),
+                root_tokens: Vec::new(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Publishes the repository as it is on disk (`hold`: new releases wait for a rollout).
     pub async fn publish(&self, server: &url::Url, token: &str, hold: bool) -> Result<()> {
         publish::publish(

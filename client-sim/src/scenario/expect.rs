@@ -45,6 +45,15 @@ pub fn checks(
             ok,
         });
     }
+    for key in &scn.expect.active {
+        let ok = rollouts
+            .iter()
+            .any(|r| format!("{}@{}", r.product, r.version) == *key && r.state == "active");
+        checks.push(Check {
+            what: format!("the rollout of {key} is still active"),
+            ok,
+        });
+    }
     for c in &scn.expect.converged {
         let online: Vec<&SimDevice> = devices
             .iter()

@@ -20,6 +20,8 @@ pub struct SimDevice {
     pub skew_ms: i64,
     pub offline: Option<(i64, i64)>,
     pub corrupt: bool,
+    /// It reports releases it was never offered as `failed` (`faults.false_report_share`).
+    pub false_reporter: bool,
     /// `product@version` it runs.
     pub running: String,
     /// Its last download was cut off (the next one resumes it).
@@ -197,6 +199,8 @@ pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
                 skew_ms,
                 offline,
                 corrupt: draw(scn.seed, &format!("corrupt/{id}")) < f.corrupt_share,
+                false_reporter: draw(scn.seed, &format!("false-report/{id}"))
+                    < f.false_report_share,
                 running: format!("{}@{}", member.product, member.version),
                 interrupted: false,
             }

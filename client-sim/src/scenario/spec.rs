@@ -244,6 +244,11 @@ pub struct Faults {
     pub corrupt_share: f64,
     #[serde(default = "zero")]
     pub corrupt_at: Offset,
+    /// Share of devices that lie: after every check-in that offered them nothing, they report
+    /// each release under an active rollout of their product `failed` (a report the server
+    /// must not count: it never offered them that release).
+    #[serde(default)]
+    pub false_report_share: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +277,9 @@ pub struct Expect {
     /// `product@version` rollouts that must end paused by the health rule.
     #[serde(default)]
     pub paused: Vec<String>,
+    /// `product@version` rollouts that must end active (nothing paused them).
+    #[serde(default)]
+    pub active: Vec<String>,
     /// `product@version` that at least this share of the product's online fleet must run.
     #[serde(default)]
     pub converged: Vec<Convergence>,
@@ -350,6 +358,7 @@ impl Scenario {
             self.faults.slow_link_share,
             self.faults.offline_share,
             self.faults.corrupt_share,
+            self.faults.false_report_share,
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 bail!("fault rates and shares must be within 0..=1");

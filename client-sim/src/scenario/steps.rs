@@ -157,22 +157,45 @@ async fn run_step(
         .filter(|&i| devices[i].next_ms < offset + scn.step.0)
         .collect();
     let work = due_work(scn, stage, devices, &due, offset, restarting)?;
-    let results: Vec<(usize, bool, Result<DeviceRun>)> = futures::stream::iter(work)
+    // what a lying device reports failed: every release under an active rollout
+    let rolling: Vec<(String, String)> = stage
+        .lab
+        .rollouts()
+        .into_iter()
+        .filter(|r| r.state == airlock_core::rollout::RolloutState::Active)
+        .map(|r| (r.product, r.version.to_string()))
+        .collect();
+    let rolling = &rolling;
+    let results: Vec<(usize, bool, Result<DeviceRun>, Vec<String>)> = futures::stream::iter(work)
         .map(|(i, dropped, cfg)| {
             let client = client.clone();
+            let liar = devices[i].false_reporter;
             async move {
                 if dropped {
-                    return (i, true, Err(anyhow::anyhow!("network dropped")));
+                    return (i, true, Err(anyhow::anyhow!("network dropped")), Vec::new());
                 }
-                (i, false, run_device(&cfg, &client).await)
+                let result = run_device(&cfg, &client).await;
+                let lies = match &result {
+                    Ok(run) if liar && matches!(run.outcome, Outcome::UpToDate { .. }) => {
+                        false_reports(&cfg, &client, rolling, &run.version).await
+                    }
+                    _ => Vec::new(),
+                };
+                (i, false, result, lies)
             }
         })
         .buffer_unordered(scn.concurrency.max(1))
         .collect()
         .await;
-    for (i, dropped, result) in results {
+    for (i, dropped, result, lies) in results {
         tally.cycles += usize::from(!dropped);
         let t = at(stage.start, Offset(devices[i].next_ms.max(offset)))?;
+        for version in lies {
+            let detail = Some("reported failed without being offered it".to_string());
+            stage
+                .timeline
+                .log(t, &devices[i].cfg.id, "false_report", &version, detail);
+        }
         record(stage, tally, &mut devices[i], t, dropped, result);
     }
     while agenda
@@ -202,6 +225,33 @@ async fn run_step(
         .samples
         .push(sample(stage, devices, tally, offset, now));
     Ok(())
+}
+
+/// A lying device (`faults.false_report_share`) that was offered nothing reports every release
+/// under an active rollout of its product `failed`; the versions it reported.
+async fn false_reports(
+    cfg: &DeviceConfig,
+    client: &reqwest::Client,
+    rolling: &[(String, String)],
+    running: &str,
+) -> Vec<String> {
+    let agent = cfg.agent();
+    let mut lies = Vec::new();
+    for (product, version) in rolling {
+        if *product != cfg.product || version == running {
+            continue;
+        }
+        airlock_device::server::send_report(
+            &agent,
+            client,
+            airlock_core::api::ReportStatus::Failed,
+            version,
+            Some("false_report".into()),
+        )
+        .await;
+        lies.push(version.clone());
+    }
+    lies
 }
 
 /// The check-ins of this step: each due device that is online, whether the network drops

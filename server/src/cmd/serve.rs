@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// committed (publishes, rollouts, enrolments), in seconds; 0 = never.
     #[arg(long, env = "AIRLOCK_SYNC_SECONDS", default_value_t = 5)]
     pub sync_seconds: u64,
+    /// Directory holding online.key (and online-next.key during a rotation); default: --data.
+    /// Replicas share one (a secret mount): a key prepared there with `rotate-online-key
+    /// --data DIR` reaches every replica, which switches when a published root names it.
+    #[arg(long, env = "AIRLOCK_ONLINE_KEY_DIR")]
+    pub online_key_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
@@ -84,6 +89,7 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         max_postpone_days: args.max_postpone_days.max(0),
         retention_years: args.retention_years.max(0),
         tuf_access: args.tuf_access,
+        online_key_dir: args.online_key_dir.clone(),
         ..ServeConfig::default()
     };
     let app =

@@ -23,6 +23,10 @@ use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct
 pub struct ReportAccepted {
     /// Always `true`.
     pub accepted: bool,
+    /// Whether the report counts toward its release's rollout health rule and fleet figures:
+    /// `false` when the server never offered that release to this device (recorded and
+    /// flagged, not counted).
+    pub counted: bool,
 }
 
 /// Check-in: the update decision for one device.
@@ -54,7 +58,7 @@ pub async fn check_in(
     body: Bytes,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     let req: CheckInRequest = parse_json(&body)?;
-    Ok(Json(crate::decide::check_in(&app, &device, req)?))
+    Ok(Json(crate::decide::check_in(&app, &device, req).await?))
 }
 
 /// Report: download and installation progress of an offered update.
@@ -84,10 +88,13 @@ pub async fn report(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     let report: DeviceReport = parse_json(&body)?;
-    crate::reports::record(&app, &device, report).await?;
+    let counted = crate::reports::record(&app, &device, report).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(ReportAccepted { accepted: true }),
+        Json(ReportAccepted {
+            accepted: true,
+            counted,
+        }),
     ))
 }
 

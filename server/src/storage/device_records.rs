@@ -17,6 +17,15 @@ pub struct CheckInRecord {
     pub at: jiff::Timestamp,
     /// The device's update policy (JSON), when it sent one.
     pub policy: Option<String>,
+    /// The version the server offered in this check-in's answer: a report counts only for a
+    /// release the device was offered.
+    pub offered: Option<String>,
+}
+
+/// A report's version as offers record it (semver's own form, so `1.2.0` and `1.2.0+b` differ
+/// only where semver says they do).
+fn offer_key(version: &str) -> String {
+    semver::Version::parse(version.trim()).map_or_else(|_| version.to_string(), |v| v.to_string())
 }
 
 /// Check-ins and reports, written in batches.
@@ -32,15 +41,18 @@ pub trait DeviceRecords: Send + Sync {
         device_id: &str,
         report: &DeviceReport,
         at: jiff::Timestamp,
-    ) -> Result<(), StateError> {
-        self.record_reports(&[(device_id.to_string(), report.clone(), at)])
-            .await
+    ) -> Result<bool, StateError> {
+        let offered = self
+            .record_reports(&[(device_id.to_string(), report.clone(), at)])
+            .await?;
+        Ok(offered.first().copied().unwrap_or(false))
     }
-    /// Records several reports in one transaction.
+    /// Records several reports in one transaction; for each, whether its release was offered
+    /// to its device (one that was not is recorded with `offered = 0` and counted nowhere).
     async fn record_reports(
         &self,
         reports: &[(String, DeviceReport, jiff::Timestamp)],
-    ) -> Result<(), StateError>;
+    ) -> Result<Vec<bool>, StateError>;
 }
 
 #[async_trait]
@@ -65,6 +77,18 @@ impl DeviceRecords for SqlState {
             .bind(&r.policy)
             .execute(&mut *tx)
             .await?;
+            if let Some(version) = &r.offered {
+                sqlx::query(
+                    "INSERT INTO offers (device_id, version, product, first_ms)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, version) DO NOTHING",
+                )
+                .bind(&r.device_id)
+                .bind(offer_key(version))
+                .bind(&r.product)
+                .bind(ms(r.at))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -73,22 +97,32 @@ impl DeviceRecords for SqlState {
     async fn record_reports(
         &self,
         reports: &[(String, DeviceReport, jiff::Timestamp)],
-    ) -> Result<(), StateError> {
+    ) -> Result<Vec<bool>, StateError> {
         let mut tx = self.pool.begin().await?;
+        let mut offered = Vec::with_capacity(reports.len());
         for (device_id, report, at) in reports {
+            let was_offered =
+                sqlx::query("SELECT 1 FROM offers WHERE device_id = $1 AND version = $2")
+                    .bind(device_id)
+                    .bind(offer_key(&report.version))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
             sqlx::query(
-                "INSERT INTO reports (device_id, product, status, version, code, at_ms)
-                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5)",
+                "INSERT INTO reports (device_id, product, status, version, code, at_ms, offered)
+                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5, $6)",
             )
             .bind(device_id)
             .bind(report.status.as_str())
             .bind(&report.version)
             .bind(&report.code)
             .bind(ms(*at))
+            .bind(i32::from(was_offered))
             .execute(&mut *tx)
             .await?;
+            offered.push(was_offered);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(offered)
     }
 }

@@ -16,7 +16,9 @@ pub struct VersionCount {
 /// Queries over check-ins and reports (rollout health, fleet reports).
 #[async_trait]
 pub trait FleetQueries: Send + Sync {
-    /// Devices of `product` that reported `version` installed / failed since `since`.
+    /// Devices of `product` whose vote on `version` since `since` is installed / failed: one
+    /// vote per device, its latest `installed` or `failed` report of a release the server
+    /// offered it (a device that reported both at the same instant votes failed).
     async fn outcome_counts(
         &self,
         product: &str,
@@ -47,28 +49,27 @@ impl FleetQueries for SqlState {
         version: &str,
         since: jiff::Timestamp,
     ) -> Result<(u64, u64), StateError> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(DISTINCT device_id) AS devices FROM reports
-             WHERE product = $1 AND version = $2 AND at_ms >= $3
-               AND status IN ('installed', 'failed')
-             GROUP BY status",
+        // each device's latest counted report, then how many of those devices failed
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT r.device_id) AS voters,
+                    COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN r.device_id END) AS failed
+             FROM reports r
+             JOIN (SELECT device_id, MAX(at_ms) AS last_ms FROM reports
+                   WHERE product = $1 AND version = $2 AND at_ms >= $3 AND offered = 1
+                     AND status IN ('installed', 'failed')
+                   GROUP BY device_id) latest
+               ON latest.device_id = r.device_id AND latest.last_ms = r.at_ms
+             WHERE r.product = $1 AND r.version = $2 AND r.offered = 1
+               AND r.status IN ('installed', 'failed')",
         )
         .bind(product)
         .bind(version)
         .bind(ms(since))
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        let (mut installed, mut failed) = (0u64, 0u64);
-        for row in rows {
-            let status: String = row.try_get("status")?;
-            let n = count(&row, "devices")?;
-            match status.as_str() {
-                "installed" => installed = n,
-                "failed" => failed = n,
-                _ => {}
-            }
-        }
-        Ok((installed, failed))
+        let voters = count(&row, "voters")?;
+        let failed = count(&row, "failed")?;
+        Ok((voters.saturating_sub(failed), failed))
     }
 
     async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError> {
@@ -97,7 +98,7 @@ impl FleetQueries for SqlState {
         self.fetch_all_as(
             sqlx::query(
                 "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
-                 WHERE product = $1 AND status = 'installed'
+                 WHERE product = $1 AND status = 'installed' AND offered = 1
                  GROUP BY version, device_id",
             )
             .bind(product),
@@ -114,7 +115,7 @@ impl FleetQueries for SqlState {
         self.fetch_all_as(
             sqlx::query(
                 "SELECT device_id, version, at_ms FROM reports
-                 WHERE product = $1 AND status = 'installed'
+                 WHERE product = $1 AND status = 'installed' AND offered = 1
                  ORDER BY at_ms, device_id, version",
             )
             .bind(product),
@@ -148,6 +149,7 @@ mod tests {
             decision: "up_to_date".into(),
             at: t0,
             policy: None,
+            offered: Some("1.1.0".into()),
         };
         db.record_check_ins(&[
             check_in("cam-1", "1.0.0", 1),
@@ -221,6 +223,101 @@ mod tests {
             "installed reports only, oldest first"
         );
         assert!(db.installed_reports("acme-other").await.unwrap().is_empty());
+    }
+
+    /// Issue 12, item 5: only a report of a release the server offered that device counts, in
+    /// the health rule's figures and the fleet's; each device votes once, by its latest report.
+    async fn only_offered_reports_count(db: &SqlState) {
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let later = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+        let check_in = |id: &str, offered: Option<&str>| CheckInRecord {
+            device_id: id.into(),
+            product: "acme-cam".into(),
+            version: "1.1.0".into(),
+            security_version: 2,
+            decision: if offered.is_some() {
+                "update"
+            } else {
+                "up_to_date"
+            }
+            .into(),
+            at: t0,
+            policy: None,
+            offered: offered.map(Into::into),
+        };
+        let mut records = vec![check_in("offered-1", Some("1.2.0"))];
+        records.extend((0..40).map(|i| check_in(&format!("rogue-{i}"), None)));
+        // offered another version only
+        records.push(check_in("rogue-40", Some("1.1.5")));
+        db.record_check_ins(&records).await.unwrap();
+        let report = |status: &str, version: &str| -> DeviceReport {
+            serde_json::from_value(serde_json::json!({"status": status, "version": version}))
+                .unwrap()
+        };
+        for i in 0..=40 {
+            let counted = db
+                .record_report(&format!("rogue-{i}"), &report("failed", "1.2.0"), later(10))
+                .await
+                .unwrap();
+            assert!(!counted, "rogue-{i}: not offered 1.2.0");
+            db.record_report(
+                &format!("rogue-{i}"),
+                &report("installed", "1.2.0"),
+                later(20),
+            )
+            .await
+            .unwrap();
+        }
+        // the offered device failed, then installed on its next try: one vote, installed
+        assert!(db
+            .record_report("offered-1", &report("failed", "1.2.0"), later(30))
+            .await
+            .unwrap());
+        assert!(db
+            .record_report("offered-1", &report("installed", "1.2.0"), later(40))
+            .await
+            .unwrap());
+        assert!(db
+            .record_report("offered-1", &report("installed", "1.2.0"), later(50))
+            .await
+            .unwrap());
+        assert_eq!(
+            db.outcome_counts("acme-cam", "1.2.0", t0).await.unwrap(),
+            (1, 0)
+        );
+        assert_eq!(
+            db.first_installs("acme-cam").await.unwrap(),
+            vec![("1.2.0".to_string(), later(40))]
+        );
+        let installed = db.installed_reports("acme-cam").await.unwrap();
+        assert_eq!(installed.len(), 2, "{installed:?}");
+        assert!(installed.iter().all(|(d, _, _)| d == "offered-1"));
+        // every report is kept, flagged
+        let flagged: i64 = sqlx::query("SELECT COUNT(*) FROM reports WHERE offered = 0")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(flagged, 82);
+    }
+
+    #[tokio::test]
+    async fn reports_of_releases_never_offered_count_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        only_offered_reports_count(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_reports_of_releases_never_offered_count_nowhere() {
+        let Some(url) =
+            postgres_db("postgres_reports_of_releases_never_offered_count_nowhere").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        only_offered_reports_count(&db).await;
     }
 
     #[tokio::test]

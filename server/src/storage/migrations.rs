@@ -27,6 +27,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0002_times_in_milliseconds.sqlite.sql"),
         include_str!("../../migrations/0002_times_in_milliseconds.postgres.sql"),
     ),
+    (
+        3,
+        "offers and unoffered reports",
+        include_str!("../../migrations/0003_offers.sql"),
+        include_str!("../../migrations/0003_offers.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
@@ -194,7 +200,7 @@ mod tests {
             let updated = one_ms(&db.pool, "SELECT updated_ms FROM head").await;
             assert_eq!((seen, updated), (SEEN_MS, SEEN_MS));
             let applied = one_ms(&db.pool, "SELECT COUNT(*) FROM _sqlx_migrations").await;
-            assert_eq!(applied, 2);
+            assert_eq!(applied, 3);
         }
         let db = SqlState::open_url(url, 2).await.unwrap();
         let at = jiff::Timestamp::from_millisecond(SEEN_MS + 1000).unwrap();
@@ -217,6 +223,7 @@ mod tests {
             decision: "up_to_date".into(),
             at,
             policy: None,
+            offered: None,
         })
         .await
         .unwrap();

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
+use airlock_core::rollout::Rollout;
 use airlock_core::support::SupportRecord;
 
 use super::sql::{ms, to_i64, SqlState, StateError};
@@ -51,6 +52,19 @@ pub trait RepositoryStore: Send + Sync {
         expected_generation: u64,
         files: Vec<(String, Vec<u8>)>,
         head: &Head,
+    ) -> Result<(), StateError> {
+        self.commit_with_rollouts(expected_generation, files, head, &[])
+            .await
+    }
+    /// [`Self::commit`], inserting `rollouts` in the same transaction: the held rollouts of
+    /// `publish --hold` exist the instant the head that lists their releases does, on every
+    /// replica (a publish that fails after the switch cannot leave a release unheld).
+    async fn commit_with_rollouts(
+        &self,
+        expected_generation: u64,
+        files: Vec<(String, Vec<u8>)>,
+        head: &Head,
+        rollouts: &[Rollout],
     ) -> Result<(), StateError>;
 }
 
@@ -85,11 +99,12 @@ impl RepositoryStore for SqlState {
         })
     }
 
-    async fn commit(
+    async fn commit_with_rollouts(
         &self,
         expected_generation: u64,
         files: Vec<(String, Vec<u8>)>,
         head: &Head,
+        rollouts: &[Rollout],
     ) -> Result<(), StateError> {
         let index_json = serde_json::to_string(&head.index)
             .map_err(|e| StateError::Corrupt(format!("head index: {e}")))?;
@@ -145,6 +160,11 @@ impl RepositoryStore for SqlState {
                 .bind(&name)
                 .bind(content)
                 .bind(to_i64(head.generation))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for r in rollouts {
+            super::rollout_store::insert_query(r)?
                 .execute(&mut *tx)
                 .await?;
         }

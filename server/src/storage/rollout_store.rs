@@ -5,7 +5,31 @@ use sqlx::Row;
 
 use airlock_core::rollout::{Rollout, RolloutState};
 
-use super::sql::{from_ms, ms, SqlState, StateError};
+use super::sql::{from_ms, ms, SqlQuery, SqlState, StateError};
+
+/// The INSERT of one rollout, to run on the pool or in a transaction (a publish's).
+pub(crate) fn insert_query(r: &Rollout) -> Result<SqlQuery<'_>, StateError> {
+    let waves = serde_json::to_string(&r.waves).map_err(|e| StateError::Corrupt(e.to_string()))?;
+    let health = r
+        .health
+        .map(|h| serde_json::to_string(&h))
+        .transpose()
+        .map_err(|e| StateError::Corrupt(e.to_string()))?;
+    Ok(sqlx::query(
+        "INSERT INTO rollouts (id, product, target, version, waves_json, health_json, state,
+                               reason, started_ms, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(&r.id)
+    .bind(&r.product)
+    .bind(&r.target)
+    .bind(r.version.to_string())
+    .bind(waves)
+    .bind(health)
+    .bind(r.state.as_str())
+    .bind(&r.reason)
+    .bind(ms(r.started_at)))
+}
 
 /// Rollouts, oldest first.
 #[async_trait]
@@ -58,29 +82,7 @@ impl RolloutStore for SqlState {
     }
 
     async fn insert_rollout(&self, r: &Rollout) -> Result<(), StateError> {
-        let waves =
-            serde_json::to_string(&r.waves).map_err(|e| StateError::Corrupt(e.to_string()))?;
-        let health = r
-            .health
-            .map(|h| serde_json::to_string(&h))
-            .transpose()
-            .map_err(|e| StateError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO rollouts (id, product, target, version, waves_json, health_json, state,
-                                   reason, started_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(&r.id)
-        .bind(&r.product)
-        .bind(&r.target)
-        .bind(r.version.to_string())
-        .bind(waves)
-        .bind(health)
-        .bind(r.state.as_str())
-        .bind(&r.reason)
-        .bind(ms(r.started_at))
-        .execute(&self.pool)
-        .await?;
+        insert_query(r)?.execute(&self.pool).await?;
         Ok(())
     }
 

@@ -223,6 +223,7 @@ mod tests {
             decision: "update".into(),
             at: now,
             policy: None,
+            offered: Some("1.1.0".into()),
         }])
         .await
         .unwrap();
@@ -235,7 +236,8 @@ mod tests {
         }
         assert_eq!(
             db.outcome_counts("acme-cam", "1.1.0", now).await.unwrap(),
-            (1, 1)
+            (0, 1),
+            "one vote per device: both reports in the same instant, failed wins"
         );
         db.insert_admin_token("h1", "ci", "publish,read", now)
             .await
