@@ -24,15 +24,21 @@ pub enum ReportError {
     Rollout(#[from] RolloutError),
 }
 
+/// The report body's own checks (version, code length), before anything is recorded.
+pub fn validate(report: &DeviceReport) -> Result<(), ReportError> {
+    parse_version(&report.version)?;
+    if report.code.as_ref().is_some_and(|c| c.len() > 256) {
+        return Err(ReportError::CodeTooLong);
+    }
+    Ok(())
+}
+
 pub async fn record(
     app: &AppState,
     device: &Device,
     report: DeviceReport,
 ) -> Result<(), ReportError> {
-    parse_version(&report.version)?;
-    if report.code.as_ref().is_some_and(|c| c.len() > 256) {
-        return Err(ReportError::CodeTooLong);
-    }
+    validate(&report)?;
     // Written after the device's check-in record (its product), in a shared transaction.
     app.check_ins
         .report(&device.id, &report, app.clock.now())
