@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     len_array.copy_from_slice(len_bytes);
     // Half of the inputs use a small length, so that ranges inside the file are found.
     let raw = u64::from_le_bytes(len_array);
-    let len = if raw & 1 == 0 { raw >> 1 } else { (raw >> 1) % 4096 };
+    let len = if raw & 1 == 0 {
+        raw >> 1
+    } else {
+        (raw >> 1) % 4096
+    };
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
@@ -26,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     match parse_range(Some(range), len) {
         Ok(Some((start, end))) => {
             // A range served is inside the file; its byte count (end - start + 1) cannot overflow.
-            assert!(start <= end && end < len, "{range:?} len {len} -> {start}-{end}");
+            assert!(
+                start <= end && end < len,
+                "{range:?} len {len} -> {start}-{end}"
+            );
         }
         Ok(None) | Err(()) => {}
     }

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let digest = "0123456789abcdef".repeat(4);
 
     if names::check_product_id(s).is_ok() {
-        assert!(!s.is_empty() && s.len() <= 63 && !s.contains(['/', '.']), "{s:?}");
+        assert!(
+            !s.is_empty() && s.len() <= 63 && !s.contains(['/', '.']),
+            "{s:?}"
+        );
     }
     if names::check_file_name(s).is_ok() {
         assert!(!s.contains('/'), "{s:?}");

@@ -17,8 +17,8 @@ fn published() -> &'static Published {
     static PUBLISHED: OnceLock<Published> = OnceLock::new();
     PUBLISHED.get_or_init(|| {
         let fixture = airlock_fuzz::fixture();
-        let root = verify::parse("1.root.json", fixture.root_bytes.clone())
-            .expect("fixture root parses");
+        let root =
+            verify::parse("1.root.json", fixture.root_bytes.clone()).expect("fixture root parses");
         Published {
             roots: vec![root],
             ..Published::default()

@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = record.feature_window_open(now);
         let _ = record.security_window_open(now);
-        for kind in [ReleaseKind::Feature, ReleaseKind::Security, ReleaseKind::Sunset] {
+        for kind in [
+            ReleaseKind::Feature,
+            ReleaseKind::Security,
+            ReleaseKind::Sunset,
+        ] {
             let _ = record.kind_allowed(kind, now);
         }
         let _ = check_product_rules(&record.product, None, record, &[], now);
