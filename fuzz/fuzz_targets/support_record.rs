@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = previous.check_change(next);
         let published = PublishedProduct {
             support: previous.clone(),
-            release_names: Vec::new(),
+            release_names: Default::default(),
         };
         let _ = check_product_rules(&next.product, Some(&published), next, &[], now);
     }
