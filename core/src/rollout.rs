@@ -71,7 +71,9 @@ fn parse_percent(s: &str) -> Option<u32> {
 
 /// `0h`, `90m`, `3d` -> seconds.
 fn parse_offset(s: &str) -> Option<i64> {
-    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
+    // The unit is the last character, which need not be one byte long.
+    let (unit_at, _) = s.char_indices().next_back()?;
+    let (num, unit) = s.split_at(unit_at);
     let n: i64 = num.parse().ok()?;
     if n < 0 {
         return None;
@@ -253,6 +255,15 @@ mod tests {
             .unwrap()
             .checked_add(jiff::SignedDuration::from_hours(hours))
             .unwrap()
+    }
+
+    #[test]
+    fn a_wave_offset_ending_in_a_multibyte_character_is_refused() {
+        // Found by review while writing fuzz/scenario_file: the unit was split off one byte
+        // before the end, which panics inside a multi-byte character.
+        for text in ["1%@5é", "1%@0h,5%@1€", "1%@é"] {
+            assert!(parse_waves(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -42,6 +42,17 @@ pub(crate) fn parse_version(v: &str) -> Result<semver::Version, CheckInError> {
     })
 }
 
+/// The device state a check-in body claims, once its product id and version are well formed
+/// (the body's own checks, before any lookup; `fuzz/` drives this with untrusted bodies).
+pub fn device_state(req: &CheckInRequest) -> Result<DeviceState, CheckInError> {
+    names::check_product_id(&req.product).map_err(|e| CheckInError::BadProduct(e.to_string()))?;
+    Ok(DeviceState {
+        product: req.product.clone(),
+        version: parse_version(&req.version)?,
+        security_version: req.security_version,
+    })
+}
+
 /// Decides what `device` should do, records its check-in and answers.
 pub async fn check_in(
     app: &AppState,
@@ -49,12 +60,7 @@ pub async fn check_in(
     req: CheckInRequest,
 ) -> Result<CheckInResponse, CheckInError> {
     device.check_product(&req.product)?;
-    names::check_product_id(&req.product).map_err(|e| CheckInError::BadProduct(e.to_string()))?;
-    let state = DeviceState {
-        product: req.product.clone(),
-        version: parse_version(&req.version)?,
-        security_version: req.security_version,
-    };
+    let state = device_state(&req)?;
     let view = app.view();
     let product = view
         .products

@@ -28,16 +28,22 @@ pub enum ReportError {
     Rollout(#[from] RolloutError),
 }
 
+/// The report body's own checks (version, code length), before anything is recorded.
+pub fn validate(report: &DeviceReport) -> Result<(), ReportError> {
+    parse_version(&report.version)?;
+    if report.code.as_ref().is_some_and(|c| c.len() > 256) {
+        return Err(ReportError::CodeTooLong);
+    }
+    Ok(())
+}
+
 /// Records a report; true if it counts (its release was offered to the device).
 pub async fn record(
     app: &AppState,
     device: &Device,
     report: DeviceReport,
 ) -> Result<bool, ReportError> {
-    parse_version(&report.version)?;
-    if report.code.as_ref().is_some_and(|c| c.len() > 256) {
-        return Err(ReportError::CodeTooLong);
-    }
+    validate(&report)?;
     // Written after the device's check-in record (its product), in a shared transaction.
     let offered = app
         .check_ins

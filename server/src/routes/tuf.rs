@@ -18,7 +18,8 @@ use crate::routes::responses::{ServerFault, Timeout};
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT: &str = "no-cache";
 
-fn is_safe_metadata_name(name: &str) -> bool {
+/// Whether a `/tuf/metadata/{file}` name is one plain file name (no separator, no `..`).
+pub fn is_safe_metadata_name(name: &str) -> bool {
     name.len() <= 128
         && name.ends_with(".json")
         && !name.starts_with('.')
@@ -28,7 +29,7 @@ fn is_safe_metadata_name(name: &str) -> bool {
 }
 
 /// RFC 9110 13.1.2: whether If-None-Match matches `etag` (then 304).
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
