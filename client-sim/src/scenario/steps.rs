@@ -192,9 +192,13 @@ async fn run_step(
         let t = at(stage.start, Offset(devices[i].next_ms.max(offset)))?;
         for version in lies {
             let detail = Some("reported failed without being offered it".to_string());
-            stage
-                .timeline
-                .log(t, &devices[i].cfg.id, "false_report", &version, detail);
+            stage.timeline.log(
+                t,
+                &devices[i].cfg.agent.id,
+                "false_report",
+                &version,
+                detail,
+            );
         }
         record(stage, tally, &mut devices[i], t, dropped, result);
     }
@@ -235,14 +239,14 @@ async fn false_reports(
     rolling: &[(String, String)],
     running: &str,
 ) -> Vec<String> {
-    let agent = cfg.agent();
+    let agent = &cfg.agent;
     let mut lies = Vec::new();
     for (product, version) in rolling {
-        if *product != cfg.product || version == running {
+        if *product != agent.product || version == running {
             continue;
         }
         airlock_device::server::send_report(
-            &agent,
+            agent,
             client,
             airlock_core::api::ReportStatus::Failed,
             version,
