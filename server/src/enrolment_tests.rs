@@ -264,7 +264,20 @@ async fn a_one_use_token_used_twice_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_enrolments_with_a_one_use_token_give_one_credential() {
     let dir = tempfile::tempdir().unwrap();
-    let state = store(&dir).await;
+    race_one_use_token(store(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_enrolments_with_a_one_use_token_give_one_credential_postgres() {
+    let name = "racing_enrolments_with_a_one_use_token_give_one_credential_postgres";
+    let Some(url) = crate::storage::test_db::postgres_db(name).await else {
+        return;
+    };
+    race_one_use_token(Arc::new(SqlState::open_url(&url, 8).await.unwrap())).await;
+}
+
+/// Eight enrolments race for one use, for eight ids and for one: exactly one credential.
+async fn race_one_use_token(state: Arc<SqlState>) {
     for (device, same_id) in [(None, false), (Some("cam-x"), true)] {
         let once = token(&state, device, Some(TokenUses::Count(1))).await;
         let before = state.credentials().await.unwrap().len();
