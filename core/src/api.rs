@@ -259,17 +259,108 @@ pub struct RolloutStatus {
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentTokenRequest {
     pub product: String,
+    /// For one device: the token enrols that id only, once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    /// Lifetime from now, e.g. `"7d"`, `"12h"`, `"30m"` (default 7 days); or give `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    /// When the token expires (RFC 3339); or give `expires_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<jiff::Timestamp>,
+    /// How many devices may enrol with it: a count or `"unlimited"`. A per-device token is
+    /// always one use; a product token without `uses` is unlimited until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<TokenUses>,
 }
 
+/// How many enrolments a token allows: a count, or `"unlimited"` (until it expires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum TokenUses {
+    Count(u32),
+    Unlimited(Unlimited),
+}
+
+/// The word `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Unlimited {
+    Unlimited,
+}
+
+impl TokenUses {
+    pub const UNLIMITED: TokenUses = TokenUses::Unlimited(Unlimited::Unlimited);
+}
+
+impl std::fmt::Display for TokenUses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenUses::Count(n) => write!(f, "{n}"),
+            TokenUses::Unlimited(_) => f.write_str("unlimited"),
+        }
+    }
+}
+
+impl std::str::FromStr for TokenUses {
+    type Err = String;
+    /// `N` (at least 1) or `unlimited`, as `--uses` takes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "unlimited" => Ok(TokenUses::UNLIMITED),
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(TokenUses::Count(n)),
+                _ => Err(format!(
+                    "{s:?}: expected a count of at least 1 or \"unlimited\""
+                )),
+            },
+        }
+    }
+}
+
+/// `POST /v1/admin/enrolment-tokens` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolmentTokenResponse {
     /// Shown once; the server keeps only its digest.
     pub token: String,
+    /// The token's id to list and revoke it by (the start of its digest, not of the token).
+    pub id: String,
     pub product: String,
     pub device_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: jiff::Timestamp,
+    pub uses: TokenUses,
+}
+
+/// One enrolment token in `GET /v1/admin/enrolment-tokens` (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrolmentTokenInfo {
+    pub id: String,
+    pub product: String,
+    pub device_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: jiff::Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: jiff::Timestamp,
+    /// Enrolments left: a count or `"unlimited"`.
+    pub uses_left: TokenUses,
+    pub revoked: bool,
+    /// `active`, `expired`, `used_up` or `revoked`.
+    pub state: String,
+}
+
+/// `POST /v1/admin/devices/{device_id}/revoke` and `.../reinstate` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRevocation {
+    pub device_id: String,
+    /// `true` after revoke; `false` after reinstate (the id may enrol again with a new token).
+    pub revoked: bool,
 }
 
 /// `POST /v1/devices/{id}/enrol`.

@@ -15,12 +15,11 @@ use crate::storage::DeviceCredential;
 pub enum DeviceAuthError {
     #[error("device id must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")]
     BadDeviceId,
-    #[error("device credential required (enrol with POST /v1/devices/{{id}}/enrol)")]
-    MissingCredential,
-    #[error("device {0} is not enrolled")]
-    NotEnrolled(String),
-    #[error("invalid device credential")]
-    InvalidCredential,
+    /// No credential, an unknown device or a wrong credential: one answer, so that it does not
+    /// tell a caller which device ids exist.
+    #[error("missing or invalid device credential (a device enrols once with POST /v1/devices/{{id}}/enrol and then sends its credential as a bearer token)")]
+    Unauthenticated,
+    /// Only to the holder of the device's own credential: it needs to know it was revoked.
     #[error("device {0} was revoked")]
     Revoked(String),
     #[error("device {device} is enrolled as a {enrolled}, not a {claimed}")]
@@ -188,6 +187,15 @@ impl Credentials {
         );
     }
 
+    /// Drops a device's credential (a reinstated device enrols again).
+    pub fn forget(&self, device_id: &str) {
+        let removed = match self.by_device.write() {
+            Ok(mut m) => m.remove(device_id),
+            Err(p) => p.into_inner().remove(device_id),
+        };
+        self.update_live(removed.as_ref().map(|c| c.credential_sha256.as_str()), None);
+    }
+
     pub fn revoke(&self, device_id: &str) {
         let mut guard = match self.by_device.write() {
             Ok(g) => g,
@@ -202,19 +210,22 @@ impl Credentials {
     }
 
     /// Checks the bearer credential of `device_id` and answers the product it enrolled for:
-    /// refused when missing or wrong (401) or when the device is revoked (403).
+    /// refused when missing, wrong or of an unknown device (401, one answer for all three) or,
+    /// to the holder of the right credential, when the device is revoked (403).
     pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<String, DeviceAuthError> {
         let presented =
-            crate::auth::bearer_token(headers).ok_or(DeviceAuthError::MissingCredential)?;
+            crate::auth::bearer_token(headers).ok_or(DeviceAuthError::Unauthenticated)?;
+        // hashed before the lookup, so an unknown id costs the same as a wrong credential
+        let digest = sha256_hex(presented);
         let guard = match self.by_device.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let Some(c) = guard.get(device_id) else {
-            return Err(DeviceAuthError::NotEnrolled(device_id.to_string()));
+            return Err(DeviceAuthError::Unauthenticated);
         };
-        if !same(&c.credential_sha256, &sha256_hex(presented)) {
-            return Err(DeviceAuthError::InvalidCredential);
+        if !same(&c.credential_sha256, &digest) {
+            return Err(DeviceAuthError::Unauthenticated);
         }
         if c.revoked {
             return Err(DeviceAuthError::Revoked(device_id.to_string()));
@@ -289,6 +300,19 @@ mod tests {
         assert_eq!(status(&c, "d1", &HeaderMap::new(), None), 401);
         assert_eq!(status(&c, "d1", &bearer("nope"), None), 401);
         assert_eq!(status(&c, "d2", &bearer(&secret), None), 401);
+        // no credential, a wrong one, an unknown device: one answer
+        let answers: Vec<String> = [
+            c.check("d1", &HeaderMap::new()),
+            c.check("d1", &bearer("nope")),
+            c.check("nobody", &bearer("nope")),
+        ]
+        .into_iter()
+        .map(|r| {
+            let e = ApiError::from(r.unwrap_err());
+            format!("{} {} {}", e.status, e.code, e.message)
+        })
+        .collect();
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
         assert_eq!(status(&c, "d1", &bearer(&secret), Some("other")), 403);
         assert!(c.is_live(&secret) && !c.is_live("nope"));
         c.revoke("d1");

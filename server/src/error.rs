@@ -66,9 +66,9 @@ impl IntoResponse for ApiError {
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         match e {
-            StateError::Conflict { .. }
-            | StateError::FileExists(_)
-            | StateError::DeviceEnrolled(_) => ApiError::conflict(e.to_string()),
+            StateError::Conflict { .. } | StateError::FileExists(_) => {
+                ApiError::conflict(e.to_string())
+            }
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -180,9 +180,7 @@ impl From<DeviceAuthError> for ApiError {
         let message = e.to_string();
         match e {
             DeviceAuthError::BadDeviceId => ApiError::bad_request(message),
-            DeviceAuthError::MissingCredential
-            | DeviceAuthError::NotEnrolled(_)
-            | DeviceAuthError::InvalidCredential => ApiError::unauthorized(message),
+            DeviceAuthError::Unauthenticated => ApiError::unauthorized(message),
             DeviceAuthError::Revoked(_) => ApiError::new(StatusCode::FORBIDDEN, "revoked", message),
             DeviceAuthError::WrongProduct { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "wrong_product", message)
@@ -197,15 +195,16 @@ impl From<EnrolmentError> for ApiError {
         match e {
             EnrolmentError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
             EnrolmentError::BadDeviceId(e) => e.into(),
-            EnrolmentError::InvalidToken => ApiError::unauthorized(message),
-            EnrolmentError::WrongProduct { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "wrong_product", message)
+            EnrolmentError::BadExpiry(_) | EnrolmentError::BadUses(_) => {
+                ApiError::bad_request(message)
             }
-            EnrolmentError::WrongDevice => {
-                ApiError::new(StatusCode::FORBIDDEN, "wrong_device", message)
+            // one status, code and message for every refused enrolment
+            EnrolmentError::Refused(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "enrolment_refused", message)
             }
-            EnrolmentError::AlreadyEnrolled(_) => ApiError::conflict(message),
             EnrolmentError::NotEnrolled(_) => ApiError::not_found("not_enrolled", message),
+            EnrolmentError::NotRevoked(_) => ApiError::not_found("not_revoked", message),
+            EnrolmentError::UnknownToken(_) => ApiError::not_found("not_found", message),
             EnrolmentError::State(e) => e.into(),
         }
     }

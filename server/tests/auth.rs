@@ -83,13 +83,15 @@ async fn credentials_are_checked_before_the_body() {
         )
     );
 
-    // devices: an unknown device is refused before its check-in is parsed
+    // devices: an unknown device is refused before its check-in is parsed, with the answer a
+    // missing or wrong credential gets (it does not tell which device ids exist)
     let check_in = format!("{url}/v1/devices/cam-1/check-in");
     let (status, body) = post(&check_in, Some("nope"), b"{".to_vec()).await;
     assert_eq!(
-        (status, body["message"].as_str()),
-        (401, Some("device cam-1 is not enrolled"))
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
     );
+    assert_eq!(post(&check_in, None, b"{".to_vec()).await, (status, body));
     let (status, _) = post(
         &format!("{url}/v1/devices/bad id/check-in"),
         None,

@@ -12,6 +12,8 @@ use airlock_signer::passphrase::PassphraseSource;
 use airlock_signer::repo::Repo;
 
 pub mod compliance;
+pub mod device;
+pub mod enrolment_token;
 pub mod init;
 pub mod product;
 pub mod publish;

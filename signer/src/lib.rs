@@ -10,6 +10,7 @@
 //! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
 pub mod compliance;
+pub mod devices;
 pub mod digest;
 pub mod durable;
 pub mod export;

@@ -97,6 +97,16 @@ enum Command {
         #[command(subcommand)]
         command: cmd::rollout::Command,
     },
+    /// Tokens devices enrol with: create, list, revoke (admin API).
+    EnrolmentToken {
+        #[command(subcommand)]
+        command: cmd::enrolment_token::Command,
+    },
+    /// Enrolled devices: revoke, reinstate (admin API).
+    Device {
+        #[command(subcommand)]
+        command: cmd::device::Command,
+    },
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -115,6 +125,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Root { command } => cmd::root::run(command, g).await,
         Command::Targets { command } => cmd::targets::run(command, g),
         Command::Rollout { command } => cmd::rollout::run(command, g).await,
+        Command::EnrolmentToken { command } => cmd::enrolment_token::run(command, g).await,
+        Command::Device { command } => cmd::device::run(command, g).await,
     }
 }
 

@@ -27,7 +27,11 @@ impl AdminClient {
         })
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<RolloutStatus> {
+    /// Sends an admin request with the token; the answer's JSON, or the server's refusal.
+    pub async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
@@ -41,6 +45,16 @@ impl AdminClient {
 
     fn url(&self, path: &str) -> Result<url::Url> {
         self.server.join(path).context("building the admin URL")
+    }
+
+    /// A GET of an admin path (`v1/admin/...`).
+    pub fn get(&self, path: &str) -> Result<reqwest::RequestBuilder> {
+        Ok(self.client.get(self.url(path)?))
+    }
+
+    /// A POST of an admin path (`v1/admin/...`).
+    pub fn post(&self, path: &str) -> Result<reqwest::RequestBuilder> {
+        Ok(self.client.post(self.url(path)?))
     }
 
     pub async fn start(&self, req: &RolloutRequest) -> Result<RolloutStatus> {

@@ -1,5 +1,6 @@
 //! Device authentication (`--device-auth required`, the default): enrolment tokens per product
-//! or per device, credentials on check-ins and reports, 401 / 403, revocation.
+//! or per device, credentials on check-ins and reports, 401 / 403, revocation and
+//! reinstatement.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use airlock_e2e::*;
@@ -68,12 +69,19 @@ fn devices_enrol_and_unknown_or_revoked_devices_are_refused() {
     assert_eq!((s, body["error"].as_str().unwrap()), (403, "wrong_product"));
     let (s, _) = check_in("d2", Some(&cred), "acme-cam");
     assert_eq!(s, 401, "a credential belongs to one device");
-    let (s, _) = enrol("d1", &product_token, "acme-cam");
-    assert_eq!(s, 409, "already enrolled");
-    let (s, _) = enrol("d5", &product_token, "acme-old");
-    assert_eq!(s, 403, "token for another product");
-    let (s, _) = enrol("d5", "not-a-token", "acme-cam");
-    assert_eq!(s, 401);
+    // every refused enrolment gets one answer (issue 12: it must not tell which ids exist)
+    let refused = enrol("d1", &product_token, "acme-cam");
+    assert_eq!(
+        (refused.0, refused.1["error"].as_str().unwrap()),
+        (403, "enrolment_refused"),
+        "already enrolled"
+    );
+    assert_eq!(
+        enrol("d5", &product_token, "acme-old"),
+        refused,
+        "token for another product"
+    );
+    assert_eq!(enrol("d5", "not-a-token", "acme-cam"), refused);
     let report = client
         .post(url("/v1/devices/d1/reports"))
         .body(r#"{"status": "installed", "version": "1.2.0"}"#)
@@ -93,12 +101,13 @@ fn devices_enrol_and_unknown_or_revoked_devices_are_refused() {
         .as_str()
         .unwrap()
         .to_string();
-    let (s, _) = enrol("d4", &one, "acme-cam");
-    assert_eq!(s, 403);
+    assert_eq!(enrol("d4", &one, "acme-cam"), refused);
     let (s, _) = enrol("d3", &one, "acme-cam");
     assert_eq!(s, 201);
+    assert_eq!(enrol("d3", &one, "acme-cam"), refused, "used once");
 
-    // revocation: 403, then the device may enrol again
+    // revocation: 403, and the id stays revoked whatever token it presents until an operator
+    // reinstates it; then it enrols again with a token and its old credential stays refused
     let resp = client
         .post(url("/v1/admin/devices/d1/revoke"))
         .bearer_auth(&admin)
@@ -107,10 +116,19 @@ fn devices_enrol_and_unknown_or_revoked_devices_are_refused() {
     assert_eq!(resp.status(), 200);
     let (s, body) = check_in("d1", Some(&cred), "acme-cam");
     assert_eq!((s, body["error"].as_str().unwrap()), (403, "revoked"));
+    assert_eq!(enrol("d1", &product_token, "acme-cam"), refused);
+    let resp = client
+        .post(url("/v1/admin/devices/d1/reinstate"))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     let (s, e) = enrol("d1", &product_token, "acme-cam");
     assert_eq!(s, 201);
     let (s, _) = check_in("d1", Some(e["credential"].as_str().unwrap()), "acme-cam");
     assert_eq!(s, 200);
+    let (s, _) = check_in("d1", Some(&cred), "acme-cam");
+    assert_eq!(s, 401, "the credential from before the revocation");
     assert_eq!(
         client
             .post(url("/v1/admin/devices/nobody/revoke"))

@@ -11,13 +11,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use airlock_core::api::{
-    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, FleetReport, PublishRequest,
-    PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
+    DeviceRevocation, EnrolmentTokenInfo, EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody,
+    FleetReport, PublishRequest, PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
 };
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
+use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath, TokenPath};
 use crate::routes::parse_json;
 use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
 
@@ -49,14 +49,6 @@ pub struct RepositoryState {
     pub index: crate::storage::RepoIndex,
     /// Key id of the online key (snapshot + timestamp).
     pub online_key: String,
-}
-
-/// `POST /v1/admin/devices/{device_id}/revoke` answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeviceRevoked {
-    pub device_id: String,
-    /// Always `true`.
-    pub revoked: bool,
 }
 
 /// Whether a blob is stored (scope `publish`); uploads skip blobs the server has.
@@ -391,7 +383,9 @@ pub async fn repository(
 
 /// Creates an enrolment token devices enrol with (scope `devices`).
 ///
-/// Per product, or for one device. The token is shown once; the server keeps only its digest.
+/// Per product (a factory line: `uses` a count or `"unlimited"`, unlimited when left out), or
+/// for one device (one use). It expires after `expires_in` (e.g. `"7d"`, the default) or at
+/// `expires_at`. The token is shown once; the server keeps only its digest.
 #[utoipa::path(
     post,
     path = "/v1/admin/enrolment-tokens",
@@ -399,7 +393,7 @@ pub async fn repository(
     request_body = EnrolmentTokenRequest,
     responses(
         (status = 201, description = "Created", body = EnrolmentTokenResponse),
-        (status = 400, description = "Malformed body or device id", body = ErrorBody),
+        (status = 400, description = "Malformed body or device id, an expiry not in the future, or uses other than one for a per-device token", body = ErrorBody),
         UnknownProduct,
         AdminRefusals<scope::Devices>,
         ServerFault,
@@ -418,14 +412,58 @@ pub async fn create_enrolment_token(
     ))
 }
 
-/// Revokes a device (scope `devices`): its credential stops working (403).
+/// Every enrolment token: id, product, device, expiry, uses left, state (scope `devices`).
+///
+/// Never the token itself: the server keeps only its digest.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/enrolment-tokens",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every enrolment token, oldest first", body = Vec<EnrolmentTokenInfo>),
+        AdminRefusals<scope::Devices>,
+        ServerFault,
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn list_enrolment_tokens(
+    State(app): State<AppState>,
+    _admin: Admin<scope::Devices>,
+) -> Result<Json<Vec<EnrolmentTokenInfo>>, ApiError> {
+    Ok(Json(crate::enrolment::list_tokens(&app).await?))
+}
+
+/// Revokes an enrolment token (scope `devices`, audited): no device enrols with it from now on.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/enrolment-tokens/{token_id}/revoke",
+    tag = "admin",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "Revoked", body = EnrolmentTokenInfo),
+        (status = 404, description = "No token with this id (`not_found`)", body = ErrorBody),
+        AdminRefusals<scope::Devices>,
+        ServerFault,
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn revoke_enrolment_token(
+    State(app): State<AppState>,
+    _admin: Admin<scope::Devices>,
+    Path(token_id): Path<String>,
+) -> Result<Json<EnrolmentTokenInfo>, ApiError> {
+    Ok(Json(crate::enrolment::revoke_token(&app, &token_id).await?))
+}
+
+/// Revokes a device (scope `devices`, audited): its credential stops working (403) and its id
+/// cannot enrol again until an operator reinstates it.
 #[utoipa::path(
     post,
     path = "/v1/admin/devices/{device_id}/revoke",
     tag = "admin",
     params(DevicePath),
     responses(
-        (status = 200, description = "Revoked", body = DeviceRevoked),
+        (status = 200, description = "Revoked", body = DeviceRevocation),
         (status = 400, description = "Malformed device id", body = ErrorBody),
         (status = 404, description = "The device is not enrolled (`not_enrolled`)", body = ErrorBody),
         AdminRefusals<scope::Devices>,
@@ -437,10 +475,40 @@ pub async fn revoke_device(
     State(app): State<AppState>,
     _admin: Admin<scope::Devices>,
     Path(device_id): Path<String>,
-) -> Result<Json<DeviceRevoked>, ApiError> {
+) -> Result<Json<DeviceRevocation>, ApiError> {
     crate::enrolment::revoke(&app, &device_id).await?;
-    Ok(Json(DeviceRevoked {
+    Ok(Json(DeviceRevocation {
         device_id,
         revoked: true,
+    }))
+}
+
+/// Reinstates a revoked device (scope `devices`, audited).
+///
+/// Its old credential stays refused (it may have leaked); the id may enrol again with a new
+/// token (a per-device token, or a product token).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{device_id}/reinstate",
+    tag = "admin",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "Reinstated: the id may enrol again", body = DeviceRevocation),
+        (status = 400, description = "Malformed device id", body = ErrorBody),
+        (status = 404, description = "The device is not revoked (`not_revoked`)", body = ErrorBody),
+        AdminRefusals<scope::Devices>,
+        ServerFault,
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn reinstate_device(
+    State(app): State<AppState>,
+    _admin: Admin<scope::Devices>,
+    Path(device_id): Path<String>,
+) -> Result<Json<DeviceRevocation>, ApiError> {
+    crate::enrolment::reinstate(&app, &device_id).await?;
+    Ok(Json(DeviceRevocation {
+        device_id,
+        revoked: false,
     }))
 }

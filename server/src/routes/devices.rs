@@ -43,8 +43,8 @@ pub struct ReportAccepted {
     responses(
         (status = 200, description = "The decision", body = CheckInResponse),
         (status = 400, description = "Malformed device id, body, version or policy", body = ErrorBody),
-        (status = 401, description = "No or unknown device credential", body = ErrorBody),
-        (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
+        (status = 401, description = "No credential, a wrong one or an unknown device (one answer)", body = ErrorBody),
+        (status = 403, description = "The device's own credential, but revoked (`revoked`) or for another product", body = ErrorBody),
         UnknownProduct,
         Timeout,
         RateLimited,
@@ -74,7 +74,7 @@ pub async fn check_in(
     responses(
         (status = 202, description = "Recorded", body = ReportAccepted),
         (status = 400, description = "Malformed device id, body, version or code", body = ErrorBody),
-        (status = 401, description = "No or unknown device credential", body = ErrorBody),
+        (status = 401, description = "No credential, a wrong one or an unknown device (one answer)", body = ErrorBody),
         (status = 403, description = "Credential revoked", body = ErrorBody),
         Timeout,
         RateLimited,
@@ -110,9 +110,7 @@ pub async fn report(
     responses(
         (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),
         (status = 400, description = "Malformed device id or body", body = ErrorBody),
-        (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
-        (status = 403, description = "Token for another product or device", body = ErrorBody),
-        (status = 409, description = "Device already enrolled", body = ErrorBody),
+        (status = 403, description = "Refused (`enrolment_refused`), one answer whatever the reason: the token is unknown, expired, used up, revoked or for another product or device, or the id is enrolled or revoked", body = ErrorBody),
         RateLimited,
         ServerFault,
     )

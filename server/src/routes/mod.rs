@@ -55,11 +55,19 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/admin/resign", post(admin::resign))
         .route(
             "/v1/admin/enrolment-tokens",
-            post(admin::create_enrolment_token),
+            post(admin::create_enrolment_token).get(admin::list_enrolment_tokens),
+        )
+        .route(
+            "/v1/admin/enrolment-tokens/{token_id}/revoke",
+            post(admin::revoke_enrolment_token),
         )
         .route(
             "/v1/admin/devices/{device_id}/revoke",
             post(admin::revoke_device),
+        )
+        .route(
+            "/v1/admin/devices/{device_id}/reinstate",
+            post(admin::reinstate_device),
         )
         .route(
             "/v1/admin/rollouts",

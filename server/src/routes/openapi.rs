@@ -42,7 +42,10 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         admin::repository,
         admin::resign,
         admin::create_enrolment_token,
+        admin::list_enrolment_tokens,
+        admin::revoke_enrolment_token,
         admin::revoke_device,
+        admin::reinstate_device,
         admin::start_rollout,
         admin::list_rollouts,
         admin::rollout_status,
@@ -174,6 +177,14 @@ pub struct BlobPath {
 pub struct DevicePath {
     /// 1-128 characters of A-Z a-z 0-9 . _ : -
     pub device_id: String,
+}
+
+/// `{token_id}` in an operation's path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TokenPath {
+    /// An enrolment token's id, as created and listed (the start of its digest)
+    pub token_id: String,
 }
 
 /// This document: OpenAPI 3.1 description of every endpoint (no login).
@@ -338,6 +349,9 @@ mod tests {
             "RolloutStatus",
             "EnrolmentTokenRequest",
             "EnrolmentTokenResponse",
+            "EnrolmentTokenInfo",
+            "TokenUses",
+            "DeviceRevocation",
             "SupportStatement",
             "SupportRecord",
         ] {

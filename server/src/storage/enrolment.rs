@@ -1,17 +1,25 @@
 //! Device enrolment as stored: enrolment tokens and each device's credential (digests only).
+//! A token is used up in the same transaction that stores the credential it pays for, so two
+//! racing enrolments with a one-use token give exactly one credential.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{flag, ms, SqlState, StateError};
+use super::sql::{flag, from_ms, ms, SqlState, StateError};
 
 /// An enrolment token as stored (the token itself only as its sha256).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentToken {
+    /// Names the token in lists and revocations: the start of its digest.
+    pub id: String,
     pub token_sha256: String,
     pub product: String,
-    /// Set for a per-device token; `None` for a per-product token.
+    /// Set for a per-device token; `None` for a per-product (factory) token.
     pub device_id: Option<String>,
+    pub created: jiff::Timestamp,
+    pub expires: jiff::Timestamp,
+    /// Enrolments left; `None` for unlimited (until it expires).
+    pub uses_left: Option<u64>,
     pub revoked: bool,
 }
 
@@ -24,97 +32,134 @@ pub struct DeviceCredential {
     pub revoked: bool,
 }
 
+/// What became of an enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolOutcome {
+    Enrolled,
+    /// No live token with this digest admits this product and device now (unknown, expired,
+    /// used up, revoked, for another product or device): nothing was changed.
+    NoUsableToken,
+    /// The device id is enrolled or revoked: nothing was changed (the token keeps its use).
+    DeviceKnown,
+}
+
 /// Enrolment tokens and device credentials.
 #[async_trait]
 pub trait EnrolmentStore: Send + Sync {
-    async fn insert_enrolment_token(
-        &self,
-        token: &EnrolmentToken,
-        at: jiff::Timestamp,
-    ) -> Result<(), StateError>;
-    async fn enrolment_token(
+    async fn insert_enrolment_token(&self, token: &EnrolmentToken) -> Result<(), StateError>;
+    /// Every enrolment token, oldest first.
+    async fn enrolment_tokens(&self) -> Result<Vec<EnrolmentToken>, StateError>;
+    /// Revokes the token with this id; the token as it is now, `None` if there is none.
+    async fn revoke_enrolment_token(&self, id: &str) -> Result<Option<EnrolmentToken>, StateError>;
+    /// Uses the token with digest `token_sha256` once and stores `credential`, in one
+    /// transaction: either both happen or neither.
+    async fn enrol_with_token(
         &self,
         token_sha256: &str,
-    ) -> Result<Option<EnrolmentToken>, StateError>;
-    /// Stores a device's credential; fails with `DeviceEnrolled` if the device is enrolled
-    /// already.
-    async fn insert_credential(
-        &self,
         credential: &DeviceCredential,
         at: jiff::Timestamp,
-    ) -> Result<(), StateError>;
+    ) -> Result<EnrolOutcome, StateError>;
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError>;
     /// Marks a device's credential revoked; false if the device is not enrolled.
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError>;
+    /// Forgets a revoked device's credential, so its id may enrol again (with a new token);
+    /// false if the device is not revoked.
+    async fn reinstate_device(&self, device_id: &str) -> Result<bool, StateError>;
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked";
+
+fn read_token(r: &sqlx::any::AnyRow) -> Result<EnrolmentToken, sqlx::Error> {
+    let uses_left: Option<i64> = r.try_get("uses_left")?;
+    Ok(EnrolmentToken {
+        id: r.try_get("id")?,
+        token_sha256: r.try_get("token_sha256")?,
+        product: r.try_get("product")?,
+        device_id: r.try_get("device_id")?,
+        created: from_ms(r.try_get("created_ms")?),
+        expires: from_ms(r.try_get("expires_ms")?),
+        uses_left: uses_left.map(|n| n.max(0) as u64),
+        revoked: flag(r, "revoked")?,
+    })
 }
 
 #[async_trait]
 impl EnrolmentStore for SqlState {
-    async fn insert_enrolment_token(
-        &self,
-        t: &EnrolmentToken,
-        at: jiff::Timestamp,
-    ) -> Result<(), StateError> {
+    async fn insert_enrolment_token(&self, t: &EnrolmentToken) -> Result<(), StateError> {
         sqlx::query(
-            "INSERT INTO enrolment_tokens (token_sha256, product, device_id, created_ms, revoked)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO enrolment_tokens
+                (id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
+        .bind(&t.id)
         .bind(&t.token_sha256)
         .bind(&t.product)
         .bind(&t.device_id)
-        .bind(ms(at))
+        .bind(ms(t.created))
+        .bind(ms(t.expires))
+        .bind(t.uses_left.map(super::sql::to_i64))
         .bind(i64::from(t.revoked))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn enrolment_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<EnrolmentToken>, StateError> {
-        let row = sqlx::query(
-            "SELECT token_sha256, product, device_id, revoked FROM enrolment_tokens WHERE token_sha256 = $1",
+    async fn enrolment_tokens(&self) -> Result<Vec<EnrolmentToken>, StateError> {
+        self.fetch_all_as(
+            sqlx::query(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM enrolment_tokens ORDER BY created_ms, id"
+            )),
+            read_token,
         )
-        .bind(token_sha256)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            None => None,
-            Some(r) => Some(EnrolmentToken {
-                token_sha256: r.try_get("token_sha256")?,
-                product: r.try_get("product")?,
-                device_id: r.try_get("device_id")?,
-                revoked: flag(&r, "revoked")?,
-            }),
-        })
+        .await
     }
 
-    async fn insert_credential(
+    async fn revoke_enrolment_token(&self, id: &str) -> Result<Option<EnrolmentToken>, StateError> {
+        sqlx::query("UPDATE enrolment_tokens SET revoked = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM enrolment_tokens WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(read_token).transpose()?)
+    }
+
+    async fn enrol_with_token(
         &self,
+        token_sha256: &str,
         c: &DeviceCredential,
         at: jiff::Timestamp,
-    ) -> Result<(), StateError> {
+    ) -> Result<EnrolOutcome, StateError> {
         let mut tx = self.pool.begin().await?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT revoked FROM device_credentials WHERE device_id = $1")
-                .bind(&c.device_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        match existing {
-            Some(0) => return Err(StateError::DeviceEnrolled(c.device_id.clone())),
-            Some(_) => {
-                // a revoked device may enrol again (a repaired or re-provisioned unit)
-                sqlx::query("DELETE FROM device_credentials WHERE device_id = $1")
-                    .bind(&c.device_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {}
+        // The check and the use are one statement: a racing enrolment sees the use (PostgreSQL
+        // re-checks the row after the other's commit; SQLite serialises writers). Writing
+        // first also means SQLite never has to upgrade a read lock inside the transaction.
+        let used = sqlx::query(
+            "UPDATE enrolment_tokens SET uses_left = uses_left - 1
+             WHERE token_sha256 = $1 AND revoked = 0 AND expires_ms > $2 AND product = $3
+               AND (device_id IS NULL OR device_id = $4)
+               AND (uses_left IS NULL OR uses_left > 0)",
+        )
+        .bind(token_sha256)
+        .bind(ms(at))
+        .bind(&c.product)
+        .bind(&c.device_id)
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(EnrolOutcome::NoUsableToken);
         }
-        sqlx::query(
+        // an enrolled or revoked id is never taken over: a revoked device stays revoked until
+        // an operator reinstates it
+        let inserted = sqlx::query(
             "INSERT INTO device_credentials (device_id, product, credential_sha256, enrolled_ms, revoked)
-             VALUES ($1, $2, $3, $4, 0)",
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (device_id) DO NOTHING",
         )
         .bind(&c.device_id)
         .bind(&c.product)
@@ -122,8 +167,12 @@ impl EnrolmentStore for SqlState {
         .bind(ms(at))
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(EnrolOutcome::DeviceKnown);
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(EnrolOutcome::Enrolled)
     }
 
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError> {
@@ -148,6 +197,15 @@ impl EnrolmentStore for SqlState {
             .bind(device_id)
             .execute(&self.pool)
             .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reinstate_device(&self, device_id: &str) -> Result<bool, StateError> {
+        let done =
+            sqlx::query("DELETE FROM device_credentials WHERE device_id = $1 AND revoked = 1")
+                .bind(device_id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 }

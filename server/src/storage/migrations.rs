@@ -33,6 +33,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0003_offers.sql"),
         include_str!("../../migrations/0003_offers.sql"),
     ),
+    (
+        4,
+        "enrolment token limits",
+        include_str!("../../migrations/0004_enrolment_token_limits.sql"),
+        include_str!("../../migrations/0004_enrolment_token_limits.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
@@ -189,7 +195,16 @@ mod tests {
             assert_eq!((versions.len(), versions[0].devices), (1, 1));
             assert_eq!(db.first_installs("acme-cam").await.unwrap().len(), 1);
             assert_eq!(db.credentials().await.unwrap()[0].device_id, "cam-1");
-            assert!(db.enrolment_token("t1").await.unwrap().is_some());
+            // a token from before migration 4 expires 7 days after it was made
+            let token = &db.enrolment_tokens().await.unwrap()[0];
+            assert_eq!(
+                (
+                    token.id.as_str(),
+                    token.expires.as_millisecond(),
+                    token.uses_left
+                ),
+                ("t1", 5 + 7 * 86_400_000, None)
+            );
             assert_eq!(
                 db.admin_token("h1").await.unwrap(),
                 Some(("ci".into(), "read".into()))
@@ -200,7 +215,7 @@ mod tests {
             let updated = one_ms(&db.pool, "SELECT updated_ms FROM head").await;
             assert_eq!((seen, updated), (SEEN_MS, SEEN_MS));
             let applied = one_ms(&db.pool, "SELECT COUNT(*) FROM _sqlx_migrations").await;
-            assert_eq!(applied, 3);
+            assert_eq!(applied, super::MIGRATIONS.len() as i64);
         }
         let db = SqlState::open_url(url, 2).await.unwrap();
         let at = jiff::Timestamp::from_millisecond(SEEN_MS + 1000).unwrap();

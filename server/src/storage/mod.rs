@@ -26,7 +26,7 @@ pub use admin_tokens::AdminTokenStore;
 pub use audit::AuditLog;
 pub use blobs::{BlobError, BlobStore, LocalBlobs};
 pub use device_records::{CheckInRecord, DeviceRecords};
-pub use enrolment::{DeviceCredential, EnrolmentStore, EnrolmentToken};
+pub use enrolment::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken};
 pub use fleet_queries::{FleetQueries, VersionCount};
 pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;

@@ -15,8 +15,6 @@ pub enum StateError {
     Conflict { expected: u64, found: u64 },
     #[error("metadata file {0} already exists")]
     FileExists(String),
-    #[error("device {0} is already enrolled")]
-    DeviceEnrolled(String),
     #[error("state database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("state database schema: {0}")]
@@ -184,37 +182,43 @@ mod tests {
         };
         let db = SqlState::open_url(&url, 4).await.unwrap();
         let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        db.insert_enrolment_token(
-            &EnrolmentToken {
-                token_sha256: "t1".into(),
-                product: "acme-cam".into(),
-                device_id: None,
-                revoked: false,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        let t = db.enrolment_token("t1").await.unwrap().unwrap();
-        assert_eq!(
-            (t.product.as_str(), t.device_id, t.revoked),
-            ("acme-cam", None, false)
-        );
+        let token = EnrolmentToken {
+            id: "t1".into(),
+            token_sha256: "h1".into(),
+            product: "acme-cam".into(),
+            device_id: None,
+            created: now,
+            expires: now + jiff::SignedDuration::from_hours(1),
+            uses_left: Some(1),
+            revoked: false,
+        };
+        db.insert_enrolment_token(&token).await.unwrap();
+        assert_eq!(db.enrolment_tokens().await.unwrap(), vec![token]);
         let cred = DeviceCredential {
             device_id: "cam-1".into(),
             product: "acme-cam".into(),
             credential_sha256: "c1".into(),
             revoked: false,
         };
-        db.insert_credential(&cred, now).await.unwrap();
-        assert!(matches!(
-            db.insert_credential(&cred, now).await,
-            Err(StateError::DeviceEnrolled(_))
-        ));
+        assert_eq!(
+            db.enrol_with_token("h1", &cred, now).await.unwrap(),
+            EnrolOutcome::Enrolled
+        );
+        assert_eq!(
+            db.enrol_with_token("h1", &cred, now).await.unwrap(),
+            EnrolOutcome::NoUsableToken
+        );
         assert!(db.revoke_device("cam-1").await.unwrap());
         assert!(db.credentials().await.unwrap()[0].revoked);
-        db.insert_credential(&cred, now).await.unwrap();
-        assert!(!db.credentials().await.unwrap()[0].revoked);
+        assert!(db.reinstate_device("cam-1").await.unwrap());
+        assert!(db.credentials().await.unwrap().is_empty());
+        assert!(
+            db.revoke_enrolment_token("t1")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked
+        );
         db.record_check_ins(&[CheckInRecord {
             device_id: "cam-1".into(),
             product: "acme-cam".into(),

@@ -1,0 +1,45 @@
+//! `airlock device revoke|reinstate`: an enrolled device's access (admin API, audited).
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use airlock_signer::devices;
+
+use super::enrolment_token::AdminServer;
+use super::Globals;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Revoke a device: its credential is refused (403) and its id cannot enrol again until
+    /// it is reinstated.
+    Revoke {
+        #[command(flatten)]
+        server: AdminServer,
+        device_id: String,
+    },
+    /// Reinstate a revoked device: its old credential stays refused; its id may enrol again
+    /// with a new token (e.g. `airlock enrolment-token create --device ID`).
+    Reinstate {
+        #[command(flatten)]
+        server: AdminServer,
+        device_id: String,
+    },
+}
+
+pub async fn run(command: Command, globals: &Globals) -> Result<()> {
+    let (server, device_id, action) = match command {
+        Command::Revoke { server, device_id } => (server, device_id, "revoke"),
+        Command::Reinstate { server, device_id } => (server, device_id, "reinstate"),
+    };
+    let r = devices::device_action(&server.client()?, &device_id, action).await?;
+    globals.print(&r, || {
+        if r.revoked {
+            format!("device {} revoked\n", r.device_id)
+        } else {
+            format!(
+                "device {} reinstated: it may enrol again with a new token\n",
+                r.device_id
+            )
+        }
+    })
+}
