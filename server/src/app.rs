@@ -39,6 +39,12 @@ pub struct ServeConfig {
     pub retention_years: i16,
     /// Who may read `/tuf/`.
     pub tuf_access: crate::deviceauth::TufAccess,
+    /// Header-read and idle timeouts, connection cap.
+    pub connections: crate::serve::ConnectionLimits,
+    /// Time limit for an admin request (publish, rollouts, ...; not blob uploads).
+    pub admin_timeout: std::time::Duration,
+    /// Peers whose `X-Forwarded-For` names the client (trusted reverse proxies); empty = none.
+    pub trust_forwarded_for: Vec<crate::ratelimit::Cidr>,
 }
 
 impl Default for ServeConfig {
@@ -55,6 +61,9 @@ impl Default for ServeConfig {
             max_postpone_days: 30,
             retention_years: airlock_core::verify::DEFAULT_RETENTION_YEARS,
             tuf_access: crate::deviceauth::TufAccess::Public,
+            connections: crate::serve::ConnectionLimits::default(),
+            admin_timeout: std::time::Duration::from_secs(120),
+            trust_forwarded_for: Vec::new(),
         }
     }
 }
@@ -75,6 +84,12 @@ pub struct Inner {
     pub credentials: crate::deviceauth::Credentials,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
+    /// Rollout figures for `/metrics` (each rollout's counts are a query): one load per period.
+    pub rollout_figures: crate::cache::Cached<Arc<Vec<airlock_core::api::RolloutStatus>>>,
+    /// `/readyz`'s store checks: one pair of checks per second however many probes come.
+    pub readiness: crate::cache::Cached<(bool, bool)>,
+    /// Metadata lookups `/tuf/metadata/` passed on to the state store (older versions).
+    pub metadata_lookups: std::sync::atomic::AtomicU64,
     /// Serialises publishes and renewals within this process; the state store's generation
     /// check serialises them across replicas.
     pub publish_lock: tokio::sync::Mutex<()>,
@@ -121,6 +136,9 @@ impl AppState {
             credentials: crate::deviceauth::Credentials::new(credentials),
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
+            rollout_figures: crate::cache::Cached::new(std::time::Duration::from_secs(10)),
+            readiness: crate::cache::Cached::new(std::time::Duration::from_secs(1)),
+            metadata_lookups: std::sync::atomic::AtomicU64::new(0),
             publish_lock: tokio::sync::Mutex::new(()),
         }))
     }

@@ -173,6 +173,33 @@ impl RepoView {
         RepoView::from_parts(&head, published, snapshot)
     }
 
+    /// Whether `file` (`N.role.json`) names an older version of a role this repository has
+    /// (kept in the state store); current files and root versions are all held in memory.
+    pub fn may_hold_older(&self, file: &str) -> bool {
+        let Some((version, role)) = file
+            .strip_suffix(".json")
+            .and_then(|stem| stem.split_once('.'))
+        else {
+            return false;
+        };
+        let Ok(version) = version.parse::<u64>() else {
+            return false;
+        };
+        let ix = &self.index;
+        let current = match role {
+            "snapshot" => ix.snapshot_version,
+            "targets" => ix.targets_version,
+            "root" | "timestamp" => return false,
+            product => match (ix.roles.get(product), ix.retired_roles.get(product)) {
+                (Some(v), _) => *v,
+                // a retired role's last version is no longer held in memory
+                (None, Some(v)) => v.saturating_add(1),
+                (None, None) => return false,
+            },
+        };
+        version >= 1 && version < current
+    }
+
     /// A current metadata file by its published name, with its ETag, if held in memory.
     pub fn current_file(&self, name: &str) -> Option<(Bytes, &str)> {
         self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))

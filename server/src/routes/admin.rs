@@ -1,6 +1,6 @@
 //! Admin API (bearer admin token): blob upload, publish, repository state.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
@@ -18,8 +18,8 @@ use airlock_core::api::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
-use crate::routes::parse_json;
 use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
+use crate::routes::{parse_json, LimitedBody};
 
 pub use crate::auth::Scope;
 
@@ -153,7 +153,7 @@ pub async fn put_blob(
 pub async fn publish(
     State(app): State<AppState>,
     _admin: Admin<scope::Publish>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let req: PublishRequest = parse_json(&body)?;
     let started = std::time::Instant::now();
@@ -249,7 +249,7 @@ pub async fn resign(
 pub async fn start_rollout(
     State(app): State<AppState>,
     _admin: Admin<scope::Rollout>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     let req: RolloutRequest = parse_json(&body)?;
     Ok((
@@ -328,7 +328,7 @@ pub async fn rollout_action(
     State(app): State<AppState>,
     _admin: Admin<scope::Rollout>,
     Path((product, version, action)): Path<(String, String, String)>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<RolloutStatus>, ApiError> {
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
@@ -409,7 +409,7 @@ pub async fn repository(
 pub async fn create_enrolment_token(
     State(app): State<AppState>,
     _admin: Admin<scope::Devices>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<EnrolmentTokenResponse>), ApiError> {
     let req: EnrolmentTokenRequest = parse_json(&body)?;
     Ok((

@@ -1,6 +1,5 @@
 //! Device endpoints: check-in (the decision), reports and enrolment.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -15,8 +14,8 @@ use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
 use crate::routes::openapi::DevicePath;
-use crate::routes::parse_json;
 use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct};
+use crate::routes::{parse_json, LimitedBody};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +50,7 @@ pub struct ReportAccepted {
 pub async fn check_in(
     State(app): State<AppState>,
     device: Device,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     let req: CheckInRequest = parse_json(&body)?;
     Ok(Json(crate::decide::check_in(&app, &device, req)?))
@@ -81,7 +80,7 @@ pub async fn check_in(
 pub async fn report(
     State(app): State<AppState>,
     device: Device,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     let report: DeviceReport = parse_json(&body)?;
     crate::reports::record(&app, &device, report).await?;
@@ -113,7 +112,7 @@ pub async fn report(
 pub async fn enrol(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
     crate::deviceauth::check_device_id(&device_id)?;
     let req: EnrolRequest = parse_json(&body)?;
