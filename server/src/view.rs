@@ -189,7 +189,10 @@ impl RepoView {
         let current = match role {
             "snapshot" => ix.snapshot_version,
             "targets" => ix.targets_version,
-            "root" | "timestamp" => return false,
+            // every timestamp version stays readable by number; the current one is held
+            // in memory only as `timestamp.json`
+            "timestamp" => ix.timestamp_version.saturating_add(1),
+            "root" => return false,
             product => match (ix.roles.get(product), ix.retired_roles.get(product)) {
                 (Some(v), _) => *v,
                 // a retired role's last version is no longer held in memory

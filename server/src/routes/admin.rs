@@ -18,7 +18,7 @@ use airlock_core::api::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath};
-use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
+use crate::routes::responses::{AdminRefusals, ServerFault, Timeout, TooLarge, UnknownProduct};
 use crate::routes::{parse_json, LimitedBody};
 
 pub use crate::auth::Scope;
@@ -143,9 +143,10 @@ pub async fn put_blob(
         (status = 200, description = "Published", body = PublishResponse),
         (status = 400, description = "Refused: `bad_request`, `invalid_metadata`, `bad_signature`, `expired`, `support_rule`, ...", body = ErrorBody),
         (status = 409, description = "A version rollback or reuse, a root fork, or a concurrent publish won (`conflict`)", body = ErrorBody),
-        (status = 413, description = "Body larger than `--max-metadata-bytes`"),
+        (status = 413, description = "Body larger than `--max-metadata-bytes` (`too_large`)", body = ErrorBody),
         (status = 422, description = "A TUF client could not load the result (`client_check_failed`)", body = ErrorBody),
         AdminRefusals<scope::Publish>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -207,6 +208,7 @@ async fn record_publish(
         (status = 200, description = "Re-signed", body = Resigned),
         (status = 409, description = "Nothing is published yet", body = ErrorBody),
         AdminRefusals<scope::Publish>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -242,6 +244,8 @@ pub async fn resign(
         (status = 404, description = "Unknown product or release", body = ErrorBody),
         (status = 409, description = "The release already has a rollout in progress", body = ErrorBody),
         AdminRefusals<scope::Rollout>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -266,6 +270,7 @@ pub async fn start_rollout(
     responses(
         (status = 200, description = "All rollouts", body = Vec<RolloutStatus>),
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -288,6 +293,7 @@ pub async fn list_rollouts(
         (status = 400, description = "Not a semantic version", body = ErrorBody),
         (status = 404, description = "Unknown product or release, or no rollout (`no_rollout`)", body = ErrorBody),
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -320,6 +326,8 @@ pub async fn rollout_status(
         (status = 404, description = "Unknown product, release, rollout or action", body = ErrorBody),
         (status = 409, description = "The action does not apply in the rollout's state", body = ErrorBody),
         AdminRefusals<scope::Rollout>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -354,6 +362,7 @@ pub async fn rollout_action(
         (status = 200, description = "The fleet figures", body = FleetReport),
         UnknownProduct,
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -374,6 +383,7 @@ pub async fn fleet(
     responses(
         (status = 200, description = "Generation, metadata versions, online key", body = RepositoryState),
         AdminRefusals<scope::Read>,
+        Timeout,
     ),
     security(("admin_token" = []))
 )]
@@ -402,6 +412,8 @@ pub async fn repository(
         (status = 400, description = "Malformed body or device id", body = ErrorBody),
         UnknownProduct,
         AdminRefusals<scope::Devices>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -429,6 +441,7 @@ pub async fn create_enrolment_token(
         (status = 400, description = "Malformed device id", body = ErrorBody),
         (status = 404, description = "The device is not enrolled (`not_enrolled`)", body = ErrorBody),
         AdminRefusals<scope::Devices>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))

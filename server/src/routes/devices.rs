@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
 use crate::routes::openapi::DevicePath;
-use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct};
+use crate::routes::responses::{RateLimited, ServerFault, Timeout, TooLarge, UnknownProduct};
 use crate::routes::{parse_json, LimitedBody};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
@@ -42,6 +42,7 @@ pub struct ReportAccepted {
         (status = 403, description = "Credential revoked or for another product", body = ErrorBody),
         UnknownProduct,
         Timeout,
+        TooLarge,
         RateLimited,
         ServerFault,
     ),
@@ -72,6 +73,7 @@ pub async fn check_in(
         (status = 401, description = "No or unknown device credential", body = ErrorBody),
         (status = 403, description = "Credential revoked", body = ErrorBody),
         Timeout,
+        TooLarge,
         RateLimited,
         ServerFault,
     ),
@@ -105,6 +107,7 @@ pub async fn report(
         (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
         (status = 403, description = "Token for another product or device", body = ErrorBody),
         (status = 409, description = "Device already enrolled", body = ErrorBody),
+        TooLarge,
         RateLimited,
         ServerFault,
     )
