@@ -22,6 +22,8 @@ pub struct ConnectionLimits {
     /// connection may stay silent).
     pub header_read_timeout: Duration,
     /// A connection with no request in flight and no bytes moving for this long is closed.
+    /// (hyper starts the header-read timer as soon as a connection waits for a request, so
+    /// between keep-alive requests the shorter of the two applies.)
     pub idle_timeout: Duration,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,

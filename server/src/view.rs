@@ -208,3 +208,40 @@ impl RepoView {
         self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_that_can_exist_reach_the_state_store() {
+        let mut view = RepoView::default();
+        view.index.snapshot_version = 5;
+        view.index.targets_version = 3;
+        view.index.timestamp_version = 9;
+        view.index.roles.insert("acme-cam".into(), 4);
+        view.index.retired_roles.insert("old-cam".into(), 2);
+        for name in [
+            "4.snapshot.json",
+            "2.targets.json",
+            "9.timestamp.json",
+            "3.acme-cam.json",
+            "2.old-cam.json",
+        ] {
+            assert!(view.may_hold_older(name), "{name}");
+        }
+        for name in [
+            "5.snapshot.json",
+            "6.snapshot.json",
+            "0.targets.json",
+            "10.timestamp.json",
+            "4.acme-cam.json",
+            "1.no-such.json",
+            "3.root.json",
+            "x.snapshot.json",
+            "timestamp.json",
+        ] {
+            assert!(!view.may_hold_older(name), "{name}");
+        }
+    }
+}

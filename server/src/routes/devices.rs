@@ -107,6 +107,7 @@ pub async fn report(
         (status = 401, description = "Invalid or revoked enrolment token", body = ErrorBody),
         (status = 403, description = "Token for another product or device", body = ErrorBody),
         (status = 409, description = "Device already enrolled", body = ErrorBody),
+        Timeout,
         TooLarge,
         RateLimited,
         ServerFault,

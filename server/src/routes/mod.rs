@@ -38,7 +38,10 @@ pub fn router(app: AppState) -> Router {
             "/v1/devices/{device_id}/reports",
             post(devices::report).layer::<_, std::convert::Infallible>(timeout),
         )
-        .route("/v1/devices/{device_id}/enrol", post(devices::enrol))
+        .route(
+            "/v1/devices/{device_id}/enrol",
+            post(devices::enrol).layer::<_, std::convert::Infallible>(timeout),
+        )
         .route_layer(BodyLimit::layer(DEVICE_BODY_BYTES, None))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
