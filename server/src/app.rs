@@ -42,6 +42,12 @@ pub struct ServeConfig {
     /// Where `online.key` and `online-next.key` are read from; `None` = the data directory.
     /// Replicas share one (a shared secret mount), so a rotation prepared there reaches all.
     pub online_key_dir: Option<std::path::PathBuf>,
+    /// Header-read and idle timeouts, connection cap.
+    pub connections: crate::serve::ConnectionLimits,
+    /// Time limit for an admin request (publish, rollouts, ...; not blob uploads).
+    pub admin_timeout: std::time::Duration,
+    /// Peers whose `X-Forwarded-For` names the client (trusted reverse proxies); empty = none.
+    pub trust_forwarded_for: Vec<crate::ratelimit::Cidr>,
 }
 
 impl Default for ServeConfig {
@@ -59,6 +65,9 @@ impl Default for ServeConfig {
             retention_years: airlock_core::verify::DEFAULT_RETENTION_YEARS,
             tuf_access: crate::deviceauth::TufAccess::Public,
             online_key_dir: None,
+            connections: crate::serve::ConnectionLimits::default(),
+            admin_timeout: std::time::Duration::from_secs(120),
+            trust_forwarded_for: Vec::new(),
         }
     }
 }
@@ -80,6 +89,12 @@ pub struct Inner {
     pub credentials: crate::deviceauth::Credentials,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
+    /// Rollout figures for `/metrics` (each rollout's counts are a query): one load per period.
+    pub rollout_figures: crate::cache::Cached<Arc<Vec<airlock_core::api::RolloutStatus>>>,
+    /// `/readyz`'s store checks: one pair of checks per second however many probes come.
+    pub readiness: crate::cache::Cached<(bool, bool)>,
+    /// Metadata lookups `/tuf/metadata/` passed on to the state store (older versions).
+    pub metadata_lookups: std::sync::atomic::AtomicU64,
     /// Serialises publishes and renewals within this process; the state store's generation
     /// check serialises them across replicas.
     pub publish_lock: tokio::sync::Mutex<()>,
@@ -126,6 +141,9 @@ impl AppState {
             credentials: crate::deviceauth::Credentials::new(credentials),
             view: RwLock::new(Arc::new(view)),
             rollouts: RwLock::new(Arc::new(rollouts)),
+            rollout_figures: crate::cache::Cached::new(std::time::Duration::from_secs(10)),
+            readiness: crate::cache::Cached::new(std::time::Duration::from_secs(1)),
+            metadata_lookups: std::sync::atomic::AtomicU64::new(0),
             publish_lock: tokio::sync::Mutex::new(()),
         }))
     }

@@ -7,6 +7,7 @@ pub mod admin_tokens;
 pub mod app;
 pub mod auth;
 pub mod background;
+pub mod cache;
 pub mod checkins;
 pub mod clock;
 pub mod data_dir;

@@ -1,5 +1,11 @@
-//! Per-client rate limits (keyed by the peer's IP address, governor's GCRA) on the device and
-//! admin endpoints. Over the limit: 429 with a JSON error and Retry-After.
+//! Per-client rate limits (governor's GCRA) on the device and admin endpoints. Over the limit:
+//! 429 with a JSON error and Retry-After.
+//!
+//! A client is its IPv4 address, or its IPv6 /64: one host usually holds a whole /64 and could
+//! otherwise take a fresh address (and a fresh budget) per request. Behind a reverse proxy every
+//! request comes from the proxy; `--trust-forwarded-for CIDR` names the proxies whose
+//! `X-Forwarded-For` is believed (the last address it appended is the client). From anyone
+//! else the header is ignored: a client could name any address it likes.
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,6 +35,90 @@ impl Rate {
     }
 }
 
+/// An address block, `10.0.0.0/8` or `fd00::/8` (a plain address is a block of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let bad =
+            || format!("{s:?} is not an address block (e.g. 10.0.0.0/8, fd00::/8, 127.0.0.1)");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let network: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                masked(u32::from(n).into(), self.prefix, 32)
+                    == masked(u32::from(a).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                masked(u128::from(n), self.prefix, 128) == masked(u128::from(a), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (a dual-stack listener's IPv4 clients) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The key a client's budget is kept under: its IPv4 address or its IPv6 /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// Who the client is: the peer, or, when the peer is a trusted proxy, the last address in its
+/// `X-Forwarded-For` (the one that proxy appended; earlier ones the client could have forged).
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer)
+}
+
 pub struct Limiter {
     inner: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -44,7 +134,7 @@ impl Limiter {
 
     /// `Err(seconds to wait)` when `ip` is over its limit.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.inner.check_key(&ip).map_err(|not_until| {
+        self.inner.check_key(&client_key(ip)).map_err(|not_until| {
             not_until
                 .wait_time_from(DefaultClock::default().now())
                 .as_secs()
@@ -92,14 +182,17 @@ fn too_many(ip: IpAddr, wait: u64) -> Response {
     resp
 }
 
-fn peer(req: &Request) -> Option<IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+fn peer(app: &AppState, req: &Request) -> Option<IpAddr> {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(client_ip(
+        peer,
+        req.headers(),
+        &app.config.trust_forwarded_for,
+    ))
 }
 
 pub async fn limit_devices(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(limiter), Some(ip)) = (&app.limits.devices, peer(&req)) {
+    if let (Some(limiter), Some(ip)) = (&app.limits.devices, peer(&app, &req)) {
         if let Err(wait) = limiter.check(ip) {
             return too_many(ip, wait);
         }
@@ -108,7 +201,7 @@ pub async fn limit_devices(State(app): State<AppState>, req: Request, next: Next
 }
 
 pub async fn limit_admin(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(limiter), Some(ip)) = (&app.limits.admin, peer(&req)) {
+    if let (Some(limiter), Some(ip)) = (&app.limits.admin, peer(&app, &req)) {
         if let Err(wait) = limiter.check(ip) {
             return too_many(ip, wait);
         }
@@ -131,5 +224,53 @@ mod tests {
         assert!(l.check(a).is_err(), "burst of 3 used up");
         assert!(l.check(b).is_ok(), "another client has its own budget");
         assert_eq!(Rate::new(0, 5), None, "0 disables");
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let l = Limiter::new(Rate::new(1, 2).unwrap());
+        // one host, a fresh address per request inside its /64
+        assert!(l.check("2001:db8:1:2::1".parse().unwrap()).is_ok());
+        assert!(l.check("2001:db8:1:2::2".parse().unwrap()).is_ok());
+        assert!(
+            l.check("2001:db8:1:2:ffff::3".parse().unwrap()).is_err(),
+            "the /64 shares one budget"
+        );
+        assert!(
+            l.check("2001:db8:1:3::1".parse().unwrap()).is_ok(),
+            "another /64"
+        );
+        assert_eq!(
+            client_key("::ffff:10.0.0.1".parse().unwrap()),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 192.0.2.9".parse().unwrap());
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_ip(stranger, &headers, &trusted), stranger);
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy, "off by default");
+        assert_eq!(
+            client_ip(proxy, &headers, &trusted),
+            "192.0.2.9".parse::<IpAddr>().unwrap(),
+            "the address the proxy appended"
+        );
+        let mut junk = axum::http::HeaderMap::new();
+        junk.insert("x-forwarded-for", "not-an-address".parse().unwrap());
+        assert_eq!(client_ip(proxy, &junk, &trusted), proxy);
+        assert!("fd00::/8"
+            .parse::<Cidr>()
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(stranger));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("::ffff:10.0.0.5"
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| trusted[0].contains(ip)));
     }
 }

@@ -173,8 +173,75 @@ impl RepoView {
         RepoView::from_parts(&head, published, snapshot)
     }
 
+    /// Whether `file` (`N.role.json`) names an older version of a role this repository has
+    /// (kept in the state store); current files and root versions are all held in memory.
+    pub fn may_hold_older(&self, file: &str) -> bool {
+        let Some((version, role)) = file
+            .strip_suffix(".json")
+            .and_then(|stem| stem.split_once('.'))
+        else {
+            return false;
+        };
+        let Ok(version) = version.parse::<u64>() else {
+            return false;
+        };
+        let ix = &self.index;
+        let current = match role {
+            "snapshot" => ix.snapshot_version,
+            "targets" => ix.targets_version,
+            // every timestamp version stays readable by number; the current one is held
+            // in memory only as `timestamp.json`
+            "timestamp" => ix.timestamp_version.saturating_add(1),
+            "root" => return false,
+            product => match (ix.roles.get(product), ix.retired_roles.get(product)) {
+                (Some(v), _) => *v,
+                // a retired role's last version is no longer held in memory
+                (None, Some(v)) => v.saturating_add(1),
+                (None, None) => return false,
+            },
+        };
+        version >= 1 && version < current
+    }
+
     /// A current metadata file by its published name, with its ETag, if held in memory.
     pub fn current_file(&self, name: &str) -> Option<(Bytes, &str)> {
         self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_that_can_exist_reach_the_state_store() {
+        let mut view = RepoView::default();
+        view.index.snapshot_version = 5;
+        view.index.targets_version = 3;
+        view.index.timestamp_version = 9;
+        view.index.roles.insert("acme-cam".into(), 4);
+        view.index.retired_roles.insert("old-cam".into(), 2);
+        for name in [
+            "4.snapshot.json",
+            "2.targets.json",
+            "9.timestamp.json",
+            "3.acme-cam.json",
+            "2.old-cam.json",
+        ] {
+            assert!(view.may_hold_older(name), "{name}");
+        }
+        for name in [
+            "5.snapshot.json",
+            "6.snapshot.json",
+            "0.targets.json",
+            "10.timestamp.json",
+            "4.acme-cam.json",
+            "1.no-such.json",
+            "3.root.json",
+            "x.snapshot.json",
+            "timestamp.json",
+        ] {
+            assert!(!view.may_hold_older(name), "{name}");
+        }
     }
 }

@@ -19,6 +19,33 @@ pub struct ServeArgs {
     /// Largest firmware upload in bytes.
     #[arg(long, env = "AIRLOCK_MAX_UPLOAD_BYTES", default_value_t = 8 << 30)]
     pub max_upload_bytes: u64,
+    /// Largest publish request (signed metadata JSON) in bytes.
+    #[arg(long, env = "AIRLOCK_MAX_METADATA_BYTES", default_value_t = 256 << 20)]
+    pub max_metadata_bytes: usize,
+    /// Time limit for an admin request (publish, re-sign, rollouts...; not blob uploads), in
+    /// seconds.
+    #[arg(long, env = "AIRLOCK_ADMIN_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub admin_timeout_seconds: u64,
+    /// Longest a client may take to send a request's headers, in seconds (a silent new
+    /// connection is closed after this too).
+    #[arg(
+        long,
+        env = "AIRLOCK_HEADER_READ_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_seconds: u64,
+    /// A keep-alive connection with nothing in flight and no bytes moving is closed after this
+    /// many seconds.
+    #[arg(long, env = "AIRLOCK_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen backlog. Keep it below the open-file
+    /// limit (`ulimit -n`).
+    #[arg(long, env = "AIRLOCK_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Reverse proxies (address blocks, comma-separated) whose X-Forwarded-For names the client
+    /// for rate limits; from other peers the header is ignored. Default: none.
+    #[arg(long, env = "AIRLOCK_TRUST_FORWARDED_FOR", value_delimiter = ',')]
+    pub trust_forwarded_for: Vec<airlock_server::ratelimit::Cidr>,
     /// Timestamp lifetime in hours (renewed at half-life).
     #[arg(long, env = "AIRLOCK_TIMESTAMP_HOURS", default_value_t = 24)]
     pub timestamp_hours: i64,
@@ -72,6 +99,16 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
     if args.timestamp_hours < 1 || args.snapshot_hours < 1 || args.renew_check_seconds < 1 {
         anyhow::bail!("lifetimes and the renewal check interval must be at least 1");
     }
+    if args.header_read_timeout_seconds < 1
+        || args.idle_timeout_seconds < 1
+        || args.admin_timeout_seconds < 1
+        || args.max_connections < 1
+    {
+        anyhow::bail!(
+            "--header-read-timeout-seconds, --idle-timeout-seconds, --admin-timeout-seconds and \
+             --max-connections must be at least 1"
+        );
+    }
     let (token, created) = airlock_server::load_or_create_admin_token(&args.admin_token_file)?;
     if created {
         tracing::warn!(
@@ -90,6 +127,14 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         retention_years: args.retention_years.max(0),
         tuf_access: args.tuf_access,
         online_key_dir: args.online_key_dir.clone(),
+        max_metadata_bytes: args.max_metadata_bytes,
+        admin_timeout: std::time::Duration::from_secs(args.admin_timeout_seconds),
+        connections: airlock_server::serve::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
+            max_connections: args.max_connections,
+        },
+        trust_forwarded_for: args.trust_forwarded_for,
         ..ServeConfig::default()
     };
     let app =

@@ -1,6 +1,6 @@
 //! Admin API (bearer admin token): blob upload, publish, repository state.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
@@ -18,8 +18,8 @@ use airlock_core::api::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::openapi::{Binary, BlobPath, DevicePath, ProductPath, ReleasePath, TokenPath};
-use crate::routes::parse_json;
-use crate::routes::responses::{AdminRefusals, ServerFault, UnknownProduct};
+use crate::routes::responses::{AdminRefusals, ServerFault, Timeout, TooLarge, UnknownProduct};
+use crate::routes::{parse_json, LimitedBody};
 
 pub use crate::auth::Scope;
 
@@ -135,9 +135,10 @@ pub async fn put_blob(
         (status = 200, description = "Published", body = PublishResponse),
         (status = 400, description = "Refused: `bad_request`, `invalid_metadata`, `bad_signature`, `expired`, `support_rule`, ...", body = ErrorBody),
         (status = 409, description = "A version rollback or reuse, a root fork, or a concurrent publish won (`conflict`)", body = ErrorBody),
-        (status = 413, description = "Body larger than `--max-metadata-bytes`"),
+        (status = 413, description = "Body larger than `--max-metadata-bytes` (`too_large`)", body = ErrorBody),
         (status = 422, description = "A TUF client could not load the result (`client_check_failed`)", body = ErrorBody),
         AdminRefusals<scope::Publish>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -145,7 +146,7 @@ pub async fn put_blob(
 pub async fn publish(
     State(app): State<AppState>,
     _admin: Admin<scope::Publish>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let req: PublishRequest = parse_json(&body)?;
     let started = std::time::Instant::now();
@@ -199,6 +200,7 @@ async fn record_publish(
         (status = 200, description = "Re-signed", body = Resigned),
         (status = 409, description = "Nothing is published yet", body = ErrorBody),
         AdminRefusals<scope::Publish>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -234,6 +236,8 @@ pub async fn resign(
         (status = 404, description = "Unknown product or release", body = ErrorBody),
         (status = 409, description = "The release already has a rollout in progress", body = ErrorBody),
         AdminRefusals<scope::Rollout>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -241,7 +245,7 @@ pub async fn resign(
 pub async fn start_rollout(
     State(app): State<AppState>,
     _admin: Admin<scope::Rollout>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     let req: RolloutRequest = parse_json(&body)?;
     Ok((
@@ -258,6 +262,7 @@ pub async fn start_rollout(
     responses(
         (status = 200, description = "All rollouts", body = Vec<RolloutStatus>),
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -280,6 +285,7 @@ pub async fn list_rollouts(
         (status = 400, description = "Not a semantic version", body = ErrorBody),
         (status = 404, description = "Unknown product or release, or no rollout (`no_rollout`)", body = ErrorBody),
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -312,6 +318,8 @@ pub async fn rollout_status(
         (status = 404, description = "Unknown product, release, rollout or action", body = ErrorBody),
         (status = 409, description = "The action does not apply in the rollout's state", body = ErrorBody),
         AdminRefusals<scope::Rollout>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -320,7 +328,7 @@ pub async fn rollout_action(
     State(app): State<AppState>,
     _admin: Admin<scope::Rollout>,
     Path((product, version, action)): Path<(String, String, String)>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<RolloutStatus>, ApiError> {
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
@@ -346,6 +354,7 @@ pub async fn rollout_action(
         (status = 200, description = "The fleet figures", body = FleetReport),
         UnknownProduct,
         AdminRefusals<scope::Read>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -366,6 +375,7 @@ pub async fn fleet(
     responses(
         (status = 200, description = "Generation, metadata versions, online key", body = RepositoryState),
         AdminRefusals<scope::Read>,
+        Timeout,
     ),
     security(("admin_token" = []))
 )]
@@ -396,6 +406,8 @@ pub async fn repository(
         (status = 400, description = "Malformed body or device id, an expiry not in the future, or uses other than one for a per-device token", body = ErrorBody),
         UnknownProduct,
         AdminRefusals<scope::Devices>,
+        Timeout,
+        TooLarge,
         ServerFault,
     ),
     security(("admin_token" = []))
@@ -403,7 +415,7 @@ pub async fn repository(
 pub async fn create_enrolment_token(
     State(app): State<AppState>,
     _admin: Admin<scope::Devices>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<EnrolmentTokenResponse>), ApiError> {
     let req: EnrolmentTokenRequest = parse_json(&body)?;
     Ok((
@@ -467,6 +479,7 @@ pub async fn revoke_enrolment_token(
         (status = 400, description = "Malformed device id", body = ErrorBody),
         (status = 404, description = "The device is not enrolled (`not_enrolled`)", body = ErrorBody),
         AdminRefusals<scope::Devices>,
+        Timeout,
         ServerFault,
     ),
     security(("admin_token" = []))

@@ -1,6 +1,5 @@
 //! Device endpoints: check-in (the decision), reports and enrolment.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -15,8 +14,8 @@ use crate::app::AppState;
 use crate::auth::Device;
 use crate::error::ApiError;
 use crate::routes::openapi::DevicePath;
-use crate::routes::parse_json;
-use crate::routes::responses::{RateLimited, ServerFault, Timeout, UnknownProduct};
+use crate::routes::responses::{RateLimited, ServerFault, Timeout, TooLarge, UnknownProduct};
+use crate::routes::{parse_json, LimitedBody};
 
 /// `POST /v1/devices/{device_id}/reports` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,6 +46,7 @@ pub struct ReportAccepted {
         (status = 403, description = "The device's own credential, but revoked (`revoked`) or for another product", body = ErrorBody),
         UnknownProduct,
         Timeout,
+        TooLarge,
         RateLimited,
         ServerFault,
     ),
@@ -55,7 +55,7 @@ pub struct ReportAccepted {
 pub async fn check_in(
     State(app): State<AppState>,
     device: Device,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     let req: CheckInRequest = parse_json(&body)?;
     Ok(Json(crate::decide::check_in(&app, &device, req).await?))
@@ -77,6 +77,7 @@ pub async fn check_in(
         (status = 401, description = "No credential, a wrong one or an unknown device (one answer)", body = ErrorBody),
         (status = 403, description = "Credential revoked", body = ErrorBody),
         Timeout,
+        TooLarge,
         RateLimited,
         ServerFault,
     ),
@@ -85,7 +86,7 @@ pub async fn check_in(
 pub async fn report(
     State(app): State<AppState>,
     device: Device,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     let report: DeviceReport = parse_json(&body)?;
     let counted = crate::reports::record(&app, &device, report).await?;
@@ -111,6 +112,8 @@ pub async fn report(
         (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),
         (status = 400, description = "Malformed device id or body", body = ErrorBody),
         (status = 403, description = "Refused (`enrolment_refused`), one answer whatever the reason: the token is unknown, expired, used up, revoked or for another product or device, or the id is enrolled or revoked", body = ErrorBody),
+        Timeout,
+        TooLarge,
         RateLimited,
         ServerFault,
     )
@@ -118,7 +121,7 @@ pub async fn report(
 pub async fn enrol(
     State(app): State<AppState>,
     Path(device_id): Path<String>,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
     crate::deviceauth::check_device_id(&device_id)?;
     let req: EnrolRequest = parse_json(&body)?;

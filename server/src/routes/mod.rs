@@ -25,6 +25,10 @@ pub fn router(app: AppState) -> Router {
         axum::http::StatusCode::REQUEST_TIMEOUT,
         app.config.request_timeout,
     );
+    let admin_timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        app.config.admin_timeout,
+    );
     let devices = Router::new()
         .route(
             "/v1/devices/{device_id}/check-in",
@@ -34,22 +38,30 @@ pub fn router(app: AppState) -> Router {
             "/v1/devices/{device_id}/reports",
             post(devices::report).layer::<_, std::convert::Infallible>(timeout),
         )
-        .route("/v1/devices/{device_id}/enrol", post(devices::enrol))
+        .route(
+            "/v1/devices/{device_id}/enrol",
+            post(devices::enrol).layer::<_, std::convert::Infallible>(timeout),
+        )
+        .route_layer(BodyLimit::layer(DEVICE_BODY_BYTES, None))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::ratelimit::limit_devices,
         ));
+    // uploads stream to storage with their own limit (--max-upload-bytes) and take as long as
+    // the firmware takes
+    let blobs = Router::new().route(
+        "/v1/admin/blobs/{sha256}",
+        put(admin::put_blob)
+            .get(admin::head_blob)
+            .layer(DefaultBodyLimit::disable()),
+    );
     let admin = Router::new()
         .route(
-            "/v1/admin/blobs/{sha256}",
-            // uploads stream to storage with their own limit (max_upload_bytes)
-            put(admin::put_blob)
-                .get(admin::head_blob)
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route(
             "/v1/admin/publish",
-            post(admin::publish).layer(DefaultBodyLimit::max(metadata_limit)),
+            post(admin::publish).layer(BodyLimit::layer(
+                metadata_limit,
+                Some("--max-metadata-bytes"),
+            )),
         )
         .route("/v1/admin/repository", get(admin::repository))
         .route("/v1/admin/resign", post(admin::resign))
@@ -82,6 +94,9 @@ pub fn router(app: AppState) -> Router {
             post(admin::rollout_action),
         )
         .route("/v1/admin/products/{product}/fleet", get(admin::fleet))
+        .route_layer(BodyLimit::layer(ADMIN_BODY_BYTES, None))
+        .route_layer::<_>(admin_timeout)
+        .merge(blobs)
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::ratelimit::limit_admin,
@@ -130,6 +145,65 @@ pub fn router(app: AppState) -> Router {
             ops::track,
         ))
         .with_state(app)
+}
+
+/// Largest check-in, report or enrolment body: a few fields, nothing a device needs more for.
+pub const DEVICE_BODY_BYTES: usize = 16 << 10;
+/// Largest body of an admin request other than a publish or a blob upload.
+pub const ADMIN_BODY_BYTES: usize = 64 << 10;
+
+/// A route's body limit, as the request carries it for [`LimitedBody`]'s error message.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit {
+    pub bytes: usize,
+    /// The flag that raises it, if one does.
+    pub flag: Option<&'static str>,
+}
+
+impl BodyLimit {
+    /// The layers that enforce `bytes` on a route (the innermost limit wins).
+    pub fn layer(
+        bytes: usize,
+        flag: Option<&'static str>,
+    ) -> tower::layer::util::Stack<DefaultBodyLimit, axum::Extension<BodyLimit>> {
+        tower::layer::util::Stack::new(
+            DefaultBodyLimit::max(bytes),
+            axum::Extension(BodyLimit { bytes, flag }),
+        )
+    }
+}
+
+/// A whole request body within its route's limit; over it: 413 `too_large` as JSON.
+pub struct LimitedBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for LimitedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let limit = req.extensions().get::<BodyLimit>().copied();
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(LimitedBody(bytes)),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                let limit = limit.unwrap_or(BodyLimit {
+                    bytes: 0,
+                    flag: None,
+                });
+                let raise = limit
+                    .flag
+                    .map(|f| format!(" (the server's {f} raises it)"))
+                    .unwrap_or_default();
+                Err(ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!(
+                        "request body larger than this endpoint accepts ({} bytes){raise}",
+                        limit.bytes
+                    ),
+                ))
+            }
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
 }
 
 /// Parses a JSON body, answering 400 with a JSON error for anything malformed.

@@ -54,8 +54,16 @@ pub async fn healthz() -> Json<Health> {
     )
 )]
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let state_ok = app.state.check().await.is_ok();
-    let blobs_ok = app.blobs.check().await.is_ok();
+    let checked = app.readiness.get(std::time::Instant::now(), async {
+        Ok::<_, std::convert::Infallible>((
+            app.state.check().await.is_ok(),
+            app.blobs.check().await.is_ok(),
+        ))
+    });
+    let (state_ok, blobs_ok) = match checked.await {
+        Ok(pair) => pair,
+        Err(never) => match never {},
+    };
     let published = app.view().is_published();
     let ready = state_ok && blobs_ok;
     (
@@ -78,7 +86,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
 ///
 /// Requests by route and status, check-ins by decision, device reports, publishes and their
 /// duration, metadata expiry times, rollout progress and failure rate. Gauges derived from the
-/// published state are refreshed per scrape.
+/// published state are refreshed per scrape; rollout figures at most every 10 s.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -119,8 +127,11 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     }
     m.rollout_reached.clear();
     m.rollout_failure_rate.clear();
-    if let Ok(list) = crate::rollouts::list(&app).await {
-        for r in list {
+    let figures = app.rollout_figures.get(std::time::Instant::now(), async {
+        crate::rollouts::list(&app).await.map(std::sync::Arc::new)
+    });
+    if let Ok(list) = figures.await {
+        for r in list.iter() {
             let labels = crate::metrics::RolloutLabels {
                 product: r.product.clone(),
                 version: r.version.clone(),
@@ -176,6 +187,7 @@ pub async fn track(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
+    let method_label = crate::metrics::method_label(req.method());
     let id = request_id(&req);
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     let mut response = next.run(req).instrument(span.clone()).await;
@@ -189,7 +201,7 @@ pub async fn track(
         .requests
         .get_or_create(&crate::metrics::RequestLabels {
             route,
-            method,
+            method: method_label.to_string(),
             status: response.status().as_u16(),
         })
         .inc();

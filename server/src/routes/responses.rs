@@ -56,7 +56,20 @@ impl IntoResponses for UnknownProduct {
     }
 }
 
-/// 408 from the request timeout of check-ins, reports and TUF metadata (no body).
+/// 413 `too_large`: the body is over the endpoint's limit.
+pub struct TooLarge;
+
+impl IntoResponses for TooLarge {
+    fn responses() -> Responses {
+        Responses::from([error(
+            413,
+            "Body larger than this endpoint accepts (`too_large`)",
+        )])
+    }
+}
+
+/// 408 from the request timeout of check-ins, reports, TUF metadata and admin requests (no
+/// body).
 pub struct Timeout;
 
 impl IntoResponses for Timeout {

@@ -151,9 +151,12 @@ pub async fn metadata(
     if let Some((bytes, etag)) = view.current_file(&file) {
         return Ok(json_response(&headers, bytes, etag, cache));
     }
-    if versioned {
-        // Older versions stay readable: a device that fetched the previous timestamp a moment
-        // before a publish still finds the snapshot and roles it names.
+    // Older versions stay readable: a device that fetched the previous timestamp a moment
+    // before a publish still finds the snapshot and roles it names. Only a name that can
+    // exist (a known role, below its current version) reaches the database: anyone may ask.
+    if view.may_hold_older(&file) {
+        app.metadata_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(bytes) = app.state.metadata(&file).await? {
             let etag = crate::view::etag_of(&bytes);
             return Ok(json_response(&headers, Bytes::from(bytes), &etag, cache));

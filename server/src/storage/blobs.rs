@@ -134,6 +134,22 @@ pub(crate) async fn spool_verified(
     Ok(len)
 }
 
+#[cfg(test)]
+static SYNCED_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// fsyncs a directory, making the names created in it durable.
+async fn sync_dir(dir: &Path) -> Result<(), BlobError> {
+    #[cfg(test)]
+    if let Ok(mut synced) = SYNCED_DIRS.lock() {
+        synced.push(dir.to_path_buf());
+    }
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
+        .await
+        .map_err(|e| BlobError::Io(std::io::Error::other(e)))??;
+    Ok(())
+}
+
 #[async_trait]
 impl BlobStore for LocalBlobs {
     async fn put(&self, sha256: &str, body: ByteStream, limit: u64) -> Result<u64, BlobError> {
@@ -141,10 +157,17 @@ impl BlobStore for LocalBlobs {
         let tmp = temp_path(&self.root.join("tmp"), sha256);
         let result = async {
             let len = spool_verified(&tmp, sha256, body, limit).await?;
-            if let Some(dir) = dest.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
+            let dir = dest.parent().unwrap_or(&self.root);
+            let fresh_dir = tokio::fs::metadata(dir).await.is_err();
+            tokio::fs::create_dir_all(dir).await?;
             tokio::fs::rename(&tmp, &dest).await?;
+            // The rename is durable only once the directory holding the new name is on disk
+            // (and a new fan-out directory's own entry in `sha256/`): a publish may name this
+            // blob as soon as we answer.
+            sync_dir(dir).await?;
+            if fresh_dir {
+                sync_dir(&self.root.join("sha256")).await?;
+            }
             Ok(len)
         }
         .await;
@@ -224,6 +247,21 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stored_blob_name_is_made_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobs::open_dir(dir.path()).await.unwrap();
+        let sha = hex::encode(Sha256::digest(b"durable"));
+        store.put(&sha, stream_of(b"durable"), 100).await.unwrap();
+        let synced = SYNCED_DIRS.lock().unwrap().clone();
+        let fan_out = dir.path().join("sha256").join(&sha[..2]);
+        assert!(synced.contains(&fan_out), "the renamed-into directory");
+        assert!(
+            synced.contains(&dir.path().join("sha256")),
+            "the new fan-out directory's parent"
         );
     }
 
