@@ -63,6 +63,16 @@ pub enum VerifyError {
         role: &'static str,
         key_id: String,
     },
+    /// The online key (on the server, the first thing an attacker gets) may sign snapshot and
+    /// timestamp only: holding root, targets or a product role too would let whoever holds
+    /// the server sign what devices install.
+    #[error("{role} v{version} lists the server's online key {key_id} among its keys for {holds}: the online key may sign snapshot and timestamp only; give {holds} an offline key")]
+    OnlineKeyHoldsOfflineRole {
+        role: String,
+        version: u64,
+        holds: String,
+        key_id: String,
+    },
     #[error("targets.json is missing")]
     NoTargets,
     #[error("{role}: version {found} is lower than the published version {published} (rollback)")]
@@ -289,6 +299,44 @@ pub fn check_online_key(root: &Root, online_key_id: &str) -> Result<(), VerifyEr
             return Err(VerifyError::OnlineKeyNotAuthorised {
                 version: root.version.get(),
                 role: name,
+                key_id: online_key_id.to_string(),
+            });
+        }
+    }
+    for (role, name) in [(RoleType::Root, "root"), (RoleType::Targets, "targets")] {
+        let held = root.roles.get(&role).is_some_and(|keys| {
+            keys.keyids
+                .iter()
+                .any(|id| hex::encode(&**id) == online_key_id)
+        });
+        if held {
+            return Err(VerifyError::OnlineKeyHoldsOfflineRole {
+                role: "root".into(),
+                version: root.version.get(),
+                holds: name.into(),
+                key_id: online_key_id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// No product delegation may name the online key (see [`VerifyError::OnlineKeyHoldsOfflineRole`]).
+fn check_delegations_exclude_online_key(
+    targets_version: u64,
+    delegations: &tough::schema::Delegations,
+    online_key_id: &str,
+) -> Result<(), VerifyError> {
+    for role in &delegations.roles {
+        if role
+            .keyids
+            .iter()
+            .any(|id| hex::encode(&**id) == online_key_id)
+        {
+            return Err(VerifyError::OnlineKeyHoldsOfflineRole {
+                role: "targets".into(),
+                version: targets_version,
+                holds: format!("product role {}", role.name),
                 key_id: online_key_id.to_string(),
             });
         }
@@ -531,6 +579,7 @@ pub fn verify_submission(
 
     let empty = tough::schema::Delegations::new();
     let delegations = targets.signed.signed.delegations.as_ref().unwrap_or(&empty);
+    check_delegations_exclude_online_key(tv, delegations, online_key_id)?;
     let delegated: BTreeSet<&str> = delegations.roles.iter().map(|r| r.name.as_str()).collect();
     if delegated.len() != delegations.roles.len() {
         return Err(VerifyError::BadDelegation {
@@ -1211,6 +1260,52 @@ mod tests {
         assert!(matches!(
             verify_submission(&published, &s, &online_id(&k), now()),
             Err(VerifyError::RootVersionGap { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_online_key_may_not_hold_root_targets_or_a_product_role() {
+        let k = keys();
+        let online = online_id(&k);
+        let (sub, _) = valid(&k).await;
+        assert!(verify_submission(&Published::default(), &sub, &online, now()).is_ok());
+        // the online key among the root keys, then among the targets keys
+        for role in [RoleType::Root, RoleType::Targets] {
+            let mut r = root(&k, 1, vec![&k.root], 1);
+            r.roles.get_mut(&role).unwrap().keyids.push(id(&k.online));
+            let signers = [k.root.clone(), k.online.clone()];
+            let bytes = sign(r.clone(), KeyHolder::Root(r.clone()), &signers).await;
+            let s = Submission {
+                roots: vec![bytes],
+                ..sub.clone()
+            };
+            assert!(
+                matches!(
+                    verify_submission(&Published::default(), &s, &online, now()),
+                    Err(VerifyError::OnlineKeyHoldsOfflineRole { .. })
+                ),
+                "{role:?}"
+            );
+        }
+        // a product delegated to the online key
+        let r = root(&k, 1, vec![&k.root], 1);
+        let targets = targets_with(
+            vec![(delegation("acme-cam", &k.online, "acme-cam/*"), &k.online)],
+            1,
+        );
+        let targets_bytes = sign(
+            targets.clone(),
+            KeyHolder::Root(r.clone()),
+            std::slice::from_ref(&k.targets),
+        )
+        .await;
+        let s = Submission {
+            targets: targets_bytes,
+            ..sub
+        };
+        assert!(matches!(
+            verify_submission(&Published::default(), &s, &online, now()),
+            Err(VerifyError::OnlineKeyHoldsOfflineRole { holds, .. }) if holds == "product role acme-cam"
         ));
     }
 
