@@ -3,8 +3,11 @@
 //! with CKM_EDDSA. The private key never leaves the token; airlock only asks it to sign.
 //!
 //! Supported URI attributes: `token`, `serial`, `slot-id`, `object`, `id` in the path;
-//! `pin-value`, `pin-source` and `module-path` in the query. Example:
+//! `pin-source` and `module-path` in the query. Example:
 //! `pkcs11:token=airlock;object=root-1` (PIN from `AIRLOCK_PKCS11_PIN` or a prompt).
+//! `pin-value` is refused: a URI is stored as the role's key file and given on command lines
+//! (`--key`, `--root-keys`), so a PIN in it would land in a file, shell history and the
+//! process list.
 
 use anyhow::{anyhow, bail, Context, Result};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -30,14 +33,13 @@ pub const PIN_ENV: &str = "AIRLOCK_PKCS11_PIN";
 /// A parsed `pkcs11:` URI naming one private key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenUri {
-    /// The URI as given (it may carry a PIN: see [`TokenUri::redacted`] for messages).
+    /// The URI as given (never with a PIN: `pin-value` is refused).
     text: String,
     pub token: Option<String>,
     pub serial: Option<String>,
     pub slot_id: Option<u64>,
     pub object: Option<String>,
     pub id: Option<Vec<u8>>,
-    pin_value: Option<Zeroizing<String>>,
     pub pin_source: Option<PathBuf>,
     pub module_path: Option<PathBuf>,
 }
@@ -91,7 +93,6 @@ impl TokenUri {
             slot_id: None,
             object: None,
             id: None,
-            pin_value: None,
             pin_source: None,
             module_path: None,
         };
@@ -129,7 +130,7 @@ impl TokenUri {
                 other if other.starts_with("x-") => {}
                 other => bail!(
                     "pkcs11: URI attribute {other:?} is not supported (token, serial, slot-id, \
-                     object, id; query: pin-value, pin-source, module-path)"
+                     object, id; query: pin-source, module-path)"
                 ),
             }
         }
@@ -138,7 +139,12 @@ impl TokenUri {
                 .split_once('=')
                 .with_context(|| format!("pkcs11: URI query attribute {attr:?} has no '='"))?;
             match name {
-                "pin-value" => uri.pin_value = Some(Zeroizing::new(decode(value, name)?)),
+                "pin-value" => bail!(
+                    "pkcs11: URI attribute pin-value is not accepted: the URI is written to the \
+                     role's key file and may be given on a command line, so the PIN would be \
+                     stored and shown; remove pin-value and set {PIN_ENV}, add \
+                     pin-source=FILE (a file only you can read), or enter the PIN when asked"
+                ),
                 "pin-source" => {
                     let v = decode(value, name)?;
                     let path = v.strip_prefix("file:").unwrap_or(&v);
@@ -147,8 +153,8 @@ impl TokenUri {
                 "module-path" => uri.module_path = Some(PathBuf::from(decode(value, name)?)),
                 other if other.starts_with("x-") => {}
                 other => bail!(
-                    "pkcs11: URI query attribute {other:?} is not supported (pin-value, \
-                     pin-source, module-path)"
+                    "pkcs11: URI query attribute {other:?} is not supported (pin-source, \
+                     module-path)"
                 ),
             }
         }
@@ -213,11 +219,8 @@ impl TokenUri {
         t
     }
 
-    /// The PIN: from the URI, `AIRLOCK_PKCS11_PIN`, or a prompt on the terminal.
+    /// The PIN: from `pin-source`, `AIRLOCK_PKCS11_PIN`, or a prompt on the terminal.
     fn pin(&self) -> Result<Zeroizing<String>> {
-        if let Some(pin) = &self.pin_value {
-            return Ok(pin.clone());
-        }
         if let Some(path) = &self.pin_source {
             return passphrase::read_secret_file(path)
                 .with_context(|| format!("reading the PIN of {} (pin-source)", self.token_name()));
@@ -561,15 +564,17 @@ mod tests {
     }
 
     #[test]
-    fn pin_never_shows_in_messages() {
-        let uri =
-            TokenUri::parse("pkcs11:token=a;object=k?pin-value=123456&module-path=/x.so").unwrap();
-        assert_eq!(uri.pin().unwrap().as_str(), "123456");
-        let shown = format!("{uri} {uri:?} {}", uri.redacted());
-        assert!(!shown.contains("123456"), "{shown}");
-        assert!(shown.contains("pin-value=***"));
-        // the stored form keeps it (key files are private)
-        assert!(uri.as_str().contains("123456"));
+    fn a_pin_in_the_uri_is_refused() {
+        // A URI is what `--key`/`--root-keys` take and what the key file stores: a PIN in it
+        // would be written to disk and shown in the process list.
+        let err = TokenUri::parse("pkcs11:token=a;object=k?pin-value=123456&module-path=/x.so")
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("pin-value is not accepted"), "{msg}");
+        assert!(msg.contains(PIN_ENV) && msg.contains("pin-source"), "{msg}");
+        assert!(!msg.contains("123456"), "{msg}");
+        let uri = TokenUri::parse("pkcs11:token=a;object=k?pin-source=/run/pin").unwrap();
+        assert!(!uri.as_str().contains("pin-value"));
     }
 
     #[test]
