@@ -28,6 +28,60 @@ use crate::passphrase;
 /// softhsm2 package).
 pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub const MODULE_ENV: &str = "AIRLOCK_PKCS11_MODULE";
+/// Where a key file's (or `--key` URI's) `module-path` may point: a `:`-separated list of
+/// directories (or module files). A module is code airlock loads into itself, with the keys
+/// and PINs it handles; a key file is data that may come with a repository, so it may only
+/// pick among modules the operator installed. `AIRLOCK_PKCS11_MODULE`, set by the operator,
+/// is not restricted.
+pub const MODULES_ENV: &str = "AIRLOCK_PKCS11_MODULES";
+/// The allow-list when `AIRLOCK_PKCS11_MODULES` is not set: the system's module directories
+/// (Debian multiarch and others).
+pub const DEFAULT_MODULE_DIRS: &[&str] = &[
+    "/usr/lib/softhsm",
+    "/usr/lib/pkcs11",
+    "/usr/lib/x86_64-linux-gnu/softhsm",
+    "/usr/lib/x86_64-linux-gnu/pkcs11",
+    "/usr/lib/aarch64-linux-gnu/softhsm",
+    "/usr/lib/aarch64-linux-gnu/pkcs11",
+    "/usr/lib64/softhsm",
+    "/usr/lib64/pkcs11",
+];
+
+/// The allow-list for `module-path`: `AIRLOCK_PKCS11_MODULES`, or [`DEFAULT_MODULE_DIRS`].
+pub fn allowed_module_dirs() -> Vec<PathBuf> {
+    match std::env::var_os(MODULES_ENV).filter(|v| !v.is_empty()) {
+        Some(list) => std::env::split_paths(&list).collect(),
+        None => DEFAULT_MODULE_DIRS.iter().map(PathBuf::from).collect(),
+    }
+}
+
+/// Refuses a `module-path` outside `allowed` (compared after resolving symlinks and `..`, so a
+/// path cannot step out of an allowed directory). A module that does not exist is left to the
+/// loader's "does not exist" message.
+pub fn check_module_allowed(module: &Path, allowed: &[PathBuf]) -> Result<()> {
+    let Ok(real) = module.canonicalize() else {
+        return Ok(());
+    };
+    let ok = allowed.iter().any(|entry| {
+        entry
+            .canonicalize()
+            .is_ok_and(|e| real == e || (e.is_dir() && real.starts_with(&e)))
+    });
+    if !ok {
+        bail!(
+            "module-path {} is not in the PKCS#11 module allow-list ({}): a key file may only \
+             name a module the operator allowed; add its directory to {MODULES_ENV} \
+             (':'-separated) or set {MODULE_ENV} instead",
+            module.display(),
+            allowed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+    }
+    Ok(())
+}
 pub const PIN_ENV: &str = "AIRLOCK_PKCS11_PIN";
 
 /// A parsed `pkcs11:` URI naming one private key.
@@ -422,6 +476,9 @@ impl TokenKey {
     /// public half (CKA_EC_POINT), and checks with one signature that the two belong together.
     pub fn open(uri: &TokenUri) -> Result<TokenKey> {
         let module = uri.module();
+        if uri.module_path.is_some() {
+            check_module_allowed(&module, &allowed_module_dirs())?;
+        }
         let ctx = context(&module)?;
         let slot = find_slot(&ctx, uri, &module)?;
         let session = ctx
@@ -631,5 +688,57 @@ mod tests {
             TokenUri::parse("pkcs11:token=a;object=k?module-path=/nonexistent/p11.so").unwrap();
         let err = format!("{:#}", TokenKey::open(&uri).unwrap_err());
         assert!(err.contains("/nonexistent/p11.so does not exist"), "{err}");
+    }
+
+    #[test]
+    fn module_paths_are_loaded_only_from_the_allow_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let allowed_dir = tmp.path().join("allowed");
+        let other_dir = tmp.path().join("other");
+        std::fs::create_dir_all(&allowed_dir).unwrap();
+        std::fs::create_dir_all(&other_dir).unwrap();
+        let inside = allowed_dir.join("p11.so");
+        let outside = other_dir.join("evil.so");
+        std::fs::write(&inside, b"").unwrap();
+        std::fs::write(&outside, b"").unwrap();
+        let list = vec![allowed_dir.clone()];
+        check_module_allowed(&inside, &list).unwrap();
+        let err = format!("{:#}", check_module_allowed(&outside, &list).unwrap_err());
+        assert!(
+            err.contains("allow-list") && err.contains(MODULES_ENV),
+            "{err}"
+        );
+        // no stepping out with .. or a symlink
+        let dotdot = allowed_dir.join("../other/evil.so");
+        assert!(check_module_allowed(&dotdot, &list).is_err());
+        #[cfg(unix)]
+        {
+            let link = allowed_dir.join("link.so");
+            std::os::unix::fs::symlink(&outside, &link).unwrap();
+            assert!(check_module_allowed(&link, &list).is_err());
+        }
+        // a file entry allows exactly that file
+        check_module_allowed(&outside, std::slice::from_ref(&outside)).unwrap();
+        // the default list covers Debian's SoftHSM2 module
+        let defaults: Vec<PathBuf> = DEFAULT_MODULE_DIRS.iter().map(PathBuf::from).collect();
+        let softhsm = Path::new(DEFAULT_MODULE);
+        if softhsm.exists() {
+            check_module_allowed(softhsm, &defaults).unwrap();
+        }
+        assert!(check_module_allowed(&outside, &defaults).is_err());
+    }
+
+    #[test]
+    fn a_key_file_cannot_load_a_module_outside_the_allow_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let module = tmp.path().join("p11.so");
+        std::fs::write(&module, b"not a module").unwrap();
+        let uri = TokenUri::parse(&format!(
+            "pkcs11:token=a;object=k?module-path={}",
+            module.display()
+        ))
+        .unwrap();
+        let err = format!("{:#}", TokenKey::open(&uri).unwrap_err());
+        assert!(err.contains("allow-list"), "{err}");
     }
 }
