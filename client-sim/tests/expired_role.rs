@@ -162,7 +162,7 @@ async fn a_device_of_b_updates_and_the_server_renews_while_a_role_of_a_has_expir
         state_dir: dir.join("devices").join("a-1"),
         id: "a-1".into(),
         product: "acme-a".into(),
-        ..device
+        ..device.clone()
     };
     let run = run_device(&device_a, &http).await?;
     assert_eq!(
@@ -192,5 +192,31 @@ async fn a_device_of_b_updates_and_the_server_renews_while_a_role_of_a_has_expir
         .await
         .map_err(|e| anyhow::anyhow!("renewing with acme-a's role expired: {e}"))?;
     assert_eq!(app.view().index.timestamp_version, before + 1);
+
+    // And B's team can still publish: A's expired role travels along unchanged.
+    add_release(&repo, dir, "acme-b", "1.2.0").await?;
+    publish::publish(
+        &repo,
+        &publish::PublishOptions {
+            server: server.clone(),
+            admin_token: token.clone(),
+            hold: false,
+            progress: false,
+        },
+    )
+    .await
+    .context("publishing acme-b 1.2.0 while acme-a's role is expired")?;
+    let device_b = DeviceConfig {
+        state_dir: dir.join("devices").join("b-1"),
+        id: "b-1".into(),
+        product: "acme-b".into(),
+        ..device_a
+    };
+    let run = run_device(&device_b, &http).await?;
+    assert!(
+        matches!(&run.outcome, Outcome::Installed { to, .. } if to == "1.2.0"),
+        "{:?}",
+        run.outcome
+    );
     Ok(())
 }

@@ -12,7 +12,8 @@
 //! 3. targets.json is signed by a threshold of the root's targets keys, not expired, its version
 //!    does not go back (same version means same bytes), it lists no targets itself and delegates
 //!    only product roles: role name = a product id, paths exactly `["<product>/*"]`.
-//! 4. Each product role is signed by a threshold of its delegated keys (TUF 5.6.6), not expired,
+//! 4. Each product role is signed by a threshold of its delegated keys (TUF 5.6.6), not expired
+//!    (unless carried along unchanged: one product's lapsed role must not block the others),
 //!    versions never go back, has no further delegations, and every target lies under
 //!    `<product>/` with a safe name; firmware targets carry valid release fields and every
 //!    product has its `support.json`.
@@ -483,8 +484,13 @@ fn verify_product(
         .verify_role(&file.signed, name)
         .map_err(|e| sig_err(name, version, e))?;
     let t = &file.signed.signed;
-    check_expiry(name, version, t.expires, now)?;
     let changed = check_version(name, published, &file)?;
+    // A new role must not be expired. One published before and carried along unchanged may
+    // be: only its own product's devices refuse it (they check the roles they rely on), and
+    // refusing it here would stop every other product's publishes until its holder re-signs.
+    if changed {
+        check_expiry(name, version, t.expires, now)?;
+    }
     if t.delegations.as_ref().is_some_and(|d| !d.roles.is_empty()) {
         return Err(VerifyError::BadDelegation {
             role: name.to_string(),
@@ -1045,6 +1051,44 @@ mod tests {
         let later: jiff::Timestamp = "2099-06-01T00:00:00Z".parse().unwrap();
         assert!(matches!(
             verify_submission(&Published::default(), &sub, &online_id(&k), later),
+            Err(VerifyError::Expired { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_expired_product_role_does_not_block_a_publish() {
+        let k = keys();
+        let (mut sub, targets) = valid(&k).await;
+        let mut cam = product_role(
+            1,
+            vec![
+                ("acme-cam/support.json", target(None)),
+                (
+                    "acme-cam/fw-1.0.0.bin",
+                    target(Some(info("acme-cam", "1.0.0"))),
+                ),
+            ],
+        );
+        cam.expires = "2026-07-01T00:00:00Z".parse().unwrap();
+        sub.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam.clone(), &targets, &k.cam).await,
+        );
+        let v = verify_submission(&Published::default(), &sub, &online_id(&k), now()).unwrap();
+        let published = published_from(&v);
+        let later: jiff::Timestamp = "2026-08-01T00:00:00Z".parse().unwrap();
+        // carried along unchanged after it expired: accepted (its devices refuse it themselves)
+        let again = verify_submission(&published, &sub, &online_id(&k), later).unwrap();
+        assert!(!again.products["acme-cam"].changed);
+        // a new version that is already expired: refused
+        cam.version = NonZeroU64::new(2).unwrap();
+        let mut stale = sub.clone();
+        stale.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &targets, &k.cam).await,
+        );
+        assert!(matches!(
+            verify_submission(&published, &stale, &online_id(&k), later),
             Err(VerifyError::Expired { .. })
         ));
     }
