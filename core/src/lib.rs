@@ -7,6 +7,7 @@
 //! - [`release`]: the signed release fields carried in a target's TUF `custom` field.
 //! - [`support`]: the product support record and the rules that protect it.
 //! - [`decision`]: the update decision (server offer) and the device's own check of an offer.
+//! - [`hold`]: how long a server may hold a signed security release back from a device.
 //! - [`keys`]: ed25519 keys in PKCS#8 PEM, as TUF keys and tough signers.
 //! - [`verify`]: TUF verification helpers used when accepting a publish.
 //! - [`online`]: building and signing snapshot and timestamp metadata.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod canonical;
 pub mod config;
 pub mod decision;
+pub mod hold;
 pub mod keys;
 pub mod names;
 pub mod online;

@@ -12,7 +12,8 @@
 //! 3. targets.json is signed by a threshold of the root's targets keys, not expired, its version
 //!    does not go back (same version means same bytes), it lists no targets itself and delegates
 //!    only product roles: role name = a product id, paths exactly `["<product>/*"]`.
-//! 4. Each product role is signed by a threshold of its delegated keys (TUF 5.6.6), not expired,
+//! 4. Each product role is signed by a threshold of its delegated keys (TUF 5.6.6), not expired
+//!    (unless carried along unchanged: one product's lapsed role must not block the others),
 //!    versions never go back, has no further delegations, and every target lies under
 //!    `<product>/` with a safe name; firmware targets carry valid release fields and every
 //!    product has its `support.json`.
@@ -61,6 +62,16 @@ pub enum VerifyError {
     OnlineKeyNotAuthorised {
         version: u64,
         role: &'static str,
+        key_id: String,
+    },
+    /// The online key (on the server, the first thing an attacker gets) may sign snapshot and
+    /// timestamp only: holding root, targets or a product role too would let whoever holds
+    /// the server sign what devices install.
+    #[error("{role} v{version} lists the server's online key {key_id} among its keys for {holds}: the online key may sign snapshot and timestamp only; give {holds} an offline key")]
+    OnlineKeyHoldsOfflineRole {
+        role: String,
+        version: u64,
+        holds: String,
         key_id: String,
     },
     #[error("targets.json is missing")]
@@ -293,6 +304,44 @@ pub fn check_online_key(root: &Root, online_key_id: &str) -> Result<(), VerifyEr
             });
         }
     }
+    for (role, name) in [(RoleType::Root, "root"), (RoleType::Targets, "targets")] {
+        let held = root.roles.get(&role).is_some_and(|keys| {
+            keys.keyids
+                .iter()
+                .any(|id| hex::encode(&**id) == online_key_id)
+        });
+        if held {
+            return Err(VerifyError::OnlineKeyHoldsOfflineRole {
+                role: "root".into(),
+                version: root.version.get(),
+                holds: name.into(),
+                key_id: online_key_id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// No product delegation may name the online key (see [`VerifyError::OnlineKeyHoldsOfflineRole`]).
+fn check_delegations_exclude_online_key(
+    targets_version: u64,
+    delegations: &tough::schema::Delegations,
+    online_key_id: &str,
+) -> Result<(), VerifyError> {
+    for role in &delegations.roles {
+        if role
+            .keyids
+            .iter()
+            .any(|id| hex::encode(&**id) == online_key_id)
+        {
+            return Err(VerifyError::OnlineKeyHoldsOfflineRole {
+                role: "targets".into(),
+                version: targets_version,
+                holds: format!("product role {}", role.name),
+                key_id: online_key_id.to_string(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -435,8 +484,13 @@ fn verify_product(
         .verify_role(&file.signed, name)
         .map_err(|e| sig_err(name, version, e))?;
     let t = &file.signed.signed;
-    check_expiry(name, version, t.expires, now)?;
     let changed = check_version(name, published, &file)?;
+    // A new role must not be expired. One published before and carried along unchanged may
+    // be: only its own product's devices refuse it (they check the roles they rely on), and
+    // refusing it here would stop every other product's publishes until its holder re-signs.
+    if changed {
+        check_expiry(name, version, t.expires, now)?;
+    }
     if t.delegations.as_ref().is_some_and(|d| !d.roles.is_empty()) {
         return Err(VerifyError::BadDelegation {
             role: name.to_string(),
@@ -531,6 +585,7 @@ pub fn verify_submission(
 
     let empty = tough::schema::Delegations::new();
     let delegations = targets.signed.signed.delegations.as_ref().unwrap_or(&empty);
+    check_delegations_exclude_online_key(tv, delegations, online_key_id)?;
     let delegated: BTreeSet<&str> = delegations.roles.iter().map(|r| r.name.as_str()).collect();
     if delegated.len() != delegations.roles.len() {
         return Err(VerifyError::BadDelegation {
@@ -1001,6 +1056,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unchanged_expired_product_role_does_not_block_a_publish() {
+        let k = keys();
+        let (mut sub, targets) = valid(&k).await;
+        let mut cam = product_role(
+            1,
+            vec![
+                ("acme-cam/support.json", target(None)),
+                (
+                    "acme-cam/fw-1.0.0.bin",
+                    target(Some(info("acme-cam", "1.0.0"))),
+                ),
+            ],
+        );
+        cam.expires = "2026-07-01T00:00:00Z".parse().unwrap();
+        sub.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam.clone(), &targets, &k.cam).await,
+        );
+        let v = verify_submission(&Published::default(), &sub, &online_id(&k), now()).unwrap();
+        let published = published_from(&v);
+        let later: jiff::Timestamp = "2026-08-01T00:00:00Z".parse().unwrap();
+        // carried along unchanged after it expired: accepted (its devices refuse it themselves)
+        let again = verify_submission(&published, &sub, &online_id(&k), later).unwrap();
+        assert!(!again.products["acme-cam"].changed);
+        // a new version that is already expired: refused
+        cam.version = NonZeroU64::new(2).unwrap();
+        let mut stale = sub.clone();
+        stale.roles.insert(
+            "acme-cam".into(),
+            sign_role("acme-cam", cam, &targets, &k.cam).await,
+        );
+        assert!(matches!(
+            verify_submission(&published, &stale, &online_id(&k), later),
+            Err(VerifyError::Expired { .. })
+        ));
+    }
+
+    #[tokio::test]
     async fn wrongly_signed_targets_is_refused() {
         let k = keys();
         let (mut sub, _) = valid(&k).await;
@@ -1211,6 +1304,52 @@ mod tests {
         assert!(matches!(
             verify_submission(&published, &s, &online_id(&k), now()),
             Err(VerifyError::RootVersionGap { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_online_key_may_not_hold_root_targets_or_a_product_role() {
+        let k = keys();
+        let online = online_id(&k);
+        let (sub, _) = valid(&k).await;
+        assert!(verify_submission(&Published::default(), &sub, &online, now()).is_ok());
+        // the online key among the root keys, then among the targets keys
+        for role in [RoleType::Root, RoleType::Targets] {
+            let mut r = root(&k, 1, vec![&k.root], 1);
+            r.roles.get_mut(&role).unwrap().keyids.push(id(&k.online));
+            let signers = [k.root.clone(), k.online.clone()];
+            let bytes = sign(r.clone(), KeyHolder::Root(r.clone()), &signers).await;
+            let s = Submission {
+                roots: vec![bytes],
+                ..sub.clone()
+            };
+            assert!(
+                matches!(
+                    verify_submission(&Published::default(), &s, &online, now()),
+                    Err(VerifyError::OnlineKeyHoldsOfflineRole { .. })
+                ),
+                "{role:?}"
+            );
+        }
+        // a product delegated to the online key
+        let r = root(&k, 1, vec![&k.root], 1);
+        let targets = targets_with(
+            vec![(delegation("acme-cam", &k.online, "acme-cam/*"), &k.online)],
+            1,
+        );
+        let targets_bytes = sign(
+            targets.clone(),
+            KeyHolder::Root(r.clone()),
+            std::slice::from_ref(&k.targets),
+        )
+        .await;
+        let s = Submission {
+            targets: targets_bytes,
+            ..sub
+        };
+        assert!(matches!(
+            verify_submission(&Published::default(), &s, &online, now()),
+            Err(VerifyError::OnlineKeyHoldsOfflineRole { holds, .. }) if holds == "product role acme-cam"
         ));
     }
 

@@ -26,6 +26,10 @@ pub enum Outcome {
         to: String,
         target: String,
         urgent: bool,
+        /// Installed although the server answered "up to date": a security release held back
+        /// past its limit (`airlock_core::hold`), taken from the device's verified metadata.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        withheld: bool,
     },
     UpToDate {
         version: String,
@@ -89,6 +93,17 @@ pub struct DeviceRun {
     pub security_version: u64,
 }
 
+/// The report code of the `downloading` report for a security release the server withheld
+/// (answered "up to date" past the release's hold limit).
+pub const WITHHELD_REPORT_CODE: &str = "withheld_security_release";
+
+/// A signed release the device will install, and why.
+struct Offer<'a> {
+    release: &'a airlock_core::release::Release,
+    urgent: bool,
+    withheld: bool,
+}
+
 /// A device agent: its configuration, HTTP client, installer and link.
 pub struct Device<'a> {
     pub config: &'a Config,
@@ -136,8 +151,24 @@ impl Device<'_> {
                         security_updates_until: n.security_updates_until,
                     }
                 }
-                Verdict::Install { release, urgent } => {
-                    self.install(&mut installed, release, urgent, now).await
+                Verdict::Install {
+                    release,
+                    urgent,
+                    withheld,
+                } => {
+                    if withheld {
+                        tracing::warn!(
+                            device = %cfg.id,
+                            target = %release.name,
+                            "the server answered up to date, but the verified metadata lists a security release held back past its limit: installing it"
+                        );
+                    }
+                    let offer = Offer {
+                        release,
+                        urgent,
+                        withheld,
+                    };
+                    self.install(&mut installed, offer, now).await
                 }
             },
         };
@@ -152,17 +183,24 @@ impl Device<'_> {
     }
 
     /// Downloads, verifies and installs an offer that passed the re-check, reporting each step.
+    /// A withheld release is reported as such when its download starts (code
+    /// [`WITHHELD_REPORT_CODE`]), so the server's operators see what the device found.
     async fn install(
         &self,
         installed: &mut Installed,
-        release: &airlock_core::release::Release,
-        urgent: bool,
+        offer: Offer<'_>,
         now: jiff::Timestamp,
     ) -> Outcome {
+        let Offer {
+            release,
+            urgent,
+            withheld,
+        } = offer;
         let cfg = self.config;
         let version = release.info.version.to_string();
         let report = |status, code| send_report(cfg, self.client, status, &version, code);
-        report(ReportStatus::Downloading, None).await;
+        let code = withheld.then(|| WITHHELD_REPORT_CODE.to_string());
+        report(ReportStatus::Downloading, code).await;
         let image = match download(cfg, self.client, self.link, release).await {
             Ok(image) => image,
             Err(Download::Interrupted { received }) => {
@@ -202,6 +240,7 @@ impl Device<'_> {
                     to: version.clone(),
                     target: release.name.clone(),
                     urgent,
+                    withheld,
                 }
             }
         }

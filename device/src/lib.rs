@@ -9,7 +9,9 @@
 //!    record, rejecting anything expired by the device's own clock;
 //! 4. re-checks the server's answer, whether an offer, "up to date" or "end of support",
 //!    against that verified metadata with the rules the server used ([`offer`],
-//!    `airlock_core::decision::check_offer`);
+//!    `airlock_core::decision::check_offer`); "up to date" cannot withhold a security
+//!    release the device may install once its hold ran out (`airlock_core::hold`): the device
+//!    installs it from its verified metadata and reports it;
 //! 5. downloads the image, resuming a partial one with a Range request, and verifies its
 //!    length and sha256 ([`download`]);
 //! 6. hands the verified image to the vendor's [`Installer`] ([`install`]);

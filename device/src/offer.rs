@@ -1,10 +1,13 @@
 //! The re-check of the server's answer against the device's own verified metadata, with the
 //! same rules the server used (`airlock_core::decision::check_offer`): an offer must be a
 //! target the product role signed, exactly as signed, and allowed by the signed support record;
-//! "up to date" and "end of support" must agree with that record. Pure: no I/O.
+//! "up to date" and "end of support" must agree with that record. "Up to date" while the
+//! verified metadata lists a security release the device may install, held back past its limit
+//! (`airlock_core::hold`), is withholding: the device installs that release itself. Pure: no I/O.
 
 use airlock_core::api::CheckInResponse;
 use airlock_core::decision::{check_offer, DeviceState};
+use airlock_core::hold::overdue_security_release;
 use airlock_core::release::Release;
 use airlock_core::support::SupportRecord;
 
@@ -22,6 +25,9 @@ pub enum Verdict<'a> {
     Install {
         release: &'a Release,
         urgent: bool,
+        /// The server answered "up to date" although the verified metadata lists this security
+        /// release, held back past its limit: the device installs it anyway and reports it.
+        withheld: bool,
     },
     UpToDate,
     EndOfSupport(Notice),
@@ -67,7 +73,18 @@ pub fn judge<'a>(
                 support.security_updates_until
             ),
         )),
-        CheckInResponse::UpToDate { .. } => Verdict::UpToDate,
+        // The device sends no policy of its own, so nothing it chose holds a release back: a
+        // security release past its hold is withheld by the server or a man in the middle.
+        CheckInResponse::UpToDate { .. } => {
+            match overdue_security_release(device, &verified.releases, support, now) {
+                Some(release) => Verdict::Install {
+                    release,
+                    urgent: device.security_version < support.min_security_version,
+                    withheld: true,
+                },
+                None => Verdict::UpToDate,
+            }
+        }
         CheckInResponse::Update { urgent, target } => {
             // The offer must be a target the product role signed, exactly as signed.
             let Some(release) = verified.releases.iter().find(|r| r.name == target.name) else {
@@ -101,6 +118,7 @@ pub fn judge<'a>(
             Verdict::Install {
                 release,
                 urgent: *urgent,
+                withheld: false,
             }
         }
     }
@@ -166,5 +184,75 @@ mod tests {
             now,
         );
         assert!(matches!(verdict, Verdict::EndOfSupport(n) if n.statement == "ended"));
+    }
+
+    fn release(v: &str, sv: u64, kind: &str, released: &str) -> Release {
+        serde_json::from_value(serde_json::json!({
+            "name": format!("cam/fw-{v}.bin"),
+            "length": 10,
+            "sha256": "ab".repeat(32),
+            "product": "cam", "version": v, "security_version": sv, "kind": kind,
+            "released": released
+        }))
+        .unwrap()
+    }
+
+    fn cam_support() -> SupportRecord {
+        serde_json::from_value(serde_json::json!({
+            "product": "cam",
+            "support_start": "2025-01-01",
+            "feature_updates_until": "2027-06-30",
+            "security_updates_until": "2030-12-31",
+            "min_security_version": 1,
+            "statement": "s"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn up_to_date_cannot_withhold_a_security_release_past_its_hold() {
+        let verified = Verified {
+            releases: vec![
+                release("1.1.0", 1, "security", "2026-09-01T00:00:00Z"),
+                // held back by a staged rollout: feature releases may be
+                release("1.2.0", 2, "feature", "2026-10-01T00:00:00Z"),
+                // inside its hold: a staged rollout may still be running
+                release("1.3.0", 2, "security", "2026-11-28T00:00:00Z"),
+            ],
+            support: cam_support(),
+        };
+        let device = DeviceState {
+            product: "cam".into(),
+            version: "1.0.0".parse().unwrap(),
+            security_version: 1,
+        };
+        let up_to_date = CheckInResponse::UpToDate { deferred: None };
+        let now = "2026-12-01T00:00:00Z".parse().unwrap();
+        match judge(&device, &verified, &up_to_date, now) {
+            Verdict::Install {
+                release,
+                urgent,
+                withheld,
+            } => {
+                assert_eq!(release.name, "cam/fw-1.1.0.bin");
+                assert!(withheld && !urgent);
+            }
+            other => panic!("{other:?}"),
+        }
+        // on 1.1.0 only the feature release and the one inside its hold are left
+        let device = DeviceState {
+            version: "1.1.0".parse().unwrap(),
+            ..device
+        };
+        assert!(matches!(
+            judge(&device, &verified, &up_to_date, now),
+            Verdict::UpToDate
+        ));
+        // a week later the hold of 1.3.0 has run out too
+        let later = "2026-12-05T00:00:00Z".parse().unwrap();
+        assert!(matches!(
+            judge(&device, &verified, &up_to_date, later),
+            Verdict::Install { release, withheld: true, .. } if release.name == "cam/fw-1.3.0.bin"
+        ));
     }
 }

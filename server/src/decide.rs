@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use airlock_core::api::{CheckInRequest, CheckInResponse};
 use airlock_core::decision::{decide_with_policy, Decision, DevicePolicy, DeviceState};
+use airlock_core::hold::hold_expired;
 use airlock_core::names;
 use airlock_core::release::Release;
 
@@ -72,13 +73,15 @@ pub async fn check_in(
         .validate(now, app.config.max_postpone_days)
         .map_err(|e| CheckInError::BadPolicy(e.to_string()))?;
     // A release with a rollout reaches the device when its wave does; one without, at once.
+    // A security release held back past its limit reaches every device it may be installed on:
+    // the device would install it anyway (core/src/hold.rs), and an honest server agrees.
     let rollouts = app.rollouts();
     let (decision, deferred) = decide_with_policy(
         &state,
         &product.releases,
         &product.support,
         now,
-        |r| crate::rollouts::released_to(&rollouts, r, &device.id, now),
+        |r| hold_expired(r, now) || crate::rollouts::released_to(&rollouts, r, &device.id, now),
         &policy,
     );
     record(app, &device.id, &req, &decision, now).await?;

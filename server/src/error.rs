@@ -104,6 +104,7 @@ impl From<VerifyError> for ApiError {
             VerifyError::RetentionViolation { .. } => "retention",
             VerifyError::ProductRemoval { .. } => "product_removal",
             VerifyError::RoleTooLarge { .. } => "role_too_large",
+            VerifyError::OnlineKeyHoldsOfflineRole { .. } => "online_key_misuse",
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())

@@ -3,8 +3,11 @@
 //! with CKM_EDDSA. The private key never leaves the token; airlock only asks it to sign.
 //!
 //! Supported URI attributes: `token`, `serial`, `slot-id`, `object`, `id` in the path;
-//! `pin-value`, `pin-source` and `module-path` in the query. Example:
+//! `pin-source` and `module-path` in the query. Example:
 //! `pkcs11:token=airlock;object=root-1` (PIN from `AIRLOCK_PKCS11_PIN` or a prompt).
+//! `pin-value` is refused: a URI is stored as the role's key file and given on command lines
+//! (`--key`, `--root-keys`), so a PIN in it would land in a file, shell history and the
+//! process list.
 
 use anyhow::{anyhow, bail, Context, Result};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -25,19 +28,72 @@ use crate::passphrase;
 /// softhsm2 package).
 pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub const MODULE_ENV: &str = "AIRLOCK_PKCS11_MODULE";
+/// Where a key file's (or `--key` URI's) `module-path` may point: a `:`-separated list of
+/// directories (or module files). A module is code airlock loads into itself, with the keys
+/// and PINs it handles; a key file is data that may come with a repository, so it may only
+/// pick among modules the operator installed. `AIRLOCK_PKCS11_MODULE`, set by the operator,
+/// is not restricted.
+pub const MODULES_ENV: &str = "AIRLOCK_PKCS11_MODULES";
+/// The allow-list when `AIRLOCK_PKCS11_MODULES` is not set: the system's module directories
+/// (Debian multiarch and others).
+pub const DEFAULT_MODULE_DIRS: &[&str] = &[
+    "/usr/lib/softhsm",
+    "/usr/lib/pkcs11",
+    "/usr/lib/x86_64-linux-gnu/softhsm",
+    "/usr/lib/x86_64-linux-gnu/pkcs11",
+    "/usr/lib/aarch64-linux-gnu/softhsm",
+    "/usr/lib/aarch64-linux-gnu/pkcs11",
+    "/usr/lib64/softhsm",
+    "/usr/lib64/pkcs11",
+];
+
+/// The allow-list for `module-path`: `AIRLOCK_PKCS11_MODULES`, or [`DEFAULT_MODULE_DIRS`].
+pub fn allowed_module_dirs() -> Vec<PathBuf> {
+    match std::env::var_os(MODULES_ENV).filter(|v| !v.is_empty()) {
+        Some(list) => std::env::split_paths(&list).collect(),
+        None => DEFAULT_MODULE_DIRS.iter().map(PathBuf::from).collect(),
+    }
+}
+
+/// Refuses a `module-path` outside `allowed` (compared after resolving symlinks and `..`, so a
+/// path cannot step out of an allowed directory). A module that does not exist is left to the
+/// loader's "does not exist" message.
+pub fn check_module_allowed(module: &Path, allowed: &[PathBuf]) -> Result<()> {
+    let Ok(real) = module.canonicalize() else {
+        return Ok(());
+    };
+    let ok = allowed.iter().any(|entry| {
+        entry
+            .canonicalize()
+            .is_ok_and(|e| real == e || (e.is_dir() && real.starts_with(&e)))
+    });
+    if !ok {
+        bail!(
+            "module-path {} is not in the PKCS#11 module allow-list ({}): a key file may only \
+             name a module the operator allowed; add its directory to {MODULES_ENV} \
+             (':'-separated) or set {MODULE_ENV} instead",
+            module.display(),
+            allowed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+    }
+    Ok(())
+}
 pub const PIN_ENV: &str = "AIRLOCK_PKCS11_PIN";
 
 /// A parsed `pkcs11:` URI naming one private key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenUri {
-    /// The URI as given (it may carry a PIN: see [`TokenUri::redacted`] for messages).
+    /// The URI as given (never with a PIN: `pin-value` is refused).
     text: String,
     pub token: Option<String>,
     pub serial: Option<String>,
     pub slot_id: Option<u64>,
     pub object: Option<String>,
     pub id: Option<Vec<u8>>,
-    pin_value: Option<Zeroizing<String>>,
     pub pin_source: Option<PathBuf>,
     pub module_path: Option<PathBuf>,
 }
@@ -91,7 +147,6 @@ impl TokenUri {
             slot_id: None,
             object: None,
             id: None,
-            pin_value: None,
             pin_source: None,
             module_path: None,
         };
@@ -129,7 +184,7 @@ impl TokenUri {
                 other if other.starts_with("x-") => {}
                 other => bail!(
                     "pkcs11: URI attribute {other:?} is not supported (token, serial, slot-id, \
-                     object, id; query: pin-value, pin-source, module-path)"
+                     object, id; query: pin-source, module-path)"
                 ),
             }
         }
@@ -138,7 +193,12 @@ impl TokenUri {
                 .split_once('=')
                 .with_context(|| format!("pkcs11: URI query attribute {attr:?} has no '='"))?;
             match name {
-                "pin-value" => uri.pin_value = Some(Zeroizing::new(decode(value, name)?)),
+                "pin-value" => bail!(
+                    "pkcs11: URI attribute pin-value is not accepted: the URI is written to the \
+                     role's key file and may be given on a command line, so the PIN would be \
+                     stored and shown; remove pin-value and set {PIN_ENV}, add \
+                     pin-source=FILE (a file only you can read), or enter the PIN when asked"
+                ),
                 "pin-source" => {
                     let v = decode(value, name)?;
                     let path = v.strip_prefix("file:").unwrap_or(&v);
@@ -147,8 +207,8 @@ impl TokenUri {
                 "module-path" => uri.module_path = Some(PathBuf::from(decode(value, name)?)),
                 other if other.starts_with("x-") => {}
                 other => bail!(
-                    "pkcs11: URI query attribute {other:?} is not supported (pin-value, \
-                     pin-source, module-path)"
+                    "pkcs11: URI query attribute {other:?} is not supported (pin-source, \
+                     module-path)"
                 ),
             }
         }
@@ -213,11 +273,8 @@ impl TokenUri {
         t
     }
 
-    /// The PIN: from the URI, `AIRLOCK_PKCS11_PIN`, or a prompt on the terminal.
+    /// The PIN: from `pin-source`, `AIRLOCK_PKCS11_PIN`, or a prompt on the terminal.
     fn pin(&self) -> Result<Zeroizing<String>> {
-        if let Some(pin) = &self.pin_value {
-            return Ok(pin.clone());
-        }
         if let Some(path) = &self.pin_source {
             return passphrase::read_secret_file(path)
                 .with_context(|| format!("reading the PIN of {} (pin-source)", self.token_name()));
@@ -419,6 +476,9 @@ impl TokenKey {
     /// public half (CKA_EC_POINT), and checks with one signature that the two belong together.
     pub fn open(uri: &TokenUri) -> Result<TokenKey> {
         let module = uri.module();
+        if uri.module_path.is_some() {
+            check_module_allowed(&module, &allowed_module_dirs())?;
+        }
         let ctx = context(&module)?;
         let slot = find_slot(&ctx, uri, &module)?;
         let session = ctx
@@ -561,15 +621,17 @@ mod tests {
     }
 
     #[test]
-    fn pin_never_shows_in_messages() {
-        let uri =
-            TokenUri::parse("pkcs11:token=a;object=k?pin-value=123456&module-path=/x.so").unwrap();
-        assert_eq!(uri.pin().unwrap().as_str(), "123456");
-        let shown = format!("{uri} {uri:?} {}", uri.redacted());
-        assert!(!shown.contains("123456"), "{shown}");
-        assert!(shown.contains("pin-value=***"));
-        // the stored form keeps it (key files are private)
-        assert!(uri.as_str().contains("123456"));
+    fn a_pin_in_the_uri_is_refused() {
+        // A URI is what `--key`/`--root-keys` take and what the key file stores: a PIN in it
+        // would be written to disk and shown in the process list.
+        let err = TokenUri::parse("pkcs11:token=a;object=k?pin-value=123456&module-path=/x.so")
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("pin-value is not accepted"), "{msg}");
+        assert!(msg.contains(PIN_ENV) && msg.contains("pin-source"), "{msg}");
+        assert!(!msg.contains("123456"), "{msg}");
+        let uri = TokenUri::parse("pkcs11:token=a;object=k?pin-source=/run/pin").unwrap();
+        assert!(!uri.as_str().contains("pin-value"));
     }
 
     #[test]
@@ -626,5 +688,57 @@ mod tests {
             TokenUri::parse("pkcs11:token=a;object=k?module-path=/nonexistent/p11.so").unwrap();
         let err = format!("{:#}", TokenKey::open(&uri).unwrap_err());
         assert!(err.contains("/nonexistent/p11.so does not exist"), "{err}");
+    }
+
+    #[test]
+    fn module_paths_are_loaded_only_from_the_allow_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let allowed_dir = tmp.path().join("allowed");
+        let other_dir = tmp.path().join("other");
+        std::fs::create_dir_all(&allowed_dir).unwrap();
+        std::fs::create_dir_all(&other_dir).unwrap();
+        let inside = allowed_dir.join("p11.so");
+        let outside = other_dir.join("evil.so");
+        std::fs::write(&inside, b"").unwrap();
+        std::fs::write(&outside, b"").unwrap();
+        let list = vec![allowed_dir.clone()];
+        check_module_allowed(&inside, &list).unwrap();
+        let err = format!("{:#}", check_module_allowed(&outside, &list).unwrap_err());
+        assert!(
+            err.contains("allow-list") && err.contains(MODULES_ENV),
+            "{err}"
+        );
+        // no stepping out with .. or a symlink
+        let dotdot = allowed_dir.join("../other/evil.so");
+        assert!(check_module_allowed(&dotdot, &list).is_err());
+        #[cfg(unix)]
+        {
+            let link = allowed_dir.join("link.so");
+            std::os::unix::fs::symlink(&outside, &link).unwrap();
+            assert!(check_module_allowed(&link, &list).is_err());
+        }
+        // a file entry allows exactly that file
+        check_module_allowed(&outside, std::slice::from_ref(&outside)).unwrap();
+        // the default list covers Debian's SoftHSM2 module
+        let defaults: Vec<PathBuf> = DEFAULT_MODULE_DIRS.iter().map(PathBuf::from).collect();
+        let softhsm = Path::new(DEFAULT_MODULE);
+        if softhsm.exists() {
+            check_module_allowed(softhsm, &defaults).unwrap();
+        }
+        assert!(check_module_allowed(&outside, &defaults).is_err());
+    }
+
+    #[test]
+    fn a_key_file_cannot_load_a_module_outside_the_allow_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let module = tmp.path().join("p11.so");
+        std::fs::write(&module, b"not a module").unwrap();
+        let uri = TokenUri::parse(&format!(
+            "pkcs11:token=a;object=k?module-path={}",
+            module.display()
+        ))
+        .unwrap();
+        let err = format!("{:#}", TokenKey::open(&uri).unwrap_err());
+        assert!(err.contains("allow-list"), "{err}");
     }
 }

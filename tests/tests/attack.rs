@@ -6,7 +6,7 @@ use airlock_e2e::*;
 use serde_json::Value;
 use std::path::Path;
 
-const ALL: [&str; 18] = [
+const ALL: [&str; 19] = [
     "arbitrary-software",
     "rollback-timestamp",
     "rollback-snapshot",
@@ -25,6 +25,7 @@ const ALL: [&str; 18] = [
     "sunset-only-after-support",
     "hidden-end-of-support",
     "requires-skipped",
+    "withheld-security-release",
 ];
 
 fn drills_of(summary: &Value) -> Vec<Value> {
@@ -54,10 +55,10 @@ fn every_drill_ends_as_expected_in_the_lab() {
         assert_eq!(d["observed"], d["expected"], "{d:#}");
         assert_eq!(d["passed"], true, "{d:#}");
         assert_eq!(d["ran"], true, "{d:#}");
-        let expected = if d["attack"] == "hidden-end-of-support" {
-            "notice shown"
-        } else {
-            "refused"
+        let expected = match d["attack"].as_str().unwrap() {
+            "hidden-end-of-support" => "notice shown",
+            "withheld-security-release" => "installed withheld",
+            _ => "refused",
         };
         assert_eq!(d["expected"], expected, "{d:#}");
         assert!(!d["reason"].as_str().unwrap().is_empty(), "{d:#}");
@@ -78,6 +79,13 @@ fn every_drill_ends_as_expected_in_the_lab() {
     assert!(reason("endless-data").contains("Maximum size 1048576"));
     assert!(reason("below-floor").contains("below the product's floor"));
     assert!(reason("hidden-end-of-support").contains("security updates ended"));
+    // the one security release the server withheld, from the device's verified metadata
+    assert!(
+        reason("withheld-security-release")
+            .contains("installed 1.2.0 (acme-cam/acme-cam-fw-1.2.0.bin)"),
+        "{}",
+        reason("withheld-security-release")
+    );
 
     // the text table, for one drill by name
     let table = ok(tmp.path(), "airlock-sim", &["attack", "downgrade"]);

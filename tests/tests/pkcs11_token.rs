@@ -302,4 +302,55 @@ fn root_and_product_keys_on_a_softhsm_token_sign_a_verified_repository() {
     assert!(verified.contains("OK"), "{verified}");
     let status = ok_token(dir, &conf, &["status", "repo", "--json"]);
     assert!(status.contains("1.1.0"), "{status}");
+
+    // A key file's module-path is loaded only from the allow-list (AIRLOCK_PKCS11_MODULES,
+    // by default the system's module directories): the same SoftHSM2 module copied elsewhere
+    // is refused until its directory is allowed; the system one is allowed by default.
+    let key_file = dir.join("repo/keys/acme-cam.key");
+    let mods = dir.join("mods");
+    std::fs::create_dir_all(&mods).unwrap();
+    let copy = mods.join("libsofthsm2.so");
+    std::fs::copy(module().canonicalize().unwrap(), &copy).unwrap();
+    std::fs::write(
+        &key_file,
+        format!("{}?module-path={}\n", uri("acme-cam"), copy.display()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("fw-1.2.0.bin"), firmware(7, 40_000)).unwrap();
+    let args = release("1.2.0", "fw-1.2.0.bin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = airlock(dir, &conf, PIN, &args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("allow-list") && err.contains("AIRLOCK_PKCS11_MODULES"),
+        "{err}"
+    );
+    assert!(!dir.join("repo/targets/acme-cam/fw-1.2.0.bin").exists());
+    let allowed = Command::new(bin("airlock"))
+        .args(&args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_JSON")
+        .env("SOFTHSM2_CONF", &conf)
+        .env("AIRLOCK_PKCS11_PIN", PIN)
+        .env("AIRLOCK_PKCS11_MODULES", &mods)
+        .output()
+        .unwrap();
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    std::fs::write(
+        &key_file,
+        format!("{}?module-path={}\n", uri("acme-cam"), module().display()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("fw-1.3.0.bin"), firmware(8, 40_000)).unwrap();
+    let args = release("1.3.0", "fw-1.3.0.bin");
+    ok_token(
+        dir,
+        &conf,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 }

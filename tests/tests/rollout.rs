@@ -278,3 +278,83 @@ fn staged_rollout_waves_health_rule_and_operator_actions() {
     );
     assert!(e.contains("no rollout"), "{e}");
 }
+
+/// A security release may be held back (`--hold`, waves, a pause) for a week after its signed
+/// release time, no longer (core/src/hold.rs): the device would install it from its verified
+/// metadata anyway, so the server offers it too rather than look like one withholding a fix.
+#[test]
+fn a_security_release_is_held_back_for_a_week_at_most() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+
+    let add = |file: &str, version: &str, sv: &str, released: &str| {
+        let seed = 20 + sv.parse::<u8>().unwrap();
+        std::fs::write(dir.join(file), firmware(seed, 4096)).unwrap();
+        ok(
+            dir,
+            "airlock",
+            &[
+                "release",
+                "add",
+                "repo",
+                "acme-cam",
+                file,
+                "--version",
+                version,
+                "--security-version",
+                sv,
+                "--kind",
+                "security",
+                "--released",
+                released,
+            ],
+        );
+    };
+    let ago = |days: i64| {
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap()
+            .to_string()
+    };
+    let publish_held = || {
+        let out = ok(
+            dir,
+            "airlock",
+            &[
+                "publish",
+                "repo",
+                "--server",
+                &server.url,
+                "--admin-token-file",
+                "admin.token",
+                "--hold",
+                "--json",
+            ],
+        );
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    // signed as released ten days ago, published held: the hold has already run out
+    add("fw-1.3.0.bin", "1.3.0", "3", &ago(10));
+    assert_eq!(
+        publish_held()["held"],
+        serde_json::json!(["acme-cam/fw-1.3.0.bin"])
+    );
+    assert_eq!(
+        offered(&check_in(&server, "cam-1", "1.2.0", 3)).as_deref(),
+        Some("1.3.0")
+    );
+    // released today and held: nobody gets it yet
+    add("fw-1.4.0.bin", "1.4.0", "4", &ago(0));
+    assert_eq!(
+        publish_held()["held"],
+        serde_json::json!(["acme-cam/fw-1.4.0.bin"])
+    );
+    assert_eq!(offered(&check_in(&server, "cam-2", "1.3.0", 3)), None);
+    assert_eq!(
+        offered(&check_in(&server, "cam-3", "1.2.0", 3)).as_deref(),
+        Some("1.3.0")
+    );
+}

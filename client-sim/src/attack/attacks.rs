@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 
 use airlock_core::api::CheckInResponse;
+use airlock_core::hold::{overdue_security_release, SECURITY_HOLD_LIMIT};
 use airlock_core::release::Release;
 
 use super::ctx::{offer, pick, Ctx, Run};
@@ -128,7 +129,40 @@ impl Ctx {
                 let tamper = Tamper::CheckIn(CheckInResponse::UpToDate { deferred: None });
                 self.attack(spec, &device, tamper, None, None).await
             }
+            Attack::WithholdSecurityRelease => self.withhold(spec, &device).await,
         }
+    }
+
+    /// The server answers up_to_date while the signed metadata lists a security release the
+    /// device may install, held back past its limit: the device must install exactly that one.
+    async fn withhold(&self, spec: &DrillSpec, device: &DeviceSpec) -> Result<Run> {
+        let support = need!(self.support(device));
+        let releases = &need!(self.product(device)).releases;
+        let now = jiff::Timestamp::now();
+        let Some(release) = overdue_security_release(&device.state(), releases, support, now)
+        else {
+            return Ok(Run::NotRun(format!(
+                "no signed security release that the device ({} {} security_version {}) may install was released more than {} h ago",
+                device.product,
+                device.version,
+                device.security_version,
+                SECURITY_HOLD_LIMIT.as_hours()
+            )));
+        };
+        let note = format!(
+            "answered up_to_date; the signed metadata lists {} (security_version {}, released {})",
+            release.name, release.info.security_version, release.info.released
+        );
+        let tamper = Tamper::CheckIn(CheckInResponse::UpToDate { deferred: None });
+        let mut report = self
+            .attack_in(spec.name, spec, device, tamper, None, Some(note))
+            .await?;
+        // Installing another release than the withheld one is not the check firing.
+        if report.passed && !report.reason.contains(&format!("({})", release.name)) {
+            report.passed = false;
+            report.observed = "installed another release".into();
+        }
+        Ok(Run::Done(report))
     }
 
     /// An older version of a metadata file served under the current name, after an honest

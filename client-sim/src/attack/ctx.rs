@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use airlock_core::api::CheckInResponse;
 use airlock_core::decision::{eligible, Decision, DeviceState, OfferRefused};
-use airlock_core::release::Release;
+use airlock_core::hold::SECURITY_HOLD_LIMIT;
+use airlock_core::release::{Release, ReleaseKind};
 use airlock_core::support::SupportRecord;
 
 use super::drills::{lab_device, DrillSpec};
@@ -31,6 +32,26 @@ pub fn pick<'a>(
         .copied()
         .filter(|r| want(r, &eligible(device, r, support, now)))
         .max_by(|a, b| a.info.version.cmp(&b.info.version))
+}
+
+/// A device clock at which no security release newer than `device`'s version is past its hold
+/// yet (a second before the first hold runs out); `None` when none is at `now`.
+pub fn prime_clock(
+    device: &DeviceSpec,
+    releases: &[Release],
+    now: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
+    releases
+        .iter()
+        .filter(|r| r.info.kind == ReleaseKind::Security && r.info.version > device.version)
+        .filter_map(|r| r.info.released.checked_add(SECURITY_HOLD_LIMIT).ok())
+        .filter(|deadline| *deadline <= now)
+        .min()
+        .and_then(|deadline| {
+            deadline
+                .checked_sub(jiff::SignedDuration::from_secs(1))
+                .ok()
+        })
 }
 
 /// The check-in answer a compromised server sends to push `release`: exactly as signed.
@@ -110,12 +131,18 @@ impl Ctx {
     }
 
     /// One honest refresh, so the device trusts the newest metadata before the attack. The
-    /// check-in is answered up_to_date so that nothing is installed.
+    /// check-in is answered up_to_date so that nothing is installed, at a device clock before
+    /// any security release's hold ran out ([`prime_clock`]): the device would install a
+    /// withheld one.
     pub async fn prime(&self, state: &str, spec: &DeviceSpec) -> Result<()> {
         self.proxy.set(Tamper::CheckIn(CheckInResponse::UpToDate {
             deferred: None,
         }));
-        let (run, _) = self.device(state, spec, None).await?;
+        let clock = self
+            .product(spec)
+            .ok()
+            .and_then(|view| prime_clock(spec, &view.releases, jiff::Timestamp::now()));
+        let (run, _) = self.device(state, spec, clock).await?;
         self.proxy.set(Tamper::None);
         if let Outcome::Refused { reason, .. } = &run.outcome {
             bail!("the device could not refresh before the attack: {reason}");

@@ -17,6 +17,9 @@ pub enum Expected {
     Refused,
     /// The device shows the signed end-of-support notice.
     NoticeShown,
+    /// The device installs, from its own verified metadata, the security release the server
+    /// withheld.
+    InstalledWithheld,
 }
 
 impl Expected {
@@ -24,6 +27,7 @@ impl Expected {
         match self {
             Expected::Refused => "refused",
             Expected::NoticeShown => "notice shown",
+            Expected::InstalledWithheld => "installed withheld",
         }
     }
 }
@@ -69,6 +73,9 @@ pub enum Attack {
     },
     /// A compromised server answers up_to_date although support ended.
     HideEndOfSupport,
+    /// A compromised server answers up_to_date although the signed metadata lists a security
+    /// release the device may install, held back past its limit.
+    WithholdSecurityRelease,
 }
 
 /// One drill: what it simulates, what must happen, and which check must be the one that fires.
@@ -303,6 +310,15 @@ pub const DRILLS: &[DrillSpec] = &[
         "no signed release requires a version newer than the device's",
         OLD_HUB,
     ),
+    DrillSpec {
+        name: "withheld-security-release",
+        simulates: "the server answers up_to_date though the signed metadata lists a security release the device may install, released more than 7 days ago",
+        expected: Expected::InstalledWithheld,
+        check: "device::offer::judge: up_to_date is checked against the verified metadata; a security release held back past its limit (core/src/hold.rs) is installed from it",
+        refusals: &[],
+        attack: Attack::WithholdSecurityRelease,
+        lab_device: OLD_CAM,
+    },
 ];
 
 pub fn drill_spec(name: &str) -> Option<&'static DrillSpec> {

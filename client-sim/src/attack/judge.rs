@@ -20,6 +20,18 @@ pub struct Observation {
 /// refused, up to date, or the notice.
 pub fn observe(run: &DeviceRun, installed: bool) -> Observation {
     match &run.outcome {
+        Outcome::Installed {
+            to,
+            target,
+            withheld: true,
+            ..
+        } => Observation {
+            observed: "installed withheld",
+            refusal: None,
+            reason: format!(
+                "installed {to} ({target}) from its verified metadata although the server answered up to date"
+            ),
+        },
         Outcome::Installed { to, target, .. } => Observation {
             observed: "installed",
             refusal: None,
@@ -134,7 +146,7 @@ pub fn render(s: &AttackSummary) -> String {
     let _ = writeln!(out, "attack drills against {}:", s.server);
     let _ = writeln!(
         out,
-        "  {:<26} {:<13} {:<13} reason",
+        "  {:<26} {:<19} {:<19} reason",
         "attack", "expected", "observed"
     );
     for d in &s.drills {
@@ -145,7 +157,7 @@ pub fn render(s: &AttackSummary) -> String {
         };
         let _ = writeln!(
             out,
-            "{mark} {:<26} {:<13} {:<13} {}",
+            "{mark} {:<26} {:<19} {:<19} {}",
             d.attack,
             d.expected,
             d.observed,

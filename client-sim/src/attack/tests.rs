@@ -236,6 +236,7 @@ fn judging() {
             to: "1.1.0".into(),
             target: "cam/fw-1.1.0.bin".into(),
             urgent: false,
+            withheld: false,
         },
         "1.1.0",
     );
@@ -304,4 +305,61 @@ fn reasons_are_tidied_for_the_table() {
     );
     assert_eq!(tidy_reason("plain, deadbeef"), "plain, deadbeef");
     assert_eq!(tidy_reason("fetching 'x"), "fetching 'x");
+}
+
+#[test]
+fn a_withheld_security_release_passes_only_when_installed_from_the_metadata() {
+    let spec = drill_spec("withheld-security-release").unwrap();
+    assert_eq!(spec.expected, Expected::InstalledWithheld);
+    assert!(spec.refusals.is_empty());
+    let installed = |withheld| {
+        run_with(
+            Outcome::Installed {
+                from: "1.0.0".into(),
+                to: "1.2.0".into(),
+                target: "cam/fw-1.2.0.bin".into(),
+                urgent: false,
+                withheld,
+            },
+            "1.2.0",
+        )
+    };
+    let r = judge(spec, observe(&installed(true), true), None);
+    assert!(r.passed, "{r:?}");
+    assert_eq!(r.observed, "installed withheld");
+    // the old behaviour: the device took the server's word
+    let up = run_with(
+        Outcome::UpToDate {
+            version: "1.0.0".into(),
+        },
+        "1.0.0",
+    );
+    let r = judge(spec, observe(&up, false), None);
+    assert!(!r.passed);
+    assert_eq!(r.observed, "up to date");
+    // a withheld install is an attack's success for every other drill
+    let other = drill_spec("downgrade").unwrap();
+    assert!(!judge(other, observe(&installed(true), true), None).passed);
+}
+
+#[test]
+fn the_priming_clock_is_before_any_security_hold_ran_out() {
+    let mut old = rel("cam", "1.2.0", 3, ReleaseKind::Security, None);
+    old.info.released = "2026-03-01T00:00:00Z".parse().unwrap();
+    let mut feature = rel("cam", "1.3.0", 3, ReleaseKind::Feature, None);
+    feature.info.released = "2026-01-01T00:00:00Z".parse().unwrap();
+    let releases = [old, feature];
+    let now = NOW.parse().unwrap();
+    let device = DeviceSpec::new("cam", "1.0.0", 1).unwrap();
+    assert_eq!(
+        ctx::prime_clock(&device, &releases, now),
+        Some("2026-03-07T23:59:59Z".parse().unwrap())
+    );
+    // nothing newer than the device: the real clock
+    let device = DeviceSpec::new("cam", "1.2.0", 3).unwrap();
+    assert_eq!(ctx::prime_clock(&device, &releases, now), None);
+    // still inside its hold: the real clock
+    let device = DeviceSpec::new("cam", "1.0.0", 1).unwrap();
+    let early = "2026-03-02T00:00:00Z".parse().unwrap();
+    assert_eq!(ctx::prime_clock(&device, &releases, early), None);
 }

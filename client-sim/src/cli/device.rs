@@ -66,10 +66,16 @@ fn print_text(run: &DeviceRun) {
             to,
             target,
             urgent,
+            withheld,
         } => println!(
-            "{id}: installed {to} ({target}) over {from}{}",
+            "{id}: installed {to} ({target}) over {from}{}{}",
             if *urgent {
                 ", urgent: the old version was below the security floor"
+            } else {
+                ""
+            },
+            if *withheld {
+                "; the server answered up to date, but the signed metadata lists this security release, held back past its limit (withheld)"
             } else {
                 ""
             }

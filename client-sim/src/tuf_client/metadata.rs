@@ -172,6 +172,14 @@ pub fn canonical_json(value: &Value) -> Result<Vec<u8>> {
         .context("canonical JSON")
 }
 
+/// TUF 4.2: a KEYID is the hexdigest of the SHA-256 of the canonical JSON of the key object
+/// (as it appears in the metadata). A key whose id is anything else is not trusted.
+pub fn keyid_matches(keyid: &str, key: &Value) -> bool {
+    canonical_json(key)
+        .map(|bytes| hex::encode(sha2::Sha256::digest(bytes)) == keyid.to_ascii_lowercase())
+        .unwrap_or(false)
+}
+
 /// The keys and threshold that may sign one role, held as a synthetic tough root whose
 /// `targets` role carries them.
 #[derive(Debug, Clone)]
@@ -182,7 +190,9 @@ pub struct KeySet {
 
 impl KeySet {
     /// `keys` maps keyid to the key's JSON; keys that tough cannot use (unknown type or scheme,
-    /// malformed) are left out and so can never contribute a valid signature.
+    /// malformed) are left out and so can never contribute a valid signature, and so are keys
+    /// whose keyid is not the hash of the key ([`keyid_matches`]): a key listed under another
+    /// key's id must not sign for it.
     pub fn new(
         what: impl Into<String>,
         keys: &BTreeMap<String, Value>,
@@ -197,6 +207,9 @@ impl KeySet {
             let (Some(key), Ok(id)) = (keys.get(keyid), hex::decode(keyid)) else {
                 continue;
             };
+            if !keyid_matches(keyid, key) {
+                continue;
+            }
             if let Ok(key) = serde_json::from_value::<Key>(key.clone()) {
                 usable.insert(Decoded::<Hex>::from(id), key);
             }
@@ -434,5 +447,22 @@ mod tests {
         let doc = br#"{"signed": {"_type": "snapshot",
             "expires": "2030-01-01T00:00:00Z", "meta": {}}, "signatures": []}"#;
         Metadata::<SnapshotMeta>::from_bytes(doc).unwrap_err();
+    }
+
+    #[test]
+    fn a_keyid_must_be_the_hash_of_its_key() {
+        let key = airlock_core::keys::SigningKey::generate();
+        let json = serde_json::to_value(key.tuf_key()).unwrap();
+        let real = key.key_id().unwrap();
+        assert!(keyid_matches(&real, &json));
+        let other = hex::encode([7u8; 32]);
+        assert!(!keyid_matches(&other, &json));
+        // a key listed under a made-up id cannot count toward a threshold
+        let keys = BTreeMap::from([(other.clone(), json.clone())]);
+        let set = KeySet::new("test", &keys, std::slice::from_ref(&other), 1).unwrap();
+        assert!(set.root.keys.is_empty());
+        let keys = BTreeMap::from([(real.clone(), json)]);
+        let set = KeySet::new("test", &keys, &[real], 1).unwrap();
+        assert_eq!(set.root.keys.len(), 1);
     }
 }

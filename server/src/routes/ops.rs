@@ -28,6 +28,50 @@ pub struct Readiness {
     pub online_key: String,
     /// A repository has been published (not needed for readiness).
     pub published: bool,
+    /// Offline-signed metadata (root, targets, product roles) that has expired or expires
+    /// within [`EXPIRY_WARNING`]: a key holder must re-sign it. A warning only: readiness does
+    /// not depend on it, and one product's expired role stops only that product's devices.
+    pub expiring: Vec<RoleExpiry>,
+}
+
+/// How far ahead `/readyz` warns of offline-signed metadata expiring (the same horizon as
+/// `airlock status --check`'s default).
+pub const EXPIRY_WARNING: jiff::SignedDuration = jiff::SignedDuration::from_hours(30 * 24);
+
+/// One role whose metadata expires soon or has expired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleExpiry {
+    /// `root`, `targets` or a product id.
+    pub role: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires: jiff::Timestamp,
+    /// Already expired: devices relying on this role refuse updates until it is re-signed.
+    pub expired: bool,
+}
+
+/// Offline-signed roles expiring before `now + EXPIRY_WARNING` (snapshot and timestamp are
+/// renewed by the server and not listed).
+fn expiring(view: &crate::view::RepoView, now: jiff::Timestamp) -> Vec<RoleExpiry> {
+    let limit = now.checked_add(EXPIRY_WARNING).unwrap_or(now);
+    let mut roles: Vec<(String, jiff::Timestamp)> = Vec::new();
+    if let Some(root) = view.latest_root() {
+        roles.push(("root".into(), root.signed.signed.expires));
+    }
+    if let Some(t) = &view.published.targets {
+        roles.push(("targets".into(), t.signed.signed.expires));
+    }
+    for (name, role) in &view.published.roles {
+        roles.push((name.clone(), role.signed.signed.expires));
+    }
+    roles
+        .into_iter()
+        .filter(|(_, expires)| *expires <= limit)
+        .map(|(role, expires)| RoleExpiry {
+            role,
+            expires,
+            expired: expires <= now,
+        })
+        .collect()
 }
 
 /// Liveness: the process answers.
@@ -64,7 +108,9 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
         Ok(pair) => pair,
         Err(never) => match never {},
     };
-    let published = app.view().is_published();
+    let view = app.view();
+    let published = view.is_published();
+    let expiring = expiring(&view, app.clock.now());
     let ready = state_ok && blobs_ok;
     (
         if ready {
@@ -78,6 +124,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
             blob_store: blobs_ok,
             online_key: app.online_key_id(),
             published,
+            expiring,
         }),
     )
 }
