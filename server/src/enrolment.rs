@@ -333,5 +333,4 @@ pub async fn reinstate(app: &AppState, device_id: &str) -> Result<(), EnrolmentE
 }
 
 #[cfg(test)]
-#[path = "enrolment_tests.rs"]
 mod tests;

@@ -134,7 +134,7 @@ impl FleetQueries for SqlState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_db::{postgres_db, sqlite};
+    use crate::storage::tests::{postgres_db, sqlite};
     use crate::storage::{CheckInRecord, DeviceRecords};
     use airlock_core::api::DeviceReport;
 

@@ -80,7 +80,7 @@ mod tests {
     use sqlx::any::AnyPoolOptions;
     use sqlx::{AnyPool, Row};
 
-    use crate::storage::test_db::postgres_db;
+    use crate::storage::tests::postgres_db;
     use crate::storage::*;
 
     /// The DDL of the releases before migrations, run at every start; `{blob}` is the binary
@@ -269,7 +269,7 @@ mod tests {
     #[tokio::test]
     async fn every_time_column_holds_milliseconds() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::storage::test_db::sqlite(&dir).await;
+        let db = crate::storage::tests::sqlite(&dir).await;
         let columns: Vec<(String, String)> = sqlx::query(
             "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
              WHERE m.type = 'table' AND m.name <> '_sqlx_migrations'",

@@ -20,7 +20,7 @@ pub mod rollout_store;
 pub mod s3;
 pub mod sql;
 #[cfg(test)]
-pub(crate) mod test_db;
+pub(crate) mod tests;
 
 pub use admin_tokens::AdminTokenStore;
 pub use audit::AuditLog;

@@ -176,7 +176,7 @@ impl RepositoryStore for SqlState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_db::{postgres_db, sqlite};
+    use crate::storage::tests::{postgres_db, sqlite};
     use crate::storage::Backend;
 
     fn head(generation: u64) -> Head {

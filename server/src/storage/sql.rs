@@ -169,7 +169,7 @@ impl Readiness for SqlState {
 
 #[cfg(test)]
 mod tests {
-    use crate::storage::test_db::postgres_db;
+    use crate::storage::tests::postgres_db;
     use crate::storage::*;
     use airlock_core::api::DeviceReport;
     use airlock_core::rollout::{Rollout, RolloutState};

@@ -270,7 +270,7 @@ async fn racing_enrolments_with_a_one_use_token_give_one_credential() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_enrolments_with_a_one_use_token_give_one_credential_postgres() {
     let name = "racing_enrolments_with_a_one_use_token_give_one_credential_postgres";
-    let Some(url) = crate::storage::test_db::postgres_db(name).await else {
+    let Some(url) = crate::storage::tests::postgres_db(name).await else {
         return;
     };
     race_one_use_token(Arc::new(SqlState::open_url(&url, 8).await.unwrap())).await;
