@@ -20,20 +20,14 @@ use airlock_sim::scenario::SimClock;
 
 fn product(id: &str, day0: jiff::civil::Date) -> product::ProductOptions {
     product::ProductOptions {
-        id: id.into(),
-        support_start: day0,
-        feature_until: day0.checked_add(300.days()).unwrap(),
-        security_until: day0.checked_add(2000.days()).unwrap(),
         min_security_version: 1,
-        notice_url: None,
-        statement: None,
-        successor: None,
         security_contact: Some("mailto:security@vendor.example".into()),
-        disclosure_policy: None,
-        updatable: true,
-        rationale: None,
-        keys: 1,
-        threshold: 1,
+        ..product::ProductOptions::new(
+            id.into(),
+            day0,
+            day0.checked_add(300.days()).unwrap(),
+            day0.checked_add(2000.days()).unwrap(),
+        )
     }
 }
 

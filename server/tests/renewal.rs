@@ -69,20 +69,13 @@ async fn snapshot_and_timestamp_are_renewed_at_half_life() {
     airlock_signer::product::add(
         &repo,
         &airlock_signer::product::ProductOptions {
-            id: "acme-cam".into(),
-            support_start: "2025-01-01".parse().unwrap(),
-            feature_until: "2027-01-01".parse().unwrap(),
-            security_until: "2030-01-01".parse().unwrap(),
-            min_security_version: 0,
-            notice_url: None,
-            statement: None,
-            successor: None,
             security_contact: Some("mailto:security@acme.example".into()),
-            disclosure_policy: None,
-            updatable: true,
-            rationale: None,
-            keys: 1,
-            threshold: 1,
+            ..airlock_signer::product::ProductOptions::new(
+                "acme-cam".into(),
+                "2025-01-01".parse().unwrap(),
+                "2027-01-01".parse().unwrap(),
+                "2030-01-01".parse().unwrap(),
+            )
         },
     )
     .await

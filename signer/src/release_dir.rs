@@ -439,22 +439,12 @@ mod tests {
         let repo = Repo::open(&tmp.join("repo")).unwrap();
         crate::product::add(
             &repo,
-            &crate::product::ProductOptions {
-                id: "acme-cam".into(),
-                support_start: "2025-01-01".parse().unwrap(),
-                feature_until: "2027-06-30".parse().unwrap(),
-                security_until: "2030-12-31".parse().unwrap(),
-                min_security_version: 0,
-                notice_url: None,
-                statement: None,
-                successor: None,
-                security_contact: None,
-                disclosure_policy: None,
-                updatable: true,
-                rationale: None,
-                keys: 1,
-                threshold: 1,
-            },
+            &crate::product::ProductOptions::new(
+                "acme-cam".into(),
+                "2025-01-01".parse().unwrap(),
+                "2027-06-30".parse().unwrap(),
+                "2030-12-31".parse().unwrap(),
+            ),
         )
         .await
         .unwrap();

@@ -52,20 +52,8 @@ pub struct RoleExpiry {
 /// Offline-signed roles expiring before `now + EXPIRY_WARNING` (snapshot and timestamp are
 /// renewed by the server and not listed).
 fn expiring(view: &crate::view::RepoView, now: jiff::Timestamp) -> Vec<RoleExpiry> {
-    let limit = now.checked_add(EXPIRY_WARNING).unwrap_or(now);
-    let mut roles: Vec<(String, jiff::Timestamp)> = Vec::new();
-    if let Some(root) = view.latest_root() {
-        roles.push(("root".into(), root.signed.signed.expires));
-    }
-    if let Some(t) = &view.published.targets {
-        roles.push(("targets".into(), t.signed.signed.expires));
-    }
-    for (name, role) in &view.published.roles {
-        roles.push((name.clone(), role.signed.signed.expires));
-    }
-    roles
+    crate::background::expiring_offline_roles(view, now, EXPIRY_WARNING)
         .into_iter()
-        .filter(|(_, expires)| *expires <= limit)
         .map(|(role, expires)| RoleExpiry {
             role,
             expires,
