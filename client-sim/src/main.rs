@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use airlock_sim::cli::{attack, demo, device, run};
+use airlock_sim::cli::{attack, demo, device, run, soak};
 use airlock_sim::tuf_client;
 
 #[derive(Parser)]
@@ -44,6 +44,11 @@ enum Command {
     /// compromised server). Prints attack, expected, observed, reason; exits 3 if any attack
     /// succeeded. Without --server, builds a lab in a temp dir where every drill can run.
     Attack(attack::AttackArgs),
+    /// Soak test: a fleet of devices checking in on a schedule against a running server for a
+    /// bounded time, watching the memory and open files of the given processes. Exits 3 on any
+    /// error or refusal, or when memory or open files grew more than --max-growth after the
+    /// warm-up (scripts/soak runs it against a real server).
+    Soak(soak::SoakArgs),
     /// The TUF conformance suite's client-under-test protocol (init / refresh / download).
     TufClient(tuf_client::TufClientArgs),
 }
@@ -54,6 +59,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => run::run(args, cli.json).await,
         Command::Demo(args) => demo::run(args, cli.json).await,
         Command::Attack(args) => attack::run(args, cli.json).await,
+        Command::Soak(args) => soak::run(args, cli.json).await,
         Command::TufClient(args) => tuf_client::run(args).await.map(|()| 0),
     }
 }

@@ -256,6 +256,18 @@ pub fn skip(test: &str, why: &str) {
         );
     }
     eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+    log_skip(test, why);
+}
+
+/// Adds a skipped test to the file named by AIRLOCK_SKIP_LOG (scripts/test prints them with
+/// its total: cargo test hides a passing test's output).
+fn log_skip(test: &str, why: &str) {
+    if let Some(log) = std::env::var_os("AIRLOCK_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
 }
 
 /// Reports loudly a test that needs a privilege the machine may withhold (mounting a small file
@@ -263,6 +275,7 @@ pub fn skip(test: &str, why: &str) {
 /// provide it where it is refused.
 pub fn skip_without_privilege(test: &str, why: &str) {
     eprintln!("\n*** SKIPPED {test}: {why} (needs a privilege this machine refuses) ***\n");
+    log_skip(test, why);
 }
 
 /// The workspace root.

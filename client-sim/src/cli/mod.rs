@@ -5,6 +5,7 @@ pub mod attack;
 pub mod demo;
 pub mod device;
 pub mod run;
+pub mod soak;
 
 /// Prints `value` as JSON (`--json`) or as `render` makes it.
 fn print<T: serde::Serialize>(

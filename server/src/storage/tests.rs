@@ -11,17 +11,29 @@ pub(crate) async fn sqlite(dir: &tempfile::TempDir) -> SqlState {
         .unwrap()
 }
 
+/// Says loudly that `test` skipped (and adds it to the file named by AIRLOCK_SKIP_LOG, which
+/// scripts/test totals), or fails it when skips are failures (CI, AIRLOCK_REQUIRE_ALL=1).
+pub(crate) fn skip(test: &str, why: &str) {
+    let strict = std::env::var("AIRLOCK_REQUIRE_ALL").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!strict, "{test}: {why}, and skips are failures here");
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+    if let Some(log) = std::env::var_os("AIRLOCK_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
+}
+
 /// A fresh PostgreSQL database on the server named by AIRLOCK_TEST_POSTGRES_URL (started by
 /// scripts/test); `None` (said loudly) when there is none, a failure when skips are failures.
 pub(crate) async fn postgres_db(test: &str) -> Option<String> {
     let Ok(admin) = std::env::var("AIRLOCK_TEST_POSTGRES_URL") else {
-        let strict = std::env::var("AIRLOCK_REQUIRE_ALL").is_ok_and(|v| v == "1")
-            || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !strict,
-            "{test}: AIRLOCK_TEST_POSTGRES_URL is not set and skips are failures here"
+        skip(
+            &format!("{test} on PostgreSQL"),
+            "AIRLOCK_TEST_POSTGRES_URL is not set (scripts/test sets it)",
         );
-        eprintln!("\n*** SKIPPED {test} on PostgreSQL: AIRLOCK_TEST_POSTGRES_URL is not set (scripts/test sets it) ***\n");
         return None;
     };
     sqlx::any::install_default_drivers();
