@@ -22,7 +22,34 @@ struct PendingReport {
     report: DeviceReport,
     at: jiff::Timestamp,
     /// Whether the release was offered to the device (the report counts).
-    done: oneshot::Sender<Result<bool, String>>,
+    done: oneshot::Sender<Result<bool, WriteFailed>>,
+}
+
+/// Why a batch was not written, as each waiter of the batch gets it: whether the database is
+/// unavailable for now (the waiter's request is answered 503 and may be retried) keeps its
+/// class.
+#[derive(Debug, Clone)]
+struct WriteFailed {
+    unavailable: bool,
+    message: String,
+}
+
+impl WriteFailed {
+    fn of(e: &StateError) -> Self {
+        WriteFailed {
+            unavailable: e.is_unavailable(),
+            message: e.to_string(),
+        }
+    }
+
+    fn into_state_error(self, what: &str) -> StateError {
+        let message = format!("{what}: {}", self.message);
+        if self.unavailable {
+            StateError::Unavailable(message)
+        } else {
+            StateError::Corrupt(message)
+        }
+    }
 }
 
 /// Largest batch written in one transaction.
@@ -33,7 +60,7 @@ const QUEUE: usize = 100_000;
 enum Command {
     Record(CheckInRecord),
     /// A check-in that offered a release: acknowledged once committed.
-    Offer(CheckInRecord, oneshot::Sender<Result<(), String>>),
+    Offer(CheckInRecord, oneshot::Sender<Result<(), WriteFailed>>),
     Report(PendingReport),
     Flush(oneshot::Sender<()>),
 }
@@ -51,7 +78,7 @@ impl CheckInWriter {
             let mut batch = Vec::with_capacity(BATCH);
             let mut reports: Vec<PendingReport> = Vec::new();
             let mut waiting = Vec::new();
-            let mut offers: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+            let mut offers: Vec<oneshot::Sender<Result<(), WriteFailed>>> = Vec::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(cmd) = next.take() {
@@ -73,7 +100,7 @@ impl CheckInWriter {
                     if let Err(e) = &result {
                         tracing::warn!(error = %e, records = batch.len(), "could not record check-ins");
                     }
-                    let result = result.map_err(|e| e.to_string());
+                    let result = result.map_err(|e| WriteFailed::of(&e));
                     for done in offers.drain(..) {
                         let _ = done.send(result.clone());
                     }
@@ -91,8 +118,9 @@ impl CheckInWriter {
                             }
                         }
                         Err(e) => {
+                            let failed = WriteFailed::of(&e);
                             for r in reports.drain(..) {
-                                let _ = r.done.send(Err(e.to_string()));
+                                let _ = r.done.send(Err(failed.clone()));
                             }
                         }
                     }
@@ -119,7 +147,7 @@ impl CheckInWriter {
         }
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StateError::Corrupt(format!("recording the offer: {e}"))),
+            Ok(Err(e)) => Err(e.into_state_error("recording the offer")),
             Err(_) => Err(StateError::Corrupt("the record writer has stopped".into())),
         }
     }
@@ -144,7 +172,7 @@ impl CheckInWriter {
         }
         match wait.await {
             Ok(Ok(offered)) => Ok(offered),
-            Ok(Err(e)) => Err(StateError::Corrupt(format!("recording the report: {e}"))),
+            Ok(Err(e)) => Err(e.into_state_error("recording the report")),
             Err(_) => Err(StateError::Corrupt("the record writer has stopped".into())),
         }
     }

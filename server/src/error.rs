@@ -24,7 +24,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    pub retry_after: Option<u32>,
 }
+
+/// `Retry-After` of a 503 for a store that is unavailable: long enough for a database restart
+/// or a full disk's alert to be acted on to matter, short enough that devices and the publish
+/// tooling retry soon after it recovers (the server itself needs no restart).
+pub const STORAGE_RETRY_AFTER_SECONDS: u32 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -32,7 +39,20 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+    /// 503 `storage_unavailable` with Retry-After: `store` cannot serve or take this request
+    /// now. The cause goes to the log only; the caller learns which store and when to retry.
+    pub fn storage_unavailable(store: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%store, cause = %cause, "storage unavailable");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("the {store} is unavailable for now: retry in {STORAGE_RETRY_AFTER_SECONDS} s"),
+        );
+        e.retry_after = Some(STORAGE_RETRY_AFTER_SECONDS);
+        e
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -59,7 +79,13 @@ impl IntoResponse for ApiError {
             error: self.code.to_string(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -68,6 +94,9 @@ impl From<StateError> for ApiError {
         match e {
             StateError::Conflict { .. } | StateError::FileExists(_) => {
                 ApiError::conflict(e.to_string())
+            }
+            StateError::Unavailable(cause) => {
+                ApiError::storage_unavailable("state database", cause)
             }
             other => ApiError::internal(other.to_string()),
         }
@@ -85,6 +114,7 @@ impl From<BlobError> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }
             BlobError::Interrupted(_) => ApiError::bad_request(e.to_string()),
+            BlobError::Unavailable(cause) => ApiError::storage_unavailable("blob store", cause),
             BlobError::Io(_) => ApiError::internal(e.to_string()),
         }
     }
@@ -242,5 +272,51 @@ impl From<FleetError> for ApiError {
             FleetError::UnknownProduct(_) => ApiError::not_found("unknown_product", e.to_string()),
             FleetError::State(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that is unavailable for now is a 503 with Retry-After and the JSON body, never
+    /// a 500 carrying the cause.
+    #[test]
+    fn unavailable_stores_answer_503_with_retry_after() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let read_only = std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        let errors: Vec<ApiError> = vec![
+            StateError::from(sqlx::Error::PoolTimedOut).into(),
+            StateError::from(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            )))
+            .into(),
+            BlobError::from(full).into(),
+            BlobError::from(read_only).into(),
+        ];
+        for e in errors {
+            assert_eq!(
+                (e.status, e.code, e.retry_after),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    Some(STORAGE_RETRY_AFTER_SECONDS)
+                ),
+                "{e:?}"
+            );
+            let response = e.into_response();
+            assert_eq!(
+                response.headers()[axum::http::header::RETRY_AFTER],
+                STORAGE_RETRY_AFTER_SECONDS.to_string().as_str()
+            );
+        }
+        // other storage faults stay 500s without Retry-After
+        let other: ApiError = BlobError::from(std::io::Error::other("bad")).into();
+        assert_eq!(
+            (other.status, other.retry_after),
+            (StatusCode::INTERNAL_SERVER_ERROR, None)
+        );
+        let other: ApiError = StateError::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

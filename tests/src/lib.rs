@@ -72,7 +72,23 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(bin("airlock-server"))
+        Self::start_wrapped(dir, &[], extra)
+    }
+
+    /// [`Server::start_with`], run through `wrapper` (a command that ends by executing the
+    /// arguments it is given, e.g. a script that mounts a file system first): the child is the
+    /// server itself once the wrapper has exec'd it.
+    pub fn start_wrapped(dir: &Path, wrapper: &[&str], extra: &[&str]) -> Server {
+        let server = bin("airlock-server");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&server);
+                c
+            }
+            None => Command::new(&server),
+        };
+        let mut child = command
             .args([
                 "serve",
                 "--data",
@@ -135,6 +151,36 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The admin token `airlock-server init` wrote into `dir/admin.token`.
+pub fn admin_token(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// The consistent-snapshot URL of a target: `<dir>/<sha256>.<file>`.
+pub fn target_url(server: &Server, name: &str, content: &[u8]) -> String {
+    let (dir, file) = name.rsplit_once('/').unwrap();
+    format!(
+        "{}/tuf/targets/{dir}/{}.{file}",
+        server.url,
+        sha256_hex(content)
+    )
+}
+
+/// Waits (at most 20 s) until `f` holds.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 
@@ -276,6 +322,18 @@ fn log_skip(test: &str, why: &str) {
 pub fn skip_without_privilege(test: &str, why: &str) {
     eprintln!("\n*** SKIPPED {test}: {why} (needs a privilege this machine refuses) ***\n");
     log_skip(test, why);
+}
+
+/// Whether this test process runs as root (uid 0), read from /proc (no libc call).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
 }
 
 /// The workspace root.

@@ -564,15 +564,3 @@ state > after-dir.txt
         before
     );
 }
-
-/// Whether this test process runs as root (uid 0), read from /proc (no libc call).
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}

@@ -6,8 +6,6 @@
 
 use airlock_e2e::*;
 use serde_json::Value;
-use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn shared_flags(pg: &str, endpoint: &str, bucket: &str) -> Vec<String> {
     [
@@ -22,35 +20,6 @@ fn shared_flags(pg: &str, endpoint: &str, bucket: &str) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
-}
-
-fn admin_token(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-/// The consistent-snapshot URL of a target: `<dir>/<sha256>.<file>`.
-fn target_url(server: &Server, name: &str, content: &[u8]) -> String {
-    let (dir, file) = name.rsplit_once('/').unwrap();
-    format!(
-        "{}/tuf/targets/{dir}/{}.{file}",
-        server.url,
-        sha256_hex(content)
-    )
-}
-
-/// Waits (at most 20 s) until `f` holds.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

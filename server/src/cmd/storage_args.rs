@@ -24,6 +24,12 @@ pub struct StorageArgs {
     /// Path-style bucket addressing (most self-hosted S3 servers need it).
     #[arg(long, global = true, env = "AIRLOCK_S3_PATH_STYLE")]
     s3_path_style: bool,
+    /// Seconds one request to the S3 service may take to connect and to answer (uploads: a
+    /// second more per MiB); beyond that the blob store counts as unavailable (503 with
+    /// Retry-After) and the request is retried (3 attempts in all).
+    #[arg(long, global = true, env = "AIRLOCK_S3_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    s3_timeout_seconds: u64,
 }
 
 impl StorageArgs {
@@ -36,6 +42,7 @@ impl StorageArgs {
                 c.endpoint = self.s3_endpoint.clone();
                 c.region = self.s3_region.clone();
                 c.path_style = self.s3_path_style;
+                c.timeout = std::time::Duration::from_secs(self.s3_timeout_seconds);
                 Some(c)
             }
         };

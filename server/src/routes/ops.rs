@@ -73,6 +73,16 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// How long /readyz waits for each store's answer.
+const READINESS_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether a store's probe answered "ok" within [`READINESS_PROBE_TIMEOUT`].
+async fn answers_in_time(probe: impl std::future::Future<Output = bool>) -> bool {
+    tokio::time::timeout(READINESS_PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or(false)
+}
+
 /// Readiness: the state store and the blob store answer.
 ///
 /// Ready does not require a published repository (`published` says whether there is one).
@@ -87,10 +97,13 @@ pub async fn healthz() -> Json<Health> {
 )]
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let checked = app.readiness.get(std::time::Instant::now(), async {
-        Ok::<_, std::convert::Infallible>((
-            app.state.check().await.is_ok(),
-            app.blobs.check().await.is_ok(),
-        ))
+        // a store that does not answer within the probe's time is not ready: a probe must
+        // not hang with it (a database restarting, an S3 service that went silent)
+        let (state_ok, blobs_ok) = tokio::join!(
+            answers_in_time(async { app.state.check().await.is_ok() }),
+            answers_in_time(async { app.blobs.check().await.is_ok() }),
+        );
+        Ok::<_, std::convert::Infallible>((state_ok, blobs_ok))
     });
     let (state_ok, blobs_ok) = match checked.await {
         Ok(pair) => pair,

@@ -38,12 +38,34 @@ impl IntoResponses for RateLimited {
     }
 }
 
-/// 500: a fault of ours (storage, signing).
+/// 500: a fault of ours (signing, invalid stored data); 503 `storage_unavailable`: a store is
+/// unavailable for now (database unreachable or locked, disk full or read-only, S3 failing),
+/// retry after `Retry-After` seconds.
 pub struct ServerFault;
 
 impl IntoResponses for ServerFault {
     fn responses() -> Responses {
-        Responses::from([error(500, "Server fault")])
+        let (status, unavailable) = error(
+            503,
+            "A store is unavailable for now (`storage_unavailable`); retry after `Retry-After` seconds",
+        );
+        let unavailable = match unavailable {
+            RefOr::T(mut response) => {
+                response.headers.insert(
+                    "Retry-After".to_string(),
+                    utoipa::openapi::HeaderBuilder::new()
+                        .schema(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::Integer),
+                        )
+                        .description(Some("Seconds after which the request may succeed"))
+                        .build(),
+                );
+                RefOr::T(response)
+            }
+            other => other,
+        };
+        Responses::from([error(500, "Server fault"), (status, unavailable)])
     }
 }
 

@@ -22,7 +22,33 @@ pub enum BlobError {
     #[error("upload interrupted: {0}")]
     Interrupted(String),
     #[error("blob storage: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// The store cannot take or serve blobs for now (disk full, read-only, the S3 service
+    /// failing or not answering): the request may be retried.
+    #[error("blob storage unavailable: {0}")]
+    Unavailable(std::io::Error),
+}
+
+impl From<std::io::Error> for BlobError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::TimedOut
+            | ErrorKind::ResourceBusy => BlobError::Unavailable(e),
+            _ => BlobError::Io(e),
+        }
+    }
+}
+
+impl BlobError {
+    /// Whether the failure is the store's condition rather than the request's (answered 503
+    /// with Retry-After: the same request may succeed later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BlobError::Unavailable(_))
+    }
 }
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

@@ -27,7 +27,14 @@ pub struct S3Config {
     pub region: String,
     /// Path-style addressing (`http://host/bucket/key`), which most self-hosted servers need.
     pub path_style: bool,
+    /// Time limit of one attempt of a request to the service (connecting, and waiting for its
+    /// answer; uploads get a second more per MiB). A service that does not answer in time
+    /// counts as unavailable, like one answering 5xx.
+    pub timeout: std::time::Duration,
 }
+
+/// Default of [`S3Config::timeout`].
+pub const DEFAULT_S3_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl S3Config {
     /// Parses `s3://bucket` or `s3://bucket/some/prefix`.
@@ -61,6 +68,7 @@ impl S3Config {
             endpoint: None,
             region: "us-east-1".to_string(),
             path_style: false,
+            timeout: DEFAULT_S3_TIMEOUT,
         })
     }
 }
@@ -75,23 +83,42 @@ pub struct S3Blobs {
     spool: PathBuf,
 }
 
-fn s3_error<E, R>(what: &str, e: SdkError<E, R>) -> BlobError
+fn s3_error<E>(what: &str, e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> BlobError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let detail = match &e {
+    let (detail, passing) = match &e {
         SdkError::ServiceError(s) => {
             let err = s.err();
-            format!(
-                "{} ({})",
-                err.message().unwrap_or("no message"),
-                err.code().unwrap_or("no code")
+            let status = s.raw().status().as_u16();
+            (
+                format!(
+                    "{} ({}, HTTP {status})",
+                    err.message().unwrap_or("no message"),
+                    err.code().unwrap_or("no code")
+                ),
+                // the service's own fault or throttling (500 InternalError, 503 SlowDown ...)
+                status >= 500 || status == 429,
             )
         }
-        other => airlock_core::error_chain(other),
+        // no answer in time, no connection, or a cut-off answer: the service, not the request
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            (airlock_core::error_chain(&e), true)
+        }
+        other => (airlock_core::error_chain(other), false),
     };
-    BlobError::Io(std::io::Error::other(format!("S3 {what}: {detail}")))
+    let error = std::io::Error::other(format!("S3 {what}: {detail}"));
+    if passing {
+        BlobError::Unavailable(error)
+    } else {
+        BlobError::Io(error)
+    }
+}
+
+/// The time limit of one attempt to upload `len` bytes: the configured limit plus a second
+/// per MiB (a slow link must not cut a large part off; a silent service still fails in time).
+fn upload_timeout(base: std::time::Duration, len: u64) -> std::time::Duration {
+    base + std::time::Duration::from_secs(len >> 20)
 }
 
 fn is_not_found<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
@@ -127,7 +154,13 @@ impl S3Blobs {
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new(config.region.clone()))
             .credentials_provider(credentials)
-            .force_path_style(config.path_style);
+            .force_path_style(config.path_style)
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(config.timeout)
+                    .operation_attempt_timeout(config.timeout)
+                    .build(),
+            );
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -153,6 +186,16 @@ impl S3Blobs {
         Ok(format!("{}sha256/{sha256}", self.config.prefix))
     }
 
+    /// A per-operation override giving an upload of `len` bytes its time limit.
+    fn upload_config(&self, len: u64) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(self.config.timeout)
+                .operation_attempt_timeout(upload_timeout(self.config.timeout, len))
+                .build(),
+        )
+    }
+
     async fn upload(&self, key: &str, file: &Path, len: u64) -> Result<(), BlobError> {
         if len <= PART_SIZE {
             let body = S3Body::from_path(file)
@@ -164,6 +207,8 @@ impl S3Blobs {
                 .key(key)
                 .content_length(i64::try_from(len).unwrap_or(i64::MAX))
                 .body(body)
+                .customize()
+                .config_override(self.upload_config(len))
                 .send()
                 .await
                 .map_err(|e| s3_error("put_object", e))?;
@@ -203,6 +248,8 @@ impl S3Blobs {
                     .part_number(number)
                     .content_length(i64::try_from(n).unwrap_or(i64::MAX))
                     .body(body)
+                    .customize()
+                    .config_override(self.upload_config(n))
                     .send()
                     .await
                     .map_err(|e| s3_error("upload_part", e))?;
@@ -377,6 +424,7 @@ mod tests {
             endpoint: Some(endpoint.clone()),
             region: "us-east-1".into(),
             path_style: true,
+            timeout: DEFAULT_S3_TIMEOUT,
         };
         let sdk = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

@@ -16,13 +16,68 @@ pub enum StateError {
     #[error("metadata file {0} already exists")]
     FileExists(String),
     #[error("state database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+    /// The database cannot be reached or cannot take writes for now (connection lost, locked
+    /// longer than the busy timeout, disk full, read-only): the request may be retried.
+    #[error("state database unavailable: {0}")]
+    Unavailable(String),
     #[error("state database schema: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("state database holds invalid data: {0}")]
     Corrupt(String),
     #[error("state database holds invalid data: unsupported state database URL {0:?}: use postgres://... or sqlite://PATH")]
     UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StateError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_transient(&e) {
+            StateError::Unavailable(e.to_string())
+        } else {
+            StateError::Db(e)
+        }
+    }
+}
+
+impl StateError {
+    /// Whether the failure is the store's condition rather than the request's or the data's
+    /// (answered 503 with Retry-After: the same request may succeed later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StateError::Unavailable(_))
+    }
+}
+
+/// Whether a database error is a condition of the database that passes (connection lost or
+/// refused, server restarting, locked, disk full, read-only), not a fault of the query or data.
+fn is_transient(e: &sqlx::Error) -> bool {
+    use sqlx::error::DatabaseError;
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // primary result codes (the low byte of an extended code): BUSY 5, LOCKED 6,
+                // NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14
+                let code = sqlite
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .unwrap_or(0);
+                return matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14);
+            }
+            // PostgreSQL SQLSTATE: 08 connection exception, 53 insufficient resources (disk
+            // full, too many connections), 57P01-03 shutting down / starting up, 25006
+            // read-only transaction (a standby), 40001/40P01 serialization failure / deadlock
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || matches!(code.as_ref(), "25006" | "40001" | "40P01")
+        }
+        _ => false,
+    }
 }
 
 /// Times are stored as Unix milliseconds (BIGINT) in every table.
