@@ -309,7 +309,7 @@ pub async fn rollout_status(
     tag = "admin",
     params(
         ReleasePath,
-        ("action" = String, Path, description = "`pause`, `resume` or `abort`"),
+        ("action" = String, Path, description = "`pause`, `resume` or `abort`", example = "pause"),
     ),
     request_body(content = Option<RolloutAction>, description = "Optional; an empty body records a default reason"),
     responses(
