@@ -330,10 +330,11 @@ pub async fn rollout_action(
     Path((product, version, action)): Path<(String, String, String)>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<RolloutStatus>, ApiError> {
+    // no body, or JSON `null`: the document's body is optional (`Option<RolloutAction>`)
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<RolloutAction>>(&body)?.unwrap_or_default()
     };
     Ok(Json(
         crate::rollouts::act(&app, &product, &version, &action, req.reason).await?,
