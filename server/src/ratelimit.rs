@@ -103,20 +103,38 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Who the client is: the peer, or, when the peer is a trusted proxy, the last address in its
-/// `X-Forwarded-For` (the one that proxy appended; earlier ones the client could have forged).
+/// Who the client is: the peer, or, when the peer is a trusted proxy, the address that proxy
+/// appended to `X-Forwarded-For` (its last entry; earlier ones the client could have written).
+/// When that address is a trusted proxy too, the entry before it is believed, and so on. An
+/// entry that is no address (`unknown`, an obfuscated name) ends the walk at the proxy that
+/// sent it: skipping it would believe an entry the client wrote.
 pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
-    if !trusted.iter().any(|c| c.contains(peer)) {
-        return peer;
-    }
-    headers
+    let is_proxy = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    // right to left; a line that is not text counts as one entry that is no address
+    let mut entries = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer)
+        .rev()
+        .flat_map(|line| line.to_str().unwrap_or("?").rsplit(','));
+    let mut client = peer;
+    while is_proxy(client) {
+        match entries.next().and_then(forwarded_address) {
+            Some(ip) => client = ip,
+            None => break,
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: `192.0.2.1`, `2001:db8::1`, or with a port as some proxies
+/// write it (`192.0.2.1:4711`, `[2001:db8::1]:4711`, `[2001:db8::1]`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 pub struct Limiter {
@@ -272,5 +290,37 @@ mod tests {
         assert!("::ffff:10.0.0.5"
             .parse::<IpAddr>()
             .is_ok_and(|ip| trusted[0].contains(ip)));
+    }
+
+    /// The client writes what it likes before the proxy's entry; only the proxy's counts.
+    #[test]
+    fn only_the_entry_a_trusted_proxy_appended_is_believed() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let from = |lines: &[&str]| {
+            let mut headers = axum::http::HeaderMap::new();
+            for line in lines {
+                headers.append("x-forwarded-for", line.parse().unwrap());
+            }
+            client_ip(proxy, &headers, &trusted)
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // an entry that is no address ends the walk at the proxy, never at a forged entry
+        assert_eq!(from(&["192.0.2.1, unknown"]), proxy);
+        assert_eq!(from(&["192.0.2.1,"]), proxy);
+        assert_eq!(from(&["192.0.2.1", "unknown"]), proxy);
+        // with a port, as some proxies write it
+        assert_eq!(from(&["192.0.2.1, 203.0.113.9:4711"]), ip("203.0.113.9"));
+        assert_eq!(from(&["[2001:db8::5]:4711"]), ip("2001:db8::5"));
+        assert_eq!(from(&["[2001:db8::5]"]), ip("2001:db8::5"));
+        // one entry per line: the last line is the nearest proxy's
+        assert_eq!(from(&["192.0.2.1", "203.0.113.9"]), ip("203.0.113.9"));
+        // a chain of trusted proxies: the first address from the right that is not one of them
+        assert_eq!(
+            from(&["192.0.2.1, 198.51.100.7, 10.1.1.1"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(from(&["10.1.1.1"]), ip("10.1.1.1"), "nothing before it");
+        assert_eq!(from(&[]), proxy, "no header: the proxy itself");
     }
 }

@@ -1,5 +1,6 @@
 //! Admin and device authentication run before a handler reads the body: a request without
-//! valid credentials is refused (401/403) whatever it sends.
+//! valid credentials is refused (401/403) whatever it sends. With them, a body the API document
+//! allows is read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -99,4 +100,24 @@ async fn credentials_are_checked_before_the_body() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+/// Found by schemathesis (scripts/api-fuzz): the document gives a rollout action an optional
+/// body (`Option<RolloutAction>`, so JSON `null` is allowed), which the server refused with 400.
+#[tokio::test]
+async fn a_rollout_action_takes_no_body_null_or_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = server(tmp.path()).await;
+    let pause = format!("{url}/v1/admin/rollouts/acme-cam/1.0.0/pause");
+    // read, then answered for the rollout that does not exist
+    for body in ["", "null", "{}", r#"{"reason": "canary crashed"}"#] {
+        let (status, answer) = post(&pause, Some(ADMIN), body.as_bytes().to_vec()).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (404, Some("unknown_product")),
+            "{body:?}: {answer}"
+        );
+    }
+    let (status, _) = post(&pause, Some(ADMIN), b"\"soon\"".to_vec()).await;
+    assert_eq!(status, 400, "not a rollout action");
 }

@@ -71,6 +71,7 @@ impl Server {
         Self::start_with(dir, &[])
     }
 
+    /// `extra` may replace the defaults of `--listen`, `--device-rate` and `--device-auth`.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         Self::start_wrapped(dir, &[], extra)
     }
@@ -93,11 +94,14 @@ impl Server {
                 "serve",
                 "--data",
                 "srv",
-                "--listen",
-                "127.0.0.1:0",
                 "--admin-token-file",
                 "admin.token",
             ])
+            .args(if extra.contains(&"--listen") {
+                &[][..]
+            } else {
+                &["--listen", "127.0.0.1:0"][..]
+            })
             // every test client is 127.0.0.1: per-client limits are tested on their own
             .args(if extra.contains(&"--device-rate") {
                 &[][..]

@@ -309,7 +309,7 @@ pub async fn rollout_status(
     tag = "admin",
     params(
         ReleasePath,
-        ("action" = String, Path, description = "`pause`, `resume` or `abort`"),
+        ("action" = String, Path, description = "`pause`, `resume` or `abort`", example = "pause"),
     ),
     request_body(content = Option<RolloutAction>, description = "Optional; an empty body records a default reason"),
     responses(
@@ -330,10 +330,11 @@ pub async fn rollout_action(
     Path((product, version, action)): Path<(String, String, String)>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<RolloutStatus>, ApiError> {
+    // no body, or JSON `null`: the document's body is optional (`Option<RolloutAction>`)
     let req: RolloutAction = if body.is_empty() {
         RolloutAction::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<RolloutAction>>(&body)?.unwrap_or_default()
     };
     Ok(Json(
         crate::rollouts::act(&app, &product, &version, &action, req.reason).await?,

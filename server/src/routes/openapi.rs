@@ -4,7 +4,8 @@
 //! (or a documented one is not routed).
 
 use axum::Json;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
@@ -53,7 +54,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         admin::fleet,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerSchemes, &HeadLikeGet),
+    modifiers(&BearerSchemes, &HeadersAreNeverNull, &HeadLikeGet),
     tags(
         (name = "tuf", description = "The TUF repository, readable by any TUF client"),
         (name = "devices", description = "Device enrolment, check-in (the update decision) and reports"),
@@ -92,6 +93,43 @@ impl Modify for BearerSchemes {
                  unless the server runs with --device-auth open",
             ),
         );
+    }
+}
+
+/// A header parameter is sent or not; `Option<String>` in an annotation means "not required",
+/// never a JSON `null` (which utoipa also writes into its type, so that a client generated from
+/// the document, or schemathesis, sent `If-None-Match: null`).
+struct HeadersAreNeverNull;
+
+impl Modify for HeadersAreNeverNull {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.head,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.parameter_in != ParameterIn::Header {
+                        continue;
+                    }
+                    if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema {
+                        if let SchemaType::Array(types) = &object.schema_type {
+                            let mut types = types.iter().filter(|t| **t != Type::Null);
+                            if let (Some(only), None) = (types.next(), types.next()) {
+                                object.schema_type = SchemaType::Type(only.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -145,11 +183,16 @@ impl utoipa::PartialSchema for Binary {
 
 impl utoipa::ToSchema for Binary {}
 
+// The patterns say what the server's checks accept (`airlock_core::names::check_product_id`,
+// besides the reserved role names; `deviceauth::check_device_id`; lowercase hex digests), so a
+// client generated from this document, or schemathesis, knows before the server answers 400.
+
 /// `{product}` in an operation's path.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ProductPath {
-    /// Product id
+    /// Product id: lowercase letters, digits and `-`, up to 63
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$", example = "acme-cam")]
     pub product: String,
 }
 
@@ -157,9 +200,11 @@ pub struct ProductPath {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ReleasePath {
-    /// Product id
+    /// Product id: lowercase letters, digits and `-`, up to 63
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$", example = "acme-cam")]
     pub product: String,
     /// Release version (semver)
+    #[param(example = "1.2.0")]
     pub version: String,
 }
 
@@ -167,7 +212,11 @@ pub struct ReleasePath {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct BlobPath {
-    /// Hex SHA-256 of the content
+    /// Hex SHA-256 of the content (lowercase)
+    #[param(
+        pattern = "^[0-9a-f]{64}$",
+        example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )]
     pub sha256: String,
 }
 
@@ -176,6 +225,7 @@ pub struct BlobPath {
 #[into_params(parameter_in = Path)]
 pub struct DevicePath {
     /// 1-128 characters of A-Z a-z 0-9 . _ : -
+    #[param(pattern = "^[A-Za-z0-9._:-]{1,128}$", example = "cam-0001")]
     pub device_id: String,
 }
 
@@ -534,6 +584,49 @@ mod tests {
             schemas["RolloutStatus"]["properties"]["started_at"]["format"],
             "date-time"
         );
+    }
+
+    /// Found by schemathesis (scripts/api-fuzz, docs/fuzzing.md): header parameters typed
+    /// `["string", "null"]` made it send `If-None-Match: null`; path parameters without the
+    /// server's rules made it expect 2xx for ids the server refuses with 400; a target path
+    /// holding `/` was never tried, as nothing said a parameter may hold one.
+    #[test]
+    fn parameters_say_what_a_client_may_send() {
+        let doc = document();
+        let mut patterns = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let (name, schema) = (p["name"].as_str().unwrap(), &p["schema"]);
+                    let what = format!("{method} {path} {name}");
+                    if p["in"] == "header" {
+                        assert_eq!(schema["type"], "string", "{what}: text or absent");
+                        assert_eq!(p["required"], false, "{what}");
+                    }
+                    if p["in"] != "path" {
+                        continue;
+                    }
+                    let example = p["example"].as_str().unwrap_or_default();
+                    match name {
+                        "product" => {
+                            assert!(airlock_core::names::check_product_id(example).is_ok())
+                        }
+                        "device_id" => {
+                            assert!(crate::deviceauth::check_device_id(example).is_ok())
+                        }
+                        "sha256" => assert!(airlock_core::names::is_sha256_hex(example), "{what}"),
+                        _ => continue,
+                    }
+                    assert!(schema["pattern"].is_string(), "{what}: the server's rule");
+                    patterns += 1;
+                }
+            }
+        }
+        assert!(patterns >= 14, "{patterns} path parameters with a pattern");
+        let target = &doc["paths"]["/tuf/targets/{path}"]["get"]["parameters"][0];
+        assert_eq!(target["name"], "path");
+        assert!(target["example"].as_str().unwrap().contains('/'));
     }
 
     #[test]

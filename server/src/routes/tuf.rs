@@ -116,7 +116,7 @@ pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, 
     path = "/tuf/metadata/{file}",
     tag = "tuf",
     params(
-        ("file" = String, Path, description = "e.g. `timestamp.json`, `1.root.json`, `7.snapshot.json`, `3.acme-cam.json`"),
+        ("file" = String, Path, description = "e.g. `timestamp.json`, `1.root.json`, `7.snapshot.json`, `3.acme-cam.json`", example = "timestamp.json"),
         ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client has: 304 when it is current"),
     ),
     responses(
@@ -199,7 +199,8 @@ pub fn parse_target_path(path: &str) -> Option<(String, String)> {
     path = "/tuf/targets/{path}",
     tag = "tuf",
     params(
-        ("path" = String, Path, description = "Consistent-snapshot target path, may contain `/`: `acme-cam/<sha256>.fw.bin`"),
+        ("path" = String, Path, description = "Consistent-snapshot target path, may contain `/`: `acme-cam/<sha256>.fw.bin`",
+            example = "acme-cam/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.fw-1.2.0.bin"),
         ("Range" = Option<String>, Header, description = "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`"),
         ("If-Range" = Option<String>, Header, description = "The ETag the client's partial copy has; another one gets the whole file"),
         ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client has: 304 when it is current"),
