@@ -7,7 +7,8 @@
 //! and which faults it meets, all drawn from the scenario's seed, so a run is reproducible.
 //!
 //! - [`spec`]: the scenario file;
-//! - [`setup`]: the lab with the scenario's products and first releases, and the fleet;
+//! - [`setup`]: the lab with the scenario's products and first releases, and the fleet, whose
+//!   shares are exact counts ([`shares`], which also gives the smallest fleet a scenario needs);
 //! - [`steps`]: the step loop, with [`events`] (releases, rollouts, support changes);
 //! - [`expect`]: the checks a run ends with;
 //! - [`output`]: the files of `--out` and the terminal summary, with [`chart`].
@@ -17,6 +18,7 @@ pub mod events;
 pub mod expect;
 pub mod output;
 pub mod setup;
+pub mod shares;
 pub mod spec;
 pub mod steps;
 pub mod timeline;
@@ -114,6 +116,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 /// Runs a scenario to the end: setup, the step loop, the checks, the output.
 pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
+    shares::check_fleet_size(scn)?;
     let wall = std::time::Instant::now();
     let mut stage = setup::stage(scn).await?;
     let mut devices = setup::fleet(scn, &stage.lab);
