@@ -123,6 +123,33 @@ fn a_bad_release_is_paused_by_the_server() {
         s["events"]["download_interrupted"].as_u64().unwrap_or(0) > 0,
         "{s}"
     );
+    // issue 14: each chart marks what happened and why; counts without decimals
+    for chart in ["versions.svg", "rollouts.svg", "failures.svg"] {
+        let svg = std::fs::read_to_string(dir.join("out").join(chart)).unwrap();
+        for label in [
+            "1.3.0 started, wave 2%",
+            "1.3.0 wave 20%",
+            "1.3.0 paused by health rule: ",
+        ] {
+            assert!(svg.contains(label), "{chart}: no {label:?}");
+        }
+    }
+    let versions = std::fs::read_to_string(dir.join("out/versions.svg")).unwrap();
+    let decimals: Vec<&str> = versions
+        .split("</text>")
+        .filter_map(|part| part.rsplit_once('>'))
+        .map(|(_, text)| text.trim())
+        .filter(|text| text.contains('.') && text.parse::<f64>().is_ok())
+        .collect();
+    assert!(decimals.is_empty(), "decimals on the axes: {decimals:?}");
+    // the pause is on the timeline when it happened, not at the end of the run
+    let timeline = std::fs::read_to_string(dir.join("out/timeline.jsonl")).unwrap();
+    let paused = timeline
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "rollout_paused")
+        .unwrap();
+    assert!(paused["hours"].as_f64().unwrap() < 120.0, "{paused}");
 }
 
 /// Issue 12, item 5: devices that were never offered a release report it `failed`; only the
