@@ -246,7 +246,28 @@ fn drills_against_a_server_that_requires_device_authentication() {
     story_repo(dir);
     let server = Server::start_with(dir, &["--device-auth", "required"]);
     publish(dir, &server);
-    let drill_token = enrolment_token(dir, &server, r#"{"product": "acme-cam", "drill": true}"#);
+    // as docs/attacks.md makes it: the first line of `airlock enrolment-token create --drill`
+    let created = ok(
+        dir,
+        "airlock",
+        &[
+            "enrolment-token",
+            "create",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--product",
+            "acme-cam",
+            "--uses",
+            "25",
+            "--expires-in",
+            "1h",
+            "--drill",
+        ],
+    );
+    assert!(created.contains("drill token"), "{created}");
+    let drill_token = created.lines().next().unwrap().to_string();
     let attack = |token: &str| {
         run(
             dir,
