@@ -34,6 +34,7 @@ async fn check_in_until(
             let device = Device {
                 id: format!("cam-{}", n % 500),
                 enrolled_product: None,
+                drill: false,
             };
             let req = CheckInRequest {
                 product: CAM.into(),

@@ -273,6 +273,11 @@ pub struct EnrolmentTokenRequest {
     /// always one use; a product token without `uses` is unlimited until it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<TokenUses>,
+    /// A token for attack drills (`airlock-sim attack --server`): the devices it enrols are
+    /// answered as any other, but none of their check-ins or reports is recorded, so they
+    /// never count in fleet figures, compliance reports or a rollout's health.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 /// How many enrolments a token allows: a count, or `"unlimited"` (until it expires).
@@ -334,6 +339,9 @@ pub struct EnrolmentTokenResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: jiff::Timestamp,
     pub uses: TokenUses,
+    /// A drill token (see [`EnrolmentTokenRequest::drill`]).
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// One enrolment token in `GET /v1/admin/enrolment-tokens` (never the token itself).
@@ -352,6 +360,9 @@ pub struct EnrolmentTokenInfo {
     pub revoked: bool,
     /// `active`, `expired`, `used_up` or `revoked`.
     pub state: String,
+    /// A drill token (see [`EnrolmentTokenRequest::drill`]).
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// `POST /v1/admin/devices/{device_id}/revoke` and `.../reinstate` answer.
@@ -380,6 +391,10 @@ pub struct EnrolResponse {
     /// The device's own credential for check-ins and reports (`Authorization: Bearer ...`);
     /// shown once, the server keeps only its digest.
     pub credential: String,
+    /// Enrolled with a drill token: the server records none of this device's check-ins or
+    /// reports (see [`EnrolmentTokenRequest::drill`]).
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// `GET /v1/admin/products/{product}/fleet`: what the server knows of one product's fleet, from

@@ -166,6 +166,11 @@ pub struct Device {
     pub id: String,
     /// The product the device enrolled for; `None` with `--device-auth open`.
     pub enrolled_product: Option<String>,
+    /// A drill device (enrolled with a drill token): answered as any device, but none of its
+    /// check-ins or reports is recorded, so attack drills never count in fleet figures or a
+    /// rollout's health. With `--device-auth open` a device is a drill device when it sends a
+    /// valid drill credential (anyone may check in there, so a missing or wrong one is ignored).
+    pub drill: bool,
 }
 
 impl Device {
@@ -190,13 +195,26 @@ impl FromRequestParts<AppState> for Device {
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
         crate::deviceauth::check_device_id(&id)?;
-        let enrolled_product = match app.config.device_auth {
-            DeviceAuth::Required => Some(app.credentials.check(&id, &parts.headers)?),
-            DeviceAuth::Open => None,
-        };
-        Ok(Device {
-            id,
-            enrolled_product,
+        Ok(match app.config.device_auth {
+            DeviceAuth::Required => {
+                let enrolled = app.credentials.check(&id, &parts.headers)?;
+                Device {
+                    id,
+                    enrolled_product: Some(enrolled.product),
+                    drill: enrolled.drill,
+                }
+            }
+            DeviceAuth::Open => {
+                let drill = app
+                    .credentials
+                    .check(&id, &parts.headers)
+                    .is_ok_and(|enrolled| enrolled.drill);
+                Device {
+                    id,
+                    enrolled_product: None,
+                    drill,
+                }
+            }
         })
     }
 }

@@ -54,7 +54,8 @@ pub fn device_state(req: &CheckInRequest) -> Result<DeviceState, CheckInError> {
     })
 }
 
-/// Decides what `device` should do, records its check-in and answers.
+/// Decides what `device` should do, records its check-in (unless it is a drill device) and
+/// answers.
 pub async fn check_in(
     app: &AppState,
     device: &Device,
@@ -84,7 +85,13 @@ pub async fn check_in(
         |r| hold_expired(r, now) || crate::rollouts::released_to(&rollouts, r, &device.id, now),
         &policy,
     );
-    record(app, &device.id, &req, &decision, now).await?;
+    if device.drill {
+        // answered as any device, recorded nowhere: drills must not count in fleet figures
+        tracing::info!(device = %device.id, product = %req.product, drill = true,
+            "check-in of a drill device: answered, not recorded");
+    } else {
+        record(app, &device.id, &req, &decision, now).await?;
+    }
     let mut answer = CheckInResponse::from_decision(decision);
     match &mut answer {
         CheckInResponse::UpToDate { deferred: d } => *d = deferred,

@@ -209,10 +209,10 @@ impl Credentials {
         self.update_live(digest.as_deref(), None);
     }
 
-    /// Checks the bearer credential of `device_id` and answers the product it enrolled for:
-    /// refused when missing, wrong or of an unknown device (401, one answer for all three) or,
-    /// to the holder of the right credential, when the device is revoked (403).
-    pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<String, DeviceAuthError> {
+    /// Checks the bearer credential of `device_id` and answers what it enrolled as: refused
+    /// when missing, wrong or of an unknown device (401, one answer for all three) or, to the
+    /// holder of the right credential, when the device is revoked (403).
+    pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<Enrolled, DeviceAuthError> {
         let presented =
             crate::auth::bearer_token(headers).ok_or(DeviceAuthError::Unauthenticated)?;
         // hashed before the lookup, so an unknown id costs the same as a wrong credential
@@ -230,8 +230,19 @@ impl Credentials {
         if c.revoked {
             return Err(DeviceAuthError::Revoked(device_id.to_string()));
         }
-        Ok(c.product.clone())
+        Ok(Enrolled {
+            product: c.product.clone(),
+            drill: c.drill,
+        })
     }
+}
+
+/// What a device's valid credential says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    pub product: String,
+    /// Enrolled with a drill token: nothing it sends is recorded.
+    pub drill: bool,
 }
 
 #[cfg(test)]
@@ -264,6 +275,7 @@ mod tests {
             product: "acme-cam".into(),
             credential_sha256: sha256_hex(&secret),
             revoked: false,
+            drill: false,
         }]);
         (c, secret)
     }
@@ -283,7 +295,8 @@ mod tests {
         let checked = c.check(id, headers).and_then(|enrolled| {
             let device = Device {
                 id: id.into(),
-                enrolled_product: Some(enrolled),
+                enrolled_product: Some(enrolled.product),
+                drill: enrolled.drill,
             };
             product.map_or(Ok(()), |p| device.check_product(p))
         });

@@ -158,6 +158,7 @@ pub fn token_info(t: &EnrolmentToken, now: jiff::Timestamp) -> EnrolmentTokenInf
         uses_left: uses(t.uses_left),
         revoked: t.revoked,
         state: token_state(t, now).to_string(),
+        drill: t.drill,
     }
 }
 
@@ -176,7 +177,7 @@ pub async fn create_token(
             "admin",
             "enrolment_token.create",
             &serde_json::json!({"id": stored.id, "product": req.product, "device_id": req.device_id,
-                "expires_at": stored.expires, "uses": uses(stored.uses_left)}),
+                "expires_at": stored.expires, "uses": uses(stored.uses_left), "drill": stored.drill}),
         )
         .await?;
     Ok(EnrolmentTokenResponse {
@@ -186,6 +187,7 @@ pub async fn create_token(
         device_id: stored.device_id,
         expires_at: stored.expires,
         uses: uses(stored.uses_left),
+        drill: stored.drill,
     })
 }
 
@@ -210,6 +212,7 @@ pub async fn new_token(
         expires,
         uses_left,
         revoked: false,
+        drill: req.drill,
     };
     state.insert_enrolment_token(&stored).await?;
     Ok((token, stored))
@@ -252,7 +255,8 @@ pub async fn enrol(
     let (response, record) =
         enrol_device(app.state.as_ref(), device_id, req, app.clock.now()).await?;
     app.credentials.set(record);
-    tracing::info!(device = %response.device_id, product = %response.product, "device enrolled");
+    tracing::info!(device = %response.device_id, product = %response.product,
+        drill = response.drill, "device enrolled");
     Ok(response)
 }
 
@@ -266,17 +270,21 @@ pub async fn enrol_device(
 ) -> Result<(EnrolResponse, DeviceCredential), EnrolmentError> {
     check_device_id(&device_id)?;
     let credential = random_secret();
-    let record = DeviceCredential {
+    let mut record = DeviceCredential {
         device_id: device_id.clone(),
         product: req.product.clone(),
         credential_sha256: sha256_hex(&credential),
         revoked: false,
+        drill: false,
     };
     let refusal = match state
         .enrol_with_token(&sha256_hex(req.token.trim()), &record, now)
         .await?
     {
-        EnrolOutcome::Enrolled => None,
+        EnrolOutcome::Enrolled { drill } => {
+            record.drill = drill;
+            None
+        }
         EnrolOutcome::NoUsableToken => Some(Refusal::NoUsableToken),
         EnrolOutcome::DeviceKnown => Some(Refusal::DeviceKnown),
     };
@@ -289,6 +297,7 @@ pub async fn enrol_device(
             device_id,
             product: req.product,
             credential,
+            drill: record.drill,
         },
         record,
     ))

@@ -37,13 +37,19 @@ pub fn validate(report: &DeviceReport) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Records a report; true if it counts (its release was offered to the device).
+/// Records a report; true if it counts (its release was offered to the device). A drill
+/// device's report is neither recorded nor counted.
 pub async fn record(
     app: &AppState,
     device: &Device,
     report: DeviceReport,
 ) -> Result<bool, ReportError> {
     validate(&report)?;
+    if device.drill {
+        tracing::info!(device = %device.id, version = %report.version, status = report.status.as_str(),
+            drill = true, "report of a drill device: not recorded, not counted");
+        return Ok(false);
+    }
     // Written after the device's check-in record (its product), in a shared transaction.
     let offered = app
         .check_ins

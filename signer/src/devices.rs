@@ -67,7 +67,11 @@ pub fn render_tokens(list: &[EnrolmentTokenInfo]) -> String {
             t.device_id.as_deref().unwrap_or("(any)"),
             t.expires_at,
             t.uses_left,
-            t.state
+            if t.drill {
+                format!("{} (drill)", t.state)
+            } else {
+                t.state.clone()
+            }
         ));
     }
     out

@@ -99,6 +99,42 @@ fn every_drill_ends_as_expected_in_the_lab() {
     assert!(err.contains("unknown drill"), "{err}");
 }
 
+/// The product's fleet figures as the compliance report reads them, without what changes with
+/// the clock alone (when they were computed, the instants of the history).
+fn fleet(dir: &Path, server: &Server, product: &str) -> Value {
+    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let mut figures: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/products/{product}/fleet", server.url))
+        .bearer_auth(admin.trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let figures_map = figures.as_object_mut().unwrap();
+    figures_map.remove("generated_at");
+    let history = figures_map.remove("history").unwrap_or_default();
+    let counts: Vec<Value> = history
+        .as_array()
+        .map(|points| points.iter().map(|p| p["versions"].clone()).collect())
+        .unwrap_or_default();
+    figures_map.insert("history_counts".into(), Value::from(counts));
+    figures
+}
+
+/// POST /v1/admin/enrolment-tokens with the admin token; the token.
+fn enrolment_token(dir: &Path, server: &Server, body: &str) -> String {
+    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let token: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(admin.trim())
+        .body(body.to_string())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    token["token"].as_str().unwrap().to_string()
+}
+
 fn attack_server(dir: &Path, server: &Server, device: [&str; 3], names: &[&str]) -> Value {
     let mut args = vec![
         "attack",
@@ -193,6 +229,14 @@ fn drills_against_a_running_server() {
     let d = by_name(&drills_of(&summary), "hidden-end-of-support").clone();
     assert_eq!(d["observed"], "notice shown", "{d:#}");
     assert_eq!(d["passed"], true, "{d:#}");
+
+    // issue 14: the drill devices (made drill devices with the admin token, on a server with
+    // --device-auth open) are nowhere in the fleet figures
+    for product in ["acme-cam", "acme-old"] {
+        let figures = fleet(dir, &server, product);
+        assert_eq!(figures["devices"], 0, "{figures:#}");
+        assert_eq!(figures["versions"], serde_json::json!([]), "{figures:#}");
+    }
 }
 
 #[test]
@@ -202,19 +246,30 @@ fn drills_against_a_server_that_requires_device_authentication() {
     story_repo(dir);
     let server = Server::start_with(dir, &["--device-auth", "required"]);
     publish(dir, &server);
-    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
-    let token: serde_json::Value = reqwest::blocking::Client::new()
-        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
-        .bearer_auth(admin.trim())
-        .body(r#"{"product": "acme-cam"}"#)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
-    // twice: drill devices get fresh ids each run, so enrolments never collide
-    for _ in 0..2 {
-        let out = run(
+    // as docs/attacks.md makes it: the first line of `airlock enrolment-token create --drill`
+    let created = ok(
+        dir,
+        "airlock",
+        &[
+            "enrolment-token",
+            "create",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--product",
+            "acme-cam",
+            "--uses",
+            "25",
+            "--expires-in",
+            "1h",
+            "--drill",
+        ],
+    );
+    assert!(created.contains("drill token"), "{created}");
+    let drill_token = created.lines().next().unwrap().to_string();
+    let attack = |token: &str| {
+        run(
             dir,
             "airlock-sim",
             &[
@@ -232,10 +287,22 @@ fn drills_against_a_server_that_requires_device_authentication() {
                 "--security-version",
                 "2",
                 "--enrol-token",
-                &token,
+                token,
                 "--json",
             ],
-        );
+        )
+    };
+    // an ordinary token would make the drill devices count in the fleet: refused before any
+    // drill runs
+    let ordinary = enrolment_token(dir, &server, r#"{"product": "acme-cam", "uses": 5}"#);
+    let out = attack(&ordinary);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a drill token"), "{err}");
+    assert!(err.contains("enrolment-token create --drill"), "{err}");
+    // twice: drill devices get fresh ids each run, so enrolments never collide
+    for _ in 0..2 {
+        let out = attack(&drill_token);
         assert!(
             out.status.success(),
             "{}\n{}",
@@ -249,4 +316,114 @@ fn drills_against_a_server_that_requires_device_authentication() {
             "{text}"
         );
     }
+}
+
+/// The lines of the first `sh` block in `doc` that form the command containing `needle`
+/// (continuation lines joined), as written there.
+fn documented_command(doc: &str, needle: &str) -> String {
+    let text = std::fs::read_to_string(workspace_root().join(doc)).unwrap();
+    let mut command = String::new();
+    for line in text.lines().map(str::trim) {
+        if command.is_empty() && !line.contains(needle) {
+            continue;
+        }
+        command.push_str(line.trim_end_matches('\\'));
+        command.push(' ');
+        if !line.ends_with('\\') {
+            return command;
+        }
+    }
+    panic!("{doc} has no command with {needle:?}");
+}
+
+/// Issue 14: the drill command docs/compliance.md gives for evidence from a server runs as
+/// written against a server that requires device authentication (the default): every drill
+/// that can run there passes (none ends in 401), and the fleet figures the compliance report
+/// shows do not change.
+#[test]
+fn the_documented_server_drill_command_passes_and_leaves_the_fleet_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(dir, &["--device-auth", "required"]);
+    publish(dir, &server);
+    // one real device, so the figures are not empty: it enrols and installs 1.2.0
+    let token = enrolment_token(dir, &server, r#"{"product": "acme-cam", "uses": 1}"#);
+    ok(
+        dir,
+        "airlock-sim",
+        &[
+            "device",
+            "--server",
+            &server.url,
+            "--trusted-root",
+            "repo/metadata/1.root.json",
+            "--state",
+            "cam-1",
+            "--id",
+            "cam-1",
+            "--product",
+            "acme-cam",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "2",
+            "--enrol-token",
+            &token,
+        ],
+    );
+    let before = fleet(dir, &server, "acme-cam");
+    assert_eq!(before["devices"], 1, "{before:#}");
+
+    let command = documented_command("docs/compliance.md", "attack --all --json --server $URL");
+    std::fs::create_dir_all(dir.join("evidence")).unwrap();
+    let bin_dir = bin("airlock-sim").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .env("URL", &server.url)
+        .env("PATH", path)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("evidence/server-attacks.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["mode"], "server");
+    let drills = drills_of(&summary);
+    assert_eq!(drills.len(), ALL.len());
+    for d in &drills {
+        assert!(!d["reason"].as_str().unwrap().contains("401"), "{d:#}");
+        if d["ran"] == true {
+            assert_eq!(d["passed"], true, "{d:#}");
+        }
+    }
+    assert_eq!(summary["failed"], 0, "{summary:#}");
+    // the drills this server has the preconditions for: each enrols, checks in and refreshes
+    // (each ended in 401 when the documented command gave no credential)
+    for name in [
+        "arbitrary-software",
+        "rollback-timestamp",
+        "rollback-snapshot",
+        "indefinite-freeze",
+        "endless-data",
+        "wrong-signature",
+        "below-threshold",
+    ] {
+        assert_eq!(
+            by_name(&drills, name)["passed"],
+            true,
+            "{name}: {summary:#}"
+        );
+    }
+    assert_eq!(fleet(dir, &server, "acme-cam"), before);
 }

@@ -6,7 +6,8 @@
 //! Without a server the drills run in a lab built in a temporary directory
 //! ([`crate::lab::catalogue::drills`]), where every precondition exists. With `--server` they
 //! run against that server, for the device the command line describes; a drill whose
-//! preconditions that server lacks is reported as "not run", with the reason.
+//! preconditions that server lacks is reported as "not run", with the reason. There the drill
+//! devices enrol as drill devices ([`enrol`]), so the server keeps them out of its fleet figures.
 //!
 //! - [`drills`]: the drill table (name, attack, lab device, expected refusal kinds);
 //! - [`attacks`]: what the proxy does for each attack;
@@ -17,6 +18,7 @@
 pub mod attacks;
 pub mod ctx;
 pub mod drills;
+pub mod enrol;
 pub mod judge;
 pub mod survey;
 
@@ -69,7 +71,8 @@ pub struct ServerTarget {
     pub trusted_root: PathBuf,
     pub device: DeviceSpec,
     pub admin_token: Option<String>,
-    /// For servers that require device authentication: drill devices enrol with it.
+    /// A drill enrolment token (`airlock enrolment-token create --drill`) the drill devices
+    /// enrol with; without it the command makes one with `admin_token`.
     pub enrol_token: Option<String>,
 }
 
@@ -206,45 +209,50 @@ pub async fn run(opts: &AttackOptions) -> Result<AttackSummary> {
             (result?, "lab", "lab (temporary)".to_string())
         }
         Some(target) => {
-            let work = tempfile::Builder::new()
-                .prefix("airlock-attack-devices-")
-                .tempdir()
-                .context("creating a temporary directory")?;
-            let mut survey = survey::survey(&client, &target.url).await?;
-            if let Some(token) = &target.admin_token {
-                let has_older = older_version(
-                    &client,
-                    &target.url,
-                    "timestamp.json",
-                    survey.timestamp.version,
-                )
-                .await?
-                .is_some();
-                if !has_older {
-                    resign(&client, &target.url, token).await?;
-                    survey = survey::survey(&client, &target.url).await?;
-                }
-            }
-            let ctx = Ctx {
-                upstream: target.url.clone(),
-                proxy: Proxy::start(target.url.clone(), client.clone()).await?,
-                client: client.clone(),
-                trusted_root: target.trusted_root.clone(),
-                work: work.path().to_path_buf(),
-                revoked: None,
-                id_prefix: {
-                    use rand_core::RngCore;
-                    format!("attack-{:08x}", rand_core::OsRng.next_u32())
-                },
-                enrol_token: target.enrol_token.clone(),
-                device: Some(target.device.clone()),
-                survey,
+            let id_prefix = {
+                use rand_core::RngCore;
+                format!("attack-{:08x}", rand_core::OsRng.next_u32())
             };
-            (
-                run_drills(&ctx, &specs).await,
-                "server",
-                target.url.to_string(),
-            )
+            // before anything changes on the server
+            let enrolment =
+                enrol::drill_enrolment(&client, target, &id_prefix, specs.len()).await?;
+            let result = async {
+                let work = tempfile::Builder::new()
+                    .prefix("airlock-attack-devices-")
+                    .tempdir()
+                    .context("creating a temporary directory")?;
+                let mut survey = survey::survey(&client, &target.url).await?;
+                if let Some(token) = &target.admin_token {
+                    let has_older = older_version(
+                        &client,
+                        &target.url,
+                        "timestamp.json",
+                        survey.timestamp.version,
+                    )
+                    .await?
+                    .is_some();
+                    if !has_older {
+                        resign(&client, &target.url, token).await?;
+                        survey = survey::survey(&client, &target.url).await?;
+                    }
+                }
+                let ctx = Ctx {
+                    upstream: target.url.clone(),
+                    proxy: Proxy::start(target.url.clone(), client.clone()).await?,
+                    client: client.clone(),
+                    trusted_root: target.trusted_root.clone(),
+                    work: work.path().to_path_buf(),
+                    revoked: None,
+                    id_prefix,
+                    enrol_token: Some(enrolment.token.clone()),
+                    device: Some(target.device.clone()),
+                    survey,
+                };
+                Ok::<_, anyhow::Error>(run_drills(&ctx, &specs).await)
+            }
+            .await;
+            enrol::finish(&client, target, &enrolment).await;
+            (result?, "server", target.url.to_string())
         }
     };
     let passed = reports.iter().filter(|r| r.passed).count();

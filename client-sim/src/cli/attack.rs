@@ -38,12 +38,14 @@ pub struct AttackArgs {
     /// With --server: the simulated device's security version.
     #[arg(long, requires = "server", env = "AIRLOCK_ATTACK_SECURITY_VERSION")]
     security_version: Option<u64>,
-    /// With --server: the admin token, to re-sign when the server has only one timestamp.
+    /// With --server: the admin token (scopes publish and devices), to re-sign when the server
+    /// has only one timestamp and to make the run's drill enrolment token.
     #[arg(long, requires = "server", env = "AIRLOCK_ATTACK_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
-    /// With --server, when it requires device authentication: an enrolment token for the
-    /// product (drill devices enrol with it).
-    #[arg(long, requires = "server", env = "AIRLOCK_ENROL_TOKEN")]
+    /// With --server: a drill enrolment token for the product (`airlock enrolment-token create
+    /// --drill`); the drill devices enrol with it, so the server keeps them out of its fleet
+    /// figures. Without it, --admin-token-file makes one (and revokes it afterwards).
+    #[arg(long, requires = "server", env = "AIRLOCK_ATTACK_ENROL_TOKEN")]
     enrol_token: Option<String>,
 }
 

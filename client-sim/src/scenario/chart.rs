@@ -1,13 +1,15 @@
 //! Charts of a scenario run, as SVG: fleet versions over time, rollout waves against installs,
 //! and each rollout's failure rate against its pause threshold. Drawn as the compliance
 //! report's charts are ([`airlock_report::chart`]: one palette, axis layout and line styles).
+//! Every chart marks what happened to the rollouts ([`rollout_events`]: started, each wave,
+//! paused and why, resumed, aborted, complete), so one chart tells what happened and why.
 
 use anyhow::Result;
 use std::collections::BTreeSet;
 
-use airlock_report::chart::{Axis, Legend, LineChart, LineStyle, Series};
+use airlock_report::chart::{Axis, Legend, LineChart, LineStyle, Marker, Series};
 
-use super::Sample;
+use super::{RolloutSample, Sample};
 
 const SIZE: (u32, u32) = (900, 420);
 /// Width of the y axis' label area, in pixels (the x axis' is 36).
@@ -21,7 +23,14 @@ fn x_axis(samples: &[Sample]) -> Axis<'static> {
     )
 }
 
-fn chart(title: String, x: Axis<'static>, y: Axis<'static>, legend: Legend) -> LineChart<'static> {
+/// A chart of `samples` with the rollouts' events marked.
+fn chart(
+    samples: &[Sample],
+    title: String,
+    x: Axis<'static>,
+    y: Axis<'static>,
+    legend: Legend,
+) -> LineChart<'static> {
     LineChart {
         size: SIZE,
         caption: Some(title),
@@ -29,7 +38,88 @@ fn chart(title: String, x: Axis<'static>, y: Axis<'static>, legend: Legend) -> L
         y,
         legend,
         series: Vec::new(),
+        markers: rollout_events(samples),
     }
+}
+
+/// Why a rollout paused, short enough for a marker: the health rule's figures, or the
+/// operator's reason.
+fn pause_label(reason: Option<&str>) -> String {
+    let Some(reason) = reason else {
+        return "paused".into();
+    };
+    // the server's "health rule <rule> tripped: <figures>, last from device <id>"
+    match reason.split_once(" tripped: ") {
+        Some((_, figures)) => {
+            let figures = figures.split(", last from").next().unwrap_or(figures);
+            format!("paused by health rule: {figures}")
+        }
+        None => format!("paused: {reason}"),
+    }
+}
+
+/// What changed in a rollout between two samples, as marker labels; `reached` is the wave the
+/// rollout had reached when it was last open (a wave that opened during a pause shows when the
+/// rollout resumes).
+fn changes(before: Option<&RolloutSample>, reached: f64, now: &RolloutSample) -> Vec<String> {
+    let wave = |r: &RolloutSample| {
+        format!(
+            "wave {}%",
+            airlock_report::chart::number_label(&r.reached_percent)
+        )
+    };
+    let Some(before) = before else {
+        return vec![format!("started, {}", wave(now))];
+    };
+    let mut labels = Vec::new();
+    if now.state != before.state {
+        labels.push(match (before.state.as_str(), now.state.as_str()) {
+            (_, "paused") => pause_label(now.reason.as_deref()),
+            ("paused", "active") => "resumed".into(),
+            (_, "aborted") => match &now.reason {
+                Some(reason) => format!("aborted: {reason}"),
+                None => "aborted".into(),
+            },
+            (_, other) => other.to_string(),
+        });
+    }
+    if now.state == "active" && now.reached_percent > reached {
+        labels.push(wave(now));
+    }
+    labels
+}
+
+/// The rollouts' events at the sample where each was seen: started (with its first wave), each
+/// further wave, paused with the reason, resumed, aborted, complete. Labels name the version,
+/// or `product@version` when rollouts of several products ran.
+pub fn rollout_events(samples: &[Sample]) -> Vec<Marker> {
+    let names = rollout_names(samples);
+    let products: BTreeSet<&str> = names.iter().filter_map(|n| n.split('@').next()).collect();
+    let mut markers = Vec::new();
+    for name in &names {
+        let short = match name.split_once('@') {
+            Some((_, version)) if products.len() == 1 => version,
+            _ => name.as_str(),
+        };
+        let mut before: Option<&RolloutSample> = None;
+        let mut reached = 0.0;
+        for s in samples {
+            let Some(now) = s.rollouts.iter().find(|r| &r.rollout == name) else {
+                continue;
+            };
+            for label in changes(before, reached, now) {
+                markers.push(Marker {
+                    x: s.hours,
+                    label: format!("{short} {label}"),
+                });
+            }
+            if matches!(now.state.as_str(), "active" | "complete") {
+                reached = now.reached_percent;
+            }
+            before = Some(now);
+        }
+    }
+    markers
 }
 
 /// Devices per `product@version` over time.
@@ -43,9 +133,10 @@ pub fn versions(samples: &[Sample], title: &str) -> Result<String> {
         .unwrap_or(1)
         .max(1);
     let mut c = chart(
+        samples,
         format!("{title}: fleet versions"),
         x_axis(samples),
-        Axis::new("devices", 0.0..(top as f64 * 1.08), Y_LABELS),
+        Axis::counts("devices", top as u64, Y_LABELS),
         Legend::UpperRight,
     );
     c.series = keys
@@ -71,27 +162,41 @@ fn rollout_names(samples: &[Sample]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Each rollout's waves (share of the fleet reached, in percent; zero while paused) against
-/// the devices that installed it.
+/// The share of the fleet `rollout`'s waves reached, in percent, at each sample: while it is
+/// paused or aborted (nobody new is released to) the level it had reached, not 0 as if it had
+/// never started; the markers say why it stands still.
+pub fn wave_reached(samples: &[Sample], rollout: &str) -> Vec<(f64, f64)> {
+    let mut held = 0.0;
+    samples
+        .iter()
+        .filter_map(|s| {
+            s.rollouts.iter().find(|r| r.rollout == rollout).map(|r| {
+                if matches!(r.state.as_str(), "active" | "complete") {
+                    held = r.reached_percent;
+                }
+                (s.hours, held)
+            })
+        })
+        .collect()
+}
+
+/// Each rollout's waves (share of the fleet reached, in percent; held at the level reached
+/// while the rollout is paused or aborted, when nobody new is released to) against the devices
+/// that installed it.
 pub fn rollouts(samples: &[Sample], title: &str) -> Result<String> {
     let mut c = chart(
+        samples,
         format!("{title}: rollout waves"),
         x_axis(samples),
         Axis::new("percent", 0.0..105.0, Y_LABELS),
         Legend::UpperLeft,
     );
     for (i, name) in rollout_names(samples).iter().enumerate() {
-        let released = samples.iter().filter_map(|s| {
-            s.rollouts.iter().find(|r| &r.rollout == name).map(|r| {
-                let open = matches!(r.state.as_str(), "active" | "complete");
-                (s.hours, if open { r.reached_percent } else { 0.0 })
-            })
-        });
         c.series.push(Series {
             name: format!("{name}: wave reached (%)"),
             color: i,
             style: LineStyle::Solid,
-            points: released.collect(),
+            points: wave_reached(samples, name),
         });
         // installs as a share of the devices that ran the product at the first sample
         let product = name.split('@').next().unwrap_or("");
@@ -142,6 +247,7 @@ pub fn failures(samples: &[Sample], title: &str) -> Result<String> {
     let x = x_axis(samples);
     let range = x.range.clone();
     let mut c = chart(
+        samples,
         format!("{title}: failure rate vs pause threshold"),
         x,
         Axis::new("percent of reporting devices", 0.0..(top * 1.2), Y_LABELS),
@@ -175,4 +281,127 @@ pub fn failures(samples: &[Sample], title: &str) -> Result<String> {
         }
     }
     Ok(c.svg()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const PAUSE: &str = "health rule failures>=5% after 20 reports tripped: 2 failed of 20 reports (10.0%), last from device dev-000005";
+
+    /// A rollout that starts at 2%, reaches 20%, is paused by its health rule while its waves
+    /// would go on to 60%, resumed, then aborted; 600 devices.
+    fn samples() -> Vec<Sample> {
+        let steps: [(f64, &str, f64, Option<&str>); 7] = [
+            (0.0, "", 0.0, None),
+            (6.0, "active", 2.0, None),
+            (30.0, "active", 20.0, None),
+            (40.0, "paused", 20.0, Some(PAUSE)),
+            (54.0, "paused", 60.0, Some(PAUSE)),
+            (60.0, "active", 60.0, Some("resumed by operator")),
+            (70.0, "aborted", 60.0, Some("boot loop")),
+        ];
+        steps
+            .iter()
+            .map(|&(hours, state, reached, reason)| Sample {
+                hours,
+                versions: BTreeMap::from([
+                    ("acme-cam@1.2.0".to_string(), 580),
+                    ("acme-cam@1.3.0".to_string(), 20),
+                ]),
+                rollouts: if state.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![RolloutSample {
+                        rollout: "acme-cam@1.3.0".into(),
+                        state: state.into(),
+                        reached_percent: reached,
+                        installed: 18,
+                        failed: 2,
+                        threshold_percent: Some(5.0),
+                        reason: reason.map(String::from),
+                    }]
+                },
+            })
+            .collect()
+    }
+
+    /// The text nodes of an SVG.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("</text>")
+            .filter_map(|part| part.rsplit_once('>').map(|(_, t)| t.trim().to_string()))
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_rollout_event_is_marked_with_its_reason() {
+        let labels: Vec<(f64, String)> = rollout_events(&samples())
+            .into_iter()
+            .map(|m| (m.x, m.label))
+            .collect();
+        assert_eq!(
+            labels,
+            vec![
+                (6.0, "1.3.0 started, wave 2%".to_string()),
+                (30.0, "1.3.0 wave 20%".to_string()),
+                (
+                    40.0,
+                    "1.3.0 paused by health rule: 2 failed of 20 reports (10.0%)".to_string()
+                ),
+                (60.0, "1.3.0 resumed".to_string()),
+                (60.0, "1.3.0 wave 60%".to_string()),
+                (70.0, "1.3.0 aborted: boot loop".to_string()),
+            ]
+        );
+        // on every chart, as text beside the marker lines
+        let samples = samples();
+        for svg in [
+            versions(&samples, "t").unwrap(),
+            rollouts(&samples, "t").unwrap(),
+            failures(&samples, "t").unwrap(),
+        ] {
+            let found = texts(&svg);
+            for label in [
+                "1.3.0 started, wave 2%",
+                "1.3.0 paused by health rule: 2 failed of 20 reports (10.0%)",
+                "1.3.0 resumed; 1.3.0 wave 60%",
+                "1.3.0 aborted: boot loop",
+            ] {
+                assert!(found.iter().any(|t| t == label), "{label} not in {found:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_paused_rollout_keeps_the_wave_it_reached() {
+        let line = wave_reached(&samples(), "acme-cam@1.3.0");
+        assert_eq!(
+            line,
+            vec![
+                (6.0, 2.0),
+                (30.0, 20.0),
+                (40.0, 20.0),
+                (54.0, 20.0),
+                (60.0, 60.0),
+                (70.0, 60.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn device_counts_are_whole_numbers() {
+        let counts = texts(&versions(&samples(), "t").unwrap());
+        assert!(counts.iter().any(|t| t == "600"), "{counts:?}");
+        let decimal = |t: &String| t.contains('.') && t.parse::<f64>().is_ok();
+        assert!(
+            !counts.iter().any(decimal),
+            "decimals on a count: {counts:?}"
+        );
+        // hours and percent too: no "20.0"
+        let percents = texts(&rollouts(&samples(), "t").unwrap());
+        assert!(percents.iter().any(|t| t == "100"), "{percents:?}");
+        assert!(!percents.iter().any(decimal), "{percents:?}");
+    }
 }

@@ -7,7 +7,8 @@
 //! and which faults it meets, all drawn from the scenario's seed, so a run is reproducible.
 //!
 //! - [`spec`]: the scenario file;
-//! - [`setup`]: the lab with the scenario's products and first releases, and the fleet;
+//! - [`setup`]: the lab with the scenario's products and first releases, and the fleet, whose
+//!   shares are exact counts ([`shares`], which also gives the smallest fleet a scenario needs);
 //! - [`steps`]: the step loop, with [`events`] (releases, rollouts, support changes);
 //! - [`expect`]: the checks a run ends with;
 //! - [`output`]: the files of `--out` and the terminal summary, with [`chart`].
@@ -17,6 +18,7 @@ pub mod events;
 pub mod expect;
 pub mod output;
 pub mod setup;
+pub mod shares;
 pub mod spec;
 pub mod steps;
 pub mod timeline;
@@ -61,6 +63,9 @@ pub struct RolloutSample {
     pub failed: usize,
     /// The health rule's failure threshold, in percent.
     pub threshold_percent: Option<f64>,
+    /// Why the state last changed (the health rule's figures, an operator's reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,8 +117,26 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The simulated time (ms from the start) of the sample from which `rollout` stayed paused.
+fn paused_since(samples: &[Sample], rollout: &str) -> Option<i64> {
+    let mut since = None;
+    for s in samples {
+        let paused = s
+            .rollouts
+            .iter()
+            .any(|r| r.rollout == rollout && r.state == RolloutState::Paused.as_str());
+        since = match (paused, since) {
+            (true, None) => Some((s.hours * 3_600_000.0).round() as i64),
+            (true, kept) => kept,
+            (false, _) => None,
+        };
+    }
+    since
+}
+
 /// Runs a scenario to the end: setup, the step loop, the checks, the output.
 pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
+    shares::check_fleet_size(scn)?;
     let wall = std::time::Instant::now();
     let mut stage = setup::stage(scn).await?;
     let mut devices = setup::fleet(scn, &stage.lab);
@@ -139,8 +162,13 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
         .collect();
     for r in &rollouts {
         if r.state == RolloutState::Paused.as_str() {
+            // at the step the pause was seen, not at the end of the run
+            let key = format!("{}@{}", r.product, r.version);
+            let when = paused_since(&tally.samples, &key)
+                .and_then(|offset| setup::at(stage.start, spec::Offset(offset)).ok())
+                .unwrap_or(end);
             stage.timeline.log(
-                end,
+                when,
                 "server",
                 "rollout_paused",
                 &r.version,

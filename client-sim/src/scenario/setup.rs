@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use airlock_core::release::ReleaseKind;
 
+use super::shares::{apportion, by_draw, pick};
 use super::spec::{self, draw, Offset, Scenario};
 use super::timeline::Timeline;
 use crate::device::{AgentConfig, DeviceConfig};
@@ -149,31 +150,51 @@ pub async fn stage(scn: &Scenario) -> Result<Stage> {
     Ok(stage)
 }
 
-/// The fleet: versions by share, check-in phase, skew and faults, all from the seed.
+/// The fleet: versions by share, check-in phase, skew and faults, all from the seed. Shares are
+/// exact counts of the fleet ([`super::shares`]), so they hold at any size.
 pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
-    let total_share: f64 = scn.fleet.mix.iter().map(|m| m.share).sum();
+    let n = scn.fleet.devices;
+    let ids: Vec<String> = (0..n).map(|i| format!("dev-{i:06}")).collect();
+    let every: Vec<usize> = (0..n).collect();
     let interval = scn.fleet.check_in_every.0;
     let f = &scn.faults;
-    (0..scn.fleet.devices)
-        .map(|i| {
-            let id = format!("dev-{i:06}");
-            let mut pick = draw(scn.seed, &format!("mix/{id}")) * total_share;
-            let mut member = &scn.fleet.mix[scn.fleet.mix.len() - 1];
-            for m in &scn.fleet.mix {
-                if pick < m.share {
-                    member = m;
-                    break;
-                }
-                pick -= m.share;
+    // the mix: devices in the order of their draws, the first ones to the first entry, ...
+    let mix_shares: Vec<f64> = scn.fleet.mix.iter().map(|m| m.share).collect();
+    let mut member_of = vec![0; n];
+    let mut in_order = by_draw(scn.seed, &every, |i| format!("mix/{}", ids[i])).into_iter();
+    for (entry, count) in apportion(&mix_shares, n).into_iter().enumerate() {
+        for i in in_order.by_ref().take(count) {
+            member_of[i] = entry;
+        }
+    }
+    let fleet_share =
+        |share: f64, what: &str| pick(scn.seed, n, &every, share, |i| format!("{what}/{}", ids[i]));
+    let offline = fleet_share(f.offline_share, "offline");
+    let corrupt = fleet_share(f.corrupt_share, "corrupt");
+    let false_reporter = fleet_share(f.false_report_share, "false-report");
+    // each failing release fails on exactly its share of its product's devices
+    let mut boot_fails: Vec<Vec<String>> = vec![Vec::new(); n];
+    for r in scn.releases.iter().filter(|r| r.failure_rate > 0.0) {
+        let of_product: Vec<usize> = every
+            .iter()
+            .copied()
+            .filter(|&i| scn.fleet.mix[member_of[i]].product == r.product)
+            .collect();
+        let fails = pick(scn.seed, n, &of_product, r.failure_rate, |i| {
+            format!("boot/{}/{}", ids[i], r.version)
+        });
+        for (i, list) in boot_fails.iter_mut().enumerate() {
+            if fails[i] {
+                list.push(r.version.to_string());
             }
-            let boot_fails = scn
-                .releases
-                .iter()
-                .filter(|r| r.product == member.product && r.failure_rate > 0.0)
-                .filter(|r| draw(scn.seed, &format!("boot/{id}/{}", r.version)) < r.failure_rate)
-                .map(|r| r.version.to_string())
-                .collect();
-            let offline = (draw(scn.seed, &format!("offline/{id}")) < f.offline_share).then_some((
+        }
+    }
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let member = &scn.fleet.mix[member_of[i]];
+            let boot_fails = std::mem::take(&mut boot_fails[i]);
+            let offline = offline[i].then_some((
                 f.offline_from.0,
                 f.offline_from.0.saturating_add(f.offline_for.0),
             ));
@@ -198,9 +219,8 @@ pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
                 next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,
                 skew_ms,
                 offline,
-                corrupt: draw(scn.seed, &format!("corrupt/{id}")) < f.corrupt_share,
-                false_reporter: draw(scn.seed, &format!("false-report/{id}"))
-                    < f.false_report_share,
+                corrupt: corrupt[i],
+                false_reporter: false_reporter[i],
                 running: format!("{}@{}", member.product, member.version),
                 interrupted: false,
             }

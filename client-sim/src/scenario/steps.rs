@@ -386,6 +386,7 @@ fn sample(
                 threshold_percent: r
                     .health
                     .map(|h| f64::from(h.max_failure_basis_points) / 100.0),
+                reason: r.reason.clone(),
             }
         })
         .collect();

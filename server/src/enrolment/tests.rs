@@ -20,6 +20,7 @@ fn request(device_id: Option<&str>, uses: Option<TokenUses>) -> EnrolmentTokenRe
         expires_in: None,
         expires_at: None,
         uses,
+        drill: false,
     }
 }
 
@@ -110,6 +111,7 @@ fn a_token_state_names_why_it_no_longer_enrols() {
         expires: now() + jiff::SignedDuration::from_hours(1),
         uses_left: Some(1),
         revoked: false,
+        drill: false,
     };
     assert_eq!(token_state(&t, now()), "active");
     t.uses_left = Some(0);
@@ -342,4 +344,40 @@ async fn every_refused_enrolment_gets_the_same_answer() {
         .collect();
     assert_eq!(answers[0], (403, "enrolment_refused", REFUSED.to_string()));
     assert!(answers.iter().all(|a| *a == answers[0]), "{answers:#?}");
+}
+
+/// Issue 14: a drill token's devices are drill devices (their credential says so, stored and
+/// read back); an ordinary token's are not.
+#[tokio::test]
+async fn a_drill_token_enrols_drill_devices_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = store(&dir).await;
+    let drill_request = EnrolmentTokenRequest {
+        drill: true,
+        ..request(None, Some(TokenUses::Count(2)))
+    };
+    let (drill_token, stored) = new_token(state.as_ref(), &drill_request, now())
+        .await
+        .unwrap();
+    assert!(stored.drill);
+    assert!(state.enrolment_tokens().await.unwrap()[0].drill);
+    let ordinary = token(&state, None, Some(TokenUses::Count(1))).await;
+    let (answer, record) = enrol_at(&state, "drill-1", &drill_token, now())
+        .await
+        .unwrap();
+    assert!(answer.drill && record.drill);
+    let (answer, record) = enrol_at(&state, "cam-1", &ordinary, now()).await.unwrap();
+    assert!(!answer.drill && !record.drill);
+    let mut stored: Vec<(String, bool)> = state
+        .credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.device_id, c.drill))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        vec![("cam-1".to_string(), false), ("drill-1".to_string(), true)]
+    );
 }

@@ -21,6 +21,8 @@ pub struct EnrolmentToken {
     /// Enrolments left; `None` for unlimited (until it expires).
     pub uses_left: Option<u64>,
     pub revoked: bool,
+    /// A token for attack drills: the devices it enrols are drill devices.
+    pub drill: bool,
 }
 
 /// A device's credential as stored (its sha256).
@@ -30,12 +32,15 @@ pub struct DeviceCredential {
     pub product: String,
     pub credential_sha256: String,
     pub revoked: bool,
+    /// Enrolled with a drill token: the server records none of its check-ins or reports.
+    pub drill: bool,
 }
 
 /// What became of an enrolment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnrolOutcome {
-    Enrolled,
+    /// Enrolled; `drill` when the token was a drill token (so is the credential).
+    Enrolled { drill: bool },
     /// No live token with this digest admits this product and device now (unknown, expired,
     /// used up, revoked, for another product or device): nothing was changed.
     NoUsableToken,
@@ -52,7 +57,8 @@ pub trait EnrolmentStore: Send + Sync {
     /// Revokes the token with this id; the token as it is now, `None` if there is none.
     async fn revoke_enrolment_token(&self, id: &str) -> Result<Option<EnrolmentToken>, StateError>;
     /// Uses the token with digest `token_sha256` once and stores `credential`, in one
-    /// transaction: either both happen or neither.
+    /// transaction: either both happen or neither. The credential is a drill credential when
+    /// the token is a drill token (whatever `credential.drill` says).
     async fn enrol_with_token(
         &self,
         token_sha256: &str,
@@ -68,7 +74,7 @@ pub trait EnrolmentStore: Send + Sync {
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked";
+    "id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked, drill";
 
 fn read_token(r: &sqlx::any::AnyRow) -> Result<EnrolmentToken, sqlx::Error> {
     let uses_left: Option<i64> = r.try_get("uses_left")?;
@@ -81,6 +87,7 @@ fn read_token(r: &sqlx::any::AnyRow) -> Result<EnrolmentToken, sqlx::Error> {
         expires: from_ms(r.try_get("expires_ms")?),
         uses_left: uses_left.map(|n| n.max(0) as u64),
         revoked: flag(r, "revoked")?,
+        drill: flag(r, "drill")?,
     })
 }
 
@@ -89,8 +96,9 @@ impl EnrolmentStore for SqlState {
     async fn insert_enrolment_token(&self, t: &EnrolmentToken) -> Result<(), StateError> {
         sqlx::query(
             "INSERT INTO enrolment_tokens
-                (id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                (id, token_sha256, product, device_id, created_ms, expires_ms, uses_left, revoked,
+                 drill)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&t.id)
         .bind(&t.token_sha256)
@@ -100,6 +108,7 @@ impl EnrolmentStore for SqlState {
         .bind(ms(t.expires))
         .bind(t.uses_left.map(super::sql::to_i64))
         .bind(i64::from(t.revoked))
+        .bind(i64::from(t.drill))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -155,16 +164,23 @@ impl EnrolmentStore for SqlState {
             tx.rollback().await?;
             return Ok(EnrolOutcome::NoUsableToken);
         }
+        let drill = sqlx::query("SELECT drill FROM enrolment_tokens WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| flag(&row, "drill"))?;
         // an enrolled or revoked id is never taken over: a revoked device stays revoked until
         // an operator reinstates it
         let inserted = sqlx::query(
-            "INSERT INTO device_credentials (device_id, product, credential_sha256, enrolled_ms, revoked)
-             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (device_id) DO NOTHING",
+            "INSERT INTO device_credentials
+                (device_id, product, credential_sha256, enrolled_ms, revoked, drill)
+             VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (device_id) DO NOTHING",
         )
         .bind(&c.device_id)
         .bind(&c.product)
         .bind(&c.credential_sha256)
         .bind(ms(at))
+        .bind(i64::from(drill))
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -172,13 +188,14 @@ impl EnrolmentStore for SqlState {
             return Ok(EnrolOutcome::DeviceKnown);
         }
         tx.commit().await?;
-        Ok(EnrolOutcome::Enrolled)
+        Ok(EnrolOutcome::Enrolled { drill })
     }
 
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError> {
         self.fetch_all_as(
             sqlx::query(
-                "SELECT device_id, product, credential_sha256, revoked FROM device_credentials",
+                "SELECT device_id, product, credential_sha256, revoked, drill
+                 FROM device_credentials",
             ),
             |r| {
                 Ok(DeviceCredential {
@@ -186,6 +203,7 @@ impl EnrolmentStore for SqlState {
                     product: r.try_get("product")?,
                     credential_sha256: r.try_get("credential_sha256")?,
                     revoked: flag(r, "revoked")?,
+                    drill: flag(r, "drill")?,
                 })
             },
         )

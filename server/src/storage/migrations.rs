@@ -39,6 +39,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0004_enrolment_token_limits.sql"),
         include_str!("../../migrations/0004_enrolment_token_limits.sql"),
     ),
+    (
+        5,
+        "drill devices",
+        include_str!("../../migrations/0005_drill_devices.sql"),
+        include_str!("../../migrations/0005_drill_devices.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.

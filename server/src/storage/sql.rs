@@ -246,6 +246,7 @@ mod tests {
             expires: now + jiff::SignedDuration::from_hours(1),
             uses_left: Some(1),
             revoked: false,
+            drill: false,
         };
         db.insert_enrolment_token(&token).await.unwrap();
         assert_eq!(db.enrolment_tokens().await.unwrap(), vec![token]);
@@ -254,10 +255,11 @@ mod tests {
             product: "acme-cam".into(),
             credential_sha256: "c1".into(),
             revoked: false,
+            drill: false,
         };
         assert_eq!(
             db.enrol_with_token("h1", &cred, now).await.unwrap(),
-            EnrolOutcome::Enrolled
+            EnrolOutcome::Enrolled { drill: false }
         );
         assert_eq!(
             db.enrol_with_token("h1", &cred, now).await.unwrap(),

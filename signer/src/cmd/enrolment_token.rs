@@ -58,6 +58,11 @@ pub enum Command {
         /// Expiry as an RFC 3339 time, e.g. 2027-01-31T00:00:00Z.
         #[arg(long, env = "AIRLOCK_ENROLMENT_TOKEN_CREATE_EXPIRES_AT")]
         expires_at: Option<jiff::Timestamp>,
+        /// A token for attack drills (`airlock-sim attack --server --enrol-token`): the server
+        /// answers the devices it enrols but records none of their check-ins or reports, so
+        /// they never count in fleet figures, reports or a rollout's health.
+        #[arg(long, env = "AIRLOCK_ENROLMENT_TOKEN_CREATE_DRILL")]
+        drill: bool,
     },
     /// List tokens: id, product, device, expiry, uses left, state (never the tokens).
     List {
@@ -82,6 +87,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             uses,
             expires_in,
             expires_at,
+            drill,
         } => {
             let req = EnrolmentTokenRequest {
                 product,
@@ -89,13 +95,15 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
                 expires_in,
                 expires_at,
                 uses,
+                drill,
             };
             let t = devices::create_token(&server.client()?, &req).await?;
             globals.print(&t, || {
                 format!(
-                    "{}\n(id {}: {} for {}, {} use(s), expires {}; shown once)\n",
+                    "{}\n(id {}: {}{} for {}, {} use(s), expires {}; shown once)\n",
                     t.token,
                     t.id,
+                    if t.drill { "drill token, " } else { "" },
                     t.product,
                     t.device_id.as_deref().unwrap_or("any new device"),
                     t.uses,
