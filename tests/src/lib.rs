@@ -72,6 +72,23 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        Self::spawn(dir, extra, None)
+    }
+
+    /// Like [`Server::start_with`], logging at info level into the file `log` (not a
+    /// terminal) for tests that read the log.
+    pub fn start_logging(dir: &Path, extra: &[&str], log: &Path) -> Server {
+        Self::spawn(dir, extra, Some(log))
+    }
+
+    fn spawn(dir: &Path, extra: &[&str], log: Option<&Path>) -> Server {
+        let (level, stderr) = match log {
+            Some(path) => (
+                "info",
+                Stdio::from(std::fs::File::create(path).expect("creating the server's log file")),
+            ),
+            None => ("warn", Stdio::inherit()),
+        };
         let mut child = Command::new(bin("airlock-server"))
             .args([
                 "serve",
@@ -96,9 +113,11 @@ impl Server {
             })
             .args(extra)
             .current_dir(dir)
-            .env("AIRLOCK_LOG", "warn")
+            .env("AIRLOCK_LOG", level)
+            .env_remove("NO_COLOR")
+            .env_remove("AIRLOCK_LOG_FORMAT")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("starting airlock-server");
         let stdout = child.stdout.take().unwrap();
