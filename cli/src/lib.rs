@@ -72,18 +72,29 @@ fn collect_envs(cmd: &clap::Command, out: &mut Vec<String>) {
 
 /// Logs to stderr with `tracing`; the filter comes from AIRLOCK_LOG or `default`, and
 /// `AIRLOCK_LOG_FORMAT=json` writes one JSON object per line (with the span fields, e.g. the
-/// request id) for log collectors.
+/// request id) for log collectors. Colours only on a terminal ([`log_colours`]).
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colours = log_colours(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     if std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().with_current_span(true).init();
     } else {
         builder.init();
     }
+}
+
+/// Whether log lines carry ANSI colour codes: only when stderr is a terminal (a log file or a
+/// collector would store the escape codes) and NO_COLOR (no-color.org) is unset or empty.
+pub fn log_colours(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The multi-threaded tokio runtime (`worker_threads` = one per core when `None`).
@@ -110,4 +121,23 @@ pub fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::Progress
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colours;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        let set = Some(std::ffi::OsStr::new("1"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, empty), "an empty NO_COLOR does not count");
+        assert!(!log_colours(true, set));
+        assert!(
+            !log_colours(false, None),
+            "a file or a pipe gets no escape codes"
+        );
+        assert!(!log_colours(false, set));
+    }
 }

@@ -243,13 +243,46 @@ pub struct RolloutStatus {
     pub started_at: jiff::Timestamp,
     /// The waves as given, e.g. `["1%@0h", "10%@24h"]`.
     pub waves: Vec<String>,
-    /// Share of the fleet the waves have reached now (percent).
+    /// The current wave's share of the fleet (percent of device buckets the waves have
+    /// opened now): the devices that may be offered the release, not the devices reached.
     pub reached_percent: f64,
     pub pause_if: Option<String>,
     /// Devices that reported this version installed / failed since the rollout started.
     pub installed: u64,
     pub failed: u64,
     pub failure_rate_percent: f64,
+    /// Devices the server has offered this release to (the devices reached).
+    #[serde(default)]
+    pub devices_offered: u64,
+    /// Devices of the product the server knows (by their last check-in).
+    #[serde(default)]
+    pub fleet_devices: u64,
+}
+
+/// One entry of the audit log (`GET /v1/admin/audit`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Increasing with every entry: the order they were written in.
+    pub id: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: jiff::Timestamp,
+    /// Who acted: `admin` (an admin token), `server` (the server by itself), `cli`.
+    pub actor: String,
+    /// What was done, e.g. `publish`, `rollout.start`, `rollout.auto_pause`.
+    pub action: String,
+    /// The action's details (for a refused publish: `ok`, `error`, `message`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}
+
+/// `GET /v1/admin/audit`: one page of entries, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; none when this is the last.
+    pub next_before: Option<u64>,
 }
 
 /// `POST /v1/admin/enrolment-tokens`: a token devices enrol with (per product, or for one

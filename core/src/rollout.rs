@@ -155,6 +155,11 @@ pub enum RolloutState {
     Paused,
     Aborted,
     Complete,
+    /// Ended by the server: the release was withdrawn (no longer in the published metadata).
+    Withdrawn,
+    /// Ended by the server: a newer security release of the product was published, which
+    /// devices are offered instead.
+    Superseded,
 }
 
 impl RolloutState {
@@ -165,6 +170,8 @@ impl RolloutState {
             RolloutState::Paused => "paused",
             RolloutState::Aborted => "aborted",
             RolloutState::Complete => "complete",
+            RolloutState::Withdrawn => "withdrawn",
+            RolloutState::Superseded => "superseded",
         }
     }
 
@@ -175,8 +182,19 @@ impl RolloutState {
             "paused" => RolloutState::Paused,
             "aborted" => RolloutState::Aborted,
             "complete" => RolloutState::Complete,
+            "withdrawn" => RolloutState::Withdrawn,
+            "superseded" => RolloutState::Superseded,
             _ => return None,
         })
+    }
+
+    /// Whether the rollout is over for good: nothing changes it any more (aborted, complete,
+    /// withdrawn, superseded). Held, active and paused rollouts are current.
+    pub fn is_ended(self) -> bool {
+        !matches!(
+            self,
+            RolloutState::Held | RolloutState::Active | RolloutState::Paused
+        )
     }
 }
 
@@ -218,14 +236,19 @@ impl Rollout {
             .unwrap_or(0)
     }
 
-    /// Whether the release is offered to `device_id` at `now`. Paused and aborted rollouts
-    /// offer it to nobody (devices not yet updated get the previous release again).
+    /// Whether the release is offered to `device_id` at `now`. Held, paused, aborted,
+    /// withdrawn and superseded rollouts offer it to nobody (devices not yet updated get the
+    /// previous release again, or the newer security release that superseded it).
     pub fn released_to(&self, device_id: &str, now: jiff::Timestamp) -> bool {
         match self.state {
             RolloutState::Active | RolloutState::Complete => {
                 bucket(&self.id, device_id) < self.reached(now)
             }
-            RolloutState::Held | RolloutState::Paused | RolloutState::Aborted => false,
+            RolloutState::Held
+            | RolloutState::Paused
+            | RolloutState::Aborted
+            | RolloutState::Withdrawn
+            | RolloutState::Superseded => false,
         }
     }
 }

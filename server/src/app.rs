@@ -89,7 +89,7 @@ pub struct Inner {
     pub credentials: crate::deviceauth::Credentials,
     view: RwLock<Arc<RepoView>>,
     rollouts: RwLock<Arc<Vec<Rollout>>>,
-    /// Rollout figures for `/metrics` (each rollout's counts are a query): one load per period.
+    /// Rollout figures for `/metrics` (one query for all current rollouts): one load per period.
     pub rollout_figures: crate::cache::Cached<Arc<Vec<airlock_core::api::RolloutStatus>>>,
     /// `/readyz`'s store checks: one pair of checks per second however many probes come.
     pub readiness: crate::cache::Cached<(bool, bool)>,

@@ -141,22 +141,78 @@ pub mod scope {
 }
 
 /// An admin caller whose token carries scope `S`: 401 without a valid token, 403 without
-/// the scope.
+/// the scope (each refusal logged as a warning: route, client address, token name when known;
+/// never the token).
 pub struct Admin<S> {
     pub caller: AdminCaller,
+    /// The client's address (the peer, or the address a trusted proxy named), for logs.
+    pub remote: String,
     scope: PhantomData<S>,
+}
+
+impl<S> Admin<S> {
+    /// The caller's name for logs: the scoped token's name, or `admin-token-file`.
+    pub fn name(&self) -> &str {
+        self.caller.name.as_deref().unwrap_or("admin-token-file")
+    }
+}
+
+/// The client's address as the rate limiter sees it, or `unknown` (a test without a socket).
+pub fn remote_address(parts: &Parts, app: &AppState) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|peer| {
+            crate::ratelimit::client_ip(
+                peer.0.ip(),
+                &parts.headers,
+                &app.config.trust_forwarded_for,
+            )
+            .to_string()
+        })
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 impl<S: RequiredScope + Send> FromRequestParts<AppState> for Admin<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let caller = AdminCaller::authenticate(app, &parts.headers).await?;
-        caller.require(S::SCOPE)?;
-        Ok(Admin {
-            caller,
-            scope: PhantomData,
-        })
+        let remote = remote_address(parts, app);
+        let checked = match AdminCaller::authenticate(app, &parts.headers).await {
+            Ok(caller) => caller.require(S::SCOPE).map(|()| caller),
+            Err(e) => Err(e),
+        };
+        match checked {
+            Ok(caller) => Ok(Admin {
+                caller,
+                remote,
+                scope: PhantomData,
+            }),
+            Err(e) => {
+                log_refusal(parts, &remote, &e);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// A refused admin request, for the operator: which route, from where, which token (by name,
+/// when it is a known one) and why. The token itself is never logged.
+fn log_refusal(parts: &Parts, remote: &str, e: &AdminAuthError) {
+    let route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let method = parts.method.as_str();
+    match e {
+        AdminAuthError::MissingToken | AdminAuthError::InvalidToken => {
+            tracing::warn!(%route, %method, %remote, reason = %e, "admin request refused (401)")
+        }
+        AdminAuthError::LacksScope { name, scope } => tracing::warn!(
+            %route, %method, %remote, token = %name, scope = scope.as_str(),
+            "admin request refused (403)"
+        ),
+        AdminAuthError::State(_) => {}
     }
 }
 

@@ -75,6 +75,7 @@ pub struct Metrics {
     pub metadata_expiry: Family<RoleLabels, FloatGauge>,
     pub rollout_reached: Family<RolloutLabels, FloatGauge>,
     pub rollout_failure_rate: Family<RolloutLabels, FloatGauge>,
+    pub rollout_offered: Family<RolloutLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -127,7 +128,7 @@ impl Metrics {
         let rollout_reached = Family::<RolloutLabels, FloatGauge>::default();
         registry.register(
             "rollout_reached_ratio",
-            "Share of the fleet a rollout's waves have reached (0-1)",
+            "Share of the fleet (device buckets) a rollout's current wave opens it to (0-1); not the devices reached",
             rollout_reached.clone(),
         );
         let rollout_failure_rate = Family::<RolloutLabels, FloatGauge>::default();
@@ -135,6 +136,12 @@ impl Metrics {
             "rollout_failure_ratio",
             "Failed / (installed + failed) reports of a rollout's release (0-1)",
             rollout_failure_rate.clone(),
+        );
+        let rollout_offered = Family::<RolloutLabels, Gauge>::default();
+        registry.register(
+            "rollout_devices_offered",
+            "Devices a rollout's release has been offered to (the devices reached)",
+            rollout_offered.clone(),
         );
         Metrics {
             registry,
@@ -147,6 +154,7 @@ impl Metrics {
             metadata_expiry,
             rollout_reached,
             rollout_failure_rate,
+            rollout_offered,
         }
     }
 

@@ -132,6 +132,10 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
     );
     drop(guard);
     audit_removals(app, &view, &removed_products, &forced_withdrawals, now).await?;
+    // committed: a failure here leaves rollouts to end at the next publish or start
+    if let Err(e) = crate::rollouts::end_overtaken(app).await {
+        tracing::error!(error = %e, "ending the rollouts this publish overtook failed");
+    }
     let mut answer = response(&view, changed);
     if hold {
         answer.held = crate::rollouts::new_releases(&base, &view)

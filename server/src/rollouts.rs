@@ -2,13 +2,13 @@
 //! health rule that pauses a rollout by itself when devices report failures.
 
 use airlock_core::api::{RolloutRequest, RolloutStatus};
-use airlock_core::release::Release;
+use airlock_core::release::{Release, ReleaseKind};
 use airlock_core::rollout::{
     format_percent, parse_health_rule, parse_waves, Rollout, RolloutState, BUCKETS,
 };
 
 use crate::app::AppState;
-use crate::storage::StateError;
+use crate::storage::{FleetQueries, RolloutFigures, RolloutKey, StateError};
 use thiserror::Error;
 
 /// Why a rollout request was refused.
@@ -46,12 +46,28 @@ pub enum RolloutError {
 
 /// The newest rollout of a target, if any.
 pub fn latest_for_target<'a>(rollouts: &'a [Rollout], target: &str) -> Option<&'a Rollout> {
+    latest_where(rollouts, |r| r.target == target)
+}
+
+/// The newest of the rollouts `wanted` selects.
+fn latest_where(rollouts: &[Rollout], wanted: impl Fn(&Rollout) -> bool) -> Option<&Rollout> {
     rollouts
         .iter()
-        .filter(|r| r.target == target)
+        .filter(|r| wanted(r))
         // a held rollout is made at publish, before any rollout of the release is started:
         // at the same instant (a simulated clock) the started one is the newer
         .max_by_key(|r| (r.started_at, r.state != RolloutState::Held, r.id.clone()))
+}
+
+/// The rollouts that decide something now: the newest of each target, unless it has ended. A
+/// held rollout a started one replaced, and ended rollouts, are history (the list shows them;
+/// `/metrics` does not).
+pub fn current(rollouts: &[Rollout]) -> Vec<&Rollout> {
+    rollouts
+        .iter()
+        .filter(|r| !r.state.is_ended())
+        .filter(|r| latest_for_target(rollouts, &r.target).is_some_and(|l| l.id == r.id))
+        .collect()
 }
 
 /// Whether `release` is offered to `device_id` at `now`: by its newest rollout, or to the
@@ -75,14 +91,17 @@ fn random_id() -> String {
     hex::encode(bytes)
 }
 
+fn parse_version(version: &str) -> Result<semver::Version, RolloutError> {
+    version
+        .parse()
+        .map_err(|e: semver::Error| RolloutError::BadVersion {
+            version: version.to_string(),
+            reason: e.to_string(),
+        })
+}
+
 fn find_release(app: &AppState, product: &str, version: &str) -> Result<Release, RolloutError> {
-    let version: semver::Version =
-        version
-            .parse()
-            .map_err(|e: semver::Error| RolloutError::BadVersion {
-                version: version.to_string(),
-                reason: e.to_string(),
-            })?;
+    let version = parse_version(version)?;
     let view = app.view();
     let p = view
         .products
@@ -98,14 +117,31 @@ fn find_release(app: &AppState, product: &str, version: &str) -> Result<Release,
         })
 }
 
-async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, RolloutError> {
-    let (installed, failed) = app
-        .state
-        .outcome_counts(&r.product, &r.version.to_string(), r.started_at)
-        .await?;
-    let now = app.clock.now();
-    let total = installed + failed;
-    Ok(RolloutStatus {
+/// The status of each of `rollouts` at `now`: their figures in one query.
+pub async fn statuses<S: FleetQueries + ?Sized>(
+    store: &S,
+    rollouts: &[&Rollout],
+    now: jiff::Timestamp,
+) -> Result<Vec<RolloutStatus>, StateError> {
+    let keys: Vec<RolloutKey> = rollouts
+        .iter()
+        .map(|r| RolloutKey {
+            product: r.product.clone(),
+            version: r.version.to_string(),
+            since: r.started_at,
+        })
+        .collect();
+    let figures = store.rollout_figures(&keys).await?;
+    Ok(rollouts
+        .iter()
+        .zip(figures)
+        .map(|(r, f)| status_with(r, f, now))
+        .collect())
+}
+
+fn status_with(r: &Rollout, f: RolloutFigures, now: jiff::Timestamp) -> RolloutStatus {
+    let total = f.installed + f.failed;
+    RolloutStatus {
         id: r.id.clone(),
         product: r.product.clone(),
         version: r.version.to_string(),
@@ -126,14 +162,22 @@ async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, Rollout
             .collect(),
         reached_percent: f64::from(r.reached(now)) * 100.0 / f64::from(BUCKETS),
         pause_if: r.health.map(|h| h.describe()),
-        installed,
-        failed,
+        installed: f.installed,
+        failed: f.failed,
         failure_rate_percent: if total == 0 {
             0.0
         } else {
-            failed as f64 * 100.0 / total as f64
+            f.failed as f64 * 100.0 / total as f64
         },
-    })
+        devices_offered: f.offered,
+        fleet_devices: f.fleet,
+    }
+}
+
+async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, RolloutError> {
+    let mut one = statuses(app.state.as_ref(), &[r], app.clock.now()).await?;
+    one.pop()
+        .ok_or_else(|| RolloutError::State(StateError::Corrupt("no rollout figures".into())))
 }
 
 pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, RolloutError> {
@@ -196,14 +240,19 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
     status_of(app, &rollout).await
 }
 
-fn current(app: &AppState, product: &str, version: &str) -> Result<Rollout, RolloutError> {
-    let release = find_release(app, product, version)?;
-    latest_for_target(&app.rollouts(), &release.name)
-        .cloned()
-        .ok_or_else(|| RolloutError::NoRollout {
-            product: product.to_string(),
-            version: version.to_string(),
-        })
+/// The newest rollout of a release, also once the release has been withdrawn (its final
+/// state); an unknown product or release, or a release without rollouts, is an error.
+fn rollout_of(app: &AppState, product: &str, version: &str) -> Result<Rollout, RolloutError> {
+    let parsed = parse_version(version)?;
+    let rollouts = app.rollouts();
+    if let Some(r) = latest_where(&rollouts, |r| r.product == product && r.version == parsed) {
+        return Ok(r.clone());
+    }
+    find_release(app, product, version)?;
+    Err(RolloutError::NoRollout {
+        product: product.to_string(),
+        version: version.to_string(),
+    })
 }
 
 pub async fn status(
@@ -211,16 +260,21 @@ pub async fn status(
     product: &str,
     version: &str,
 ) -> Result<RolloutStatus, RolloutError> {
-    let r = current(app, product, version)?;
+    let r = rollout_of(app, product, version)?;
     status_of(app, &r).await
 }
 
+/// Every rollout, oldest first, ended ones included (one query for all their figures).
 pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, RolloutError> {
-    let mut out = Vec::new();
-    for r in app.rollouts().iter() {
-        out.push(status_of(app, r).await?);
-    }
-    Ok(out)
+    let rollouts = app.rollouts();
+    let all: Vec<&Rollout> = rollouts.iter().collect();
+    Ok(statuses(app.state.as_ref(), &all, app.clock.now()).await?)
+}
+
+/// The current rollouts' status (for `/metrics`): one query.
+pub async fn current_statuses(app: &AppState) -> Result<Vec<RolloutStatus>, RolloutError> {
+    let rollouts = app.rollouts();
+    Ok(statuses(app.state.as_ref(), &current(&rollouts), app.clock.now()).await?)
 }
 
 /// pause | resume | abort, by an operator.
@@ -232,7 +286,7 @@ pub async fn act(
     reason: Option<String>,
 ) -> Result<RolloutStatus, RolloutError> {
     let _guard = app.publish_lock.lock().await;
-    let r = current(app, product, version)?;
+    let r = rollout_of(app, product, version)?;
     let next = match (action, r.state) {
         ("pause", RolloutState::Active) => RolloutState::Paused,
         ("resume", RolloutState::Paused) => RolloutState::Active,
@@ -331,6 +385,81 @@ pub async fn after_report(
     Ok(())
 }
 
+/// The current rollouts the published releases have overtaken, with the state that ends each
+/// and why: a release no longer published was withdrawn; a release older than a published
+/// security release of its product is superseded by it (devices are offered the newer one).
+pub fn overtaken(
+    view: &crate::view::RepoView,
+    rollouts: &[Rollout],
+) -> Vec<(Rollout, RolloutState, String)> {
+    current(rollouts)
+        .into_iter()
+        .filter_map(|r| {
+            let releases = view
+                .products
+                .get(&r.product)
+                .map(|p| p.releases.as_slice())
+                .unwrap_or_default();
+            if !releases.iter().any(|x| x.name == r.target) {
+                let reason = format!(
+                    "{} {} was withdrawn: it is no longer in the published metadata",
+                    r.product, r.version
+                );
+                return Some((r.clone(), RolloutState::Withdrawn, reason));
+            }
+            let newer = releases
+                .iter()
+                .filter(|x| x.info.kind == ReleaseKind::Security && x.info.version > r.version)
+                .max_by(|a, b| a.info.version.cmp(&b.info.version))?;
+            let reason = format!(
+                "superseded by {} {}, a newer security release",
+                r.product, newer.info.version
+            );
+            Some((r.clone(), RolloutState::Superseded, reason))
+        })
+        .collect()
+}
+
+/// Ends the rollouts the published releases have overtaken ([`overtaken`]): state, reason,
+/// an audit entry (`rollout.withdrawn`, `rollout.superseded`) and a log line each. Run after
+/// every publish and at start; takes the publish lock.
+pub async fn end_overtaken(app: &AppState) -> Result<usize, RolloutError> {
+    let _guard = app.publish_lock.lock().await;
+    // most publishes overtake nothing: then no query at all (a rollout another replica
+    // started within its last --sync-seconds is ended by the next publish or start)
+    if overtaken(&app.view(), &app.rollouts()).is_empty() {
+        return Ok(0);
+    }
+    // rollouts other replicas started, read before the head: a head newer than this view
+    // would hold releases this view lacks, and their rollouts would look withdrawn
+    app.reload_rollouts().await?;
+    let view = app.view();
+    let head = app.state.load_head().await?.map_or(0, |h| h.generation);
+    if !view.is_published() || head != view.generation {
+        return Ok(0);
+    }
+    let ended = overtaken(&view, &app.rollouts());
+    let now = app.clock.now();
+    for (r, state, reason) in &ended {
+        app.state
+            .set_rollout_state(&r.id, *state, Some(reason), now)
+            .await?;
+        app.state
+            .audit(
+                now,
+                "server",
+                &format!("rollout.{}", state.as_str()),
+                &serde_json::json!({"id": r.id, "product": r.product, "version": r.version.to_string(), "reason": reason}),
+            )
+            .await?;
+        tracing::info!(product = %r.product, version = %r.version, id = %r.id, state = state.as_str(), %reason, "rollout ended");
+    }
+    if !ended.is_empty() {
+        app.reload_rollouts().await?;
+    }
+    Ok(ended.len())
+}
+
 /// The releases in `after` that were not in `before`.
 pub fn new_releases<'a>(
     before: &crate::view::RepoView,
@@ -412,5 +541,168 @@ mod tests {
             rollout("b", RolloutState::Held, 200),
         ];
         assert_eq!(latest_for_target(&list, "acme-cam/fw.bin").unwrap().id, "b");
+    }
+
+    fn release(version: &str, kind: &str) -> Release {
+        serde_json::from_value(serde_json::json!({
+            "name": format!("acme-cam/fw-{version}.bin"), "length": 1, "sha256": "00",
+            "product": "acme-cam", "version": version, "security_version": 3, "kind": kind,
+            "released": "2026-01-02T03:04:05Z"
+        }))
+        .unwrap()
+    }
+
+    fn view(releases: Vec<Release>) -> crate::view::RepoView {
+        let support = serde_json::from_value(serde_json::json!({
+            "product": "acme-cam", "support_start": "2025-01-01",
+            "feature_updates_until": "2027-06-30", "security_updates_until": "2030-12-31",
+            "min_security_version": 2, "statement": "s"
+        }))
+        .unwrap();
+        let mut view = crate::view::RepoView {
+            generation: 3,
+            ..Default::default()
+        };
+        view.products.insert(
+            "acme-cam".into(),
+            crate::view::ProductView { support, releases },
+        );
+        view
+    }
+
+    fn rollout_of_release(id: &str, version: &str, state: RolloutState, at: i64) -> Rollout {
+        Rollout {
+            target: format!("acme-cam/fw-{version}.bin"),
+            version: version.parse().unwrap(),
+            ..rollout(id, state, at)
+        }
+    }
+
+    #[test]
+    fn rollouts_of_withdrawn_or_superseded_releases_end() {
+        let published = view(vec![
+            release("1.3.0", "feature"),
+            release("1.3.1", "security"),
+            release("1.4.0", "feature"),
+        ]);
+        let rollouts = vec![
+            // overtaken by the security release 1.3.1
+            rollout_of_release("staged", "1.3.0", RolloutState::Active, 100),
+            // the newest release: nothing overtakes it, even though 1.3.1 is security
+            rollout_of_release("newest", "1.4.0", RolloutState::Paused, 100),
+            // no longer published
+            rollout_of_release("gone", "1.2.9", RolloutState::Held, 100),
+            // ended already, or not the newest of its release: left alone
+            rollout_of_release("old", "1.2.8", RolloutState::Aborted, 100),
+            rollout_of_release("replaced", "1.3.1", RolloutState::Held, 100),
+            rollout_of_release("started", "1.3.1", RolloutState::Active, 100),
+        ];
+        let ended: Vec<(String, RolloutState, String)> = overtaken(&published, &rollouts)
+            .into_iter()
+            .map(|(r, state, reason)| (r.id, state, reason))
+            .collect();
+        assert_eq!(
+            ended,
+            vec![
+                (
+                    "staged".into(),
+                    RolloutState::Superseded,
+                    "superseded by acme-cam 1.3.1, a newer security release".into()
+                ),
+                (
+                    "gone".into(),
+                    RolloutState::Withdrawn,
+                    "acme-cam 1.2.9 was withdrawn: it is no longer in the published metadata"
+                        .into()
+                ),
+            ]
+        );
+        // a feature release overtakes nothing: devices may stay on a staged older one
+        let features = view(vec![
+            release("1.3.0", "feature"),
+            release("1.4.0", "feature"),
+        ]);
+        assert!(overtaken(&features, &rollouts[..1]).is_empty());
+    }
+
+    /// Counts the fleet queries a caller makes (each is one SQL statement or more).
+    struct Counting<'a> {
+        db: &'a crate::storage::SqlState,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Counting<'_> {
+        fn count(&self) {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl FleetQueries for Counting<'_> {
+        async fn rollout_figures(
+            &self,
+            keys: &[RolloutKey],
+        ) -> Result<Vec<RolloutFigures>, StateError> {
+            self.count();
+            self.db.rollout_figures(keys).await
+        }
+        async fn outcome_counts(
+            &self,
+            product: &str,
+            version: &str,
+            since: jiff::Timestamp,
+        ) -> Result<(u64, u64), StateError> {
+            self.count();
+            self.db.outcome_counts(product, version, since).await
+        }
+        async fn fleet_versions(
+            &self,
+            product: &str,
+        ) -> Result<Vec<crate::storage::VersionCount>, StateError> {
+            self.count();
+            self.db.fleet_versions(product).await
+        }
+        async fn first_installs(
+            &self,
+            product: &str,
+        ) -> Result<Vec<(String, jiff::Timestamp)>, StateError> {
+            self.count();
+            self.db.first_installs(product).await
+        }
+        async fn installed_reports(
+            &self,
+            product: &str,
+        ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
+            self.count();
+            self.db.installed_reports(product).await
+        }
+    }
+
+    /// Issue 12, item 10: the rollout list and `/metrics` read every rollout's figures with
+    /// one query, however many rollouts there are.
+    #[tokio::test]
+    async fn the_figures_of_many_rollouts_are_one_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::tests::sqlite(&dir).await;
+        let rollouts: Vec<Rollout> = (0..200)
+            .map(|i| {
+                rollout_of_release(
+                    &format!("r{i}"),
+                    &format!("1.{i}.0"),
+                    RolloutState::Active,
+                    100,
+                )
+            })
+            .collect();
+        let counting = Counting {
+            db: &db,
+            calls: 0.into(),
+        };
+        let all: Vec<&Rollout> = rollouts.iter().collect();
+        let now = jiff::Timestamp::from_second(1000).unwrap();
+        let list = statuses(&counting, &all, now).await.unwrap();
+        assert_eq!(list.len(), 200);
+        assert_eq!(list[199].version, "1.199.0");
+        assert_eq!(counting.calls.into_inner(), 1, "one query for 200 rollouts");
     }
 }

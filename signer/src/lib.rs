@@ -5,10 +5,11 @@
 //! What each command does: [`init`], [`product`] (with [`removal`]), [`release`] (and
 //! [`release_dir`] for `--from-dir`), [`support`], [`targets`] (staged changes of targets.json),
 //! [`root`] (rotation and [`root::proposal`]), [`publish`] and [`export`] (`publish --out`),
-//! [`verify`], [`status`], [`rollout`], [`compliance`]. What they share: [`repo`] (the on-disk
+//! [`verify`], [`status`], [`rollout`], [`audit`], [`compliance`]. What they share: [`repo`] (the on-disk
 //! repository), [`keys`], [`passphrase`] and [`pkcs11`] (where keys are held),
 //! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
+pub mod audit;
 pub mod compliance;
 pub mod devices;
 pub mod digest;

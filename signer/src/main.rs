@@ -97,6 +97,9 @@ enum Command {
         #[command(subcommand)]
         command: cmd::rollout::Command,
     },
+    /// The server's audit log: publishes (accepted, or refused and why), rollout actions,
+    /// tokens, device revocations; newest first, with filters (admin API, scope `read`).
+    Audit(cmd::audit::Args),
     /// Tokens devices enrol with: create, list, revoke (admin API).
     EnrolmentToken {
         #[command(subcommand)]
@@ -125,6 +128,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Root { command } => cmd::root::run(command, g).await,
         Command::Targets { command } => cmd::targets::run(command, g),
         Command::Rollout { command } => cmd::rollout::run(command, g).await,
+        Command::Audit(args) => cmd::audit::run(args, g).await,
         Command::EnrolmentToken { command } => cmd::enrolment_token::run(command, g).await,
         Command::Device { command } => cmd::device::run(command, g).await,
     }

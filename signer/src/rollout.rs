@@ -1,4 +1,4 @@
-//! `airlock rollout start|status|pause|resume|abort`: staged rollouts through the server's
+//! `airlock rollout start|status|list|pause|resume|abort`: staged rollouts through the server's
 //! admin API.
 
 use anyhow::{Context, Result};
@@ -62,6 +62,11 @@ impl AdminClient {
         self.send(self.client.post(url).json(req)).await
     }
 
+    /// Every rollout the server has, oldest first, ended ones included.
+    pub async fn list(&self) -> Result<Vec<RolloutStatus>> {
+        self.send(self.get("v1/admin/rollouts")?).await
+    }
+
     pub async fn status(&self, product: &str, version: &str) -> Result<RolloutStatus> {
         let url = self.url(&format!("v1/admin/rollouts/{product}/{version}"))?;
         self.send(self.client.get(url)).await
@@ -80,10 +85,24 @@ impl AdminClient {
     }
 }
 
-/// Human-readable status.
+/// The devices reached: offered the release, of the product's devices the server knows.
+fn offered(s: &RolloutStatus) -> String {
+    let share = if s.fleet_devices == 0 {
+        0.0
+    } else {
+        s.devices_offered as f64 * 100.0 / s.fleet_devices as f64
+    };
+    format!(
+        "offered to {} of {} devices ({share:.1}%)",
+        s.devices_offered, s.fleet_devices
+    )
+}
+
+/// Human-readable status. The wave's share (device buckets the waves have opened) and the
+/// devices reached (offered the release) are different figures: both are shown, named.
 pub fn render(s: &RolloutStatus) -> String {
     format!(
-        "rollout {} of {} {} ({}): {}{}\n  waves {}; reached {:.2}% of the fleet\n  health rule: {}\n  reports since start: {} installed, {} failed ({:.1}% failures)\n",
+        "rollout {} of {} {} ({}): {}{}\n  waves {}; the current wave opens it to {:.2}% of the fleet\n  {}\n  health rule: {}\n  reports since start: {} installed, {} failed ({:.1}% failures)\n",
         s.id,
         s.product,
         s.version,
@@ -92,9 +111,34 @@ pub fn render(s: &RolloutStatus) -> String {
         s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
         s.waves.join(","),
         s.reached_percent,
+        offered(s),
         s.pause_if.as_deref().unwrap_or("none"),
         s.installed,
         s.failed,
         s.failure_rate_percent
     )
+}
+
+/// Human-readable list: one line per rollout, oldest first.
+pub fn render_list(list: &[RolloutStatus]) -> String {
+    if list.is_empty() {
+        return "no rollouts\n".to_string();
+    }
+    let mut out = String::from("product\tversion\tstate\twave\treached\treports\tid\treason\n");
+    for s in list {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{:.2}%\t{}/{} devices\t{} installed, {} failed\t{}\t{}\n",
+            s.product,
+            s.version,
+            s.state,
+            s.reached_percent,
+            s.devices_offered,
+            s.fleet_devices,
+            s.installed,
+            s.failed,
+            s.id,
+            s.reason.as_deref().unwrap_or("")
+        ));
+    }
+    out
 }

@@ -73,13 +73,30 @@ impl Server {
 
     /// `extra` may replace the defaults of `--listen`, `--device-rate` and `--device-auth`.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
-        Self::start_wrapped(dir, &[], extra)
+        Self::spawn(dir, &[], extra, None)
     }
 
     /// [`Server::start_with`], run through `wrapper` (a command that ends by executing the
     /// arguments it is given, e.g. a script that mounts a file system first): the child is the
     /// server itself once the wrapper has exec'd it.
     pub fn start_wrapped(dir: &Path, wrapper: &[&str], extra: &[&str]) -> Server {
+        Self::spawn(dir, wrapper, extra, None)
+    }
+
+    /// Like [`Server::start_with`], logging at info level into the file `log` (not a
+    /// terminal) for tests that read the log.
+    pub fn start_logging(dir: &Path, extra: &[&str], log: &Path) -> Server {
+        Self::spawn(dir, &[], extra, Some(log))
+    }
+
+    fn spawn(dir: &Path, wrapper: &[&str], extra: &[&str], log: Option<&Path>) -> Server {
+        let (level, stderr) = match log {
+            Some(path) => (
+                "info",
+                Stdio::from(std::fs::File::create(path).expect("creating the server's log file")),
+            ),
+            None => ("warn", Stdio::inherit()),
+        };
         let server = bin("airlock-server");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -116,9 +133,11 @@ impl Server {
             })
             .args(extra)
             .current_dir(dir)
-            .env("AIRLOCK_LOG", "warn")
+            .env("AIRLOCK_LOG", level)
+            .env_remove("NO_COLOR")
+            .env_remove("AIRLOCK_LOG_FORMAT")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("starting airlock-server");
         let stdout = child.stdout.take().unwrap();

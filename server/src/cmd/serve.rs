@@ -141,6 +141,10 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         airlock_server::open(&args.data, storage, config, &token, Arc::new(SystemClock)).await?;
     let (state_at, blobs_at) = storage.describe(&airlock_server::DataDir::new(&args.data));
     tracing::info!(state = %state_at, blobs = %blobs_at, "storage");
+    // rollouts of releases withdrawn or superseded before this version ended them
+    airlock_server::rollouts::end_overtaken(&app)
+        .await
+        .context("ending rollouts the published releases overtook")?;
     if storage.is_shared() && args.sync_seconds > 0 {
         airlock_server::spawn_sync(
             app.clone(),

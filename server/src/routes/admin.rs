@@ -100,11 +100,12 @@ pub async fn head_blob(
 )]
 pub async fn put_blob(
     State(app): State<AppState>,
-    _admin: Admin<scope::Publish>,
+    admin: Admin<scope::Publish>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<BlobInfo>), ApiError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let limit = app.config.max_upload_bytes;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -113,10 +114,28 @@ pub async fn put_blob(
     if declared.is_some_and(|n| n > limit) {
         return Err(crate::storage::BlobError::TooLarge { limit }.into());
     }
+    let received = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
     let stream = body
         .into_data_stream()
+        .inspect_ok(move |chunk| {
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        })
         .map_err(|e| std::io::Error::other(e.to_string()));
-    let length = app.blobs.put(&sha256, Box::pin(stream), limit).await?;
+    let length = match app.blobs.put(&sha256, Box::pin(stream), limit).await {
+        Ok(length) => length,
+        Err(e) => {
+            if matches!(e, crate::storage::BlobError::Interrupted(_)) {
+                // the client went away mid-body (or its connection broke): nothing is stored
+                tracing::warn!(
+                    route = "/v1/admin/blobs/{sha256}", remote = %admin.remote,
+                    token = admin.name(), %sha256, received = received.load(Ordering::Relaxed),
+                    declared, error = %e, "blob upload aborted"
+                );
+            }
+            return Err(e.into());
+        }
+    };
     tracing::info!(%sha256, length, "blob stored");
     Ok((StatusCode::CREATED, Json(BlobInfo { sha256, length })))
 }
@@ -163,17 +182,18 @@ async fn record_publish(
     result: &Result<PublishResponse, ApiError>,
     started: std::time::Instant,
 ) -> Result<(), ApiError> {
+    let ms = started.elapsed().as_millis() as u64;
     let detail = match result {
         Ok(r) => {
+            tracing::info!(ms, ok = true, changed = ?r.changed, "publish");
             serde_json::json!({"ok": true, "changed": r.changed, "snapshot_version": r.snapshot_version})
         }
-        Err(e) => serde_json::json!({"ok": false, "error": e.code, "message": e.message}),
+        Err(e) => {
+            // the reason in the log line too: an operator reading the log sees why
+            tracing::warn!(ms, ok = false, error = e.code, reason = %e.message, "publish refused");
+            serde_json::json!({"ok": false, "error": e.code, "message": e.message})
+        }
     };
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        ok = result.is_ok(),
-        "publish"
-    );
     app.metrics
         .publish_seconds
         .observe(started.elapsed().as_secs_f64());

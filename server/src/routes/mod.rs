@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 pub mod admin;
+pub mod audit;
 pub mod devices;
 pub mod openapi;
 pub mod ops;
@@ -94,6 +95,7 @@ pub fn router(app: AppState) -> Router {
             post(admin::rollout_action),
         )
         .route("/v1/admin/products/{product}/fleet", get(admin::fleet))
+        .route("/v1/admin/audit", get(audit::audit))
         .route_layer(BodyLimit::layer(ADMIN_BODY_BYTES, None))
         .route_layer::<_>(admin_timeout)
         .merge(blobs)

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use airlock_core::api::ErrorBody;
 
-use crate::routes::{admin, devices, ops, public, tuf};
+use crate::routes::{admin, audit, devices, ops, public, tuf};
 
 /// The server's API document (title airlock-server, version of this crate).
 #[derive(OpenApi)]
@@ -52,6 +52,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         admin::rollout_status,
         admin::rollout_action,
         admin::fleet,
+        audit::audit,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerSchemes, &HeadersAreNeverNull, &HeadLikeGet),

@@ -133,8 +133,9 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>
 /// Prometheus metrics (OpenMetrics text).
 ///
 /// Requests by route and status, check-ins by decision, device reports, publishes and their
-/// duration, metadata expiry times, rollout progress and failure rate. Gauges derived from the
-/// published state are refreshed per scrape; rollout figures at most every 10 s.
+/// duration, metadata expiry times, progress and failure rate of the current rollouts (held,
+/// active, paused: not ended ones). Gauges derived from the published state are refreshed per
+/// scrape; rollout figures (one query for all) at most every 10 s.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -175,8 +176,12 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     }
     m.rollout_reached.clear();
     m.rollout_failure_rate.clear();
+    m.rollout_offered.clear();
+    // current rollouts only (ended ones would be exported for ever), in one query
     let figures = app.rollout_figures.get(std::time::Instant::now(), async {
-        crate::rollouts::list(&app).await.map(std::sync::Arc::new)
+        crate::rollouts::current_statuses(&app)
+            .await
+            .map(std::sync::Arc::new)
     });
     if let Ok(list) = figures.await {
         for r in list.iter() {
@@ -191,6 +196,9 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
             m.rollout_failure_rate
                 .get_or_create(&labels)
                 .set(r.failure_rate_percent / 100.0);
+            m.rollout_offered
+                .get_or_create(&labels)
+                .set(i64::try_from(r.devices_offered).unwrap_or(i64::MAX));
         }
     }
     (

@@ -13,9 +13,31 @@ pub struct VersionCount {
     pub devices: u64,
 }
 
+/// What a rollout's figures are about: a release and the rollout's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutKey {
+    pub product: String,
+    pub version: String,
+    pub since: jiff::Timestamp,
+}
+
+/// One rollout's figures: outcome votes as [`FleetQueries::outcome_counts`] counts them, the
+/// devices the release was offered to, and the product's devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RolloutFigures {
+    pub installed: u64,
+    pub failed: u64,
+    pub offered: u64,
+    pub fleet: u64,
+}
+
 /// Queries over check-ins and reports (rollout health, fleet reports).
 #[async_trait]
 pub trait FleetQueries: Send + Sync {
+    /// The figures of many rollouts in one query (the rollout list, `/metrics`), in the order
+    /// of `keys`.
+    async fn rollout_figures(&self, keys: &[RolloutKey])
+        -> Result<Vec<RolloutFigures>, StateError>;
     /// Devices of `product` whose vote on `version` since `since` is installed / failed: one
     /// vote per device, its latest `installed` or `failed` report of a release the server
     /// offered it (a device that reported both at the same instant votes failed).
@@ -43,6 +65,18 @@ pub trait FleetQueries: Send + Sync {
 
 #[async_trait]
 impl FleetQueries for SqlState {
+    async fn rollout_figures(
+        &self,
+        keys: &[RolloutKey],
+    ) -> Result<Vec<RolloutFigures>, StateError> {
+        let mut out = Vec::with_capacity(keys.len());
+        // bounded statements (SQLite allows 32766 parameters); one for any realistic number
+        for chunk in keys.chunks(1000) {
+            out.extend(self.rollout_figures_of(chunk).await?);
+        }
+        Ok(out)
+    }
+
     async fn outcome_counts(
         &self,
         product: &str,
@@ -128,6 +162,87 @@ impl FleetQueries for SqlState {
             },
         )
         .await
+    }
+}
+
+impl SqlState {
+    /// [`FleetQueries::rollout_figures`] for at most a few thousand keys: one statement. The
+    /// votes are [`FleetQueries::outcome_counts`]'s query with the wanted rollouts as a table.
+    async fn rollout_figures_of(
+        &self,
+        keys: &[RolloutKey],
+    ) -> Result<Vec<RolloutFigures>, StateError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<String> = (0..keys.len())
+            .map(|i| {
+                let p = 4 * i;
+                format!(
+                    "(CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS BIGINT))",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "WITH wanted (idx, product, version, since_ms) AS (VALUES {}),
+             latest AS (
+                 SELECT w.idx, r.device_id, MAX(r.at_ms) AS last_ms
+                 FROM wanted w JOIN reports r ON r.product = w.product AND r.version = w.version
+                 WHERE r.at_ms >= w.since_ms AND r.offered = 1
+                   AND r.status IN ('installed', 'failed')
+                 GROUP BY w.idx, r.device_id),
+             votes AS (
+                 SELECT l.idx, COUNT(DISTINCT r.device_id) AS voters,
+                        COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN r.device_id END) AS failed
+                 FROM latest l
+                 JOIN wanted w ON w.idx = l.idx
+                 JOIN reports r ON r.device_id = l.device_id AND r.at_ms = l.last_ms
+                   AND r.product = w.product AND r.version = w.version AND r.offered = 1
+                   AND r.status IN ('installed', 'failed')
+                 GROUP BY l.idx)
+             SELECT w.idx,
+                    COALESCE(v.voters, 0) AS voters,
+                    COALESCE(v.failed, 0) AS failed,
+                    (SELECT COUNT(*) FROM offers o
+                     WHERE o.product = w.product AND o.version = w.version) AS offered,
+                    (SELECT COUNT(*) FROM devices d WHERE d.product = w.product) AS fleet
+             FROM wanted w LEFT JOIN votes v ON v.idx = w.idx",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, k) in keys.iter().enumerate() {
+            query = query
+                .bind(i as i64)
+                .bind(k.product.clone())
+                .bind(k.version.clone())
+                .bind(ms(k.since));
+        }
+        let rows = self
+            .fetch_all_as(query, |r| {
+                let voters = count(r, "voters")?;
+                let failed = count(r, "failed")?;
+                Ok((
+                    count(r, "idx")?,
+                    RolloutFigures {
+                        installed: voters.saturating_sub(failed),
+                        failed,
+                        offered: count(r, "offered")?,
+                        fleet: count(r, "fleet")?,
+                    },
+                ))
+            })
+            .await?;
+        let mut out = vec![RolloutFigures::default(); keys.len()];
+        for (idx, figures) in rows {
+            if let Some(slot) = out.get_mut(idx as usize) {
+                *slot = figures;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -285,6 +400,27 @@ mod tests {
             db.outcome_counts("acme-cam", "1.2.0", t0).await.unwrap(),
             (1, 0)
         );
+        // the rollout list's one query agrees with outcome_counts, rollout by rollout
+        let key = |product: &str, version: &str, since| RolloutKey {
+            product: product.into(),
+            version: version.into(),
+            since,
+        };
+        let keys = [
+            key("acme-cam", "1.2.0", t0),
+            key("acme-cam", "1.2.0", later(45)),
+            key("acme-cam", "1.2.0", later(60)),
+            key("acme-cam", "1.1.5", t0),
+            key("acme-gone", "1.0.0", t0),
+        ];
+        let figures = db.rollout_figures(&keys).await.unwrap();
+        for (k, f) in keys.iter().zip(&figures) {
+            let counts = db.outcome_counts(&k.product, &k.version, k.since).await;
+            assert_eq!((f.installed, f.failed), counts.unwrap(), "{k:?}");
+        }
+        let reach: Vec<(u64, u64)> = figures.iter().map(|f| (f.offered, f.fleet)).collect();
+        assert_eq!(reach, [(1, 42), (1, 42), (1, 42), (1, 42), (0, 0)]);
+        assert_eq!(figures[0].installed, 1);
         assert_eq!(
             db.first_installs("acme-cam").await.unwrap(),
             vec![("1.2.0".to_string(), later(40))]

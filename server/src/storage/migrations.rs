@@ -45,6 +45,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0005_drill_devices.sql"),
         include_str!("../../migrations/0005_drill_devices.sql"),
     ),
+    (
+        6,
+        "audit entry ids",
+        include_str!("../../migrations/0006_audit_ids.sqlite.sql"),
+        include_str!("../../migrations/0006_audit_ids.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
@@ -216,6 +222,15 @@ mod tests {
                 Some(("ci".into(), "read".into()))
             );
             assert_eq!(db.list_rollouts().await.unwrap()[0].id, "r1");
+            let audit = AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            };
+            let audit = db.list_audit(&audit).await.unwrap();
+            assert_eq!(
+                (audit.len(), audit[0].id, audit[0].actor.as_str()),
+                (1, 1, "cli")
+            );
             // times that were RFC 3339 text are Unix milliseconds now
             let seen = one_ms(&db.pool, "SELECT last_seen_ms FROM devices").await;
             let updated = one_ms(&db.pool, "SELECT updated_ms FROM head").await;

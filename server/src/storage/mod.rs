@@ -23,11 +23,11 @@ pub mod sql;
 pub(crate) mod tests;
 
 pub use admin_tokens::AdminTokenStore;
-pub use audit::AuditLog;
+pub use audit::{AuditLog, AuditQuery};
 pub use blobs::{BlobError, BlobStore, LocalBlobs};
 pub use device_records::{CheckInRecord, DeviceRecords};
 pub use enrolment::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken};
-pub use fleet_queries::{FleetQueries, VersionCount};
+pub use fleet_queries::{FleetQueries, RolloutFigures, RolloutKey, VersionCount};
 pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;
 pub use s3::{S3Blobs, S3Config};

@@ -11,13 +11,13 @@ use airlock_signer::rollout::AdminClient;
 
 use super::Globals;
 
-/// The server and the admin token a device command talks to.
+/// The server and the admin token an admin command talks to.
 #[derive(clap::Args)]
 pub struct AdminServer {
     /// Base URL of airlock-server.
     #[arg(long, env = "AIRLOCK_SERVER")]
     server: url::Url,
-    /// File holding the admin token (scope `devices`).
+    /// File holding the admin token (with the scope the command needs).
     #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
     admin_token_file: PathBuf,
 }

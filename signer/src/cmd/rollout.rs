@@ -1,5 +1,5 @@
-//! `airlock rollout start|status|pause|resume|abort`: staged rollouts on the server (admin
-//! API).
+//! `airlock rollout start|status|list|pause|resume|abort`: staged rollouts on the server
+//! (admin API).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -52,6 +52,12 @@ pub enum Command {
         #[command(flatten)]
         target: ServerArgs,
     },
+    /// Every rollout on the server, oldest first: current ones and ended ones (aborted,
+    /// withdrawn, superseded) with their final state.
+    List {
+        #[command(flatten)]
+        server: super::enrolment_token::AdminServer,
+    },
     /// Pause: devices not yet updated are offered the previous release again.
     Pause {
         #[command(flatten)]
@@ -93,6 +99,10 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
                 })
                 .await?;
             return globals.print(&s, || rollout::render(&s));
+        }
+        Command::List { server } => {
+            let list = server.client()?.list().await?;
+            return globals.print(&list, || rollout::render_list(&list));
         }
         Command::Status { target } => (target, None),
         Command::Pause { target, reason } => (target, Some(("pause", reason))),
