@@ -95,6 +95,7 @@ impl Life {
             requires: None,
             released: Some(released),
             advisories,
+            allow_older: false,
         })
     }
 

@@ -133,6 +133,7 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
                 continue;
             }
         };
+        report.problems.extend(empty_images(&listed.releases));
         let support_name = names::support_target_name(&product);
         let record = if let Some(dir) = local_dir.as_deref() {
             // A directory: every image checked in place under both consistent-snapshot names,
@@ -256,6 +257,21 @@ fn check_local_targets(
         problems.push(format!("{product}: no support record listed"));
     }
     (checked, problems, record)
+}
+
+/// The releases whose image is empty (0 bytes): no device can install them, whenever they were
+/// published ([`VerifyError::EmptyImage`]; the server refuses new ones).
+pub(crate) fn empty_images(releases: &[airlock_core::release::Release]) -> Vec<String> {
+    releases
+        .iter()
+        .filter(|r| r.length == 0)
+        .map(|r| {
+            airlock_core::verify::VerifyError::EmptyImage {
+                name: r.name.clone(),
+            }
+            .to_string()
+        })
+        .collect()
 }
 
 /// Target downloads in flight at once while verifying a repository.

@@ -76,6 +76,7 @@ impl Repository {
                 requires: r.requires.clone(),
                 released: Some(r.released),
                 advisories: Vec::new(),
+                allow_older: false,
             },
         )
         .await?;
