@@ -91,6 +91,34 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+impl SupportChange {
+    /// What the change did, in words (`security until 2031-06-30, withdrew acme-cam/fw.bin`):
+    /// the same line on the public page, in `support show` and in the compliance report.
+    pub fn details(&self) -> String {
+        let mut what = Vec::new();
+        if let Some(d) = self.security_updates_until {
+            what.push(format!("security updates until {d}"));
+        }
+        if let Some(d) = self.feature_updates_until {
+            what.push(format!("feature updates until {d}"));
+        }
+        if let Some(f) = self.min_security_version {
+            what.push(format!("security floor {f}"));
+        }
+        if let Some(w) = &self.withdrawn {
+            what.push(format!(
+                "withdrew {w}{}",
+                if self.forced {
+                    " inside its retention period"
+                } else {
+                    ""
+                }
+            ));
+        }
+        what.join(", ")
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SupportError {
     #[error(transparent)]

@@ -264,15 +264,12 @@ pub async fn withdraw(
     repo: &Repo,
     product: &str,
     version: &semver::Version,
-    reason: Option<&str>,
+    reason: &str,
     force: bool,
     retention_years: i16,
 ) -> Result<String> {
     names::check_product_id(product)?;
-    if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        bail!("--force needs --reason (it is kept in the signed history and the audit log)");
-    }
-    let reason = reason.unwrap_or("withdrawn");
+    // kept in the signed history, the public page and (forced) the audit log
     support::require_reason(reason)?;
     let role = repo.load_role(product)?.signed;
     let mut found = None;

@@ -136,26 +136,7 @@ pub fn render(r: &SupportRecord) -> String {
         out += &format!("  notice: {u}\n");
     }
     for c in &r.history {
-        let mut what = Vec::new();
-        if let Some(d) = c.security_updates_until {
-            what.push(format!("security until {d}"));
-        }
-        if let Some(d) = c.feature_updates_until {
-            what.push(format!("features until {d}"));
-        }
-        if let Some(f) = c.min_security_version {
-            what.push(format!("floor {f}"));
-        }
-        if let Some(w) = &c.withdrawn {
-            what.push(format!("withdrew {w}"));
-        }
-        out += &format!(
-            "  {} {} ({}): {}\n",
-            c.at,
-            c.action,
-            what.join(", "),
-            c.reason
-        );
+        out += &format!("  {} {} ({}): {}\n", c.at, c.action, c.details(), c.reason);
     }
     out
 }

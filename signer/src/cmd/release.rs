@@ -18,9 +18,10 @@ pub enum Command {
         repo: PathBuf,
         product: String,
         version: semver::Version,
+        /// Why it is withdrawn (required: kept in the signed history, shown on the public page).
         #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_REASON")]
-        reason: Option<String>,
-        /// Withdraw a security release inside its retention period (needs --reason).
+        reason: String,
+        /// Withdraw a security release inside its retention period.
         #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_FORCE")]
         force: bool,
         /// Years a security release must stay available.
@@ -97,15 +98,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             retention_years,
         } => {
             let repo = globals.open(&repo)?;
-            let name = release::withdraw(
-                &repo,
-                &product,
-                &version,
-                reason.as_deref(),
-                force,
-                retention_years,
-            )
-            .await?;
+            let name =
+                release::withdraw(&repo, &product, &version, &reason, force, retention_years)
+                    .await?;
             globals.print(&serde_json::json!({"withdrawn": name}), || {
                 format!("withdrew {name}; it is no longer offered once published\n")
             })
