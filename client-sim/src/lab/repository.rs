@@ -121,8 +121,9 @@ impl Repository {
         airlock_signer::root::rotate(
             &self.repo,
             &airlock_signer::root::RotateOptions {
-                root_keys: 1,
-                root_threshold: 1,
+                root_keys: Some(1),
+                root_threshold: Some(1),
+                allow_lower_threshold: false,
                 rotate_targets: false,
                 online_key: Some(online_pub.to_path_buf()),
                 root_tokens: Vec::new(),
