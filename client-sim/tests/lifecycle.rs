@@ -489,7 +489,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     // --- Day 100: support extended ----------------------------------------------------------
     life.advance_to(100).await?;
     let reason = "Field trials run longer than planned";
-    support::extend(&life.repo, PRODUCT, extended_until, None, reason).await?;
+    support::extend(&life.repo, PRODUCT, extended_until, None, None, reason).await?;
     life.publish(&life.repo).await?;
     let json = life.support_json().await?;
     assert_eq!(json["security_updates_until"], extended_until.to_string());
@@ -511,7 +511,15 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     assert_eq!(report.support.history[0].reason, reason);
     assert!(compliance::markdown(&report).contains(reason));
     // Shortening back is refused.
-    let shortened = support::extend(&life.repo, PRODUCT, first_security_until, None, "oops").await;
+    let shortened = support::extend(
+        &life.repo,
+        PRODUCT,
+        first_security_until,
+        None,
+        None,
+        "oops",
+    )
+    .await;
     assert!(shortened.is_err(), "support is never shortened");
 
     // --- Day 210: past the (extended) end of security support --------------------------------

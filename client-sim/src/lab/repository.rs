@@ -93,9 +93,16 @@ impl Repository {
         feature_until: Option<jiff::civil::Date>,
         reason: &str,
     ) -> Result<()> {
-        support::extend(&self.repo, product, security_until, feature_until, reason)
-            .await
-            .map(|_| ())
+        support::extend(
+            &self.repo,
+            product,
+            security_until,
+            feature_until,
+            None,
+            reason,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn set_floor(&self, product: &str, floor: u64, reason: Option<&str>) -> Result<()> {
