@@ -5,7 +5,7 @@
 //! What each command does: [`init`], [`product`] (with [`removal`]), [`release`] (and
 //! [`release_dir`] for `--from-dir`), [`support`], [`targets`] (staged changes of targets.json),
 //! [`root`] (rotation and [`root::proposal`]), [`publish`] and [`export`] (`publish --out`),
-//! [`verify`], [`status`], [`rollout`], [`compliance`]. What they share: [`repo`] (the on-disk
+//! [`verify`], [`status`], [`renew`], [`rollout`], [`compliance`]. What they share: [`repo`] (the on-disk
 //! repository), [`keys`], [`passphrase`] and [`pkcs11`] (where keys are held),
 //! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
@@ -23,6 +23,7 @@ pub mod publish;
 pub mod release;
 pub mod release_dir;
 pub mod removal;
+pub mod renew;
 pub mod repo;
 pub mod retired_keys;
 pub mod rollout;
