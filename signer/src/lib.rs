@@ -16,6 +16,7 @@ pub mod durable;
 pub mod export;
 pub mod init;
 pub mod keys;
+pub mod leftovers;
 pub mod passphrase;
 pub mod pkcs11;
 pub mod product;

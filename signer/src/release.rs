@@ -201,7 +201,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         .context("the target path has no directory")?
         .to_path_buf();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{file_name}.airlock-tmp"));
+    // copies an interrupted run left (an hour old: no run is still writing them)
+    crate::leftovers::remove_stale(repo, Some(&opts.product), jiff::Timestamp::now())?;
+    let tmp = dir.join(format!(".{file_name}{}", crate::leftovers::SUFFIX));
     let result = async {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
