@@ -479,7 +479,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         (entry.version.as_str(), entry.kind, entry.security_version),
         ("1.2.0", ReleaseKind::Security, 2)
     );
-    assert_eq!(entry.advisories, ["cve-2026-40001 (high)"]);
+    assert_eq!(entry.advisories, ["CVE-2026-40001 (high)"]);
     assert!(entry.retained_until.is_some(), "CRA Art. 13(9) retention");
     assert!(
         !report.ledger.iter().any(|l| l.version == "1.1.5"),
@@ -638,7 +638,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     for text in [
         "1.3.0",
         "sunset",
-        "cve-2026-40001 (high)",
+        "CVE-2026-40001 (high)",
         reason,
         RATIONALE,
     ] {
