@@ -205,12 +205,16 @@ async fn renew_targets(repo: &Repo) -> Result<RoleExpiry> {
     }
     let config = repo.config()?;
     let root = repo.load_root()?.signed;
-    let plan = crate::targets::Plan::new(repo, &root, false).map_err(|e| {
-        e.context(
-            "when the targets keys are held elsewhere, `airlock targets propose` with nothing \
-             staged proposes the current targets re-signed for them",
-        )
-    })?;
+    let (held, needed) = crate::targets::held_targets_keys(repo, &root)?;
+    if (held.len() as u64) < needed {
+        bail!(
+            "targets needs {needed} signature(s) but only {} of its keys are in keys/: with \
+             nothing staged, `airlock targets propose` proposes the current targets re-signed for \
+             their holders (`airlock sign`, then `airlock targets apply`)",
+            held.len()
+        );
+    }
+    let plan = crate::targets::Plan::new(repo, &root, false)?;
     let targets = repo.load_targets()?.signed;
     let (path, bytes, outcome) = plan
         .finish(repo, &root, targets, config.expiry_days)

@@ -125,4 +125,15 @@ fn renew_re_signs_what_expires_and_nothing_else() {
     assert!(e.contains("unknown product"), "{e}");
     let e = fails(dir, "airlock", &["renew", "repo", "--within", "soon"]);
     assert!(e.contains("30d"), "{e}");
+    // the targets keys held elsewhere: the error names the way to renew with their holders
+    std::fs::rename(
+        dir.join("repo/keys/targets.key"),
+        dir.join("targets.key.away"),
+    )
+    .unwrap();
+    let e = fails(dir, "airlock", &["renew", "repo", "targets"]);
+    assert!(
+        e.contains("only 0 of its keys") && e.contains("airlock targets propose"),
+        "{e}"
+    );
 }
