@@ -48,6 +48,7 @@ async fn add_release(repo: &Repo, dir: &Path, product: &str, version: &str) -> R
             requires: None,
             released: None,
             advisories: Vec::new(),
+            allow_older: false,
         },
     )
     .await

@@ -95,6 +95,7 @@ impl Life {
             requires: None,
             released: Some(released),
             advisories,
+            allow_older: false,
         })
     }
 
@@ -478,7 +479,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         (entry.version.as_str(), entry.kind, entry.security_version),
         ("1.2.0", ReleaseKind::Security, 2)
     );
-    assert_eq!(entry.advisories, ["cve-2026-40001 (high)"]);
+    assert_eq!(entry.advisories, ["CVE-2026-40001 (high)"]);
     assert!(entry.retained_until.is_some(), "CRA Art. 13(9) retention");
     assert!(
         !report.ledger.iter().any(|l| l.version == "1.1.5"),
@@ -488,7 +489,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     // --- Day 100: support extended ----------------------------------------------------------
     life.advance_to(100).await?;
     let reason = "Field trials run longer than planned";
-    support::extend(&life.repo, PRODUCT, extended_until, None, reason).await?;
+    support::extend(&life.repo, PRODUCT, extended_until, None, None, reason).await?;
     life.publish(&life.repo).await?;
     let json = life.support_json().await?;
     assert_eq!(json["security_updates_until"], extended_until.to_string());
@@ -510,7 +511,15 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     assert_eq!(report.support.history[0].reason, reason);
     assert!(compliance::markdown(&report).contains(reason));
     // Shortening back is refused.
-    let shortened = support::extend(&life.repo, PRODUCT, first_security_until, None, "oops").await;
+    let shortened = support::extend(
+        &life.repo,
+        PRODUCT,
+        first_security_until,
+        None,
+        None,
+        "oops",
+    )
+    .await;
     assert!(shortened.is_err(), "support is never shortened");
 
     // --- Day 210: past the (extended) end of security support --------------------------------
@@ -629,7 +638,7 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
     for text in [
         "1.3.0",
         "sunset",
-        "cve-2026-40001 (high)",
+        "CVE-2026-40001 (high)",
         reason,
         RATIONALE,
     ] {

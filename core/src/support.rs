@@ -91,6 +91,34 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+impl SupportChange {
+    /// What the change did, in words (`security until 2031-06-30, withdrew acme-cam/fw.bin`):
+    /// the same line on the public page, in `support show` and in the compliance report.
+    pub fn details(&self) -> String {
+        let mut what = Vec::new();
+        if let Some(d) = self.security_updates_until {
+            what.push(format!("security updates until {d}"));
+        }
+        if let Some(d) = self.feature_updates_until {
+            what.push(format!("feature updates until {d}"));
+        }
+        if let Some(f) = self.min_security_version {
+            what.push(format!("security floor {f}"));
+        }
+        if let Some(w) = &self.withdrawn {
+            what.push(format!(
+                "withdrew {w}{}",
+                if self.forced {
+                    " inside its retention period"
+                } else {
+                    ""
+                }
+            ));
+        }
+        what.join(", ")
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SupportError {
     #[error(transparent)]
@@ -177,6 +205,57 @@ pub fn utc_date(t: jiff::Timestamp) -> Date {
 }
 
 impl SupportRecord {
+    /// The statement `product add` writes when the vendor gives none; `support extend` writes
+    /// it again with the new dates when the record still has it.
+    pub fn default_statement(product: &str, security_until: Date, feature_until: Date) -> String {
+        format!(
+            "{product} receives security updates until {security_until} and feature updates until {feature_until}."
+        )
+    }
+
+    /// Whether the statement is the generated one for the record's current dates.
+    pub fn has_default_statement(&self) -> bool {
+        self.statement
+            == Self::default_statement(
+                &self.product,
+                self.security_updates_until,
+                self.feature_updates_until,
+            )
+    }
+
+    /// Dates (YYYY-MM-DD) in the statement that are none of the record's own (support start,
+    /// feature and security windows): the statement is the support promise shown to users,
+    /// so a date there that the record does not hold contradicts it (e.g. the old end of
+    /// support after an extension).
+    pub fn statement_dates_not_in_record(&self) -> Vec<Date> {
+        let own = [
+            self.support_start,
+            self.feature_updates_until,
+            self.security_updates_until,
+        ];
+        let bytes = self.statement.as_bytes();
+        let mut found = Vec::new();
+        for start in 0..bytes.len().saturating_sub(9) {
+            let Some(candidate) = self.statement.get(start..start + 10) else {
+                continue;
+            };
+            let at_boundary = |i: Option<usize>| {
+                i.and_then(|i| bytes.get(i))
+                    .is_none_or(|b| !b.is_ascii_digit())
+            };
+            if !at_boundary(start.checked_sub(1)) || !at_boundary(Some(start + 10)) {
+                continue;
+            }
+            if let Ok(date) = candidate.parse::<Date>() {
+                if candidate.as_bytes()[4] == b'-' && !own.contains(&date) && !found.contains(&date)
+                {
+                    found.push(date);
+                }
+            }
+        }
+        found
+    }
+
     /// Checks the record on its own.
     pub fn validate(&self) -> Result<(), SupportError> {
         names::check_product_id(&self.product)?;
@@ -389,6 +468,28 @@ mod tests {
             support_period_rationale: None,
             history: Vec::new(),
         }
+    }
+
+    #[test]
+    fn dates_in_the_statement_must_be_the_records() {
+        let mut r = record();
+        assert!(
+            r.statement_dates_not_in_record().is_empty(),
+            "{}",
+            r.statement
+        );
+        r.statement = "Supported until 2029-12-31 (launched 2025-01-01), see 20301-01-01.".into();
+        assert_eq!(
+            r.statement_dates_not_in_record(),
+            [jiff::civil::date(2029, 12, 31)]
+        );
+        r.statement = SupportRecord::default_statement(
+            &r.product,
+            r.security_updates_until,
+            r.feature_updates_until,
+        );
+        assert!(r.has_default_statement());
+        assert!(r.statement_dates_not_in_record().is_empty());
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub enum VerifyError {
     UnrecordedWithdrawal { product: String, name: String },
     #[error("product {product} cannot be removed: {reason}")]
     ProductRemoval { product: String, reason: String },
+    #[error("{name}: the image is empty (0 bytes): no device can install it; release the real image under a new version")]
+    EmptyImage { name: String },
     #[error("{name}: release time {released} lies in the future")]
     ReleaseInFuture {
         name: String,
@@ -771,6 +773,13 @@ pub fn check_product_rules(
             return Err(VerifyError::ReleaseInFuture {
                 name: release.name.clone(),
                 released: release.info.released,
+            });
+        }
+        // An empty file is never firmware (a failed build or copy): devices would fail to
+        // install it after downloading it.
+        if release.length == 0 {
+            return Err(VerifyError::EmptyImage {
+                name: release.name.clone(),
             });
         }
         support.check_new_release(&release.info, release.info.released)?;
@@ -1633,6 +1642,15 @@ mod tests {
         assert!(matches!(
             check_product_rules("acme-cam", Some(&prev), &support, &[future], now()),
             Err(VerifyError::ReleaseInFuture { .. })
+        ));
+        // an empty image, new in this publish
+        let mut empty = feature.clone();
+        empty.name = "acme-cam/empty.bin".into();
+        empty.info.kind = ReleaseKind::Security;
+        empty.length = 0;
+        assert!(matches!(
+            check_product_rules("acme-cam", Some(&prev), &support, &[empty], now()),
+            Err(VerifyError::EmptyImage { .. })
         ));
     }
 }

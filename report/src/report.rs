@@ -65,6 +65,16 @@ pub struct LedgerEntry {
     pub fleet: Option<FleetRelease>,
 }
 
+/// A release withdrawn from the product role, as the signed support history records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawnEntry {
+    pub target: String,
+    pub at: jiff::Timestamp,
+    pub reason: String,
+    /// Withdrawn inside its retention period (CRA Art. 13(9)), forced with a reason.
+    pub forced: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report<R> {
     pub product: String,
@@ -75,7 +85,11 @@ pub struct Report<R> {
     pub mechanism: Vec<R>,
     pub product_role_threshold: u64,
     pub product_role_keys: usize,
+    pub product_role_version: u64,
+    pub product_role_expires: jiff::Timestamp,
     pub ledger: Vec<LedgerEntry>,
+    /// Releases withdrawn (no longer offered), from the signed support history, oldest first.
+    pub withdrawn: Vec<WithdrawnEntry>,
     /// Fleet figures from a server, or that they were not requested.
     pub fleet: FleetFigures,
     /// Verdicts of the automated test runs given with `--evidence`; `None` when none were.
@@ -97,6 +111,9 @@ pub struct Facts<'a, R> {
     pub mechanism: Vec<R>,
     pub product_role_threshold: u64,
     pub product_role_keys: usize,
+    /// The product role's signed version and expiry.
+    pub product_role_version: u64,
+    pub product_role_expires: jiff::Timestamp,
     pub fleet: FleetFigures,
     pub evidence: Option<Vec<Verdict>>,
     pub now: jiff::Timestamp,
@@ -117,7 +134,8 @@ fn ledger_entry(r: &Release, fleet: &FleetFigures) -> LedgerEntry {
             .info
             .advisories
             .iter()
-            .map(|a| format!("{} ({:?})", a.id, a.severity).to_lowercase())
+            // the id as the advisory spells it (CVE-2026-0001), the severity in lower case
+            .map(|a| format!("{} ({})", a.id, format!("{:?}", a.severity).to_lowercase()))
             .collect(),
         retained_until: r.retained_until(airlock_core::verify::DEFAULT_RETENTION_YEARS),
     }
@@ -135,6 +153,19 @@ impl<R: MechanismRole> Report<R> {
             .iter()
             .map(|r| ledger_entry(r, &facts.fleet))
             .collect();
+        let withdrawn = facts
+            .support
+            .history
+            .iter()
+            .filter_map(|c| {
+                c.withdrawn.as_ref().map(|target| WithdrawnEntry {
+                    target: target.clone(),
+                    at: c.at,
+                    reason: c.reason.clone(),
+                    forced: c.forced,
+                })
+            })
+            .collect();
         let verdicts = verdict::verdicts(
             CROSSWALK,
             jurisdiction,
@@ -150,7 +181,10 @@ impl<R: MechanismRole> Report<R> {
             mechanism: facts.mechanism,
             product_role_threshold: facts.product_role_threshold,
             product_role_keys: facts.product_role_keys,
+            product_role_version: facts.product_role_version,
+            product_role_expires: facts.product_role_expires,
             ledger,
+            withdrawn,
             fleet: facts.fleet,
             automated_tests: facts.evidence,
             crosswalk: crosswalk::rows(jurisdiction),
@@ -266,6 +300,8 @@ mod tests {
             mechanism: vec![Role("root"), Role("timestamp")],
             product_role_threshold: 2,
             product_role_keys: 3,
+            product_role_version: 4,
+            product_role_expires: "2027-01-01T00:00:00Z".parse().unwrap(),
             fleet: FleetFigures::NotRequested,
             evidence: None,
             now: "2026-06-01T12:00:00.5Z".parse().unwrap(),
@@ -299,7 +335,7 @@ mod tests {
         let (support, releases) = (support(), vec![release()]);
         let r = Report::build(facts(&support, &releases, "uk")).unwrap();
         assert_eq!(r.generated_at.to_string(), "2026-06-01T12:00:00Z");
-        assert_eq!(r.ledger[0].advisories, ["cve-2026-0001 (high)"]);
+        assert_eq!(r.ledger[0].advisories, ["CVE-2026-0001 (high)"]);
         assert_eq!(r.ledger[0].rollout_outcome, "not requested");
         assert!(r
             .crosswalk
@@ -309,7 +345,7 @@ mod tests {
         let md = crate::markdown(&r.document());
         assert!(md.starts_with("# Update and support compliance report: acme-cam\n"));
         assert!(
-            md.contains("| acme-cam (product role) | - | 2 | 3 | - |"),
+            md.contains("| acme-cam (product role) | 4 | 2 | 3 | 2027-01-01T00:00:00Z |"),
             "{md}"
         );
         assert!(md.contains("| timestamp | online | 1 | 1 | renewed by the server |"));

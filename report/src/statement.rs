@@ -114,10 +114,19 @@ pub struct Statement {
 pub fn gaps(support: &SupportRecord, date: jiff::civil::Date) -> Vec<String> {
     let mut gaps = Vec::new();
     if support.security_contact.is_none() {
-        gaps.push("The signed support record names no security contact (how to report security issues): add one with `airlock product` / `airlock support` before relying on the reporting declaration.".to_string());
+        gaps.push("The signed support record names no security contact (how to report security issues): add one with `airlock product set REPO PRODUCT --security-contact URI` before relying on the reporting declaration.".to_string());
+    }
+    let stale = support.statement_dates_not_in_record();
+    if !stale.is_empty() {
+        gaps.push(format!(
+            "The signed statement names {} but the support record's dates are {} to {}: correct it with `airlock product set REPO PRODUCT --statement TEXT`.",
+            stale.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            support.support_start,
+            support.security_updates_until
+        ));
     }
     if support.disclosure_policy.is_none() {
-        gaps.push("The signed support record names no vulnerability disclosure policy.".into());
+        gaps.push("The signed support record names no vulnerability disclosure policy: add one with `airlock product set REPO PRODUCT --disclosure-policy URL`.".into());
     }
     if !support.updatable {
         gaps.push("The product is declared not updatable: it receives no security updates, and the statement must say so.".into());

@@ -135,6 +135,7 @@ impl From<VerifyError> for ApiError {
             VerifyError::ProductRemoval { .. } => "product_removal",
             VerifyError::RoleTooLarge { .. } => "role_too_large",
             VerifyError::OnlineKeyHoldsOfflineRole { .. } => "online_key_misuse",
+            VerifyError::EmptyImage { .. } => "empty_image",
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())

@@ -19,6 +19,7 @@ pub mod init;
 pub mod product;
 pub mod publish;
 pub mod release;
+pub mod renew;
 pub mod rollout;
 pub mod root;
 pub mod sign;

@@ -76,6 +76,8 @@ pub fn build(repo: &Repo, product: &str, sources: Sources) -> Result<Report> {
         mechanism: s.roles.clone(),
         product_role_threshold: role.threshold.get(),
         product_role_keys: role.keyids.len(),
+        product_role_version: p.role_version,
+        product_role_expires: p.expires,
         fleet: sources.fleet,
         evidence: sources.evidence,
         now: sources.now,

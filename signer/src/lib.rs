@@ -5,7 +5,7 @@
 //! What each command does: [`init`], [`product`] (with [`removal`]), [`release`] (and
 //! [`release_dir`] for `--from-dir`), [`support`], [`targets`] (staged changes of targets.json),
 //! [`root`] (rotation and [`root::proposal`]), [`publish`] and [`export`] (`publish --out`),
-//! [`verify`], [`status`], [`rollout`], [`audit`], [`compliance`]. What they share: [`repo`] (the on-disk
+//! [`verify`], [`status`], [`renew`], [`rollout`], [`audit`], [`compliance`]. What they share: [`repo`] (the on-disk
 //! repository), [`keys`], [`passphrase`] and [`pkcs11`] (where keys are held),
 //! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
@@ -17,6 +17,7 @@ pub mod durable;
 pub mod export;
 pub mod init;
 pub mod keys;
+pub mod leftovers;
 pub mod passphrase;
 pub mod pkcs11;
 pub mod product;
@@ -24,6 +25,7 @@ pub mod publish;
 pub mod release;
 pub mod release_dir;
 pub mod removal;
+pub mod renew;
 pub mod repo;
 pub mod retired_keys;
 pub mod rollout;

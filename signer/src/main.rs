@@ -69,6 +69,10 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Roles, keys, versions, expiry dates, products and releases.
     Status(cmd::status::Args),
+    /// Re-sign root, targets or product roles with a new expiry, changing nothing else (what
+    /// `status --check` asks for); with --within only those expiring soon. Exit 0 when every
+    /// role due was renewed (or none was due), 1 on an error (e.g. keys held elsewhere).
+    Renew(cmd::renew::Args),
     /// A product's support record: extend it, raise its security floor, show it.
     Support {
         #[command(subcommand)]
@@ -122,6 +126,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Publish(args) => cmd::publish::run(args, g).await,
         Command::Verify(args) => cmd::verify::run(args, g).await,
         Command::Status(args) => cmd::status::run(args, g),
+        Command::Renew(args) => cmd::renew::run(args, g).await,
         Command::Support { command } => cmd::support::run(command, g).await,
         Command::Sign(args) => cmd::sign::run(args, g),
         Command::Compliance { command } => cmd::compliance::run(command, g).await,

@@ -158,10 +158,7 @@ pub async fn add_with_keys(
         successor: opts.successor.clone(),
         notice_url: opts.notice_url.clone(),
         statement: opts.statement.clone().unwrap_or_else(|| {
-            format!(
-                "{} receives security updates until {} and feature updates until {}.",
-                opts.id, opts.security_until, opts.feature_until
-            )
+            SupportRecord::default_statement(&opts.id, opts.security_until, opts.feature_until)
         }),
         security_contact: opts.security_contact.clone(),
         disclosure_policy: opts.disclosure_policy.clone(),
@@ -170,6 +167,7 @@ pub async fn add_with_keys(
         history: Vec::new(),
     };
     record.validate()?;
+    crate::support::check_statement_dates(&record, "--statement")?;
     let plan = Plan::new(repo, &root.signed, stage)?;
     let expires = expiry_in_days(config.expiry_days)?;
     if opts.keys == 0 || opts.threshold == 0 || opts.threshold > opts.keys {

@@ -78,6 +78,20 @@ pub fn build_request(repo: &Repo) -> Result<(PublishRequest, Vec<BlobToUpload>)>
     ))
 }
 
+/// Refuses to send a release whose image is empty (0 bytes), before any upload: the server
+/// refuses it too ([`airlock_core::verify::VerifyError::EmptyImage`]).
+pub(crate) fn check_no_empty_images(blobs: &[BlobToUpload]) -> Result<()> {
+    if let Some(b) = blobs.iter().find(|b| b.length == 0) {
+        bail!(
+            "{}; withdraw it first (`airlock release withdraw REPO PRODUCT VERSION --reason ...`)",
+            airlock_core::verify::VerifyError::EmptyImage {
+                name: b.name.clone()
+            }
+        );
+    }
+    Ok(())
+}
+
 pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
@@ -99,6 +113,7 @@ pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
 
 pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishResponse> {
     let (mut request, blobs) = build_request(repo)?;
+    check_no_empty_images(&blobs)?;
     request.hold = opts.hold;
     let client = reqwest::Client::builder()
         .build()

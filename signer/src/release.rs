@@ -27,6 +27,8 @@ pub struct ReleaseOptions {
     pub released: Option<jiff::Timestamp>,
     /// Vulnerabilities this release fixes.
     pub advisories: Vec<airlock_core::release::Advisory>,
+    /// Accept a version older than the product's newest release (a maintenance branch).
+    pub allow_older: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +39,39 @@ pub struct ReleaseReport {
     pub role_version: u64,
     #[serde(flatten)]
     pub info: ReleaseInfo,
+    /// The product's newest release, when this one is older (added with --allow-older).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older_than: Option<semver::Version>,
+}
+
+/// Refuses a release older than the product's newest one (`newest`), unless `allow_older`
+/// (a maintenance branch, e.g. 1.1.1 after 1.4.0); returns that newest version when allowed,
+/// so the output can say so.
+pub(crate) fn check_not_older(
+    product: &str,
+    version: &semver::Version,
+    newest: Option<&semver::Version>,
+    allow_older: bool,
+) -> Result<Option<semver::Version>> {
+    match newest {
+        Some(newest) if newest > version => {
+            if !allow_older {
+                bail!(
+                    "{product} {version} is older than its newest release {newest}; if this is a \
+                     release of an older line on purpose (a maintenance branch), add it with --allow-older"
+                );
+            }
+            Ok(Some(newest.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What the text output says about a release older than the newest (see [`check_not_older`]).
+pub fn older_note(older_than: Option<&semver::Version>) -> String {
+    older_than
+        .map(|n| format!(" (older than the newest release {n}: allowed by --allow-older)"))
+        .unwrap_or_default()
 }
 
 /// targets.json and the signed role of `product`, to add releases to: refused for a product id
@@ -51,6 +86,24 @@ pub(crate) fn product_role_for_release(repo: &Repo, product: &str) -> Result<(Ta
     }
     let role = repo.load_role(product)?.signed;
     Ok((targets, role))
+}
+
+/// Refuses an empty firmware file (0 bytes: a failed build or copy), which no device could
+/// install. `length` is the length of the copy when known, else the file's.
+pub(crate) fn check_not_empty(file: &std::path::Path, length: Option<u64>) -> Result<()> {
+    let length = match length {
+        Some(l) => l,
+        None => std::fs::metadata(file)
+            .with_context(|| format!("reading {}", file.display()))?
+            .len(),
+    };
+    if length == 0 {
+        bail!(
+            "firmware file {} is empty (0 bytes): no device could install it; check the build that made it",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
@@ -68,6 +121,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     if !opts.file.is_file() {
         bail!("firmware file {} does not exist", opts.file.display());
     }
+    check_not_empty(&opts.file, None)?;
     let file_name = match &opts.name {
         Some(n) => n.clone(),
         None => opts
@@ -106,6 +160,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         .check_new_release(&info, released)
         .context("the product's support record does not allow this release")?;
     // One pass over the role, reading only each target's version (a role may hold 100k).
+    let mut newest: Option<semver::Version> = None;
     for (name, t) in &role.targets {
         if name.raw() == target {
             bail!("{target} is already released; give the new image a new file name");
@@ -123,7 +178,16 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
                 name.raw()
             );
         }
+        if version > newest {
+            newest = version;
+        }
     }
+    let older_than = check_not_older(
+        &opts.product,
+        &info.version,
+        newest.as_ref(),
+        opts.allow_older,
+    )?;
 
     // The keys first: a passphrase or PIN is asked before a long copy, and a wrong one stops
     // the command before it touches the repository.
@@ -137,13 +201,17 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         .context("the target path has no directory")?
         .to_path_buf();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{file_name}.airlock-tmp"));
+    // copies an interrupted run left (an hour old: no run is still writing them)
+    crate::leftovers::remove_stale(repo, Some(&opts.product), jiff::Timestamp::now())?;
+    let tmp = dir.join(format!(".{file_name}{}", crate::leftovers::SUFFIX));
     let result = async {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
         // on the disk before the role that lists it
         crate::durable::sync_path(&tmp)?;
         let (sha256, length) = crate::digest::sha256_file(&tmp)?;
+        // the copy, in case the file was emptied since the check above
+        check_not_empty(&opts.file, Some(length))?;
         let entry = tough::schema::Target {
             length,
             hashes: tough::schema::Hashes {
@@ -159,6 +227,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             sha256,
             role_version: role.version.get() + 1,
             info: info.clone(),
+            older_than: older_than.clone(),
         };
         let mut role = std::mem::replace(
             &mut role,
@@ -197,15 +266,12 @@ pub async fn withdraw(
     repo: &Repo,
     product: &str,
     version: &semver::Version,
-    reason: Option<&str>,
+    reason: &str,
     force: bool,
     retention_years: i16,
 ) -> Result<String> {
     names::check_product_id(product)?;
-    if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        bail!("--force needs --reason (it is kept in the signed history and the audit log)");
-    }
-    let reason = reason.unwrap_or("withdrawn");
+    // kept in the signed history, the public page and (forced) the audit log
     support::require_reason(reason)?;
     let role = repo.load_role(product)?.signed;
     let mut found = None;

@@ -44,6 +44,8 @@ pub struct DirOptions {
     /// Hard-link the files into the repository instead of copying them (same file system; a
     /// symbolic link, or a file on another file system, is copied).
     pub link: bool,
+    /// Accept versions older than the product's newest release (a maintenance branch).
+    pub allow_older: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +82,9 @@ pub struct DirReport {
     pub role_version: u64,
     pub bytes: u64,
     pub releases: Vec<DirRelease>,
+    /// The product's newest release, when some of these are older (added with --allow-older).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older_than: Option<semver::Version>,
 }
 
 /// The version in a file name `NAME-VERSION[.EXT]`, if any: the first `-` after which the rest,
@@ -275,6 +280,18 @@ pub async fn add_dir_with_read_hook(
             w[1].source.display()
         );
     }
+    // The oldest new file against the newest release (each one older is refused alike).
+    let newest = released_versions.keys().max();
+    let older_than = match by_version.first() {
+        Some(oldest) => crate::release::check_not_older(
+            &opts.product,
+            &oldest.version,
+            newest,
+            opts.allow_older,
+        )
+        .with_context(|| oldest.source.display().to_string())?,
+        None => None,
+    };
     drop(by_version);
 
     tracing::debug!(elapsed_ms = ms(), files = planned.len(), "files checked");
@@ -295,7 +312,11 @@ pub async fn add_dir_with_read_hook(
         .map_init(
             || vec![0u8; 256 * 1024],
             |buf, p| {
-                let r = copy_and_hash(&dirs, &p.file_name, &p.source, opts.link, buf, before_read);
+                let r = copy_and_hash(&dirs, &p.file_name, &p.source, opts.link, buf, before_read)
+                    .and_then(|c| {
+                        crate::release::check_not_empty(&p.source, Some(c.length))?;
+                        Ok(c)
+                    });
                 bar.inc(1);
                 r
             },
@@ -394,6 +415,7 @@ pub async fn add_dir_with_read_hook(
             role_version,
             bytes,
             releases,
+            older_than,
         })
     }
     .await;
@@ -471,6 +493,7 @@ mod tests {
             advisories: Vec::new(),
             progress: false,
             link: false,
+            allow_older: false,
         }
     }
 

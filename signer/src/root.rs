@@ -22,8 +22,12 @@ pub mod proposal;
 
 #[derive(Debug, Clone)]
 pub struct RotateOptions {
-    pub root_keys: u64,
-    pub root_threshold: u64,
+    /// New root keys (default: as many as the current root has).
+    pub root_keys: Option<u64>,
+    /// Signatures the new root needs (default: the current root's threshold).
+    pub root_threshold: Option<u64>,
+    /// Accept a threshold lower than the current root's (`--allow-lower-threshold`).
+    pub allow_lower_threshold: bool,
     pub rotate_targets: bool,
     /// The server's next online key (its public key file), to sign snapshot and timestamp.
     pub online_key: Option<std::path::PathBuf>,
@@ -37,9 +41,49 @@ pub struct RotateReport {
     pub root_version: u64,
     pub root_threshold: u64,
     pub root_key_ids: Vec<String>,
+    /// The new root keys' files in keys/ (`root-vN-M.key`).
+    pub root_key_files: Vec<std::path::PathBuf>,
+    /// The threshold and key count of the root this one replaces.
+    pub previous_threshold: u64,
+    pub previous_keys: usize,
     pub retired_key_ids: Vec<String>,
     pub targets_key_id: Option<String>,
     pub targets_version: Option<u64>,
+}
+
+/// The key count and threshold of the next root: as given, else those of the current root
+/// (`current`), so a rotation keeps a 2-of-3 root 2-of-3 unless told otherwise. At least
+/// `tokens` keys (those given on a token). A threshold lower than the current one weakens the
+/// root: refused unless `allow_lower`.
+pub fn next_root_shape(
+    current: &RoleKeys,
+    keys: Option<u64>,
+    threshold: Option<u64>,
+    tokens: usize,
+    allow_lower: bool,
+) -> Result<(u64, u64)> {
+    let current_threshold = current.threshold.get();
+    let keys = keys
+        .unwrap_or(current.keyids.len() as u64)
+        .max(tokens as u64);
+    let threshold = threshold.unwrap_or(current_threshold);
+    if keys == 0 || threshold == 0 || threshold > keys {
+        bail!(
+            "--root-threshold {threshold} must be between 1 and --root-keys {keys}{}",
+            if threshold > keys && threshold == current_threshold {
+                format!(" (the current root needs {current_threshold} signatures: give fewer only with --root-threshold N --allow-lower-threshold)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if threshold < current_threshold && !allow_lower {
+        bail!(
+            "--root-threshold {threshold} is lower than the current root's {current_threshold}: \
+             fewer root keys could then sign a new root; add --allow-lower-threshold if that is meant"
+        );
+    }
+    Ok((keys, threshold))
 }
 
 /// A key id (hex) as TUF metadata keys its maps.
@@ -66,16 +110,6 @@ async fn signatures(
 }
 
 pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
-    let mut opts = opts.clone();
-    opts.root_keys = opts.root_keys.max(opts.root_tokens.len() as u64);
-    let opts = &opts;
-    if opts.root_keys == 0 || opts.root_threshold == 0 || opts.root_threshold > opts.root_keys {
-        bail!(
-            "--root-threshold {} must be between 1 and --root-keys {}",
-            opts.root_threshold,
-            opts.root_keys
-        );
-    }
     let config = repo.config()?;
     let old: Signed<Root> = repo.load_root()?;
     let old_role = old
@@ -84,6 +118,13 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
         .get(&RoleType::Root)
         .context("the current root has no root role")?
         .clone();
+    let (root_keys, root_threshold) = next_root_shape(
+        &old_role,
+        opts.root_keys,
+        opts.root_threshold,
+        opts.root_tokens.len(),
+        opts.allow_lower_threshold,
+    )?;
     // The old root keys we hold, with their file names.
     let mut old_keys = Vec::new();
     let mut old_files = Vec::new();
@@ -115,7 +156,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     // New root keys replace the old ones: those on a token first, then generated ones.
     repo.prepare_new_keys()?;
     let mut new_keys = open_token_keys(&opts.root_tokens)?;
-    while (new_keys.len() as u64) < opts.root_keys {
+    while (new_keys.len() as u64) < root_keys {
         new_keys.push(RoleKey::File(SigningKey::generate()));
     }
     let mut new_ids = Vec::new();
@@ -134,7 +175,7 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
                 .iter()
                 .map(|id| decoded(id))
                 .collect::<Result<_>>()?,
-            threshold: NonZeroU64::new(opts.root_threshold).context("threshold")?,
+            threshold: NonZeroU64::new(root_threshold).context("threshold")?,
             _extra: HashMap::new(),
         },
     );
@@ -208,8 +249,9 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     bytes.push(b'\n');
 
     // Save the new keys before the root that names them, then retire the old ones.
+    let mut root_key_files = Vec::new();
     for (i, k) in new_keys.iter().enumerate() {
-        repo.save_role_key(&format!("root-v{version}-{}", i + 1), k)?;
+        root_key_files.push(repo.save_role_key(&format!("root-v{version}-{}", i + 1), k)?);
     }
     let dir = repo.metadata_dir();
     durable::write_atomic(&dir.join(format!("{version}.root.json")), &bytes)?;
@@ -239,8 +281,11 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
     }
     Ok(RotateReport {
         root_version: version,
-        root_threshold: opts.root_threshold,
+        root_threshold,
         root_key_ids: new_ids,
+        root_key_files,
+        previous_threshold: old_role.threshold.get(),
+        previous_keys: old_role.keyids.len(),
         retired_key_ids: retired_ids,
         targets_key_id: targets_key.map(|k| k.key_id()).transpose()?,
         targets_version,

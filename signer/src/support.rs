@@ -68,20 +68,57 @@ pub(crate) fn require_reason(reason: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a statement that names a date the record does not hold
+/// ([`SupportRecord::statement_dates_not_in_record`]), naming the option that replaces it.
+pub(crate) fn check_statement_dates(record: &SupportRecord, option: &str) -> Result<()> {
+    let stale = record.statement_dates_not_in_record();
+    if !stale.is_empty() {
+        let dates: Vec<String> = stale.iter().map(ToString::to_string).collect();
+        bail!(
+            "the statement of {} names {} but the record's dates are {} (start), {} (feature \
+             updates) and {} (security updates): give a statement that matches with {option}",
+            record.product,
+            dates.join(", "),
+            record.support_start,
+            record.feature_updates_until,
+            record.security_updates_until
+        );
+    }
+    Ok(())
+}
+
+/// `support extend`: new end dates. The statement follows them: the generated one is written
+/// again with the new dates; a vendor's own statement is kept unless `statement` replaces it,
+/// and refused when it names a date the record no longer holds (the old end of support), so
+/// the public page never shows two ends.
 pub async fn extend(
     repo: &Repo,
     product: &str,
     security_until: jiff::civil::Date,
     feature_until: Option<jiff::civil::Date>,
+    statement: Option<&str>,
     reason: &str,
 ) -> Result<SupportRecord> {
     names::check_product_id(product)?;
     require_reason(reason)?;
     let mut next = repo.load_support(product)?;
+    let generated = next.has_default_statement();
     next.security_updates_until = security_until;
     if let Some(f) = feature_until {
         next.feature_updates_until = f;
     }
+    match statement {
+        Some(text) => next.statement = text.to_string(),
+        None if generated => {
+            next.statement = SupportRecord::default_statement(
+                product,
+                next.security_updates_until,
+                next.feature_updates_until,
+            )
+        }
+        None => {}
+    }
+    check_statement_dates(&next, "--statement")?;
     let mut c = change("extend", reason);
     c.security_updates_until = Some(security_until);
     c.feature_updates_until = feature_until;
@@ -107,6 +144,88 @@ pub async fn set_floor(
     next.history.push(c);
     replace_record(repo, product, &next, |_| Ok(())).await?;
     Ok(next)
+}
+
+/// What `product set` changes in the public part of a support record; `None` keeps a field.
+#[derive(Debug, Clone, Default)]
+pub struct PublicFields {
+    pub statement: Option<String>,
+    pub security_contact: Option<String>,
+    pub disclosure_policy: Option<String>,
+    pub notice_url: Option<String>,
+}
+
+/// `airlock product set`: a new statement, security contact, disclosure policy or notice URL,
+/// re-signed like every change of the record and recorded in its history (action `set`).
+pub async fn set_public_fields(
+    repo: &Repo,
+    product: &str,
+    fields: &PublicFields,
+    reason: Option<&str>,
+) -> Result<SupportRecord> {
+    names::check_product_id(product)?;
+    show(repo, product)?;
+    let mut next = repo.load_support(product)?;
+    let mut changed = Vec::new();
+    let slots: [(&str, &Option<String>, &mut dyn FieldSlot); 4] = [
+        ("statement", &fields.statement, &mut next.statement),
+        (
+            "security contact",
+            &fields.security_contact,
+            &mut next.security_contact,
+        ),
+        (
+            "disclosure policy",
+            &fields.disclosure_policy,
+            &mut next.disclosure_policy,
+        ),
+        ("notice URL", &fields.notice_url, &mut next.notice_url),
+    ];
+    for (name, value, field) in slots {
+        if let Some(v) = value {
+            if field.set(v) {
+                changed.push(name);
+            }
+        }
+    }
+    if fields.statement.is_none()
+        && fields.security_contact.is_none()
+        && fields.disclosure_policy.is_none()
+        && fields.notice_url.is_none()
+    {
+        bail!("nothing to set: give --statement, --security-contact, --disclosure-policy or --notice-url");
+    }
+    if changed.is_empty() {
+        bail!("{product}: the record already says that; nothing changed");
+    }
+    check_statement_dates(&next, "--statement")?;
+    let default = format!("{} changed", changed.join(", "));
+    let reason = reason.unwrap_or(&default);
+    require_reason(reason)?;
+    next.history.push(change("set", reason));
+    replace_record(repo, product, &next, |_| Ok(())).await?;
+    Ok(next)
+}
+
+/// A field of the record `product set` may replace; `set` says whether the value changed.
+trait FieldSlot {
+    fn set(&mut self, value: &str) -> bool;
+}
+
+impl FieldSlot for String {
+    fn set(&mut self, value: &str) -> bool {
+        let changed = self != value;
+        *self = value.to_string();
+        changed
+    }
+}
+
+impl FieldSlot for Option<String> {
+    fn set(&mut self, value: &str) -> bool {
+        let changed = self.as_deref() != Some(value);
+        *self = Some(value.to_string());
+        changed
+    }
 }
 
 pub fn show(repo: &Repo, product: &str) -> Result<SupportRecord> {
@@ -136,26 +255,7 @@ pub fn render(r: &SupportRecord) -> String {
         out += &format!("  notice: {u}\n");
     }
     for c in &r.history {
-        let mut what = Vec::new();
-        if let Some(d) = c.security_updates_until {
-            what.push(format!("security until {d}"));
-        }
-        if let Some(d) = c.feature_updates_until {
-            what.push(format!("features until {d}"));
-        }
-        if let Some(f) = c.min_security_version {
-            what.push(format!("floor {f}"));
-        }
-        if let Some(w) = &c.withdrawn {
-            what.push(format!("withdrew {w}"));
-        }
-        out += &format!(
-            "  {} {} ({}): {}\n",
-            c.at,
-            c.action,
-            what.join(", "),
-            c.reason
-        );
+        out += &format!("  {} {} ({}): {}\n", c.at, c.action, c.details(), c.reason);
     }
     out
 }

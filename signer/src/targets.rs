@@ -143,7 +143,7 @@ impl TargetsOutcome {
 }
 
 /// The targets keys in `keys/` that the root's targets role lists.
-fn held_targets_keys(repo: &Repo, root: &Root) -> Result<(Vec<RoleKey>, u64)> {
+pub(crate) fn held_targets_keys(repo: &Repo, root: &Root) -> Result<(Vec<RoleKey>, u64)> {
     let role = root
         .roles
         .get(&RoleType::Targets)

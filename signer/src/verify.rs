@@ -37,6 +37,12 @@ pub struct VerifyReport {
     pub targets_checked: usize,
     /// Every problem found; empty means the repository verifies.
     pub problems: Vec<String>,
+    /// What does not stop it verifying but needs a hand (e.g. files an interrupted `release
+    /// add` left), each with its fix.
+    pub warnings: Vec<String>,
+    /// Files `--clean` removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned: Vec<std::path::PathBuf>,
 }
 
 use airlock_core::error_chain as chain;
@@ -50,6 +56,8 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
         products: Vec::new(),
         targets_checked: 0,
         problems: Vec::new(),
+        warnings: Vec::new(),
+        cleaned: Vec::new(),
     };
     let metadata = base
         .join("metadata/")
@@ -133,6 +141,7 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
                 continue;
             }
         };
+        report.problems.extend(empty_images(&listed.releases));
         let support_name = names::support_target_name(&product);
         let record = if let Some(dir) = local_dir.as_deref() {
             // A directory: every image checked in place under both consistent-snapshot names,
@@ -258,6 +267,21 @@ fn check_local_targets(
     (checked, problems, record)
 }
 
+/// The releases whose image is empty (0 bytes): no device can install them, whenever they were
+/// published ([`VerifyError::EmptyImage`]; the server refuses new ones).
+pub(crate) fn empty_images(releases: &[airlock_core::release::Release]) -> Vec<String> {
+    releases
+        .iter()
+        .filter(|r| r.length == 0)
+        .map(|r| {
+            airlock_core::verify::VerifyError::EmptyImage {
+                name: r.name.clone(),
+            }
+            .to_string()
+        })
+        .collect()
+}
+
 /// Target downloads in flight at once while verifying a repository.
 const FETCHES_AT_ONCE: usize = 16;
 
@@ -290,6 +314,8 @@ pub fn verify_local(repo: &Repo) -> Result<VerifyReport> {
         products: Vec::new(),
         targets_checked: 0,
         problems: Vec::new(),
+        warnings: Vec::new(),
+        cleaned: Vec::new(),
     };
     let config = repo.config()?;
     let online = airlock_core::keys::key_id_hex(&config.online_key)?;
@@ -318,6 +344,9 @@ pub fn verify_local(repo: &Repo) -> Result<VerifyReport> {
             }
         }
         Err(e) => report.problems.push(e.to_string()),
+    }
+    for l in crate::leftovers::find(repo, now)? {
+        report.warnings.push(l.warning(repo));
     }
     for b in blobs {
         match crate::digest::sha256_file(&b.path) {
@@ -348,6 +377,12 @@ pub fn render(r: &VerifyReport) -> String {
     );
     for p in &r.problems {
         out += &format!("  problem: {p}\n");
+    }
+    for c in &r.cleaned {
+        out += &format!("  removed {}\n", c.display());
+    }
+    for w in &r.warnings {
+        out += &format!("  warning: {w}\n");
     }
     out += if r.problems.is_empty() {
         "OK\n"

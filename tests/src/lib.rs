@@ -462,3 +462,33 @@ pub fn s3_bucket(test: &str) -> Option<(String, String)> {
     );
     Some((endpoint, bucket))
 }
+
+/// Changes a product role of `repo` with `edit` (on its `signed` part), raises its version and
+/// signs it again with keys/PRODUCT.key: a role as an older airlock or a hand-made tool could
+/// have written it, which the current commands refuse to make (e.g. an empty image).
+/// Canonical JSON here is serde_json's compact form with sorted keys (no floats, ASCII strings).
+pub fn resign_product_role(repo: &Path, product: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    use ed25519_dalek::Signer;
+    let path = repo.join(format!("metadata/{product}.json"));
+    let mut role: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut role["signed"]);
+    let version = role["signed"]["version"].as_u64().unwrap();
+    role["signed"]["version"] = serde_json::json!(version + 1);
+    let pem = std::fs::read_to_string(repo.join(format!("keys/{product}.key"))).unwrap();
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.trim()).unwrap();
+    let canonical = serde_json::to_vec(&role["signed"]).unwrap();
+    let keyid = role["signatures"][0]["keyid"].clone();
+    role["signatures"] = serde_json::json!([{
+        "keyid": keyid,
+        "sig": hex::encode(key.sign(&canonical).to_bytes()),
+    }]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&role).unwrap()).unwrap();
+}
+
+/// The admin token the test server wrote (`admin.token` in `dir`).
+pub fn admin_token(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    text.lines().next().unwrap_or("").trim().to_string()
+}

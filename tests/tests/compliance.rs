@@ -99,7 +99,7 @@ fn signed_compliance_report() {
     assert_eq!(report["support"]["security_updates_until"], "2031-12-31");
     assert_eq!(report["support"]["history"][0]["reason"], "longer life");
     assert_eq!(report["ledger"].as_array().unwrap().len(), 2);
-    assert_eq!(report["ledger"][1]["advisories"][0], "cve-2026-1111 (high)");
+    assert_eq!(report["ledger"][1]["advisories"][0], "CVE-2026-1111 (high)");
     assert!(report["ledger"][1]["retained_until"]
         .as_str()
         .unwrap()

@@ -226,7 +226,9 @@ fn encrypted_keys_from_init_to_a_verified_release_and_wrong_passphrases_change_n
     for key in [
         "repo/keys/root-1.key",
         "repo/keys/root-2.key",
+        // the proposal keeps the root's 2-of-2 by default
         "proposal.keys/root-v2-1.key",
+        "proposal.keys/root-v2-2.key",
     ] {
         ok_with(dir, &env, &["sign", "proposal.json", "--key", key]);
     }

@@ -71,7 +71,19 @@ fn device_on_root_v1_walks_rotated_roots_v2_to_v5() {
     let r = rotate(dir, &[]);
     assert_eq!(r["root_version"], 4);
     assert_eq!(r["retired_key_ids"].as_array().unwrap().len(), 3);
-    let r = rotate(dir, &["--root-keys", "2", "--root-threshold", "1"]);
+    // v4 kept v3's 2-of-3; a lower threshold needs --allow-lower-threshold
+    assert_eq!(r["root_threshold"], 2);
+    assert_eq!(r["root_key_ids"].as_array().unwrap().len(), 3);
+    let r = rotate(
+        dir,
+        &[
+            "--root-keys",
+            "2",
+            "--root-threshold",
+            "1",
+            "--allow-lower-threshold",
+        ],
+    );
     assert_eq!(r["root_version"], 5);
     let keys: Vec<String> = std::fs::read_dir(dir.join("repo/keys"))
         .unwrap()
@@ -377,4 +389,95 @@ fn online_key_rotation_follows_a_new_root_without_downtime() {
     assert_eq!(ts["signatures"][0]["keyid"], next_id.as_str());
     let run3 = device(dir, &server, "dev", "1.0.0", "2");
     assert_eq!(run3["outcome"], "up_to_date");
+}
+
+#[test]
+fn a_rotation_keeps_the_root_threshold_and_status_finds_the_new_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "init",
+            "repo",
+            "--online-key",
+            "srv/online.pub",
+            "--root-keys",
+            "3",
+            "--root-threshold",
+            "2",
+        ],
+    );
+
+    // by default the new root is 2-of-3 again, and the output says what it is
+    let out = ok(dir, "airlock", &["root", "rotate", "repo"]);
+    assert!(
+        out.contains("root v2: 2 of 3 new root key(s) must sign (was 2 of 3)"),
+        "{out}"
+    );
+    assert!(out.contains("root-v2-3.key"), "{out}");
+    let root: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("repo/metadata/root.json")).unwrap())
+            .unwrap();
+    assert_eq!(root["signed"]["roles"]["root"]["threshold"], 2);
+    assert_eq!(
+        root["signed"]["roles"]["root"]["keyids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // status finds the rotated keys in keys/ (root-v2-N.key), each listed by the root
+    let status: Value =
+        serde_json::from_str(&ok(dir, "airlock", &["status", "repo", "--json"])).unwrap();
+    let held = status["roles"][0]["held"].as_array().unwrap();
+    assert_eq!(status["roles"][0]["role"], "root");
+    assert_eq!(held.len(), 3, "{held:?}");
+    assert!(held.iter().all(|k| k["listed"] == true), "{held:?}");
+    let text = ok(dir, "airlock", &["status", "repo"]);
+    assert!(text.contains("root-v2-1.key: file"), "{text}");
+
+    // a lower threshold is refused unless meant; fewer keys than the threshold too
+    let e = fails(
+        dir,
+        "airlock",
+        &["root", "rotate", "repo", "--root-threshold", "1"],
+    );
+    assert!(
+        e.contains("lower than the current root's 2") && e.contains("--allow-lower-threshold"),
+        "{e}"
+    );
+    let e = fails(
+        dir,
+        "airlock",
+        &["root", "rotate", "repo", "--root-keys", "1"],
+    );
+    assert!(e.contains("--allow-lower-threshold"), "{e}");
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "root",
+            "propose",
+            "repo",
+            "--root-threshold",
+            "1",
+            "--out",
+            "p.json",
+        ],
+    );
+    assert!(e.contains("--allow-lower-threshold"), "{e}");
+    // more keys keep the threshold
+    let r: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &["root", "rotate", "repo", "--root-keys", "4", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(r["root_threshold"], 2);
+    assert_eq!(r["previous_keys"], 3);
+    assert_eq!(r["root_key_files"].as_array().unwrap().len(), 4);
 }

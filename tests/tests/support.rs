@@ -156,7 +156,8 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
             "release", "withdraw", "repo", "acme-cam", "1.2.0", "--force",
         ],
     );
-    assert!(e.contains("--force needs --reason"), "{e}");
+    // (a withdrawal always needs a reason: kept in the signed history and on the public page)
+    assert!(e.contains("--reason"), "{e}");
     // ... and the server refuses a repository that drops it without a forced, reasoned record
     // (here the signer was told the retention period is over)
     let backup = dir.join("repo-backup");
@@ -214,7 +215,9 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
     let e = fails(
         dir,
         "airlock",
-        &["release", "withdraw", "repo", "acme-cam", "7.0.0"],
+        &[
+            "release", "withdraw", "repo", "acme-cam", "7.0.0", "--reason", "typo",
+        ],
     );
     assert!(e.contains("no release 7.0.0"), "{e}");
     publish(dir, &server);

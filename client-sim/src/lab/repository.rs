@@ -76,6 +76,7 @@ impl Repository {
                 requires: r.requires.clone(),
                 released: Some(r.released),
                 advisories: Vec::new(),
+                allow_older: false,
             },
         )
         .await?;
@@ -92,9 +93,16 @@ impl Repository {
         feature_until: Option<jiff::civil::Date>,
         reason: &str,
     ) -> Result<()> {
-        support::extend(&self.repo, product, security_until, feature_until, reason)
-            .await
-            .map(|_| ())
+        support::extend(
+            &self.repo,
+            product,
+            security_until,
+            feature_until,
+            None,
+            reason,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn set_floor(&self, product: &str, floor: u64, reason: Option<&str>) -> Result<()> {
@@ -120,8 +128,9 @@ impl Repository {
         airlock_signer::root::rotate(
             &self.repo,
             &airlock_signer::root::RotateOptions {
-                root_keys: 1,
-                root_threshold: 1,
+                root_keys: Some(1),
+                root_threshold: Some(1),
+                allow_lower_threshold: false,
                 rotate_targets: false,
                 online_key: Some(online_pub.to_path_buf()),
                 root_tokens: Vec::new(),

@@ -47,7 +47,10 @@ pub(super) fn support_section(d: &mut Document, s: &SupportRecord) {
         d.list(
             s.history
                 .iter()
-                .map(|c| format!("{} {}: {}", c.at, c.action, c.reason))
+                .map(|c| match c.details() {
+                    details if details.is_empty() => format!("{} {}: {}", c.at, c.action, c.reason),
+                    details => format!("{} {} ({details}): {}", c.at, c.action, c.reason),
+                })
                 .collect(),
         );
     }
@@ -75,10 +78,10 @@ pub(super) fn mechanism_section<R: MechanismRole>(d: &mut Document, r: &Report<R
         .collect();
     rows.push(vec![
         format!("{} (product role)", r.product),
-        String::new(),
+        r.product_role_version.to_string(),
         r.product_role_threshold.to_string(),
         r.product_role_keys.to_string(),
-        String::new(),
+        r.product_role_expires.to_string(),
     ]);
     d.table(&["role", "version", "threshold", "keys", "expires"], rows);
 }
@@ -110,6 +113,24 @@ pub(super) fn ledger_section<R>(d: &mut Document, r: &Report<R>) {
             })
             .collect(),
     );
+    if !r.withdrawn.is_empty() {
+        d.heading(3, "Withdrawn releases");
+        d.paragraph("No longer offered to devices; each withdrawal is recorded in the signed support history.");
+        d.table(
+            &["target", "withdrawn", "reason", "inside retention period"],
+            r.withdrawn
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.target.clone(),
+                        w.at.to_string(),
+                        w.reason.clone(),
+                        if w.forced { "yes (forced)" } else { "no" }.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+    }
 }
 
 pub(super) fn fleet_section(d: &mut Document, fleet: &FleetFigures) {

@@ -1,4 +1,4 @@
-//! `airlock product add|rotate-key|remove`: products, one delegated TUF role each.
+//! `airlock product add|set|rotate-key|remove`: products, one delegated TUF role each.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -13,6 +13,10 @@ use super::{Globals, NewKeyArgs, StageArgs};
 pub enum Command {
     /// Add a product: its own key, a delegated role for PRODUCT/*, and PRODUCT/support.json.
     Add(AddArgs),
+    /// Change what the signed support record tells users: statement, security contact,
+    /// disclosure policy, notice URL (re-signed and recorded in its history; dates and floor
+    /// change with `airlock support`).
+    Set(SetArgs),
     /// Replace the product role's key; the old key is revoked (e.g. after a compromise).
     RotateKey {
         repo: PathBuf,
@@ -101,9 +105,48 @@ pub struct AddArgs {
     stage: StageArgs,
 }
 
+#[derive(clap::Args)]
+pub struct SetArgs {
+    repo: PathBuf,
+    product: String,
+    /// Statement shown to users.
+    #[arg(long, env = "AIRLOCK_PRODUCT_SET_STATEMENT")]
+    statement: Option<String>,
+    /// Where to report vulnerabilities: mailto: or https:// URI (served as security.txt).
+    #[arg(long, env = "AIRLOCK_PRODUCT_SET_SECURITY_CONTACT")]
+    security_contact: Option<String>,
+    /// Vulnerability disclosure policy (https URL).
+    #[arg(long, env = "AIRLOCK_PRODUCT_SET_DISCLOSURE_POLICY")]
+    disclosure_policy: Option<String>,
+    /// Page that explains the support period and its end.
+    #[arg(long, env = "AIRLOCK_PRODUCT_SET_NOTICE_URL")]
+    notice_url: Option<String>,
+    /// Why (kept in the signed history; default: what changed).
+    #[arg(long, env = "AIRLOCK_PRODUCT_SET_REASON")]
+    reason: Option<String>,
+}
+
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
     match command {
         Command::Add(a) => add(a, globals).await,
+        Command::Set(a) => {
+            let repo = globals.open(&a.repo)?;
+            let record = airlock_signer::support::set_public_fields(
+                &repo,
+                &a.product,
+                &airlock_signer::support::PublicFields {
+                    statement: a.statement,
+                    security_contact: a.security_contact,
+                    disclosure_policy: a.disclosure_policy,
+                    notice_url: a.notice_url,
+                },
+                a.reason.as_deref(),
+            )
+            .await?;
+            globals.print(&record, || {
+                airlock_signer::support::render(&record) + "publish to send it to the server\n"
+            })
+        }
         Command::RotateKey {
             repo,
             product,

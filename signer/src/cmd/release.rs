@@ -18,9 +18,10 @@ pub enum Command {
         repo: PathBuf,
         product: String,
         version: semver::Version,
+        /// Why it is withdrawn (required: kept in the signed history, shown on the public page).
         #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_REASON")]
-        reason: Option<String>,
-        /// Withdraw a security release inside its retention period (needs --reason).
+        reason: String,
+        /// Withdraw a security release inside its retention period.
         #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_FORCE")]
         force: bool,
         /// Years a security release must stay available.
@@ -76,6 +77,10 @@ pub struct AddArgs {
     /// "CVE-2026-1234:high:RTSP parser overflow".
     #[arg(long = "advisory", env = "AIRLOCK_ADVISORY")]
     advisories: Vec<Advisory>,
+    /// Accept a version older than the product's newest release, on purpose (e.g. 1.1.1 of a
+    /// maintenance branch after 1.4.0); without it such a release is refused.
+    #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
+    allow_older: bool,
 }
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
@@ -93,15 +98,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             retention_years,
         } => {
             let repo = globals.open(&repo)?;
-            let name = release::withdraw(
-                &repo,
-                &product,
-                &version,
-                reason.as_deref(),
-                force,
-                retention_years,
-            )
-            .await?;
+            let name =
+                release::withdraw(&repo, &product, &version, &reason, force, retention_years)
+                    .await?;
             globals.print(&serde_json::json!({"withdrawn": name}), || {
                 format!("withdrew {name}; it is no longer offered once published\n")
             })
@@ -124,14 +123,16 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
             requires: a.requires,
             released: a.released,
             advisories: a.advisories,
+            allow_older: a.allow_older,
         },
     )
     .await?;
     globals.print(&report, || {
         format!(
-            "released {} {} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
+            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
             report.target,
             report.info.version,
+            release::older_note(report.older_than.as_ref()),
             report.info.kind,
             report.info.security_version,
             report.length,
@@ -156,16 +157,18 @@ async fn add_dir(a: AddArgs, dir: PathBuf, globals: &Globals) -> Result<()> {
             advisories: a.advisories,
             progress: globals.progress(),
             link: a.link,
+            allow_older: a.allow_older,
         },
     )
     .await?;
     globals.print(&report, || {
         let mut s = format!(
-            "released {} file(s) of {} ({} bytes); role v{}\n",
+            "released {} file(s) of {} ({} bytes); role v{}{}\n",
             report.releases.len(),
             report.product,
             report.bytes,
-            report.role_version
+            report.role_version,
+            release::older_note(report.older_than.as_ref())
         );
         for r in report.releases.iter().take(20) {
             s += &format!(

@@ -15,12 +15,8 @@ pub enum Command {
     /// root keys move to keys/retired/.
     Rotate {
         repo: PathBuf,
-        /// Number of new root keys.
-        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
-        root_keys: u64,
-        /// Signatures required on the new root.
-        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_THRESHOLD")]
-        root_threshold: u64,
+        #[command(flatten)]
+        shape: RootShapeArgs,
         /// Also replace the targets key (and re-sign targets.json with it).
         #[arg(long, env = "AIRLOCK_ROTATE_TARGETS")]
         rotate_targets: bool,
@@ -43,10 +39,8 @@ pub enum Command {
     /// to sign on their own machines with `airlock sign`.
     Propose {
         repo: PathBuf,
-        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_KEYS")]
-        root_keys: u64,
-        #[arg(long, default_value_t = 1, env = "AIRLOCK_ROOT_THRESHOLD")]
-        root_threshold: u64,
+        #[command(flatten)]
+        shape: RootShapeArgs,
         /// The proposal file to write.
         #[arg(long, env = "AIRLOCK_ROOT_PROPOSE_OUT")]
         out: PathBuf,
@@ -60,12 +54,26 @@ pub enum Command {
     Apply { repo: PathBuf, proposal: PathBuf },
 }
 
+/// The key count and threshold of the next root.
+#[derive(clap::Args)]
+pub struct RootShapeArgs {
+    /// Number of new root keys (default: as many as the current root has).
+    #[arg(long, env = "AIRLOCK_ROOT_KEYS")]
+    root_keys: Option<u64>,
+    /// Signatures required on the new root (default: the current root's threshold).
+    #[arg(long, env = "AIRLOCK_ROOT_THRESHOLD")]
+    root_threshold: Option<u64>,
+    /// Accept a --root-threshold lower than the current root's (fewer holders could then sign
+    /// the next root).
+    #[arg(long, env = "AIRLOCK_ALLOW_LOWER_THRESHOLD")]
+    allow_lower_threshold: bool,
+}
+
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
     match command {
         Command::Rotate {
             repo,
-            root_keys,
-            root_threshold,
+            shape,
             rotate_targets,
             online_key,
             root_tokens,
@@ -75,8 +83,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             let r = root::rotate(
                 &repo,
                 &root::RotateOptions {
-                    root_keys,
-                    root_threshold,
+                    root_keys: shape.root_keys,
+                    root_threshold: shape.root_threshold,
+                    allow_lower_threshold: shape.allow_lower_threshold,
                     rotate_targets,
                     online_key,
                     root_tokens,
@@ -84,29 +93,41 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             )
             .await?;
             globals.print(&r, || {
-                format!(
-                    "root v{} with {} new key(s), threshold {}; retired {}{}\n",
+                let mut s = format!(
+                    "root v{}: {} of {} new root key(s) must sign (was {} of {}); retired {} key(s){}\n",
                     r.root_version,
-                    r.root_key_ids.len(),
                     r.root_threshold,
+                    r.root_key_ids.len(),
+                    r.previous_threshold,
+                    r.previous_keys,
                     r.retired_key_ids.len(),
                     r.targets_version
                         .map(|v| format!("; new targets key, targets v{v}"))
                         .unwrap_or_default()
-                )
+                );
+                for (id, file) in r.root_key_ids.iter().zip(&r.root_key_files) {
+                    s += &format!("  {}  {id}\n", file.display());
+                }
+                s + "publish to send it to the server\n"
             })
         }
         Command::Propose {
             repo,
-            root_keys,
-            root_threshold,
+            shape,
             out,
             keys_out,
             new_keys,
         } => {
             let repo = globals.open_creating_keys(&repo, &new_keys)?;
             let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
-            let r = proposal::propose(&repo, root_keys, root_threshold, &out, &keys_dir)?;
+            let r = proposal::propose(
+                &repo,
+                shape.root_keys,
+                shape.root_threshold,
+                shape.allow_lower_threshold,
+                &out,
+                &keys_dir,
+            )?;
             globals.print(&r, || {
                 let mut s = format!(
                     "proposed root v{} (threshold {}) in {}; new holders' keys:\n",

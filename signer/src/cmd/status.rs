@@ -37,8 +37,8 @@ pub fn run(args: Args, globals: &Globals) -> Result<()> {
                 soon.iter()
                     .map(|e| {
                         format!(
-                            "{} v{} expires {}: re-sign it\n",
-                            e.role, e.version, e.expires
+                            "{} v{} expires {}: renew it with `airlock renew REPO {}`\n",
+                            e.role, e.version, e.expires, e.role
                         )
                     })
                     .collect()

@@ -20,6 +20,11 @@ pub enum Command {
         /// New last day of feature updates.
         #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_FEATURE_UNTIL")]
         feature_until: Option<jiff::civil::Date>,
+        /// New statement shown to users. Default: the generated statement follows the new
+        /// dates; a statement of your own is kept, and refused if it names a date the record
+        /// no longer holds (give the new text here).
+        #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_STATEMENT")]
+        statement: Option<String>,
         /// Why (kept in the signed history).
         #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_REASON")]
         reason: String,
@@ -43,10 +48,19 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             product,
             security_until,
             feature_until,
+            statement,
             reason,
         } => {
             let repo = globals.open(&repo)?;
-            support::extend(&repo, &product, security_until, feature_until, &reason).await?
+            support::extend(
+                &repo,
+                &product,
+                security_until,
+                feature_until,
+                statement.as_deref(),
+                &reason,
+            )
+            .await?
         }
         Command::SetFloor {
             repo,

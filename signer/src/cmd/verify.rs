@@ -15,12 +15,27 @@ pub struct Args {
     /// Trusted root for a URL or directory (default: SOURCE/metadata/1.root.json).
     #[arg(long, env = "AIRLOCK_TRUSTED_ROOT")]
     trusted_root: Option<PathBuf>,
+    /// For this signer's repository: first remove the copies an interrupted `release add` left
+    /// in targets/ that are over an hour old (younger ones may belong to a running command).
+    #[arg(long, env = "AIRLOCK_VERIFY_CLEAN")]
+    clean: bool,
 }
 
 pub async fn run(args: Args, globals: &Globals) -> Result<()> {
     let source = args.source;
     let report = if Path::new(&source).join("airlock.json").is_file() {
-        verify::verify_local(&Repo::open(Path::new(&source))?)?
+        let repo = Repo::open(Path::new(&source))?;
+        let cleaned = if args.clean {
+            airlock_signer::leftovers::remove_stale(&repo, None, jiff::Timestamp::now())?
+        } else {
+            Vec::new()
+        };
+        verify::VerifyReport {
+            cleaned,
+            ..verify::verify_local(&repo)?
+        }
+    } else if args.clean {
+        anyhow::bail!("--clean works on this signer's repository (a directory with airlock.json), not on {source}");
     } else {
         let (url, default_root) = repository_url(&source)?;
         let root_path = args

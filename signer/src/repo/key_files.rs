@@ -180,14 +180,18 @@ impl Repo {
 
 /// Whether keys/`stem`.key holds a key of `role`: `<role>.key` or `<role>.<n>.key` (a role
 /// with several keys; '.' never occurs in a product id, so names cannot collide); root keys
-/// are `root-<n>.key`.
+/// are `root-<n>.key` (from `init`) or `root-v<version>-<n>.key` (from `root rotate`).
 pub fn is_role_key_stem(role: &str, stem: &str) -> bool {
     let numbered = |prefix: String| {
         stem.strip_prefix(&prefix)
             .is_some_and(|n| n.parse::<u32>().is_ok())
     };
     if role == "root" {
-        return numbered("root-".into());
+        let rotated = stem
+            .strip_prefix("root-v")
+            .and_then(|rest| rest.split_once('-'))
+            .is_some_and(|(v, n)| v.parse::<u64>().is_ok() && n.parse::<u32>().is_ok());
+        return numbered("root-".into()) || rotated;
     }
     stem == role || numbered(format!("{role}."))
 }
@@ -202,6 +206,9 @@ mod tests {
         assert!(is_role_key_stem("acme-cam", "acme-cam.2"));
         assert!(is_role_key_stem("targets", "targets.10"));
         assert!(is_role_key_stem("root", "root-1"));
+        assert!(is_role_key_stem("root", "root-v2-1"));
+        assert!(!is_role_key_stem("root", "root-v2"));
+        assert!(!is_role_key_stem("root", "root-vx-1"));
         // another product whose id starts the same, a retired-style name, root's own rules
         assert!(!is_role_key_stem("acme-cam", "acme-cam-2"));
         assert!(!is_role_key_stem("acme-cam", "acme-cam.x"));

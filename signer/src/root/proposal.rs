@@ -30,21 +30,29 @@ pub struct ProposeReport {
 /// Writes an unsigned proposal for the next root with `keys` new root keys and `threshold`;
 /// the new private keys go to `keys_dir` (0600; encrypted when the repository encrypts new
 /// keys) for their holders.
+/// `keys` and `threshold` default to the current root's (see [`super::next_root_shape`]).
 pub fn propose(
     repo: &Repo,
-    keys: u64,
-    threshold: u64,
+    keys: Option<u64>,
+    threshold: Option<u64>,
+    allow_lower_threshold: bool,
     out: &Path,
     keys_dir: &Path,
 ) -> Result<ProposeReport> {
-    if keys == 0 || threshold == 0 || threshold > keys {
-        bail!("--root-threshold {threshold} must be between 1 and --root-keys {keys}");
-    }
     if out.exists() {
         bail!("{} already exists", out.display());
     }
     let config = repo.config()?;
     let old = repo.load_root()?.signed;
+    let (keys, threshold) = super::next_root_shape(
+        old.roles
+            .get(&RoleType::Root)
+            .context("the current root has no root role")?,
+        keys,
+        threshold,
+        0,
+        allow_lower_threshold,
+    )?;
     let version = old.version.get() + 1;
     let mut root: Root = old.clone();
     root.version = NonZeroU64::new(version).context("root version overflow")?;
