@@ -11,11 +11,10 @@ use airlock_sim::tuf_client;
     name = "airlock-sim",
     version,
     about = "Simulated devices that verify everything as real TUF clients",
-    long_about = "airlock-sim runs simulated devices against airlock-server: each is a TUF \
+    long_about = concat!("airlock-sim runs simulated devices against airlock-server: each is a TUF \
 client with its own trusted metadata that checks in, verifies the offer against its own signed \
-metadata, downloads and verifies the image, installs and reports.\n\nExit codes: 0 success, \
-1 error, 2 usage error, 3 a device refused what it was given (device) or a drill failed (demo, \
-attack)."
+metadata, downloads and verifies the image, installs and reports.\n\nA device that refused what it was given (device) or a failed drill or \
+scenario check (demo, attack, run) is a verification failure, exit 3.\n\n", airlock_cli::exit_codes_help!())
 )]
 struct Cli {
     /// TOML file of settings (keys are flag names, e.g. `server`, `trusted-root`).

@@ -92,10 +92,11 @@ impl Repo {
     /// Opens an existing repository.
     pub fn open(dir: &Path) -> Result<Repo> {
         if !Self::config_path(dir).is_file() {
-            bail!(
+            return Err(airlock_cli::Failure::not_found(format!(
                 "{} is not an airlock repository (no airlock.json; create one with `airlock init`)",
                 dir.display()
-            );
+            ))
+            .into());
         }
         Ok(Repo {
             dir: dir.to_path_buf(),

@@ -1,0 +1,256 @@
+//! What the three binaries share on the command line (docs/cli.md): errors as JSON with
+//! `--json`, one exit code per error class, boolean variables, closed pipes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `name args` in `dir` with the variables `env`.
+fn run_env(dir: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRLOCK_JSON")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Asserts `out` failed with `code` and printed one JSON error of `class` on stderr (and
+/// nothing on stdout); returns its message.
+fn json_error(out: &Output, code: i32, class: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    let body: serde_json::Value = serde_json::from_str(stderr.trim())
+        .unwrap_or_else(|_| panic!("not a JSON error: {stderr}"));
+    assert_eq!(body["error"], class, "{body}");
+    body["message"].as_str().unwrap().to_string()
+}
+
+/// A loopback URL where nothing listens.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn usage_errors_are_json_and_exit_2_in_every_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    for binary in ["airlock", "airlock-server", "airlock-sim"] {
+        let out = run(tmp.path(), binary, &["--json", "no-such-command"]);
+        let message = json_error(&out, 2, "usage");
+        assert!(message.contains("no-such-command"), "{binary}: {message}");
+        // and the text form keeps clap's exit code
+        assert_eq!(
+            run(tmp.path(), binary, &["no-such-command"]).status.code(),
+            Some(2)
+        );
+    }
+}
+
+#[test]
+fn each_error_class_has_its_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+
+    // not found: a repository, a server data directory
+    let message = json_error(
+        &run(dir, "airlock", &["status", "no-repo", "--json"]),
+        5,
+        "not_found",
+    );
+    assert!(message.contains("no-repo"), "{message}");
+    let out = run(
+        dir,
+        "airlock-server",
+        &[
+            "serve",
+            "--data",
+            "no-data",
+            "--admin-token-file",
+            "t.token",
+            "--json",
+        ],
+    );
+    json_error(&out, 5, "not_found");
+
+    // network: one line naming the cause, not the HTTP client's chain
+    std::fs::write(dir.join("t.token"), "0123456789abcdef0123\n").unwrap();
+    let url = closed_port_url();
+    let args = [
+        "rollout",
+        "status",
+        "acme-cam",
+        "1.2.0",
+        "--server",
+        &url,
+        "--admin-token-file",
+        "t.token",
+    ];
+    let out = run(dir, "airlock", &args);
+    assert_eq!(out.status.code(), Some(6));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.starts_with("error: ")
+            && text.contains("connection refused")
+            && !text.contains("tcp connect error")
+            && text.trim().lines().count() == 1,
+        "{text}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    json_error(&run(dir, "airlock", &json_args), 6, "network");
+
+    // refused: a token the server does not know
+    let server = Server::start(dir);
+    let out = run(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "t.token",
+            "--json",
+        ],
+    );
+    json_error(&out, 4, "refused");
+    // not found on the server: a rollout that does not exist
+    let out = run(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "status",
+            "acme-cam",
+            "9.9.9",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--json",
+        ],
+    );
+    json_error(&out, 5, "not_found");
+
+    // verification: an image changed after signing (verify prints its report on stdout)
+    let image = std::fs::read_dir(dir.join("repo/targets/acme-cam"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .unwrap();
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&image, bytes).unwrap();
+    let out = run(dir, "airlock", &["verify", "repo"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn boolean_variables_read_1_and_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    for on in ["1", "true", "yes", "On"] {
+        let out = run_env(dir, "airlock", &[("AIRLOCK_JSON", on)], &["status", "repo"]);
+        assert!(out.status.success(), "{on}: {out:?}");
+        let _: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("AIRLOCK_JSON={on} gave no JSON"));
+    }
+    for off in ["0", "false", "no"] {
+        let out = run_env(
+            dir,
+            "airlock",
+            &[("AIRLOCK_JSON", off)],
+            &["status", "repo"],
+        );
+        assert!(out.status.success(), "{off}: {out:?}");
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).is_err(),
+            "AIRLOCK_JSON={off} gave JSON"
+        );
+    }
+    // the errors follow the variable too
+    let out = run_env(
+        dir,
+        "airlock",
+        &[("AIRLOCK_JSON", "1")],
+        &["status", "none"],
+    );
+    json_error(&out, 5, "not_found");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    // `true` exits before airlock writes: every write meets a closed pipe (EPIPE)
+    let script = format!(
+        "(sleep 0.3; exec '{}' status repo --json) | true; echo \"exit=${{PIPESTATUS[0]}}\"",
+        bin("airlock").display()
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .env_remove("AIRLOCK_JSON")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "exit=0", "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn serve_with_a_missing_data_directory_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // an existing directory that was never initialised: refused, and no token file either
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    for data in ["missing", "empty"] {
+        let e = fails(
+            dir,
+            "airlock-server",
+            &["serve", "--data", data, "--admin-token-file", "admin.token"],
+        );
+        assert!(e.contains("airlock-server init --data"), "{e}");
+        assert!(
+            !dir.join("admin.token").exists(),
+            "serve --data {data} left an admin token file"
+        );
+    }
+    assert!(!dir.join("missing").exists());
+    // a port already taken: nothing written either
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    let e = fails(
+        dir,
+        "airlock-server",
+        &[
+            "serve",
+            "--data",
+            "srv",
+            "--admin-token-file",
+            "admin.token",
+            "--listen",
+            &listen,
+        ],
+    );
+    assert!(e.contains(&listen), "{e}");
+    assert!(!dir.join("admin.token").exists());
+}
