@@ -98,6 +98,34 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// Not found: `unknown {what} 'name'`, with the closest of `known` when one is close
+    /// enough to be a typo (`did you mean 'acme-cam'?`), else the known names, then `hint`.
+    pub fn unknown<S: AsRef<str>>(what: &str, name: &str, known: &[S], hint: &str) -> Self {
+        let names: Vec<&str> = known.iter().map(AsRef::as_ref).collect();
+        let mut message = format!("unknown {what} '{name}'");
+        if let Some(close) = closest(name, &names) {
+            message.push_str(&format!(", did you mean '{close}'?"));
+        } else if !names.is_empty() {
+            message.push_str(&format!(" (known: {})", names.join(", ")));
+        }
+        if !hint.is_empty() {
+            message.push_str(&format!(" ({hint})"));
+        }
+        Self::not_found(message)
+    }
+}
+
+/// The name in `known` that `name` is most likely a typo of.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(name, k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -279,6 +307,22 @@ mod tests {
         let e = anyhow::Error::new(Failure::refused("no")).context("publishing");
         assert_eq!(classify(&e), ErrorClass::Refused);
         assert_eq!(classify(&anyhow::anyhow!("plain")), ErrorClass::Error);
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_closest() {
+        let known = ["acme-cam", "acme-old"];
+        let f = Failure::unknown("product", "acme-cma", &known, "");
+        assert_eq!(
+            f.message,
+            "unknown product 'acme-cma', did you mean 'acme-cam'?"
+        );
+        assert_eq!(f.class, ErrorClass::NotFound);
+        let f = Failure::unknown("product", "zebra", &known, "add it");
+        assert_eq!(
+            f.message,
+            "unknown product 'zebra' (known: acme-cam, acme-old) (add it)"
+        );
     }
 
     #[test]

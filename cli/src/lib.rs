@@ -5,6 +5,7 @@ use anyhow::Context as _;
 
 pub mod failure;
 mod parse;
+pub mod values;
 
 pub use failure::{ErrorClass, Failure, HttpRefusal};
 pub use parse::{command, env_flag};

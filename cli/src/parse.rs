@@ -14,8 +14,9 @@ use crate::failure::{print_error, ErrorClass};
 pub const GLOBAL_HEADING: &str = "Global options";
 
 /// The binary's clap command as parsed and documented: every on/off flag reads its
-/// AIRLOCK_* variable as 1/0, true/false, yes/no, on/off; global options are listed under
-/// [`GLOBAL_HEADING`].
+/// AIRLOCK_* variable as 1/0, true/false, yes/no, on/off; dates, timestamps, versions and URLs
+/// are parsed by [`crate::values`], whose errors name the accepted form; global options are
+/// listed under [`GLOBAL_HEADING`].
 pub fn command<C: CommandFactory>() -> clap::Command {
     shared_conventions(C::command())
 }
@@ -24,6 +25,8 @@ fn shared_conventions(cmd: clap::Command) -> clap::Command {
     cmd.mut_args(|arg| {
         let arg = if matches!(arg.get_action(), ArgAction::SetTrue) {
             arg.value_parser(BoolishValueParser::new())
+        } else if let Some(parser) = crate::values::parser_for(arg.get_value_parser().type_id()) {
+            arg.value_parser(parser)
         } else {
             arg
         };

@@ -254,3 +254,70 @@ fn serve_with_a_missing_data_directory_creates_nothing() {
     assert!(e.contains(&listen), "{e}");
     assert!(!dir.join("admin.token").exists());
 }
+
+/// Runs `airlock args` in `dir`, asserts it failed with `code`, and returns stderr.
+fn airlock_fails(dir: &Path, code: i32, args: &[&str]) -> String {
+    let out = run(dir, "airlock", args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn malformed_input_errors_name_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let release = "release add repo acme-cam fw-1.2.0.bin --security-version 3 --kind security";
+    let cases = [
+        (
+            "support extend repo acme-cam --security-until 31/12/2031 --reason x".to_string(),
+            vec!["use YYYY-MM-DD", "2031-12-31"],
+        ),
+        (
+            format!("{release} --version 1.2"),
+            vec!["MAJOR.MINOR.PATCH", "1.2.0"],
+        ),
+        (
+            format!("{release} --version v1.3.0"),
+            vec!["drop the leading 'v': 1.3.0"],
+        ),
+        (
+            format!("{release} --version 1.3.0 --released 2026-01-01"),
+            vec!["2026-01-01T00:00:00Z"],
+        ),
+        (
+            "publish repo --server 127.0.0.1:8080 --admin-token-file admin.token".to_string(),
+            vec!["http://127.0.0.1:8080"],
+        ),
+        (
+            "status repo --check --within 30".to_string(),
+            vec!["d (days), h (hours) or m (minutes)", "30d"],
+        ),
+        ("status repo --check --within 1y".to_string(), vec!["365d"]),
+        (
+            "status repo --check --within 30days".to_string(),
+            vec!["d (days), h (hours) or m (minutes)"],
+        ),
+    ];
+    for (command, wanted) in cases {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let e = airlock_fails(dir, 2, &args);
+        for w in wanted {
+            assert!(e.contains(w), "{command}: {e}");
+        }
+    }
+    // a product name typo, wherever a product is named
+    for command in [
+        "support extend repo acme-cma --security-until 2031-12-31 --reason x",
+        "support show repo acme-cma",
+        "release add repo acme-cma fw-1.2.0.bin --version 1.3.0 --security-version 3 --kind security",
+    ] {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let e = airlock_fails(dir, 5, &args);
+        assert!(
+            e.contains("unknown product 'acme-cma', did you mean 'acme-cam'?"),
+            "{command}: {e}"
+        );
+    }
+}
