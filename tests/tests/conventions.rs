@@ -321,3 +321,29 @@ fn malformed_input_errors_name_the_fix() {
         );
     }
 }
+
+#[test]
+fn every_binary_installs_its_completions_and_man_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for binary in ["airlock", "airlock-server", "airlock-sim"] {
+        for shell in ["bash", "zsh", "fish"] {
+            let script = ok(dir, binary, &["completions", shell]);
+            assert!(
+                script.contains(binary) && script.contains("config"),
+                "{binary} {shell}: {script}"
+            );
+        }
+        ok(dir, binary, &["man", "man1"]);
+        let page = std::fs::read_to_string(dir.join(format!("man1/{binary}.1"))).unwrap();
+        assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
+    }
+    let bash = ok(dir, "airlock", &["completions", "bash"]);
+    assert!(bash.contains("release") && bash.contains("--security-version"));
+    let add = std::fs::read_to_string(dir.join("man1/airlock-release-add.1")).unwrap();
+    assert!(add.contains("security\\-version"), "{add}");
+    assert!(dir.join("man1/airlock-server-serve.1").is_file());
+    assert!(!dir.join("man1/airlock-help.1").exists());
+    let e = fails(dir, "airlock", &["completions", "tcsh"]);
+    assert!(e.contains("bash"), "{e}");
+}
