@@ -57,6 +57,32 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
+/// A device's refusal by the server carries the HTTP status; classed as the other binaries
+/// class a server's answer (401: refused, 404: not found; docs/cli.md).
+fn classed(e: anyhow::Error) -> anyhow::Error {
+    use airlock_device::Error as DeviceError;
+    let status = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<DeviceError>()? {
+            DeviceError::CheckInRefused { status, .. }
+            | DeviceError::EnrolRefused { status, .. } => Some(status.as_u16()),
+            _ => None,
+        });
+    let Some(status) = status else {
+        return e;
+    };
+    let refusal = airlock_cli::HttpRefusal {
+        status,
+        code: None,
+        message: String::new(),
+    };
+    airlock_cli::Failure::new(refusal.class(), airlock_cli::failure::message(&e)).into()
+}
+
 fn main() -> std::process::ExitCode {
-    airlock_cli::main("warn", |_: &Cli| None, dispatch)
+    airlock_cli::main(
+        "warn",
+        |_: &Cli| None,
+        |cli| async { dispatch(cli).await.map_err(classed) },
+    )
 }
