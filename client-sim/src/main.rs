@@ -53,7 +53,14 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => run::run(args, cli.json).await,
         Command::Demo(args) => demo::run(args, cli.json).await,
         Command::Attack(args) => attack::run(args, cli.json).await,
-        Command::TufClient(args) => tuf_client::run(args).await.map(|()| 0),
+        // The conformance protocol wants 1 for any failure (docs/conformance.md).
+        Command::TufClient(args) => tuf_client::run(args).await.map(|()| 0).map_err(|e| {
+            airlock_cli::Failure::new(
+                airlock_cli::ErrorClass::Error,
+                airlock_cli::failure::message(&e),
+            )
+            .into()
+        }),
     }
 }
 
