@@ -3,10 +3,21 @@
 
 use anyhow::Context as _;
 
-/// The whole `main` of a binary: the config file ([`apply_config_file`]), the command line,
-/// logging ([`init_logging`] with `default_log`), the runtime ([`runtime`] with the
+pub mod failure;
+mod parse;
+pub mod values;
+
+pub use failure::{ErrorClass, Failure, HttpRefusal};
+pub use parse::{command, env_flag};
+
+/// The whole `main` of a binary: the config file ([`apply_config_file`]), the command line
+/// ([`command`]: boolean variables take 1/0/yes/no too, global options under their own
+/// heading), logging ([`init_logging`] with `default_log`), the runtime ([`runtime`] with the
 /// `worker_threads` the command line asks for), then `run`. `Ok(code)` is the exit code; an
-/// error is printed as one line, `error: what was being done: why`, and exits 1.
+/// error is printed as one line, `error: what was being done: why` (with `--json` or
+/// AIRLOCK_JSON: `{"error": class, "message": ...}`), and exits with its class's code
+/// ([`failure`]). Output to a closed pipe (`airlock status --json | head -1`) ends the
+/// process quietly instead of panicking.
 pub fn main<C, F>(
     default_log: &str,
     worker_threads: impl FnOnce(&C) -> Option<usize>,
@@ -16,23 +27,45 @@ where
     C: clap::Parser,
     F: std::future::Future<Output = anyhow::Result<u8>>,
 {
-    let failed = |e: anyhow::Error| {
-        eprintln!("error: {e:#}");
-        std::process::ExitCode::FAILURE
-    };
+    exit_quietly_on_broken_pipe();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Err(e) = apply_config_file::<C>() {
-        return failed(e);
+        return failure::report(&e, parse::json_requested(&args));
     }
-    let cli = C::parse();
+    // After the config file: it may set AIRLOCK_JSON.
+    let json = parse::json_requested(&args);
+    let cli = match parse::parse::<C>(args, json) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(default_log);
     let runtime = match runtime(worker_threads(&cli)) {
         Ok(rt) => rt,
-        Err(e) => return failed(e),
+        Err(e) => return failure::report(&e, json),
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => std::process::ExitCode::from(code),
-        Err(e) => failed(e),
+        Err(e) => failure::report(&e, json),
     }
+}
+
+/// Rust ignores SIGPIPE, so `println!` to a reader that went away (`| head -1`) panics; the
+/// reader chose to stop reading, so the command ends quietly with 0 (as ripgrep does).
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // std's print macros: "failed printing to stdout: Broken pipe (os error 32)".
+        if message.starts_with("failed printing to std") && message.contains("(os error 32)") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// `--config FILE` (or AIRLOCK_CONFIG): a TOML file of flag settings; each becomes the flag's

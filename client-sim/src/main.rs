@@ -11,11 +11,10 @@ use airlock_sim::tuf_client;
     name = "airlock-sim",
     version,
     about = "Simulated devices that verify everything as real TUF clients",
-    long_about = "airlock-sim runs simulated devices against airlock-server: each is a TUF \
+    long_about = concat!("airlock-sim runs simulated devices against airlock-server: each is a TUF \
 client with its own trusted metadata that checks in, verifies the offer against its own signed \
-metadata, downloads and verifies the image, installs and reports.\n\nExit codes: 0 success, \
-1 error, 2 usage error, 3 a device refused what it was given (device) or a drill failed (demo, \
-attack)."
+metadata, downloads and verifies the image, installs and reports.\n\nA device that refused what it was given (device) or a failed drill or \
+scenario check (demo, attack, run) is a verification failure, exit 3.\n\n", airlock_cli::exit_codes_help!())
 )]
 struct Cli {
     /// TOML file of settings (keys are flag names, e.g. `server`, `trusted-root`).
@@ -60,10 +59,43 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Demo(args) => demo::run(args, cli.json).await,
         Command::Attack(args) => attack::run(args, cli.json).await,
         Command::Soak(args) => soak::run(args, cli.json).await,
-        Command::TufClient(args) => tuf_client::run(args).await.map(|()| 0),
+        // The conformance protocol wants 1 for any failure (docs/conformance.md).
+        Command::TufClient(args) => tuf_client::run(args).await.map(|()| 0).map_err(|e| {
+            airlock_cli::Failure::new(
+                airlock_cli::ErrorClass::Error,
+                airlock_cli::failure::message(&e),
+            )
+            .into()
+        }),
     }
 }
 
+/// A device's refusal by the server carries the HTTP status; classed as the other binaries
+/// class a server's answer (401: refused, 404: not found; docs/cli.md).
+fn classed(e: anyhow::Error) -> anyhow::Error {
+    use airlock_device::Error as DeviceError;
+    let status = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<DeviceError>()? {
+            DeviceError::CheckInRefused { status, .. }
+            | DeviceError::EnrolRefused { status, .. } => Some(status.as_u16()),
+            _ => None,
+        });
+    let Some(status) = status else {
+        return e;
+    };
+    let refusal = airlock_cli::HttpRefusal {
+        status,
+        code: None,
+        message: String::new(),
+    };
+    airlock_cli::Failure::new(refusal.class(), airlock_cli::failure::message(&e)).into()
+}
+
 fn main() -> std::process::ExitCode {
-    airlock_cli::main("warn", |_: &Cli| None, dispatch)
+    airlock_cli::main(
+        "warn",
+        |_: &Cli| None,
+        |cli| async { dispatch(cli).await.map_err(classed) },
+    )
 }

@@ -42,7 +42,14 @@ pub fn env_assignments(text: &str, known: &[String]) -> Result<Vec<(String, Stri
         .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
     let mut out = Vec::new();
     for (key, value) in table {
-        let var = env_name(&key);
+        // A standard variable outside AIRLOCK_* (AWS_REGION for --s3-region) is keyed by its
+        // own name, `aws-region`, as the list of known keys says.
+        let plain = key.replace('-', "_").to_ascii_uppercase();
+        let var = if known.contains(&plain) && !plain.starts_with("AIRLOCK_") {
+            plain
+        } else {
+            env_name(&key)
+        };
         if !known.contains(&var) || var == "AIRLOCK_CONFIG" {
             let mut names: Vec<String> = known
                 .iter()
@@ -91,6 +98,11 @@ mod tests {
         assert!(v.contains(&("AIRLOCK_LISTEN".into(), "0.0.0.0:80".into())));
         assert!(v.contains(&("AIRLOCK_ADMIN_TOKEN_FILE".into(), "/etc/a".into())));
         assert!(v.contains(&("AIRLOCK_TIMESTAMP_HOURS".into(), "12".into())));
+        let aws = vec!["AWS_REGION".to_string()];
+        assert_eq!(
+            env_assignments("aws-region = \"eu-west-1\"", &aws).unwrap(),
+            vec![("AWS_REGION".to_string(), "eu-west-1".to_string())]
+        );
         assert!(matches!(
             env_assignments("lisen = 1", &known),
             Err(ConfigError::Unknown { .. })

@@ -12,21 +12,36 @@ use crate::storage_config::Storage;
 
 /// Reads the admin token file, creating it (0600, random) if it does not exist.
 pub fn load_or_create_admin_token(path: &Path) -> Result<(String, bool)> {
-    if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the admin token from {}", path.display()))?;
-        let token = text.lines().next().unwrap_or("").trim().to_string();
-        if token.len() < 16 {
-            bail!(
-                "the admin token in {} is shorter than 16 characters",
-                path.display()
-            );
-        }
+    if let Some(token) = load_admin_token(path)? {
         return Ok((token, false));
     }
     let token = deviceauth::random_secret();
-    write_new(path, format!("{token}\n").as_bytes(), 0o600)?;
+    save_new_admin_token(path, &token)?;
     Ok((token, true))
+}
+
+/// The admin token in the file `path`, or `None` when there is no such file (`serve` then
+/// makes one with [`deviceauth::random_secret`] and saves it with [`save_new_admin_token`]
+/// once the server has started, so a server that fails to start creates nothing).
+pub fn load_admin_token(path: &Path) -> Result<Option<String>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the admin token from {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.len() < 16 {
+        bail!(
+            "the admin token in {} is shorter than 16 characters",
+            path.display()
+        );
+    }
+    Ok(Some(token))
+}
+
+/// Writes a new admin token file (0600); refuses to replace one.
+pub fn save_new_admin_token(path: &Path, token: &str) -> Result<()> {
+    write_new(path, format!("{token}\n").as_bytes(), 0o600)
 }
 
 /// `airlock-server token create`: a scoped admin token, printed once, stored as its digest.

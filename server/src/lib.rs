@@ -30,7 +30,8 @@ pub mod storage_config;
 pub mod view;
 
 pub use admin_tokens::{
-    create_admin_token, list_admin_tokens, load_or_create_admin_token, revoke_admin_token,
+    create_admin_token, list_admin_tokens, load_admin_token, load_or_create_admin_token,
+    revoke_admin_token, save_new_admin_token,
 };
 pub use app::{open, AppState, ServeConfig};
 pub use background::{expiring_offline_roles, spawn_renewal, spawn_sync, sync_from_store};

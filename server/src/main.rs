@@ -11,17 +11,23 @@ use std::path::PathBuf;
     name = "airlock-server",
     version,
     about = "Serves a TUF firmware repository, verifies publishes and decides device updates",
-    long_about = "airlock-server holds the online key (snapshot + timestamp), serves the TUF \
+    long_about = concat!("airlock-server holds the online key (snapshot + timestamp), serves the TUF \
 repository at /tuf/, verifies and commits publishes from `airlock publish`, and answers device \
-check-ins with the update decision.\n\nExit codes: 0 success, 1 error, 2 usage error."
+check-ins with the update decision.\n\n", airlock_cli::exit_codes_help!())
 )]
 struct Cli {
     /// Async worker threads (default: one per core).
     #[arg(long, global = true, env = "AIRLOCK_WORKER_THREADS")]
     worker_threads: Option<usize>,
-    /// TOML file of settings (keys are flag names, e.g. `server`, `admin-token-file`).
+    /// TOML file of settings: keys are the long flag names, e.g. `data = "/var/lib/airlock"`,
+    /// `listen = "0.0.0.0:8080"`, `admin-token-file`, `device-auth`, `timestamp-hours`,
+    /// `state-url`, `blobs` (a flag or AIRLOCK_* variable wins over the file).
     #[arg(long, global = true, env = "AIRLOCK_CONFIG")]
     config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text (`serve` still prints its "listening on"
+    /// line as text; errors become `{"error": ..., "message": ...}`).
+    #[arg(long, global = true, env = "AIRLOCK_JSON")]
+    json: bool,
     #[command(flatten)]
     storage: cmd::storage_args::StorageArgs,
     #[command(subcommand)]
@@ -48,9 +54,9 @@ enum Command {
 async fn run(cli: Cli) -> Result<()> {
     let storage = cli.storage.storage()?;
     match cli.command {
-        Command::Init(args) => cmd::init::init(args, &storage).await,
-        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args),
-        Command::Token { command } => cmd::token::run(command, &storage).await,
+        Command::Init(args) => cmd::init::init(args, &storage, cli.json).await,
+        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json),
+        Command::Token { command } => cmd::token::run(command, &storage, cli.json).await,
         Command::Serve(args) => cmd::serve::run(args, &storage).await,
     }
 }

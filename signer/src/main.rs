@@ -12,9 +12,9 @@ mod cmd;
     name = "airlock",
     version,
     about = "Offline TUF signing for firmware: keys, products, releases, support windows, publishing",
-    long_about = "airlock keeps a TUF repository for a vendor's firmware: offline root and targets keys, \
+    long_about = concat!("airlock keeps a TUF repository for a vendor's firmware: offline root and targets keys, \
 one delegated role per product, firmware targets with signed release metadata, product support \
-windows, and publishing to airlock-server.\n\nExit codes: 0 success, 1 error, 2 usage error."
+windows, and publishing to airlock-server.\n\n", airlock_cli::exit_codes_help!())
 )]
 struct Cli {
     /// TOML file of settings (keys are flag names, e.g. `server`, `admin-token-file`).

@@ -312,7 +312,7 @@ pub async fn rotate_key_to(
         .roles
         .iter_mut()
         .find(|r| r.name == product)
-        .with_context(|| format!("unknown product {product:?}"))?;
+        .ok_or_else(|| repo.unknown_product(product))?;
     let revoked: Vec<String> = entry.keyids.iter().map(|id| hex::encode(&**id)).collect();
     let key = match token {
         Some(uri) => open_token_keys(std::slice::from_ref(uri))?
@@ -409,7 +409,7 @@ pub async fn remove(
         if repo.role_path(product).exists() || repo.targets_dir().join(product).exists() {
             return finish_removal(repo, product);
         }
-        bail!("unknown product {product:?}: targets.json does not delegate to it");
+        return Err(repo.unknown_product(product));
     }
     let releases = check_removable(repo, product, retention_years)?;
     let plan = Plan::new(repo, &root.signed, stage)?;

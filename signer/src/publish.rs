@@ -93,22 +93,21 @@ pub(crate) fn check_no_empty_images(blobs: &[BlobToUpload]) -> Result<()> {
 }
 
 pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
-    let status = resp.status();
+    let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
-    match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => anyhow::anyhow!(
-            "server refused ({} {}): {}",
-            status.as_u16(),
-            body.error,
-            body.message
-        ),
-        Err(_) if text.trim().is_empty() && matches!(status.as_u16(), 401 | 403) => {
-            anyhow::anyhow!(
-                "server refused the admin token ({status}): wrong token, or it lacks the scope for this action"
-            )
-        }
-        Err(_) => anyhow::anyhow!("server answered {status}: {}", text.trim()),
-    }
+    let refusal = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => airlock_cli::HttpRefusal {
+            status,
+            code: Some(body.error),
+            message: body.message,
+        },
+        Err(_) => airlock_cli::HttpRefusal {
+            status,
+            code: None,
+            message: text.trim().to_string(),
+        },
+    };
+    refusal.into()
 }
 
 pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishResponse> {

@@ -82,7 +82,7 @@ pub(crate) fn product_role_for_release(repo: &Repo, product: &str) -> Result<(Ta
     crate::targets::check_product_not_staged(repo, product)?;
     let targets = repo.load_targets()?.signed;
     if !repo.products(&targets).iter().any(|p| p == product) {
-        bail!("unknown product {product:?} (add it with `airlock product add`)");
+        return Err(repo.unknown_product(product));
     }
     let role = repo.load_role(product)?.signed;
     Ok((targets, role))

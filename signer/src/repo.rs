@@ -92,10 +92,11 @@ impl Repo {
     /// Opens an existing repository.
     pub fn open(dir: &Path) -> Result<Repo> {
         if !Self::config_path(dir).is_file() {
-            bail!(
+            return Err(airlock_cli::Failure::not_found(format!(
                 "{} is not an airlock repository (no airlock.json; create one with `airlock init`)",
                 dir.display()
-            );
+            ))
+            .into());
         }
         Ok(Repo {
             dir: dir.to_path_buf(),
@@ -174,12 +175,25 @@ impl Repo {
         names::check_product_id(product)?;
         let path = self.role_path(product);
         if !path.is_file() {
-            bail!(
-                "unknown product {product:?}: no {} (add it with `airlock product add`)",
-                path.display()
-            );
+            return Err(self.unknown_product(product));
         }
         read_json(&path)
+    }
+
+    /// The error for a product this repository does not have: not found, with the closest
+    /// product id when `product` looks like a typo of it.
+    pub fn unknown_product(&self, product: &str) -> anyhow::Error {
+        let known = self
+            .load_targets()
+            .map(|t| self.products(&t.signed))
+            .unwrap_or_default();
+        airlock_cli::Failure::unknown(
+            "product",
+            product,
+            &known,
+            "add one with `airlock product add`",
+        )
+        .into()
     }
 
     /// Product ids, from the delegations in targets.json.
@@ -264,6 +278,9 @@ impl Repo {
 
     pub fn load_support(&self, product: &str) -> Result<SupportRecord> {
         let path = self.support_path(product)?;
+        if !path.is_file() && !self.role_path(product).is_file() {
+            return Err(self.unknown_product(product));
+        }
         read_json(&path)
     }
 }

@@ -149,7 +149,10 @@ impl Status {
         self.products
             .iter()
             .find(|p| p.product == product)
-            .with_context(|| format!("unknown product {product:?}"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.products.iter().map(|p| p.product.as_str()).collect();
+                airlock_cli::Failure::unknown("product", product, &known, "").into()
+            })
     }
 }
 
@@ -347,7 +350,12 @@ pub struct Expiring {
 
 /// Parses a horizon like `30d`, `12h` or `90m`.
 pub fn parse_horizon(text: &str) -> Result<jiff::SignedDuration> {
-    let bad = || anyhow::anyhow!("invalid duration {text:?}: use e.g. 30d, 12h or 90m");
+    let bad = || {
+        anyhow::Error::from(airlock_cli::Failure::usage(format!(
+            "invalid duration {text:?}: use a whole number and a unit, d (days), h (hours) or m \
+             (minutes), e.g. 30d, 12h, 90m (a year is 365d)"
+        )))
+    };
     let t = text.trim();
     let (num, unit) = t.split_at(t.len().checked_sub(1).ok_or_else(bad)?);
     let n: i64 = num.parse().map_err(|_| bad())?;

@@ -232,7 +232,7 @@ pub fn show(repo: &Repo, product: &str) -> Result<SupportRecord> {
     names::check_product_id(product)?;
     let targets = repo.load_targets()?.signed;
     if !repo.products(&targets).iter().any(|p| p == product) {
-        bail!("unknown product {product:?}");
+        return Err(repo.unknown_product(product));
     }
     repo.load_support(product)
 }

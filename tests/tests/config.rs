@@ -196,35 +196,112 @@ fn options_without_env(help: &str) -> Vec<String> {
     missing
 }
 
+/// The `--help` page of every command of the three binaries: (binary, subcommand path, page).
+fn help_pages(dir: &std::path::Path) -> Vec<(&'static str, String, String)> {
+    let mut pages = Vec::new();
+    for binary in ["airlock", "airlock-server", "airlock-sim"] {
+        let mut queue = vec![Vec::<String>::new()];
+        while let Some(path) = queue.pop() {
+            let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+            args.push("--help");
+            let help = ok(dir, binary, &args);
+            for sub in subcommands(&help) {
+                let mut next = path.clone();
+                next.push(sub);
+                queue.push(next);
+            }
+            pages.push((binary, path.join(" "), help));
+        }
+    }
+    assert!(pages.len() > 40, "only {} help pages found", pages.len());
+    pages
+}
+
 /// README: every `--long` flag of the three binaries has an environment variable (and so a
 /// config-file key). Walks every subcommand's `--help`.
 #[test]
 fn every_long_flag_has_an_environment_variable() {
     let tmp = tempfile::tempdir().unwrap();
     let mut missing = Vec::new();
-    let mut pages = 0;
-    for binary in ["airlock", "airlock-server", "airlock-sim"] {
-        let mut queue = vec![Vec::<String>::new()];
-        while let Some(path) = queue.pop() {
-            let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
-            args.push("--help");
-            let help = ok(tmp.path(), binary, &args);
-            pages += 1;
-            for option in options_without_env(&help) {
-                missing.push(format!("{binary} {} {option}", path.join(" ")));
-            }
-            for sub in subcommands(&help) {
-                let mut next = path.clone();
-                next.push(sub);
-                queue.push(next);
-            }
+    for (binary, path, help) in help_pages(tmp.path()) {
+        for option in options_without_env(&help) {
+            missing.push(format!("{binary} {path} {option}"));
         }
     }
-    assert!(pages > 40, "only {pages} help pages found");
     assert!(
         missing.is_empty(),
         "flags without an AIRLOCK_* variable: {missing:#?}"
     );
+}
+
+/// The positional arguments (`<REPO>`, `[DIR]`) of a `--help` page's "Arguments:" section that
+/// have no description, on their line or the lines below it.
+fn undescribed_arguments(help: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut current: Option<(String, bool)> = None;
+    let section = help
+        .lines()
+        .skip_while(|l| l.trim() != "Arguments:")
+        .skip(1)
+        .take_while(|l| l.starts_with(' ') || l.trim().is_empty());
+    for line in section {
+        let trimmed = line.trim();
+        let starts_entry = line.starts_with("  ")
+            && !line.starts_with("   ")
+            && (trimmed.starts_with('<') || trimmed.starts_with('['));
+        if starts_entry {
+            if let Some((name, false)) = current.take() {
+                missing.push(name);
+            }
+            let (name, rest) = trimmed
+                .split_once(char::is_whitespace)
+                .unwrap_or((trimmed, ""));
+            current = Some((name.to_string(), !rest.trim().is_empty()));
+        } else if !trimmed.is_empty() {
+            if let Some((_, described)) = current.as_mut() {
+                *described = true;
+            }
+        }
+    }
+    if let Some((name, false)) = current {
+        missing.push(name);
+    }
+    missing
+}
+
+#[test]
+fn every_positional_argument_is_described() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut missing = Vec::new();
+    for (binary, path, help) in help_pages(tmp.path()) {
+        for argument in undescribed_arguments(&help) {
+            missing.push(format!("{binary} {path} {argument}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "arguments without a description: {missing:#?}"
+    );
+}
+
+/// Global options (`--config`, `--json`, ...) are listed apart from a command's own.
+#[test]
+fn global_options_have_their_own_heading() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["airlock", "release", "add", "--help"][..],
+        &["airlock-server", "serve", "--help"],
+        &["airlock-sim", "device", "--help"],
+    ] {
+        let help = ok(tmp.path(), args[0], &args[1..]);
+        let (own, global) = help
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{args:?}: no global heading:\n{help}"));
+        assert!(
+            global.contains("--config") && !own.contains("--config"),
+            "{help}"
+        );
+    }
 }
 
 #[test]
@@ -232,4 +309,6 @@ fn help_parsing_finds_flags_without_variables() {
     let help = "Usage: x\n\nCommands:\n  add   Adds\n  help  Print help\n\nOptions:\n      --json\n          Print JSON\n          \n          [env: AIRLOCK_JSON=]\n  -o, --out <DIR>\n          Where\n      --bare <N>  no variable\n  -h, --help\n          Print help\n";
     assert_eq!(subcommands(help), vec!["add".to_string()]);
     assert_eq!(options_without_env(help), vec!["--out", "--bare"]);
+    let help = "Arguments:\n  <REPO>  \n  <VERSION>  The version\n  [DIR]\n          Where it goes\n  <LAST>\n\nOptions:\n";
+    assert_eq!(undescribed_arguments(help), vec!["<REPO>", "<LAST>"]);
 }

@@ -210,9 +210,9 @@ fn simulated_devices_enrol_once_and_keep_their_credential() {
         args.extend_from_slice(extra);
         run(dir, "airlock-sim", &args)
     };
-    // without a token or credential: refused by the server
+    // without a token or credential: refused by the server (exit 4, docs/cli.md)
     let out = device(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("401"),
         "{}",

@@ -197,7 +197,8 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     std::fs::remove_file(&spec_name).unwrap();
     std::fs::write(&spec_name, bytes).unwrap();
     let out = run(dir, "airlock", &["verify", "www/tuf"]);
-    assert_eq!(out.status.code(), Some(1));
+    // exit 3: verification failed (docs/cli.md)
+    assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
@@ -210,7 +211,8 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     bytes[0] ^= 1;
     std::fs::write(&fw, bytes).unwrap();
     let out = run(dir, "airlock", &["verify", "www/tuf"]);
-    assert_eq!(out.status.code(), Some(1));
+    // exit 3: verification failed (docs/cli.md)
+    assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("acme-cam/fw-1.2.0.bin") && text.contains("FAILED"),
@@ -219,7 +221,8 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     let repo_fw = dir.join("repo/targets/acme-cam/fw-1.3.0.bin");
     std::fs::write(&repo_fw, b"changed").unwrap();
     let out = run(dir, "airlock", &["verify", "repo"]);
-    assert_eq!(out.status.code(), Some(1));
+    // exit 3: verification failed (docs/cli.md)
+    assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("fw-1.3.0.bin: the file has 7 bytes"));
     let e = fails(
         dir,

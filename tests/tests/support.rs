@@ -272,9 +272,14 @@ fn status_check_exits_2_when_metadata_expires_soon() {
     let out = run(
         dir,
         "airlock",
-        &["status", "repo", "--check", "--within", "soon"],
+        &["status", "repo", "--check", "--within", "soon", "--json"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    // a malformed value is a usage error (exit 2, docs/cli.md), told apart from "expiring" by
+    // its JSON error on stderr and nothing on stdout
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"], "usage");
 }
 
 /// `airlock product remove`: refused by the signer and again by the server while devices are

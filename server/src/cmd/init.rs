@@ -9,24 +9,21 @@ use airlock_server::{InitReport, Storage};
 // (the command's help is the doc comment of its variant in main.rs)
 #[derive(clap::Args)]
 pub struct InitArgs {
+    /// The data directory to create (or to complete: an existing online key is kept).
     #[arg(long, env = "AIRLOCK_DATA")]
     pub data: PathBuf,
-    /// Print JSON.
-    #[arg(long, env = "AIRLOCK_JSON")]
-    pub json: bool,
 }
 
 #[derive(clap::Args)]
 pub struct RotateOnlineKeyArgs {
+    /// The server's data directory (as `serve --data`).
     #[arg(long, env = "AIRLOCK_DATA")]
     pub data: PathBuf,
-    #[arg(long, env = "AIRLOCK_JSON")]
-    pub json: bool,
 }
 
-pub async fn init(args: InitArgs, storage: &Storage) -> Result<()> {
+pub async fn init(args: InitArgs, storage: &Storage, json: bool) -> Result<()> {
     let report = airlock_server::init_data_dir(&args.data, storage).await?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
@@ -41,9 +38,9 @@ pub async fn init(args: InitArgs, storage: &Storage) -> Result<()> {
     Ok(())
 }
 
-pub fn rotate_online_key(args: RotateOnlineKeyArgs) -> Result<()> {
+pub fn rotate_online_key(args: RotateOnlineKeyArgs, json: bool) -> Result<()> {
     let report = airlock_server::prepare_next_online_key(&args.data)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(

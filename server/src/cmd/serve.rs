@@ -8,6 +8,7 @@ use airlock_server::{ServeConfig, Storage, SystemClock};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// The data directory `airlock-server init` made (online key, database, blobs).
     #[arg(long, env = "AIRLOCK_DATA")]
     pub data: PathBuf,
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
@@ -109,13 +110,21 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
              --max-connections must be at least 1"
         );
     }
-    let (token, created) = airlock_server::load_or_create_admin_token(&args.admin_token_file)?;
-    if created {
-        tracing::warn!(
-            file = %args.admin_token_file.display(),
-            "created an admin token file (0600) with a random token"
-        );
+    // (with --online-key-dir, replicas of shared storage may keep little else in --data)
+    if args.online_key_dir.is_none() && !args.data.is_dir() {
+        return Err(airlock_cli::Failure::not_found(format!(
+            "{0} is not an airlock-server data directory (it does not exist): create it with \
+             `airlock-server init --data {0}`",
+            args.data.display()
+        ))
+        .into());
     }
+    // A missing token file is written only once the server has opened its data and bound its
+    // address: a server that fails to start leaves nothing behind.
+    let existing_token = airlock_server::load_admin_token(&args.admin_token_file)?;
+    let token = existing_token
+        .clone()
+        .unwrap_or_else(airlock_server::deviceauth::random_secret);
     let config = ServeConfig {
         max_upload_bytes: args.max_upload_bytes,
         timestamp_lifetime: jiff::SignedDuration::from_hours(args.timestamp_hours),
@@ -155,6 +164,13 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    if existing_token.is_none() {
+        airlock_server::save_new_admin_token(&args.admin_token_file, &token)?;
+        tracing::warn!(
+            file = %args.admin_token_file.display(),
+            "created an admin token file (0600) with a random token"
+        );
+    }
     // The first stdout line tells scripts (and tests using port 0) where we are.
     println!("listening on http://{addr}");
     tracing::info!(%addr, online_key = %app.online_key_id(), "serving");

@@ -18,32 +18,24 @@ pub enum TokenCommand {
         /// publish, rollout, devices or read (repeatable; the environment variable holds one).
         #[arg(long = "scope", env = "AIRLOCK_TOKEN_SCOPE", required = true)]
         scopes: Vec<String>,
-        #[arg(long, env = "AIRLOCK_JSON")]
-        json: bool,
     },
     /// List tokens (names, scopes, revoked).
     List {
         #[arg(long, env = "AIRLOCK_DATA")]
         data: PathBuf,
-        #[arg(long, env = "AIRLOCK_JSON")]
-        json: bool,
     },
     /// Revoke the tokens with this name.
     Revoke {
         #[arg(long, env = "AIRLOCK_DATA")]
         data: PathBuf,
+        /// The name the tokens were created with (`token create --name`).
         name: String,
     },
 }
 
-pub async fn run(command: TokenCommand, storage: &Storage) -> Result<()> {
+pub async fn run(command: TokenCommand, storage: &Storage, json: bool) -> Result<()> {
     match command {
-        TokenCommand::Create {
-            data,
-            name,
-            scopes,
-            json,
-        } => {
+        TokenCommand::Create { data, name, scopes } => {
             let token = airlock_server::create_admin_token(&data, storage, &name, &scopes).await?;
             if json {
                 println!(
@@ -54,7 +46,7 @@ pub async fn run(command: TokenCommand, storage: &Storage) -> Result<()> {
                 println!("{token}");
             }
         }
-        TokenCommand::List { data, json } => {
+        TokenCommand::List { data } => {
             let tokens = airlock_server::list_admin_tokens(&data, storage).await?;
             if json {
                 let list: Vec<_> = tokens
@@ -70,7 +62,11 @@ pub async fn run(command: TokenCommand, storage: &Storage) -> Result<()> {
         }
         TokenCommand::Revoke { data, name } => {
             let n = airlock_server::revoke_admin_token(&data, storage, &name).await?;
-            println!("revoked {n} token(s) named {name}");
+            if json {
+                println!("{}", serde_json::json!({"name": name, "revoked": n}));
+            } else {
+                println!("revoked {n} token(s) named {name}");
+            }
         }
     }
     Ok(())

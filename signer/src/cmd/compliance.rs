@@ -16,6 +16,7 @@ pub enum Command {
     /// release ledger, fleet figures, automated test verdicts, and the crosswalk of
     /// requirements to behaviour and tests.
     Report {
+        /// The product id (as given to `airlock product add`).
         product: String,
         /// The repository.
         #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]
@@ -46,6 +47,7 @@ pub enum Command {
     /// Checks a report's or statement's detached signature (FILE.sig) against the targets keys
     /// of a root.json.
     Verify {
+        /// The report or statement; its detached signature is FILE.sig beside it.
         file: PathBuf,
         /// The repository's root.json (any version that lists the signing targets key).
         #[arg(long, env = "AIRLOCK_COMPLIANCE_VERIFY_ROOT")]
@@ -62,6 +64,7 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct StatementArgs {
+    /// The product id (as given to `airlock product add`).
     product: String,
     /// The repository.
     #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]

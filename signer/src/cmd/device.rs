@@ -15,6 +15,7 @@ pub enum Command {
     Revoke {
         #[command(flatten)]
         server: AdminServer,
+        /// The device id (as enrolled).
         device_id: String,
     },
     /// Reinstate a revoked device: its old credential stays refused; its id may enrol again
@@ -22,6 +23,7 @@ pub enum Command {
     Reinstate {
         #[command(flatten)]
         server: AdminServer,
+        /// The device id (as enrolled).
         device_id: String,
     },
 }

@@ -19,7 +19,9 @@ pub enum Command {
     Set(SetArgs),
     /// Replace the product role's key; the old key is revoked (e.g. after a compromise).
     RotateKey {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
         product: String,
         /// The new key is this key on a PKCS#11 token instead of a generated one.
         #[arg(
@@ -37,7 +39,9 @@ pub enum Command {
     /// REPO/removed/. Refused while its security window is open and releases are in the field,
     /// or while a security release is inside its retention period (the server checks the same).
     Remove {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
         product: String,
         /// Years a security release must stay available (as the server is configured).
         #[arg(long, default_value_t = 10, env = "AIRLOCK_RETENTION_YEARS")]
@@ -49,6 +53,7 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct AddArgs {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
     /// Product id (a-z, 0-9, '-'); also the role name and target path prefix.
     product: String,

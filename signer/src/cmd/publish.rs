@@ -9,6 +9,7 @@ use super::Globals;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
     /// Base URL of airlock-server.
     #[arg(

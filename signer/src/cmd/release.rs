@@ -15,8 +15,11 @@ pub enum Command {
     Add(AddArgs),
     /// Withdraw a release: it is no longer offered; the signed support history records it.
     Withdraw {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
         product: String,
+        /// The release version (MAJOR.MINOR.PATCH).
         version: semver::Version,
         /// Why it is withdrawn (required: kept in the signed history, shown on the public page).
         #[arg(long, env = "AIRLOCK_RELEASE_WITHDRAW_REASON")]
@@ -32,7 +35,9 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct AddArgs {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
+    /// The product id (as given to `airlock product add`).
     product: String,
     /// The firmware image.
     #[arg(required_unless_present = "from_dir")]

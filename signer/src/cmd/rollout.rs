@@ -19,6 +19,7 @@ pub struct ServerArgs {
     /// File holding the admin token.
     #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
     admin_token_file: PathBuf,
+    /// The product id (as given to `airlock product add`).
     product: String,
     /// The release version.
     version: String,

@@ -14,6 +14,7 @@ pub enum Command {
     /// A new root version with new root keys (cross-signed by old and new, TUF 5.3.4); the old
     /// root keys move to keys/retired/.
     Rotate {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
         #[command(flatten)]
         shape: RootShapeArgs,
@@ -38,6 +39,7 @@ pub enum Command {
     /// Write an unsigned proposal for the next root (new root keys and threshold) for holders
     /// to sign on their own machines with `airlock sign`.
     Propose {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
         #[command(flatten)]
         shape: RootShapeArgs,
@@ -51,7 +53,12 @@ pub enum Command {
         new_keys: NewKeyArgs,
     },
     /// Accept a signed proposal once the old and the new thresholds are met (TUF 5.3.4).
-    Apply { repo: PathBuf, proposal: PathBuf },
+    Apply {
+        /// The repository directory (made by `airlock init`).
+        repo: PathBuf,
+        /// The proposal file, signed by enough root key holders (`airlock sign`).
+        proposal: PathBuf,
+    },
 }
 
 /// The key count and threshold of the next root.

@@ -9,6 +9,7 @@ use super::Globals;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The proposal file (from `airlock root propose` or `airlock targets propose`).
     proposal: PathBuf,
     /// Your private key: a PKCS#8 file (plain or encrypted) or a pkcs11: URI of a key on
     /// a token.

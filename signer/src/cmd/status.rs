@@ -10,6 +10,7 @@ use super::{ExitWith, Globals};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
     /// Exit 2 when root, targets or a product role expires within --within (for cron).
     #[arg(long, env = "AIRLOCK_STATUS_CHECK")]

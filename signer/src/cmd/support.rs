@@ -12,7 +12,9 @@ use super::Globals;
 pub enum Command {
     /// Extend the support period (never shorten); recorded with date and reason.
     Extend {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
         product: String,
         /// New last day of security updates.
         #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_SECURITY_UNTIL")]
@@ -31,14 +33,22 @@ pub enum Command {
     },
     /// Raise the security floor: versions below it are revoked (never lowered).
     SetFloor {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
         product: String,
+        /// The new lowest security version devices may run; releases below it are revoked.
         floor: u64,
         #[arg(long, env = "AIRLOCK_SUPPORT_SET_FLOOR_REASON")]
         reason: Option<String>,
     },
     /// Show the support record and its history.
-    Show { repo: PathBuf, product: String },
+    Show {
+        /// The repository directory (made by `airlock init`).
+        repo: PathBuf,
+        /// The product id (as given to `airlock product add`).
+        product: String,
+    },
 }
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {

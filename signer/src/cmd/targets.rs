@@ -15,16 +15,25 @@ pub enum Command {
     /// --stage`; with none staged, the current targets with a new expiry) as a proposal for the
     /// targets key holders, signed already by any targets keys in REPO/keys.
     Propose {
+        /// The repository directory (made by `airlock init`).
         repo: PathBuf,
         /// The proposal file to write (default: targets-vN.proposal.json here).
         #[arg(long, env = "AIRLOCK_TARGETS_PROPOSE_OUT")]
         out: Option<PathBuf>,
     },
     /// Accept a signed proposal once the targets threshold of the current root is met.
-    Apply { repo: PathBuf, proposal: PathBuf },
+    Apply {
+        /// The repository directory (made by `airlock init`).
+        repo: PathBuf,
+        /// The proposal file, signed by enough targets key holders (`airlock sign`).
+        proposal: PathBuf,
+    },
     /// Drop the staged targets change: back to the signed targets.json (staged product
     /// additions leave, a staged key rotation gives back the delegated key).
-    Discard { repo: PathBuf },
+    Discard {
+        /// The repository directory (made by `airlock init`).
+        repo: PathBuf,
+    },
 }
 
 pub fn run(command: Command, globals: &Globals) -> Result<()> {

@@ -48,7 +48,7 @@ pub async fn run(args: Args, globals: &Globals) -> Result<()> {
     };
     globals.print(&report, || verify::render(&report))?;
     if !report.problems.is_empty() {
-        return Err(ExitWith(1).into());
+        return Err(ExitWith(airlock_cli::ErrorClass::Verification.exit_code()).into());
     }
     Ok(())
 }
