@@ -177,12 +177,10 @@ impl Drop for Server {
     }
 }
 
-/// The admin token `airlock-server init` wrote into `dir/admin.token`.
+/// The admin token the test server wrote (the first line of `dir/admin.token`).
 pub fn admin_token(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string()
+    let text = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    text.lines().next().unwrap_or("").trim().to_string()
 }
 
 /// The consistent-snapshot URL of a target: `<dir>/<sha256>.<file>`.
@@ -333,7 +331,11 @@ pub fn skip(test: &str, why: &str) {
 fn log_skip(test: &str, why: &str) {
     if let Some(log) = std::env::var_os("AIRLOCK_SKIP_LOG") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log)
+        {
             let _ = writeln!(f, "{test}: {why}");
         }
     }
@@ -485,10 +487,4 @@ pub fn resign_product_role(repo: &Path, product: &str, edit: impl FnOnce(&mut se
         "sig": hex::encode(key.sign(&canonical).to_bytes()),
     }]);
     std::fs::write(&path, serde_json::to_vec_pretty(&role).unwrap()).unwrap();
-}
-
-/// The admin token the test server wrote (`admin.token` in `dir`).
-pub fn admin_token(dir: &Path) -> String {
-    let text = std::fs::read_to_string(dir.join("admin.token")).unwrap();
-    text.lines().next().unwrap_or("").trim().to_string()
 }

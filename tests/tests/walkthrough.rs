@@ -18,7 +18,9 @@ fn sh_blocks(readme: &str, section: &str) -> Vec<String> {
     let mut rest = body;
     while let Some(open) = rest.find("```sh\n") {
         let after = &rest[open + "```sh\n".len()..];
-        let close = after.find("```").expect("an unclosed ```sh block in the README");
+        let close = after
+            .find("```")
+            .expect("an unclosed ```sh block in the README");
         blocks.push(after[..close].to_string());
         rest = &after[close + 3..];
     }
@@ -37,7 +39,10 @@ fn the_readme_walk_through_runs_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
     let blocks = sh_blocks(&readme, "## Five-minute walk-through");
-    assert!(blocks.len() >= 2, "the walk-through lost its command blocks");
+    assert!(
+        blocks.len() >= 2,
+        "the walk-through lost its command blocks"
+    );
     let port = free_port().to_string();
     let script = format!(
         "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{}",
@@ -68,7 +73,10 @@ fn the_readme_walk_through_runs_as_written() {
     // What the walk-through promises, checked on what it left behind.
     let device = std::fs::read_to_string(dir.path().join("dev1/device.json"))
         .expect("the walk-through's device left no device.json");
-    assert!(device.contains("1.2.0"), "cam-1 did not install 1.2.0: {device}");
+    assert!(
+        device.contains("1.2.0"),
+        "cam-1 did not install 1.2.0: {device}"
+    );
 }
 
 #[test]

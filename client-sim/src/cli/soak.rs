@@ -49,7 +49,11 @@ pub struct SoakArgs {
     warm_up: u64,
     /// A process to watch (memory and open files), e.g. the server's pid; repeatable. This
     /// process is always watched.
-    #[arg(long = "watch-pid", env = "AIRLOCK_SIM_WATCH_PID", value_delimiter = ',')]
+    #[arg(
+        long = "watch-pid",
+        env = "AIRLOCK_SIM_WATCH_PID",
+        value_delimiter = ','
+    )]
     watch_pid: Vec<u32>,
     /// Largest allowed growth after the warm-up, in percent, of memory and of open files.
     #[arg(long, default_value_t = 10.0, env = "AIRLOCK_SIM_MAX_GROWTH")]
@@ -316,8 +320,8 @@ pub async fn run(args: SoakArgs, json: bool) -> Result<u8> {
     let mut tasks = tokio::task::JoinSet::new();
     'rounds: for round in 0u64.. {
         for i in 0..args.devices {
-            let due = start
-                + Duration::from_secs_f64((round * args.interval) as f64 + i as f64 * step);
+            let due =
+                start + Duration::from_secs_f64((round * args.interval) as f64 + i as f64 * step);
             if due >= end {
                 break 'rounds;
             }
@@ -344,7 +348,14 @@ pub async fn run(args: SoakArgs, json: bool) -> Result<u8> {
     let counts = std::mem::take(&mut *shared.counts.lock().map_err(|_| poisoned())?);
     let first_errors = std::mem::take(&mut *shared.first_errors.lock().map_err(|_| poisoned())?);
     let growth = growth(&samples, args.warm_up as f64).unwrap_or_default();
-    let summary = verdict(args.devices, seconds, counts, first_errors, growth, args.max_growth);
+    let summary = verdict(
+        args.devices,
+        seconds,
+        counts,
+        first_errors,
+        growth,
+        args.max_growth,
+    );
     super::print(json, &summary, render)?;
     Ok(if summary.passed { 0 } else { 3 })
 }
@@ -538,10 +549,16 @@ mod tests {
         ];
         let g = growth(&samples, 120.0).unwrap();
         assert_eq!(g.len(), 1);
-        assert_eq!((g[0].rss_kib_after_warm_up, g[0].rss_kib_at_end), (100, 105));
+        assert_eq!(
+            (g[0].rss_kib_after_warm_up, g[0].rss_kib_at_end),
+            (100, 105)
+        );
         assert_eq!(g[0].rss_kib_peak, 200);
         assert!((g[0].rss_growth_percent - 5.0).abs() < 1e-9);
-        assert_eq!((g[0].open_files_after_warm_up, g[0].open_files_at_end), (50, 60));
+        assert_eq!(
+            (g[0].open_files_after_warm_up, g[0].open_files_at_end),
+            (50, 60)
+        );
         assert!((g[0].open_files_growth_percent - 20.0).abs() < 1e-9);
         assert!(growth(&samples, 150.0).is_none(), "one sample is no trend");
         // Steady growth shows however it is sampled.
@@ -563,7 +580,11 @@ mod tests {
         let grew = growth(&[sample(0.0, 100, 10), sample(10.0, 120, 10)], 0.0).unwrap();
         let bad = verdict(10, 10.0, Counts::default(), vec![], grew, 10.0);
         assert!(!bad.passed);
-        assert!(bad.verdict.contains("memory of pid 7 grew 20.0%"), "{}", bad.verdict);
+        assert!(
+            bad.verdict.contains("memory of pid 7 grew 20.0%"),
+            "{}",
+            bad.verdict
+        );
         let none = verdict(10, 10.0, Counts::default(), vec![], vec![], 10.0);
         assert!(!none.passed, "no sample after the warm-up is no verdict");
     }

@@ -20,7 +20,11 @@ pub(crate) fn skip(test: &str, why: &str) {
     eprintln!("\n*** SKIPPED {test}: {why} ***\n");
     if let Some(log) = std::env::var_os("AIRLOCK_SKIP_LOG") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log)
+        {
             let _ = writeln!(f, "{test}: {why}");
         }
     }
