@@ -204,6 +204,7 @@ mod tests {
         let mut r = record();
         r.feature_updates_until = date(2027, 6, 30);
         r.security_updates_until = date(2027, 12, 31);
+        r.statement = "Security updates until 2027-12-31.".into();
         let eu = verdict(&r, "eu");
         assert!(eu.verdict.starts_with("gap: CRA Art. 13(8)"), "{eu:?}");
         assert_eq!(verdict(&r, "uk").verdict, "meets");

@@ -112,7 +112,9 @@ pub struct AddArgs {
 
 #[derive(clap::Args)]
 pub struct SetArgs {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
+    /// The product id (as given to `airlock product add`).
     product: String,
     /// Statement shown to users.
     #[arg(long, env = "AIRLOCK_PRODUCT_SET_STATEMENT")]

@@ -11,6 +11,7 @@ use super::Globals;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The repository directory (made by `airlock init`).
     repo: PathBuf,
     /// Roles to renew: root, targets or a product id (repeatable; none: root, targets and
     /// every product).
