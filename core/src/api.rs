@@ -236,7 +236,8 @@ pub struct RolloutStatus {
     pub product: String,
     pub version: String,
     pub target: String,
-    /// held, active, paused, aborted or complete.
+    /// held, active, paused, aborted, complete, withdrawn or superseded; in the list also
+    /// replaced (a held rollout once a rollout of its release was started).
     pub state: String,
     pub reason: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -508,7 +509,8 @@ pub struct FleetRelease {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutOutcome {
     pub id: String,
-    /// held, active, paused, aborted or complete.
+    /// held, active, paused, aborted, complete, withdrawn or superseded; in the list also
+    /// replaced (a held rollout once a rollout of its release was started).
     pub state: String,
     /// Why the state last changed (e.g. the health rule that tripped).
     pub reason: Option<String>,

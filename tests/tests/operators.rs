@@ -412,6 +412,30 @@ fn rollouts_end_when_overtaken_and_metrics_show_only_current_ones() {
         "the held rollout the started one replaced is not exported: {series:?}"
     );
     assert_eq!(series.len(), 3, "{series:?}");
+    // `rollout list` agrees: the hold the started rollout replaced is no longer `held`
+    let list = admin_cli(dir, &server, &["rollout", "list"]);
+    let of_130: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["version"] == "1.3.0")
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap(),
+                r["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let started_id = s["id"].as_str().unwrap();
+    assert_eq!(of_130.len(), 2, "{list}");
+    assert_eq!(of_130[0].0, "replaced", "{list}");
+    assert!(
+        of_130[0]
+            .1
+            .starts_with(&format!("replaced by rollout {started_id} started ")),
+        "{list}"
+    );
+    assert_eq!(of_130[1].0, "active", "{list}");
     // the wave's share and the devices reached, each named (check-ins are written in batches)
     let mut s = admin_cli(dir, &server, &["rollout", "status", "acme-cam", "1.3.0"]);
     for _ in 0..50 {
