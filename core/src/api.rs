@@ -509,8 +509,7 @@ pub struct FleetRelease {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutOutcome {
     pub id: String,
-    /// held, active, paused, aborted, complete, withdrawn or superseded; in the list also
-    /// replaced (a held rollout once a rollout of its release was started).
+    /// held, active, paused, aborted, complete, withdrawn or superseded.
     pub state: String,
     /// Why the state last changed (e.g. the health rule that tripped).
     pub reason: Option<String>,
