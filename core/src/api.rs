@@ -268,7 +268,8 @@ pub struct AuditEntry {
     pub id: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: jiff::Timestamp,
-    /// Who acted: `admin` (an admin token), `server` (the server by itself), `cli`.
+    /// Who acted: the admin token's name (`admin-token-file` for the token of
+    /// `--admin-token-file`), `server` (the server by itself), `cli` (`airlock-server` commands).
     pub actor: String,
     /// What was done, e.g. `publish`, `rollout.start`, `rollout.auto_pause`.
     pub action: String,

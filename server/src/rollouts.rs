@@ -192,7 +192,11 @@ async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, Rollout
         .ok_or_else(|| RolloutError::State(StateError::Corrupt("no rollout figures".into())))
 }
 
-pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, RolloutError> {
+pub async fn start(
+    app: &AppState,
+    req: RolloutRequest,
+    actor: &str,
+) -> Result<RolloutStatus, RolloutError> {
     let waves = parse_waves(&req.waves).map_err(|e| RolloutError::BadRule(e.to_string()))?;
     let health = req
         .pause_if
@@ -243,7 +247,7 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
     app.state
         .audit(
             now,
-            "admin",
+            actor,
             "rollout.start",
             &serde_json::to_value(&req).unwrap_or_default(),
         )
@@ -313,6 +317,7 @@ pub async fn act(
     version: &str,
     action: &str,
     reason: Option<String>,
+    actor: &str,
 ) -> Result<RolloutStatus, RolloutError> {
     let _guard = app.publish_lock.lock().await;
     let r = rollout_of(app, product, version)?;
@@ -337,7 +342,7 @@ pub async fn act(
     app.state
         .audit(
             now,
-            "admin",
+            actor,
             &format!("rollout.{action}"),
             &serde_json::json!({"id": r.id, "product": product, "version": version, "reason": reason}),
         )
