@@ -236,7 +236,8 @@ pub struct RolloutStatus {
     pub product: String,
     pub version: String,
     pub target: String,
-    /// held, active, paused, aborted or complete.
+    /// held, active, paused, aborted, complete, withdrawn or superseded; in the list also
+    /// replaced (a held rollout once a rollout of its release was started).
     pub state: String,
     pub reason: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -267,7 +268,8 @@ pub struct AuditEntry {
     pub id: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: jiff::Timestamp,
-    /// Who acted: `admin` (an admin token), `server` (the server by itself), `cli`.
+    /// Who acted: the admin token's name (`admin-token-file` for the token of
+    /// `--admin-token-file`), `server` (the server by itself), `cli` (`airlock-server` commands).
     pub actor: String,
     /// What was done, e.g. `publish`, `rollout.start`, `rollout.auto_pause`.
     pub action: String,
@@ -508,7 +510,7 @@ pub struct FleetRelease {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutOutcome {
     pub id: String,
-    /// held, active, paused, aborted or complete.
+    /// held, active, paused, aborted, complete, withdrawn or superseded.
     pub state: String,
     /// Why the state last changed (e.g. the health rule that tripped).
     pub reason: Option<String>,

@@ -63,6 +63,16 @@ pub async fn create_admin_token(
     if name.trim().is_empty() {
         bail!("--name must not be empty");
     }
+    if crate::auth::RESERVED_ACTORS.contains(&name) {
+        bail!(
+            "--name {name:?} is how the audit log names {}: choose another name",
+            if name == crate::auth::FILE_TOKEN_NAME {
+                "the --admin-token-file token"
+            } else {
+                "other actors"
+            }
+        );
+    }
     let dir = DataDir::new(data);
     dir.check_initialised()?;
     let state = storage.open_state(&dir).await?;

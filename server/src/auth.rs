@@ -45,6 +45,15 @@ impl Scope {
     pub const ALL: [Scope; 4] = [Scope::Publish, Scope::Rollout, Scope::Devices, Scope::Read];
 }
 
+/// The name of the `--admin-token-file` token: in logs and as the audit log's actor.
+pub const FILE_TOKEN_NAME: &str = "admin-token-file";
+
+/// Actors of the audit log that are not a scoped token's name: the file token, the server by
+/// itself, `airlock-server` commands, and `admin` (every admin token, in entries written before
+/// tokens were named there). `token create` refuses them as names, so that `?actor=NAME` finds
+/// one token's actions only.
+pub const RESERVED_ACTORS: [&str; 4] = [FILE_TOKEN_NAME, "server", "cli", "admin"];
+
 /// Why an admin request was refused.
 #[derive(Debug, Error)]
 pub enum AdminAuthError {
@@ -151,9 +160,10 @@ pub struct Admin<S> {
 }
 
 impl<S> Admin<S> {
-    /// The caller's name for logs: the scoped token's name, or `admin-token-file`.
+    /// The caller's name for logs and the audit log's actor: the scoped token's name, or
+    /// [`FILE_TOKEN_NAME`]. Never the token.
     pub fn name(&self) -> &str {
-        self.caller.name.as_deref().unwrap_or("admin-token-file")
+        self.caller.name.as_deref().unwrap_or(FILE_TOKEN_NAME)
     }
 }
 

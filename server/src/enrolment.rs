@@ -166,6 +166,7 @@ pub fn token_info(t: &EnrolmentToken, now: jiff::Timestamp) -> EnrolmentTokenInf
 pub async fn create_token(
     app: &AppState,
     req: EnrolmentTokenRequest,
+    actor: &str,
 ) -> Result<EnrolmentTokenResponse, EnrolmentError> {
     if !app.view().products.contains_key(&req.product) {
         return Err(EnrolmentError::UnknownProduct(req.product));
@@ -174,7 +175,7 @@ pub async fn create_token(
     app.state
         .audit(
             app.clock.now(),
-            "admin",
+            actor,
             "enrolment_token.create",
             &serde_json::json!({"id": stored.id, "product": req.product, "device_id": req.device_id,
                 "expires_at": stored.expires, "uses": uses(stored.uses_left), "drill": stored.drill}),
@@ -231,14 +232,18 @@ pub async fn list_tokens(app: &AppState) -> Result<Vec<EnrolmentTokenInfo>, Enro
 }
 
 /// Revokes an enrolment token: no device enrols with it from now on (audited).
-pub async fn revoke_token(app: &AppState, id: &str) -> Result<EnrolmentTokenInfo, EnrolmentError> {
+pub async fn revoke_token(
+    app: &AppState,
+    id: &str,
+    actor: &str,
+) -> Result<EnrolmentTokenInfo, EnrolmentError> {
     let Some(t) = app.state.revoke_enrolment_token(id).await? else {
         return Err(EnrolmentError::UnknownToken(id.to_string()));
     };
     app.state
         .audit(
             app.clock.now(),
-            "admin",
+            actor,
             "enrolment_token.revoke",
             &serde_json::json!({"id": id, "product": t.product, "device_id": t.device_id}),
         )
@@ -305,7 +310,7 @@ pub async fn enrol_device(
 
 /// Revokes a device: its credential stops working (403) and its id cannot enrol again until
 /// an operator reinstates it.
-pub async fn revoke(app: &AppState, device_id: &str) -> Result<(), EnrolmentError> {
+pub async fn revoke(app: &AppState, device_id: &str, actor: &str) -> Result<(), EnrolmentError> {
     check_device_id(device_id)?;
     if !app.state.revoke_device(device_id).await? {
         return Err(EnrolmentError::NotEnrolled(device_id.to_string()));
@@ -314,7 +319,7 @@ pub async fn revoke(app: &AppState, device_id: &str) -> Result<(), EnrolmentErro
     app.state
         .audit(
             app.clock.now(),
-            "admin",
+            actor,
             "device.revoke",
             &serde_json::json!({"device_id": device_id}),
         )
@@ -324,7 +329,7 @@ pub async fn revoke(app: &AppState, device_id: &str) -> Result<(), EnrolmentErro
 
 /// Reinstates a revoked device (audited): its old credential stays refused (it may have
 /// leaked), and its id may enrol again with a new token.
-pub async fn reinstate(app: &AppState, device_id: &str) -> Result<(), EnrolmentError> {
+pub async fn reinstate(app: &AppState, device_id: &str, actor: &str) -> Result<(), EnrolmentError> {
     check_device_id(device_id)?;
     if !app.state.reinstate_device(device_id).await? {
         return Err(EnrolmentError::NotRevoked(device_id.to_string()));
@@ -333,7 +338,7 @@ pub async fn reinstate(app: &AppState, device_id: &str) -> Result<(), EnrolmentE
     app.state
         .audit(
             app.clock.now(),
-            "admin",
+            actor,
             "device.reinstate",
             &serde_json::json!({"device_id": device_id}),
         )

@@ -76,7 +76,12 @@ fn response(view: &RepoView, changed: Vec<String>) -> PublishResponse {
     }
 }
 
-pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishResponse, PublishError> {
+/// `actor`: the admin token's name, recorded in the audit log.
+pub async fn publish(
+    app: &AppState,
+    req: PublishRequest,
+    actor: &str,
+) -> Result<PublishResponse, PublishError> {
     let guard = app.publish_lock.lock().await;
     let base = app.view();
     let now = app.clock.now();
@@ -131,7 +136,15 @@ pub async fn publish(app: &AppState, req: PublishRequest) -> Result<PublishRespo
         "published"
     );
     drop(guard);
-    audit_removals(app, &view, &removed_products, &forced_withdrawals, now).await?;
+    audit_removals(
+        app,
+        &view,
+        &removed_products,
+        &forced_withdrawals,
+        now,
+        actor,
+    )
+    .await?;
     // committed: a failure here leaves rollouts to end at the next publish or start
     if let Err(e) = crate::rollouts::end_overtaken(app).await {
         tracing::error!(error = %e, "ending the rollouts this publish overtook failed");
@@ -346,13 +359,14 @@ async fn audit_removals(
     removed_products: &[String],
     forced_withdrawals: &[(String, String)],
     now: jiff::Timestamp,
+    actor: &str,
 ) -> Result<(), PublishError> {
     for product in removed_products {
         tracing::warn!(%product, "product removed from the repository");
         app.state
             .audit(
                 now,
-                "admin",
+                actor,
                 "product.removed",
                 &serde_json::json!({"product": product}),
             )
@@ -375,7 +389,7 @@ async fn audit_removals(
         app.state
             .audit(
                 now,
-                "admin",
+                actor,
                 "release.forced_withdrawal",
                 &serde_json::json!({"product": product, "target": name, "reason": reason}),
             )

@@ -60,14 +60,26 @@ fn latest_where(rollouts: &[Rollout], wanted: impl Fn(&Rollout) -> bool) -> Opti
 }
 
 /// The rollouts that decide something now: the newest of each target, unless it has ended. A
-/// held rollout a started one replaced, and ended rollouts, are history (the list shows them;
-/// `/metrics` does not).
+/// held rollout a started one replaced ([`replaced_by`]), and ended rollouts, are history (the
+/// list shows them as such; `/metrics` leaves them out).
 pub fn current(rollouts: &[Rollout]) -> Vec<&Rollout> {
     rollouts
         .iter()
-        .filter(|r| !r.state.is_ended())
-        .filter(|r| latest_for_target(rollouts, &r.target).is_some_and(|l| l.id == r.id))
+        .filter(|r| !r.state.is_ended() && replaced_by(rollouts, r).is_none())
         .collect()
+}
+
+/// The state `rollout list` shows for a rollout [`replaced_by`] a newer one of its release: it
+/// decides nothing any more, though its stored state (`held`) never changed.
+pub const REPLACED: &str = "replaced";
+
+/// The newer rollout of the same release that took over from `r` (a held rollout once a
+/// rollout of its release is started), when `r` has not ended by itself.
+pub fn replaced_by<'a>(rollouts: &'a [Rollout], r: &Rollout) -> Option<&'a Rollout> {
+    if r.state.is_ended() {
+        return None;
+    }
+    latest_for_target(rollouts, &r.target).filter(|latest| latest.id != r.id)
 }
 
 /// Whether `release` is offered to `device_id` at `now`: by its newest rollout, or to the
@@ -180,7 +192,11 @@ async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, Rollout
         .ok_or_else(|| RolloutError::State(StateError::Corrupt("no rollout figures".into())))
 }
 
-pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus, RolloutError> {
+pub async fn start(
+    app: &AppState,
+    req: RolloutRequest,
+    actor: &str,
+) -> Result<RolloutStatus, RolloutError> {
     let waves = parse_waves(&req.waves).map_err(|e| RolloutError::BadRule(e.to_string()))?;
     let health = req
         .pause_if
@@ -231,7 +247,7 @@ pub async fn start(app: &AppState, req: RolloutRequest) -> Result<RolloutStatus,
     app.state
         .audit(
             now,
-            "admin",
+            actor,
             "rollout.start",
             &serde_json::to_value(&req).unwrap_or_default(),
         )
@@ -264,11 +280,28 @@ pub async fn status(
     status_of(app, &r).await
 }
 
-/// Every rollout, oldest first, ended ones included (one query for all their figures).
+/// Every rollout, oldest first, ended ones included (one query for all their figures); one a
+/// newer rollout of its release replaced is shown as [`REPLACED`], as `/metrics` leaves it out.
 pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, RolloutError> {
     let rollouts = app.rollouts();
     let all: Vec<&Rollout> = rollouts.iter().collect();
-    Ok(statuses(app.state.as_ref(), &all, app.clock.now()).await?)
+    let mut list = statuses(app.state.as_ref(), &all, app.clock.now()).await?;
+    mark_replaced(&rollouts, &mut list);
+    Ok(list)
+}
+
+/// Shows each status of `rollouts` whose rollout a newer one replaced as [`REPLACED`], with
+/// the replacing rollout in its reason.
+fn mark_replaced(rollouts: &[Rollout], list: &mut [RolloutStatus]) {
+    for (r, s) in rollouts.iter().zip(list.iter_mut()) {
+        if let Some(newer) = replaced_by(rollouts, r) {
+            s.state = REPLACED.to_string();
+            s.reason = Some(format!(
+                "replaced by rollout {} started {}",
+                newer.id, newer.started_at
+            ));
+        }
+    }
 }
 
 /// The current rollouts' status (for `/metrics`): one query.
@@ -284,6 +317,7 @@ pub async fn act(
     version: &str,
     action: &str,
     reason: Option<String>,
+    actor: &str,
 ) -> Result<RolloutStatus, RolloutError> {
     let _guard = app.publish_lock.lock().await;
     let r = rollout_of(app, product, version)?;
@@ -308,7 +342,7 @@ pub async fn act(
     app.state
         .audit(
             now,
-            "admin",
+            actor,
             &format!("rollout.{action}"),
             &serde_json::json!({"id": r.id, "product": product, "version": version, "reason": reason}),
         )
@@ -541,6 +575,37 @@ mod tests {
             rollout("b", RolloutState::Held, 200),
         ];
         assert_eq!(latest_for_target(&list, "acme-cam/fw.bin").unwrap().id, "b");
+    }
+
+    #[test]
+    fn a_hold_a_started_rollout_replaced_is_listed_as_replaced_and_is_not_current() {
+        let rollouts = vec![
+            rollout("held", RolloutState::Held, 100),
+            rollout("next", RolloutState::Active, 100),
+            // another release's hold, not replaced
+            Rollout {
+                target: "acme-cam/other.bin".into(),
+                ..rollout("other", RolloutState::Held, 100)
+            },
+        ];
+        let status = |r: &Rollout| status_with(r, RolloutFigures::default(), r.started_at);
+        let mut list: Vec<RolloutStatus> = rollouts.iter().map(status).collect();
+        mark_replaced(&rollouts, &mut list);
+        let shown: Vec<(&str, &str)> = list
+            .iter()
+            .map(|s| (s.id.as_str(), s.state.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![("held", "replaced"), ("next", "active"), ("other", "held")]
+        );
+        assert_eq!(
+            list[0].reason.as_deref(),
+            Some("replaced by rollout next started 1970-01-01T00:01:40Z")
+        );
+        // what the list calls replaced, /metrics leaves out
+        let current: Vec<&str> = current(&rollouts).iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(current, vec!["next", "other"]);
     }
 
     fn release(version: &str, kind: &str) -> Release {

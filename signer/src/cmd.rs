@@ -1,7 +1,7 @@
 //! The commands of the `airlock` binary: one module per command group (as tuftool), each
 //! owning its clap arguments, its `run` and its output (text, or JSON with `--json`). This file
-//! holds what they share: the global options, option groups used by several commands, and
-//! printing.
+//! holds what they share: the global options, option groups used by several commands (the key
+//! passphrase of the commands that sign, new keys, staging), and printing.
 
 use anyhow::Result;
 use clap::Args;
@@ -32,44 +32,17 @@ pub mod verify;
 pub struct Globals {
     /// `--json`: machine-readable output instead of text.
     pub json: bool,
-    /// How key files are opened (passphrase source).
-    pub access: KeyAccess,
 }
 
 impl Globals {
-    /// `passphrase_env` takes precedence over `passphrase_file`; neither: the default source.
-    pub fn new(
-        json: bool,
-        passphrase_env: Option<String>,
-        passphrase_file: Option<PathBuf>,
-    ) -> Self {
-        let source = match (passphrase_env, passphrase_file) {
-            (Some(name), _) => PassphraseSource::Env(name),
-            (None, Some(file)) => PassphraseSource::File(file),
-            (None, None) => PassphraseSource::Default,
-        };
-        Globals {
-            json,
-            access: KeyAccess::new(source, false),
-        }
+    pub fn new(json: bool) -> Self {
+        Globals { json }
     }
 
-    /// Opens a repository; every repository of a command reaches its keys the same way.
+    /// Opens a repository for a command that reads it and signs nothing (its private keys are
+    /// not opened: no passphrase is asked).
     pub fn open(&self, dir: &Path) -> Result<Repo> {
-        Ok(Repo::open(dir)?.with_key_access(self.access.clone()))
-    }
-
-    /// Opens a repository for a command that creates keys (`--encrypt-keys`).
-    pub fn open_creating_keys(&self, dir: &Path, new_keys: &NewKeyArgs) -> Result<Repo> {
-        Ok(self.open(dir)?.with_key_access(self.encrypting(new_keys)))
-    }
-
-    /// The key access of a command that creates keys (`--encrypt-keys`).
-    pub fn encrypting(&self, new_keys: &NewKeyArgs) -> KeyAccess {
-        KeyAccess {
-            encrypt_new: new_keys.encrypt_keys,
-            ..self.access.clone()
-        }
+        Repo::open(dir)
     }
 
     /// A progress bar on stderr: only for text output on a terminal.
@@ -92,7 +65,40 @@ impl Globals {
     }
 }
 
-/// Options of commands that create keys.
+/// Where the passphrase of encrypted key files comes from: options of the commands that sign
+/// (or otherwise open private keys), and of no other.
+#[derive(Args)]
+pub struct PassphraseArgs {
+    /// Environment variable that holds the passphrase of encrypted key files (default:
+    /// AIRLOCK_KEY_PASSPHRASE; when unset, airlock asks on the terminal). Takes precedence
+    /// over --passphrase-file.
+    #[arg(long, value_name = "NAME", env = "AIRLOCK_PASSPHRASE_ENV")]
+    passphrase_env: Option<String>,
+    /// File whose first line is the passphrase of encrypted key files.
+    #[arg(long, value_name = "FILE", env = "AIRLOCK_KEY_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArgs {
+    /// How the command reaches private keys: --passphrase-env before --passphrase-file;
+    /// neither: AIRLOCK_KEY_PASSPHRASE or the terminal. Made once per command, so a
+    /// passphrase is asked at most once.
+    pub fn access(&self) -> KeyAccess {
+        let source = match (&self.passphrase_env, &self.passphrase_file) {
+            (Some(name), _) => PassphraseSource::Env(name.clone()),
+            (None, Some(file)) => PassphraseSource::File(file.clone()),
+            (None, None) => PassphraseSource::Default,
+        };
+        KeyAccess::new(source, false)
+    }
+
+    /// Opens a repository whose keys the command signs with.
+    pub fn open(&self, dir: &Path) -> Result<Repo> {
+        Ok(Repo::open(dir)?.with_key_access(self.access()))
+    }
+}
+
+/// Options of commands that create keys (and sign with them).
 #[derive(Args)]
 pub struct NewKeyArgs {
     /// Write the new private key files encrypted with a passphrase (PKCS#8, scrypt +
@@ -100,6 +106,23 @@ pub struct NewKeyArgs {
     /// AIRLOCK_KEY_PASSPHRASE or the terminal.
     #[arg(long, env = "AIRLOCK_ENCRYPT_KEYS")]
     pub encrypt_keys: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+impl NewKeyArgs {
+    /// The key access of a command that creates keys (`--encrypt-keys`).
+    pub fn access(&self) -> KeyAccess {
+        KeyAccess {
+            encrypt_new: self.encrypt_keys,
+            ..self.passphrase.access()
+        }
+    }
+
+    /// Opens a repository for a command that creates keys.
+    pub fn open(&self, dir: &Path) -> Result<Repo> {
+        Ok(Repo::open(dir)?.with_key_access(self.access()))
+    }
 }
 
 /// Option of commands that change targets.json.

@@ -23,24 +23,6 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, env = "AIRLOCK_JSON")]
     json: bool,
-    /// Environment variable that holds the passphrase of encrypted key files (default:
-    /// AIRLOCK_KEY_PASSPHRASE; when unset, airlock asks on the terminal). Takes precedence
-    /// over --passphrase-file.
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        env = "AIRLOCK_PASSPHRASE_ENV"
-    )]
-    passphrase_env: Option<String>,
-    /// File whose first line is the passphrase of encrypted key files.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "AIRLOCK_KEY_PASSPHRASE_FILE"
-    )]
-    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,7 +99,7 @@ enum Command {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let globals = cmd::Globals::new(cli.json, cli.passphrase_env, cli.passphrase_file);
+    let globals = cmd::Globals::new(cli.json);
     let g = &globals;
     match cli.command {
         Command::Init(args) => cmd::init::run(args, g).await,
@@ -129,7 +111,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Renew(args) => cmd::renew::run(args, g).await,
         Command::Support { command } => cmd::support::run(command, g).await,
         Command::Sign(args) => cmd::sign::run(args, g),
-        Command::Compliance { command } => cmd::compliance::run(command, g).await,
+        Command::Compliance { command } => cmd::compliance::run(command).await,
         Command::Root { command } => cmd::root::run(command, g).await,
         Command::Targets { command } => cmd::targets::run(command, g),
         Command::Rollout { command } => cmd::rollout::run(command, g).await,

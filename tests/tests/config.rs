@@ -198,8 +198,18 @@ fn options_without_env(help: &str) -> Vec<String> {
 
 /// The `--help` page of every command of the three binaries: (binary, subcommand path, page).
 fn help_pages(dir: &std::path::Path) -> Vec<(&'static str, String, String)> {
+    let pages = help_pages_of(dir, &["airlock", "airlock-server", "airlock-sim"]);
+    assert!(pages.len() > 40, "only {} help pages found", pages.len());
+    pages
+}
+
+/// The `--help` page of every command of `binaries`: (binary, subcommand path, page).
+fn help_pages_of(
+    dir: &std::path::Path,
+    binaries: &[&'static str],
+) -> Vec<(&'static str, String, String)> {
     let mut pages = Vec::new();
-    for binary in ["airlock", "airlock-server", "airlock-sim"] {
+    for &binary in binaries {
         let mut queue = vec![Vec::<String>::new()];
         while let Some(path) = queue.pop() {
             let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -213,7 +223,6 @@ fn help_pages(dir: &std::path::Path) -> Vec<(&'static str, String, String)> {
             pages.push((binary, path.join(" "), help));
         }
     }
-    assert!(pages.len() > 40, "only {} help pages found", pages.len());
     pages
 }
 
@@ -302,6 +311,68 @@ fn global_options_have_their_own_heading() {
             "{help}"
         );
     }
+}
+
+/// The `airlock` commands that sign, and so take the key passphrase options; `targets discard`
+/// signs nothing but reads the retired keys of a staged key rotation to bring them back.
+const SIGNING_COMMANDS: [&str; 18] = [
+    "compliance report",
+    "compliance statement",
+    "init",
+    "product add",
+    "product remove",
+    "product rotate-key",
+    "product set",
+    "publish",
+    "release add",
+    "release withdraw",
+    "renew",
+    "root propose",
+    "root rotate",
+    "sign",
+    "support extend",
+    "support set-floor",
+    "targets discard",
+    "targets propose",
+];
+
+/// Whether a `--help` page lists the option `flag` (its entry, not a mention in prose).
+fn lists_option(help: &str, flag: &str) -> bool {
+    help.lines()
+        .any(|l| l.trim_start().starts_with(&format!("{flag} <")))
+}
+
+/// The key passphrase options are on the commands that sign and on no other (`airlock status
+/// --help` does not offer them), with their names and variables as before.
+#[test]
+fn passphrase_options_only_on_commands_that_sign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    let mut signing = Vec::new();
+    for (_, path, help) in help_pages_of(tmp.path(), &["airlock"]) {
+        let signs = SIGNING_COMMANDS.contains(&path.as_str());
+        for (flag, variable) in [
+            ("--passphrase-env", "AIRLOCK_PASSPHRASE_ENV"),
+            ("--passphrase-file", "AIRLOCK_KEY_PASSPHRASE_FILE"),
+        ] {
+            match (signs, lists_option(&help, flag)) {
+                (true, false) => wrong.push(format!("airlock {path}: no {flag}")),
+                (false, true) => wrong.push(format!(
+                    "airlock {path}: {flag} on a command that does not sign"
+                )),
+                (true, true) if !help.contains(&format!("[env: {variable}=")) => {
+                    wrong.push(format!("airlock {path}: {flag} without {variable}"))
+                }
+                _ => {}
+            }
+        }
+        if signs {
+            signing.push(path);
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    signing.sort();
+    assert_eq!(signing, SIGNING_COMMANDS, "a signing command is missing");
 }
 
 #[test]

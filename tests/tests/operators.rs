@@ -11,12 +11,17 @@ use std::io::Write;
 use std::path::Path;
 
 fn admin_cli(dir: &Path, server: &Server, args: &[&str]) -> Value {
+    admin_cli_as(dir, server, "admin.token", args)
+}
+
+/// `airlock ARGS --json` against `server` with the admin token in `token_file`.
+fn admin_cli_as(dir: &Path, server: &Server, token_file: &str, args: &[&str]) -> Value {
     let mut full = args.to_vec();
     full.extend([
         "--server",
         &server.url,
         "--admin-token-file",
-        "admin.token",
+        token_file,
         "--json",
     ]);
     serde_json::from_str(&ok(dir, "airlock", &full)).unwrap()
@@ -211,7 +216,13 @@ fn refusals_and_aborted_uploads_are_logged_and_the_audit_log_is_readable() {
     let tokens = admin_cli(
         dir,
         &server,
-        &["audit", "--actor", "admin", "--since", "2000-01-01"],
+        &[
+            "audit",
+            "--actor",
+            "admin-token-file",
+            "--since",
+            "2000-01-01",
+        ],
     );
     assert!(tokens["entries"].as_array().unwrap().len() >= 2, "{tokens}");
     let future = admin_cli(dir, &server, &["audit", "--since", "2999-01-01"]);
@@ -412,6 +423,30 @@ fn rollouts_end_when_overtaken_and_metrics_show_only_current_ones() {
         "the held rollout the started one replaced is not exported: {series:?}"
     );
     assert_eq!(series.len(), 3, "{series:?}");
+    // `rollout list` agrees: the hold the started rollout replaced is no longer `held`
+    let list = admin_cli(dir, &server, &["rollout", "list"]);
+    let of_130: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["version"] == "1.3.0")
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap(),
+                r["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let started_id = s["id"].as_str().unwrap();
+    assert_eq!(of_130.len(), 2, "{list}");
+    assert_eq!(of_130[0].0, "replaced", "{list}");
+    assert!(
+        of_130[0]
+            .1
+            .starts_with(&format!("replaced by rollout {started_id} started ")),
+        "{list}"
+    );
+    assert_eq!(of_130[1].0, "active", "{list}");
     // the wave's share and the devices reached, each named (check-ins are written in batches)
     let mut s = admin_cli(dir, &server, &["rollout", "status", "acme-cam", "1.3.0"]);
     for _ in 0..50 {
@@ -538,4 +573,114 @@ fn rollouts_end_when_overtaken_and_metrics_show_only_current_ones() {
     std::thread::sleep(std::time::Duration::from_millis(10_100));
     let series = rollout_series(&server.get("/metrics").text().unwrap());
     assert!(series.is_empty(), "ended rollouts exported: {series:?}");
+}
+
+/// A scoped admin token made with `airlock-server token create`, saved to `NAME.token`.
+fn scoped_token(dir: &Path, name: &str, scopes: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--data", "srv", "--name", name];
+    for scope in scopes {
+        args.extend(["--scope", scope]);
+    }
+    let token = ok(dir, "airlock-server", &args).trim().to_string();
+    std::fs::write(dir.join(format!("{name}.token")), &token).unwrap();
+    token
+}
+
+/// The audit log records which admin token acted, by its name (`token create --name`, or
+/// `admin-token-file` for the token file's), never the token: `airlock audit --actor NAME` and
+/// `GET /v1/admin/audit?actor=NAME` return that token's actions only.
+#[test]
+fn the_audit_log_names_the_admin_token_that_acted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    publish(dir, &server);
+    let ci = scoped_token(dir, "ci", &["publish"]);
+    let ops = scoped_token(dir, "ops", &["rollout", "devices"]);
+    let e = fails(
+        dir,
+        "airlock-server",
+        &[
+            "token",
+            "create",
+            "--data",
+            "srv",
+            "--name",
+            "admin-token-file",
+            "--scope",
+            "read",
+        ],
+    );
+    assert!(e.contains("choose another name"), "{e}");
+
+    // ci publishes a held release; ops starts and pauses its rollout and makes an enrolment token
+    add_release(dir, "1.3.0", "feature", 30);
+    admin_cli_as(dir, &server, "ci.token", &["publish", "repo", "--hold"]);
+    let release = ["acme-cam", "1.3.0"];
+    admin_cli_as(
+        dir,
+        &server,
+        "ops.token",
+        &[&["rollout", "start"][..], &release].concat(),
+    );
+    admin_cli_as(
+        dir,
+        &server,
+        "ops.token",
+        &[&["rollout", "pause"][..], &release].concat(),
+    );
+    admin_cli_as(
+        dir,
+        &server,
+        "ops.token",
+        &[
+            "enrolment-token",
+            "create",
+            "--product",
+            "acme-cam",
+            "--uses",
+            "5",
+        ],
+    );
+
+    let actions = |actor: &str| -> Vec<String> {
+        let page = admin_cli(dir, &server, &["audit", "--actor", actor]);
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["actor"], actor, "{page}");
+                e["action"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert_eq!(actions("ci"), vec!["publish"]);
+    assert_eq!(
+        actions("ops"),
+        vec!["enrolment_token.create", "rollout.pause", "rollout.start"]
+    );
+    assert_eq!(actions("admin-token-file"), vec!["publish"]);
+    assert_eq!(actions("admin"), Vec::<String>::new());
+    // the API filters the same way
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/audit?actor=ops", server.url))
+        .bearer_auth(admin_token(dir))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let page: Value = resp.json().unwrap();
+    let by_ops: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(by_ops, vec!["ops"; 3], "{page}");
+    // names only: no token is in the log
+    let everything = admin_cli(dir, &server, &["audit"]).to_string();
+    for token in [&ci, &ops, &admin_token(dir)] {
+        assert!(!everything.contains(token.as_str()), "{everything}");
+    }
 }

@@ -164,23 +164,25 @@ pub async fn put_blob(
 )]
 pub async fn publish(
     State(app): State<AppState>,
-    _admin: Admin<scope::Publish>,
+    admin: Admin<scope::Publish>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let req: PublishRequest = parse_json(&body)?;
     let started = std::time::Instant::now();
-    let result = crate::publish::publish(&app, req)
+    let result = crate::publish::publish(&app, req, admin.name())
         .await
         .map_err(ApiError::from);
-    record_publish(&app, &result, started).await?;
+    record_publish(&app, &result, started, admin.name()).await?;
     Ok(Json(result?))
 }
 
-/// Every publish, accepted or refused, is logged, timed, counted and audited.
+/// Every publish, accepted or refused, is logged, timed, counted and audited (by the admin
+/// token's name, `actor`).
 async fn record_publish(
     app: &AppState,
     result: &Result<PublishResponse, ApiError>,
     started: std::time::Instant,
+    actor: &str,
 ) -> Result<(), ApiError> {
     let ms = started.elapsed().as_millis() as u64;
     let detail = match result {
@@ -204,7 +206,7 @@ async fn record_publish(
         })
         .inc();
     app.state
-        .audit(app.clock.now(), "admin", "publish", &detail)
+        .audit(app.clock.now(), actor, "publish", &detail)
         .await?;
     Ok(())
 }
@@ -227,13 +229,13 @@ async fn record_publish(
 )]
 pub async fn resign(
     State(app): State<AppState>,
-    _admin: Admin<scope::Publish>,
+    admin: Admin<scope::Publish>,
 ) -> Result<Json<Resigned>, ApiError> {
     let view = crate::publish::resign(&app).await?;
     app.state
         .audit(
             app.clock.now(),
-            "admin",
+            admin.name(),
             "resign",
             &serde_json::json!({"timestamp_version": view.index.timestamp_version}),
         )
@@ -264,13 +266,13 @@ pub async fn resign(
 )]
 pub async fn start_rollout(
     State(app): State<AppState>,
-    _admin: Admin<scope::Rollout>,
+    admin: Admin<scope::Rollout>,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
     let req: RolloutRequest = parse_json(&body)?;
     Ok((
         StatusCode::CREATED,
-        Json(crate::rollouts::start(&app, req).await?),
+        Json(crate::rollouts::start(&app, req, admin.name()).await?),
     ))
 }
 
@@ -346,7 +348,7 @@ pub async fn rollout_status(
 )]
 pub async fn rollout_action(
     State(app): State<AppState>,
-    _admin: Admin<scope::Rollout>,
+    admin: Admin<scope::Rollout>,
     Path((product, version, action)): Path<(String, String, String)>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<RolloutStatus>, ApiError> {
@@ -357,7 +359,7 @@ pub async fn rollout_action(
         parse_json::<Option<RolloutAction>>(&body)?.unwrap_or_default()
     };
     Ok(Json(
-        crate::rollouts::act(&app, &product, &version, &action, req.reason).await?,
+        crate::rollouts::act(&app, &product, &version, &action, req.reason, admin.name()).await?,
     ))
 }
 
@@ -435,13 +437,13 @@ pub async fn repository(
 )]
 pub async fn create_enrolment_token(
     State(app): State<AppState>,
-    _admin: Admin<scope::Devices>,
+    admin: Admin<scope::Devices>,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<EnrolmentTokenResponse>), ApiError> {
     let req: EnrolmentTokenRequest = parse_json(&body)?;
     Ok((
         StatusCode::CREATED,
-        Json(crate::enrolment::create_token(&app, req).await?),
+        Json(crate::enrolment::create_token(&app, req, admin.name()).await?),
     ))
 }
 
@@ -482,10 +484,12 @@ pub async fn list_enrolment_tokens(
 )]
 pub async fn revoke_enrolment_token(
     State(app): State<AppState>,
-    _admin: Admin<scope::Devices>,
+    admin: Admin<scope::Devices>,
     Path(token_id): Path<String>,
 ) -> Result<Json<EnrolmentTokenInfo>, ApiError> {
-    Ok(Json(crate::enrolment::revoke_token(&app, &token_id).await?))
+    Ok(Json(
+        crate::enrolment::revoke_token(&app, &token_id, admin.name()).await?,
+    ))
 }
 
 /// Revokes a device (scope `devices`, audited): its credential stops working (403) and its id
@@ -507,10 +511,10 @@ pub async fn revoke_enrolment_token(
 )]
 pub async fn revoke_device(
     State(app): State<AppState>,
-    _admin: Admin<scope::Devices>,
+    admin: Admin<scope::Devices>,
     Path(device_id): Path<String>,
 ) -> Result<Json<DeviceRevocation>, ApiError> {
-    crate::enrolment::revoke(&app, &device_id).await?;
+    crate::enrolment::revoke(&app, &device_id, admin.name()).await?;
     Ok(Json(DeviceRevocation {
         device_id,
         revoked: true,
@@ -537,10 +541,10 @@ pub async fn revoke_device(
 )]
 pub async fn reinstate_device(
     State(app): State<AppState>,
-    _admin: Admin<scope::Devices>,
+    admin: Admin<scope::Devices>,
     Path(device_id): Path<String>,
 ) -> Result<Json<DeviceRevocation>, ApiError> {
-    crate::enrolment::reinstate(&app, &device_id).await?;
+    crate::enrolment::reinstate(&app, &device_id, admin.name()).await?;
     Ok(Json(DeviceRevocation {
         device_id,
         revoked: false,

@@ -22,7 +22,9 @@ pub const MAX_LIMIT: u32 = 1000;
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Only this actor: `admin` (an admin token), `server` (the server by itself), `cli`
+    /// Only this actor: an admin token's name (`token create --name`; `admin-token-file` for the
+    /// token of `--admin-token-file`), `server` (the server by itself), `cli` (`airlock-server`
+    /// commands)
     pub actor: Option<String>,
     /// Only this action and the actions under it (`rollout` matches `rollout.start`)
     pub action: Option<String>,

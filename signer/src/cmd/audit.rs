@@ -11,7 +11,9 @@ use super::Globals;
 pub struct Args {
     #[command(flatten)]
     server: AdminServer,
-    /// Only this actor: `admin` (an admin token), `server` (the server by itself), `cli`.
+    /// Only this actor: an admin token's name (`airlock-server token create --name`;
+    /// `admin-token-file` for the token of --admin-token-file), `server` (the server by itself),
+    /// `cli` (`airlock-server` commands).
     #[arg(long, env = "AIRLOCK_AUDIT_ACTOR")]
     actor: Option<String>,
     /// Only this action and the actions under it: `publish`, `rollout` (every rollout action),

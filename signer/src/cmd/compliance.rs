@@ -8,7 +8,7 @@ use airlock_signer::compliance;
 use airlock_signer::publish::read_token;
 use airlock_signer::repo::Repo;
 
-use super::Globals;
+use super::PassphraseArgs;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -43,6 +43,8 @@ pub enum Command {
         /// unsigned).
         #[arg(long, env = "AIRLOCK_COMPLIANCE_REPORT_OUT")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
     /// Checks a report's or statement's detached signature (FILE.sig) against the targets keys
     /// of a root.json.
@@ -104,9 +106,11 @@ pub struct StatementArgs {
     /// unsigned).
     #[arg(long, env = "AIRLOCK_COMPLIANCE_STATEMENT_OUT")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
-pub async fn run(command: Command, globals: &Globals) -> Result<()> {
+pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Report {
             product,
@@ -117,11 +121,12 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             admin_token_file,
             evidence,
             out,
+            passphrase,
         } => {
             use compliance::{evidence, fleet};
             check_format(&format)?;
             compliance::check_jurisdiction(&jurisdiction)?;
-            let repo = globals.open(&repo)?;
+            let repo = passphrase.open(&repo)?;
             let fleet = match (server, admin_token_file) {
                 (Some(server), Some(token_file)) => {
                     let token = read_token(&token_file)?;
@@ -171,16 +176,16 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             );
             Ok(())
         }
-        Command::Statement(args) => statement(args, globals),
+        Command::Statement(args) => statement(args),
     }
 }
 
 /// `compliance statement`: a statement of compliance, signed as a report is.
-fn statement(a: StatementArgs, globals: &Globals) -> Result<()> {
+fn statement(a: StatementArgs) -> Result<()> {
     use compliance::{document, pdf, statement};
     check_format(&a.format)?;
     let regime: statement::Regime = a.regime.parse()?;
-    let repo = globals.open(&a.repo)?;
+    let repo = a.passphrase.open(&a.repo)?;
     let now = jiff::Timestamp::now();
     let st = statement::build(
         &repo,

@@ -63,7 +63,7 @@ pub async fn run(args: Args, globals: &Globals) -> Result<()> {
             expiry_days: args.expiry_days,
         },
         &init::InitKeys {
-            access: globals.encrypting(&args.new_keys),
+            access: args.new_keys.access(),
             root_tokens: args.root_tokens,
             targets_tokens: args.targets_tokens,
         },

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use airlock_signer::pkcs11::TokenUri;
 use airlock_signer::product;
 
-use super::{Globals, NewKeyArgs, StageArgs};
+use super::{Globals, NewKeyArgs, PassphraseArgs, StageArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -48,6 +48,8 @@ pub enum Command {
         retention_years: i16,
         #[command(flatten)]
         stage: StageArgs,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
 }
 
@@ -131,13 +133,15 @@ pub struct SetArgs {
     /// Why (kept in the signed history; default: what changed).
     #[arg(long, env = "AIRLOCK_PRODUCT_SET_REASON")]
     reason: Option<String>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
     match command {
         Command::Add(a) => add(a, globals).await,
         Command::Set(a) => {
-            let repo = globals.open(&a.repo)?;
+            let repo = a.passphrase.open(&a.repo)?;
             let record = airlock_signer::support::set_public_fields(
                 &repo,
                 &a.product,
@@ -161,7 +165,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             new_keys,
             stage,
         } => {
-            let repo = globals.open_creating_keys(&repo, &new_keys)?;
+            let repo = new_keys.open(&repo)?;
             let r = product::rotate_key_to(&repo, &product, key.as_ref(), stage.stage).await?;
             globals.print(&r, || {
                 format!(
@@ -179,8 +183,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             product,
             retention_years,
             stage,
+            passphrase,
         } => {
-            let repo = globals.open(&repo)?;
+            let repo = passphrase.open(&repo)?;
             let r = product::remove(&repo, &product, stage.stage, retention_years).await?;
             globals.print(&r, || {
                 format!(
@@ -199,7 +204,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
 }
 
 async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
-    let repo = globals.open_creating_keys(&a.repo, &a.new_keys)?;
+    let repo = a.new_keys.open(&a.repo)?;
     let report = product::add_with_keys(
         &repo,
         &product::ProductOptions {

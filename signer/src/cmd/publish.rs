@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use airlock_signer::{export, publish, repo::Repo};
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,10 +41,13 @@ pub struct Args {
     /// Offer new releases to no device until a rollout of them is started.
     #[arg(long, env = "AIRLOCK_PUBLISH_HOLD")]
     hold: bool,
+    // with --out, the online key file may be encrypted
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
 pub async fn run(args: Args, globals: &Globals) -> Result<()> {
-    let repo = globals.open(&args.repo)?;
+    let repo = args.passphrase.open(&args.repo)?;
     match args.out.clone() {
         Some(out) => write_static(&repo, out, args, globals).await,
         None => upload(&repo, args, globals).await,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use airlock_core::release::{Advisory, ReleaseKind};
 use airlock_signer::{release, release_dir};
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -30,6 +30,8 @@ pub enum Command {
         /// Years a security release must stay available.
         #[arg(long, default_value_t = 10, env = "AIRLOCK_RETENTION_YEARS")]
         retention_years: i16,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
 }
 
@@ -86,6 +88,8 @@ pub struct AddArgs {
     /// maintenance branch after 1.4.0); without it such a release is refused.
     #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
     allow_older: bool,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
@@ -101,8 +105,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             reason,
             force,
             retention_years,
+            passphrase,
         } => {
-            let repo = globals.open(&repo)?;
+            let repo = passphrase.open(&repo)?;
             let name =
                 release::withdraw(&repo, &product, &version, &reason, force, retention_years)
                     .await?;
@@ -115,7 +120,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
 
 /// `release add FILE`: one image.
 async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
-    let repo = globals.open(&a.repo)?;
+    let repo = a.passphrase.open(&a.repo)?;
     let report = release::add(
         &repo,
         &release::ReleaseOptions {
@@ -149,7 +154,7 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
 
 /// `release add --from-dir DIR`: every file of a directory in one signing step.
 async fn add_dir(a: AddArgs, dir: PathBuf, globals: &Globals) -> Result<()> {
-    let repo = globals.open(&a.repo)?;
+    let repo = a.passphrase.open(&a.repo)?;
     let report = release_dir::add_dir(
         &repo,
         &release_dir::DirOptions {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use airlock_signer::renew::{self, RenewRole};
 use airlock_signer::status;
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +21,8 @@ pub struct Args {
     /// --check --within` finds them; the others are listed as not due.
     #[arg(long, value_name = "DURATION", env = "AIRLOCK_RENEW_WITHIN")]
     within: Option<String>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
 pub async fn run(args: Args, globals: &Globals) -> Result<()> {
@@ -34,7 +36,7 @@ pub async fn run(args: Args, globals: &Globals) -> Result<()> {
         .as_deref()
         .map(status::parse_horizon)
         .transpose()?;
-    let repo = globals.open(&args.repo)?;
+    let repo = args.passphrase.open(&args.repo)?;
     let r = renew::renew(&repo, &roles, within, jiff::Timestamp::now()).await?;
     globals.print(&r, || {
         let mut s = String::new();

@@ -86,7 +86,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             root_tokens,
             new_keys,
         } => {
-            let repo = globals.open_creating_keys(&repo, &new_keys)?;
+            let repo = new_keys.open(&repo)?;
             let r = root::rotate(
                 &repo,
                 &root::RotateOptions {
@@ -125,7 +125,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             keys_out,
             new_keys,
         } => {
-            let repo = globals.open_creating_keys(&repo, &new_keys)?;
+            let repo = new_keys.open(&repo)?;
             let keys_dir = keys_out.unwrap_or_else(|| out.with_extension("keys"));
             let r = proposal::propose(
                 &repo,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use airlock_signer::root::proposal;
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,10 +15,12 @@ pub struct Args {
     /// a token.
     #[arg(long, value_name = "FILE|PKCS11_URI", env = "AIRLOCK_SIGN_KEY")]
     key: String,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
 }
 
 pub fn run(args: Args, globals: &Globals) -> Result<()> {
-    let r = proposal::sign(&args.proposal, &args.key, &globals.access)?;
+    let r = proposal::sign(&args.proposal, &args.key, &args.passphrase.access())?;
     globals.print(&r, || {
         format!(
             "signed {} ({} v{}) with {} ({} signature(s) now)\n",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use airlock_signer::support;
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -30,6 +30,8 @@ pub enum Command {
         /// Why (kept in the signed history).
         #[arg(long, env = "AIRLOCK_SUPPORT_EXTEND_REASON")]
         reason: String,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
     /// Raise the security floor: versions below it are revoked (never lowered).
     SetFloor {
@@ -41,6 +43,8 @@ pub enum Command {
         floor: u64,
         #[arg(long, env = "AIRLOCK_SUPPORT_SET_FLOOR_REASON")]
         reason: Option<String>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
     /// Show the support record and its history.
     Show {
@@ -60,8 +64,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             feature_until,
             statement,
             reason,
+            passphrase,
         } => {
-            let repo = globals.open(&repo)?;
+            let repo = passphrase.open(&repo)?;
             support::extend(
                 &repo,
                 &product,
@@ -77,8 +82,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             product,
             floor,
             reason,
+            passphrase,
         } => {
-            let repo = globals.open(&repo)?;
+            let repo = passphrase.open(&repo)?;
             support::set_floor(&repo, &product, floor, reason.as_deref()).await?
         }
         Command::Show { repo, product } => {

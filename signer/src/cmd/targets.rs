@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use airlock_signer::targets;
 
-use super::Globals;
+use super::{Globals, PassphraseArgs};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -20,6 +20,8 @@ pub enum Command {
         /// The proposal file to write (default: targets-vN.proposal.json here).
         #[arg(long, env = "AIRLOCK_TARGETS_PROPOSE_OUT")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
     /// Accept a signed proposal once the targets threshold of the current root is met.
     Apply {
@@ -33,13 +35,20 @@ pub enum Command {
     Discard {
         /// The repository directory (made by `airlock init`).
         repo: PathBuf,
+        // a staged key rotation's retired keys are opened to find the ones to bring back
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
     },
 }
 
 pub fn run(command: Command, globals: &Globals) -> Result<()> {
     match command {
-        Command::Propose { repo, out } => {
-            let repo = globals.open(&repo)?;
+        Command::Propose {
+            repo,
+            out,
+            passphrase,
+        } => {
+            let repo = passphrase.open(&repo)?;
             let r = targets::propose(&repo, out.as_deref())?;
             globals.print(&r, || {
                 let mut s = format!(
@@ -87,8 +96,8 @@ pub fn run(command: Command, globals: &Globals) -> Result<()> {
                 }
             })
         }
-        Command::Discard { repo } => {
-            let repo = globals.open(&repo)?;
+        Command::Discard { repo, passphrase } => {
+            let repo = passphrase.open(&repo)?;
             let r = targets::discard(&repo)?;
             globals.print(&r, || {
                 let mut s = format!("discarded the staged targets v{}\n", r.discarded_version);
