@@ -74,9 +74,21 @@ fn the_readme_walk_through_runs_as_written() {
     let device = std::fs::read_to_string(dir.path().join("dev1/device.json"))
         .expect("the walk-through's device left no device.json");
     assert!(
-        device.contains("1.2.0"),
-        "cam-1 did not install 1.2.0: {device}"
+        device.contains("\"version\": \"1.4.0\""),
+        "cam-1 did not end on the security release 1.4.0: {device}"
     );
+    for made in [
+        "report.md",
+        "report.pdf",
+        "soc.md",
+        "read.token",
+        "evidence/attacks.json",
+    ] {
+        assert!(
+            dir.path().join(made).is_file(),
+            "the walk-through made no {made}"
+        );
+    }
 }
 
 #[test]

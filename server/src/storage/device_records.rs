@@ -58,7 +58,7 @@ pub trait DeviceRecords: Send + Sync {
 #[async_trait]
 impl DeviceRecords for SqlState {
     async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for r in records {
             sqlx::query(
             "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen_ms, policy)
@@ -98,7 +98,7 @@ impl DeviceRecords for SqlState {
         &self,
         reports: &[(String, DeviceReport, jiff::Timestamp)],
     ) -> Result<Vec<bool>, StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut offered = Vec::with_capacity(reports.len());
         for (device_id, report, at) in reports {
             let was_offered =

@@ -144,7 +144,7 @@ impl EnrolmentStore for SqlState {
         c: &DeviceCredential,
         at: jiff::Timestamp,
     ) -> Result<EnrolOutcome, StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The check and the use are one statement: a racing enrolment sees the use (PostgreSQL
         // re-checks the row after the other's commit; SQLite serialises writers). Writing
         // first also means SQLite never has to upgrade a read lock inside the transaction.

@@ -108,7 +108,7 @@ impl RepositoryStore for SqlState {
     ) -> Result<(), StateError> {
         let index_json = serde_json::to_string(&head.index)
             .map_err(|e| StateError::Corrupt(format!("head index: {e}")))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Switch the head first: the row lock it takes (PostgreSQL) or the write lock (SQLite)
         // serialises racing publishes, and the generation check makes the loser see a conflict
         // instead of overwriting the winner.

@@ -143,6 +143,19 @@ impl SqlState {
         Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a writer waits its turn under `busy_timeout`: a deferred
+    /// transaction that read first and then writes gets SQLITE_BUSY at once, without waiting,
+    /// whenever another connection wrote in between (SQLite's deadlock avoidance).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Opens (creating if needed) a SQLite database file.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
         let url = SqliteConnectOptions::new()
