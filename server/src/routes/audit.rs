@@ -33,7 +33,7 @@ pub struct AuditParams {
     /// Before this time (same forms as `since`)
     pub until: Option<String>,
     /// Entries older than this id: the `next_before` of the previous page
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub before: Option<u64>,
     /// Page size, 1-1000 (default 100)
     #[param(minimum = 1, maximum = 1000)]
@@ -66,6 +66,12 @@ impl AuditParams {
                 .map(|t| parse_time(name, &t))
                 .transpose()
         };
+        // ids are the database's 64-bit signed integers
+        if let Some(before) = self.before.filter(|b| i64::try_from(*b).is_err()) {
+            return Err(format!(
+                "before {before}: no entry has an id that large; pass the next_before of an earlier page"
+            ));
+        }
         let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
         Ok(AuditQuery {
             actor: nonempty(self.actor),
@@ -144,5 +150,16 @@ mod tests {
             ..AuditParams::default()
         })
         .contains("use 1 to 1000"));
+        // found by scripts/api-fuzz: an id above i64::MAX was accepted (and wrapped)
+        assert!(bad(AuditParams {
+            before: Some(1 << 63),
+            ..AuditParams::default()
+        })
+        .contains("next_before"));
+        let q = AuditParams {
+            before: Some(i64::MAX as u64),
+            ..AuditParams::default()
+        };
+        assert_eq!(q.query().unwrap().before, Some(i64::MAX as u64));
     }
 }
