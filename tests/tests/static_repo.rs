@@ -113,11 +113,7 @@ fn static_export_verify_and_python_tuf_over_plain_http() {
     // plain HTTP (python's http.server) serving the directory; python-tuf reads it
     match python_with_tuf() {
         Some(py) => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = airlock_e2e::free_port();
             let mut http = Command::new(&py)
                 .args([
                     "-m",

@@ -4,7 +4,7 @@
 //! The one change made to the text: the server's port 8080 becomes a free port, so the test
 //! runs beside others.
 
-use airlock_e2e::bin;
+use airlock_e2e::{bin, free_port};
 use std::process::Command;
 
 /// The ```sh blocks between the heading `section` and the next `## ` heading.
@@ -25,13 +25,6 @@ fn sh_blocks(readme: &str, section: &str) -> Vec<String> {
         rest = &after[close + 3..];
     }
     blocks
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 #[test]

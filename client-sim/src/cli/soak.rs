@@ -101,6 +101,13 @@ pub struct Counts {
     pub errors: u64,
 }
 
+impl Counts {
+    /// Cycles that ended other than installed, up to date or at end of support.
+    fn problems(&self) -> u64 {
+        self.refused + self.failed + self.interrupted + self.errors
+    }
+}
+
 /// Growth of one process's memory and open files after the warm-up.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Growth {
@@ -260,10 +267,7 @@ impl Shared {
     }
 
     fn problems(&self) -> u64 {
-        self.counts
-            .lock()
-            .map(|c| c.refused + c.failed + c.interrupted + c.errors)
-            .unwrap_or(u64::MAX)
+        self.counts.lock().map(|c| c.problems()).unwrap_or(u64::MAX)
     }
 }
 
@@ -372,7 +376,7 @@ fn verdict(
     growth: Vec<Growth>,
     max_growth: f64,
 ) -> SoakSummary {
-    let problems = counts.refused + counts.failed + counts.interrupted + counts.errors;
+    let problems = counts.problems();
     let grew: Vec<String> = growth
         .iter()
         .flat_map(|g| {

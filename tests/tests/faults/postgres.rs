@@ -31,11 +31,7 @@ impl Postgres {
             );
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = airlock_e2e::free_port();
         let home = dir.join("pg");
         std::fs::create_dir_all(&home).unwrap();
         let pg = Postgres {
