@@ -49,22 +49,27 @@ enum Command {
     },
     /// Serve the repository and the device API.
     Serve(cmd::serve::ServeArgs),
+    /// Ask a running server's /healthz: exit 0 when it answers 200, 1 otherwise (a container
+    /// HEALTHCHECK for images without a shell or curl).
+    Healthcheck(cmd::healthcheck::HealthcheckArgs),
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<u8> {
     let storage = cli.storage.storage()?;
     match cli.command {
-        Command::Init(args) => cmd::init::init(args, &storage, cli.json).await,
-        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json),
-        Command::Token { command } => cmd::token::run(command, &storage, cli.json).await,
-        Command::Serve(args) => cmd::serve::run(args, &storage).await,
+        Command::Init(args) => cmd::init::init(args, &storage, cli.json).await?,
+        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json)?,
+        Command::Token { command } => cmd::token::run(command, &storage, cli.json).await?,
+        Command::Serve(args) => cmd::serve::run(args, &storage).await?,
+        Command::Healthcheck(args) => return cmd::healthcheck::run(args).await,
     }
+    Ok(0)
 }
 
 fn main() -> std::process::ExitCode {
     airlock_cli::main(
         "info",
         |cli: &Cli| cli.worker_threads,
-        |cli| async { run(cli).await.map(|()| 0) },
+        run,
     )
 }

@@ -1,5 +1,6 @@
 //! The commands of `airlock-server`, one module each: its arguments, its run and its output.
 
+pub mod healthcheck;
 pub mod init;
 pub mod serve;
 pub mod storage_args;
