@@ -54,22 +54,27 @@ enum Command {
     Healthcheck(cmd::healthcheck::HealthcheckArgs),
 }
 
-async fn run(cli: Cli) -> Result<u8> {
+async fn run(cli: Cli) -> Result<()> {
     let storage = cli.storage.storage()?;
     match cli.command {
-        Command::Init(args) => cmd::init::init(args, &storage, cli.json).await?,
-        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json)?,
-        Command::Token { command } => cmd::token::run(command, &storage, cli.json).await?,
-        Command::Serve(args) => cmd::serve::run(args, &storage).await?,
-        Command::Healthcheck(args) => return cmd::healthcheck::run(args).await,
+        Command::Init(args) => cmd::init::init(args, &storage, cli.json).await,
+        Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json),
+        Command::Token { command } => cmd::token::run(command, &storage, cli.json).await,
+        Command::Serve(args) => cmd::serve::run(args, &storage).await,
+        // (answered in main: its exit code is the answer)
+        Command::Healthcheck(_) => Ok(()),
     }
-    Ok(0)
 }
 
 fn main() -> std::process::ExitCode {
     airlock_cli::main(
         "info",
         |cli: &Cli| cli.worker_threads,
-        run,
+        |cli| async {
+            match &cli.command {
+                Command::Healthcheck(args) => cmd::healthcheck::run(args).await,
+                _ => run(cli).await.map(|()| 0),
+            }
+        },
     )
 }

@@ -85,7 +85,11 @@ fn populate(dir: &Path, server: &Server) -> (Value, Value) {
 
 /// After the restore: the same records, and a device never seen before installs the release.
 fn check_restored(dir: &Path, server: &Server, before: &(Value, Value)) {
-    assert_eq!(&records(dir, server), before, "fleet and audit after restore");
+    assert_eq!(
+        &records(dir, server),
+        before,
+        "fleet and audit after restore"
+    );
     let fresh = device(dir, server, "cam-after");
     assert_eq!(fresh["installed"], "1.2.0", "{fresh}");
 }
@@ -96,7 +100,10 @@ fn tool(test: &str, name: &str, package: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        skip(test, &format!("{name} is missing (Debian package {package})"));
+        skip(
+            test,
+            &format!("{name} is missing (Debian package {package})"),
+        );
     }
     found
 }
@@ -171,7 +178,10 @@ fn python_with_boto3(test: &str) -> Option<PathBuf> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        skip(test, "no .venv with boto3 (scripts/test installs it with moto)");
+        skip(
+            test,
+            "no .venv with boto3 (scripts/test installs it with moto)",
+        );
         return None;
     }
     Some(py)
@@ -254,14 +264,30 @@ fn postgres_and_s3_stores_are_backed_up_and_restored() {
     // both stores lost: a new empty database under the same name, an emptied bucket
     drop(server);
     let admin = std::env::var("AIRLOCK_TEST_POSTGRES_URL").unwrap();
-    let name = url::Url::parse(&pg).unwrap().path().trim_start_matches('/').to_string();
+    let name = url::Url::parse(&pg)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
     sh(
         "psql",
-        &[&admin, "-v", "ON_ERROR_STOP=1", "-qc", &format!("DROP DATABASE {name}")],
+        &[
+            &admin,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("DROP DATABASE {name}"),
+        ],
     );
     sh(
         "psql",
-        &[&admin, "-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")],
+        &[
+            &admin,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ],
     );
     assert_eq!(bucket(&py, &endpoint, &["clear", &bucket_name]), objects);
     assert_eq!(bucket(&py, &endpoint, &["count", &bucket_name]), 0);
@@ -269,7 +295,13 @@ fn postgres_and_s3_stores_are_backed_up_and_restored() {
     // the restore, with the server stopped
     sh(
         "pg_restore",
-        &["--no-owner", "--exit-on-error", "-d", &pg, dump.to_str().unwrap()],
+        &[
+            "--no-owner",
+            "--exit-on-error",
+            "-d",
+            &pg,
+            dump.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         bucket(&py, &endpoint, &["copy", &backup_bucket, &bucket_name]),

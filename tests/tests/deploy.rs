@@ -124,20 +124,12 @@ fn deploy_tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
     }
     skip(
         test,
-        &format!("{} is missing (scripts/test makes .venv-deploy from tests/deploy-requirements.txt)", path.display()),
+        &format!(
+            "{} is missing (scripts/test makes .venv-deploy from tests/deploy-requirements.txt)",
+            path.display()
+        ),
     );
     None
-}
-
-fn command_found(test: &str, name: &str, why: &str) -> bool {
-    let found = Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        skip(test, &format!("{name} is missing ({why})"));
-    }
-    found
 }
 
 fn output_text(out: &std::process::Output) -> String {
@@ -173,7 +165,11 @@ fn kustomize(dir: &str) -> String {
         .arg(workspace_root().join(dir))
         .output()
         .unwrap();
-    assert!(out.status.success(), "kubectl kustomize {dir}: {}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        output_text(&out)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -183,7 +179,10 @@ fn kubectl_found(test: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        skip(test, "kubectl is missing (it renders the kustomize overlay; Debian/apt package kubectl)");
+        skip(
+            test,
+            "kubectl is missing (it renders the kustomize overlay; Debian/apt package kubectl)",
+        );
     }
     found
 }
@@ -200,7 +199,12 @@ fn cargo_selection(line: &str) -> Vec<String> {
     let mut selection: Vec<String> = words[at + 2..]
         .iter()
         .take_while(|w| !matches!(**w, "&&" | "\\" | "||" | ";"))
-        .filter(|w| !matches!(**w, "--no-run" | "--release" | "--locked" | "--bins" | "\"$@\""))
+        .filter(|w| {
+            !matches!(
+                **w,
+                "--no-run" | "--release" | "--locked" | "--bins" | "\"$@\""
+            )
+        })
         .map(|w| w.to_string())
         .collect();
     selection.sort();
@@ -218,7 +222,10 @@ fn the_image_is_built_as_ci_builds() {
         .collect();
     let ci_build: Vec<&str> = script
         .lines()
-        .filter(|l| l.trim_start().starts_with("cargo test --workspace --no-run"))
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("cargo test --workspace --no-run")
+        })
         .collect();
     assert_eq!(image_build.len(), 1, "one cargo build in the Dockerfile");
     assert_eq!(ci_build.len(), 1, "one build step in scripts/test");
@@ -254,7 +261,12 @@ fn the_image_is_built_as_ci_builds() {
             .filter_map(|l| l.strip_prefix("USER "))
             .last()
             .unwrap_or_else(|| panic!("no USER in stage {}", stage.lines().next().unwrap()));
-        let uid: u32 = user.split(':').next().unwrap().parse().expect("numeric uid");
+        let uid: u32 = user
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("numeric uid");
         assert!(uid >= 10000, "uid {uid}");
     }
     let server = stages.iter().find(|s| s.contains(" AS server")).unwrap();
@@ -301,14 +313,17 @@ fn the_deploy_files_give_the_server_only_settings_it_reads() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{toml}: {}", output_text(&out));
-        assert!(output_text(&out).contains("unhealthy"), "{toml}: {}", output_text(&out));
+        assert!(
+            output_text(&out).contains("unhealthy"),
+            "{toml}: {}",
+            output_text(&out)
+        );
     }
     let mut help = String::new();
-    for sub in ["serve", "init", "healthcheck", "migrate"] {
+    for sub in ["serve", "init", "healthcheck"] {
         help += &ok(dir, "airlock-server", &[sub, "--help"]);
     }
     help += &ok(dir, "airlock-sim", &["soak", "--help"]);
-    ok(dir, "airlock-server", &["serve", "--no-migrate", "--help"]);
     let mut text = String::new();
     for file in [
         "deploy/docker/compose.yaml",
@@ -322,16 +337,32 @@ fn the_deploy_files_give_the_server_only_settings_it_reads() {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("AIRLOCK_") || w.starts_with("AWS_"))
         // (the compose file's own substitutions, from deploy/docker/.env)
-        .filter(|w| !w.starts_with("AIRLOCK_S3_ACCESS_KEY") && !w.starts_with("AIRLOCK_S3_SECRET_KEY"))
+        .filter(|w| {
+            !w.starts_with("AIRLOCK_S3_ACCESS_KEY") && !w.starts_with("AIRLOCK_S3_SECRET_KEY")
+        })
         .collect();
     assert!(names.len() >= 10, "{names:?}");
     for name in names {
         assert!(
-            help.contains(&format!("env: {name}")) || help.contains(&format!("env: {name}="))
-                || matches!(name, "AIRLOCK_LOG_FORMAT" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"),
+            help.contains(&format!("env: {name}"))
+                || help.contains(&format!("env: {name}="))
+                || matches!(
+                    name,
+                    "AIRLOCK_LOG_FORMAT" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"
+                ),
             "{name} is not a variable airlock-server or airlock-sim reads"
         );
     }
+}
+
+/// The replicas (Compose, Kubernetes, the image's default command) run `serve --no-migrate`,
+/// and one step runs `airlock-server migrate` before them: both exist.
+#[test]
+fn the_migrations_step_and_the_replicas_use_commands_that_exist() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), "airlock-server", &["migrate", "--help"]);
+    let help = ok(tmp.path(), "airlock-server", &["serve", "--help"]);
+    assert!(help.contains("--no-migrate"), "{help}");
 }
 
 #[test]
@@ -367,7 +398,10 @@ fn the_compose_file_follows_the_compose_specification() {
     let services = compose["services"].as_object().unwrap();
     let secrets = compose["secrets"].as_object().unwrap();
     for (name, service) in services {
-        assert_eq!(service["read_only"], true, "{name}: read-only root file system");
+        assert_eq!(
+            service["read_only"], true,
+            "{name}: read-only root file system"
+        );
         if let Some(list) = service["secrets"].as_array() {
             for secret in list {
                 let source = secret.as_str().or(secret["source"].as_str()).unwrap();
@@ -375,18 +409,33 @@ fn the_compose_file_follows_the_compose_specification() {
             }
         }
         if !matches!(name.as_str(), "bucket" | "migrate" | "publisher" | "fleet") {
-            assert!(service["healthcheck"]["test"].is_array(), "{name}: a healthcheck");
+            assert!(
+                service["healthcheck"]["test"].is_array(),
+                "{name}: a healthcheck"
+            );
         }
     }
     for replica in ["server-1", "server-2"] {
         let s = &services[replica];
         assert_eq!(s["command"], serde_json::json!(["serve", "--no-migrate"]));
-        assert_eq!(s["depends_on"]["migrate"]["condition"], "service_completed_successfully");
-        assert_eq!(s["environment"]["AIRLOCK_ONLINE_KEY_DIR"], "/run/secrets/airlock");
+        assert_eq!(
+            s["depends_on"]["migrate"]["condition"],
+            "service_completed_successfully"
+        );
+        assert_eq!(
+            s["environment"]["AIRLOCK_ONLINE_KEY_DIR"],
+            "/run/secrets/airlock"
+        );
         assert!(s["environment"]["AIRLOCK_ADMIN_TOKEN_FILE"].is_string());
     }
-    assert_eq!(services["migrate"]["command"], serde_json::json!(["migrate"]));
-    assert_eq!(services["fleet"]["depends_on"]["publisher"]["condition"], "service_completed_successfully");
+    assert_eq!(
+        services["migrate"]["command"],
+        serde_json::json!(["migrate"])
+    );
+    assert_eq!(
+        services["fleet"]["depends_on"]["publisher"]["condition"],
+        "service_completed_successfully"
+    );
     for needed in ["online_key", "admin_token", "server_config"] {
         assert!(secrets.contains_key(needed), "{needed}");
     }
@@ -412,7 +461,10 @@ fn the_balancer_configuration_is_valid() {
     // (the replicas' names resolve only inside Compose's network: warnings about them are fine)
     let text = output_text(&out);
     for line in text.lines().filter(|l| l.contains("[WARNING]")) {
-        assert!(line.contains("could not resolve address 'server-"), "{line}");
+        assert!(
+            line.contains("could not resolve address 'server-"),
+            "{line}"
+        );
     }
 }
 
@@ -443,10 +495,16 @@ fn make_secrets_makes_every_secret_the_compose_file_names() {
     assert_eq!(files.len(), 6, "{files:?}");
     for file in files {
         let path = docker.join(file);
-        assert!(path.is_file() && std::fs::metadata(&path).unwrap().len() > 0, "{file}");
+        assert!(
+            path.is_file() && std::fs::metadata(&path).unwrap().len() > 0,
+            "{file}"
+        );
     }
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(docker.join("secrets")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(docker.join("secrets"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700);
     let env = std::fs::read_to_string(docker.join(".env")).unwrap();
     assert!(env.contains("AIRLOCK_S3_SECRET_KEY=") && env.contains("AIRLOCK_S3_ACCESS_KEY="));
@@ -457,10 +515,8 @@ fn make_secrets_makes_every_secret_the_compose_file_names() {
         std::fs::copy(docker.join("secrets").join(key), keys.join(key)).unwrap();
     }
     std::fs::create_dir_all(tmp.path().join("srv")).unwrap();
-    let server = airlock_e2e::Server::start_with(
-        tmp.path(),
-        &["--online-key-dir", keys.to_str().unwrap()],
-    );
+    let server =
+        airlock_e2e::Server::start_with(tmp.path(), &["--online-key-dir", keys.to_str().unwrap()]);
     assert_eq!(server.get("/healthz").status(), 200);
     // a second run keeps what exists
     let before = std::fs::read(docker.join("secrets/admin.token")).unwrap();
@@ -470,7 +526,10 @@ fn make_secrets_makes_every_secret_the_compose_file_names() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
-    assert_eq!(std::fs::read(docker.join("secrets/admin.token")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(docker.join("secrets/admin.token")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -509,8 +568,16 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     assert!(out.status.success(), "{}", output_text(&out));
     // strict validation is not vacuous: an unknown field is refused
     let bad = tmp.path().join("bad.yaml");
-    std::fs::write(&bad, rendered.replacen("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1)).unwrap();
-    let out = Command::new(&validate).args(["--strict", "--quiet"]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        rendered.replacen("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1),
+    )
+    .unwrap();
+    let out = Command::new(&validate)
+        .args(["--strict", "--quiet"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a misspelt field passed");
 
     let docs = yaml_documents(&python, &rendered);
@@ -525,13 +592,20 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     let job_pod = &find("Job")["spec"]["template"]["spec"];
     for (what, pod) in [("server", pod), ("migrate job", job_pod)] {
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{what}");
-        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         assert_eq!(pod["automountServiceAccountToken"], false, "{what}");
         for c in pod["containers"].as_array().unwrap() {
             let sc = &c["securityContext"];
             assert_eq!(sc["readOnlyRootFilesystem"], true, "{what}");
             assert_eq!(sc["allowPrivilegeEscalation"], false, "{what}");
-            assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]), "{what}");
+            assert_eq!(
+                sc["capabilities"]["drop"],
+                serde_json::json!(["ALL"]),
+                "{what}"
+            );
             assert!(c["resources"]["requests"]["memory"].is_string(), "{what}");
             assert!(c["resources"]["limits"]["memory"].is_string(), "{what}");
         }
@@ -540,21 +614,40 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     assert_eq!(server["args"], serde_json::json!(["serve", "--no-migrate"]));
     assert_eq!(server["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(server["livenessProbe"]["httpGet"]["path"], "/healthz");
-    assert_eq!(job_pod["containers"][0]["args"], serde_json::json!(["migrate"]));
-    assert!(pod["topologySpreadConstraints"].as_array().is_some_and(|t| !t.is_empty()));
-    assert!(find("PodDisruptionBudget")["spec"]["minAvailable"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        job_pod["containers"][0]["args"],
+        serde_json::json!(["migrate"])
+    );
+    assert!(pod["topologySpreadConstraints"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty()));
+    assert!(
+        find("PodDisruptionBudget")["spec"]["minAvailable"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     let policy = &find("NetworkPolicy")["spec"];
-    assert_eq!(policy["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    assert_eq!(
+        policy["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
     // the example's secrets are placeholders, never keys
     for secret in docs.iter().filter(|d| d["kind"] == "Secret") {
         for (key, value) in secret["data"].as_object().unwrap() {
             let decoded = Command::new(&python)
-                .args(["-c", "import sys, base64; print(base64.b64decode(sys.argv[1]).decode())"])
+                .args([
+                    "-c",
+                    "import sys, base64; print(base64.b64decode(sys.argv[1]).decode())",
+                ])
                 .arg(value.as_str().unwrap())
                 .output()
                 .unwrap();
             let decoded = String::from_utf8_lossy(&decoded.stdout).to_string();
-            assert!(decoded.contains("FAKE"), "{key} is not marked FAKE: {decoded}");
+            assert!(
+                decoded.contains("FAKE"),
+                "{key} is not marked FAKE: {decoded}"
+            );
         }
     }
 }
@@ -606,7 +699,10 @@ fn checkov_passes_on_the_dockerfile_and_the_manifests() {
             let (_, rule) = line.split_once(": ").unwrap();
             let (check, reason) = rule.split_once('=').expect("CHECK=reason");
             assert!(check.starts_with("CKV"), "{line}");
-            assert!(reason.split_whitespace().count() >= 6, "give the reason: {line}");
+            assert!(
+                reason.split_whitespace().count() >= 6,
+                "give the reason: {line}"
+            );
             skips += 1;
         }
     }

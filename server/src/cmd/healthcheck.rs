@@ -21,7 +21,7 @@ pub struct HealthcheckArgs {
 }
 
 /// The exit code: 0 healthy, 1 not (with the reason on stderr).
-pub async fn run(args: HealthcheckArgs) -> Result<u8> {
+pub async fn run(args: &HealthcheckArgs) -> Result<u8> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(args.timeout_seconds))
         .build()?;
