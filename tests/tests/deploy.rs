@@ -259,7 +259,7 @@ fn the_image_is_built_as_ci_builds() {
         let user = stage
             .lines()
             .filter_map(|l| l.strip_prefix("USER "))
-            .last()
+            .next_back()
             .unwrap_or_else(|| panic!("no USER in stage {}", stage.lines().next().unwrap()));
         let uid: u32 = user
             .split(':')
