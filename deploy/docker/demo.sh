@@ -11,7 +11,7 @@ server=${AIRLOCK_SERVER:-http://balancer:8080}
 admin_token=${AIRLOCK_ADMIN_TOKEN_FILE:-/run/secrets/admin_token}
 online_pub=${AIRLOCK_ONLINE_PUB:-/run/secrets/online_pub}
 product=acme-cam
-cd /demo
+cd "${AIRLOCK_DEMO_DIR:-/demo}"
 
 case "${1:-}" in
 publish)

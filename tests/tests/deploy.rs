@@ -318,6 +318,26 @@ fn the_deploy_files_give_the_server_only_settings_it_reads() {
             "{toml}: {}",
             output_text(&out)
         );
+        // and `serve` parses every value (a malformed one is a usage error, exit 2); it then
+        // stops at the missing online key, before any store is opened
+        let out = Command::new(bin("airlock-server"))
+            .args(["--config"])
+            .arg(workspace_root().join(toml))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--online-key-dir",
+                "no-keys",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success() && output_text(&out).contains("holds no online key"),
+            "{toml}: {}",
+            output_text(&out)
+        );
     }
     let mut help = String::new();
     for sub in ["serve", "init", "healthcheck"] {
@@ -530,6 +550,62 @@ fn make_secrets_makes_every_secret_the_compose_file_names() {
         std::fs::read(docker.join("secrets/admin.token")).unwrap(),
         before
     );
+}
+
+/// The demo image's two steps, run here against a real server that requires enrolment (the
+/// image only adds the binaries on PATH and /demo): the publisher publishes and makes an
+/// enrolment token, and the fleet enrols with it, verifies and installs.
+#[test]
+fn the_demo_publisher_and_fleet_run_against_a_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, "airlock-server", &["init", "--data", "srv"]);
+    let server = airlock_e2e::Server::start_with(dir, &["--device-auth", "required"]);
+    let demo = dir.join("demo");
+    std::fs::create_dir_all(&demo).unwrap();
+    let bin_dir = bin("airlock").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = workspace_root().join("deploy/docker/demo.sh");
+    let step = |what: &str| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(what)
+            .env("PATH", &path)
+            .env("AIRLOCK_DEMO_DIR", &demo)
+            .env("AIRLOCK_SERVER", &server.url)
+            .env("AIRLOCK_ADMIN_TOKEN_FILE", dir.join("admin.token"))
+            .env("AIRLOCK_ONLINE_PUB", dir.join("srv/online.pub"))
+            .env("AIRLOCK_SIM_DEVICES", "5")
+            .env("AIRLOCK_SIM_SECONDS", "4")
+            .env("AIRLOCK_SIM_INTERVAL", "2")
+            .env("AIRLOCK_SIM_WARM_UP", "1")
+            .env("AIRLOCK_SIM_SAMPLE_EVERY", "1")
+            .env("AIRLOCK_SIM_MAX_GROWTH", "100000")
+            .env_remove("AIRLOCK_JSON")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "demo.sh {what}: {}",
+            output_text(&out)
+        );
+    };
+    step("publish");
+    assert!(demo.join("enrol.token").is_file());
+    step("fleet");
+    let fleet: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/products/acme-cam/fleet", server.url))
+        .bearer_auth(airlock_e2e::admin_token(dir))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(fleet["devices"], 5, "{fleet}");
+    assert_eq!(fleet["releases"][0]["devices_installed"], 5, "{fleet}");
 }
 
 #[test]
