@@ -173,10 +173,16 @@ mod tests {
     #[test]
     fn only_transient_answers_are_retried() {
         for s in [408, 429, 502, 503, 504] {
-            assert!(is_transient(reqwest::StatusCode::from_u16(s).unwrap()), "{s}");
+            assert!(
+                is_transient(reqwest::StatusCode::from_u16(s).unwrap()),
+                "{s}"
+            );
         }
         for s in [200, 202, 400, 401, 403, 404, 409, 500] {
-            assert!(!is_transient(reqwest::StatusCode::from_u16(s).unwrap()), "{s}");
+            assert!(
+                !is_transient(reqwest::StatusCode::from_u16(s).unwrap()),
+                "{s}"
+            );
         }
     }
 
@@ -254,7 +260,11 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(once.status(), 503);
-        assert_eq!(seen.load(Ordering::SeqCst), 5, "no retry with Backoff::NONE");
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            5,
+            "no retry with Backoff::NONE"
+        );
     }
 
     #[tokio::test]

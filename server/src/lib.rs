@@ -39,8 +39,8 @@ pub use background::{
     expiring_offline_roles, follow_head, spawn_renewal, spawn_sync, sync_from_store,
 };
 pub use clock::{Clock, SystemClock};
-pub use follow::spawn_follow;
 pub use data_dir::{init_data_dir, DataDir, InitReport};
+pub use follow::spawn_follow;
 pub use online_key::prepare_next_online_key;
 pub use serve::serve;
 pub use storage_config::Storage;

@@ -141,7 +141,10 @@ fn admin(dir: &Path) -> impl Fn(reqwest::blocking::RequestBuilder) -> (u16, Valu
         let resp = req.bearer_auth(&token).send().unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -177,8 +180,12 @@ fn check_in(server: &str, device: &str, credential: &str) -> (u16, Option<String
         .unwrap();
     let status = resp.status().as_u16();
     let answer: Value = resp.json().unwrap_or(Value::Null);
-    let offered = (answer["decision"] == "update")
-        .then(|| answer["target"]["version"].as_str().unwrap_or("").to_string());
+    let offered = (answer["decision"] == "update").then(|| {
+        answer["target"]["version"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    });
     (status, offered)
 }
 
@@ -278,7 +285,14 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
         .args(["--state", "devices", "--devices", &DEVICES.to_string()])
         .args(["--seconds", &SOAK_SECONDS.to_string()])
         .args(["--interval", &INTERVAL.to_string(), "--concurrency", "64"])
-        .args(["--warm-up", "0", "--sample-every", "5", "--max-growth", "1000"])
+        .args([
+            "--warm-up",
+            "0",
+            "--sample-every",
+            "5",
+            "--max-growth",
+            "1000",
+        ])
         .args(["--version", "1.2.0", "--security-version", "3"])
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -303,15 +317,30 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
         dir,
         "airlock",
         &[
-            "release", "add", "repo", PRODUCT, "fw-1.3.0.bin", "--version", "1.3.0",
-            "--security-version", "3", "--kind", "feature",
+            "release",
+            "add",
+            "repo",
+            PRODUCT,
+            "fw-1.3.0.bin",
+            "--version",
+            "1.3.0",
+            "--security-version",
+            "3",
+            "--kind",
+            "feature",
         ],
     );
     ok(
         dir,
         "airlock",
         &[
-            "publish", "repo", "--server", &a.url, "--admin-token-file", "admin.token", "--hold",
+            "publish",
+            "repo",
+            "--server",
+            &a.url,
+            "--admin-token-file",
+            "admin.token",
+            "--hold",
             "--json",
         ],
     );
@@ -319,22 +348,30 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     // fallback sync is a minute away)
     let started = Instant::now();
     let mut start_status = (0, Value::Null);
-    within(Duration::from_secs(3), "B knows the release published through A", || {
-        start_status = call(http.post(format!("{}/v1/admin/rollouts", b.url)).json(
+    within(
+        Duration::from_secs(3),
+        "B knows the release published through A",
+        || {
+            start_status = call(http.post(format!("{}/v1/admin/rollouts", b.url)).json(
             &serde_json::json!({"product": PRODUCT, "version": "1.3.0", "waves": WAVES, "id": ROLLOUT_ID}),
         ));
-        start_status.0 == 201 || start_status.0 == 200
-    });
+            start_status.0 == 201 || start_status.0 == 200
+        },
+    );
     eprintln!(
         "rollout started through B {} ms after the publish through A returned",
         started.elapsed().as_millis()
     );
     assert_eq!(start_status.1["state"], "active", "{}", start_status.1);
-    within(Duration::from_secs(3), "A and B offer the probe 1.3.0", || {
-        [&a.url, &b.url]
-            .iter()
-            .all(|s| check_in(s, &probe, &probe_credential).1.as_deref() == Some("1.3.0"))
-    });
+    within(
+        Duration::from_secs(3),
+        "A and B offer the probe 1.3.0",
+        || {
+            [&a.url, &b.url]
+                .iter()
+                .all(|s| check_in(s, &probe, &probe_credential).1.as_deref() == Some("1.3.0"))
+        },
+    );
 
     // while the first wave downloads and reports: A is killed and restarted, then PostgreSQL
     std::thread::sleep(Duration::from_secs(2));
@@ -358,18 +395,20 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
             "SELECT count(DISTINCT device_id) FROM reports
              WHERE status = 'installed' AND version = '1.3.0' AND device_id LIKE 'soak-%'",
         )[0]
-            .parse::<usize>()
-            .unwrap()
+        .parse::<usize>()
+        .unwrap()
     };
     let mut last = 0;
-    within(Duration::from_secs(40), "the first wave installed 1.3.0", || {
-        last = installed();
-        last == wave.len()
-    });
-    let (status, paused) = call(http.post(format!(
-        "{}/v1/admin/rollouts/{PRODUCT}/1.3.0/pause",
-        b.url
-    )));
+    within(
+        Duration::from_secs(40),
+        "the first wave installed 1.3.0",
+        || {
+            last = installed();
+            last == wave.len()
+        },
+    );
+    let (status, paused) =
+        call(http.post(format!("{}/v1/admin/rollouts/{PRODUCT}/1.3.0/pause", b.url)));
     assert_eq!(status, 200, "{paused}");
     let paused_at = fleet_start.elapsed();
     // both replicas hold the rollout back from the probe at once
@@ -418,16 +457,30 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     let mut on_new = 0;
     for i in 0..DEVICES {
         let id = format!("soak-{i:05}");
-        let state: Value =
-            serde_json::from_slice(&std::fs::read(dir.join("devices").join(&id).join("device.json")).unwrap())
-                .unwrap();
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(dir.join("devices").join(&id).join("device.json")).unwrap(),
+        )
+        .unwrap();
         if in_first_wave(&id) {
-            assert_eq!(state["version"], "1.3.0", "{id} is in the first wave: {state}");
-            assert_eq!(state["sha256"], image_sha256.as_str(), "{id} installed an unverified image: {state}");
+            assert_eq!(
+                state["version"], "1.3.0",
+                "{id} is in the first wave: {state}"
+            );
+            assert_eq!(
+                state["sha256"],
+                image_sha256.as_str(),
+                "{id} installed an unverified image: {state}"
+            );
             on_new += 1;
         } else {
-            assert_eq!(state["version"], "1.2.0", "{id} is outside the first wave: {state}");
-            assert!(state["target"].is_null(), "{id} installed something: {state}");
+            assert_eq!(
+                state["version"], "1.2.0",
+                "{id} is outside the first wave: {state}"
+            );
+            assert!(
+                state["target"].is_null(),
+                "{id} installed something: {state}"
+            );
         }
     }
     assert_eq!(on_new, wave.len());
@@ -446,7 +499,12 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     let expected: Vec<String> = {
         let mut v: Vec<String> = wave
             .iter()
-            .flat_map(|d| [format!("{d} downloading 1.3.0"), format!("{d} installed 1.3.0")])
+            .flat_map(|d| {
+                [
+                    format!("{d} downloading 1.3.0"),
+                    format!("{d} installed 1.3.0"),
+                ]
+            })
             .collect();
         v.sort();
         v
@@ -469,7 +527,9 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     assert!(stored_rows >= expected.len() as u64);
     eprintln!(
         "reports: {} sent, {stored_rows} rows stored ({} sent twice); requests retried: {}",
-        counts["reports"], stored_rows - expected.len() as u64, counts["retried"]
+        counts["reports"],
+        stored_rows - expected.len() as u64,
+        counts["retried"]
     );
 
     // the rollout state is the same on both replicas (and what B set)
@@ -518,7 +578,10 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
 /// `seen` holds at the other replica, polled every 2 ms.
 fn propagation_ms(mut seen: impl FnMut() -> bool, changed: Instant, limit: Duration) -> f64 {
     while !seen() {
-        assert!(changed.elapsed() < limit, "the change did not arrive within {limit:?}");
+        assert!(
+            changed.elapsed() < limit,
+            "the change did not arrive within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     changed.elapsed().as_secs_f64() * 1000.0
@@ -584,13 +647,12 @@ fn measure(
         // a revocation through A, until B refuses the device
         let device = format!("measured-{trial}-{}", std::process::id());
         let credential = enrol(&a.url, &device, &token);
-        within(Duration::from_secs(20), "B knows the enrolled device", || {
-            check_in(&b.url, &device, &credential).0 == 200
-        });
-        let (status, body) = call(http.post(format!(
-            "{}/v1/admin/devices/{device}/revoke",
-            a.url
-        )));
+        within(
+            Duration::from_secs(20),
+            "B knows the enrolled device",
+            || check_in(&b.url, &device, &credential).0 == 200,
+        );
+        let (status, body) = call(http.post(format!("{}/v1/admin/devices/{device}/revoke", a.url)));
         assert!(status < 300, "{status} {body}");
         let changed = Instant::now();
         figures[2].push(propagation_ms(
@@ -627,9 +689,10 @@ fn change_notices_reach_the_other_replica_at_once() {
     let b = Server::start_with(&dir_b, &notices);
     publish(dir, &a);
     let call = admin(dir);
-    let (status, body) = call(client().post(format!("{}/v1/admin/rollouts", a.url)).json(
-        &serde_json::json!({"product": PRODUCT, "version": "1.2.0", "waves": "100%@0h"}),
-    ));
+    let (status, body) =
+        call(client().post(format!("{}/v1/admin/rollouts", a.url)).json(
+            &serde_json::json!({"product": PRODUCT, "version": "1.2.0", "waves": "100%@0h"}),
+        ));
     assert!(status < 300, "{body}");
     let limit = Duration::from_secs(5);
     let [mut publish_ms, mut rollout_ms, mut revoke_ms] = measure(dir, (&a, &b), 0..trials, limit);
@@ -666,6 +729,9 @@ fn change_notices_reach_the_other_replica_at_once() {
         ("revocation", &revoke_ms),
     ] {
         let max = figures.iter().copied().fold(0.0, f64::max);
-        assert!(max < 1000.0, "{kind} took {max:.0} ms by notice: {by_notice}");
+        assert!(
+            max < 1000.0,
+            "{kind} took {max:.0} ms by notice: {by_notice}"
+        );
     }
 }

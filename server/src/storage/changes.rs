@@ -54,7 +54,11 @@ impl SqlState {
     /// Sends `change` to the other replicas through `executor` (a transaction: delivered when
     /// it commits; the pool: at once). Nothing on SQLite. `pg_notify` is wrapped in a query
     /// that returns an integer: its own result type (`void`) has no `Any` driver equivalent.
-    pub(crate) async fn announce<'e, E>(&self, executor: E, change: &Change) -> Result<(), sqlx::Error>
+    pub(crate) async fn announce<'e, E>(
+        &self,
+        executor: E,
+        change: &Change,
+    ) -> Result<(), sqlx::Error>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
@@ -93,7 +97,14 @@ mod tests {
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
-        for unknown in ["", "head:", "head:x", "device:", "admin-tokens", "rollouts:1"] {
+        for unknown in [
+            "",
+            "head:",
+            "head:x",
+            "device:",
+            "admin-tokens",
+            "rollouts:1",
+        ] {
             assert_eq!(Change::parse(unknown), None, "{unknown:?}");
         }
     }
