@@ -18,9 +18,10 @@ fn url(cfg: &Config, what: &'static str, path: &str) -> Result<url::Url, Error> 
 }
 
 /// Enrols with the token if the device has no credential yet; returns the credential.
-/// An enrolment is sent again only when it cannot have reached the server or the server
-/// answered that it did not take it (503...): a repeated one that had succeeded would find the
-/// device enrolled and be refused.
+/// An enrolment whose answer was lost is sent again too: if the server had taken it, the
+/// repeat is refused (the device is enrolled, and its credential was in the lost answer), which
+/// is no worse than not repeating it; if it had not (a replica killed before its commit), the
+/// repeat enrols the device.
 pub async fn ensure_enrolled(
     cfg: &Config,
     client: &reqwest::Client,
@@ -37,7 +38,7 @@ pub async fn ensure_enrolled(
         product: cfg.product.clone(),
     };
     let answer: EnrolResponse = post(
-        (cfg, client, retries, false),
+        (cfg, client, retries, true),
         None,
         ("enrolment", "enrol"),
         &request,

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 const PRODUCT: &str = "acme-cam";
 const DEVICES: usize = 1000;
 /// Seconds between a device's cycles, and the fleet's whole run.
-const INTERVAL: u64 = 10;
-const SOAK_SECONDS: u64 = 80;
+const INTERVAL: u64 = 20;
+const SOAK_SECONDS: u64 = 60;
 const ROLLOUT_ID: &str = "replicas-e2e";
 /// The first wave: 30% of the fleet now, the rest in 1000 h (never, within the test).
 const WAVES: &str = "30%@0h,100%@1000h";
@@ -307,8 +307,10 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
         .unwrap();
     let probe_credential = enrol(&a.url, &probe, &token);
 
-    // every device has enrolled and cycled once before the release comes
-    std::thread::sleep(Duration::from_secs(INTERVAL + 2).saturating_sub(fleet_start.elapsed()));
+    // the release comes while the fleet enrols and takes its first look
+    std::thread::sleep(Duration::from_secs(3));
+    let at = |what: &str| eprintln!("{:>5.1} s {what}", fleet_start.elapsed().as_secs_f64());
+    at("publishing 1.3.0 through A");
 
     // the release, published held through A
     std::fs::write(dir.join("fw-1.3.0.bin"), firmware(13, 16_384)).unwrap();
@@ -374,15 +376,20 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     );
 
     // while the first wave downloads and reports: A is killed and restarted, then PostgreSQL
+    at("rollout started through B");
     std::thread::sleep(Duration::from_secs(2));
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
+    at("A killed");
     std::thread::sleep(Duration::from_secs(2));
     a = start_replica(dir, port_a, &shared, &dir.join("a-restarted.log"));
+    at("A restarted");
     std::thread::sleep(Duration::from_secs(1));
     pg.pg_ctl("stop");
+    at("PostgreSQL stopped");
     std::thread::sleep(Duration::from_secs(2));
     pg.pg_ctl("start");
+    at("PostgreSQL started");
 
     // the whole first wave installs (the reports are in the database), then B pauses the rollout
     let wave: Vec<String> = (0..DEVICES)
@@ -400,7 +407,7 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     };
     let mut last = 0;
     within(
-        Duration::from_secs(40),
+        Duration::from_secs(60),
         "the first wave installed 1.3.0",
         || {
             last = installed();
@@ -410,7 +417,7 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
     let (status, paused) =
         call(http.post(format!("{}/v1/admin/rollouts/{PRODUCT}/1.3.0/pause", b.url)));
     assert_eq!(status, 200, "{paused}");
-    let paused_at = fleet_start.elapsed();
+    at("the first wave installed; rollout paused through B");
     // both replicas hold the rollout back from the probe at once
     within(Duration::from_secs(3), "A and B know of the pause", || {
         [&a.url, &b.url]
@@ -418,9 +425,8 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
             .all(|s| check_in(s, &probe, &probe_credential) == (200, None))
     });
     assert!(
-        paused_at + Duration::from_secs(INTERVAL + 5) < Duration::from_secs(SOAK_SECONDS),
-        "the pause came at {paused_at:?}, too late for every device to cycle once more in the \
-         {SOAK_SECONDS} s run (a very slow machine?)"
+        fleet_start.elapsed() < Duration::from_secs(SOAK_SECONDS - 5),
+        "the pause came after the fleet's run (a very slow machine?)"
     );
 
     // the fleet runs to its end
@@ -519,17 +525,18 @@ fn fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restar
         .iter()
         .map(|row| row.rsplit('|').next().unwrap().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(
-        counts["reports"].as_u64().unwrap(),
-        expected.len() as u64,
-        "reports the devices sent"
+    // (a device whose download was cut off by the killed replica reports `downloading` again
+    // when it resumes: more reports than kinds)
+    let sent = counts["reports"].as_u64().unwrap();
+    assert!(sent >= expected.len() as u64, "{sent} reports sent");
+    assert!(
+        stored_rows >= sent,
+        "{sent} reports sent, {stored_rows} stored: some were lost"
     );
-    assert!(stored_rows >= expected.len() as u64);
     eprintln!(
-        "reports: {} sent, {stored_rows} rows stored ({} sent twice); requests retried: {}",
-        counts["reports"],
-        stored_rows - expected.len() as u64,
-        counts["retried"]
+        "reports: {sent} sent, {stored_rows} stored; requests retried: {}; downloads \
+         interrupted and resumed: {}",
+        counts["retried"], counts["interrupted"]
     );
 
     // the rollout state is the same on both replicas (and what B set)
@@ -681,11 +688,12 @@ fn change_notices_reach_the_other_replica_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     story_repo(dir);
-    let dir_b = replica_dir(dir, "replica-b");
     let state = ["--state-url", pg.as_str(), "--device-auth", "required"];
     // by notice: the periodic sync an hour apart
     let notices = [&state[..], &["--sync-seconds", "3600"]].concat();
     let a = Server::start_with(dir, &notices);
+    // (after A made the admin token, which B shares)
+    let dir_b = replica_dir(dir, "replica-b");
     let b = Server::start_with(&dir_b, &notices);
     publish(dir, &a);
     let call = admin(dir);
