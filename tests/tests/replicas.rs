@@ -1,14 +1,14 @@
 //! Replicas, proven (issue 15): two airlock-server replicas over one PostgreSQL database and
 //! one S3 bucket, behind a real load balancer (haproxy from Debian, on loopback).
 //!
-//! - [`fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restart`]: 1,000
+//! - `fleet_through_a_load_balancer_survives_a_killed_replica_and_a_database_restart`: 1,000
 //!   simulated devices (`airlock-sim soak`, real device agents that verify everything) update
 //!   through the balancer while a release is published through replica A, a rollout is started
 //!   and paused through replica B, A is killed with SIGKILL and restarted, and PostgreSQL is
 //!   restarted. Nothing unverified is installed, no report is lost, both replicas agree on the
 //!   rollout, every device ends on the version its wave allows, and the devices' errors were
 //!   retried away (device/src/retry.rs bounds the retries).
-//! - [`change_notices_reach_the_other_replica_at_once`]: how long a publish, a rollout change
+//! - `change_notices_reach_the_other_replica_at_once`: how long a publish, a rollout change
 //!   and a revocation take to reach the other replica, by change notice and by the periodic
 //!   sync alone (the figures of docs/operations.md, "Replicas").
 //!
