@@ -90,6 +90,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary> {
             security_version: sv,
             now: None,
             enrol_token: None,
+            retry: airlock_device::Backoff::default(),
         }))
     };
 

@@ -141,6 +141,7 @@ async fn a_device_of_b_updates_and_the_server_renews_while_a_role_of_a_has_expir
         security_version: 1,
         now: None,
         enrol_token: None,
+        retry: airlock_device::Backoff::default(),
     });
     let http = reqwest::Client::new();
     let run = run_device(&device, &http).await?;

@@ -197,6 +197,7 @@ impl Life {
             security_version: 1,
             now: Some(airlock_server::Clock::now(self.clock.as_ref())),
             enrol_token: None,
+            retry: airlock_device::Backoff::default(),
         })
     }
 

@@ -23,6 +23,9 @@ pub struct Config {
     pub now: Option<jiff::Timestamp>,
     /// Enrolment token, used once when the state directory holds no device credential yet.
     pub enrol_token: Option<String>,
+    /// How requests that failed for a passing reason (no connection, 502/503/504, 429) are
+    /// retried within a cycle ([`crate::retry`]).
+    pub retry: crate::retry::Backoff,
 }
 
 impl Config {

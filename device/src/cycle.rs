@@ -14,6 +14,7 @@ use crate::link::Link;
 use crate::metadata::refresh;
 use crate::offer::{judge, Verdict};
 use crate::refusal::{Refusal, Refused};
+use crate::retry::Retries;
 use crate::server::{check_in, ensure_enrolled, send_report};
 use crate::state::{load_installed, save_installed, Installed};
 
@@ -91,6 +92,17 @@ pub struct DeviceRun {
     /// What the device runs afterwards.
     pub version: String,
     pub security_version: u64,
+    /// What the cycle's requests to the server took.
+    pub requests: Requests,
+}
+
+/// A cycle's requests to the server: how many were retried after a passing failure
+/// ([`crate::retry`]), and its reports, sent and of those not delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Requests {
+    pub retried: u32,
+    pub reports: u32,
+    pub reports_undelivered: u32,
 }
 
 /// The report code of the `downloading` report for a security release the server withheld
@@ -102,6 +114,12 @@ struct Offer<'a> {
     release: &'a airlock_core::release::Release,
     urgent: bool,
     withheld: bool,
+}
+
+/// How a cycle sends: its retry count, and its reports (sent, not delivered).
+struct Sending<'a> {
+    retries: &'a Retries,
+    reports: &'a mut (u32, u32),
 }
 
 /// A device agent: its configuration, HTTP client, installer and link.
@@ -125,7 +143,9 @@ impl Device<'_> {
             version: installed.version.clone(),
             security_version: installed.security_version,
         };
-        let credential = ensure_enrolled(cfg, self.client).await?;
+        let retries = Retries::default();
+        let mut reports = (0, 0);
+        let credential = ensure_enrolled(cfg, self.client, &retries).await?;
         self.link.before_request().await;
         let request = CheckInRequest {
             product: device.product.clone(),
@@ -133,9 +153,9 @@ impl Device<'_> {
             security_version: device.security_version,
             policy: None,
         };
-        let answer = check_in(cfg, self.client, credential.as_deref(), &request).await?;
+        let answer = check_in(cfg, self.client, &retries, credential.as_deref(), &request).await?;
         let now = cfg.now();
-        let outcome = match refresh(cfg, self.client, now).await {
+        let outcome = match refresh(cfg, self.client, &retries, now).await {
             Err(refused) => Outcome::refused(refused),
             Ok(verified) => match judge(&device, &verified, &answer, now) {
                 Verdict::Refuse(refused) => Outcome::refused(refused),
@@ -168,7 +188,11 @@ impl Device<'_> {
                         urgent,
                         withheld,
                     };
-                    self.install(&mut installed, offer, now).await
+                    let sending = Sending {
+                        retries: &retries,
+                        reports: &mut reports,
+                    };
+                    self.install(&mut installed, offer, sending, now).await
                 }
             },
         };
@@ -179,6 +203,11 @@ impl Device<'_> {
             outcome,
             version: installed.version.to_string(),
             security_version: installed.security_version,
+            requests: Requests {
+                retried: retries.count(),
+                reports: reports.0,
+                reports_undelivered: reports.1,
+            },
         })
     }
 
@@ -189,6 +218,7 @@ impl Device<'_> {
         &self,
         installed: &mut Installed,
         offer: Offer<'_>,
+        sending: Sending<'_>,
         now: jiff::Timestamp,
     ) -> Outcome {
         let Offer {
@@ -198,7 +228,12 @@ impl Device<'_> {
         } = offer;
         let cfg = self.config;
         let version = release.info.version.to_string();
-        let report = |status, code| send_report(cfg, self.client, status, &version, code);
+        let Sending { retries, reports } = sending;
+        let mut report = async |status, code| {
+            let delivered = send_report(cfg, self.client, retries, status, &version, code).await;
+            reports.0 += 1;
+            reports.1 += u32::from(!delivered);
+        };
         let code = withheld.then(|| WITHHELD_REPORT_CODE.to_string());
         report(ReportStatus::Downloading, code).await;
         let image = match download(cfg, self.client, self.link, release).await {

@@ -17,6 +17,10 @@
 //! 6. hands the verified image to the vendor's [`Installer`] ([`install`]);
 //! 7. reports to the server and persists what it runs ([`state`]).
 //!
+//! A request to the server that fails for a passing reason (no connection, a 502/503/504 from
+//! a restarting server or its load balancer, 429) is sent again after an exponentially growing,
+//! capped and jittered wait, a bounded number of times ([`retry`], `Config::retry`).
+//!
 //! Every refusal carries a [`Refusal`] kind (`HashMismatch`, `RolledBackMetadata`,
 //! `BelowFloor`, ...), so an agent or a test judges it by kind, never by message text.
 //!
@@ -40,6 +44,7 @@
 //!     security_version: 1,
 //!     now: None,
 //!     enrol_token: None,
+//!     retry: airlock_device::Backoff::default(),
 //! };
 //! let client = airlock_device::reqwest::Client::new();
 //! // A real agent implements `Installer` to write the image to its inactive slot.
@@ -67,6 +72,7 @@ pub mod link;
 pub mod metadata;
 pub mod offer;
 pub mod refusal;
+pub mod retry;
 pub mod server;
 pub mod state;
 pub mod transport;
@@ -77,6 +83,7 @@ pub use error::Error;
 pub use install::{InstallError, Installer, KeepImage};
 pub use link::{Arrival, Direct, Link};
 pub use refusal::{MetadataRole, Refusal, Refused};
+pub use retry::Backoff;
 pub use state::Installed;
 pub use transport::HttpTransport;
 

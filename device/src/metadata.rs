@@ -10,6 +10,7 @@ use airlock_core::verify::read_product_targets;
 
 use crate::config::Config;
 use crate::refusal::{classify_tuf_error, Refusal, Refused};
+use crate::retry::Retries;
 use crate::state::{stored_credential, tuf_dir};
 use crate::transport::HttpTransport;
 
@@ -32,6 +33,7 @@ fn tuf_failure(context: &str, e: &tough::error::Error) -> Refused {
 pub async fn refresh(
     cfg: &Config,
     client: &reqwest::Client,
+    retries: &Retries,
     now: jiff::Timestamp,
 ) -> Result<Verified, Refused> {
     let local = |e: String| Refused::new(Refusal::LocalStorage, e);
@@ -59,7 +61,9 @@ pub async fn refresh(
     let repo = tough::RepositoryLoader::new(&root, join("tuf/metadata/")?, join("tuf/targets/")?)
         .expiration_enforcement(tough::ExpirationEnforcement::Unsafe)
         .transport(
-            HttpTransport::new(client.clone()).with_bearer(stored_credential(&cfg.state_dir)),
+            HttpTransport::new(client.clone())
+                .with_bearer(stored_credential(&cfg.state_dir))
+                .with_retry(cfg.retry, retries.clone()),
         )
         .datastore(&dir)
         .load()

@@ -8,6 +8,7 @@ use airlock_core::api::{
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::retry::{self, Retries};
 use crate::state::{store_credential, stored_credential};
 
 fn url(cfg: &Config, what: &'static str, path: &str) -> Result<url::Url, Error> {
@@ -17,9 +18,14 @@ fn url(cfg: &Config, what: &'static str, path: &str) -> Result<url::Url, Error> 
 }
 
 /// Enrols with the token if the device has no credential yet; returns the credential.
+/// An enrolment whose answer was lost is sent again too: if the server had taken it, the
+/// repeat is refused (the device is enrolled, and its credential was in the lost answer), which
+/// is no worse than not repeating it; if it had not (a replica killed before its commit), the
+/// repeat enrols the device.
 pub async fn ensure_enrolled(
     cfg: &Config,
     client: &reqwest::Client,
+    retries: &Retries,
 ) -> Result<Option<String>, Error> {
     if let Some(c) = stored_credential(&cfg.state_dir) {
         return Ok(Some(c));
@@ -32,8 +38,7 @@ pub async fn ensure_enrolled(
         product: cfg.product.clone(),
     };
     let answer: EnrolResponse = post(
-        cfg,
-        client,
+        (cfg, client, retries, true),
         None,
         ("enrolment", "enrol"),
         &request,
@@ -49,12 +54,12 @@ pub async fn ensure_enrolled(
 pub async fn check_in(
     cfg: &Config,
     client: &reqwest::Client,
+    retries: &Retries,
     credential: Option<&str>,
     request: &CheckInRequest,
 ) -> Result<CheckInResponse, Error> {
     post(
-        cfg,
-        client,
+        (cfg, client, retries, true),
         credential,
         ("check-in", "check-in"),
         request,
@@ -64,30 +69,27 @@ pub async fn check_in(
     .await
 }
 
-/// Posts `body` to `v1/devices/<id>/<endpoint>` and reads the JSON answer. `what` names the
-/// call in errors; `unsent` and `refused` build the call's own errors.
+/// Posts `body` to `v1/devices/<id>/<endpoint>` and reads the JSON answer, retried as
+/// `cfg.retry` allows (a request that may have reached the server only if `repeatable`).
+/// `what` names the call in errors; `unsent` and `refused` build the call's own errors.
 async fn post<T: serde::de::DeserializeOwned>(
-    cfg: &Config,
-    client: &reqwest::Client,
+    (cfg, client, retries, repeatable): (&Config, &reqwest::Client, &Retries, bool),
     credential: Option<&str>,
     (what, endpoint): (&'static str, &str),
     body: &impl serde::Serialize,
     unsent: impl FnOnce(url::Url, reqwest::Error) -> Error,
     refused: impl FnOnce(reqwest::StatusCode, String) -> Error,
 ) -> Result<T, Error> {
-    let mut req = client.post(url(
-        cfg,
-        what,
-        &format!("v1/devices/{}/{endpoint}", cfg.id),
-    )?);
-    if let Some(c) = credential {
-        req = req.bearer_auth(c);
-    }
-    let resp = req
-        .json(body)
-        .send()
-        .await
-        .map_err(|source| unsent(cfg.server.clone(), source))?;
+    let url = url(cfg, what, &format!("v1/devices/{}/{endpoint}", cfg.id))?;
+    let resp = retry::send(&cfg.retry, retries, repeatable, || {
+        let req = client.post(url.clone()).json(body);
+        match credential {
+            Some(c) => req.bearer_auth(c),
+            None => req,
+        }
+    })
+    .await
+    .map_err(|source| unsent(cfg.server.clone(), source))?;
     read_answer(resp, what, refused).await
 }
 
@@ -107,28 +109,44 @@ async fn read_answer<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&text).map_err(|source| Error::ParseAnswer { what, source })
 }
 
-/// Reports progress or a result. Best effort: a report that cannot be delivered is logged,
-/// and the next check-in tells the server what the device runs anyway.
+/// Reports progress or a result, retried as `cfg.retry` allows; whether the server took it
+/// (2xx). Not delivered, it is logged, and the next check-in tells the server what the device
+/// runs anyway. A report sent twice (its first answer lost) is recorded twice; each counts
+/// once, as the device's latest vote.
 pub async fn send_report(
     cfg: &Config,
     client: &reqwest::Client,
+    retries: &Retries,
     status: ReportStatus,
     version: &str,
     code: Option<String>,
-) {
+) -> bool {
     let Ok(url) = cfg.server.join(&format!("v1/devices/{}/reports", cfg.id)) else {
-        return;
+        return false;
     };
     let report = DeviceReport {
         status,
         version: version.to_string(),
         code,
     };
-    let mut req = client.post(url).json(&report);
-    if let Some(c) = stored_credential(&cfg.state_dir) {
-        req = req.bearer_auth(c);
-    }
-    if let Err(e) = req.send().await {
-        tracing::warn!(device = %cfg.id, error = %e, "report not delivered");
+    let credential = stored_credential(&cfg.state_dir);
+    let sent = retry::send(&cfg.retry, retries, true, || {
+        let req = client.post(url.clone()).json(&report);
+        match &credential {
+            Some(c) => req.bearer_auth(c),
+            None => req,
+        }
+    })
+    .await;
+    match sent {
+        Ok(resp) if resp.status().is_success() => true,
+        Ok(resp) => {
+            tracing::warn!(device = %cfg.id, status = %resp.status(), "report not taken");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(device = %cfg.id, error = %e, "report not delivered");
+            false
+        }
     }
 }

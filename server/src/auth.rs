@@ -263,7 +263,15 @@ impl FromRequestParts<AppState> for Device {
         crate::deviceauth::check_device_id(&id)?;
         Ok(match app.config.device_auth {
             DeviceAuth::Required => {
-                let enrolled = app.credentials.check(&id, &parts.headers)?;
+                let enrolled = match app.credentials.check(&id, &parts.headers) {
+                    Err(DeviceAuthError::Unauthenticated)
+                        if bearer_token(&parts.headers).is_some()
+                            && !app.credentials.knows(&id) =>
+                    {
+                        enrolled_elsewhere(app, &id, &parts.headers).await?
+                    }
+                    checked => checked?,
+                };
                 Device {
                     id,
                     enrolled_product: Some(enrolled.product),
@@ -282,6 +290,24 @@ impl FromRequestParts<AppState> for Device {
                 }
             }
         })
+    }
+}
+
+/// A device this replica does not know, presenting a credential: it may have enrolled at
+/// another replica a moment ago, before that replica's change notice arrived here (a device's
+/// next request may reach any replica behind a load balancer). Its one row is read from the
+/// state store and kept; a device the store does not know either is refused as unknown.
+async fn enrolled_elsewhere(
+    app: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<crate::deviceauth::Enrolled, ApiError> {
+    match app.state.credential(id).await? {
+        Some(credential) => {
+            app.credentials.set(credential);
+            Ok(app.credentials.check(id, headers)?)
+        }
+        None => Err(DeviceAuthError::Unauthenticated.into()),
     }
 }
 

@@ -58,34 +58,8 @@ pub fn expiring_offline_roles(
 
 /// Brings this replica up to date with what other replicas committed to the shared state:
 /// the published head, rollouts and device credentials. Returns whether the head changed.
-/// Under the publish lock: a rollout list read before a local publish committed must not
-/// replace the one that publish set (its holds), and a new head is switched only together with
-/// the rollouts committed with it ([`AppState::follow_store`]).
 pub async fn sync_from_store(app: &AppState) -> Result<bool> {
-    let head = app
-        .state
-        .load_head()
-        .await
-        .context("reading the published head")?;
-    let generation = head.map_or(0, |h| h.generation);
-    let mut changed = false;
-    {
-        let _guard = app.publish_lock.lock().await;
-        if generation != app.view().generation {
-            let from = app.view().generation;
-            app.follow_store()
-                .await
-                .context("loading the published repository and rollouts")?;
-            tracing::info!(
-                from,
-                to = app.view().generation,
-                "following a publish made by another replica"
-            );
-            changed = true;
-        } else {
-            app.reload_rollouts().await.context("loading rollouts")?;
-        }
-    }
+    let changed = follow_head(app).await?;
     let credentials = app
         .state
         .credentials()
@@ -93,6 +67,35 @@ pub async fn sync_from_store(app: &AppState) -> Result<bool> {
         .context("loading device credentials")?;
     app.credentials.replace(credentials);
     Ok(changed)
+}
+
+/// Follows the published head and the rollouts. Returns whether the head changed.
+/// Under the publish lock: a rollout list read before a local publish committed must not
+/// replace the one that publish set (its holds), and a new head is switched only together with
+/// the rollouts committed with it ([`AppState::follow_store`]).
+pub async fn follow_head(app: &AppState) -> Result<bool> {
+    let head = app
+        .state
+        .load_head()
+        .await
+        .context("reading the published head")?;
+    let generation = head.map_or(0, |h| h.generation);
+    let _guard = app.publish_lock.lock().await;
+    if generation != app.view().generation {
+        let from = app.view().generation;
+        app.follow_store()
+            .await
+            .context("loading the published repository and rollouts")?;
+        tracing::info!(
+            from,
+            to = app.view().generation,
+            "following a publish made by another replica"
+        );
+        Ok(true)
+    } else {
+        app.reload_rollouts().await.context("loading rollouts")?;
+        Ok(false)
+    }
 }
 
 /// Follows the shared state every `every` (replicas over one PostgreSQL database).

@@ -175,6 +175,14 @@ impl Credentials {
         }
     }
 
+    /// Whether `device_id` has a credential here (live or revoked).
+    pub fn knows(&self, device_id: &str) -> bool {
+        match self.by_device.read() {
+            Ok(m) => m.contains_key(device_id),
+            Err(p) => p.into_inner().contains_key(device_id),
+        }
+    }
+
     pub fn set(&self, c: DeviceCredential) {
         let add = (!c.revoked).then(|| c.credential_sha256.clone());
         let previous = match self.by_device.write() {

@@ -16,6 +16,7 @@ pub mod deviceauth;
 pub mod enrolment;
 pub mod error;
 pub mod fleet;
+pub mod follow;
 pub mod metrics;
 pub mod online_key;
 pub mod publish;
@@ -34,9 +35,12 @@ pub use admin_tokens::{
     revoke_admin_token, save_new_admin_token,
 };
 pub use app::{open, AppState, ServeConfig};
-pub use background::{expiring_offline_roles, spawn_renewal, spawn_sync, sync_from_store};
+pub use background::{
+    expiring_offline_roles, follow_head, spawn_renewal, spawn_sync, sync_from_store,
+};
 pub use clock::{Clock, SystemClock};
 pub use data_dir::{init_data_dir, DataDir, InitReport};
+pub use follow::spawn_follow;
 pub use online_key::prepare_next_online_key;
 pub use serve::serve;
 pub use storage_config::Storage;

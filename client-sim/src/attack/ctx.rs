@@ -120,6 +120,7 @@ impl Ctx {
             security_version: spec.security_version,
             now,
             enrol_token: self.enrol_token.clone(),
+            retry: airlock_device::Backoff::default(),
         });
         let run = run_device(&cfg, &self.client)
             .await

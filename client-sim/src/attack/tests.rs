@@ -180,6 +180,7 @@ fn run_with(outcome: Outcome, version: &str) -> DeviceRun {
         outcome,
         version: version.into(),
         security_version: 1,
+        requests: Default::default(),
     }
 }
 

@@ -45,6 +45,7 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
         security_version: args.security_version,
         now: None,
         enrol_token: args.enrol_token,
+        retry: airlock_device::Backoff::default(),
     });
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(300))

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::device::{run_device, AgentConfig, DeviceConfig, Outcome};
+use crate::device::{run_device, AgentConfig, DeviceConfig, DeviceRun, Outcome};
 
 #[derive(Debug, Args)]
 pub struct SoakArgs {
@@ -99,12 +99,19 @@ pub struct Counts {
     pub failed: u64,
     pub interrupted: u64,
     pub errors: u64,
+    /// Requests retried after a passing failure (no connection, 502/503/504, 429), in cycles
+    /// that ended with an answer.
+    pub retried: u64,
+    /// Reports the devices sent, and those of them the server never took.
+    pub reports: u64,
+    pub reports_undelivered: u64,
 }
 
 impl Counts {
-    /// Cycles that ended other than installed, up to date or at end of support.
+    /// Cycles that ended other than installed, up to date or at end of support, and reports
+    /// the server never took.
     fn problems(&self) -> u64 {
-        self.refused + self.failed + self.interrupted + self.errors
+        self.refused + self.failed + self.interrupted + self.errors + self.reports_undelivered
     }
 }
 
@@ -223,11 +230,17 @@ struct Shared {
 }
 
 impl Shared {
-    fn record(&self, result: Result<Outcome>) {
+    fn record(&self, result: Result<DeviceRun>) {
         let Ok(mut c) = self.counts.lock() else {
             return;
         };
         c.cycles += 1;
+        let result = result.map(|run| {
+            c.retried += u64::from(run.requests.retried);
+            c.reports += u64::from(run.requests.reports);
+            c.reports_undelivered += u64::from(run.requests.reports_undelivered);
+            run.outcome
+        });
         let error = match result {
             Ok(Outcome::Installed { .. }) => {
                 c.installed += 1;
@@ -284,6 +297,7 @@ fn device_config(args: &SoakArgs, i: usize) -> DeviceConfig {
         security_version: args.security_version,
         now: None,
         enrol_token: args.enrol_token.clone(),
+        retry: airlock_device::Backoff::default(),
     })
 }
 
@@ -335,7 +349,7 @@ pub async fn run(args: SoakArgs, json: bool) -> Result<u8> {
             shared.lag_ms.store(lag, Ordering::Relaxed);
             let (configs, client, shared) = (configs.clone(), client.clone(), shared.clone());
             tasks.spawn(async move {
-                let result = run_device(&configs[i], &client).await.map(|r| r.outcome);
+                let result = run_device(&configs[i], &client).await;
                 shared.record(result);
                 drop(permit);
             });
@@ -399,7 +413,10 @@ fn verdict(
     let verdict = if growth.is_empty() {
         "no sample after the warm-up: run longer than --warm-up".to_string()
     } else if problems > 0 {
-        format!("{problems} cycles ended in an error, refusal, failure or interruption")
+        format!(
+            "{problems} cycles ended in an error, refusal, failure or interruption, or reports \
+             were not delivered"
+        )
     } else if !grew.is_empty() {
         grew.join("; ")
     } else {
@@ -496,6 +513,10 @@ fn render(s: &SoakSummary) -> String {
         c.interrupted,
         c.errors
     );
+    out.push_str(&format!(
+        "requests retried: {}; reports: {} sent, {} not delivered\n",
+        c.retried, c.reports, c.reports_undelivered
+    ));
     for g in &s.growth {
         out.push_str(&format!(
             "pid {}: memory {:.1} -> {:.1} MiB ({:+.1}%, peak {:.1}), open files {} -> {} ({:+.1}%, peak {})\n",

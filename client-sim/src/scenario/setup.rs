@@ -214,6 +214,7 @@ pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
                         security_version: member.security_version,
                         now: None,
                         enrol_token: None,
+                        retry: airlock_device::Backoff::default(),
                     })
                 },
                 next_ms: (draw(scn.seed, &format!("phase/{id}")) * interval as f64) as i64,

@@ -248,6 +248,7 @@ async fn false_reports(
         airlock_device::server::send_report(
             agent,
             client,
+            &airlock_device::retry::Retries::default(),
             airlock_core::api::ReportStatus::Failed,
             version,
             Some("false_report".into()),

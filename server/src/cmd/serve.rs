@@ -86,9 +86,14 @@ pub struct ServeArgs {
     #[arg(long, env = "AIRLOCK_EXPIRY_WARNING_DAYS", default_value_t = 30)]
     pub expiry_warning_days: i64,
     /// With a shared state database (PostgreSQL): how often to follow what other replicas
-    /// committed (publishes, rollouts, enrolments), in seconds; 0 = never.
+    /// committed (publishes, rollouts, enrolments) in full, in seconds; 0 = never. The fallback
+    /// to the change notices, which bring each change at once.
     #[arg(long, env = "AIRLOCK_SYNC_SECONDS", default_value_t = 5)]
     pub sync_seconds: u64,
+    /// With PostgreSQL: do not listen for the other replicas' change notices (LISTEN/NOTIFY),
+    /// and follow them by the periodic sync only (e.g. through a pooler that cannot LISTEN).
+    #[arg(long, env = "AIRLOCK_NO_CHANGE_NOTICES")]
+    pub no_change_notices: bool,
     /// Directory holding online.key (and online-next.key during a rotation); default: --data.
     /// Replicas share one (a secret mount): a key prepared there with `rotate-online-key
     /// --data DIR` reaches every replica, which switches when a published root names it.
@@ -159,6 +164,11 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
             app.clone(),
             std::time::Duration::from_secs(args.sync_seconds),
         );
+    }
+    if let Some(url) = storage.state_url.as_ref().filter(|_| storage.is_shared()) {
+        if !args.no_change_notices {
+            airlock_server::spawn_follow(app.clone(), url.clone());
+        }
     }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

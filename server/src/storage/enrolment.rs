@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::changes::Change;
 use super::sql::{flag, from_ms, ms, SqlState, StateError};
 
 /// An enrolment token as stored (the token itself only as its sha256).
@@ -66,6 +67,8 @@ pub trait EnrolmentStore: Send + Sync {
         at: jiff::Timestamp,
     ) -> Result<EnrolOutcome, StateError>;
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError>;
+    /// One device's credential (revoked or not), `None` if the device is not enrolled.
+    async fn credential(&self, device_id: &str) -> Result<Option<DeviceCredential>, StateError>;
     /// Marks a device's credential revoked; false if the device is not enrolled.
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError>;
     /// Forgets a revoked device's credential, so its id may enrol again (with a new token);
@@ -187,6 +190,8 @@ impl EnrolmentStore for SqlState {
             tx.rollback().await?;
             return Ok(EnrolOutcome::DeviceKnown);
         }
+        self.announce(&mut *tx, &Change::Device(c.device_id.clone()))
+            .await?;
         tx.commit().await?;
         Ok(EnrolOutcome::Enrolled { drill })
     }
@@ -197,17 +202,20 @@ impl EnrolmentStore for SqlState {
                 "SELECT device_id, product, credential_sha256, revoked, drill
                  FROM device_credentials",
             ),
-            |r| {
-                Ok(DeviceCredential {
-                    device_id: r.try_get("device_id")?,
-                    product: r.try_get("product")?,
-                    credential_sha256: r.try_get("credential_sha256")?,
-                    revoked: flag(r, "revoked")?,
-                    drill: flag(r, "drill")?,
-                })
-            },
+            read_credential,
         )
         .await
+    }
+
+    async fn credential(&self, device_id: &str) -> Result<Option<DeviceCredential>, StateError> {
+        let row = sqlx::query(
+            "SELECT device_id, product, credential_sha256, revoked, drill
+             FROM device_credentials WHERE device_id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(read_credential).transpose()?)
     }
 
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError> {
@@ -215,6 +223,10 @@ impl EnrolmentStore for SqlState {
             .bind(device_id)
             .execute(&self.pool)
             .await?;
+        if done.rows_affected() > 0 {
+            self.announce_committed(&Change::Device(device_id.to_string()))
+                .await;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -224,6 +236,20 @@ impl EnrolmentStore for SqlState {
                 .bind(device_id)
                 .execute(&self.pool)
                 .await?;
+        if done.rows_affected() > 0 {
+            self.announce_committed(&Change::Device(device_id.to_string()))
+                .await;
+        }
         Ok(done.rows_affected() > 0)
     }
+}
+
+fn read_credential(r: &sqlx::any::AnyRow) -> Result<DeviceCredential, sqlx::Error> {
+    Ok(DeviceCredential {
+        device_id: r.try_get("device_id")?,
+        product: r.try_get("product")?,
+        credential_sha256: r.try_get("credential_sha256")?,
+        revoked: flag(r, "revoked")?,
+        drill: flag(r, "drill")?,
+    })
 }

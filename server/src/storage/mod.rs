@@ -11,6 +11,7 @@
 pub mod admin_tokens;
 pub mod audit;
 pub mod blobs;
+pub mod changes;
 pub mod device_records;
 pub mod enrolment;
 pub mod fleet_queries;
@@ -25,6 +26,7 @@ pub(crate) mod tests;
 pub use admin_tokens::AdminTokenStore;
 pub use audit::{AuditLog, AuditQuery};
 pub use blobs::{BlobError, BlobStore, LocalBlobs};
+pub use changes::Change;
 pub use device_records::{CheckInRecord, DeviceRecords};
 pub use enrolment::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken};
 pub use fleet_queries::{FleetQueries, RolloutFigures, RolloutKey, VersionCount};

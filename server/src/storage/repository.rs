@@ -168,6 +168,11 @@ impl RepositoryStore for SqlState {
                 .execute(&mut *tx)
                 .await?;
         }
+        // (the other replicas load the rollouts committed with a head together with it)
+        let change = super::changes::Change::Head {
+            generation: head.generation,
+        };
+        self.announce(&mut *tx, &change).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use airlock_core::rollout::{Rollout, RolloutState};
 
+use super::changes::Change;
 use super::sql::{from_ms, ms, SqlQuery, SqlState, StateError};
 
 /// The INSERT of one rollout, to run on the pool or in a transaction (a publish's).
@@ -83,6 +84,7 @@ impl RolloutStore for SqlState {
 
     async fn insert_rollout(&self, r: &Rollout) -> Result<(), StateError> {
         insert_query(r)?.execute(&self.pool).await?;
+        self.announce_committed(&Change::Rollouts).await;
         Ok(())
     }
 
@@ -100,6 +102,7 @@ impl RolloutStore for SqlState {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.announce_committed(&Change::Rollouts).await;
         Ok(())
     }
 }
