@@ -15,6 +15,7 @@ pub mod audit;
 pub mod compliance;
 pub mod device;
 pub mod enrolment_token;
+pub mod incident;
 pub mod init;
 pub mod product;
 pub mod publish;

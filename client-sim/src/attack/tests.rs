@@ -36,6 +36,8 @@ fn support(product: &str, floor: u64, feature: &str, security: &str) -> SupportR
         statement: "ended".into(),
         security_contact: None,
         disclosure_policy: None,
+        report_acknowledged_within_days: None,
+        status_updates_every_days: None,
         updatable: true,
         support_period_rationale: None,
         history: Vec::new(),
