@@ -262,7 +262,7 @@ mod tests {
             .find(end)
             .expect("docs/compliance.md has no crosswalk:end marker");
         let table = markdown_table();
-        if &doc[start..stop] != table {
+        if doc[start..stop] != table {
             if std::env::var_os("AIRLOCK_BLESS").is_some() {
                 std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
             } else {
