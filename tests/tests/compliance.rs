@@ -403,6 +403,8 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
     .unwrap();
     assert_eq!(report["fleet"]["status"], "from_server");
     assert_eq!(report["fleet"]["figures"]["devices"], 5);
+    assert_eq!(report["fleet_on_newest_security_release"]["devices"], 2);
+    assert_eq!(report["fleet_on_newest_security_release"]["of"], 5);
     assert_eq!(report["ledger"][0]["fleet"]["devices_installed"], 2);
     let outcome = report["ledger"][0]["rollout_outcome"].as_str().unwrap();
     assert!(
@@ -431,6 +433,19 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
     assert!(md.contains("## Fleet\n"), "{md}");
     assert!(
         md.contains("| On a supported security version | 3 of 5 (60.0%) |"),
+        "{md}"
+    );
+    // the newest security release is 1.2.0 (security version 3): cam-1 and cam-4
+    assert!(
+        md.contains(
+            "| On the newest security release | 2 of 5 (40.0%) (release 1.2.0, security version 3, or later) |"
+        ),
+        "{md}"
+    );
+    // with figures from the server the timeliness row (ETSI 5.3-8) is evidenced
+    assert!(
+        md.contains("| all | ETSI EN 303 645 V2.1.1 5.3-8 |")
+            && md.contains("evidenced: median time to install 1.2.0"),
         "{md}"
     );
     assert!(
