@@ -11,6 +11,7 @@ use airlock_signer::keys::KeyAccess;
 use airlock_signer::passphrase::PassphraseSource;
 use airlock_signer::repo::Repo;
 
+pub mod advisory;
 pub mod audit;
 pub mod compliance;
 pub mod device;
