@@ -48,6 +48,10 @@ pub struct SupportRecord {
     /// provisions as the acknowledgement time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_updates_every_days: Option<u32>,
+    /// Where the vendor's CSAF provider metadata is (`.../.well-known/csaf/provider-metadata.json`,
+    /// written by `airlock advisory csaf`); served as a `CSAF:` line in security.txt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csaf_provider_metadata: Option<String>,
     /// Whether the product can be updated at all (ETSI EN 303 645 V2.1.1 5.3-14: a product
     /// that cannot be updated says so, with its support period).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -475,6 +479,7 @@ mod tests {
             disclosure_policy: None,
             report_acknowledged_within_days: None,
             status_updates_every_days: None,
+            csaf_provider_metadata: None,
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),

@@ -429,6 +429,7 @@ mod tests {
             disclosure_policy: Some("https://acme.example/disclosure".into()),
             report_acknowledged_within_days: Some(5),
             status_updates_every_days: Some(14),
+            csaf_provider_metadata: None,
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),

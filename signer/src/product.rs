@@ -170,6 +170,7 @@ pub async fn add_with_keys(
         disclosure_policy: opts.disclosure_policy.clone(),
         report_acknowledged_within_days: opts.report_acknowledged_within_days,
         status_updates_every_days: opts.status_updates_every_days,
+        csaf_provider_metadata: None,
         updatable: opts.updatable,
         support_period_rationale: opts.rationale.clone(),
         history: Vec::new(),

@@ -153,6 +153,8 @@ pub struct PublicFields {
     pub security_contact: Option<String>,
     pub disclosure_policy: Option<String>,
     pub notice_url: Option<String>,
+    /// The URL of the CSAF provider-metadata.json (a `CSAF:` line in security.txt).
+    pub csaf_provider_metadata: Option<String>,
     /// Days within which a reporter's report is acknowledged.
     pub report_acknowledged_within_days: Option<u32>,
     /// Days between status updates to a reporter until resolution.
@@ -171,7 +173,12 @@ pub async fn set_public_fields(
     show(repo, product)?;
     let mut next = repo.load_support(product)?;
     let mut changed = Vec::new();
-    let slots: [(&str, &Option<String>, &mut dyn FieldSlot); 4] = [
+    if let Some(url) = &fields.csaf_provider_metadata {
+        if !url.starts_with("https://") {
+            bail!("--csaf-provider-metadata {url:?} must be an https:// URL (RFC 9116 security.txt, CSAF 2.0 section 7.1.8)");
+        }
+    }
+    let slots: [(&str, &Option<String>, &mut dyn FieldSlot); 5] = [
         ("statement", &fields.statement, &mut next.statement),
         (
             "security contact",
@@ -184,6 +191,11 @@ pub async fn set_public_fields(
             &mut next.disclosure_policy,
         ),
         ("notice URL", &fields.notice_url, &mut next.notice_url),
+        (
+            "CSAF provider metadata",
+            &fields.csaf_provider_metadata,
+            &mut next.csaf_provider_metadata,
+        ),
     ];
     for (name, value, field) in slots {
         if let Some(v) = value {
@@ -216,10 +228,11 @@ pub async fn set_public_fields(
         && fields.security_contact.is_none()
         && fields.disclosure_policy.is_none()
         && fields.notice_url.is_none()
+        && fields.csaf_provider_metadata.is_none()
         && fields.report_acknowledged_within_days.is_none()
         && fields.status_updates_every_days.is_none()
     {
-        bail!("nothing to set: give --statement, --security-contact, --disclosure-policy, --acknowledge-within, --status-updates-every or --notice-url");
+        bail!("nothing to set: give --statement, --security-contact, --disclosure-policy, --acknowledge-within, --status-updates-every, --csaf-provider-metadata or --notice-url");
     }
     if changed.is_empty() {
         bail!("{product}: the record already says that; nothing changed");

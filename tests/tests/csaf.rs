@@ -125,4 +125,40 @@ fn csaf_advisories_pass_the_validator() {
     );
     let lines = String::from_utf8_lossy(&out.stdout);
     assert_eq!(lines.matches("\"isValid\":true").count(), 2, "{lines}");
+
+    // the provider metadata's URL, signed into the support record, is security.txt's CSAF line
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "set",
+            "repo",
+            "acme-cam",
+            "--csaf-provider-metadata",
+            "http://x",
+        ],
+    );
+    assert!(e.contains("must be an https:// URL"), "{e}");
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "set",
+            "repo",
+            "acme-cam",
+            "--csaf-provider-metadata",
+            "https://updates.acme.example/.well-known/csaf/provider-metadata.json",
+        ],
+    );
+    let server = Server::start(dir);
+    publish(dir, &server);
+    let txt = server.get("/.well-known/security.txt").text().unwrap();
+    assert!(
+        txt.contains(
+            "\nCSAF: https://updates.acme.example/.well-known/csaf/provider-metadata.json\n"
+        ),
+        "{txt}"
+    );
 }

@@ -38,6 +38,7 @@ fn support(product: &str, floor: u64, feature: &str, security: &str) -> SupportR
         disclosure_policy: None,
         report_acknowledged_within_days: None,
         status_updates_every_days: None,
+        csaf_provider_metadata: None,
         updatable: true,
         support_period_rationale: None,
         history: Vec::new(),

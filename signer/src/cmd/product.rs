@@ -141,6 +141,14 @@ pub struct SetArgs {
     /// Days between status updates to a reporter until the issue is resolved.
     #[arg(long, value_name = "DAYS", env = "AIRLOCK_PRODUCT_SET_STATUS_UPDATES_EVERY", value_parser = clap::value_parser!(u32).range(1..=365))]
     status_updates_every: Option<u32>,
+    /// The https URL of your CSAF provider-metadata.json (`airlock advisory csaf`), served as a
+    /// `CSAF:` line in /.well-known/security.txt.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AIRLOCK_PRODUCT_SET_CSAF_PROVIDER_METADATA"
+    )]
+    csaf_provider_metadata: Option<String>,
     /// Page that explains the support period and its end.
     #[arg(long, env = "AIRLOCK_PRODUCT_SET_NOTICE_URL")]
     notice_url: Option<String>,
@@ -164,6 +172,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
                     security_contact: a.security_contact,
                     disclosure_policy: a.disclosure_policy,
                     notice_url: a.notice_url,
+                    csaf_provider_metadata: a.csaf_provider_metadata,
                     report_acknowledged_within_days: a.acknowledge_within,
                     status_updates_every_days: a.status_updates_every,
                 },
