@@ -8,6 +8,8 @@
 //! - [`support`]: the product support record and the rules that protect it.
 //! - [`decision`]: the update decision (server offer) and the device's own check of an offer.
 //! - [`hold`]: how long a server may hold a signed security release back from a device.
+//! - [`incident`]: the CRA Art. 14 reporting clock (deadlines of early warning, notification
+//!   and final report).
 //! - [`keys`]: ed25519 keys in PKCS#8 PEM, as TUF keys and tough signers.
 //! - [`verify`]: TUF verification helpers used when accepting a publish.
 //! - [`online`]: building and signing snapshot and timestamp metadata.
@@ -17,6 +19,7 @@ pub mod canonical;
 pub mod config;
 pub mod decision;
 pub mod hold;
+pub mod incident;
 pub mod keys;
 pub mod names;
 pub mod online;

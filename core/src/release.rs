@@ -165,20 +165,39 @@ pub enum ReleaseError {
 }
 
 impl Release {
-    /// For a security release, the end of its retention period (CRA Art. 13(9)): `years` after
-    /// its release time. `None` for other kinds, which have no retention rule.
-    pub fn retained_until(&self, years: i16) -> Option<jiff::Timestamp> {
-        if self.info.kind != ReleaseKind::Security {
+    /// Whether the release carries a security fix: a security release, or any release that
+    /// names an advisory it fixes. CRA Art. 13(9) keeps each of them available.
+    pub fn carries_security_fix(&self) -> bool {
+        self.info.kind == ReleaseKind::Security || !self.info.advisories.is_empty()
+    }
+
+    /// For a release that carries a security fix, the end of its retention period. CRA
+    /// Art. 13(9): it "remains available after it has been issued for a minimum of 10 years
+    /// or for the remainder of the support period, whichever is longer": `years` after its
+    /// release time, or the end of the last day of `security_updates_until` (UTC), whichever
+    /// is later. `None` for a release that fixes nothing, which has no retention rule.
+    pub fn retained_until(
+        &self,
+        years: i16,
+        security_updates_until: jiff::civil::Date,
+    ) -> Option<jiff::Timestamp> {
+        if !self.carries_security_fix() {
             return None;
         }
-        Some(
-            self.info
-                .released
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .checked_add(jiff::Span::new().years(years))
-                .map(|z| z.timestamp())
-                .unwrap_or(self.info.released),
-        )
+        let after_release = self
+            .info
+            .released
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .checked_add(jiff::Span::new().years(years))
+            .map(|z| z.timestamp())
+            .unwrap_or(self.info.released);
+        let end_of_support = security_updates_until
+            .tomorrow()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+            .unwrap_or(jiff::Timestamp::MAX);
+        Some(after_release.max(end_of_support))
     }
 
     /// Reads a release from a TUF target entry, checking that the name is a firmware target of
@@ -222,6 +241,61 @@ impl Release {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn release(kind: ReleaseKind, advisories: Vec<Advisory>) -> Release {
+        Release {
+            name: "acme-cam/fw.bin".into(),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                product: "acme-cam".into(),
+                version: "1.0.0".parse().unwrap(),
+                security_version: 1,
+                kind,
+                requires: None,
+                released: "2026-01-01T00:00:00Z".parse().unwrap(),
+                advisories,
+            },
+        }
+    }
+
+    /// CRA Art. 13(9): ten years after release or the rest of the support period, whichever
+    /// is longer, for every release that carries a security fix.
+    #[test]
+    fn retention_is_ten_years_or_the_support_period_whichever_is_longer() {
+        let security = release(ReleaseKind::Security, Vec::new());
+        let short_support = jiff::civil::date(2030, 12, 31);
+        assert_eq!(
+            security
+                .retained_until(10, short_support)
+                .unwrap()
+                .to_string(),
+            "2036-01-01T00:00:00Z"
+        );
+        let long_support = jiff::civil::date(2040, 6, 30);
+        assert_eq!(
+            security
+                .retained_until(10, long_support)
+                .unwrap()
+                .to_string(),
+            "2040-07-01T00:00:00Z"
+        );
+        // a feature release that fixes an advisory carries a security fix too
+        let advisory: Advisory = "CVE-2026-1:high:overflow".parse().unwrap();
+        let feature_fix = release(ReleaseKind::Feature, vec![advisory]);
+        assert!(feature_fix.carries_security_fix());
+        assert_eq!(
+            feature_fix
+                .retained_until(10, short_support)
+                .unwrap()
+                .to_string(),
+            "2036-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            release(ReleaseKind::Feature, Vec::new()).retained_until(10, long_support),
+            None
+        );
+    }
     use tough::schema::{Hashes, Target};
 
     fn target(custom: serde_json::Value) -> Target {

@@ -40,7 +40,20 @@ pub struct SupportRecord {
     /// The vendor's vulnerability disclosure policy (https URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disclosure_policy: Option<String>,
-    /// Whether the product can be updated at all (ETSI EN 303 645 5.3-15/16).
+    /// Within how many days a reporter gets an acknowledgement of receipt (ETSI EN 303 645
+    /// 5.2-1, PSTI Regs Sch. 1 para 2(2)(b)(i), AU Smart Devices Rules Sch. 1 cl. 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_acknowledged_within_days: Option<u32>,
+    /// How often, in days, a reporter gets status updates until the issue is resolved (same
+    /// provisions as the acknowledgement time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_updates_every_days: Option<u32>,
+    /// Where the vendor's CSAF provider metadata is (`.../.well-known/csaf/provider-metadata.json`,
+    /// written by `airlock advisory csaf`); served as a `CSAF:` line in security.txt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csaf_provider_metadata: Option<String>,
+    /// Whether the product can be updated at all (ETSI EN 303 645 V2.1.1 5.3-14: a product
+    /// that cannot be updated says so, with its support period).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub updatable: bool,
     /// Why the support period is shorter than five years, if it is (CRA Art. 13(8)).
@@ -464,6 +477,9 @@ mod tests {
             statement: "Security updates until 2030-12-31.".into(),
             security_contact: Some("mailto:security@acme.example".into()),
             disclosure_policy: None,
+            report_acknowledged_within_days: None,
+            status_updates_every_days: None,
+            csaf_provider_metadata: None,
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),

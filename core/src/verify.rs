@@ -627,7 +627,8 @@ pub fn verify_submission(
     })
 }
 
-/// CRA Art. 13(9): each security update stays available for (by default) ten years.
+/// CRA Art. 13(9): each security update stays available for (by default) ten years, or the
+/// remainder of the support period if that is longer ([`Release::retained_until`]).
 pub const DEFAULT_RETENTION_YEARS: i16 = 10;
 
 /// Releases removed from a product: each must be recorded as withdrawn in the new support
@@ -657,7 +658,7 @@ pub fn check_retention(
             })
         };
         let retained = old
-            .retained_until(retention_years)
+            .retained_until(retention_years, support.security_updates_until)
             .filter(|until| now < *until);
         let Some(until) = retained else {
             if !withdrawal(false) {
@@ -704,7 +705,10 @@ pub fn check_product_removal(
     };
     if let Some((name, until)) = releases
         .iter()
-        .filter_map(|r| r.retained_until(retention_years).map(|u| (&r.name, u)))
+        .filter_map(|r| {
+            r.retained_until(retention_years, support.security_updates_until)
+                .map(|u| (&r.name, u))
+        })
         .filter(|(_, until)| now < *until)
         .max_by_key(|(_, until)| *until)
     {
@@ -926,6 +930,9 @@ mod tests {
             statement: "s".into(),
             security_contact: None,
             disclosure_policy: None,
+            report_acknowledged_within_days: None,
+            status_updates_every_days: None,
+            csaf_provider_metadata: None,
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),

@@ -17,6 +17,9 @@ pub enum Block {
     Paragraph(String),
     /// A quoted statement (the signed support statement).
     Quote(String),
+    /// A warning the reader must not miss (red in HTML and PDF, bold in Markdown): a
+    /// requirement every regime asks for is missing, or the document is a draft.
+    Alert(String),
     List(Vec<String>),
     /// A table; an empty header makes a two-column key/value table without header text.
     Table {
@@ -86,6 +89,10 @@ impl Document {
         self.blocks.push(Block::Quote(text.into()));
     }
 
+    pub fn alert(&mut self, text: impl Into<String>) {
+        self.blocks.push(Block::Alert(text.into()));
+    }
+
     pub fn list(&mut self, items: Vec<String>) {
         if !items.is_empty() {
             self.blocks.push(Block::List(items));
@@ -120,7 +127,9 @@ impl Document {
         for b in &self.blocks {
             out.push('\n');
             match b {
-                Block::Heading(_, t) | Block::Paragraph(t) | Block::Quote(t) => out += t,
+                Block::Heading(_, t) | Block::Paragraph(t) | Block::Quote(t) | Block::Alert(t) => {
+                    out += t
+                }
                 Block::List(items) => out += &items.join("\n"),
                 Block::Table { header, rows } => plain_table(&mut out, header, rows),
                 Block::Chart(chart) => {

@@ -67,6 +67,9 @@ pub struct Verdict {
     pub file: String,
     /// When the file was last written (the test run), if the filesystem says.
     pub recorded: Option<jiff::Timestamp>,
+    /// The sha256 of the file's bytes, binding the report to the exact output it judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// `pass`, `fail`, or `incomplete` (drills that could not run).
     pub verdict: String,
     #[serde(flatten)]
@@ -120,6 +123,7 @@ pub fn attack_run(
     Ok(Verdict {
         file,
         recorded,
+        sha256: None,
         verdict: attack_verdict(&run).into(),
         suite: Suite::AttackDrills {
             mode: run.mode,
@@ -142,6 +146,7 @@ pub fn conformance_log(
     Some(Verdict {
         file,
         recorded,
+        sha256: None,
         verdict: if counts.failed > 0 { "fail" } else { "pass" }.into(),
         suite: Suite::TufConformance(counts),
     })

@@ -78,6 +78,7 @@ enum Part {
     Heading(u8, String),
     Paragraph(Vec<Span>),
     Quote(Vec<Span>),
+    Alert(Vec<Span>),
     List(Vec<Vec<Span>>),
     Table(Table),
     /// A chart drawn as SVG (markup from [`chart`], inserted as it is) with its caption.
@@ -97,6 +98,7 @@ fn part(block: &Block) -> Part {
         Block::Heading(level, text) => Part::Heading((*level).clamp(2, 6), text.clone()),
         Block::Paragraph(text) => Part::Paragraph(spans(text)),
         Block::Quote(text) => Part::Quote(spans(text)),
+        Block::Alert(text) => Part::Alert(spans(text)),
         Block::List(items) => Part::List(items.iter().map(|i| spans(i)).collect()),
         Block::Table { header, rows } => Part::Table(table(header, rows)),
         Block::Chart(c) => chart_part(c),

@@ -10,10 +10,13 @@
 //!   simulator's scenario charts.
 //! - [`report`]: the compliance report (crosswalk in [`crosswalk`], verdicts in [`verdict`],
 //!   fleet figures in [`fleet`], test evidence in [`evidence`]); [`statement`]: the UK and
-//!   Australian statements of compliance.
+//!   Australian statements of compliance; [`csaf`]: CSAF 2.0 advisories from the signed
+//!   advisory data.
 
 pub mod chart;
 pub mod crosswalk;
+#[cfg(feature = "csaf")]
+pub mod csaf;
 pub mod document;
 pub mod evidence;
 pub mod fleet;

@@ -22,6 +22,7 @@ pub fn markdown(doc: &Document) -> String {
                 out += &format!("{} {text}\n", "#".repeat(usize::from((*level).clamp(2, 6))));
             }
             Block::Paragraph(text) => out += &format!("{text}\n"),
+            Block::Alert(text) => out += &format!("> **WARNING:** {text}\n"),
             Block::Quote(text) => {
                 for line in text.lines() {
                     out += &format!("> {line}\n");

@@ -398,6 +398,18 @@ impl Writer {
                 self.y -= 1.5;
                 self.flow(&pdf_text(text), 0.0, BODY_PT, Style::Regular);
             }
+            Block::Alert(text) => {
+                self.y -= 1.5;
+                self.layer()
+                    .set_fill_color(Color::Rgb(Rgb::new(0.75, 0.0, 0.0, None)));
+                self.flow(
+                    &pdf_text(&format!("WARNING: {text}")),
+                    0.0,
+                    BODY_PT,
+                    Style::Bold,
+                );
+                self.layer().set_fill_color(grey(0.0));
+            }
             Block::Quote(text) => {
                 self.y -= 1.5;
                 let top = self.y;

@@ -11,11 +11,11 @@ use airlock_core::api::FleetRelease;
 use airlock_core::release::{Release, ReleaseKind};
 use airlock_core::support::SupportRecord;
 
-use crate::crosswalk::{self, Requirement, CROSSWALK, JURISDICTIONS};
+use crate::crosswalk::{self, Requirement, CROSSWALK, JURISDICTIONS, REGIMES};
 use crate::document::Document;
 use crate::evidence::Verdict;
 use crate::fleet::{self, FleetFigures};
-use crate::verdict::{self, JurisdictionVerdict};
+use crate::verdict::{self, JurisdictionVerdict, Status};
 
 mod sections;
 
@@ -57,7 +57,8 @@ pub struct LedgerEntry {
     pub target: String,
     pub sha256: String,
     pub advisories: Vec<String>,
-    /// End of the retention period for security releases (CRA Art. 13(9)).
+    /// End of the retention period of a release that carries a security fix (CRA Art. 13(9):
+    /// 10 years after release or the rest of the support period, whichever is longer).
     pub retained_until: Option<jiff::Timestamp>,
     /// Where its rollout stands, in words (`not requested` without fleet figures).
     pub rollout_outcome: String,
@@ -75,10 +76,27 @@ pub struct WithdrawnEntry {
     pub forced: bool,
 }
 
+/// The devices on the newest release that carries a security fix (or a later one).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewestSecurityShare {
+    pub version: String,
+    pub security_version: u64,
+    /// Devices whose last check-in reported this security version or a higher one.
+    pub devices: u64,
+    pub of: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report<R> {
     pub product: String,
     pub generated_at: jiff::Timestamp,
+    /// The airlock release that made the report.
+    pub airlock_version: String,
+    /// The version of the repository's root metadata the report was made from.
+    pub root_version: Option<u64>,
+    /// What every regime asks of vulnerability reporting and the signed record lacks: a
+    /// contact, a disclosure policy, the acknowledgement time, the status-update interval.
+    pub disclosure_missing: Vec<String>,
     /// uk, au, us, sg, eu or all: which crosswalk rows the report holds.
     pub jurisdiction: String,
     pub support: SupportRecord,
@@ -92,10 +110,13 @@ pub struct Report<R> {
     pub withdrawn: Vec<WithdrawnEntry>,
     /// Fleet figures from a server, or that they were not requested.
     pub fleet: FleetFigures,
+    /// From the fleet figures: the share of devices on the newest security release.
+    pub fleet_on_newest_security_release: Option<NewestSecurityShare>,
     /// Verdicts of the automated test runs given with `--evidence`; `None` when none were.
     pub automated_tests: Option<Vec<Verdict>>,
     pub crosswalk: Vec<Requirement>,
-    /// One verdict per selected jurisdiction, from the crosswalk rows and the signed record.
+    /// One verdict per selected jurisdiction (and the standards), each row evidenced, missing
+    /// or out of airlock's reach.
     pub verdicts: Vec<JurisdictionVerdict>,
 }
 
@@ -117,9 +138,11 @@ pub struct Facts<'a, R> {
     pub fleet: FleetFigures,
     pub evidence: Option<Vec<Verdict>>,
     pub now: jiff::Timestamp,
+    /// The airlock release making the report (`CARGO_PKG_VERSION` of the signer).
+    pub airlock_version: &'a str,
 }
 
-fn ledger_entry(r: &Release, fleet: &FleetFigures) -> LedgerEntry {
+fn ledger_entry(r: &Release, fleet: &FleetFigures, support: &SupportRecord) -> LedgerEntry {
     let version = r.info.version.to_string();
     LedgerEntry {
         rollout_outcome: fleet::outcome_text(fleet, &version),
@@ -137,7 +160,10 @@ fn ledger_entry(r: &Release, fleet: &FleetFigures) -> LedgerEntry {
             // the id as the advisory spells it (CVE-2026-0001), the severity in lower case
             .map(|a| format!("{} ({})", a.id, format!("{:?}", a.severity).to_lowercase()))
             .collect(),
-        retained_until: r.retained_until(airlock_core::verify::DEFAULT_RETENTION_YEARS),
+        retained_until: r.retained_until(
+            airlock_core::verify::DEFAULT_RETENTION_YEARS,
+            support.security_updates_until,
+        ),
     }
 }
 
@@ -151,7 +177,7 @@ impl<R: MechanismRole> Report<R> {
         let ledger = facts
             .releases
             .iter()
-            .map(|r| ledger_entry(r, &facts.fleet))
+            .map(|r| ledger_entry(r, &facts.fleet, facts.support))
             .collect();
         let withdrawn = facts
             .support
@@ -169,13 +195,45 @@ impl<R: MechanismRole> Report<R> {
         let verdicts = verdict::verdicts(
             CROSSWALK,
             jurisdiction,
-            facts.support,
-            airlock_core::support::utc_date(facts.now),
+            &verdict::Inputs {
+                record: facts.support,
+                releases: facts.releases,
+                fleet: facts.fleet.figures(),
+                tests: facts.evidence.as_deref(),
+                today: airlock_core::support::utc_date(facts.now),
+            },
         );
+        let fleet_on_newest_security_release = facts.fleet.figures().and_then(|f| {
+            let newest = verdict::newest_security_release(facts.releases)?;
+            let on = newest.info.security_version;
+            Some(NewestSecurityShare {
+                version: newest.info.version.to_string(),
+                security_version: on,
+                devices: f
+                    .versions
+                    .iter()
+                    .filter(|v| v.security_version >= on)
+                    .map(|v| v.devices)
+                    .sum(),
+                of: f.devices,
+            })
+        });
+        let root_version = facts
+            .mechanism
+            .iter()
+            .find(|m| m.role() == "root")
+            .and_then(|m| m.version());
         Ok(Report {
             verdicts,
             product: facts.product.to_string(),
             generated_at: airlock_core::whole_seconds(facts.now),
+            airlock_version: facts.airlock_version.to_string(),
+            root_version,
+            disclosure_missing: verdict::disclosure_gaps(facts.support)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            fleet_on_newest_security_release,
             jurisdiction: jurisdiction.to_string(),
             support: facts.support.clone(),
             mechanism: facts.mechanism,
@@ -199,25 +257,70 @@ impl<R: MechanismRole> Report<R> {
             r.product
         ));
         d.paragraph(format!(
-        "Generated {} from the signed airlock repository{}; requirements shown: {}. The detached signature (FILE.sig) is an Ed25519 signature over these exact bytes by a targets key listed in the repository's root.json.",
-        r.generated_at,
-        match &r.fleet {
-            FleetFigures::FromServer { server, .. } => format!(" and the fleet figures of {server}"),
-            FleetFigures::NotRequested => String::new(),
-        },
-        if r.jurisdiction == "all" {
-            "every jurisdiction".to_string()
-        } else {
-            r.jurisdiction.clone()
+            "Generated {} by airlock {} from the signed airlock repository (root metadata version {}){}; requirements shown: {}. The detached signature (FILE.sig) is an Ed25519 signature over these exact bytes by a targets key listed in the repository's root.json.",
+            r.generated_at,
+            r.airlock_version,
+            r.root_version.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
+            match &r.fleet {
+                FleetFigures::FromServer { server, .. } => format!(" and the fleet figures of {server}"),
+                FleetFigures::NotRequested => String::new(),
+            },
+            if r.jurisdiction == "all" {
+                "every jurisdiction".to_string()
+            } else {
+                format!("{} and the standards", r.jurisdiction)
+            }
+        ));
+        if !r.disclosure_missing.is_empty() {
+            d.alert(format!(
+                "the signed support record lacks {}. Every regime in this report requires a way to report security issues and a disclosure policy with the time to acknowledge a report and the interval of status updates (ETSI EN 303 645 V2.1.1 5.2-1, PSTI Regs Sch. 1 para 2, AU Smart Devices Rules Sch. 1 cl. 3, CRA Annex I Part II(5)-(6)). Add them with `airlock product set REPO {} --security-contact URI --disclosure-policy URL --acknowledge-within DAYS --status-updates-every DAYS`.",
+                r.disclosure_missing.join(", "),
+                r.product
+            ));
         }
-    ));
+        d.heading(2, "Scope");
+        d.paragraph("This report states what airlock's signed evidence shows about one product's update and support lifecycle: support period, security updates, their retention, vulnerability reporting information, and how updates are verified. It does not cover the product's other obligations (passwords, data protection, secure configuration, third-party conformity assessment, labelling): rows for them are marked out of airlock's reach and need the manufacturer's own evidence. It is not legal advice: the references point the reader to the text in force, which decides.");
+        d.table(
+            &["jurisdiction", "instrument", "applies from"],
+            REGIMES
+                .iter()
+                .filter(|g| verdict::covered(&r.jurisdiction).contains(&g.jurisdiction))
+                .map(|g| {
+                    vec![
+                        if g.jurisdiction == "all" {
+                            "standards".to_string()
+                        } else {
+                            g.jurisdiction.to_string()
+                        },
+                        g.instrument.to_string(),
+                        g.applies_from.to_string(),
+                    ]
+                })
+                .collect(),
+        );
         sections::support_section(&mut d, &r.support);
         sections::mechanism_section(&mut d, r);
         sections::ledger_section(&mut d, r);
-        sections::fleet_section(&mut d, &r.fleet);
+        sections::fleet_section(
+            &mut d,
+            &r.fleet,
+            r.fleet_on_newest_security_release.as_ref(),
+        );
         sections::tests_section(&mut d, r.automated_tests.as_deref());
         d.heading(2, "Crosswalk");
-        d.paragraph("Each update-related requirement, the airlock behaviour that meets it, and the tests that fail if that behaviour breaks.");
+        d.paragraph("Each update-lifecycle requirement (clause and version of the instrument), the airlock behaviour that evidences it, the tests that fail if that behaviour breaks, and what this report's evidence shows for it.");
+        let status_of = |c: &Requirement| {
+            r.verdicts
+                .iter()
+                .flat_map(|v| &v.rows)
+                .find(|row| row.reference == c.reference && row.jurisdiction == c.jurisdiction)
+                .map(|row| match row.status {
+                    Status::Evidenced => format!("evidenced: {}", row.detail),
+                    Status::Missing => format!("MISSING: {}", row.detail),
+                    Status::OutOfReach => format!("out of airlock's reach: {}", row.detail),
+                })
+                .unwrap_or_default()
+        };
         d.table(
             &[
                 "jurisdiction",
@@ -225,6 +328,7 @@ impl<R: MechanismRole> Report<R> {
                 "requirement",
                 "airlock",
                 "evidence (tests)",
+                "status",
             ],
             r.crosswalk
                 .iter()
@@ -235,17 +339,28 @@ impl<R: MechanismRole> Report<R> {
                         c.requirement.to_string(),
                         c.airlock.to_string(),
                         c.evidence.to_string(),
+                        status_of(c),
                     ]
                 })
                 .collect(),
         );
         d.heading(2, "Verdict per jurisdiction");
-        d.paragraph("A jurisdiction is met when every crosswalk row for it, and every row for all jurisdictions, is backed by the signed support record as of the report's date; otherwise each gap is named.");
+        d.paragraph("What the evidence in this report shows, row by row: evidenced, missing (with the reason), or out of airlock's reach. It is not a finding of compliance, which depends on the whole product and is the manufacturer's (or a conformity assessment body's) to make.");
         d.table(
-            &["jurisdiction", "verdict"],
+            &["jurisdiction", "applies from", "verdict"],
             r.verdicts
                 .iter()
-                .map(|v| vec![v.jurisdiction.clone(), v.verdict.clone()])
+                .map(|v| {
+                    vec![
+                        if v.jurisdiction == "all" {
+                            "standards".to_string()
+                        } else {
+                            v.jurisdiction.clone()
+                        },
+                        v.applies_from.clone(),
+                        v.verdict.clone(),
+                    ]
+                })
                 .collect(),
         );
         d
@@ -305,6 +420,7 @@ mod tests {
             fleet: FleetFigures::NotRequested,
             evidence: None,
             now: "2026-06-01T12:00:00.5Z".parse().unwrap(),
+            airlock_version: "0.1.0",
         }
     }
 
@@ -341,9 +457,34 @@ mod tests {
             .crosswalk
             .iter()
             .all(|c| ["uk", "all"].contains(&c.jurisdiction)));
-        assert_eq!(r.verdicts.len(), 1);
+        // the UK's rows and the standards'
+        assert_eq!(r.verdicts.len(), 2);
+        assert_eq!(r.root_version, Some(1));
+        assert_eq!(
+            r.disclosure_missing,
+            [
+                "a vulnerability disclosure policy",
+                "the time within which reports are acknowledged",
+                "the interval of status updates to reporters"
+            ]
+        );
         let md = crate::markdown(&r.document());
         assert!(md.starts_with("# Update and support compliance report: acme-cam\n"));
+        assert!(md.contains("by airlock 0.1.0"), "{md}");
+        assert!(md.contains("(root metadata version 1)"), "{md}");
+        assert!(
+            md.contains(
+                "> **WARNING:** the signed support record lacks a vulnerability disclosure policy"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("It is not legal advice"), "{md}");
+        assert!(
+            md.contains("| uk | Product Security and Telecommunications Infrastructure Act 2022"),
+            "{md}"
+        );
+        assert!(md.contains("29 April 2024"), "{md}");
+        assert!(!md.contains("meets"), "{md}");
         assert!(
             md.contains("| acme-cam (product role) | 4 | 2 | 3 | 2027-01-01T00:00:00Z |"),
             "{md}"

@@ -47,16 +47,16 @@ struct RegimeText {
 
 const UK: RegimeText = RegimeText {
     country: "United Kingdom",
-    legislation: "Product Security and Telecommunications Infrastructure Act 2022; the Product Security and Telecommunications Infrastructure (Security Requirements for Relevant Connectable Products) Regulations 2023 (security requirements: Schedule 1; content of the statement of compliance: Schedule 4)",
+    legislation: "Product Security and Telecommunications Infrastructure Act 2022; the Product Security and Telecommunications Infrastructure (Security Requirements for Relevant Connectable Products) Regulations 2023, SI 2023/1007 (security requirements: Schedule 1; minimum content of the statement of compliance: Schedule 4)",
     compliance_declaration: "In the opinion of the manufacturer, the manufacturer has complied with the applicable security requirements of Schedule 1 to the Regulations in relation to the product: passwords (paragraph 1), information on how to report security issues (paragraph 2), and information on minimum security update periods (paragraph 3).",
     retention: "Keep this statement, and its signature file, with the product's compliance records for the period the legislation requires.",
 };
 
 const AU: RegimeText = RegimeText {
     country: "Australia",
-    legislation: "Cyber Security Act 2024, Part 2 (security standards for smart devices); the Cyber Security (Security Standards for Smart Devices) Rules 2025",
+    legislation: "Cyber Security Act 2024, Part 2 (security standards for smart devices); the Cyber Security (Security Standards for Smart Devices) Rules 2025 (security standard: Schedule 1; statement of compliance: sections 9 and 10)",
     compliance_declaration: "In the opinion of the manufacturer, the product complies with the security standard for smart devices in the Rules: no universal default passwords, a means to report security issues, and a published defined support period.",
-    retention: "Keep this statement, and its signature file, for at least 5 years (Smart Devices Rules 2025).",
+    retention: "Keep this statement, and its signature file, for at least 5 years (Smart Devices Rules 2025, s. 10).",
 };
 
 impl Regime {
@@ -97,6 +97,10 @@ pub struct Statement {
     pub updatable: bool,
     pub security_contact: Option<String>,
     pub disclosure_policy: Option<String>,
+    /// Days within which a reporter's report is acknowledged.
+    pub report_acknowledged_within_days: Option<u32>,
+    /// Days between status updates to a reporter until resolution.
+    pub status_updates_every_days: Option<u32>,
     /// Changes of the support record (extensions) since it was first signed.
     pub support_changes: usize,
     pub declarations: Vec<String>,
@@ -107,6 +111,8 @@ pub struct Statement {
     pub retention: String,
     /// What the signed record does not show, or contradicts; empty when nothing.
     pub gaps: Vec<String>,
+    /// A draft: it has gaps and was not forced (`--force`); not a statement to issue.
+    pub draft: bool,
     pub generated_at: jiff::Timestamp,
 }
 
@@ -128,6 +134,11 @@ pub fn gaps(support: &SupportRecord, date: jiff::civil::Date) -> Vec<String> {
     if support.disclosure_policy.is_none() {
         gaps.push("The signed support record names no vulnerability disclosure policy: add one with `airlock product set REPO PRODUCT --disclosure-policy URL`.".into());
     }
+    if support.report_acknowledged_within_days.is_none()
+        || support.status_updates_every_days.is_none()
+    {
+        gaps.push("The signed support record does not say when a reporter receives an acknowledgement and status updates until resolution (PSTI Regs Sch. 1 para 2; AU Rules Sch. 1 cl. 3): add them with `airlock product set REPO PRODUCT --acknowledge-within DAYS --status-updates-every DAYS`.".into());
+    }
     if !support.updatable {
         gaps.push("The product is declared not updatable: it receives no security updates, and the statement must say so.".into());
     }
@@ -142,15 +153,21 @@ pub fn gaps(support: &SupportRecord, date: jiff::civil::Date) -> Vec<String> {
 
 impl Statement {
     /// The statement of `product` under `regime`, from its signed support record and the
-    /// declarant's words, made at `now`.
+    /// declarant's words, made at `now`. With gaps it is a draft unless `force`.
     pub fn new(
         product: &str,
         support: &SupportRecord,
         regime: Regime,
         who: &Declarant,
         now: jiff::Timestamp,
+        force: bool,
     ) -> Statement {
+        let gaps = gaps(support, who.date);
         Statement {
+            draft: !gaps.is_empty() && !force,
+            gaps,
+            report_acknowledged_within_days: support.report_acknowledged_within_days,
+            status_updates_every_days: support.status_updates_every_days,
             regime,
             legislation: regime.text().legislation.into(),
             product: product.into(),
@@ -177,7 +194,6 @@ impl Statement {
             place_of_issue: who.place.clone(),
             date_of_issue: who.date,
             retention: regime.text().retention.into(),
-            gaps: gaps(support, who.date),
             generated_at: airlock_core::whole_seconds(now),
         }
     }
@@ -186,10 +202,16 @@ impl Statement {
 /// The statement as a document (Markdown, HTML or PDF).
 pub fn document(st: &Statement) -> Document {
     let mut d = Document::new(format!(
-        "Statement of compliance ({}): {}",
+        "{}tatement of compliance ({}): {}",
+        if st.draft { "DRAFT s" } else { "S" },
         st.regime.text().country,
         st.product
     ));
+    if st.draft {
+        d.alert("DRAFT, not for issue: the signed support record cannot back this statement (see Gaps). Resolve the gaps and render it again, or issue it as it is with `--force`, on the manufacturer's responsibility.");
+    } else if !st.gaps.is_empty() {
+        d.alert("Issued with gaps (--force): the signed support record does not back every part of this statement (see Gaps).");
+    }
     d.paragraph(format!("Legislation: {}.", st.legislation));
     d.key_values(vec![
         ("Product type", st.product.clone()),
@@ -209,11 +231,25 @@ pub fn document(st: &Statement) -> Document {
         ),
         (
             "How to report security issues",
-            match (&st.security_contact, &st.disclosure_policy) {
-                (Some(c), Some(p)) => format!("{c}; disclosure policy: {p}"),
-                (Some(c), None) => c.clone(),
-                (None, Some(p)) => format!("disclosure policy: {p}"),
-                (None, None) => "not in the signed support record".into(),
+            {
+                let mut parts: Vec<String> = Vec::new();
+                if let Some(c) = &st.security_contact {
+                    parts.push(c.clone());
+                }
+                if let Some(p) = &st.disclosure_policy {
+                    parts.push(format!("disclosure policy: {p}"));
+                }
+                if let Some(days) = st.report_acknowledged_within_days {
+                    parts.push(format!("reports acknowledged within {days} day(s)"));
+                }
+                if let Some(days) = st.status_updates_every_days {
+                    parts.push(format!("status updates every {days} day(s) until resolved"));
+                }
+                if parts.is_empty() {
+                    "not in the signed support record".into()
+                } else {
+                    parts.join("; ")
+                }
             },
         ),
     ]);
@@ -286,8 +322,9 @@ mod tests {
     fn gaps_name_what_the_record_lacks() {
         let r = record();
         let g = gaps(&r, jiff::civil::date(2026, 1, 1));
-        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g.len(), 2, "{g:?}");
         assert!(g[0].contains("disclosure policy"));
+        assert!(g[1].contains("acknowledgement and status updates"));
         let late = gaps(&r, jiff::civil::date(2031, 1, 1));
         assert!(late.iter().any(|g| g.contains("ended on 2030-12-31")));
         let mut no_contact = record();
@@ -303,5 +340,44 @@ mod tests {
         assert_eq!("uk".parse::<Regime>().unwrap(), Regime::Uk);
         assert_eq!("au".parse::<Regime>().unwrap(), Regime::Au);
         assert!("eu".parse::<Regime>().is_err());
+    }
+
+    fn declarant() -> Declarant {
+        Declarant {
+            manufacturer: "Acme".into(),
+            address: "1 Example Street".into(),
+            batch: None,
+            signatory: "Jane Doe".into(),
+            signatory_function: "Head of Product Security".into(),
+            place: "London".into(),
+            date: jiff::civil::date(2026, 1, 1),
+        }
+    }
+
+    #[test]
+    fn a_statement_with_gaps_is_a_draft_unless_forced() {
+        let now = "2026-01-01T00:00:00Z".parse().unwrap();
+        let draft = Statement::new("acme-cam", &record(), Regime::Uk, &declarant(), now, false);
+        assert!(draft.draft);
+        let md = crate::markdown(&document(&draft));
+        assert!(
+            md.starts_with("# DRAFT statement of compliance (United Kingdom)"),
+            "{md}"
+        );
+        assert!(md.contains("> **WARNING:** DRAFT, not for issue"), "{md}");
+        let forced = Statement::new("acme-cam", &record(), Regime::Uk, &declarant(), now, true);
+        assert!(!forced.draft);
+        let md = crate::markdown(&document(&forced));
+        assert!(md.starts_with("# Statement of compliance"), "{md}");
+        assert!(md.contains("Issued with gaps (--force)"), "{md}");
+        let mut complete = record();
+        complete.disclosure_policy = Some("https://acme.example/disclosure".into());
+        complete.report_acknowledged_within_days = Some(5);
+        complete.status_updates_every_days = Some(14);
+        let clean = Statement::new("acme-cam", &complete, Regime::Au, &declarant(), now, false);
+        assert!(!clean.draft && clean.gaps.is_empty(), "{:?}", clean.gaps);
+        let md = crate::markdown(&document(&clean));
+        assert!(!md.contains("WARNING"), "{md}");
+        assert!(md.contains("reports acknowledged within 5 day(s); status updates every 14 day(s) until resolved"), "{md}");
     }
 }

@@ -11,10 +11,12 @@ use airlock_signer::keys::KeyAccess;
 use airlock_signer::passphrase::PassphraseSource;
 use airlock_signer::repo::Repo;
 
+pub mod advisory;
 pub mod audit;
 pub mod compliance;
 pub mod device;
 pub mod enrolment_token;
+pub mod incident;
 pub mod init;
 pub mod product;
 pub mod publish;

@@ -81,6 +81,7 @@ pub fn build(repo: &Repo, product: &str, sources: Sources) -> Result<Report> {
         fleet: sources.fleet,
         evidence: sources.evidence,
         now: sources.now,
+        airlock_version: env!("CARGO_PKG_VERSION"),
     })?)
 }
 

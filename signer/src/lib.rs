@@ -5,16 +5,19 @@
 //! What each command does: [`init`], [`product`] (with [`removal`]), [`release`] (and
 //! [`release_dir`] for `--from-dir`), [`support`], [`targets`] (staged changes of targets.json),
 //! [`root`] (rotation and [`root::proposal`]), [`publish`] and [`export`] (`publish --out`),
-//! [`verify`], [`status`], [`renew`], [`rollout`], [`audit`], [`compliance`]. What they share: [`repo`] (the on-disk
+//! [`verify`], [`status`], [`renew`], [`rollout`], [`audit`], [`compliance`], [`incident`] (the
+//! CRA Art. 14 reporting clock), [`advisory`] (CSAF 2.0 advisories). What they share: [`repo`] (the on-disk
 //! repository), [`keys`], [`passphrase`] and [`pkcs11`] (where keys are held),
 //! [`retired_keys`], [`durable`] (crash-safe writes), [`digest`], [`transport`].
 
+pub mod advisory;
 pub mod audit;
 pub mod compliance;
 pub mod devices;
 pub mod digest;
 pub mod durable;
 pub mod export;
+pub mod incident;
 pub mod init;
 pub mod keys;
 pub mod leftovers;

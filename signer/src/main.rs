@@ -67,6 +67,19 @@ enum Command {
         #[command(subcommand)]
         command: cmd::compliance::Command,
     },
+    /// Security advisories from the signed releases: CSAF 2.0 documents in a provider
+    /// directory.
+    Advisory {
+        #[command(subcommand)]
+        command: cmd::advisory::Command,
+    },
+    /// The CRA Art. 14 reporting clock: open an incident (actively exploited vulnerability or
+    /// severe incident), list its deadlines (`status --check` exits 2 when one is due within
+    /// 12 hours), record what was sent, draft the early warning and notification.
+    Incident {
+        #[command(subcommand)]
+        command: cmd::incident::Command,
+    },
     /// Root metadata: key rotation.
     Root {
         #[command(subcommand)]
@@ -112,6 +125,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Support { command } => cmd::support::run(command, g).await,
         Command::Sign(args) => cmd::sign::run(args, g),
         Command::Compliance { command } => cmd::compliance::run(command).await,
+        Command::Incident { command } => cmd::incident::run(command, g),
+        Command::Advisory { command } => cmd::advisory::run(command, g),
         Command::Root { command } => cmd::root::run(command, g).await,
         Command::Targets { command } => cmd::targets::run(command, g),
         Command::Rollout { command } => cmd::rollout::run(command, g).await,

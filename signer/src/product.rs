@@ -35,6 +35,10 @@ pub struct ProductOptions {
     pub successor: Option<String>,
     pub security_contact: Option<String>,
     pub disclosure_policy: Option<String>,
+    /// Days within which a reporter's report is acknowledged.
+    pub report_acknowledged_within_days: Option<u32>,
+    /// Days between status updates to a reporter until resolution.
+    pub status_updates_every_days: Option<u32>,
     pub updatable: bool,
     pub rationale: Option<String>,
     /// Number of keys for the product role and the signatures it needs.
@@ -62,6 +66,8 @@ impl ProductOptions {
             successor: None,
             security_contact: None,
             disclosure_policy: None,
+            report_acknowledged_within_days: None,
+            status_updates_every_days: None,
             updatable: true,
             rationale: None,
             keys: 1,
@@ -162,6 +168,9 @@ pub async fn add_with_keys(
         }),
         security_contact: opts.security_contact.clone(),
         disclosure_policy: opts.disclosure_policy.clone(),
+        report_acknowledged_within_days: opts.report_acknowledged_within_days,
+        status_updates_every_days: opts.status_updates_every_days,
+        csaf_provider_metadata: None,
         updatable: opts.updatable,
         support_period_rationale: opts.rationale.clone(),
         history: Vec::new(),

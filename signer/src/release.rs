@@ -290,19 +290,19 @@ pub async fn withdraw(
         .get(&name)
         .map(|t| airlock_core::release::Release::from_target(name.raw(), t))
         .transpose()?;
+    let mut next = repo.load_support(product)?;
     let mut within_retention = false;
     if let Some(r) = &release {
-        if let Some(until) = r.retained_until(retention_years) {
+        if let Some(until) = r.retained_until(retention_years, next.security_updates_until) {
             within_retention = jiff::Timestamp::now() < until;
             if within_retention && !force {
                 bail!(
-                    "{} is a security release that must stay available until {until} (CRA Art. 13(9)); use --force with --reason to withdraw it anyway",
+                    "{} carries a security fix and must stay available until {until} (CRA Art. 13(9): 10 years or the rest of the support period, whichever is longer); use --force with --reason to withdraw it anyway",
                     name.raw()
                 );
             }
         }
     }
-    let mut next = repo.load_support(product)?;
     let mut c = support::change("withdraw", reason);
     c.withdrawn = Some(name.raw().to_string());
     c.forced = within_retention;

@@ -153,6 +153,12 @@ pub struct PublicFields {
     pub security_contact: Option<String>,
     pub disclosure_policy: Option<String>,
     pub notice_url: Option<String>,
+    /// The URL of the CSAF provider-metadata.json (a `CSAF:` line in security.txt).
+    pub csaf_provider_metadata: Option<String>,
+    /// Days within which a reporter's report is acknowledged.
+    pub report_acknowledged_within_days: Option<u32>,
+    /// Days between status updates to a reporter until resolution.
+    pub status_updates_every_days: Option<u32>,
 }
 
 /// `airlock product set`: a new statement, security contact, disclosure policy or notice URL,
@@ -167,7 +173,12 @@ pub async fn set_public_fields(
     show(repo, product)?;
     let mut next = repo.load_support(product)?;
     let mut changed = Vec::new();
-    let slots: [(&str, &Option<String>, &mut dyn FieldSlot); 4] = [
+    if let Some(url) = &fields.csaf_provider_metadata {
+        if !url.starts_with("https://") {
+            bail!("--csaf-provider-metadata {url:?} must be an https:// URL (RFC 9116 security.txt, CSAF 2.0 section 7.1.8)");
+        }
+    }
+    let slots: [(&str, &Option<String>, &mut dyn FieldSlot); 5] = [
         ("statement", &fields.statement, &mut next.statement),
         (
             "security contact",
@@ -180,6 +191,11 @@ pub async fn set_public_fields(
             &mut next.disclosure_policy,
         ),
         ("notice URL", &fields.notice_url, &mut next.notice_url),
+        (
+            "CSAF provider metadata",
+            &fields.csaf_provider_metadata,
+            &mut next.csaf_provider_metadata,
+        ),
     ];
     for (name, value, field) in slots {
         if let Some(v) = value {
@@ -188,12 +204,35 @@ pub async fn set_public_fields(
             }
         }
     }
+    let days: [(&str, Option<u32>, &mut Option<u32>); 2] = [
+        (
+            "acknowledgement time",
+            fields.report_acknowledged_within_days,
+            &mut next.report_acknowledged_within_days,
+        ),
+        (
+            "status-update interval",
+            fields.status_updates_every_days,
+            &mut next.status_updates_every_days,
+        ),
+    ];
+    for (name, value, field) in days {
+        if let Some(v) = value {
+            if *field != Some(v) {
+                *field = Some(v);
+                changed.push(name);
+            }
+        }
+    }
     if fields.statement.is_none()
         && fields.security_contact.is_none()
         && fields.disclosure_policy.is_none()
         && fields.notice_url.is_none()
+        && fields.csaf_provider_metadata.is_none()
+        && fields.report_acknowledged_within_days.is_none()
+        && fields.status_updates_every_days.is_none()
     {
-        bail!("nothing to set: give --statement, --security-contact, --disclosure-policy or --notice-url");
+        bail!("nothing to set: give --statement, --security-contact, --disclosure-policy, --acknowledge-within, --status-updates-every, --csaf-provider-metadata or --notice-url");
     }
     if changed.is_empty() {
         bail!("{product}: the record already says that; nothing changed");
@@ -253,6 +292,18 @@ pub fn render(r: &SupportRecord) -> String {
     }
     if let Some(u) = &r.notice_url {
         out += &format!("  notice: {u}\n");
+    }
+    if let Some(c) = &r.security_contact {
+        out += &format!("  security contact: {c}\n");
+    }
+    if let Some(p) = &r.disclosure_policy {
+        out += &format!("  disclosure policy: {p}\n");
+    }
+    if let Some(d) = r.report_acknowledged_within_days {
+        out += &format!("  reports acknowledged within {d} day(s)\n");
+    }
+    if let Some(d) = r.status_updates_every_days {
+        out += &format!("  status updates every {d} day(s) until resolved\n");
     }
     for c in &r.history {
         out += &format!("  {} {} ({}): {}\n", c.at, c.action, c.details(), c.reason);

@@ -112,7 +112,8 @@ fn signed_compliance_report() {
         .map(|c| c["reference"].as_str().unwrap())
         .collect();
     assert!(
-        refs.contains(&"CRA Art. 13(9)") && refs.contains(&"PSTI Sch. 1 para 3"),
+        refs.contains(&"CRA (EU) 2024/2847 Art. 13(9)")
+            && refs.contains(&"PSTI Regs (SI 2023/1007) Sch. 1 para 3"),
         "{refs:?}"
     );
     let uk: Value = serde_json::from_str(&ok(
@@ -153,7 +154,31 @@ fn signed_compliance_report() {
     );
     let text = verify_signature(dir, "report.md");
     let md = String::from_utf8_lossy(&text);
-    assert!(md.contains("| eu | CRA Art. 13(8) |"), "{md}");
+    assert!(
+        md.contains("| eu | CRA (EU) 2024/2847 Art. 13(8) |"),
+        "{md}"
+    );
+    // the story's record has a contact and a policy but not the reporting times: said
+    // prominently, and per row
+    assert!(
+        md.contains("> **WARNING:** the signed support record lacks the time within which reports are acknowledged"),
+        "{md}"
+    );
+    assert!(md.contains("It is not legal advice"), "{md}");
+    assert!(md.contains("| uk | Product Security and Telecommunications Infrastructure Act 2022"));
+    assert!(!md.contains("meets"), "{md}");
+    assert!(
+        md.contains(&format!("by airlock {}", env!("CARGO_PKG_VERSION"))),
+        "{md}"
+    );
+    let uk_reporting = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["rows"].as_array().unwrap())
+        .find(|r| r["reference"] == "PSTI Regs (SI 2023/1007) Sch. 1 para 2")
+        .unwrap();
+    assert_eq!(uk_reporting["status"], "missing", "{uk_reporting}");
     // without --server or --evidence the report says so instead of inventing figures
     assert!(md.contains("Fleet figures were not requested"), "{md}");
     assert!(md.contains("| 1.2.0 | security | 3 |") && md.contains("| not requested |"));
@@ -378,6 +403,8 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
     .unwrap();
     assert_eq!(report["fleet"]["status"], "from_server");
     assert_eq!(report["fleet"]["figures"]["devices"], 5);
+    assert_eq!(report["fleet_on_newest_security_release"]["devices"], 2);
+    assert_eq!(report["fleet_on_newest_security_release"]["of"], 5);
     assert_eq!(report["ledger"][0]["fleet"]["devices_installed"], 2);
     let outcome = report["ledger"][0]["rollout_outcome"].as_str().unwrap();
     assert!(
@@ -406,6 +433,19 @@ fn fleet_figures_and_rollout_outcomes_from_the_server() {
     assert!(md.contains("## Fleet\n"), "{md}");
     assert!(
         md.contains("| On a supported security version | 3 of 5 (60.0%) |"),
+        "{md}"
+    );
+    // the newest security release is 1.2.0 (security version 3): cam-1 and cam-4
+    assert!(
+        md.contains(
+            "| On the newest security release | 2 of 5 (40.0%) (release 1.2.0, security version 3, or later) |"
+        ),
+        "{md}"
+    );
+    // with figures from the server the timeliness row (ETSI 5.3-8) is evidenced
+    assert!(
+        md.contains("| all | ETSI EN 303 645 V2.1.1 5.3-8 |")
+            && md.contains("evidenced: median time to install 1.2.0"),
         "{md}"
     );
     assert!(
@@ -642,8 +682,46 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
         "statement-uk.md",
     ];
     args.extend(who);
+    // the record does not say when reporters hear back: a draft, unless forced
+    let out = run(dir, "airlock", &args);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("written as a DRAFT"));
+    let draft = String::from_utf8(verify_signature(dir, "statement-uk.md")).unwrap();
+    assert!(
+        draft.starts_with("# DRAFT statement of compliance (United Kingdom)"),
+        "{draft}"
+    );
+    let mut forced = args.clone();
+    forced.push("--force");
+    ok(dir, "airlock", &forced);
+    let issued = String::from_utf8(verify_signature(dir, "statement-uk.md")).unwrap();
+    assert!(
+        issued.starts_with("# Statement of compliance (United Kingdom)"),
+        "{issued}"
+    );
+    assert!(issued.contains("Issued with gaps (--force)"), "{issued}");
+    ok(
+        dir,
+        "airlock",
+        &[
+            "product",
+            "set",
+            "repo",
+            "acme-cam",
+            "--acknowledge-within",
+            "5",
+            "--status-updates-every",
+            "14",
+        ],
+    );
     ok(dir, "airlock", &args);
     let uk = String::from_utf8(verify_signature(dir, "statement-uk.md")).unwrap();
+    assert!(
+        uk.contains(
+            "reports acknowledged within 5 day(s); status updates every 14 day(s) until resolved"
+        ),
+        "{uk}"
+    );
     for needle in [
         "# Statement of compliance (United Kingdom): acme-cam",
         "| Manufacturer | Acme Devices Ltd |",

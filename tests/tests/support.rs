@@ -158,17 +158,11 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
     );
     // (a withdrawal always needs a reason: kept in the signed history and on the public page)
     assert!(e.contains("--reason"), "{e}");
-    // ... and the server refuses a repository that drops it without a forced, reasoned record
-    // (here the signer was told the retention period is over)
-    let backup = dir.join("repo-backup");
-    assert!(std::process::Command::new("cp")
-        .arg("-a")
-        .arg(dir.join("repo"))
-        .arg(&backup)
-        .status()
-        .unwrap()
-        .success());
-    ok(
+    // ... for 10 years or the rest of the support period, whichever is longer (CRA Art.
+    // 13(9)): a signer told the 10 years are over still keeps it while support runs. (The
+    // server's own refusal of a repository that drops it unrecorded is tested in core:
+    // verify::tests::security_releases_are_retained_unless_a_forced_withdrawal_is_recorded.)
+    let e = fails(
         dir,
         "airlock",
         &[
@@ -183,21 +177,11 @@ fn withdrawn_release_is_no_longer_offered_and_history_keeps_it() {
             "0",
         ],
     );
-    let e = fails(
-        dir,
-        "airlock",
-        &[
-            "publish",
-            "repo",
-            "--server",
-            &server.url,
-            "--admin-token-file",
-            "admin.token",
-        ],
+    assert!(
+        e.contains("must stay available until 2031-01-01T00:00:00Z")
+            && e.contains("the rest of the support period"),
+        "{e}"
     );
-    assert!(e.contains("must stay available until"), "{e}");
-    std::fs::remove_dir_all(dir.join("repo")).unwrap();
-    std::fs::rename(&backup, dir.join("repo")).unwrap();
     let r = json(
         dir,
         &[
@@ -396,7 +380,12 @@ fn products_are_removed_only_when_nothing_is_owed() {
             "0",
         ],
     );
-    assert!(e.contains("security updates run until 2030-12-31"), "{e}");
+    // CRA Art. 13(9): 10 years or the rest of the support period, whichever is longer, so a
+    // shorter period given to the signer still keeps 1.2.0 until support ends
+    assert!(
+        e.contains("acme-cam/fw-1.2.0.bin must stay available until 2031-01-01"),
+        "{e}"
+    );
     // acme-old: out of support, but its 2023 security release is retained until 2033
     let e = fails(dir, "airlock", &["product", "remove", "repo", "acme-old"]);
     assert!(

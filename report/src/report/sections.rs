@@ -133,7 +133,11 @@ pub(super) fn ledger_section<R>(d: &mut Document, r: &Report<R>) {
     }
 }
 
-pub(super) fn fleet_section(d: &mut Document, fleet: &FleetFigures) {
+pub(super) fn fleet_section(
+    d: &mut Document,
+    fleet: &FleetFigures,
+    newest_security: Option<&super::NewestSecurityShare>,
+) {
     d.heading(2, "Fleet");
     let (server, f) = match fleet {
         FleetFigures::NotRequested => {
@@ -163,6 +167,19 @@ pub(super) fn fleet_section(d: &mut Document, fleet: &FleetFigures) {
                 "no device has checked in".into()
             } else {
                 fleet::share(f.devices_supported, f.devices)
+            },
+        ),
+        (
+            "On the newest security release",
+            match newest_security {
+                Some(n) if n.of > 0 => format!(
+                    "{} (release {}, security version {}, or later)",
+                    fleet::share(n.devices, n.of),
+                    n.version,
+                    n.security_version
+                ),
+                Some(_) => "no device has checked in".into(),
+                None => "no release carries a security fix yet".into(),
             },
         ),
         (
@@ -248,10 +265,10 @@ pub(super) fn tests_section(d: &mut Document, verdicts: Option<&[evidence::Verdi
         d.paragraph("Automated test verdicts were not supplied, so none are claimed here; the crosswalk below names the tests that prove each behaviour. To include them: `airlock-sim attack --all --json > DIR/attacks.json`, `scripts/conformance | tee DIR/conformance.txt`, then `--evidence DIR`.");
         return;
     };
-    d.paragraph("Results of test runs given with --evidence: attack drills (a simulated device behind a tampering proxy; every attack must be refused or end as expected) and the TUF conformance suite run against airlock's TUF client.");
+    d.paragraph("Each file is bound to the report by its sha256. Results of test runs given with --evidence: attack drills (a simulated device behind a tampering proxy; every attack must be refused or end as expected) and the TUF conformance suite run against airlock's TUF client.");
     d.table(
         &[
-            "suite", "file", "recorded", "passed", "failed", "other", "verdict",
+            "suite", "file", "sha256", "recorded", "passed", "failed", "other", "verdict",
         ],
         verdicts
             .iter()
@@ -279,6 +296,7 @@ pub(super) fn tests_section(d: &mut Document, verdicts: Option<&[evidence::Verdi
                 vec![
                     suite,
                     v.file.clone(),
+                    v.sha256.clone().unwrap_or_else(|| "-".into()),
                     v.recorded.map(|t| t.to_string()).unwrap_or_default(),
                     passed.to_string(),
                     failed.to_string(),

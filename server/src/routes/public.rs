@@ -235,7 +235,13 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
     let view = app.view();
     let mut contacts: Vec<&str> = Vec::new();
     let mut policies: Vec<&str> = Vec::new();
+    let mut csaf: Vec<&str> = Vec::new();
     for p in view.products.values() {
+        if let Some(url) = p.support.csaf_provider_metadata.as_deref() {
+            if !csaf.contains(&url) {
+                csaf.push(url);
+            }
+        }
         if let Some(c) = p.support.security_contact.as_deref() {
             if !contacts.contains(&c) {
                 contacts.push(c);
@@ -266,6 +272,10 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
     text.push_str(&format!("Expires: {expires}\n"));
     for p in policies {
         text.push_str(&format!("Policy: {p}\n"));
+    }
+    // CSAF 2.0 section 7.1.8: the provider-metadata.json of the vendor's advisories
+    for url in csaf {
+        text.push_str(&format!("CSAF: {url}\n"));
     }
     text.push_str("Preferred-Languages: en\n");
     Ok((

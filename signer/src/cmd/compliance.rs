@@ -106,6 +106,10 @@ pub struct StatementArgs {
     /// unsigned).
     #[arg(long, env = "AIRLOCK_COMPLIANCE_STATEMENT_OUT")]
     out: Option<PathBuf>,
+    /// Render a statement whose signed record leaves gaps as a statement to issue, not a
+    /// draft (the gaps are still listed, and the statement says it was issued with them).
+    #[arg(long, env = "AIRLOCK_COMPLIANCE_STATEMENT_FORCE")]
+    force: bool,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -203,9 +207,15 @@ fn statement(a: StatementArgs) -> Result<()> {
                 .unwrap_or_else(|| airlock_core::support::utc_date(now)),
         },
         now,
+        a.force,
     )?;
     for gap in &st.gaps {
         eprintln!("warning: {gap}");
+    }
+    if st.draft {
+        eprintln!(
+            "warning: written as a DRAFT because of the gaps above; resolve them, or pass --force to issue it as it is"
+        );
     }
     let doc = statement::document(&st);
     let bytes = match a.format.as_str() {

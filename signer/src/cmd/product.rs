@@ -86,6 +86,13 @@ pub struct AddArgs {
     /// Vulnerability disclosure policy (https URL).
     #[arg(long, env = "AIRLOCK_DISCLOSURE_POLICY")]
     disclosure_policy: Option<String>,
+    /// Days within which a vulnerability report is acknowledged (published with the contact;
+    /// PSTI Sch. 1 para 2, ETSI EN 303 645 5.2-1).
+    #[arg(long, value_name = "DAYS", env = "AIRLOCK_ACKNOWLEDGE_WITHIN", value_parser = clap::value_parser!(u32).range(1..=365))]
+    acknowledge_within: Option<u32>,
+    /// Days between status updates to a reporter until the issue is resolved.
+    #[arg(long, value_name = "DAYS", env = "AIRLOCK_STATUS_UPDATES_EVERY", value_parser = clap::value_parser!(u32).range(1..=365))]
+    status_updates_every: Option<u32>,
     /// Number of keys for the product role.
     #[arg(long, default_value_t = 1, env = "AIRLOCK_PRODUCT_ADD_KEYS")]
     keys: u64,
@@ -127,6 +134,21 @@ pub struct SetArgs {
     /// Vulnerability disclosure policy (https URL).
     #[arg(long, env = "AIRLOCK_PRODUCT_SET_DISCLOSURE_POLICY")]
     disclosure_policy: Option<String>,
+    /// Days within which a vulnerability report is acknowledged (published with the contact;
+    /// PSTI Sch. 1 para 2, ETSI EN 303 645 5.2-1).
+    #[arg(long, value_name = "DAYS", env = "AIRLOCK_PRODUCT_SET_ACKNOWLEDGE_WITHIN", value_parser = clap::value_parser!(u32).range(1..=365))]
+    acknowledge_within: Option<u32>,
+    /// Days between status updates to a reporter until the issue is resolved.
+    #[arg(long, value_name = "DAYS", env = "AIRLOCK_PRODUCT_SET_STATUS_UPDATES_EVERY", value_parser = clap::value_parser!(u32).range(1..=365))]
+    status_updates_every: Option<u32>,
+    /// The https URL of your CSAF provider-metadata.json (`airlock advisory csaf`), served as a
+    /// `CSAF:` line in /.well-known/security.txt.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AIRLOCK_PRODUCT_SET_CSAF_PROVIDER_METADATA"
+    )]
+    csaf_provider_metadata: Option<String>,
     /// Page that explains the support period and its end.
     #[arg(long, env = "AIRLOCK_PRODUCT_SET_NOTICE_URL")]
     notice_url: Option<String>,
@@ -150,6 +172,9 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
                     security_contact: a.security_contact,
                     disclosure_policy: a.disclosure_policy,
                     notice_url: a.notice_url,
+                    csaf_provider_metadata: a.csaf_provider_metadata,
+                    report_acknowledged_within_days: a.acknowledge_within,
+                    status_updates_every_days: a.status_updates_every,
                 },
                 a.reason.as_deref(),
             )
@@ -218,6 +243,8 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
             successor: a.successor,
             security_contact: a.security_contact,
             disclosure_policy: a.disclosure_policy,
+            report_acknowledged_within_days: a.acknowledge_within,
+            status_updates_every_days: a.status_updates_every,
             updatable: !a.not_updatable,
             rationale: a.rationale,
             keys: a.keys,

@@ -32,6 +32,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
             .map(airlock_core::whole_seconds);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading evidence file {}", path.display()))?;
+        let sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            text.as_bytes(),
+        )));
         if path.extension().is_some_and(|e| e == "json") {
             let verdict = airlock_report::evidence::attack_run(file, recorded, &text)
                 .with_context(|| {
@@ -40,11 +43,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
                         path.display()
                     )
                 })?;
-            verdicts.push(verdict);
+            verdicts.push(Verdict { sha256, ..verdict });
         } else if let Some(verdict) =
             airlock_report::evidence::conformance_log(file, recorded, &text)
         {
-            verdicts.push(verdict);
+            verdicts.push(Verdict { sha256, ..verdict });
         } else {
             eprintln!(
                 "note: {} is neither attack-drill JSON nor a conformance log; not used",

@@ -25,6 +25,7 @@ pub fn build(
     regime: Regime,
     who: &Declarant,
     now: jiff::Timestamp,
+    force: bool,
 ) -> Result<Statement> {
     let s = status::status(repo)?;
     let p = s.product(product)?;
@@ -37,5 +38,7 @@ pub fn build(
         place: required("--place", &who.place)?,
         date: who.date,
     };
-    Ok(Statement::new(product, &p.support, regime, &who, now))
+    Ok(Statement::new(
+        product, &p.support, regime, &who, now, force,
+    ))
 }
