@@ -49,6 +49,12 @@ enum Command {
     },
     /// Serve the repository and the device API.
     Serve(cmd::serve::ServeArgs),
+    /// Apply the schema migrations the state database lacks and print them (serve applies
+    /// them at start unless --no-migrate). Refuses a schema newer than this binary knows.
+    Migrate(cmd::migrate::MigrateArgs),
+    /// Move an embedded install (SQLite and the blob directory in --data) onto PostgreSQL and
+    /// S3: every row and blob copied and verified; a second run completes an interrupted one.
+    MigrateStorage(cmd::migrate_storage::MigrateStorageArgs),
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -58,7 +64,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json),
         Command::Token { command } => cmd::token::run(command, &storage, cli.json).await,
         Command::Serve(args) => cmd::serve::run(args, &storage).await,
+        Command::Migrate(args) => cmd::migrate::run(args, &storage, cli.json).await,
+        Command::MigrateStorage(args) => {
+            cmd::migrate_storage::run(args, &storage, &cli.storage, cli.json).await
+        }
     }
+    .map_err(cmd::storage_args::schema_refusal)
 }
 
 fn main() -> std::process::ExitCode {
