@@ -28,6 +28,7 @@ pub mod selfcheck;
 pub mod serve;
 pub mod storage;
 pub mod storage_config;
+pub mod storage_move;
 pub mod view;
 
 pub use admin_tokens::{

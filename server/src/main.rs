@@ -52,6 +52,12 @@ enum Command {
     /// Ask a running server's /healthz: exit 0 when it answers 200, 1 otherwise (a container
     /// HEALTHCHECK for images without a shell or curl).
     Healthcheck(cmd::healthcheck::HealthcheckArgs),
+    /// Apply the schema migrations the state database lacks and print them (serve applies
+    /// them at start unless --no-migrate). Refuses a schema newer than this binary knows.
+    Migrate(cmd::migrate::MigrateArgs),
+    /// Move an embedded install (SQLite and the blob directory in --data) onto PostgreSQL and
+    /// S3: every row and blob copied and verified; a second run completes an interrupted one.
+    MigrateStorage(cmd::migrate_storage::MigrateStorageArgs),
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -63,7 +69,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => cmd::serve::run(args, &storage).await,
         // (answered in main: its exit code is the answer)
         Command::Healthcheck(_) => Ok(()),
+        Command::Migrate(args) => cmd::migrate::run(args, &storage, cli.json).await,
+        Command::MigrateStorage(args) => {
+            cmd::migrate_storage::run(args, &storage, &cli.storage, cli.json).await
+        }
     }
+    .map_err(cmd::storage_args::schema_refusal)
 }
 
 fn main() -> std::process::ExitCode {

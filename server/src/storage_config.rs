@@ -16,6 +16,9 @@ pub struct Storage {
     /// `postgres://...` (or `sqlite://PATH`).
     pub state_url: Option<String>,
     pub blobs: Option<storage::S3Config>,
+    /// What opening the state database does to its schema (`serve --no-migrate` refuses a
+    /// schema that lacks migrations instead of applying them).
+    pub schema: storage::SchemaPolicy,
 }
 
 impl Storage {
@@ -40,11 +43,21 @@ impl Storage {
     }
 
     pub async fn open_state(&self, dir: &DataDir) -> Result<storage::SqlState> {
+        Ok(self.open_state_reporting(dir).await?.0)
+    }
+
+    /// Opens the state database; returns the migrations applied on the way.
+    pub async fn open_state_reporting(
+        &self,
+        dir: &DataDir,
+    ) -> Result<(storage::SqlState, Vec<storage::AppliedMigration>)> {
         match &self.state_url {
-            Some(url) => storage::SqlState::open_url(url, 16).await.with_context(|| {
-                format!("opening the state database {}", storage::redact_url(url))
-            }),
-            None => storage::SqlState::open_sqlite(&dir.database())
+            Some(url) => storage::SqlState::open_url_with(url, 16, self.schema)
+                .await
+                .with_context(|| {
+                    format!("opening the state database {}", storage::redact_url(url))
+                }),
+            None => storage::SqlState::open_sqlite_with(&dir.database(), self.schema)
                 .await
                 .with_context(|| format!("opening {}", dir.database().display())),
         }

@@ -2,6 +2,8 @@
 
 pub mod healthcheck;
 pub mod init;
+pub mod migrate;
+pub mod migrate_storage;
 pub mod serve;
 pub mod storage_args;
 pub mod token;

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use airlock_server::storage::SchemaPolicy;
 use airlock_server::{ServeConfig, Storage, SystemClock};
 
 #[derive(clap::Args)]
@@ -99,6 +100,10 @@ pub struct ServeArgs {
     /// --data DIR` reaches every replica, which switches when a published root names it.
     #[arg(long, env = "AIRLOCK_ONLINE_KEY_DIR")]
     pub online_key_dir: Option<PathBuf>,
+    /// Do not apply schema migrations at start: refuse to start on a state database that
+    /// lacks some (run `airlock-server migrate` first, once, e.g. as a deploy Job).
+    #[arg(long, env = "AIRLOCK_NO_MIGRATE")]
+    pub no_migrate: bool,
 }
 
 pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
@@ -150,6 +155,14 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         },
         trust_forwarded_for: args.trust_forwarded_for,
         ..ServeConfig::default()
+    };
+    let storage = &Storage {
+        schema: if args.no_migrate {
+            SchemaPolicy::RequireCurrent
+        } else {
+            SchemaPolicy::Migrate
+        },
+        ..storage.clone()
     };
     let app =
         airlock_server::open(&args.data, storage, config, &token, Arc::new(SystemClock)).await?;

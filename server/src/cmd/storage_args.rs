@@ -33,22 +33,45 @@ pub struct StorageArgs {
 }
 
 impl StorageArgs {
+    /// The bucket of `url` (`s3://BUCKET[/PREFIX]`, named by `flag` in errors), reached with the
+    /// S3 flags.
+    pub fn s3_config(&self, flag: &str, url: &str) -> Result<airlock_server::storage::S3Config> {
+        let mut c = airlock_server::storage::S3Config::parse(url)
+            .map_err(|e| airlock_cli::Failure::usage(format!("{flag}: {e}")))?;
+        c.endpoint = self.s3_endpoint.clone();
+        c.region = self.s3_region.clone();
+        c.path_style = self.s3_path_style;
+        c.timeout = std::time::Duration::from_secs(self.s3_timeout_seconds);
+        Ok(c)
+    }
+
     pub fn storage(&self) -> Result<Storage> {
         let blobs = match &self.blobs {
             None => None,
-            Some(url) => {
-                let mut c = airlock_server::storage::S3Config::parse(url)
-                    .map_err(|e| anyhow::anyhow!("--blobs: {e}"))?;
-                c.endpoint = self.s3_endpoint.clone();
-                c.region = self.s3_region.clone();
-                c.path_style = self.s3_path_style;
-                c.timeout = std::time::Duration::from_secs(self.s3_timeout_seconds);
-                Some(c)
-            }
+            Some(url) => Some(self.s3_config("--blobs", url)?),
         };
         Ok(Storage {
             state_url: self.state_url.clone(),
             blobs,
+            schema: Default::default(),
         })
+    }
+}
+
+/// A state database whose schema this binary must not use (newer than it knows, or lacking
+/// migrations under `--no-migrate`) ends the command as "refused" (exit 4, docs/cli.md), with
+/// the store's message naming the fix.
+pub fn schema_refusal(e: anyhow::Error) -> anyhow::Error {
+    use airlock_server::storage::StateError;
+    let schema = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<StateError>(),
+            Some(StateError::SchemaNewer { .. } | StateError::SchemaOutdated { .. })
+        )
+    });
+    if schema {
+        airlock_cli::Failure::refused(airlock_cli::failure::message(&e)).into()
+    } else {
+        e
     }
 }

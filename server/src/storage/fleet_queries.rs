@@ -189,21 +189,21 @@ impl SqlState {
             .collect();
         let sql = format!(
             "WITH wanted (idx, product, version, since_ms) AS (VALUES {}),
-             latest AS (
-                 SELECT w.idx, r.device_id, MAX(r.at_ms) AS last_ms
+             ranked AS (
+                 -- each device's latest counted report first; of several at that instant, a
+                 -- failed one (one pass over the reports: no join back, no distinct counts)
+                 SELECT w.idx, r.status,
+                        ROW_NUMBER() OVER (PARTITION BY w.idx, r.device_id
+                            ORDER BY r.at_ms DESC,
+                                     CASE WHEN r.status = 'failed' THEN 0 ELSE 1 END) AS nth
                  FROM wanted w JOIN reports r ON r.product = w.product AND r.version = w.version
                  WHERE r.at_ms >= w.since_ms AND r.offered = 1
-                   AND r.status IN ('installed', 'failed')
-                 GROUP BY w.idx, r.device_id),
+                   AND r.status IN ('installed', 'failed')),
              votes AS (
-                 SELECT l.idx, COUNT(DISTINCT r.device_id) AS voters,
-                        COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN r.device_id END) AS failed
-                 FROM latest l
-                 JOIN wanted w ON w.idx = l.idx
-                 JOIN reports r ON r.device_id = l.device_id AND r.at_ms = l.last_ms
-                   AND r.product = w.product AND r.version = w.version AND r.offered = 1
-                   AND r.status IN ('installed', 'failed')
-                 GROUP BY l.idx)
+                 SELECT idx, COUNT(*) AS voters,
+                        SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+                 FROM ranked WHERE nth = 1
+                 GROUP BY idx)
              SELECT w.idx,
                     COALESCE(v.voters, 0) AS voters,
                     COALESCE(v.failed, 0) AS failed,
@@ -338,6 +338,25 @@ mod tests {
             "installed reports only, oldest first"
         );
         assert!(db.installed_reports("acme-other").await.unwrap().is_empty());
+        // votes: cam-3's later install wins over its failure; cam-2 reported both at one
+        // instant and votes failed; the rollout list's query and outcome_counts agree
+        db.record_report("cam-2", &report("installed"), later(90))
+            .await
+            .unwrap();
+        db.record_report("cam-2", &report("failed"), later(90))
+            .await
+            .unwrap();
+        let key = RolloutKey {
+            product: "acme-cam".into(),
+            version: "1.1.0".into(),
+            since: t0,
+        };
+        let figures = db.rollout_figures(&[key]).await.unwrap()[0];
+        assert_eq!((figures.installed, figures.failed), (2, 1));
+        assert_eq!(
+            db.outcome_counts("acme-cam", "1.1.0", t0).await.unwrap(),
+            (2, 1)
+        );
     }
 
     /// Issue 12, item 5: only a report of a release the server offered that device counts, in

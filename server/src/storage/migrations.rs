@@ -51,6 +51,14 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0006_audit_ids.sqlite.sql"),
         include_str!("../../migrations/0006_audit_ids.postgres.sql"),
     ),
+    // 7 and 8 are taken by work in progress (TLS revocation, UI sessions); sqlx applies a
+    // version it lacks whatever its place, so they may land after 9.
+    (
+        9,
+        "fleet indexes",
+        include_str!("../../migrations/0009_fleet_indexes.sql"),
+        include_str!("../../migrations/0009_fleet_indexes.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
@@ -79,12 +87,116 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-/// Brings the schema up to date. On PostgreSQL, replicas starting together wait for each other
-/// (sqlx takes an advisory lock), so none races on CREATE TABLE.
-pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StateError> {
+/// What opening the state database does to its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchemaPolicy {
+    /// Apply the migrations it lacks (the default at every start).
+    #[default]
+    Migrate,
+    /// Refuse a schema that lacks migrations (`serve --no-migrate`: an operator runs
+    /// `airlock-server migrate` as its own step, e.g. a Kubernetes Job before the rollout).
+    RequireCurrent,
+    /// Touch nothing but refuse a schema newer than this binary (`airlock-server migrate`
+    /// applies the migrations itself, to report them).
+    Untouched,
+}
+
+/// The versions this binary knows, in order.
+pub fn known_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.0).collect()
+}
+
+/// The newest schema version this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// One migration applied by [`migrate`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+/// The versions recorded as applied (successfully) in `_sqlx_migrations`; none in a new
+/// database.
+pub async fn applied_versions(pool: &AnyPool, backend: Backend) -> Result<Vec<i64>, StateError> {
+    let exists = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+        }
+    };
+    let found: i64 = sqlx::query_scalar(exists).fetch_one(pool).await?;
+    if found == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Refuses a database that a newer airlock-server migrated: this binary does not know its
+/// schema, and writing to it could lose what the newer one stores.
+fn refuse_newer(applied: &[i64]) -> Result<(), StateError> {
+    let known = known_versions();
+    let unknown: Vec<i64> = applied
+        .iter()
+        .copied()
+        .filter(|v| !known.contains(v))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(StateError::SchemaNewer {
+        unknown,
+        known: latest_version(),
+    })
+}
+
+/// Applies `policy` to the database's schema (see [`SchemaPolicy`]); returns the migrations
+/// applied now. On PostgreSQL, replicas starting together wait for each other (sqlx takes an
+/// advisory lock), so none races on CREATE TABLE.
+pub async fn run(
+    pool: &AnyPool,
+    backend: Backend,
+    policy: SchemaPolicy,
+) -> Result<Vec<AppliedMigration>, StateError> {
+    let before = applied_versions(pool, backend).await?;
+    refuse_newer(&before)?;
+    let pending: Vec<i64> = known_versions()
+        .into_iter()
+        .filter(|v| !before.contains(v))
+        .collect();
+    match policy {
+        SchemaPolicy::Untouched => return Ok(Vec::new()),
+        SchemaPolicy::RequireCurrent if !pending.is_empty() => {
+            return Err(StateError::SchemaOutdated {
+                at: before.last().copied().unwrap_or(0),
+                pending,
+            })
+        }
+        SchemaPolicy::RequireCurrent => return Ok(Vec::new()),
+        SchemaPolicy::Migrate if pending.is_empty() => return Ok(Vec::new()),
+        SchemaPolicy::Migrate => {}
+    }
     let migrator = Migrator::new(Embedded(backend)).await?;
     migrator.run(pool).await?;
-    Ok(())
+    // (another replica may have applied some of them meanwhile)
+    let after = applied_versions(pool, backend).await?;
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|m| after.contains(&m.0) && !before.contains(&m.0))
+        .map(|m| AppliedMigration {
+            version: m.0,
+            description: m.1.to_string(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

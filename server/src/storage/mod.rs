@@ -22,6 +22,8 @@ pub mod s3;
 pub mod sql;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 pub use admin_tokens::AdminTokenStore;
 pub use audit::{AuditLog, AuditQuery};
@@ -30,6 +32,7 @@ pub use changes::Change;
 pub use device_records::{CheckInRecord, DeviceRecords};
 pub use enrolment::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken};
 pub use fleet_queries::{FleetQueries, RolloutFigures, RolloutKey, VersionCount};
+pub use migrations::{AppliedMigration, SchemaPolicy};
 pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;
 pub use s3::{S3Blobs, S3Config};

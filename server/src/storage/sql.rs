@@ -9,6 +9,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::Path;
 use thiserror::Error;
 
+use super::migrations::{AppliedMigration, SchemaPolicy};
+
 #[derive(Debug, Error)]
 pub enum StateError {
     #[error("the repository changed since this publish started (generation {expected} expected, found {found})")]
@@ -23,6 +25,12 @@ pub enum StateError {
     Unavailable(String),
     #[error("state database schema: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A newer airlock-server migrated the database: this one does not know its schema.
+    #[error("the state database has schema migrations {} that this airlock-server does not know (it knows versions up to {known}): a newer airlock-server wrote it; upgrade airlock-server to that release or newer", join_versions(unknown))]
+    SchemaNewer { unknown: Vec<i64>, known: i64 },
+    /// Migrations are pending and the server was told not to apply them.
+    #[error("the state database is at schema version {at} and lacks migrations {} that this airlock-server needs; with --no-migrate (AIRLOCK_NO_MIGRATE) the server does not apply them: run `airlock-server migrate` first", join_versions(pending))]
+    SchemaOutdated { at: i64, pending: Vec<i64> },
     #[error("state database holds invalid data: {0}")]
     Corrupt(String),
     #[error("state database holds invalid data: unsupported state database URL {0:?}: use postgres://... or sqlite://PATH")]
@@ -37,6 +45,14 @@ impl From<sqlx::Error> for StateError {
             StateError::Db(e)
         }
     }
+}
+
+fn join_versions(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl StateError {
@@ -156,18 +172,40 @@ impl SqlState {
         }
     }
 
-    /// Opens (creating if needed) a SQLite database file.
+    /// Opens (creating if needed) a SQLite database file, bringing its schema up to date.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StateError> {
+        Ok(Self::open_sqlite_with(path, SchemaPolicy::Migrate).await?.0)
+    }
+
+    /// Opens (creating if needed) a SQLite database file; returns the migrations `policy`
+    /// applied.
+    pub async fn open_sqlite_with(
+        path: &Path,
+        policy: SchemaPolicy,
+    ) -> Result<(Self, Vec<AppliedMigration>), StateError> {
         let url = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .to_url_lossy();
-        Self::connect(url.as_str(), Backend::Sqlite, 4).await
+        Self::connect(url.as_str(), Backend::Sqlite, 4, policy).await
     }
 
     /// Opens a state database by URL: `postgres://user:password@host:port/db` (or
     /// `postgresql://`), or `sqlite://PATH`. The schema is created or brought up to date.
     pub async fn open_url(url: &str, max_connections: u32) -> Result<Self, StateError> {
+        Ok(
+            Self::open_url_with(url, max_connections, SchemaPolicy::Migrate)
+                .await?
+                .0,
+        )
+    }
+
+    /// Opens a state database by URL; returns the migrations `policy` applied.
+    pub async fn open_url_with(
+        url: &str,
+        max_connections: u32,
+        policy: SchemaPolicy,
+    ) -> Result<(Self, Vec<AppliedMigration>), StateError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else if url.starts_with("sqlite:") {
@@ -175,10 +213,15 @@ impl SqlState {
         } else {
             return Err(StateError::UnsupportedUrl(redact_url(url)));
         };
-        Self::connect(url, backend, max_connections).await
+        Self::connect(url, backend, max_connections, policy).await
     }
 
-    async fn connect(url: &str, backend: Backend, max: u32) -> Result<Self, StateError> {
+    async fn connect(
+        url: &str,
+        backend: Backend,
+        max: u32,
+        policy: SchemaPolicy,
+    ) -> Result<(Self, Vec<AppliedMigration>), StateError> {
         sqlx::any::install_default_drivers();
         let options: AnyConnectOptions = url.parse()?;
         let pool = AnyPoolOptions::new()
@@ -200,8 +243,13 @@ impl SqlState {
             })
             .connect_with(options)
             .await?;
-        super::migrations::run(&pool, backend).await?;
-        Ok(SqlState { pool, backend })
+        let applied = super::migrations::run(&pool, backend, policy).await?;
+        Ok((SqlState { pool, backend }, applied))
+    }
+
+    /// The schema versions applied to this database.
+    pub async fn schema_versions(&self) -> Result<Vec<i64>, StateError> {
+        super::migrations::applied_versions(&self.pool, self.backend).await
     }
 
     pub fn backend(&self) -> Backend {
