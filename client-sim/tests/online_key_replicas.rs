@@ -23,6 +23,7 @@ async fn replica(lab: &Lab, data: &Path) -> anyhow::Result<airlock_server::AppSt
                 lab.dir.join("srv").join("airlock.db").display()
             )),
             blobs: None,
+            schema: Default::default(),
         },
         airlock_server::ServeConfig {
             device_rate: None,
