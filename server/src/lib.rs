@@ -27,6 +27,7 @@ pub mod selfcheck;
 pub mod serve;
 pub mod storage;
 pub mod storage_config;
+pub mod tls;
 pub mod view;
 
 pub use admin_tokens::{
@@ -38,5 +39,5 @@ pub use background::{expiring_offline_roles, spawn_renewal, spawn_sync, sync_fro
 pub use clock::{Clock, SystemClock};
 pub use data_dir::{init_data_dir, DataDir, InitReport};
 pub use online_key::prepare_next_online_key;
-pub use serve::serve;
+pub use serve::{serve, serve_with_tls};
 pub use storage_config::Storage;

@@ -3,4 +3,5 @@
 pub mod init;
 pub mod serve;
 pub mod storage_args;
+pub mod tls_args;
 pub mod token;

@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0006_audit_ids.sqlite.sql"),
         include_str!("../../migrations/0006_audit_ids.postgres.sql"),
     ),
+    (
+        7,
+        "revoked device ids",
+        include_str!("../../migrations/0007_revoked_device_ids.sql"),
+        include_str!("../../migrations/0007_revoked_device_ids.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
