@@ -69,8 +69,8 @@ impl TlsConfig {
                 let mut pem = read(cert)?;
                 pem.push(b'\n');
                 pem.extend(read(key)?);
-                let identity =
-                    reqwest::Identity::from_pem(&pem).map_err(unusable(cert, "client certificate and key"))?;
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(unusable(cert, "client certificate and key"))?;
                 builder = builder.identity(identity);
             }
             (None, None) => {}

@@ -281,7 +281,8 @@ async fn connection(
         serve_connection(watched, peer, service, http, activity, limits, stop, permit).await;
         return;
     };
-    let handshake = tokio::time::timeout(limits.header_read_timeout, tls.acceptor().accept(watched));
+    let handshake =
+        tokio::time::timeout(limits.header_read_timeout, tls.acceptor().accept(watched));
     let stream = tokio::select! {
         done = handshake => match done {
             Ok(Ok(stream)) => stream,

@@ -174,8 +174,9 @@ fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
             // without a client certificate; the device endpoints refuse a request without one
             // (401). A certificate that is presented must chain to the CA and not be revoked
             // by the CRL (only the device's own certificate is checked against it).
-            let mut verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .allow_unauthenticated();
+            let mut verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                    .allow_unauthenticated();
             if !crl_der.is_empty() {
                 verifier = verifier
                     .with_crls(crl_der)
@@ -189,14 +190,13 @@ fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config =
-        builder
-            .with_single_cert(chain, key)
-            .map_err(|source| TlsError::Pair {
-                cert: files.cert.clone(),
-                key: files.key.clone(),
-                source,
-            })?;
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|source| TlsError::Pair {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            source,
+        })?;
     // HTTP/2 for the clients that offer it, HTTP/1.1 for the rest
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Loaded {

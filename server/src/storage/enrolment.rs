@@ -73,8 +73,11 @@ pub trait EnrolmentStore: Send + Sync {
     async fn reinstate_device(&self, device_id: &str) -> Result<bool, StateError>;
     /// Records a device id as revoked whether or not it enrolled (devices authenticated by
     /// their certificate never do); false if it was already.
-    async fn revoke_device_id(&self, device_id: &str, at: jiff::Timestamp)
-        -> Result<bool, StateError>;
+    async fn revoke_device_id(
+        &self,
+        device_id: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StateError>;
     /// Lifts [`EnrolmentStore::revoke_device_id`]; false if the id was not revoked so.
     async fn reinstate_device_id(&self, device_id: &str) -> Result<bool, StateError>;
     /// Whether the id was revoked by [`EnrolmentStore::revoke_device_id`] (a device credential

@@ -30,7 +30,12 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A certificate of `ca` with these SANs and serial: (certificate PEM, key PEM).
-fn leaf(ca: &Ca, sans: Vec<SanType>, serial: u64, usage: ExtendedKeyUsagePurpose) -> (String, String) {
+fn leaf(
+    ca: &Ca,
+    sans: Vec<SanType>,
+    serial: u64,
+    usage: ExtendedKeyUsagePurpose,
+) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.subject_alt_names = sans;
@@ -96,7 +101,10 @@ fn id_of(cert_pem: &str) -> Result<String, CertificateIdError> {
 fn the_device_id_is_the_one_airlock_uri_san() {
     let ca = ca("fleet");
     let client = ExtendedKeyUsagePurpose::ClientAuth;
-    assert_eq!(id_of(&device(&ca, "cam-0001", 2).0), Ok("cam-0001".to_string()));
+    assert_eq!(
+        id_of(&device(&ca, "cam-0001", 2).0),
+        Ok("cam-0001".to_string())
+    );
     // other URIs (SPIFFE ids, URLs) and DNS names are not device ids
     let mixed = leaf(
         &ca,
@@ -116,7 +124,10 @@ fn the_device_id_is_the_one_airlock_uri_san() {
         client.clone(),
     );
     assert_eq!(id_of(&none.0), Err(CertificateIdError::NoDeviceId));
-    assert_eq!(id_of(&leaf(&ca, vec![], 5, client.clone()).0), Err(CertificateIdError::NoDeviceId));
+    assert_eq!(
+        id_of(&leaf(&ca, vec![], 5, client.clone()).0),
+        Err(CertificateIdError::NoDeviceId)
+    );
     let two = leaf(
         &ca,
         vec![uri("urn:airlock:device:a"), uri("urn:airlock:device:b")],
@@ -128,7 +139,12 @@ fn the_device_id_is_the_one_airlock_uri_san() {
         Err(CertificateIdError::SeveralDeviceIds("a".into(), "b".into()))
     );
     for bad in ["", "a/b", "cam 1", "../x"] {
-        let cert = leaf(&ca, vec![uri(&format!("urn:airlock:device:{bad}"))], 7, client.clone());
+        let cert = leaf(
+            &ca,
+            vec![uri(&format!("urn:airlock:device:{bad}"))],
+            7,
+            client.clone(),
+        );
         assert_eq!(
             id_of(&cert.0),
             Err(CertificateIdError::BadDeviceId(bad.to_string())),
@@ -177,13 +193,21 @@ fn a_bad_new_pair_keeps_the_old_one_and_a_good_one_is_taken() {
     touch_later(&files.cert, 5);
     let refused = tls.reload_if_changed().expect("the change is seen");
     assert!(matches!(refused, Err(TlsError::Pair { .. })), "{refused:?}");
-    assert!(Arc::ptr_eq(&first, &tls.current()), "the old pair stays in use");
-    assert!(tls.reload_if_changed().is_none(), "a bad pair is tried once");
+    assert!(
+        Arc::ptr_eq(&first, &tls.current()),
+        "the old pair stays in use"
+    );
+    assert!(
+        tls.reload_if_changed().is_none(),
+        "a bad pair is tried once"
+    );
 
     // the key arrives: taken
     std::fs::write(&files.key, &new_key).unwrap();
     touch_later(&files.key, 10);
-    tls.reload_if_changed().expect("the change is seen").unwrap();
+    tls.reload_if_changed()
+        .expect("the change is seen")
+        .unwrap();
     assert!(!Arc::ptr_eq(&first, &tls.current()));
     assert_eq!(
         tls.current().config.alpn_protocols,
@@ -202,20 +226,41 @@ fn unusable_files_are_named() {
         ..good.clone()
     };
     let e = Tls::load(missing).err().unwrap();
-    assert!(matches!(e, TlsError::Read { ref path, .. } if path.ends_with("nope.pem")), "{e}");
+    assert!(
+        matches!(e, TlsError::Read { ref path, .. } if path.ends_with("nope.pem")),
+        "{e}"
+    );
     std::fs::write(dir.join("empty.pem"), "not PEM\n").unwrap();
     let empty = TlsFiles {
         cert: dir.join("empty.pem"),
         ..good.clone()
     };
     let e = Tls::load(empty).err().unwrap();
-    assert!(matches!(e, TlsError::Missing { what: "certificate", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            TlsError::Missing {
+                what: "certificate",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let no_key = TlsFiles {
         key: dir.join("ca.pem"),
         ..good.clone()
     };
     let e = Tls::load(no_key).err().unwrap();
-    assert!(matches!(e, TlsError::Missing { what: "private key", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            TlsError::Missing {
+                what: "private key",
+                ..
+            }
+        ),
+        "{e}"
+    );
     std::fs::write(dir.join("bad.crl"), b"\x30\x03\x02\x01\x01").unwrap();
     let bad_crl = TlsFiles {
         client_crl: Some(dir.join("bad.crl")),
@@ -231,8 +276,7 @@ fn the_crl_as_loaded_now_revokes_by_issuer_and_serial() {
     let dir = tmp.path();
     let fleet = ca("fleet");
     let other = ca("other");
-    let tls = Tls::load(files(dir, &fleet, Some(&crl(&fleet, &[]))))
-        .unwrap();
+    let tls = Tls::load(files(dir, &fleet, Some(&crl(&fleet, &[])))).unwrap();
     let (revoked_pem, _) = device(&fleet, "cam-1", 77);
     let (kept_pem, _) = device(&fleet, "cam-2", 78);
     let (same_serial_elsewhere, _) = device(&other, "cam-3", 77);
@@ -252,7 +296,10 @@ fn the_crl_as_loaded_now_revokes_by_issuer_and_serial() {
     tls.reload_if_changed().unwrap().unwrap();
     assert!(revoked(&revoked_pem));
     assert!(!revoked(&kept_pem));
-    assert!(!revoked(&same_serial_elsewhere), "a serial is unique per issuer only");
+    assert!(
+        !revoked(&same_serial_elsewhere),
+        "a serial is unique per issuer only"
+    );
 }
 
 #[test]
@@ -263,9 +310,14 @@ fn certificate_refusals_are_401_or_403_with_their_code() {
         let e = ApiError::from(e);
         (e.status.as_u16(), e.code)
     };
-    assert_eq!(answer(DeviceAuthError::NoClientCertificate), (401, "unauthorized"));
     assert_eq!(
-        answer(DeviceAuthError::CertificateWithoutId(CertificateIdError::NoDeviceId)),
+        answer(DeviceAuthError::NoClientCertificate),
+        (401, "unauthorized")
+    );
+    assert_eq!(
+        answer(DeviceAuthError::CertificateWithoutId(
+            CertificateIdError::NoDeviceId
+        )),
         (403, "no_device_id")
     );
     assert_eq!(
@@ -275,5 +327,8 @@ fn certificate_refusals_are_401_or_403_with_their_code() {
         }),
         (403, "wrong_device")
     );
-    assert_eq!(answer(DeviceAuthError::Revoked("a".into())), (403, "revoked"));
+    assert_eq!(
+        answer(DeviceAuthError::Revoked("a".into())),
+        (403, "revoked")
+    );
 }
