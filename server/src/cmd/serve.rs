@@ -15,7 +15,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AIRLOCK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     #[command(flatten)]
-    pub tls: super::tls_args::TlsArgs,
+    pub tls: Box<super::tls_args::TlsArgs>,
     /// Admin token file; created with a random token (0600) if missing.
     #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
     pub admin_token_file: PathBuf,
