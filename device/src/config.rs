@@ -34,3 +34,53 @@ impl Config {
         self.now.unwrap_or_else(jiff::Timestamp::now)
     }
 }
+
+/// HTTPS settings of a device: the CA it trusts for its server and its own client certificate
+/// (for servers that authenticate devices by certificate, `--device-auth mtls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// CA certificates (PEM) to trust for the server, instead of the system's roots: a fleet
+    /// pins its vendor's CA.
+    pub ca: Option<PathBuf>,
+    /// The device's certificate chain (PEM); needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The private key of `client_cert` (PEM, PKCS#8, PKCS#1 or SEC1).
+    pub client_key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// A client builder that trusts `ca` (only) and presents the client certificate, when set.
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, crate::Error> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|source| crate::Error::TlsFile {
+                path: path.clone(),
+                source,
+            })
+        };
+        let unusable = |path: &PathBuf, what: &'static str| {
+            let path = path.clone();
+            move |source| crate::Error::TlsUnusable { path, what, source }
+        };
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &self.ca {
+            let roots = reqwest::Certificate::from_pem_bundle(&read(ca)?)
+                .map_err(unusable(ca, "CA certificates"))?;
+            builder = builder.tls_certs_only(roots);
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read(cert)?;
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(unusable(cert, "client certificate and key"))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            (Some(path), None) | (None, Some(path)) => {
+                return Err(crate::Error::TlsIncomplete(path.clone()))
+            }
+        }
+        Ok(builder)
+    }
+}

@@ -53,6 +53,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("reading {}", path.display())]
+    TlsFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: unusable {what}", path.display())]
+    TlsUnusable {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{}: a client certificate needs its key and a key its certificate (give both)", .0.display())]
+    TlsIncomplete(PathBuf),
     #[error("parsing {}", path.display())]
     ParseState {
         path: PathBuf,

@@ -77,7 +77,7 @@ pub mod server;
 pub mod state;
 pub mod transport;
 
-pub use config::Config;
+pub use config::{Config, TlsConfig};
 pub use cycle::{Device, DeviceRun, Outcome};
 pub use error::Error;
 pub use install::{InstallError, Installer, KeepImage};

@@ -227,10 +227,10 @@ fn log_refusal(parts: &Parts, remote: &str, e: &AdminAuthError) {
 }
 
 /// A device endpoint's caller: the device id of the path (checked), authenticated by its
-/// credential when `--device-auth required`.
+/// credential when `--device-auth required`, by its client certificate when `mtls`.
 pub struct Device {
     pub id: String,
-    /// The product the device enrolled for; `None` with `--device-auth open`.
+    /// The product the device enrolled for; `None` with `--device-auth open` or `mtls`.
     pub enrolled_product: Option<String>,
     /// A drill device (enrolled with a drill token): answered as any device, but none of its
     /// check-ins or reports is recorded, so attack drills never count in fleet figures or a
@@ -278,6 +278,15 @@ impl FromRequestParts<AppState> for Device {
                     drill: enrolled.drill,
                 }
             }
+            DeviceAuth::Mtls => {
+                certified_device(app, &parts.extensions, Some(&id)).await?;
+                Device {
+                    id,
+                    // the product comes from the check-in, as with `open`
+                    enrolled_product: None,
+                    drill: false,
+                }
+            }
             DeviceAuth::Open => {
                 let drill = app
                     .credentials
@@ -309,6 +318,36 @@ async fn enrolled_elsewhere(
         }
         None => Err(DeviceAuthError::Unauthenticated.into()),
     }
+}
+
+/// `--device-auth mtls`: the device id the connection's verified client certificate names,
+/// refused when there is no certificate (401), when it names no device or another one than
+/// `claimed` (403), when the CRL as loaded now lists it (403, for connections opened before the
+/// CRL changed) or when the id is revoked in the state store (403, `airlock device revoke`).
+pub async fn certified_device(
+    app: &AppState,
+    extensions: &axum::http::Extensions,
+    claimed: Option<&str>,
+) -> Result<String, DeviceAuthError> {
+    let certificate = extensions
+        .get::<crate::tls::ClientCertificate>()
+        .ok_or(DeviceAuthError::NoClientCertificate)?;
+    let id = certificate
+        .device_id
+        .clone()
+        .map_err(DeviceAuthError::CertificateWithoutId)?;
+    if let Some(path) = claimed {
+        if path != id {
+            return Err(DeviceAuthError::NotCertificateDevice {
+                path: path.to_string(),
+                certificate: id,
+            });
+        }
+    }
+    if certificate.revoked_now() || app.state.is_device_id_revoked(&id).await? {
+        return Err(DeviceAuthError::Revoked(id));
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

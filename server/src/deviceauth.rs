@@ -2,6 +2,9 @@
 //! a device enrols once with a token and receives its own credential; check-ins and reports
 //! then carry `Authorization: Bearer <credential>`. Only digests of tokens and credentials are
 //! stored. `--device-auth open` keeps unauthenticated check-ins for labs and demos.
+//! `--device-auth mtls` authenticates devices by their X.509 client certificate instead
+//! ([`crate::tls`]): the certificate names the device, and a device id revoked in the state
+//! store or a certificate on the CRL is refused.
 
 use axum::http::HeaderMap;
 use std::collections::HashMap;
@@ -28,6 +31,16 @@ pub enum DeviceAuthError {
         enrolled: String,
         claimed: String,
     },
+    /// `--device-auth mtls`: the connection carries no verified client certificate.
+    #[error("a client certificate is required: this server authenticates devices by the X.509 certificate they present over HTTPS (its URI SAN urn:airlock:device:<id> names the device)")]
+    NoClientCertificate,
+    #[error("{0}")]
+    CertificateWithoutId(crate::tls::CertificateIdError),
+    /// The path names another device than the certificate does.
+    #[error("the client certificate is device {certificate}'s, not {path}'s")]
+    NotCertificateDevice { path: String, certificate: String },
+    #[error(transparent)]
+    State(#[from] crate::storage::StateError),
 }
 
 /// Device ids: 1-128 characters of A-Z a-z 0-9 . _ : -
@@ -74,6 +87,8 @@ flag_choice! {
         #[default]
         Required = "required",
         Open = "open",
+        /// The device's X.509 client certificate (needs HTTPS and `--client-ca`).
+        Mtls = "mtls",
     }
 }
 
@@ -263,12 +278,13 @@ mod tests {
     #[test]
     fn flag_words_parse_and_an_unknown_word_lists_the_choices() {
         assert_eq!("open".parse::<DeviceAuth>(), Ok(DeviceAuth::Open));
+        assert_eq!("mtls".parse::<DeviceAuth>(), Ok(DeviceAuth::Mtls));
         assert_eq!("enrolled".parse::<TufAccess>(), Ok(TufAccess::Enrolled));
         assert_eq!(DeviceAuth::default(), DeviceAuth::Required);
         assert_eq!(TufAccess::default(), TufAccess::Public);
         assert_eq!(
             "x".parse::<DeviceAuth>(),
-            Err("\"x\": expected required or open".to_string())
+            Err("\"x\": expected required or open or mtls".to_string())
         );
         assert_eq!(
             "x".parse::<TufAccess>(),

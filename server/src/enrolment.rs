@@ -14,7 +14,7 @@ use airlock_core::api::{
 };
 
 use crate::app::AppState;
-use crate::deviceauth::{check_device_id, random_secret, sha256_hex, DeviceAuthError};
+use crate::deviceauth::{check_device_id, random_secret, sha256_hex, DeviceAuth, DeviceAuthError};
 use crate::storage::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken, StateError};
 
 /// How long a token lives when the request names no expiry.
@@ -310,9 +310,18 @@ pub async fn enrol_device(
 
 /// Revokes a device: its credential stops working (403) and its id cannot enrol again until
 /// an operator reinstates it.
+///
+/// With `--device-auth mtls` any id may be revoked (devices with certificates never enrol):
+/// every certificate naming it is refused until the id is reinstated.
 pub async fn revoke(app: &AppState, device_id: &str, actor: &str) -> Result<(), EnrolmentError> {
     check_device_id(device_id)?;
-    if !app.state.revoke_device(device_id).await? {
+    let by_certificate = app.config.device_auth == DeviceAuth::Mtls;
+    if by_certificate {
+        app.state
+            .revoke_device_id(device_id, app.clock.now())
+            .await?;
+    }
+    if !app.state.revoke_device(device_id).await? && !by_certificate {
         return Err(EnrolmentError::NotEnrolled(device_id.to_string()));
     }
     app.credentials.revoke(device_id);
@@ -331,7 +340,9 @@ pub async fn revoke(app: &AppState, device_id: &str, actor: &str) -> Result<(), 
 /// leaked), and its id may enrol again with a new token.
 pub async fn reinstate(app: &AppState, device_id: &str, actor: &str) -> Result<(), EnrolmentError> {
     check_device_id(device_id)?;
-    if !app.state.reinstate_device(device_id).await? {
+    // both: an id may have been revoked under either mode
+    let by_id = app.state.reinstate_device_id(device_id).await?;
+    if !app.state.reinstate_device(device_id).await? && !by_id {
         return Err(EnrolmentError::NotRevoked(device_id.to_string()));
     }
     app.credentials.forget(device_id);

@@ -217,6 +217,14 @@ impl From<DeviceAuthError> for ApiError {
             DeviceAuthError::WrongProduct { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "wrong_product", message)
             }
+            DeviceAuthError::NoClientCertificate => ApiError::unauthorized(message),
+            DeviceAuthError::CertificateWithoutId(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "no_device_id", message)
+            }
+            DeviceAuthError::NotCertificateDevice { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "wrong_device", message)
+            }
+            DeviceAuthError::State(e) => e.into(),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod serve;
 pub mod storage;
 pub mod storage_config;
 pub mod storage_move;
+pub mod tls;
 pub mod view;
 
 pub use admin_tokens::{
@@ -43,5 +44,5 @@ pub use clock::{Clock, SystemClock};
 pub use data_dir::{init_data_dir, DataDir, InitReport};
 pub use follow::spawn_follow;
 pub use online_key::prepare_next_online_key;
-pub use serve::serve;
+pub use serve::{serve, serve_with_tls};
 pub use storage_config::Storage;

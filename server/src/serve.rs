@@ -2,6 +2,8 @@
 //! header-read timeout, no idle timeout and no connection cap. Without them a client that sends
 //! its headers a byte at a time (or opens a connection and says nothing) holds a file
 //! descriptor for ever, and thousands of them exhaust the server and stall its shutdown.
+//! Over TLS the handshake counts against the header-read timeout, and HTTP/2 is served when the
+//! client offers it (ALPN).
 
 use anyhow::Result;
 use std::net::SocketAddr;
@@ -12,8 +14,11 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
 use crate::app::AppState;
 use crate::routes;
+use crate::tls::{ClientCertificate, Tls};
 
 /// Limits on connections (see `airlock-server serve --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,14 +162,25 @@ impl http_body::Body for Guarded {
     }
 }
 
-/// Serves until `shutdown` completes. Then it stops accepting, closes connections that have no
-/// request in flight (idle or still sending headers) at once, and lets in-flight requests finish.
+/// Serves plain HTTP until `shutdown` completes. Then it stops accepting, closes connections
+/// that have no request in flight (idle or still sending headers) at once, and lets in-flight
+/// requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    use tower::ServiceExt as _;
+    serve_with_tls(listener, app, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (HTTP/2 when the client offers it by ALPN, with the
+/// client's verified certificate as a request extension, [`ClientCertificate`]).
+pub async fn serve_with_tls(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    tls: Option<Arc<Tls>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let limits = app.config.connections;
     let router = routes::router(app);
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -193,30 +209,13 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = socket.set_nodelay(true);
-        let activity = Activity::new();
-        let service = router.clone();
-        let conn_activity = activity.clone();
-        let hyper_service =
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let guard = InFlight::start(&conn_activity);
-                let service = service.clone();
-                async move {
-                    let mut req = req.map(axum::body::Body::new);
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    let resp = service.oneshot(req).await;
-                    // in flight until the body is sent (a download is not idle)
-                    resp.map(|r| r.map(|body| axum::body::Body::new(Guarded { body, guard })))
-                }
-            });
-        let stop = stop_rx.clone();
-        tracker.spawn(serve_connection(
+        tracker.spawn(connection(
             socket,
             peer,
-            hyper_service,
-            activity,
+            router.clone(),
+            tls.clone(),
             limits,
-            stop,
+            stop_rx.clone(),
             permit,
         ));
     }
@@ -227,15 +226,122 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection<S>(
+/// The router as a hyper service for one connection: counts requests in flight and hands each
+/// request the peer's address and, over TLS, its client certificate.
+fn service(
+    router: axum::Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    certificate: Option<ClientCertificate>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Send
+       + Clone
+       + 'static {
+    use tower::ServiceExt as _;
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let guard = InFlight::start(&activity);
+        let router = router.clone();
+        let certificate = certificate.clone();
+        async move {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            if let Some(c) = certificate {
+                req.extensions_mut().insert(c);
+            }
+            let resp = router.oneshot(req).await;
+            // in flight until the body is sent (a download is not idle)
+            resp.map(|r| r.map(|body| axum::body::Body::new(Guarded { body, guard })))
+        }
+    })
+}
+
+/// One accepted connection: the TLS handshake (bounded by the header-read timeout), then HTTP.
+async fn connection(
     socket: tokio::net::TcpStream,
     peer: SocketAddr,
+    router: axum::Router,
+    tls: Option<Arc<Tls>>,
+    limits: ConnectionLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let activity = Activity::new();
+    let watched = Watched {
+        inner: socket,
+        activity: activity.clone(),
+    };
+    let Some(tls) = tls else {
+        let service = service(router, peer, activity.clone(), None);
+        let http = Http::Http1;
+        serve_connection(watched, peer, service, http, activity, limits, stop, permit).await;
+        return;
+    };
+    let handshake =
+        tokio::time::timeout(limits.header_read_timeout, tls.acceptor().accept(watched));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                log_handshake_failure(peer, &e);
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = stop.changed() => return,
+    };
+    let (_, session) = stream.get_ref();
+    let http = if session.alpn_protocol() == Some(b"h2") {
+        Http::Http2
+    } else {
+        Http::Http1
+    };
+    let certificate = tls.client_certificate(session);
+    let service = service(router, peer, activity.clone(), certificate);
+    serve_connection(stream, peer, service, http, activity, limits, stop, permit).await;
+}
+
+/// A refused client certificate is worth the operator's attention (a revoked or foreign
+/// device); other handshake failures (scanners, old clients) are not.
+fn log_handshake_failure(peer: SocketAddr, e: &std::io::Error) {
+    let cause = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match cause {
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            tracing::warn!(%peer, reason = ?why, "client certificate refused at the TLS handshake")
+        }
+        _ => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+    }
+}
+
+/// The HTTP version of a connection: HTTP/2 only when TLS negotiated it (ALPN `h2`), so a
+/// plain connection never waits for a version preface without the header-read timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Http {
+    Http1,
+    Http2,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_connection<I, S>(
+    io: I,
+    peer: SocketAddr,
     service: S,
+    http: Http,
     activity: Arc<Activity>,
     limits: ConnectionLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
             hyper::Request<hyper::body::Incoming>,
             Response = axum::response::Response,
@@ -244,14 +350,21 @@ async fn serve_connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let io = hyper_util::rt::TokioIo::new(Watched {
-        inner: socket,
-        activity: activity.clone(),
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    let io = hyper_util::rt::TokioIo::new(io);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    match http {
+        Http::Http1 => {
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            builder = builder.http1_only();
+        }
+        Http::Http2 => {
+            builder.http2().timer(TokioTimer::new());
+            builder = builder.http2_only();
+        }
+    }
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let mut stopping = *stop.borrow();

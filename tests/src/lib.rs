@@ -4,6 +4,8 @@
 //! The binaries must be built first (`cargo build --workspace --bins`; `scripts/test` does it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pki;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -74,6 +74,8 @@ pub struct ServerTarget {
     /// A drill enrolment token (`airlock enrolment-token create --drill`) the drill devices
     /// enrol with; without it the command makes one with `admin_token`.
     pub enrol_token: Option<String>,
+    /// CA certificates (PEM) to trust for an HTTPS server, instead of the system's roots.
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -179,7 +181,12 @@ async fn run_drills(ctx: &Ctx, specs: &[&'static DrillSpec]) -> Vec<DrillReport>
 /// Runs the drills (in a lab, or against `opts.server`).
 pub async fn run(opts: &AttackOptions) -> Result<AttackSummary> {
     let specs = select(&opts.drills)?;
-    let client = reqwest::Client::builder()
+    let tls = airlock_device::TlsConfig {
+        ca: opts.server.as_ref().and_then(|s| s.ca.clone()),
+        ..Default::default()
+    };
+    let client = tls
+        .client_builder()?
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .context("building the HTTP client")?;

@@ -47,6 +47,10 @@ pub struct AttackArgs {
     /// figures. Without it, --admin-token-file makes one (and revokes it afterwards).
     #[arg(long, requires = "server", env = "AIRLOCK_ATTACK_ENROL_TOKEN")]
     enrol_token: Option<String>,
+    /// With --server: CA certificates (PEM) to trust for an HTTPS server, instead of the
+    /// system's roots.
+    #[arg(long, requires = "server", env = "AIRLOCK_ATTACK_CA")]
+    ca: Option<PathBuf>,
 }
 
 /// Exit code 3 when an attack succeeded (a drill failed).
@@ -74,6 +78,7 @@ pub async fn run(args: AttackArgs, json: bool) -> Result<u8> {
                 },
                 admin_token,
                 enrol_token: args.enrol_token,
+                ca: args.ca,
             })
         }
         (None, ..) => None,

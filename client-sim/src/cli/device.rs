@@ -1,6 +1,6 @@
 //! `airlock-sim device`: one device through one update cycle.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -30,6 +30,8 @@ pub struct DeviceArgs {
     /// keeps its own credential in its state directory.
     #[arg(long, env = "AIRLOCK_ENROL_TOKEN")]
     enrol_token: Option<String>,
+    #[command(flatten)]
+    tls: super::tls::TlsArgs,
 }
 
 /// Exit code 3 when the device refused what it was given.
@@ -47,9 +49,13 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
         enrol_token: args.enrol_token,
         retry: airlock_device::Backoff::default(),
     });
-    let client = reqwest::Client::builder()
+    let client = args
+        .tls
+        .config()
+        .client_builder()?
         .timeout(std::time::Duration::from_secs(300))
-        .build()?;
+        .build()
+        .context("building the HTTP client (--ca, --client-cert, --client-key)")?;
     let run = run_device(&cfg, &client).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod device;
 pub mod run;
 pub mod soak;
+pub mod tls;
 
 /// Prints `value` as JSON (`--json`) or as `render` makes it.
 fn print<T: serde::Serialize>(

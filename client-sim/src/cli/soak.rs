@@ -21,6 +21,9 @@ pub struct SoakArgs {
     /// Server base URL.
     #[arg(long, env = "AIRLOCK_SERVER")]
     server: url::Url,
+    /// CA certificates (PEM) to trust for an HTTPS server, instead of the system's roots.
+    #[arg(long, env = "AIRLOCK_CA")]
+    ca: Option<PathBuf>,
     /// The pinned root metadata (e.g. REPO/metadata/1.root.json).
     #[arg(long, env = "AIRLOCK_TRUSTED_ROOT")]
     trusted_root: PathBuf,
@@ -314,9 +317,15 @@ pub async fn run(args: SoakArgs, json: bool) -> Result<u8> {
     }
     let configs: Arc<Vec<DeviceConfig>> =
         Arc::new((0..args.devices).map(|i| device_config(&args, i)).collect());
-    let client = reqwest::Client::builder()
+    let tls = airlock_device::TlsConfig {
+        ca: args.ca.clone(),
+        ..Default::default()
+    };
+    let client = tls
+        .client_builder()?
         .timeout(Duration::from_secs(120))
-        .build()?;
+        .build()
+        .context("building the HTTP client (--ca)")?;
     let shared = Arc::new(Shared {
         counts: Mutex::new(Counts::default()),
         first_errors: Mutex::new(Vec::new()),

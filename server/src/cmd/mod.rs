@@ -6,4 +6,5 @@ pub mod migrate;
 pub mod migrate_storage;
 pub mod serve;
 pub mod storage_args;
+pub mod tls_args;
 pub mod token;

@@ -15,6 +15,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "AIRLOCK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    #[command(flatten)]
+    pub tls: Box<super::tls_args::TlsArgs>,
     /// Admin token file; created with a random token (0600) if missing.
     #[arg(long, env = "AIRLOCK_ADMIN_TOKEN_FILE")]
     pub admin_token_file: PathBuf,
@@ -70,7 +72,9 @@ pub struct ServeArgs {
     #[arg(long, env = "AIRLOCK_ADMIN_BURST", default_value_t = 2000)]
     pub admin_burst: u32,
     /// Device authentication for check-ins and reports: `required` (enrolled devices with
-    /// their credential) or `open` (anyone; labs and demos).
+    /// their credential), `mtls` (the device's X.509 client certificate, whose URI SAN
+    /// `urn:airlock:device:<id>` is its id; needs --tls-cert and --client-ca) or `open`
+    /// (anyone; labs and demos).
     #[arg(long, env = "AIRLOCK_DEVICE_AUTH", default_value = "required")]
     pub device_auth: airlock_server::deviceauth::DeviceAuth,
     /// Who may read /tuf/ (metadata and images): `public` (any TUF client, mirrors, CDNs)
@@ -120,6 +124,7 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
              --max-connections must be at least 1"
         );
     }
+    let tls_files = args.tls.files(args.device_auth)?;
     // (with --online-key-dir, replicas of shared storage may keep little else in --data)
     if args.online_key_dir.is_none() && !args.data.is_dir() {
         return Err(airlock_cli::Failure::not_found(format!(
@@ -183,6 +188,12 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
             airlock_server::spawn_follow(app.clone(), url.clone());
         }
     }
+    let tls = match tls_files {
+        Some(files) => Some(
+            airlock_server::tls::Tls::load(files).context("loading the TLS certificate and key")?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -195,12 +206,20 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         );
     }
     // The first stdout line tells scripts (and tests using port 0) where we are.
-    println!("listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
     tracing::info!(%addr, online_key = %app.online_key_id(), "serving");
     airlock_server::spawn_renewal(
         app.clone(),
         std::time::Duration::from_secs(args.renew_check_seconds),
         jiff::SignedDuration::from_hours(args.expiry_warning_days.saturating_mul(24)),
     );
-    airlock_server::serve(listener, app, airlock_server::serve::shutdown_signal()).await
+    if let Some(tls) = &tls {
+        airlock_server::tls::spawn_reload(
+            tls.clone(),
+            std::time::Duration::from_secs(args.tls.tls_reload_seconds),
+        );
+    }
+    airlock_server::serve_with_tls(listener, app, tls, airlock_server::serve::shutdown_signal())
+        .await
 }

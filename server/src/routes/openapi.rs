@@ -91,7 +91,10 @@ impl Modify for BearerSchemes {
             "device_credential",
             bearer(
                 "The device's credential from POST /v1/devices/{device_id}/enrol; required \
-                 unless the server runs with --device-auth open",
+                 unless the server runs with --device-auth open. With --device-auth mtls the \
+                 device presents its X.509 client certificate in the TLS handshake instead \
+                 (its URI SAN urn:airlock:device:<id> names it; 403 `wrong_device` for another \
+                 id, `no_device_id` without one)",
             ),
         );
     }

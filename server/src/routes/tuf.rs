@@ -327,14 +327,26 @@ fn image_response(body: Body, count: u64, etag: &str) -> Response {
 }
 
 /// `--tuf-access enrolled` (the router mounts this only then): `/tuf/` answers only requests
-/// bearing an enrolled, unrevoked device's credential or the admin token (401 with a JSON
-/// body otherwise). `public` (the default) lets any TUF client, mirror or CDN read it: TUF
+/// bearing an enrolled, unrevoked device's credential or the admin token, or with
+/// `--device-auth mtls` a device's unrevoked client certificate (401 with a JSON body
+/// otherwise). `public` (the default) lets any TUF client, mirror or CDN read it: TUF
 /// protects integrity, not secrecy.
 pub async fn require_access(
     State(app): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if app.config.device_auth == crate::deviceauth::DeviceAuth::Mtls
+        && request
+            .extensions()
+            .get::<crate::tls::ClientCertificate>()
+            .is_some()
+    {
+        return match crate::auth::certified_device(&app, request.extensions(), None).await {
+            Ok(_) => next.run(request).await,
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    }
     match crate::auth::bearer_token(request.headers()) {
         Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
         Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),

@@ -74,6 +74,18 @@ pub trait EnrolmentStore: Send + Sync {
     /// Forgets a revoked device's credential, so its id may enrol again (with a new token);
     /// false if the device is not revoked.
     async fn reinstate_device(&self, device_id: &str) -> Result<bool, StateError>;
+    /// Records a device id as revoked whether or not it enrolled (devices authenticated by
+    /// their certificate never do); false if it was already.
+    async fn revoke_device_id(
+        &self,
+        device_id: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StateError>;
+    /// Lifts [`EnrolmentStore::revoke_device_id`]; false if the id was not revoked so.
+    async fn reinstate_device_id(&self, device_id: &str) -> Result<bool, StateError>;
+    /// Whether the id was revoked by [`EnrolmentStore::revoke_device_id`] (a device credential
+    /// marked revoked does not count: its check is the credential's).
+    async fn is_device_id_revoked(&self, device_id: &str) -> Result<bool, StateError>;
 }
 
 const TOKEN_COLUMNS: &str =
@@ -228,6 +240,38 @@ impl EnrolmentStore for SqlState {
                 .await;
         }
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_device_id(
+        &self,
+        device_id: &str,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StateError> {
+        let done = sqlx::query(
+            "INSERT INTO revoked_device_ids (device_id, revoked_ms) VALUES ($1, $2)
+             ON CONFLICT (device_id) DO NOTHING",
+        )
+        .bind(device_id)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reinstate_device_id(&self, device_id: &str) -> Result<bool, StateError> {
+        let done = sqlx::query("DELETE FROM revoked_device_ids WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn is_device_id_revoked(&self, device_id: &str) -> Result<bool, StateError> {
+        let row = sqlx::query("SELECT 1 AS revoked FROM revoked_device_ids WHERE device_id = $1")
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     async fn reinstate_device(&self, device_id: &str) -> Result<bool, StateError> {

@@ -51,8 +51,14 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0006_audit_ids.sqlite.sql"),
         include_str!("../../migrations/0006_audit_ids.postgres.sql"),
     ),
-    // 7 and 8 are taken by work in progress (TLS revocation, UI sessions); sqlx applies a
-    // version it lacks whatever its place, so they may land after 9.
+    (
+        7,
+        "revoked device ids",
+        include_str!("../../migrations/0007_revoked_device_ids.sql"),
+        include_str!("../../migrations/0007_revoked_device_ids.sql"),
+    ),
+    // 8 is taken by work in progress (UI sessions); sqlx applies a version it lacks whatever
+    // its place, so it may land after 9.
     (
         9,
         "fleet indexes",
