@@ -27,6 +27,7 @@ pub mod selfcheck;
 pub mod serve;
 pub mod storage;
 pub mod storage_config;
+pub mod ui;
 pub mod view;
 
 pub use admin_tokens::{

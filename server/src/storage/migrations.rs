@@ -51,6 +51,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0006_audit_ids.sqlite.sql"),
         include_str!("../../migrations/0006_audit_ids.postgres.sql"),
     ),
+    // 7 is taken by a change made alongside this one
+    (
+        8,
+        "dashboard sessions",
+        include_str!("../../migrations/0008_ui_sessions.sql"),
+        include_str!("../../migrations/0008_ui_sessions.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
