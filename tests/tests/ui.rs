@@ -14,6 +14,24 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// A form body, as a browser sends it.
+trait FormBody {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::blocking::RequestBuilder {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+    }
+}
+
 /// story_repo, a product role near expiry, a withdrawn release and a held one, published.
 fn dashboard_story(dir: &Path) -> Server {
     story_repo(dir);
@@ -91,7 +109,7 @@ fn no_redirects() -> Client {
 fn sign_in(server: &Server, token: &str) -> (String, String) {
     let resp = no_redirects()
         .post(format!("{}/ui/sign-in", server.url))
-        .form(&[("token", token), ("next", "/ui/rollouts")])
+        .form_body(&[("token", token), ("next", "/ui/rollouts")])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
@@ -124,7 +142,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     assert_eq!(resp.headers()[LOCATION], "/ui/sign-in?next=%2Fui%2Fdevices");
     let resp = client
         .post(format!("{}/ui/rollouts", server.url))
-        .form(&[("release", "acme-cam@1.3.0")])
+        .form_body(&[("release", "acme-cam@1.3.0")])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
@@ -132,7 +150,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     // a wrong token is refused; a forged cookie is no session
     let resp = client
         .post(format!("{}/ui/sign-in", server.url))
-        .form(&[("token", "wrong-token-wrong-token")])
+        .form_body(&[("token", "wrong-token-wrong-token")])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
@@ -174,7 +192,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         let resp = client
             .post(format!("{}/ui/rollouts", server.url))
             .header(COOKIE, &cookie)
-            .form(&form)
+            .form_body(&form)
             .send()
             .unwrap();
         assert_eq!(resp.status().as_u16(), 403);
@@ -192,7 +210,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     let resp = client
         .post(format!("{}/ui/sign-out", server.url))
         .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf.as_str())])
+        .form_body(&[("csrf", csrf.as_str())])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
@@ -243,7 +261,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     let resp = client
         .post(format!("{}/ui/rollouts", server.url))
         .header(COOKIE, &cookie)
-        .form(&[("release", "acme-cam@1.3.0"), ("csrf", csrf)])
+        .form_body(&[("release", "acme-cam@1.3.0"), ("csrf", csrf)])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);

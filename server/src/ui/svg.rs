@@ -40,10 +40,8 @@ pub struct Timeline {
 }
 
 fn days(from: Date, to: Date) -> f64 {
-    to.since(from)
-        .ok()
-        .and_then(|span| span.total(jiff::Unit::Day).ok())
-        .unwrap_or(0.0)
+    // a date difference is in days (its largest unit by default)
+    to.since(from).map_or(0.0, |span| f64::from(span.get_days()))
 }
 
 fn fmt(x: f64) -> f64 {
