@@ -137,7 +137,10 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     let client = no_redirects();
 
     // pages need a session: a browser is sent to sign in, anything else is refused
-    let resp = client.get(format!("{}/ui/devices", server.url)).send().unwrap();
+    let resp = client
+        .get(format!("{}/ui/devices", server.url))
+        .send()
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
     assert_eq!(resp.headers()[LOCATION], "/ui/sign-in?next=%2Fui%2Fdevices");
     let resp = client
@@ -187,7 +190,10 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     // a change without the CSRF token, or with another, is refused and changes nothing
     for form in [
         vec![("release", "acme-cam@1.3.0")],
-        vec![("release", "acme-cam@1.3.0"), ("csrf", "0".repeat(64).as_str())],
+        vec![
+            ("release", "acme-cam@1.3.0"),
+            ("csrf", "0".repeat(64).as_str()),
+        ],
     ] {
         let resp = client
             .post(format!("{}/ui/rollouts", server.url))
@@ -228,21 +234,33 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     let gone = ok(
         dir,
         "airlock-server",
-        &["token", "create", "--data", "srv", "--name", "gone", "--scope", "read"],
+        &[
+            "token", "create", "--data", "srv", "--name", "gone", "--scope", "read",
+        ],
     );
     let (gone_cookie, _) = sign_in(&server, gone.trim());
-    ok(dir, "airlock-server", &["token", "revoke", "--data", "srv", "gone"]);
+    ok(
+        dir,
+        "airlock-server",
+        &["token", "revoke", "--data", "srv", "gone"],
+    );
     let resp = client
         .get(format!("{}/ui", server.url))
         .header(COOKIE, &gone_cookie)
         .send()
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 303, "the revoked token's session ended");
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "the revoked token's session ended"
+    );
     // a read-only token sees pages but may change nothing (403 even with the CSRF token)
     let viewer = ok(
         dir,
         "airlock-server",
-        &["token", "create", "--data", "srv", "--name", "viewer", "--scope", "read"],
+        &[
+            "token", "create", "--data", "srv", "--name", "viewer", "--scope", "read",
+        ],
     );
     let (cookie, _) = sign_in(&server, viewer.trim());
     let html = client
@@ -252,7 +270,10 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(!html.contains("Start rollout"), "no start form without the rollout scope");
+    assert!(
+        !html.contains("Start rollout"),
+        "no start form without the rollout scope"
+    );
     let csrf = html
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -321,7 +342,12 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    for action in ["rollout.start", "rollout.resume", "rollout.abort", "device.revoke"] {
+    for action in [
+        "rollout.start",
+        "rollout.resume",
+        "rollout.abort",
+        "device.revoke",
+    ] {
         assert!(actions.contains(&action), "{action} missing: {actions:?}");
     }
 }

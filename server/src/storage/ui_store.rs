@@ -191,16 +191,15 @@ impl UiStore for SqlState {
             .await?
             .map(|r| device_row(&r))
             .transpose()?;
-        let enrolled = sqlx::query(
-            "SELECT product, revoked FROM device_credentials WHERE device_id = $1",
-        )
-        .bind(device_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| -> Result<(String, bool), sqlx::Error> {
-            Ok((r.try_get("product")?, flag(&r, "revoked")?))
-        })
-        .transpose()?;
+        let enrolled =
+            sqlx::query("SELECT product, revoked FROM device_credentials WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| -> Result<(String, bool), sqlx::Error> {
+                    Ok((r.try_get("product")?, flag(&r, "revoked")?))
+                })
+                .transpose()?;
         let offers = self
             .fetch_all_as(
                 sqlx::query(

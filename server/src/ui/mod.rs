@@ -31,7 +31,10 @@ pub fn router(app: AppState) -> Router<AppState> {
     Router::new()
         .route("/ui", get(pages::overview))
         .route("/ui/", get(pages::overview))
-        .route("/ui/sign-in", get(pages::sign_in_form).post(actions::sign_in))
+        .route(
+            "/ui/sign-in",
+            get(pages::sign_in_form).post(actions::sign_in),
+        )
         .route("/ui/sign-out", post(actions::sign_out))
         .route("/ui/products/{product}", get(pages::product))
         .route(

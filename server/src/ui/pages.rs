@@ -241,10 +241,12 @@ pub async fn product(
 ) -> Result<Html<String>, UiError> {
     session.require(Scope::Read)?;
     let view = app.view();
-    let p = view
-        .products
-        .get(&product)
-        .ok_or_else(|| UiError::new(StatusCode::NOT_FOUND, format!("unknown product {product:?}")))?;
+    let p = view.products.get(&product).ok_or_else(|| {
+        UiError::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown product {product:?}"),
+        )
+    })?;
     let fleet = crate::fleet::fleet(&app, &product).await?;
     let rollouts = app.rollouts();
     let latest: Vec<&airlock_core::rollout::Rollout> = p
@@ -385,8 +387,7 @@ impl RolloutFigures {
             rate: format!("{:.1}", s.failure_rate_percent),
             threshold: s.pause_if.clone(),
             auto_paused: s.state == "paused"
-                && s
-                    .reason
+                && s.reason
                     .as_deref()
                     .is_some_and(|r| r.starts_with("health rule")),
             may_rollout: session.may(Scope::Rollout),
@@ -494,7 +495,10 @@ pub async fn confirm_rollout_action(
     Ok(render(&ConfirmPage {
         layout: Layout::new(
             &session,
-            format!("{} the rollout of {product} {version}?", capitalise(&action)),
+            format!(
+                "{} the rollout of {product} {version}?",
+                capitalise(&action)
+            ),
             "rollouts",
         ),
         base: rollout_path(&product, &version),

@@ -170,10 +170,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(stored) = stored else {
             return Err(missing());
         };
-        let Some(caller) = caller_of(app, &stored)
-            .await
-            .map_err(NoSession::Failed)?
-        else {
+        let Some(caller) = caller_of(app, &stored).await.map_err(NoSession::Failed)? else {
             // the token was revoked (or the token file replaced): the session ends with it
             let _ = app.state.delete_ui_session(&id_sha256).await;
             return Err(missing());
@@ -330,7 +327,12 @@ pub async fn sign_out(
     cookie(app, parts, "", 0)
 }
 
-fn cookie(app: &AppState, parts: &Parts, value: &str, max_age: i64) -> Result<HeaderValue, UiError> {
+fn cookie(
+    app: &AppState,
+    parts: &Parts,
+    value: &str,
+    max_age: i64,
+) -> Result<HeaderValue, UiError> {
     let secure = if secure(app, parts) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -347,7 +349,14 @@ mod tests {
         for ok in ["/ui", "/ui/rollouts", "/ui/devices?q=cam"] {
             assert_eq!(safe_next(ok), ok);
         }
-        for bad in ["https://evil.example/", "//evil.example", "/ui//evil", "/uix", "/ui\\x", ""] {
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/ui//evil",
+            "/uix",
+            "/ui\\x",
+            "",
+        ] {
             assert_eq!(safe_next(bad), "/ui", "{bad}");
         }
     }
@@ -355,7 +364,10 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=1; airlock_session=abc; b=2".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "a=1; airlock_session=abc; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie_value(&headers), Some("abc"));
         headers.insert(header::COOKIE, "airlock_sessionx=1".parse().unwrap());
         assert_eq!(cookie_value(&headers), None);

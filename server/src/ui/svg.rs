@@ -41,17 +41,15 @@ pub struct Timeline {
 
 fn days(from: Date, to: Date) -> f64 {
     // a date difference is in days (its largest unit by default)
-    to.since(from).map_or(0.0, |span| f64::from(span.get_days()))
+    to.since(from)
+        .map_or(0.0, |span| f64::from(span.get_days()))
 }
 
 fn fmt(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-pub fn timeline<'a>(
-    products: impl Iterator<Item = &'a SupportRecord>,
-    today: Date,
-) -> Timeline {
+pub fn timeline<'a>(products: impl Iterator<Item = &'a SupportRecord>, today: Date) -> Timeline {
     let records: Vec<&SupportRecord> = products.collect();
     let first = records
         .iter()
@@ -125,12 +123,12 @@ pub const CHART_HEIGHT: f64 = 160.0;
 pub fn fleet_chart(history: &[FleetHistoryPoint]) -> Option<FleetChart> {
     let (first, last) = (history.first()?, history.last()?);
     let mut versions: Vec<&String> = history.iter().flat_map(|p| p.versions.keys()).collect();
-    versions.sort_by(|a, b| {
-        match (semver::Version::parse(a), semver::Version::parse(b)) {
+    versions.sort_by(
+        |a, b| match (semver::Version::parse(a), semver::Version::parse(b)) {
             (Ok(x), Ok(y)) => y.cmp(&x),
             _ => b.cmp(a),
-        }
-    });
+        },
+    );
     versions.dedup();
     let class = |v: &str| {
         let i = versions.iter().position(|x| x.as_str() == v).unwrap_or(0);
@@ -164,10 +162,7 @@ pub fn fleet_chart(history: &[FleetHistoryPoint]) -> Option<FleetChart> {
         }
     }
     Some(FleetChart {
-        legend: versions
-            .iter()
-            .map(|v| (class(v), (*v).clone()))
-            .collect(),
+        legend: versions.iter().map(|v| (class(v), (*v).clone())).collect(),
         segments,
         max_devices: max,
         first: first.at.to_string(),
@@ -197,7 +192,10 @@ mod tests {
         assert_eq!(t.rows[0].start, 0.0);
         assert_eq!(t.rows[1].end, WIDTH);
         assert!(t.rows[0].ended && !t.rows[0].ends_soon);
-        assert!(!t.rows[1].ended && t.rows[1].ends_soon, "feature window ends in 44 days");
+        assert!(
+            !t.rows[1].ended && t.rows[1].ends_soon,
+            "feature window ends in 44 days"
+        );
         assert!(t.today > t.rows[0].end && t.today < t.rows[1].feature_end);
         assert_eq!(t.years.first().map(|y| y.1), Some(2021));
     }
