@@ -333,7 +333,7 @@ pub async fn rollouts(
         }
     }
     // held releases first: they are the ones waiting for an operator
-    startable.sort_by(|a, b| b.held.cmp(&a.held));
+    startable.sort_by_key(|s| std::cmp::Reverse(s.held));
     let (mut current, mut ended): (Vec<_>, Vec<_>) = list
         .into_iter()
         .partition(|s| matches!(s.state.as_str(), "active" | "paused" | "held"));
