@@ -48,6 +48,10 @@ pub struct ServeConfig {
     pub admin_timeout: std::time::Duration,
     /// Peers whose `X-Forwarded-For` names the client (trusted reverse proxies); empty = none.
     pub trust_forwarded_for: Vec<crate::ratelimit::Cidr>,
+    /// Whether the dashboard's session cookie is `Secure` (auto: when served over TLS).
+    pub ui_secure_cookie: crate::ui::SecureCookie,
+    /// How long a dashboard session lasts from sign-in.
+    pub ui_session_lifetime: jiff::SignedDuration,
 }
 
 impl Default for ServeConfig {
@@ -68,6 +72,8 @@ impl Default for ServeConfig {
             connections: crate::serve::ConnectionLimits::default(),
             admin_timeout: std::time::Duration::from_secs(120),
             trust_forwarded_for: Vec::new(),
+            ui_secure_cookie: crate::ui::SecureCookie::Auto,
+            ui_session_lifetime: jiff::SignedDuration::from_hours(8),
         }
     }
 }

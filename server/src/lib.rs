@@ -30,6 +30,7 @@ pub mod storage;
 pub mod storage_config;
 pub mod storage_move;
 pub mod tls;
+pub mod ui;
 pub mod view;
 
 pub use admin_tokens::{

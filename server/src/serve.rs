@@ -227,11 +227,13 @@ pub async fn serve_with_tls(
 }
 
 /// The router as a hyper service for one connection: counts requests in flight and hands each
-/// request the peer's address and, over TLS, its client certificate.
+/// request the peer's address and, over TLS, the mark [`crate::ui::ServedOverTls`] (the
+/// dashboard's cookie is then Secure) and the client certificate.
 fn service(
     router: axum::Router,
     peer: SocketAddr,
     activity: Arc<Activity>,
+    over_tls: bool,
     certificate: Option<ClientCertificate>,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
@@ -250,6 +252,9 @@ fn service(
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+            if over_tls {
+                req.extensions_mut().insert(crate::ui::ServedOverTls);
+            }
             if let Some(c) = certificate {
                 req.extensions_mut().insert(c);
             }
@@ -276,7 +281,7 @@ async fn connection(
         activity: activity.clone(),
     };
     let Some(tls) = tls else {
-        let service = service(router, peer, activity.clone(), None);
+        let service = service(router, peer, activity.clone(), false, None);
         let http = Http::Http1;
         serve_connection(watched, peer, service, http, activity, limits, stop, permit).await;
         return;
@@ -304,7 +309,7 @@ async fn connection(
         Http::Http1
     };
     let certificate = tls.client_certificate(session);
-    let service = service(router, peer, activity.clone(), certificate);
+    let service = service(router, peer, activity.clone(), true, certificate);
     serve_connection(stream, peer, service, http, activity, limits, stop, permit).await;
 }
 

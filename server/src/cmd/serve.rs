@@ -50,6 +50,14 @@ pub struct ServeArgs {
     /// for rate limits; from other peers the header is ignored. Default: none.
     #[arg(long, env = "AIRLOCK_TRUST_FORWARDED_FOR", value_delimiter = ',')]
     pub trust_forwarded_for: Vec<airlock_server::ratelimit::Cidr>,
+    /// Whether the dashboard's (/ui) session cookie is marked Secure (sent over HTTPS only):
+    /// `auto` (when the request came over TLS, or with `X-Forwarded-Proto: https` from a
+    /// --trust-forwarded-for proxy), `always` (behind a TLS proxy not listed there) or `never`.
+    #[arg(long, env = "AIRLOCK_UI_SECURE_COOKIE", default_value = "auto")]
+    pub ui_secure_cookie: airlock_server::ui::SecureCookie,
+    /// How long a dashboard session lasts from sign-in, in hours.
+    #[arg(long, env = "AIRLOCK_UI_SESSION_HOURS", default_value_t = 8)]
+    pub ui_session_hours: i64,
     /// Timestamp lifetime in hours (renewed at half-life).
     #[arg(long, env = "AIRLOCK_TIMESTAMP_HOURS", default_value_t = 24)]
     pub timestamp_hours: i64,
@@ -118,10 +126,11 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         || args.idle_timeout_seconds < 1
         || args.admin_timeout_seconds < 1
         || args.max_connections < 1
+        || args.ui_session_hours < 1
     {
         anyhow::bail!(
-            "--header-read-timeout-seconds, --idle-timeout-seconds, --admin-timeout-seconds and \
-             --max-connections must be at least 1"
+            "--header-read-timeout-seconds, --idle-timeout-seconds, --admin-timeout-seconds, \
+             --max-connections and --ui-session-hours must be at least 1"
         );
     }
     let tls_files = args.tls.files(args.device_auth)?;
@@ -159,6 +168,8 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
             max_connections: args.max_connections,
         },
         trust_forwarded_for: args.trust_forwarded_for,
+        ui_secure_cookie: args.ui_secure_cookie,
+        ui_session_lifetime: jiff::SignedDuration::from_hours(args.ui_session_hours),
         ..ServeConfig::default()
     };
     let storage = &Storage {

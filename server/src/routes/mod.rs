@@ -134,6 +134,7 @@ pub fn router(app: AppState) -> Router {
         .merge(tuf_routes)
         .merge(devices)
         .merge(admin)
+        .merge(crate::ui::router(app.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -57,8 +57,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0007_revoked_device_ids.sql"),
         include_str!("../../migrations/0007_revoked_device_ids.sql"),
     ),
-    // 8 is taken by work in progress (UI sessions); sqlx applies a version it lacks whatever
-    // its place, so it may land after 9.
+    (
+        8,
+        "dashboard sessions",
+        include_str!("../../migrations/0008_ui_sessions.sql"),
+        include_str!("../../migrations/0008_ui_sessions.sql"),
+    ),
     (
         9,
         "fleet indexes",

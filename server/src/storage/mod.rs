@@ -2,7 +2,8 @@
 //! state database behind one small trait per concern, all implemented by [`SqlState`]:
 //! [`RepositoryStore`] (metadata files and the published head), [`DeviceRecords`] (check-ins and
 //! reports), [`FleetQueries`], [`RolloutStore`], [`EnrolmentStore`] (enrolment tokens and device
-//! credentials), [`AdminTokenStore`], [`AuditLog`] and [`Readiness`].
+//! credentials), [`AdminTokenStore`], [`AuditLog`], [`UiStore`] (the dashboard's sessions and
+//! look-ups) and [`Readiness`].
 //! Embedded defaults: a local directory ([`LocalBlobs`]) and SQLite. For several replicas: an S3
 //! bucket ([`S3Blobs`]) and PostgreSQL (the same [`SqlState`] code through sqlx's `Any` driver;
 //! the SQL is kept portable: `$N` placeholders, standard types, `ON CONFLICT` upserts). The
@@ -22,6 +23,7 @@ pub mod s3;
 pub mod sql;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod ui_store;
 #[cfg(test)]
 mod upgrade_tests;
 
@@ -37,6 +39,7 @@ pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;
 pub use s3::{S3Blobs, S3Config};
 pub use sql::{redact_url, Backend, Readiness, SqlState, StateError};
+pub use ui_store::{DeviceHistory, DeviceRow, ReportRow, UiSession, UiStore};
 
 /// Everything the server keeps in its state database: what [`crate::AppState`] holds.
 pub trait StateStore:
@@ -47,6 +50,7 @@ pub trait StateStore:
     + EnrolmentStore
     + AdminTokenStore
     + AuditLog
+    + UiStore
     + Readiness
 {
 }

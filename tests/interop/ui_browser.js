@@ -1,0 +1,208 @@
+// The operator dashboard in a real browser (tests/tests/ui.rs runs this): Debian's chromium,
+// driven by playwright-core, checked with axe-core. The server and its repository are set up
+// by the Rust test; this script signs in, runs a rollout story through the pages, revokes a
+// device, checks every page for accessibility at 1280 and 390 px and takes screenshots.
+//
+// Environment: AIRLOCK_UI_URL (server), AIRLOCK_UI_TOKEN (an admin token with the read,
+// rollout and devices scopes, named AIRLOCK_UI_ACTOR), AIRLOCK_UI_SHOTS (screenshot
+// directory), AIRLOCK_CHROMIUM (default /usr/bin/chromium).
+"use strict";
+
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const base = process.env.AIRLOCK_UI_URL;
+const token = process.env.AIRLOCK_UI_TOKEN;
+const actor = process.env.AIRLOCK_UI_ACTOR;
+const shots = process.env.AIRLOCK_UI_SHOTS;
+const WIDTHS = [1280, 390];
+const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function step(text) {
+  console.log(`ui_browser: ${text}`);
+}
+
+const problems = [];
+
+// axe on the page as it is, at each width, and a full-page screenshot at each.
+async function audit(page, name) {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.evaluate(axeSource);
+    const result = await page.evaluate(async () => {
+      // eslint-disable-next-line no-undef
+      const r = await axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+      }));
+    });
+    for (const v of result) {
+      if (v.impact === "serious" || v.impact === "critical") {
+        problems.push(`${name} at ${width}px: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
+      }
+    }
+    // nothing may stick out sideways at a phone's width but scrollable tables
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 1) problems.push(`${name} at ${width}px: the page is ${overflow}px wider than the window`);
+    await page.screenshot({ path: path.join(shots, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function api(method, url, body, headers = {}) {
+  const r = await fetch(base + url, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
+async function main() {
+  fs.mkdirSync(shots, { recursive: true });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.AIRLOCK_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--no-first-run", "--disable-component-update", "--disable-sync",
+    ],
+    // axe is injected as a script: the dashboard's CSP (script-src 'self') would refuse it
+    bypassCSP: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+
+    step("pages need a session");
+    await page.goto(`${base}/ui/rollouts`);
+    check(page.url().includes("/ui/sign-in?next="), `not sent to sign in: ${page.url()}`);
+    await audit(page, "sign-in");
+
+    step("a wrong token is refused");
+    await page.fill("#token", "not-the-token-0123456789");
+    const [refused] = await Promise.all([
+      page.waitForNavigation(),
+      page.click("button[type=submit]"),
+    ]);
+    check(refused.status() === 401, `wrong token answered ${refused.status()}`);
+    check((await page.textContent("[role=alert]")).includes("not a valid admin token"), "no refusal shown");
+
+    step("sign in");
+    await page.fill("#token", token);
+    await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+    check(page.url().endsWith("/ui/rollouts"), `not back at the page asked for: ${page.url()}`);
+    check((await page.textContent("header")).includes(actor), "the token's name is not shown");
+
+    step("overview: a role near expiry is flagged");
+    await page.goto(`${base}/ui`);
+    const warning = await page.textContent("tr.warn .expiry-warning");
+    check(/expires in \d+ days/.test(warning), `no expiry warning: ${warning}`);
+    check((await page.locator("svg.timeline line.today").count()) === 1, "today is not marked");
+    await audit(page, "overview");
+
+    step("product page: releases, the withdrawn one struck through");
+    await page.goto(`${base}/ui/products/acme-cam`);
+    check((await page.textContent("tr.withdrawn del")).includes("1.2.5"), "withdrawn release not struck through");
+    check((await page.textContent("tr.withdrawn")).includes("bricks cameras"), "withdrawal reason missing");
+    await audit(page, "product");
+
+    step("start a rollout of the held release");
+    await page.goto(`${base}/ui/rollouts`);
+    await audit(page, "rollouts");
+    await page.selectOption("#release", "acme-cam@1.3.0");
+    await page.fill("#waves", "20%@0h, 100%@1000h");
+    await page.fill("#pause_if", "failures>=50% after 10 reports");
+    await Promise.all([page.waitForNavigation(), page.click("text=Start rollout")]);
+    check(page.url().endsWith("/ui/rollouts/acme-cam/1.3.0"), `not on the rollout: ${page.url()}`);
+    check((await page.textContent("#rollout-state")) === "active", "rollout not active");
+
+    step("simulated devices check in and report failures");
+    const wave = [];
+    for (let i = 0; i < 300; i++) {
+      const id = `cam-${i}`;
+      const r = await api("POST", `/v1/devices/${id}/check-in`,
+        { product: "acme-cam", version: "1.2.0", security_version: 3 });
+      check(r.status === 200, `check-in ${r.status}`);
+      if (r.json.decision === "update" && r.json.target.version === "1.3.0") wave.push(id);
+    }
+    check(wave.length >= 20, `only ${wave.length} devices in the first wave`);
+    for (const [i, id] of wave.slice(0, 10).entries()) {
+      const status = i < 6 ? "failed" : "installed";
+      const r = await api("POST", `/v1/devices/${id}/reports`, { status, version: "1.3.0", code: "boot_loop" });
+      check(r.status === 202, `report ${r.status}`);
+    }
+
+    step("the page shows the auto-pause and its reason without a reload");
+    await page.waitForSelector("#auto-pause", { timeout: 15000 });
+    const reason = await page.textContent("#auto-pause");
+    check(reason.includes("health rule") && reason.includes("6 failed of 10"), `reason: ${reason}`);
+    check((await page.textContent("#failed")) === "6", "failed count not updated live");
+    await audit(page, "rollout");
+
+    step("resume, then abort with a confirmation");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Resume')")]);
+    check((await page.textContent("#rollout-state")) === "active", "not resumed");
+    await Promise.all([page.waitForNavigation(), page.click("text=Abort…")]);
+    check(page.url().endsWith("/ui/rollouts/acme-cam/1.3.0/abort"), "no confirmation step");
+    await audit(page, "confirm-abort");
+    await page.fill("#reason", "boot loops on SD-card models");
+    await Promise.all([page.waitForNavigation(), page.click("#confirm")]);
+    check((await page.textContent("#rollout-state")) === "aborted", "not aborted");
+    check((await page.textContent(".events")).includes("rollout.auto_pause"), "auto-pause not in the events");
+
+    step("an enrolment token, a device enrols, and is revoked");
+    await page.goto(`${base}/ui/enrolment-tokens`);
+    await page.selectOption("#product", "acme-cam");
+    await page.fill("#uses", "1");
+    await Promise.all([page.waitForNavigation(), page.click("text=Create token")]);
+    const enrolment = await page.inputValue("#new-token");
+    check(enrolment.length >= 32, "no token shown");
+    await audit(page, "enrolment-tokens");
+    const enrolled = await api("POST", "/v1/devices/cam-enrolled/enrol", { token: enrolment, product: "acme-cam" });
+    check(enrolled.status === 200 || enrolled.status === 201, `enrol ${enrolled.status}`);
+    const checkIn = await api("POST", "/v1/devices/cam-enrolled/check-in",
+      { product: "acme-cam", version: "1.2.0", security_version: 3 },
+      { authorization: `Bearer ${enrolled.json.credential}` });
+    check(checkIn.status === 200, `enrolled check-in ${checkIn.status}`);
+    await page.goto(`${base}/ui/devices?q=cam-enrolled`);
+    await audit(page, "devices");
+    await Promise.all([page.waitForNavigation(), page.click("a:text-is('cam-enrolled')")]);
+    check((await page.textContent("#credential")).includes("enrolled for acme-cam"), "not enrolled");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Revoke')")]);
+    check((await page.textContent("#credential")).includes("revoked"), "not revoked");
+    await audit(page, "device");
+    step("the audit log names the token for every action");
+    await page.goto(`${base}/ui/audit?actor=${encodeURIComponent(actor)}`);
+    const log = await page.textContent("table.audit");
+    for (const action of ["ui.sign_in", "rollout.start", "rollout.resume", "rollout.abort", "enrolment_token.create", "device.revoke"]) {
+      check(log.includes(action), `${action} by ${actor} not in the audit log`);
+    }
+    await audit(page, "audit");
+
+    step("sign out");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Sign out')")]);
+    await page.goto(`${base}/ui`);
+    check(page.url().includes("/ui/sign-in"), "still signed in after signing out");
+
+    if (problems.length) throw new Error(`accessibility or layout problems:\n  ${problems.join("\n  ")}`);
+    step(`ok; screenshots in ${shots}`);
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`ui_browser: FAILED: ${e.stack || e}`);
+  process.exit(1);
+});

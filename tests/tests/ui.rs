@@ -1,0 +1,353 @@
+//! The operator dashboard (`/ui`, issue 17) against the real server: sessions and CSRF checked
+//! over HTTP here, then the rollout story, device revocation, accessibility (axe-core) and
+//! screenshots in a real browser (Debian's chromium driven by playwright-core:
+//! tests/interop/ui_browser.js). Needs /usr/bin/chromium and tests/interop/node_modules (made by
+//! scripts/test); skips loudly without them, and under CI the skip is a failure.
+//! `AIRLOCK_UI_SCREENSHOTS=DIR` keeps the screenshots there (scripts/ui-screenshots: docs/ui).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_e2e::*;
+use reqwest::blocking::Client;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use std::path::Path;
+use std::process::Command;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A form body, as a browser sends it.
+trait FormBody {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::blocking::RequestBuilder {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+    }
+}
+
+/// story_repo, a product role near expiry, a withdrawn release and a held one, published.
+fn dashboard_story(dir: &Path) -> Server {
+    story_repo(dir);
+    // acme-old's role expires in 10 days: the overview must warn
+    let soon = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 10))
+        .unwrap();
+    resign_product_role(&dir.join("repo"), "acme-old", |signed| {
+        signed["expires"] = serde_json::json!(soon.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    });
+    let server = Server::start(dir);
+    publish(dir, &server);
+    let release = |version: &str, seed: u8| {
+        let file = format!("fw-{version}.bin");
+        std::fs::write(dir.join(&file), firmware(seed, 4096)).unwrap();
+        ok(
+            dir,
+            "airlock",
+            &[
+                "release",
+                "add",
+                "repo",
+                "acme-cam",
+                &file,
+                "--version",
+                version,
+                "--security-version",
+                "3",
+                "--kind",
+                "feature",
+            ],
+        );
+    };
+    release("1.2.5", 7);
+    publish(dir, &server);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.5",
+            "--reason",
+            "bricks cameras with SD cards",
+        ],
+    );
+    publish(dir, &server);
+    release("1.3.0", 9);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "publish",
+            "repo",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "--hold",
+        ],
+    );
+    server
+}
+
+fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in with `token`: the session cookie (`name=value`) and the whole Set-Cookie line.
+fn sign_in(server: &Server, token: &str) -> (String, String) {
+    let resp = no_redirects()
+        .post(format!("{}/ui/sign-in", server.url))
+        .form_body(&[("token", token), ("next", "/ui/rollouts")])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/ui/rollouts");
+    let line = resp.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    let pair = line.split(';').next().unwrap().to_string();
+    (pair, line)
+}
+
+#[test]
+fn sessions_csrf_and_the_rollout_story_in_a_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = dashboard_story(dir);
+    let created: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "ops", "--scope", "read", "--scope",
+            "rollout", "--scope", "devices", "--json",
+        ],
+    ))
+    .unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    let client = no_redirects();
+
+    // pages need a session: a browser is sent to sign in, anything else is refused
+    let resp = client
+        .get(format!("{}/ui/devices", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/ui/sign-in?next=%2Fui%2Fdevices");
+    let resp = client
+        .post(format!("{}/ui/rollouts", server.url))
+        .form_body(&[("release", "acme-cam@1.3.0")])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // a wrong token is refused; a forged cookie is no session
+    let resp = client
+        .post(format!("{}/ui/sign-in", server.url))
+        .form_body(&[("token", "wrong-token-wrong-token")])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().get(SET_COOKIE).is_none());
+    let resp = client
+        .get(format!("{}/ui", server.url))
+        .header(COOKIE, "airlock_session=forged")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+
+    // the session cookie: HttpOnly, SameSite=Strict, limited to /ui; not Secure over plain HTTP
+    let (cookie, line) = sign_in(&server, &token);
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=28800"] {
+        assert!(line.contains(part), "{part} missing: {line}");
+    }
+    assert!(!line.contains("Secure"), "{line}");
+    let page = client
+        .get(format!("{}/ui/rollouts", server.url))
+        .header(COOKIE, &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = page.text().unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+
+    // a change without the CSRF token, or with another, is refused and changes nothing
+    for form in [
+        vec![("release", "acme-cam@1.3.0")],
+        vec![
+            ("release", "acme-cam@1.3.0"),
+            ("csrf", "0".repeat(64).as_str()),
+        ],
+    ] {
+        let resp = client
+            .post(format!("{}/ui/rollouts", server.url))
+            .header(COOKIE, &cookie)
+            .form_body(&form)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403);
+    }
+    let admin = admin_token(dir);
+    let state: serde_json::Value = Client::new()
+        .get(format!("{}/v1/admin/rollouts/acme-cam/1.3.0", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(state["state"], "held", "a refused change changed nothing");
+    // signing out ends the session on the server (a copied cookie is no use after)
+    let resp = client
+        .post(format!("{}/ui/sign-out", server.url))
+        .header(COOKIE, &cookie)
+        .form_body(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert!(resp.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let resp = client
+        .get(format!("{}/ui", server.url))
+        .header(COOKIE, &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "signed out");
+    // a revoked token's sessions end with it
+    let gone = ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "gone", "--scope", "read",
+        ],
+    );
+    let (gone_cookie, _) = sign_in(&server, gone.trim());
+    ok(
+        dir,
+        "airlock-server",
+        &["token", "revoke", "--data", "srv", "gone"],
+    );
+    let resp = client
+        .get(format!("{}/ui", server.url))
+        .header(COOKIE, &gone_cookie)
+        .send()
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "the revoked token's session ended"
+    );
+    // a read-only token sees pages but may change nothing (403 even with the CSRF token)
+    let viewer = ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "viewer", "--scope", "read",
+        ],
+    );
+    let (cookie, _) = sign_in(&server, viewer.trim());
+    let html = client
+        .get(format!("{}/ui/rollouts", server.url))
+        .header(COOKIE, &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !html.contains("Start rollout"),
+        "no start form without the rollout scope"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let resp = client
+        .post(format!("{}/ui/rollouts", server.url))
+        .header(COOKIE, &cookie)
+        .form_body(&[("release", "acme-cam@1.3.0"), ("csrf", csrf)])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+
+    // the browser part
+    let interop = workspace_root().join("tests/interop");
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok
+        || !Path::new(CHROMIUM).exists()
+        || !interop.join("node_modules/playwright-core").is_dir()
+        || !interop.join("node_modules/axe-core").is_dir()
+    {
+        skip(
+            "sessions_csrf_and_the_rollout_story_in_a_browser",
+            "no Node.js, /usr/bin/chromium, playwright-core or axe-core (run scripts/test)",
+        );
+        return;
+    }
+    let shots = std::env::var("AIRLOCK_UI_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.join("screenshots"));
+    let out = Command::new("node")
+        .arg(interop.join("ui_browser.js"))
+        .env("AIRLOCK_UI_URL", &server.url)
+        .env("AIRLOCK_UI_TOKEN", &token)
+        .env("AIRLOCK_UI_ACTOR", "ops")
+        .env("AIRLOCK_UI_SHOTS", &shots)
+        .current_dir(&interop)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for page in ["overview", "rollout", "devices", "audit"] {
+        for width in [1280, 390] {
+            let shot = shots.join(format!("{page}-{width}.png"));
+            assert!(shot.is_file(), "{} missing", shot.display());
+        }
+    }
+    // what the browser did is in the audit log under the token's name
+    let audit: serde_json::Value = Client::new()
+        .get(format!("{}/v1/admin/audit?actor=ops", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "rollout.start",
+        "rollout.resume",
+        "rollout.abort",
+        "device.revoke",
+    ] {
+        assert!(actions.contains(&action), "{action} missing: {actions:?}");
+    }
+}
