@@ -167,6 +167,27 @@ fn devices_update_over_https_and_http2_is_negotiated() {
     assert_eq!(meta.status(), 200);
     assert_eq!(meta.version(), reqwest::Version::HTTP_2);
 
+    // the dashboard's session cookie is Secure over HTTPS (`--ui-secure-cookie auto`)
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", &admin_token(dir))
+        .finish();
+    let signed_in = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(
+            &std::fs::read(dir.join("tls/ca.pem")).unwrap(),
+        )
+        .unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/ui/sign-in", server.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
     // plain HTTP to the HTTPS port gets no answer
     let plain = server.url.replacen("https://", "http://", 1);
     assert!(reqwest::blocking::get(format!("{plain}/healthz")).is_err());
