@@ -95,3 +95,48 @@ async fn every_replica_follows_an_online_key_rotation_and_a_crash_recovers() {
     resigns(&d).await;
     assert_ne!(old_id, next.online_key_id);
 }
+
+/// Behind a load balancer a device may read the new timestamp from the replica that published
+/// it and the snapshot it names from another that has not followed yet (its change notice in
+/// flight, or lost while PostgreSQL restarted). That replica catches up instead of answering
+/// 404, which the device would take as a failed update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_behind_serves_what_another_just_published() {
+    let lab = Lab::demo("behind").await.unwrap();
+    let srv = lab.dir.join("srv");
+    let b = replica(&lab, &srv).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(airlock_server::serve(
+        listener,
+        b.clone(),
+        std::future::pending(),
+    ));
+
+    // new snapshot and timestamp versions through A; B follows nothing by itself here (SQLite
+    // sends no change notices and no periodic sync runs in this test)
+    let before = b.view().index.clone();
+    lab.resign().await.unwrap();
+    let now = lab.app().view().index.clone();
+    assert_eq!(now.snapshot_version, before.snapshot_version + 1);
+    assert_eq!(b.view().index.snapshot_version, before.snapshot_version);
+
+    for file in [
+        format!("{}.snapshot.json", now.snapshot_version),
+        format!("{}.timestamp.json", now.timestamp_version),
+    ] {
+        let resp = reqwest::get(format!("http://{addr}/tuf/metadata/{file}"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{file}");
+    }
+    assert_eq!(b.view().index.snapshot_version, now.snapshot_version);
+    // a version nobody published is still a 404, after one look at the head
+    let resp = reqwest::get(format!(
+        "http://{addr}/tuf/metadata/{}.snapshot.json",
+        now.snapshot_version + 1
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 404);
+}

@@ -69,6 +69,25 @@ pub async fn sync_from_store(app: &AppState) -> Result<bool> {
     Ok(changed)
 }
 
+/// Follows a publish another replica committed, if the store's head is newer than the one
+/// served (one read of the head row otherwise). Returns whether the view changed.
+pub async fn catch_up(app: &AppState) -> Result<bool, crate::storage::StateError> {
+    let generation = app.state.load_head().await?.map_or(0, |h| h.generation);
+    if generation <= app.view().generation {
+        return Ok(false);
+    }
+    let _guard = app.publish_lock.lock().await;
+    if generation <= app.view().generation {
+        return Ok(true); // followed meanwhile
+    }
+    app.follow_store().await?;
+    tracing::info!(
+        to = app.view().generation,
+        "caught up with a publish made by another replica (a device asked for its metadata)"
+    );
+    Ok(true)
+}
+
 /// Follows the published head and the rollouts. Returns whether the head changed.
 /// Under the publish lock: a rollout list read before a local publish committed must not
 /// replace the one that publish set (its holds), and a new head is switched only together with

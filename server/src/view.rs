@@ -203,6 +203,35 @@ impl RepoView {
         version >= 1 && version < current
     }
 
+    /// Whether `file` (`N.role.json`) may name a version another replica published a moment
+    /// ago and this one has not followed yet: the next version of a role it has (root
+    /// included), or any version of a role it does not know (a product added since). A device
+    /// behind a load balancer may read the new timestamp from one replica and the snapshot it
+    /// names from another.
+    pub fn may_be_newer(&self, file: &str) -> bool {
+        let Some((version, role)) = file
+            .strip_suffix(".json")
+            .and_then(|stem| stem.split_once('.'))
+        else {
+            return false;
+        };
+        let Ok(version) = version.parse::<u64>() else {
+            return false;
+        };
+        let ix = &self.index;
+        let current = match role {
+            "root" => ix.root_version,
+            "snapshot" => ix.snapshot_version,
+            "targets" => ix.targets_version,
+            "timestamp" => ix.timestamp_version,
+            product => match ix.roles.get(product) {
+                Some(v) => *v,
+                None => return version >= 1,
+            },
+        };
+        version == current.saturating_add(1)
+    }
+
     /// A current metadata file by its published name, with its ETag, if held in memory.
     pub fn current_file(&self, name: &str) -> Option<(Bytes, &str)> {
         self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))
@@ -242,6 +271,37 @@ mod tests {
             "timestamp.json",
         ] {
             assert!(!view.may_hold_older(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_next_version_or_a_new_role_may_have_been_published_elsewhere() {
+        let mut view = RepoView::default();
+        view.index.root_version = 2;
+        view.index.snapshot_version = 5;
+        view.index.targets_version = 3;
+        view.index.timestamp_version = 9;
+        view.index.roles.insert("acme-cam".into(), 4);
+        for name in [
+            "3.root.json",
+            "6.snapshot.json",
+            "4.targets.json",
+            "10.timestamp.json",
+            "5.acme-cam.json",
+            "2.new-cam.json",
+        ] {
+            assert!(view.may_be_newer(name), "{name}");
+        }
+        for name in [
+            "2.root.json",
+            "7.snapshot.json",
+            "5.snapshot.json",
+            "4.acme-cam.json",
+            "0.new-cam.json",
+            "x.snapshot.json",
+            "snapshot.json",
+        ] {
+            assert!(!view.may_be_newer(name), "{name}");
         }
     }
 }

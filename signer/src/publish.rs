@@ -110,6 +110,19 @@ pub(crate) async fn error_of(resp: reqwest::Response) -> anyhow::Error {
     refusal.into()
 }
 
+/// How many times a publish answered 503 is sent in all.
+const PUBLISH_ATTEMPTS: u32 = 4;
+
+/// The wait a 503 asks for (`Retry-After` in seconds), 5 s without one, at most 30 s.
+fn retry_after_seconds(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(5)
+        .clamp(1, 30)
+}
+
 pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishResponse> {
     let (mut request, blobs) = build_request(repo)?;
     check_no_empty_images(&blobs)?;
@@ -190,13 +203,30 @@ pub async fn publish(repo: &Repo, opts: &PublishOptions) -> Result<PublishRespon
         .server
         .join("v1/admin/publish")
         .context("building the publish URL")?;
-    let resp = client
-        .post(url)
-        .header("authorization", &auth)
-        .json(&request)
-        .send()
-        .await
-        .with_context(|| format!("contacting {}", opts.server))?;
+    // A 503 (the server's store busy or briefly unreachable) changed nothing: the publish is
+    // one transaction. It is sent again after the server's Retry-After, a few times.
+    let mut attempt = 1;
+    let resp = loop {
+        let resp = client
+            .post(url.clone())
+            .header("authorization", &auth)
+            .json(&request)
+            .send()
+            .await
+            .with_context(|| format!("contacting {}", opts.server))?;
+        if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE || attempt >= PUBLISH_ATTEMPTS
+        {
+            break resp;
+        }
+        let wait = retry_after_seconds(resp.headers());
+        tracing::warn!(
+            attempt,
+            wait_seconds = wait,
+            "the server could not take the publish now (503); sending it again"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        attempt += 1;
+    };
     if !resp.status().is_success() {
         return Err(error_of(resp).await);
     }
@@ -209,4 +239,24 @@ fn tokio_util_stream(
     file: tokio::fs::File,
 ) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> {
     tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_503_waits_as_long_as_the_server_asks_within_bounds() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(super::retry_after_seconds(&h), 5);
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(super::retry_after_seconds(&h), 2);
+        h.insert("retry-after", "3600".parse().unwrap());
+        assert_eq!(super::retry_after_seconds(&h), 30);
+        h.insert("retry-after", "0".parse().unwrap());
+        assert_eq!(super::retry_after_seconds(&h), 1);
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(super::retry_after_seconds(&h), 5);
+    }
 }

@@ -147,7 +147,16 @@ pub async fn metadata(
         .next()
         .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     let cache = if versioned { IMMUTABLE } else { SHORT };
-    let view = app.view();
+    let mut view = app.view();
+    // A replica behind others (a publish made elsewhere, its change notice not yet here):
+    // catch up with the published head before answering 404 for what may be the next version.
+    if view.current_file(&file).is_none()
+        && !view.may_hold_older(&file)
+        && view.may_be_newer(&file)
+        && crate::background::catch_up(&app).await?
+    {
+        view = app.view();
+    }
     if let Some((bytes, etag)) = view.current_file(&file) {
         return Ok(json_response(&headers, bytes, etag, cache));
     }
