@@ -176,13 +176,7 @@ impl RepoView {
     /// Whether `file` (`N.role.json`) names an older version of a role this repository has
     /// (kept in the state store); current files and root versions are all held in memory.
     pub fn may_hold_older(&self, file: &str) -> bool {
-        let Some((version, role)) = file
-            .strip_suffix(".json")
-            .and_then(|stem| stem.split_once('.'))
-        else {
-            return false;
-        };
-        let Ok(version) = version.parse::<u64>() else {
+        let Some((version, role)) = versioned_name(file) else {
             return false;
         };
         let ix = &self.index;
@@ -209,13 +203,7 @@ impl RepoView {
     /// behind a load balancer may read the new timestamp from one replica and the snapshot it
     /// names from another.
     pub fn may_be_newer(&self, file: &str) -> bool {
-        let Some((version, role)) = file
-            .strip_suffix(".json")
-            .and_then(|stem| stem.split_once('.'))
-        else {
-            return false;
-        };
-        let Ok(version) = version.parse::<u64>() else {
+        let Some((version, role)) = versioned_name(file) else {
             return false;
         };
         let ix = &self.index;
@@ -236,6 +224,12 @@ impl RepoView {
     pub fn current_file(&self, name: &str) -> Option<(Bytes, &str)> {
         self.files.get(name).map(|(b, e)| (b.clone(), e.as_str()))
     }
+}
+
+/// `N.role.json` as (N, role).
+fn versioned_name(file: &str) -> Option<(u64, &str)> {
+    let (version, role) = file.strip_suffix(".json")?.split_once('.')?;
+    Some((version.parse().ok()?, role))
 }
 
 #[cfg(test)]
