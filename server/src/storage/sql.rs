@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use std::path::Path;
 use thiserror::Error;
 
@@ -227,6 +227,25 @@ impl SqlState {
         let pool = AnyPoolOptions::new()
             .max_connections(max.max(1))
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // A connection whose transaction could not be rolled back is closed, not handed
+            // out again. SQLite rolls a transaction back by itself on some errors (SQLITE_FULL
+            // on a full disk, SQLITE_IOERR); the ROLLBACK sqlx then sends fails ("no
+            // transaction is active") and sqlx keeps counting the transaction as open, so
+            // every later BEGIN on that connection failed with "attempted to call begin_with
+            // at non-zero transaction depth" until the server was restarted. The pool pings
+            // an idle connection before this check (test_before_acquire), so a rollback still
+            // queued when the connection was returned has run by then.
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    let usable = !conn.is_in_transaction();
+                    if !usable {
+                        tracing::warn!(
+                            "closing a database connection left inside a transaction that could not be rolled back"
+                        );
+                    }
+                    Ok(usable)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -289,6 +308,28 @@ mod tests {
     use crate::storage::*;
     use airlock_core::api::DeviceReport;
     use airlock_core::rollout::{Rollout, RolloutState};
+
+    /// SQLite rolls a transaction back by itself on a full disk (SQLITE_FULL); the ROLLBACK
+    /// sqlx sends when the transaction is dropped then fails and sqlx kept counting the
+    /// transaction as open. Such a connection must be closed, not handed out again: with one
+    /// connection in the pool, every later write failed with "attempted to call begin_with at
+    /// non-zero transaction depth" until a restart (seen in tests/tests/faults.rs).
+    #[tokio::test]
+    async fn a_transaction_sqlite_rolled_back_by_itself_does_not_poison_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let db = SqlState::open_url(&url, 1).await.unwrap();
+        {
+            let mut tx = db.begin_write().await.unwrap();
+            // what SQLite does on SQLITE_FULL: the transaction ends under sqlx's feet
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+            // dropped: sqlx's own ROLLBACK fails ("no transaction is active")
+        }
+        for _ in 0..3 {
+            let tx = db.begin_write().await.expect("a new transaction after the failed one");
+            tx.commit().await.unwrap();
+        }
+    }
 
     /// Every concern's round trip on PostgreSQL (SQLite runs them through the service tests).
     #[tokio::test]
