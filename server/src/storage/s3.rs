@@ -272,6 +272,13 @@ impl S3Blobs {
                         .set_parts(Some(parts))
                         .build(),
                 )
+                // The service joins the parts while this request waits: that takes time in
+                // proportion to the object (minutes for large objects on AWS, per its
+                // documentation; a 1 GiB image on moto took longer than the bare 10 s limit and
+                // every large publish to S3 failed, scripts/bench-publish-large), so the
+                // request gets the same size-scaled limit as the upload itself.
+                .customize()
+                .config_override(self.upload_config(len))
                 .send()
                 .await
                 .map_err(|e| s3_error("complete_multipart_upload", e))?;
