@@ -17,9 +17,15 @@ pub enum CvssError {
     #[error("CVSS vector {vector:?}: {part:?} is not a base metric of CVSS v3 (AV, AC, PR, UI, S, C, I, A with their letters, e.g. AV:N)")]
     UnknownMetric { vector: String, part: String },
     #[error("CVSS vector {vector:?}: metric {metric} is given twice")]
-    Repeated { vector: String, metric: &'static str },
+    Repeated {
+        vector: String,
+        metric: &'static str,
+    },
     #[error("CVSS vector {vector:?}: base metric {metric} is missing (a vector needs AV, AC, PR, UI, S, C, I and A)")]
-    Missing { vector: String, metric: &'static str },
+    Missing {
+        vector: String,
+        metric: &'static str,
+    },
     #[error("CVSS vector {vector:?} is {given} but its base score is {computed}")]
     ScoreMismatch {
         vector: String,
@@ -338,7 +344,10 @@ mod tests {
     fn base_scores_match_the_specification_examples() {
         // FIRST's CVSS v3.1 calculator and the NVD for these vectors
         assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), "9.8");
-        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"), "10.0");
+        assert_eq!(
+            score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"),
+            "10.0"
+        );
         assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), "6.1");
         assert_eq!(score("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"), "7.8");
         assert_eq!(score("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N"), "5.9");
@@ -386,13 +395,20 @@ mod tests {
 
     #[test]
     fn metrics_in_any_order_print_in_the_specification_order() {
-        let v: CvssV3 = "CVSS:3.1/A:H/I:H/C:H/S:U/UI:N/PR:N/AC:L/AV:N".parse().unwrap();
-        assert_eq!(v.to_string(), "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+        let v: CvssV3 = "CVSS:3.1/A:H/I:H/C:H/S:U/UI:N/PR:N/AC:L/AV:N"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            v.to_string(),
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+        );
     }
 
     #[test]
     fn a_given_score_must_match_the_vector() {
-        let v: CvssV3 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".parse().unwrap();
+        let v: CvssV3 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+            .parse()
+            .unwrap();
         assert!(v.check_score("9.8").is_ok());
         assert!(matches!(
             v.check_score("7.5"),

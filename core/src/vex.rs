@@ -49,11 +49,21 @@ impl Justification {
     /// The impact statement written when the vendor gives none.
     pub fn default_impact(self) -> &'static str {
         match self {
-            Justification::ComponentNotPresent => "The vulnerable component is not part of the product.",
-            Justification::VulnerableCodeNotPresent => "The vulnerable code is not included in the product.",
-            Justification::VulnerableCodeNotInExecutePath => "The vulnerable code is present but never executed by the product.",
-            Justification::VulnerableCodeCannotBeControlledByAdversary => "The vulnerable code cannot be reached or controlled by an attacker in the product.",
-            Justification::InlineMitigationsAlreadyExist => "The product contains mitigations that prevent exploitation.",
+            Justification::ComponentNotPresent => {
+                "The vulnerable component is not part of the product."
+            }
+            Justification::VulnerableCodeNotPresent => {
+                "The vulnerable code is not included in the product."
+            }
+            Justification::VulnerableCodeNotInExecutePath => {
+                "The vulnerable code is present but never executed by the product."
+            }
+            Justification::VulnerableCodeCannotBeControlledByAdversary => {
+                "The vulnerable code cannot be reached or controlled by an attacker in the product."
+            }
+            Justification::InlineMitigationsAlreadyExist => {
+                "The product contains mitigations that prevent exploitation."
+            }
         }
     }
 }
@@ -129,7 +139,10 @@ impl NotAffected {
         check_vulnerability_id(&self.cve)?;
         self.version_req()?;
         if let Some(i) = &self.impact {
-            if i.trim().is_empty() || i.len() > 1000 || i.chars().any(|c| c.is_control() && c != '\n') {
+            if i.trim().is_empty()
+                || i.len() > 1000
+                || i.chars().any(|c| c.is_control() && c != '\n')
+            {
                 return Err(NotAffectedError::BadImpact);
             }
         }
@@ -205,7 +218,14 @@ mod tests {
         for ok in ["CVE-2026-1234", "CVE-2026-123456", "ACME-2026-7"] {
             check_vulnerability_id(ok).unwrap();
         }
-        for bad in ["", "CVE-26-1234", "CVE-2026-12", "CVE-2026", "a b", "CVE-2026-12x4"] {
+        for bad in [
+            "",
+            "CVE-26-1234",
+            "CVE-2026-12",
+            "CVE-2026",
+            "a b",
+            "CVE-2026-12x4",
+        ] {
             assert!(check_vulnerability_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -87,7 +87,11 @@ pub fn documents(
             "branches": [{"category": "product_name", "name": product, "branches": versions}]
         }]
     });
-    let header = |category: &str, title: String, summary: String, tracking: String, events: Vec<(jiff::Timestamp, String)>| {
+    let header = |category: &str,
+                  title: String,
+                  summary: String,
+                  tracking: String,
+                  events: Vec<(jiff::Timestamp, String)>| {
         let revisions: Vec<Value> = events
             .iter()
             .enumerate()
@@ -115,22 +119,25 @@ pub fn documents(
         })
     };
     // the releases each statement covers, outside `exclude`: (statement, product ids)
-    let covered = |statements: &[&NotAffected], exclude: &[String]| -> Vec<(NotAffected, Vec<String>)> {
-        statements
-            .iter()
-            .map(|n| {
-                let ids: Vec<String> = by_time
-                    .iter()
-                    .filter(|r| n.covers(&r.info.version))
-                    .map(|r| product_id(r))
-                    .filter(|id| !exclude.contains(id))
-                    .collect();
-                ((*n).clone(), ids)
-            })
-            .filter(|(_, ids)| !ids.is_empty())
-            .collect()
-    };
-    let add_vex = |vulnerability: &mut Value, covered: &[(NotAffected, Vec<String>)]| -> Vec<String> {
+    let covered =
+        |statements: &[&NotAffected], exclude: &[String]| -> Vec<(NotAffected, Vec<String>)> {
+            statements
+                .iter()
+                .map(|n| {
+                    let ids: Vec<String> = by_time
+                        .iter()
+                        .filter(|r| n.covers(&r.info.version))
+                        .map(|r| product_id(r))
+                        .filter(|id| !exclude.contains(id))
+                        .collect();
+                    ((*n).clone(), ids)
+                })
+                .filter(|(_, ids)| !ids.is_empty())
+                .collect()
+        };
+    let add_vex = |vulnerability: &mut Value,
+                   covered: &[(NotAffected, Vec<String>)]|
+     -> Vec<String> {
         let mut all: Vec<String> = Vec::new();
         for (_, ids) in covered {
             for id in ids {
@@ -147,7 +154,10 @@ pub fn documents(
             .iter()
             .map(|(n, ids)| json!({"label": n.justification.as_str(), "date": n.at.to_string(), "product_ids": ids}))
             .collect::<Vec<_>>());
-        let threats = vulnerability["threats"].as_array().cloned().unwrap_or_default();
+        let threats = vulnerability["threats"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut threats = threats;
         for (n, ids) in covered {
             threats.push(json!({"category": "impact", "details": n.impact_text(), "date": n.at.to_string(), "product_ids": ids}));
@@ -256,7 +266,12 @@ pub fn documents(
         add_vex(&mut vulnerability, &covered);
         let mut events: Vec<(jiff::Timestamp, String)> = covered
             .iter()
-            .map(|(n, _)| (n.at, format!("Signed not-affected statement ({}).", n.justification)))
+            .map(|(n, _)| {
+                (
+                    n.at,
+                    format!("Signed not-affected statement ({}).", n.justification),
+                )
+            })
             .collect();
         events.sort_by_key(|e| e.0);
         let summary = covered
@@ -490,11 +505,20 @@ mod tests {
         let ids: Vec<&str> = docs.iter().map(|(t, _, _)| t.as_str()).collect();
         assert_eq!(ids, ["acme-cam-CVE-2026-1111", "acme-cam-CVE-2026-2222"]);
         let v = &docs[0].2["vulnerabilities"][0];
-        assert_eq!(v["product_status"]["known_affected"], json!(["acme-cam-1.1.0"]));
-        assert_eq!(v["product_status"]["known_not_affected"], json!(["acme-cam-1.0.0"]));
+        assert_eq!(
+            v["product_status"]["known_affected"],
+            json!(["acme-cam-1.1.0"])
+        );
+        assert_eq!(
+            v["product_status"]["known_not_affected"],
+            json!(["acme-cam-1.0.0"])
+        );
         assert_eq!(v["product_status"]["fixed"], json!(["acme-cam-1.2.0"]));
         assert_eq!(v["flags"][0]["label"], "component_not_present");
-        assert_eq!(v["remediations"][0]["product_ids"], json!(["acme-cam-1.1.0"]));
+        assert_eq!(
+            v["remediations"][0]["product_ids"],
+            json!(["acme-cam-1.1.0"])
+        );
         assert_eq!(v["scores"][0]["products"], json!(["acme-cam-1.1.0"]));
         assert_eq!(v["scores"][0]["cvss_v3"]["baseScore"], 9.8);
         assert_eq!(v["scores"][0]["cvss_v3"]["baseSeverity"], "CRITICAL");
@@ -509,7 +533,10 @@ mod tests {
             vex["vulnerabilities"][0]["product_status"],
             json!({"known_not_affected": ["acme-cam-1.0.0", "acme-cam-1.1.0", "acme-cam-1.2.0"]})
         );
-        assert_eq!(vex["vulnerabilities"][0]["threats"][0]["category"], "impact");
+        assert_eq!(
+            vex["vulnerabilities"][0]["threats"][0]["category"],
+            "impact"
+        );
         // the provider's date is the newest document's, whatever the clock says
         assert_eq!(
             last_updated(&docs).unwrap().to_string(),

@@ -232,8 +232,10 @@ impl Condition {
                     return missing("no attack-drill results were given (--run-drills, or --evidence DIR with signed `airlock-sim attack --all --json` output)");
                 }
                 // typed-in results evidence nothing (issue 16: evidence is bound)
-                let runs: Vec<&evidence::Verdict> =
-                    runs.into_iter().filter(|v| v.provenance.is_bound()).collect();
+                let runs: Vec<&evidence::Verdict> = runs
+                    .into_iter()
+                    .filter(|v| v.provenance.is_bound())
+                    .collect();
                 if runs.is_empty() {
                     return missing("the attack-drill results given are unverified (no signature by a targets key): run them at report time with --run-drills, or sign the file with `airlock compliance sign-evidence`");
                 }
@@ -546,10 +548,7 @@ mod tests {
             reason: "not signed".into(),
         };
         let unbound = judge(&r, Some(&typed), "sg");
-        assert!(
-            unbound[0].missing[0].contains("unverified"),
-            "{unbound:?}"
-        );
+        assert!(unbound[0].missing[0].contains("unverified"), "{unbound:?}");
         let mut signed = drills("pass");
         signed[0].provenance = evidence::Provenance::Signed {
             keyid: "ab".repeat(32),

@@ -75,14 +75,20 @@ pub async fn record_not_affected(
     statement.validate()?;
     let s = status::status(repo)?;
     let p = s.product(product)?;
-    if p.support.not_affected.iter().any(|n| n.cve == statement.cve) {
+    if p.support
+        .not_affected
+        .iter()
+        .any(|n| n.cve == statement.cve)
+    {
         bail!(
             "{product} already has a signed not-affected statement for {}; statements are kept as signed (see `airlock support show {product}`)",
             statement.cve
         );
     }
     for r in &p.releases {
-        if r.info.advisories.iter().any(|a| a.id == statement.cve) && statement.covers(&r.info.version) {
+        if r.info.advisories.iter().any(|a| a.id == statement.cve)
+            && statement.covers(&r.info.version)
+        {
             bail!(
                 "{product} {} fixes {} (its signed advisory names it): it is \"fixed\", not \"not affected\"; narrow --versions to releases that never had the vulnerability (e.g. \"<1.1.0\")",
                 r.info.version,

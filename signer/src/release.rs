@@ -367,9 +367,7 @@ pub fn attach_scores(
                 .check_score(score)
                 .with_context(|| format!("--cvss for advisory {}", advisory.id))?;
         }
-        advisory
-            .set_cvss(parsed)
-            .map_err(anyhow::Error::msg)?;
+        advisory.set_cvss(parsed).map_err(anyhow::Error::msg)?;
     }
     for value in cwe {
         let (advisory, rest) = target(advisories, "--cwe", value)?;

@@ -636,7 +636,10 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
     assert!(md.contains("signed by targets key"), "{md}");
     assert!(!md.contains("UNVERIFIED"), "{md}");
     assert!(md.contains("### Attack drills: attacks.json"), "{md}");
-    assert!(md.contains("evidenced: attack drills passed: attacks.json"), "{md}");
+    assert!(
+        md.contains("evidenced: attack drills passed: attacks.json"),
+        "{md}"
+    );
     // a signed file changed afterwards is unverified again
     let mut changed = std::fs::read_to_string(dir.join("evidence/conformance.txt")).unwrap();
     changed = changed.replace("113 passed", "114 passed");
@@ -658,7 +661,10 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
     ))
     .unwrap();
     let conformance = &tampered["automated_tests"][1];
-    assert_eq!(conformance["provenance"]["kind"], "unverified", "{conformance:#}");
+    assert_eq!(
+        conformance["provenance"]["kind"], "unverified",
+        "{conformance:#}"
+    );
     assert!(
         conformance["provenance"]["reason"]
             .as_str()
@@ -710,7 +716,10 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
             "/nonexistent/airlock-sim",
         ],
     );
-    assert!(e.contains("install it beside airlock or give --sim-bin"), "{e}");
+    assert!(
+        e.contains("install it beside airlock or give --sim-bin"),
+        "{e}"
+    );
     std::fs::write(dir.join("evidence/broken.json"), "[]").unwrap();
     let e = fails(
         dir,

@@ -91,15 +91,24 @@ fn csaf_advisories_pass_the_validator() {
     let role_before = std::fs::read(dir.join("repo/metadata/acme-cam.json")).ok();
     for (extra, expected) in [
         (
-            vec!["--cvss", "CVE-2026-1111:CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H"],
+            vec![
+                "--cvss",
+                "CVE-2026-1111:CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H",
+            ],
             "base metric A is missing",
         ),
         (
-            vec!["--cvss", "CVE-2026-1111:CVSS:3.1/AV:Q/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"],
+            vec![
+                "--cvss",
+                "CVE-2026-1111:CVSS:3.1/AV:Q/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+            ],
             "is not a base metric of CVSS v3",
         ),
         (
-            vec!["--cvss", "CVE-2026-1111:CVSS:2.0/AV:N/AC:L/Au:N/C:C/I:C/A:C"],
+            vec![
+                "--cvss",
+                "CVE-2026-1111:CVSS:2.0/AV:N/AC:L/Au:N/C:C/I:C/A:C",
+            ],
             "must start with CVSS:3.1/",
         ),
         (
@@ -121,7 +130,10 @@ fn csaf_advisories_pass_the_validator() {
             vec!["--cwe", "CVE-2026-1111:787:Out-of-bounds Write"],
             "expected CWE-NUMBER:NAME",
         ),
-        (vec!["--cwe", "CVE-2026-1111:CWE-787"], "expected CWE-NUMBER:NAME"),
+        (
+            vec!["--cwe", "CVE-2026-1111:CWE-787"],
+            "expected CWE-NUMBER:NAME",
+        ),
     ] {
         let e = fails(dir, "airlock", &release_args(&extra));
         assert!(e.contains(expected), "{extra:?}: {e}");
@@ -161,7 +173,12 @@ fn csaf_advisories_pass_the_validator() {
         "unknown justification \"not_a_reason\": expected component_not_present",
     );
     refused(
-        &["--cve", "CVE-26-2222", "--justification", "component_not_present"],
+        &[
+            "--cve",
+            "CVE-26-2222",
+            "--justification",
+            "component_not_present",
+        ],
         "vulnerability id \"CVE-26-2222\" is invalid",
     );
     refused(
@@ -186,11 +203,16 @@ fn csaf_advisories_pass_the_validator() {
         "1.3.0 fixes CVE-2026-1111",
     );
     refused(
-        &["--cve", "CVE-2026-2222", "--justification", "component_not_present"]
-            .iter()
-            .chain(&["--impact", " "])
-            .copied()
-            .collect::<Vec<_>>(),
+        &[
+            "--cve",
+            "CVE-2026-2222",
+            "--justification",
+            "component_not_present",
+        ]
+        .iter()
+        .chain(&["--impact", " "])
+        .copied()
+        .collect::<Vec<_>>(),
         "impact statement must be 1-1000 characters",
     );
 
@@ -237,11 +259,20 @@ fn csaf_advisories_pass_the_validator() {
         .collect::<Vec<_>>(),
     );
     refused(
-        &["--cve", "CVE-2026-2222", "--justification", "component_not_present"],
+        &[
+            "--cve",
+            "CVE-2026-2222",
+            "--justification",
+            "component_not_present",
+        ],
         "already has a signed not-affected statement for CVE-2026-2222",
     );
     // signed into the support record
-    let support = ok(dir, "airlock", &["support", "show", "repo", "acme-cam", "--json"]);
+    let support = ok(
+        dir,
+        "airlock",
+        &["support", "show", "repo", "acme-cam", "--json"],
+    );
     assert!(support.contains("CVE-2026-2222"), "{support}");
 
     ok(
@@ -284,15 +315,17 @@ fn csaf_advisories_pass_the_validator() {
     );
 
     let read_doc = |name: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(csaf.join("white/2026").join(name)).unwrap())
-            .unwrap()
+        serde_json::from_slice(&std::fs::read(csaf.join("white/2026").join(name)).unwrap()).unwrap()
     };
     // the advisory with CVSS, CWE and the not-affected statement
     let doc = read_doc("acme-cam-cve-2026-1111.json");
     assert_eq!(doc["document"]["category"], "csaf_security_advisory");
     let v = &doc["vulnerabilities"][0];
     assert_eq!(v["cve"], "CVE-2026-1111");
-    assert_eq!(v["cwe"], json!({"id": "CWE-787", "name": "Out-of-bounds Write"}));
+    assert_eq!(
+        v["cwe"],
+        json!({"id": "CWE-787", "name": "Out-of-bounds Write"})
+    );
     let cvss = &v["scores"][0]["cvss_v3"];
     assert_eq!(cvss["vectorString"], VECTOR);
     assert_eq!(cvss["baseScore"], 7.8);
@@ -333,7 +366,8 @@ fn csaf_advisories_pass_the_validator() {
     assert_eq!(v["cve"], "CVE-2026-2222");
     assert_eq!(
         v["product_status"],
-        json!({"known_not_affected": ["acme-cam-1.2.0", "acme-cam-1.3.0"]})
+        // (in release-time order: the story's 1.2.0 is released today, after 1.3.0's date)
+        json!({"known_not_affected": ["acme-cam-1.3.0", "acme-cam-1.2.0"]})
     );
     assert_eq!(v["flags"][0]["label"], "vulnerable_code_not_present");
     assert_eq!(v["threats"][0]["category"], "impact");
@@ -422,16 +456,18 @@ fn csaf_advisories_pass_the_validator() {
         let doc: Value = serde_json::from_slice(&bytes).unwrap();
         let tracking = &doc["document"]["tracking"];
         // the year folder is the initial release's year; the name follows CSAF 5.1
-        assert!(line.starts_with(&tracking["initial_release_date"].as_str().unwrap()[..5].replace('-', "/")));
+        assert!(line.starts_with(
+            &tracking["initial_release_date"].as_str().unwrap()[..5].replace('-', "/")
+        ));
         assert_eq!(
             name,
-            format!(
-                "{}.json",
-                tracking["id"].as_str().unwrap().to_lowercase()
-            )
+            format!("{}.json", tracking["id"].as_str().unwrap().to_lowercase())
         );
         dates.push((
-            tracking["current_release_date"].as_str().unwrap().to_string(),
+            tracking["current_release_date"]
+                .as_str()
+                .unwrap()
+                .to_string(),
             line.to_string(),
         ));
         documents.push(served.join("white").join(line));
@@ -479,7 +515,10 @@ fn csaf_advisories_pass_the_validator() {
         "/.well-known/csaf/white/changes.csv",
         "/.well-known/csaf/white/{year}/{document}",
     ] {
-        assert!(openapi["paths"].get(path).is_some(), "{path} not documented");
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} not documented"
+        );
     }
 }
 
@@ -495,7 +534,10 @@ fn a_server_without_a_csaf_publisher_says_so() {
     let body: Value = resp.json().unwrap();
     assert_eq!(body["error"], "csaf_not_configured");
     assert!(
-        body["message"].as_str().unwrap().contains("--csaf-publisher"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("--csaf-publisher"),
         "{body}"
     );
     // a base URL without TLS is refused at start

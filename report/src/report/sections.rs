@@ -313,7 +313,10 @@ pub(super) fn tests_section(d: &mut Document, verdicts: Option<&[evidence::Verdi
                     if v.provenance.is_bound() {
                         v.verdict.to_uppercase()
                     } else {
-                        format!("{} (UNVERIFIED: counts for nothing)", v.verdict.to_uppercase())
+                        format!(
+                            "{} (UNVERIFIED: counts for nothing)",
+                            v.verdict.to_uppercase()
+                        )
                     },
                 ]
             })

@@ -123,7 +123,7 @@ pub struct ServeArgs {
     pub csaf_publisher: Option<String>,
     /// A URL of the publisher (CSAF document.publisher.namespace), e.g. https://acme.example.
     #[arg(long, env = "AIRLOCK_CSAF_NAMESPACE", requires = "csaf_publisher")]
-    pub csaf_namespace: Option<url::Url>,
+    pub csaf_namespace: Option<String>,
     /// The public URL this server is reached at (https://updates.acme.example): the provider
     /// metadata's canonical_url and directory_url, and security.txt's CSAF line, name it.
     #[arg(long, env = "AIRLOCK_CSAF_BASE_URL", requires = "csaf_publisher")]
@@ -150,7 +150,11 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         );
     }
     let tls_files = args.tls.files(args.device_auth)?;
-    let csaf = match (&args.csaf_publisher, &args.csaf_namespace, &args.csaf_base_url) {
+    let csaf = match (
+        &args.csaf_publisher,
+        &args.csaf_namespace,
+        &args.csaf_base_url,
+    ) {
         (Some(name), Some(namespace), Some(base)) => Some(
             airlock_server::routes::csaf::CsafProvider::new(name, namespace, base)
                 .map_err(|e| airlock_cli::Failure::usage(e.to_string()))?,

@@ -41,19 +41,26 @@ pub enum CsafConfigError {
 }
 
 impl CsafProvider {
+    /// `namespace` is kept as given (as `airlock advisory csaf --namespace` keeps it), so both
+    /// write the same bytes.
     pub fn new(
         publisher: &str,
-        namespace: &url::Url,
+        namespace: &str,
         base_url: &url::Url,
     ) -> Result<Self, CsafConfigError> {
         if publisher.trim().is_empty() {
             return Err(CsafConfigError::EmptyPublisher);
         }
-        if !matches!(namespace.scheme(), "https" | "http") {
+        let namespace_ok =
+            url::Url::parse(namespace).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+        if !namespace_ok {
             return Err(CsafConfigError::BadNamespace(namespace.to_string()));
         }
         // CSAF requires TLS for a provider; a test server on 127.0.0.1 may use http
-        let local = matches!(base_url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let local = matches!(
+            base_url.host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]")
+        );
         let scheme_ok = base_url.scheme() == "https" || (local && base_url.scheme() == "http");
         if !scheme_ok || base_url.query().is_some() || base_url.fragment().is_some() {
             return Err(CsafConfigError::BadBaseUrl(base_url.to_string()));
@@ -225,8 +232,8 @@ mod tests {
 
     #[test]
     fn the_base_url_must_be_https_except_on_loopback() {
-        let ns: url::Url = "https://acme.example".parse().unwrap();
-        let ok = |u: &str| CsafProvider::new("Acme", &ns, &u.parse().unwrap());
+        let ns = "https://acme.example";
+        let ok = |u: &str| CsafProvider::new("Acme", ns, &u.parse().unwrap());
         assert_eq!(
             ok("https://updates.acme.example/").unwrap().metadata_url(),
             "https://updates.acme.example/.well-known/csaf/provider-metadata.json"
@@ -234,6 +241,7 @@ mod tests {
         assert!(ok("http://127.0.0.1:8080").is_ok());
         assert!(ok("http://updates.acme.example").is_err());
         assert!(ok("https://updates.acme.example/?x=1").is_err());
-        assert!(CsafProvider::new(" ", &ns, &"https://u.example".parse().unwrap()).is_err());
+        assert!(CsafProvider::new(" ", ns, &"https://u.example".parse().unwrap()).is_err());
+        assert!(CsafProvider::new("Acme", "acme", &"https://u.example".parse().unwrap()).is_err());
     }
 }

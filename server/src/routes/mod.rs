@@ -137,7 +137,10 @@ pub fn router(app: AppState) -> Router {
             get(csaf::provider_metadata),
         )
         .route("/.well-known/csaf/white/index.txt", get(csaf::index_txt))
-        .route("/.well-known/csaf/white/changes.csv", get(csaf::changes_csv))
+        .route(
+            "/.well-known/csaf/white/changes.csv",
+            get(csaf::changes_csv),
+        )
         .route(
             "/.well-known/csaf/white/{year}/{document}",
             get(csaf::document),

@@ -48,7 +48,12 @@ pub enum Command {
         run_drills: bool,
         /// The airlock-sim program for --run-drills (default: the one beside airlock, else on
         /// PATH).
-        #[arg(long, value_name = "PATH", requires = "run_drills", env = "AIRLOCK_SIM_BIN")]
+        #[arg(
+            long,
+            value_name = "PATH",
+            requires = "run_drills",
+            env = "AIRLOCK_SIM_BIN"
+        )]
         sim_bin: Option<PathBuf>,
         /// Write the report here and its detached signature to FILE.sig (default: stdout,
         /// unsigned).

@@ -208,8 +208,12 @@ mod tests {
             ]
         );
         assert!(v[0].recorded.is_some());
-        assert!(matches!(&v[0].provenance, Provenance::Unverified { reason } if reason.starts_with("no signature")));
-        assert!(matches!(&v[1].provenance, Provenance::Unverified { reason } if reason.starts_with("bad signature")));
+        assert!(
+            matches!(&v[0].provenance, Provenance::Unverified { reason } if reason.starts_with("no signature"))
+        );
+        assert!(
+            matches!(&v[1].provenance, Provenance::Unverified { reason } if reason.starts_with("bad signature"))
+        );
 
         std::fs::write(dir.path().join("bad.json"), "{\"x\": 1}").unwrap();
         let e = format!("{:#}", read_dir(dir.path(), b"{}").unwrap_err());
