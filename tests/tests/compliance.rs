@@ -634,7 +634,7 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
         "{md}"
     );
     assert!(md.contains("signed by targets key"), "{md}");
-    assert!(!md.contains("UNVERIFIED"), "{md}");
+    assert!(!md.contains("UNVERIFIED:"), "{md}");
     assert!(md.contains("### Attack drills: attacks.json"), "{md}");
     assert!(
         md.contains("evidenced: attack drills passed: attacks.json"),
@@ -987,7 +987,7 @@ fn committed_samples_are_current() {
             "{needle:?} not in docs/sample-compliance-report.md: regenerate it with scripts/sample-report"
         );
     }
-    assert!(!sample.contains("UNVERIFIED"));
+    assert!(!sample.contains("UNVERIFIED:"));
     assert!(!sample.contains("Fleet figures were not requested"));
     let statement =
         std::fs::read_to_string(docs.join("sample-statement-of-compliance-uk.md")).unwrap();
