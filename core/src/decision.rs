@@ -226,6 +226,7 @@ mod tests {
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),
+            not_affected: Vec::new(),
         }
     }
 
@@ -635,6 +636,7 @@ mod policy_tests {
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),
+            not_affected: Vec::new(),
         }
     }
 

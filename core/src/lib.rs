@@ -10,6 +10,8 @@
 //! - [`hold`]: how long a server may hold a signed security release back from a device.
 //! - [`incident`]: the CRA Art. 14 reporting clock (deadlines of early warning, notification
 //!   and final report).
+//! - [`cvss`]: CVSS v3 base vectors and CWE references of advisories.
+//! - [`vex`]: signed VEX "not affected" statements (in the support record).
 //! - [`keys`]: ed25519 keys in PKCS#8 PEM, as TUF keys and tough signers.
 //! - [`verify`]: TUF verification helpers used when accepting a publish.
 //! - [`online`]: building and signing snapshot and timestamp metadata.
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod canonical;
 pub mod config;
+pub mod cvss;
 pub mod decision;
 pub mod hold;
 pub mod incident;
@@ -27,6 +30,7 @@ pub mod release;
 pub mod rollout;
 pub mod support;
 pub mod verify;
+pub mod vex;
 
 /// The TUF specification version written into every metadata file we sign.
 pub const SPEC_VERSION: &str = "1.0.31";

@@ -88,6 +88,13 @@ pub struct Advisory {
     pub id: String,
     pub severity: Severity,
     pub summary: String,
+    /// CVSS v3 base vector (the base score is computed from it, so the two cannot disagree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"))]
+    pub cvss_v3: Option<crate::cvss::CvssV3>,
+    /// The weakness (CWE id and name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwe: Option<crate::cvss::Cwe>,
 }
 
 impl std::str::FromStr for Advisory {
@@ -119,7 +126,45 @@ impl std::str::FromStr for Advisory {
             id: id.to_string(),
             severity,
             summary: summary.to_string(),
+            cvss_v3: None,
+            cwe: None,
         })
+    }
+}
+
+impl Advisory {
+    /// The severity a CVSS base score maps to, when the advisory has a vector (CVSS v3.1
+    /// section 5; a score of 0.0 maps to none of ours).
+    pub fn cvss_severity(&self) -> Option<Severity> {
+        use crate::cvss::CvssSeverity;
+        self.cvss_v3.as_ref().and_then(|v| match v.severity() {
+            CvssSeverity::None => None,
+            CvssSeverity::Low => Some(Severity::Low),
+            CvssSeverity::Medium => Some(Severity::Medium),
+            CvssSeverity::High => Some(Severity::High),
+            CvssSeverity::Critical => Some(Severity::Critical),
+        })
+    }
+
+    /// Attaches a CVSS vector. Checks that the vector's severity is the advisory's: a report must not say "high" in
+    /// one place and "critical" in another.
+    pub fn set_cvss(&mut self, vector: crate::cvss::CvssV3) -> Result<(), String> {
+        let computed = vector.base_score_text();
+        self.cvss_v3 = Some(vector);
+        match self.cvss_severity() {
+            Some(s) if s == self.severity => Ok(()),
+            other => {
+                let words = other
+                    .map(|s| format!("{s:?}").to_lowercase())
+                    .unwrap_or_else(|| "none".into());
+                self.cvss_v3 = None;
+                Err(format!(
+                    "advisory {}: its CVSS base score {computed} is {words} but the advisory says {}; give the same severity in --advisory",
+                    self.id,
+                    format!("{:?}", self.severity).to_lowercase()
+                ))
+            }
+        }
     }
 }
 

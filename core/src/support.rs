@@ -62,6 +62,9 @@ pub struct SupportRecord {
     /// Every change after the first signing, oldest first; append-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<SupportChange>,
+    /// VEX "not affected" statements (`airlock advisory not-affected`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_affected: Vec<crate::vex::NotAffected>,
 }
 
 fn yes() -> bool {
@@ -186,6 +189,8 @@ pub enum SupportError {
         value: String,
         expected: &'static str,
     },
+    #[error("support record of {product}: a not-affected statement is invalid: {reason}")]
+    BadNotAffected { product: String, reason: String },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -333,6 +338,14 @@ impl SupportRecord {
             {
                 return Err(bad("disclosure_policy", p, "an https:// URL"));
             }
+        }
+        for statement in &self.not_affected {
+            statement
+                .validate()
+                .map_err(|e| SupportError::BadNotAffected {
+                    product: self.product.clone(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(())
     }
@@ -483,6 +496,7 @@ mod tests {
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),
+            not_affected: Vec::new(),
         }
     }
 

@@ -936,6 +936,7 @@ mod tests {
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),
+            not_affected: Vec::new(),
         }
     }
 

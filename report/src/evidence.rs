@@ -1,7 +1,12 @@
 //! Automated test verdicts in the report: the JSON outputs of `airlock-sim attack --all
 //! --json` and the count line of the TUF conformance suite (`conformance: P passed, F failed,
 //! X xfailed, S skipped`, printed last by `scripts/conformance`), judged from a file's text.
-//! The signer reads the files (`--evidence DIR`).
+//! The signer reads the files (`--evidence DIR`) or runs the drills itself (`--run-drills`).
+//!
+//! Evidence is bound (issue 16, "Honest verdicts"): a verdict counts only when the report's
+//! maker ran the test at report time and captured its output, or when the result file carries
+//! a detached signature by a targets key of the repository ([`Provenance`]). A file anyone
+//! could have typed is shown as UNVERIFIED and evidences nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +65,44 @@ pub enum Suite {
     TufConformance(ConformanceCounts),
 }
 
+/// How a result came to the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Provenance {
+    /// Run by `airlock compliance report` itself; its output captured, never written by hand.
+    RunAtReportTime {
+        /// The command line that ran.
+        command: String,
+        /// The tool's `--version` line.
+        tool_version: String,
+    },
+    /// A result file with a valid detached signature (FILE.sig) by this targets key of the
+    /// repository's root.
+    Signed { keyid: String },
+    /// A result file with no valid signature: anyone could have typed it.
+    Unverified { reason: String },
+}
+
+impl Provenance {
+    /// Whether the result is bound (run at report time or signed).
+    pub fn is_bound(&self) -> bool {
+        !matches!(self, Provenance::Unverified { .. })
+    }
+
+    /// In words, for the report's table.
+    pub fn words(&self) -> String {
+        match self {
+            Provenance::RunAtReportTime { tool_version, .. } => {
+                format!("run at report time ({tool_version})")
+            }
+            Provenance::Signed { keyid } => {
+                format!("signed by targets key {}", &keyid[..keyid.len().min(16)])
+            }
+            Provenance::Unverified { reason } => format!("UNVERIFIED: {reason}"),
+        }
+    }
+}
+
 /// One evidence file and its verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
@@ -72,6 +115,8 @@ pub struct Verdict {
     pub sha256: Option<String>,
     /// `pass`, `fail`, or `incomplete` (drills that could not run).
     pub verdict: String,
+    /// Run at report time, signed, or unverified (counts for nothing).
+    pub provenance: Provenance,
     #[serde(flatten)]
     pub suite: Suite,
 }
@@ -113,6 +158,12 @@ fn attack_verdict(run: &AttackRun) -> &'static str {
     }
 }
 
+fn unverified() -> Provenance {
+    Provenance::Unverified {
+        reason: "not signed".into(),
+    }
+}
+
 /// The verdict of one attack-run file (`airlock-sim attack --all --json` output).
 pub fn attack_run(
     file: String,
@@ -125,6 +176,7 @@ pub fn attack_run(
         recorded,
         sha256: None,
         verdict: attack_verdict(&run).into(),
+        provenance: unverified(),
         suite: Suite::AttackDrills {
             mode: run.mode,
             server: run.server,
@@ -148,6 +200,7 @@ pub fn conformance_log(
         recorded,
         sha256: None,
         verdict: if counts.failed > 0 { "fail" } else { "pass" }.into(),
+        provenance: unverified(),
         suite: Suite::TufConformance(counts),
     })
 }

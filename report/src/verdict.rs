@@ -229,7 +229,15 @@ impl Condition {
                     .filter(|v| matches!(v.suite, evidence::Suite::AttackDrills { .. }))
                     .collect();
                 if runs.is_empty() {
-                    return missing("no attack-drill results were given (--evidence DIR with `airlock-sim attack --all --json` output)");
+                    return missing("no attack-drill results were given (--run-drills, or --evidence DIR with signed `airlock-sim attack --all --json` output)");
+                }
+                // typed-in results evidence nothing (issue 16: evidence is bound)
+                let runs: Vec<&evidence::Verdict> = runs
+                    .into_iter()
+                    .filter(|v| v.provenance.is_bound())
+                    .collect();
+                if runs.is_empty() {
+                    return missing("the attack-drill results given are unverified (no signature by a targets key): run them at report time with --run-drills, or sign the file with `airlock compliance sign-evidence`");
                 }
                 let bad: Vec<String> = runs
                     .iter()
@@ -433,6 +441,7 @@ mod tests {
             updatable: true,
             support_period_rationale: None,
             history: Vec::new(),
+            not_affected: Vec::new(),
         }
     }
 
@@ -442,6 +451,10 @@ mod tests {
             recorded: None,
             sha256: None,
             verdict: verdict.into(),
+            provenance: evidence::Provenance::RunAtReportTime {
+                command: "airlock-sim attack --all --json".into(),
+                tool_version: "airlock-sim 0.1.0".into(),
+            },
             suite: evidence::Suite::AttackDrills {
                 mode: "lab".into(),
                 server: String::new(),
@@ -529,6 +542,18 @@ mod tests {
         let failed = drills("fail");
         let bad = judge(&r, Some(&failed), "sg");
         assert!(bad[0].missing[0].contains("attacks.json (fail)"), "{bad:?}");
+        // a passing result nobody can vouch for (typed in, unsigned) evidences nothing
+        let mut typed = drills("pass");
+        typed[0].provenance = evidence::Provenance::Unverified {
+            reason: "not signed".into(),
+        };
+        let unbound = judge(&r, Some(&typed), "sg");
+        assert!(unbound[0].missing[0].contains("unverified"), "{unbound:?}");
+        let mut signed = drills("pass");
+        signed[0].provenance = evidence::Provenance::Signed {
+            keyid: "ab".repeat(32),
+        };
+        assert!(judge(&r, Some(&signed), "sg")[0].missing.is_empty());
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct ServeConfig {
     pub ui_secure_cookie: crate::ui::SecureCookie,
     /// How long a dashboard session lasts from sign-in.
     pub ui_session_lifetime: jiff::SignedDuration,
+    /// The CSAF provider served at `/.well-known/csaf/` (`--csaf-publisher`...); `None`: not
+    /// served.
+    pub csaf: Option<crate::routes::csaf::CsafProvider>,
 }
 
 impl Default for ServeConfig {
@@ -74,6 +77,7 @@ impl Default for ServeConfig {
             trust_forwarded_for: Vec::new(),
             ui_secure_cookie: crate::ui::SecureCookie::Auto,
             ui_session_lifetime: jiff::SignedDuration::from_hours(8),
+            csaf: None,
         }
     }
 }

@@ -68,7 +68,7 @@ enum Command {
         command: cmd::compliance::Command,
     },
     /// Security advisories from the signed releases: CSAF 2.0 documents in a provider
-    /// directory.
+    /// directory; signed VEX "not affected" statements.
     Advisory {
         #[command(subcommand)]
         command: cmd::advisory::Command,
@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Sign(args) => cmd::sign::run(args, g),
         Command::Compliance { command } => cmd::compliance::run(command).await,
         Command::Incident { command } => cmd::incident::run(command, g),
-        Command::Advisory { command } => cmd::advisory::run(command, g),
+        Command::Advisory { command } => cmd::advisory::run(command, g).await,
         Command::Root { command } => cmd::root::run(command, g).await,
         Command::Targets { command } => cmd::targets::run(command, g),
         Command::Rollout { command } => cmd::rollout::run(command, g).await,

@@ -174,6 +174,7 @@ pub async fn add_with_keys(
         updatable: opts.updatable,
         support_period_rationale: opts.rationale.clone(),
         history: Vec::new(),
+        not_affected: Vec::new(),
     };
     record.validate()?;
     crate::support::check_statement_dates(&record, "--statement")?;

@@ -315,3 +315,69 @@ pub async fn withdraw(
     .await?;
     Ok(name.raw().to_string())
 }
+
+/// Attaches `--cvss ID:[SCORE:]VECTOR` and `--cwe ID:CWE-NUMBER:NAME` to the advisories given
+/// with `--advisory`: each names one of them by id, at most once per advisory; the vector is
+/// parsed and scored ([`airlock_core::cvss`]), a given score must equal the computed one, and
+/// the score's severity must be the advisory's.
+pub fn attach_scores(
+    advisories: &mut [airlock_core::release::Advisory],
+    cvss: &[String],
+    cwe: &[String],
+) -> Result<()> {
+    fn target<'a>(
+        advisories: &'a mut [airlock_core::release::Advisory],
+        flag: &str,
+        value: &str,
+    ) -> Result<(&'a mut airlock_core::release::Advisory, String)> {
+        let Some((id, rest)) = value.split_once(':') else {
+            bail!("{flag} {value:?}: expected ID:... naming an advisory given with --advisory");
+        };
+        let known: Vec<String> = advisories.iter().map(|a| a.id.clone()).collect();
+        let a = advisories
+            .iter_mut()
+            .find(|a| a.id == id.trim())
+            .with_context(|| {
+                format!(
+                    "{flag} {value:?} names advisory {:?}, which is not given with --advisory (given: {})",
+                    id.trim(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                )
+            })?;
+        Ok((a, rest.trim().to_string()))
+    }
+    for value in cvss {
+        let (advisory, rest) = target(advisories, "--cvss", value)?;
+        if advisory.cvss_v3.is_some() {
+            bail!("--cvss: advisory {} is given a vector twice", advisory.id);
+        }
+        let (score, vector) = if rest.starts_with("CVSS:") {
+            (None, rest.as_str())
+        } else {
+            match rest.split_once(':') {
+                Some((score, vector)) => (Some(score), vector),
+                None => (None, rest.as_str()),
+            }
+        };
+        let parsed: airlock_core::cvss::CvssV3 = vector
+            .parse()
+            .with_context(|| format!("--cvss for advisory {}", advisory.id))?;
+        if let Some(score) = score {
+            parsed
+                .check_score(score)
+                .with_context(|| format!("--cvss for advisory {}", advisory.id))?;
+        }
+        advisory.set_cvss(parsed).map_err(anyhow::Error::msg)?;
+    }
+    for value in cwe {
+        let (advisory, rest) = target(advisories, "--cwe", value)?;
+        if advisory.cwe.is_some() {
+            bail!("--cwe: advisory {} is given a weakness twice", advisory.id);
+        }
+        let parsed: airlock_core::cvss::Cwe = rest
+            .parse()
+            .with_context(|| format!("--cwe for advisory {}", advisory.id))?;
+        advisory.cwe = Some(parsed);
+    }
+    Ok(())
+}

@@ -578,6 +578,44 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
     assert_eq!(tests[1]["suite"], "tuf_conformance");
     assert_eq!(tests[1]["passed"], 113);
     assert_eq!(tests[1]["verdict"], "pass");
+    // typed-in (unsigned) results are listed but bind nothing: the drills row stays missing
+    for t in tests {
+        assert_eq!(t["provenance"]["kind"], "unverified", "{t:#}");
+    }
+    let unsigned_md = ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+        ],
+    );
+    assert!(
+        unsigned_md.contains("UNVERIFIED: no signature (FILE.sig) by a targets key"),
+        "{unsigned_md}"
+    );
+    assert!(
+        unsigned_md.contains("the attack-drill results given are unverified"),
+        "{unsigned_md}"
+    );
+    // signed by a targets key: bound
+    ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "sign-evidence",
+            "--repo",
+            "repo",
+            "evidence/attacks.json",
+            "evidence/conformance.txt",
+        ],
+    );
     let md = ok(
         dir,
         "airlock",
@@ -595,7 +633,93 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
         md.contains("| TUF conformance | conformance.txt |") && md.contains("| 113 | 0 |"),
         "{md}"
     );
+    assert!(md.contains("signed by targets key"), "{md}");
+    assert!(!md.contains("UNVERIFIED:"), "{md}");
     assert!(md.contains("### Attack drills: attacks.json"), "{md}");
+    assert!(
+        md.contains("evidenced: attack drills passed: attacks.json"),
+        "{md}"
+    );
+    // a signed file changed afterwards is unverified again
+    let mut changed = std::fs::read_to_string(dir.join("evidence/conformance.txt")).unwrap();
+    changed = changed.replace("113 passed", "114 passed");
+    std::fs::write(dir.join("evidence/conformance.txt"), changed).unwrap();
+    let tampered: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--evidence",
+            "evidence",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let conformance = &tampered["automated_tests"][1];
+    assert_eq!(
+        conformance["provenance"]["kind"], "unverified",
+        "{conformance:#}"
+    );
+    assert!(
+        conformance["provenance"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not match"),
+        "{conformance:#}"
+    );
+    // run at report time: the report runs the drills itself
+    let ran: Value = serde_json::from_str(&ok(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--run-drills",
+            "--sim-bin",
+            bin("airlock-sim").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let run0 = &ran["automated_tests"][0];
+    assert_eq!(run0["provenance"]["kind"], "run_at_report_time", "{run0:#}");
+    assert_eq!(
+        run0["provenance"]["command"],
+        "airlock-sim attack --all --json"
+    );
+    assert!(run0["provenance"]["tool_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("airlock-sim "));
+    assert_eq!(run0["verdict"], "pass", "{run0:#}");
+    assert_eq!(run0["sha256"].as_str().unwrap().len(), 64);
+    let e = fails(
+        dir,
+        "airlock",
+        &[
+            "compliance",
+            "report",
+            "acme-cam",
+            "--repo",
+            "repo",
+            "--run-drills",
+            "--sim-bin",
+            "/nonexistent/airlock-sim",
+        ],
+    );
+    assert!(
+        e.contains("install it beside airlock or give --sim-bin"),
+        "{e}"
+    );
     std::fs::write(dir.join("evidence/broken.json"), "[]").unwrap();
     let e = fails(
         dir,
@@ -825,4 +949,70 @@ fn pdf_report_statements_of_compliance_and_test_evidence() {
     args.extend(who);
     let e = fails(dir, "airlock", &args);
     assert!(e.contains("unknown regime"), "{e}");
+}
+
+/// The signed samples in docs/ are what scripts/sample-report makes with this airlock: their
+/// signatures verify against the committed root, they carry the evidence binding (drills run at
+/// report time, fleet figures from a server), and the report has the sections a report made
+/// now has. Regenerate them with scripts/sample-report when this fails.
+#[test]
+fn committed_samples_are_current() {
+    let docs = workspace_root().join("docs");
+    for file in [
+        "sample-compliance-report.md",
+        "sample-compliance-report.pdf",
+        "sample-statement-of-compliance-uk.md",
+    ] {
+        ok(
+            &docs,
+            "airlock",
+            &[
+                "compliance",
+                "verify",
+                file,
+                "--root",
+                "sample-compliance-root.json",
+            ],
+        );
+    }
+    let sample = std::fs::read_to_string(docs.join("sample-compliance-report.md")).unwrap();
+    for needle in [
+        "| provenance |",
+        "run at report time (airlock-sim ",
+        "airlock-sim attack --all --json",
+        "evidenced: attack drills passed",
+    ] {
+        assert!(
+            sample.contains(needle),
+            "{needle:?} not in docs/sample-compliance-report.md: regenerate it with scripts/sample-report"
+        );
+    }
+    assert!(!sample.contains("UNVERIFIED:"));
+    assert!(!sample.contains("Fleet figures were not requested"));
+    let statement =
+        std::fs::read_to_string(docs.join("sample-statement-of-compliance-uk.md")).unwrap();
+    assert!(
+        statement.starts_with("# Statement of compliance (United Kingdom)"),
+        "the sample statement is a draft or stale: regenerate it with scripts/sample-report"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let fresh = ok(
+        dir,
+        "airlock",
+        &["compliance", "report", "acme-cam", "--repo", "repo"],
+    );
+    let sections = |md: &str| -> Vec<String> {
+        md.lines()
+            .filter(|l| l.starts_with("# ") || l.starts_with("## "))
+            .map(|l| l.to_string())
+            .collect()
+    };
+    assert_eq!(
+        sections(&sample),
+        sections(&fresh),
+        "docs/sample-compliance-report.md has other sections than a report made now: regenerate it with scripts/sample-report"
+    );
 }

@@ -42,6 +42,7 @@ fn support(product: &str, floor: u64, feature: &str, security: &str) -> SupportR
         updatable: true,
         support_period_rationale: None,
         history: Vec::new(),
+        not_affected: Vec::new(),
     }
 }
 

@@ -262,13 +262,21 @@ pub(super) fn fleet_section(
 pub(super) fn tests_section(d: &mut Document, verdicts: Option<&[evidence::Verdict]>) {
     d.heading(2, "Automated tests");
     let Some(verdicts) = verdicts else {
-        d.paragraph("Automated test verdicts were not supplied, so none are claimed here; the crosswalk below names the tests that prove each behaviour. To include them: `airlock-sim attack --all --json > DIR/attacks.json`, `scripts/conformance | tee DIR/conformance.txt`, then `--evidence DIR`.");
+        d.paragraph("Automated test verdicts were not supplied, so none are claimed here; the crosswalk below names the tests that prove each behaviour. To include them: `--run-drills` runs the attack drills at report time; results run elsewhere count when signed by a targets key (`airlock compliance sign-evidence DIR/conformance.txt`, then `--evidence DIR`).");
         return;
     };
-    d.paragraph("Each file is bound to the report by its sha256. Results of test runs given with --evidence: attack drills (a simulated device behind a tampering proxy; every attack must be refused or end as expected) and the TUF conformance suite run against airlock's TUF client.");
+    d.paragraph("Each result is bound to the report by the sha256 of its bytes and by how it came here: run by this report's maker at report time (its output captured), or a result file signed by a targets key of this repository. An UNVERIFIED result (a file without a valid signature: anyone could have typed it) is listed but evidences nothing. Suites: attack drills (a simulated device behind a tampering proxy; every attack must be refused or end as expected) and the TUF conformance suite run against airlock's TUF client.");
     d.table(
         &[
-            "suite", "file", "sha256", "recorded", "passed", "failed", "other", "verdict",
+            "suite",
+            "file",
+            "sha256",
+            "provenance",
+            "recorded",
+            "passed",
+            "failed",
+            "other",
+            "verdict",
         ],
         verdicts
             .iter()
@@ -297,11 +305,19 @@ pub(super) fn tests_section(d: &mut Document, verdicts: Option<&[evidence::Verdi
                     suite,
                     v.file.clone(),
                     v.sha256.clone().unwrap_or_else(|| "-".into()),
+                    v.provenance.words(),
                     v.recorded.map(|t| t.to_string()).unwrap_or_default(),
                     passed.to_string(),
                     failed.to_string(),
                     other,
-                    v.verdict.to_uppercase(),
+                    if v.provenance.is_bound() {
+                        v.verdict.to_uppercase()
+                    } else {
+                        format!(
+                            "{} (UNVERIFIED: counts for nothing)",
+                            v.verdict.to_uppercase()
+                        )
+                    },
                 ]
             })
             .collect(),

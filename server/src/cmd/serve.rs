@@ -112,6 +112,22 @@ pub struct ServeArgs {
     /// --data DIR` reaches every replica, which switches when a published root names it.
     #[arg(long, env = "AIRLOCK_ONLINE_KEY_DIR")]
     pub online_key_dir: Option<PathBuf>,
+    /// Serve the signed advisories as a CSAF 2.0 provider at /.well-known/csaf/ under this
+    /// publisher name (CSAF document.publisher.name; give the same as `airlock advisory csaf
+    /// --publisher` to serve the same bytes). Needs --csaf-namespace and --csaf-base-url.
+    #[arg(
+        long,
+        env = "AIRLOCK_CSAF_PUBLISHER",
+        requires_all = ["csaf_namespace", "csaf_base_url"]
+    )]
+    pub csaf_publisher: Option<String>,
+    /// A URL of the publisher (CSAF document.publisher.namespace), e.g. https://acme.example.
+    #[arg(long, env = "AIRLOCK_CSAF_NAMESPACE", requires = "csaf_publisher")]
+    pub csaf_namespace: Option<String>,
+    /// The public URL this server is reached at (https://updates.acme.example): the provider
+    /// metadata's canonical_url and directory_url, and security.txt's CSAF line, name it.
+    #[arg(long, env = "AIRLOCK_CSAF_BASE_URL", requires = "csaf_publisher")]
+    pub csaf_base_url: Option<url::Url>,
     /// Do not apply schema migrations at start: refuse to start on a state database that
     /// lacks some (run `airlock-server migrate` first, once, e.g. as a deploy Job).
     #[arg(long, env = "AIRLOCK_NO_MIGRATE")]
@@ -134,6 +150,17 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         );
     }
     let tls_files = args.tls.files(args.device_auth)?;
+    let csaf = match (
+        &args.csaf_publisher,
+        &args.csaf_namespace,
+        &args.csaf_base_url,
+    ) {
+        (Some(name), Some(namespace), Some(base)) => Some(
+            airlock_server::routes::csaf::CsafProvider::new(name, namespace, base)
+                .map_err(|e| airlock_cli::Failure::usage(e.to_string()))?,
+        ),
+        _ => None,
+    };
     // (with --online-key-dir, replicas of shared storage may keep little else in --data)
     if args.online_key_dir.is_none() && !args.data.is_dir() {
         return Err(airlock_cli::Failure::not_found(format!(
@@ -170,6 +197,7 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         trust_forwarded_for: args.trust_forwarded_for,
         ui_secure_cookie: args.ui_secure_cookie,
         ui_session_lifetime: jiff::SignedDuration::from_hours(args.ui_session_hours),
+        csaf,
         ..ServeConfig::default()
     };
     let storage = &Storage {

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 
 pub mod admin;
 pub mod audit;
+pub mod csaf;
 pub mod devices;
 pub mod openapi;
 pub mod ops;
@@ -131,6 +132,19 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/products/{product}/advisories", get(public::advisories))
         .route("/products/{product}", get(public::support_page))
         .route("/.well-known/security.txt", get(public::security_txt))
+        .route(
+            "/.well-known/csaf/provider-metadata.json",
+            get(csaf::provider_metadata),
+        )
+        .route("/.well-known/csaf/white/index.txt", get(csaf::index_txt))
+        .route(
+            "/.well-known/csaf/white/changes.csv",
+            get(csaf::changes_csv),
+        )
+        .route(
+            "/.well-known/csaf/white/{year}/{document}",
+            get(csaf::document),
+        )
         .merge(tuf_routes)
         .merge(devices)
         .merge(admin)

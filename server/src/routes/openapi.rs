@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use airlock_core::api::ErrorBody;
 
-use crate::routes::{admin, audit, devices, ops, public, tuf};
+use crate::routes::{admin, audit, csaf, devices, ops, public, tuf};
 
 /// The server's API document (title airlock-server, version of this crate).
 #[derive(OpenApi)]
@@ -32,6 +32,10 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         public::advisories,
         public::support_page,
         public::security_txt,
+        csaf::provider_metadata,
+        csaf::index_txt,
+        csaf::changes_csv,
+        csaf::document,
         tuf::metadata,
         tuf::target,
         devices::check_in,
@@ -60,7 +64,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         (name = "tuf", description = "The TUF repository, readable by any TUF client"),
         (name = "devices", description = "Device enrolment, check-in (the update decision) and reports"),
         (name = "admin", description = "Publishing, rollouts, enrolment tokens (bearer admin token with a scope)"),
-        (name = "public", description = "Support statements and security.txt, no login"),
+        (name = "public", description = "Support statements, security.txt and the CSAF advisories, no login"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -235,11 +235,15 @@ pub async fn security_txt(State(app): State<AppState>) -> Result<Response, ApiEr
     let view = app.view();
     let mut contacts: Vec<&str> = Vec::new();
     let mut policies: Vec<&str> = Vec::new();
-    let mut csaf: Vec<&str> = Vec::new();
+    let mut csaf: Vec<String> = Vec::new();
+    // the provider this server is (--csaf-publisher) first, then those the records name
+    if let Some(provider) = &app.config.csaf {
+        csaf.push(provider.metadata_url());
+    }
     for p in view.products.values() {
         if let Some(url) = p.support.csaf_provider_metadata.as_deref() {
-            if !csaf.contains(&url) {
-                csaf.push(url);
+            if !csaf.iter().any(|c| c == url) {
+                csaf.push(url.to_string());
             }
         }
         if let Some(c) = p.support.security_contact.as_deref() {

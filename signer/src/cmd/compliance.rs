@@ -37,12 +37,41 @@ pub enum Command {
         admin_token_file: Option<PathBuf>,
         /// Directory of automated test results: `airlock-sim attack --all --json` outputs
         /// (*.json) and scripts/conformance logs (their `conformance: ...` line).
+        /// A file counts only with a detached signature FILE.sig by a targets key of the
+        /// repository (`airlock compliance sign-evidence FILE`); an unsigned one is listed as
+        /// UNVERIFIED and evidences nothing.
         #[arg(long, value_name = "DIR", env = "AIRLOCK_EVIDENCE")]
         evidence: Option<PathBuf>,
+        /// Run the attack drills now (`airlock-sim attack --all --json`) and put their captured
+        /// output in the report, bound by its sha256.
+        #[arg(long, env = "AIRLOCK_RUN_DRILLS")]
+        run_drills: bool,
+        /// The airlock-sim program for --run-drills (default: the one beside airlock, else on
+        /// PATH).
+        #[arg(
+            long,
+            value_name = "PATH",
+            requires = "run_drills",
+            env = "AIRLOCK_SIM_BIN"
+        )]
+        sim_bin: Option<PathBuf>,
         /// Write the report here and its detached signature to FILE.sig (default: stdout,
         /// unsigned).
         #[arg(long, env = "AIRLOCK_COMPLIANCE_REPORT_OUT")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Signs test results (an `airlock-sim attack --json` output, a scripts/conformance log)
+    /// with the first targets key, writing FILE.sig beside each: a signed result counts as
+    /// evidence in `compliance report --evidence DIR`.
+    SignEvidence {
+        /// The result files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The repository.
+        #[arg(long, env = "AIRLOCK_REPO", default_value = ".")]
+        repo: PathBuf,
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
@@ -124,6 +153,8 @@ pub async fn run(command: Command) -> Result<()> {
             server,
             admin_token_file,
             evidence,
+            run_drills,
+            sim_bin,
             out,
             passphrase,
         } => {
@@ -145,15 +176,35 @@ pub async fn run(command: Command) -> Result<()> {
                 }
                 (None, _) => fleet::FleetFigures::NotRequested,
             };
-            let evidence = evidence.as_deref().map(evidence::read_dir).transpose()?;
+            let now = jiff::Timestamp::now();
+            let root_json = std::fs::read(repo.metadata_dir().join("root.json"))
+                .context("reading the repository's root.json")?;
+            let mut verdicts = match evidence.as_deref() {
+                Some(dir) => Some(evidence::read_dir(dir, &root_json)?),
+                None => None,
+            };
+            if run_drills {
+                eprintln!("running the attack drills (airlock-sim attack --all --json) ...");
+                let sim = evidence::sim_program(sim_bin.as_deref());
+                let run = evidence::run_drills(&sim, now)?;
+                verdicts.get_or_insert_with(Vec::new).insert(0, run);
+            }
+            for v in verdicts.iter().flatten() {
+                if let evidence::Provenance::Unverified { reason } = &v.provenance {
+                    eprintln!(
+                        "warning: {} is unverified ({reason}): listed, but evidences nothing; sign it with `airlock compliance sign-evidence`",
+                        v.file
+                    );
+                }
+            }
             let report = compliance::build(
                 &repo,
                 &product,
                 compliance::Sources {
                     jurisdiction,
                     fleet,
-                    evidence,
-                    now: jiff::Timestamp::now(),
+                    evidence: verdicts,
+                    now,
                 },
             )?;
             let bytes = match format.as_str() {
@@ -163,6 +214,26 @@ pub async fn run(command: Command) -> Result<()> {
                 _ => (serde_json::to_string_pretty(&report)? + "\n").into_bytes(),
             };
             write_signed(&repo, out.as_deref(), &bytes, format == "pdf")
+        }
+        Command::SignEvidence {
+            files,
+            repo,
+            passphrase,
+        } => {
+            let repo = passphrase.open(&repo)?;
+            for file in files {
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                let mut sig = file.clone().into_os_string();
+                sig.push(".sig");
+                let sig = PathBuf::from(sig);
+                airlock_signer::durable::write_atomic(
+                    &sig,
+                    compliance::sign(&repo, &bytes)?.as_bytes(),
+                )?;
+                println!("signed {} ({})", file.display(), sig.display());
+            }
+            Ok(())
         }
         Command::Verify { file, root, sig } => {
             let sig = sig.unwrap_or_else(|| {

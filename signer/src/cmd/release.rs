@@ -84,6 +84,17 @@ pub struct AddArgs {
     /// "CVE-2026-1234:high:RTSP parser overflow".
     #[arg(long = "advisory", env = "AIRLOCK_ADVISORY")]
     advisories: Vec<Advisory>,
+    /// The CVSS v3.1 base vector of an advisory given with --advisory: ID:VECTOR or
+    /// ID:SCORE:VECTOR (repeatable), e.g.
+    /// "CVE-2026-1234:9.8:CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H". The base score is
+    /// computed from the vector (a SCORE given must equal it) and its severity must be the
+    /// advisory's.
+    #[arg(long = "cvss", env = "AIRLOCK_CVSS", value_name = "ID:[SCORE:]VECTOR")]
+    cvss: Vec<String>,
+    /// The weakness of an advisory given with --advisory: ID:CWE-NUMBER:NAME (repeatable),
+    /// e.g. "CVE-2026-1234:CWE-787:Out-of-bounds Write" (the name as the CWE list spells it).
+    #[arg(long = "cwe", env = "AIRLOCK_CWE", value_name = "ID:CWE-NUMBER:NAME")]
+    cwe: Vec<String>,
     /// Accept a version older than the product's newest release, on purpose (e.g. 1.1.1 of a
     /// maintenance branch after 1.4.0); without it such a release is refused.
     #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
@@ -94,10 +105,12 @@ pub struct AddArgs {
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
     match command {
-        Command::Add(mut a) => match a.from_dir.take() {
-            Some(dir) => add_dir(a, dir, globals).await,
-            None => add(a, globals).await,
-        },
+        Command::Add(mut a) => {
+            let cvss = std::mem::take(&mut a.cvss);
+            let cwe = std::mem::take(&mut a.cwe);
+            release::attach_scores(&mut a.advisories, &cvss, &cwe)?;
+            add_either(a, globals).await
+        }
         Command::Withdraw {
             repo,
             product,
@@ -115,6 +128,13 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
                 format!("withdrew {name}; it is no longer offered once published\n")
             })
         }
+    }
+}
+
+async fn add_either(mut a: AddArgs, globals: &Globals) -> Result<()> {
+    match a.from_dir.take() {
+        Some(dir) => add_dir(a, dir, globals).await,
+        None => add(a, globals).await,
     }
 }
 

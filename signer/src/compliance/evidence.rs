@@ -1,15 +1,42 @@
-//! Automated test verdicts for the report (`--evidence DIR`), read from the files of one
-//! directory and judged by [`airlock_report::evidence`]: the JSON outputs of `airlock-sim
-//! attack --all --json` and logs of the TUF conformance suite.
+//! Automated test verdicts for the report, judged by [`airlock_report::evidence`]: the attack
+//! drills run at report time (`--run-drills`: this process starts `airlock-sim attack --all
+//! --json` and reads its output), and result files of one directory (`--evidence DIR`: the JSON
+//! outputs of `airlock-sim attack --all --json` and logs of the TUF conformance suite). A file
+//! counts only with a detached signature (`FILE.sig`, made by `airlock compliance
+//! sign-evidence`) by a targets key of the repository's root; without one it is listed as
+//! unverified and evidences nothing.
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-pub use airlock_report::evidence::{conformance_line, ConformanceCounts, Drill, Suite, Verdict};
+pub use airlock_report::evidence::{
+    conformance_line, ConformanceCounts, Drill, Provenance, Suite, Verdict,
+};
 
-/// Reads every file of `dir`: `*.json` must be `airlock-sim attack --json` output; other files
-/// count when they hold a conformance line, and are named on stderr when they do not.
-pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
+/// How a result file came: [`Provenance::Signed`] when `FILE.sig` beside it is a valid
+/// signature by a targets key of `root_json` (the repository's root.json), else unverified
+/// with the reason.
+pub fn provenance(path: &Path, bytes: &[u8], root_json: &[u8]) -> Provenance {
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    match std::fs::read(&sig) {
+        Err(_) => Provenance::Unverified {
+            reason: "no signature (FILE.sig) by a targets key".into(),
+        },
+        Ok(sig) => match crate::compliance::verify(root_json, bytes, &sig) {
+            Ok(keyid) => Provenance::Signed { keyid },
+            Err(e) => Provenance::Unverified {
+                reason: format!("bad signature: {e:#}"),
+            },
+        },
+    }
+}
+
+/// Reads every file of `dir` (but `*.sig`, the signatures): `*.json` must be `airlock-sim
+/// attack --json` output; other files count when they hold a conformance line, and are named
+/// on stderr when they do not. Each verdict's provenance comes from its signature checked
+/// against `root_json`.
+pub fn read_dir(dir: &Path, root_json: &[u8]) -> Result<Vec<Verdict>> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading the evidence directory {}", dir.display()))?
         .collect::<std::io::Result<Vec<_>>>()
@@ -17,6 +44,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
         .into_iter()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
+        .filter(|p| p.extension().is_none_or(|e| e != "sig"))
         .collect();
     names.sort();
     let mut verdicts = Vec::new();
@@ -35,6 +63,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
         let sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             text.as_bytes(),
         )));
+        let provenance = provenance(&path, text.as_bytes(), root_json);
         if path.extension().is_some_and(|e| e == "json") {
             let verdict = airlock_report::evidence::attack_run(file, recorded, &text)
                 .with_context(|| {
@@ -43,11 +72,19 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
                         path.display()
                     )
                 })?;
-            verdicts.push(Verdict { sha256, ..verdict });
+            verdicts.push(Verdict {
+                sha256,
+                provenance,
+                ..verdict
+            });
         } else if let Some(verdict) =
             airlock_report::evidence::conformance_log(file, recorded, &text)
         {
-            verdicts.push(Verdict { sha256, ..verdict });
+            verdicts.push(Verdict {
+                sha256,
+                provenance,
+                ..verdict
+            });
         } else {
             eprintln!(
                 "note: {} is neither attack-drill JSON nor a conformance log; not used",
@@ -64,6 +101,62 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Verdict>> {
         );
     }
     Ok(verdicts)
+}
+
+/// The `airlock-sim` to run: `sim` when given, else the one beside this program, else the one
+/// on PATH.
+pub fn sim_program(sim: Option<&Path>) -> std::path::PathBuf {
+    if let Some(s) = sim {
+        return s.to_path_buf();
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("airlock-sim")))
+        .filter(|p| p.is_file());
+    beside.unwrap_or_else(|| "airlock-sim".into())
+}
+
+/// Runs the attack drills now (`SIM attack --all --json`: every drill against a lab repository
+/// and server the simulator builds, the same drills CI runs) and judges the output it printed:
+/// the verdict is bound because this process captured it, with the sha256 of those bytes, the
+/// command and the simulator's version. A drill run that fails still gives a verdict (`fail`);
+/// a simulator that cannot be started or prints no result is an error.
+pub fn run_drills(sim: &Path, now: jiff::Timestamp) -> Result<Verdict> {
+    let version = std::process::Command::new(sim)
+        .arg("--version")
+        .output()
+        .with_context(|| {
+            format!(
+                "starting {} (the attack drills run with airlock-sim: install it beside airlock or give --sim-bin)",
+                sim.display()
+            )
+        })?;
+    let tool_version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let args = ["attack", "--all", "--json"];
+    let out = std::process::Command::new(sim)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {} {}", sim.display(), args.join(" ")))?;
+    let command = format!("airlock-sim {}", args.join(" "));
+    let text = String::from_utf8(out.stdout).context("the drill output is not UTF-8")?;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    let verdict = airlock_report::evidence::attack_run(command.clone(), Some(now), &text)
+        .with_context(|| {
+            format!(
+                "{command} printed no drill results (exit {}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+    Ok(Verdict {
+        sha256: Some(sha256),
+        recorded: Some(airlock_core::whole_seconds(now)),
+        provenance: Provenance::RunAtReportTime {
+            command,
+            tool_version,
+        },
+        ..verdict
+    })
 }
 
 #[cfg(test)]
@@ -99,7 +192,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("README"), "notes").unwrap();
-        let v = read_dir(dir.path()).unwrap();
+        // a signature that is not one: the file stays unverified (and .sig files are not evidence)
+        std::fs::write(dir.path().join("conformance.txt.sig"), "{}").unwrap();
+        let v = read_dir(dir.path(), b"{}").unwrap();
         let verdicts: Vec<(&str, &str)> = v
             .iter()
             .map(|v| (v.file.as_str(), v.verdict.as_str()))
@@ -113,14 +208,20 @@ mod tests {
             ]
         );
         assert!(v[0].recorded.is_some());
+        assert!(
+            matches!(&v[0].provenance, Provenance::Unverified { reason } if reason.starts_with("no signature"))
+        );
+        assert!(
+            matches!(&v[1].provenance, Provenance::Unverified { reason } if reason.starts_with("bad signature"))
+        );
 
         std::fs::write(dir.path().join("bad.json"), "{\"x\": 1}").unwrap();
-        let e = format!("{:#}", read_dir(dir.path()).unwrap_err());
+        let e = format!("{:#}", read_dir(dir.path(), b"{}").unwrap_err());
         assert!(e.contains("bad.json: not the output of"), "{e}");
 
         let empty = tempfile::tempdir().unwrap();
-        let e = read_dir(empty.path()).unwrap_err().to_string();
+        let e = read_dir(empty.path(), b"{}").unwrap_err().to_string();
         assert!(e.contains("holds no test evidence"), "{e}");
-        assert!(read_dir(&empty.path().join("missing")).is_err());
+        assert!(read_dir(&empty.path().join("missing"), b"{}").is_err());
     }
 }
