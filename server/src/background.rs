@@ -59,7 +59,16 @@ pub fn expiring_offline_roles(
 /// Brings this replica up to date with what other replicas committed to the shared state:
 /// the published head, rollouts and device credentials. Returns whether the head changed.
 pub async fn sync_from_store(app: &AppState) -> Result<bool> {
+    sync_from_store_with(app, true).await
+}
+
+/// [`sync_from_store`], re-reading every device credential only if `credentials` (a full read
+/// of the credentials table: seconds and a rebuilt map at 1,000,000 devices).
+async fn sync_from_store_with(app: &AppState, credentials: bool) -> Result<bool> {
     let changed = follow_head(app).await?;
+    if !credentials {
+        return Ok(changed);
+    }
     let credentials = app
         .state
         .credentials()
@@ -117,16 +126,50 @@ pub async fn follow_head(app: &AppState) -> Result<bool> {
     }
 }
 
-/// Follows the shared state every `every` (replicas over one PostgreSQL database).
-pub fn spawn_sync(app: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+/// How many periodic syncs re-read the head and rollouts for each one that also re-reads every
+/// device credential, while change notices are followed: the notices bring each enrolment and
+/// revocation at once and every reconnection syncs in full, so the periodic full read only
+/// guards against a notice lost without the connection dropping. Re-reading 1,000,000
+/// credentials every 5 s kept a PostgreSQL replica busy (11-34 s per read on a debug build,
+/// 2.7 GiB; docs/benchmarks.md "Check-ins at 1,000,000 devices").
+pub const CREDENTIALS_EVERY_WITH_NOTICES: u64 = 60;
+
+/// Whether periodic sync number `tick` (0, 1, ...) re-reads every device credential.
+pub fn credentials_due(tick: u64, every: u64) -> bool {
+    every <= 1 || tick.is_multiple_of(every)
+}
+
+/// Follows the shared state every `every` (replicas over one PostgreSQL database), re-reading
+/// every device credential on one sync in `credentials_every` (1: on each).
+pub fn spawn_sync(
+    app: AppState,
+    every: std::time::Duration,
+    credentials_every: u64,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
         loop {
             tick.tick().await;
-            if let Err(e) = sync_from_store(&app).await {
+            let credentials = credentials_due(n, credentials_every);
+            n = n.wrapping_add(1);
+            if let Err(e) = sync_from_store_with(&app, credentials).await {
                 tracing::error!(error = %format!("{e:#}"), "following the shared state failed");
             }
         }
     })
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::credentials_due;
+
+    #[test]
+    fn credentials_are_reread_on_one_sync_in_every() {
+        let due: Vec<u64> = (0..200).filter(|&t| credentials_due(t, 60)).collect();
+        assert_eq!(due, vec![0, 60, 120, 180]);
+        assert!((0..10).all(|t| credentials_due(t, 1)), "without notices: every sync");
+        assert!((0..10).all(|t| credentials_due(t, 0)));
+    }
 }

@@ -100,7 +100,9 @@ pub struct ServeArgs {
     pub expiry_warning_days: i64,
     /// With a shared state database (PostgreSQL): how often to follow what other replicas
     /// committed (publishes, rollouts, enrolments) in full, in seconds; 0 = never. The fallback
-    /// to the change notices, which bring each change at once.
+    /// to the change notices, which bring each change at once: while they are followed, every
+    /// device credential is re-read on one sync in 60 only (a full read at 1,000,000 devices
+    /// takes seconds).
     #[arg(long, env = "AIRLOCK_SYNC_SECONDS", default_value_t = 5)]
     pub sync_seconds: u64,
     /// With PostgreSQL: do not listen for the other replicas' change notices (LISTEN/NOTIFY),
@@ -217,9 +219,16 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         .await
         .context("ending rollouts the published releases overtook")?;
     if storage.is_shared() && args.sync_seconds > 0 {
+        // with change notices, the periodic sync re-reads the credentials only now and then
+        let credentials_every = if args.no_change_notices {
+            1
+        } else {
+            airlock_server::background::CREDENTIALS_EVERY_WITH_NOTICES
+        };
         airlock_server::spawn_sync(
             app.clone(),
             std::time::Duration::from_secs(args.sync_seconds),
+            credentials_every,
         );
     }
     if let Some(url) = storage.state_url.as_ref().filter(|_| storage.is_shared()) {
