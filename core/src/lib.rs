@@ -18,6 +18,7 @@ pub mod api;
 pub mod canonical;
 pub mod config;
 pub mod decision;
+pub mod delta;
 pub mod hold;
 pub mod incident;
 pub mod keys;
