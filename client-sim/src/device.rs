@@ -107,7 +107,11 @@ impl Installer for SimInstaller<'_> {
         Ok(())
     }
 
-    fn installed_image(&self, state_dir: &Path, installed: &Installed) -> Option<std::path::PathBuf> {
+    fn installed_image(
+        &self,
+        state_dir: &Path,
+        installed: &Installed,
+    ) -> Option<std::path::PathBuf> {
         KeepImage.installed_image(state_dir, installed)
     }
 }

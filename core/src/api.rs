@@ -105,7 +105,10 @@ pub struct OfferedDelta {
 impl OfferedDelta {
     pub fn from_delta(d: &crate::delta::Delta) -> Self {
         OfferedDelta {
-            url: format!("/tuf/targets/{}", consistent_target_path(&d.name, &d.sha256)),
+            url: format!(
+                "/tuf/targets/{}",
+                consistent_target_path(&d.name, &d.sha256)
+            ),
             name: d.name.clone(),
             length: d.length,
             hashes: BTreeMap::from([("sha256".to_string(), d.sha256.clone())]),

@@ -76,7 +76,9 @@ pub fn is_delta(target: &tough::schema::Target) -> bool {
 }
 
 fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Delta {
@@ -88,7 +90,9 @@ impl Delta {
             reason,
         };
         if target.custom.len() != 1 {
-            return Err(bad("a delta's custom field holds the delta object only".into()));
+            return Err(bad(
+                "a delta's custom field holds the delta object only".into()
+            ));
         }
         let value = target
             .custom
@@ -97,7 +101,9 @@ impl Delta {
             .ok_or_else(|| bad("no delta object".into()))?;
         let info: DeltaInfo = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         if !is_sha256(&info.source_sha256) || !is_sha256(&info.target_sha256) {
-            return Err(bad("source_sha256 and target_sha256 must be 64 lowercase hex digits".into()));
+            return Err(bad(
+                "source_sha256 and target_sha256 must be 64 lowercase hex digits".into(),
+            ));
         }
         names::split_target_name(&info.target).map_err(|e| bad(e.to_string()))?;
         let sha256 = hex::encode(&*target.hashes.sha256);

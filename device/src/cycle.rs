@@ -377,13 +377,23 @@ impl Device<'_> {
                 }
             }
             Err(Download::Refused(refused)) => {
-                report(ReportStatus::Failed, Some("verification_failed".into()), delta_use).await;
+                report(
+                    ReportStatus::Failed,
+                    Some("verification_failed".into()),
+                    delta_use,
+                )
+                .await;
                 return Outcome::refused(refused);
             }
         };
         match self.installer.install(&image, release).await {
             Err(InstallError::Storage(reason)) => {
-                report(ReportStatus::Failed, Some("verification_failed".into()), delta_use).await;
+                report(
+                    ReportStatus::Failed,
+                    Some("verification_failed".into()),
+                    delta_use,
+                )
+                .await;
                 Outcome::refused(Refused::new(Refusal::LocalStorage, reason))
             }
             Err(InstallError::BootFailed { code }) => {

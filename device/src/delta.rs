@@ -108,9 +108,10 @@ pub fn apply(
         target_length: limit,
     })?;
     let corrupt = |e: std::io::Error| DeltaError::Corrupt(e.to_string());
-    let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(std::io::BufReader::new(delta), source)
-        .map_err(corrupt)?
-        .single_frame();
+    let mut decoder =
+        zstd::stream::read::Decoder::with_ref_prefix(std::io::BufReader::new(delta), source)
+            .map_err(corrupt)?
+            .single_frame();
     decoder
         .set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(log))
         .map_err(corrupt)?;
@@ -268,8 +269,7 @@ pub async fn rebuild(
             let out = std::fs::File::create(&out_path)
                 .map_err(|e| format!("writing {}: {e}", out_path.display()))?;
             let mut out = std::io::BufWriter::new(out);
-            let rebuilt = apply(&source, input, length, &mut out)
-                .map_err(|e| e.to_string())?;
+            let rebuilt = apply(&source, input, length, &mut out).map_err(|e| e.to_string())?;
             let out = out
                 .into_inner()
                 .map_err(|e| format!("writing {}: {e}", out_path.display()))?;
@@ -426,7 +426,10 @@ mod tests {
             signed_delta(&deltas, &new, Some(&offer), Some(&installed)),
             Ok(Some(&d))
         );
-        assert_eq!(signed_delta(&deltas, &new, None, Some(&installed)), Ok(None));
+        assert_eq!(
+            signed_delta(&deltas, &new, None, Some(&installed)),
+            Ok(None)
+        );
         // not signed
         let mut other = offer.clone();
         other.name = "acme-cam/evil.zst".into();
@@ -459,7 +462,10 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let sha = sha(&bytes[..4000]);
         // a slot longer than the image: only the first source_length bytes count
-        assert_eq!(read_source(&path, 4000, &sha).unwrap(), bytes[..4000].to_vec());
+        assert_eq!(
+            read_source(&path, 4000, &sha).unwrap(),
+            bytes[..4000].to_vec()
+        );
         assert!(read_source(&path, 6000, &sha).is_err());
         bytes[3] ^= 1;
         std::fs::write(&path, &bytes).unwrap();

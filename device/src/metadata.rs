@@ -90,13 +90,12 @@ pub async fn refresh(
             format!("freeze attack: {role} metadata expired at {expires} (device clock {now}); refusing stale metadata"),
         ));
     }
-    let listed = read_product_targets(&cfg.product, &role_targets.signed)
-        .map_err(|e| {
-            Refused::new(
-                Refusal::InvalidMetadata,
-                format!("signed metadata of {}: {e}", cfg.product),
-            )
-        })?;
+    let listed = read_product_targets(&cfg.product, &role_targets.signed).map_err(|e| {
+        Refused::new(
+            Refusal::InvalidMetadata,
+            format!("signed metadata of {}: {e}", cfg.product),
+        )
+    })?;
     let support = support_record(&repo, &cfg.product).await?;
     Ok(Verified {
         releases: listed.releases,

@@ -88,7 +88,11 @@ pub struct Skipped {
 }
 
 /// The `count` newest releases of `role` older than `version` (the delta sources).
-pub fn sources(role: &tough::schema::Targets, version: &semver::Version, count: u32) -> Vec<Release> {
+pub fn sources(
+    role: &tough::schema::Targets,
+    version: &semver::Version,
+    count: u32,
+) -> Vec<Release> {
     let mut older: Vec<Release> = role
         .targets
         .iter()
@@ -112,7 +116,11 @@ pub struct NewImage<'a> {
 /// Makes a delta from each source to `new`, in temporary files beside their final names.
 /// Deltas that cannot be made (missing old image, too large, saving too little) are skipped
 /// with their reason; the caller signs the made ones with the release and moves them in place.
-pub fn make(repo: &Repo, sources: &[Release], new: &NewImage<'_>) -> Result<(Vec<Made>, Vec<Skipped>)> {
+pub fn make(
+    repo: &Repo,
+    sources: &[Release],
+    new: &NewImage<'_>,
+) -> Result<(Vec<Made>, Vec<Skipped>)> {
     let mut made = Vec::new();
     let mut skipped = Vec::new();
     if sources.is_empty() {
@@ -153,7 +161,10 @@ fn make_one(
     image: &[u8],
 ) -> Result<std::result::Result<Made, String>> {
     let Some(name) = delta_name(new.target, &source.sha256) else {
-        return Ok(Err(format!("the delta's name would be too long for {}", new.target)));
+        return Ok(Err(format!(
+            "the delta's name would be too long for {}",
+            new.target
+        )));
     };
     let old_path = repo.target_path(&source.name)?;
     let old = match std::fs::read(&old_path) {

@@ -84,7 +84,10 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
     v130.extend_from_slice(&noise(131, 2000));
     // first 1.2.5 (the base every device installs in full), then the deltas
     let base = release(dir, "1.2.5", &v120, &[]);
-    assert!(base.get("deltas").is_none(), "deltas are off by default: {base:#}");
+    assert!(
+        base.get("deltas").is_none(),
+        "deltas are off by default: {base:#}"
+    );
     publish(dir, &server);
     for id in ["cam-a", "cam-b", "cam-c", "cam-d"] {
         let run = device(dir, &server, id);
@@ -108,7 +111,10 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
     let skipped = r130["deltas_skipped"].as_array().unwrap();
     assert_eq!(skipped[0]["from_version"], "1.2.0", "{r130:#}");
     assert!(
-        skipped[0]["reason"].as_str().unwrap().contains("save under 10%"),
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("save under 10%"),
         "{r130:#}"
     );
     let role: Value = serde_json::from_str(
@@ -204,7 +210,13 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
         .to_string();
     let blob = std::fs::read_dir(dir.join("srv"))
         .unwrap()
-        .map(|e| e.unwrap().path().join("sha256").join(&from_125[..2]).join(&from_125))
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .join("sha256")
+                .join(&from_125[..2])
+                .join(&from_125)
+        })
         .find(|p| p.is_file())
         .expect("the delta's blob in the server's store");
     let mut bytes = std::fs::read(&blob).unwrap();
@@ -215,7 +227,10 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
     assert_eq!(run["to"], "1.4.0", "{run:#}");
     assert_eq!(run["delta"]["applied"], false, "{run:#}");
     assert!(
-        run["delta"]["reason"].as_str().unwrap().contains("hash mismatch"),
+        run["delta"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hash mismatch"),
         "{run:#}"
     );
     assert_eq!(
@@ -226,21 +241,18 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
     // a release that changes everything: no delta (it would save nothing)
     let r150 = release(dir, "1.5.0", &noise(150, 400_000), &["--deltas-from", "3"]);
     assert!(r150.get("deltas").is_none(), "{r150:#}");
-    assert_eq!(r150["deltas_skipped"].as_array().unwrap().len(), 3, "{r150:#}");
+    assert_eq!(
+        r150["deltas_skipped"].as_array().unwrap().len(),
+        3,
+        "{r150:#}"
+    );
 
     // withdrawing 1.4.0 takes its deltas out of the role; the publish verifies
     ok(
         dir,
         "airlock",
         &[
-            "release",
-            "withdraw",
-            "repo",
-            "acme-cam",
-            "1.4.0",
-            "--reason",
-            "test",
-            "--force",
+            "release", "withdraw", "repo", "acme-cam", "1.4.0", "--reason", "test", "--force",
         ],
     );
     let role = std::fs::read_to_string(dir.join("repo/metadata/acme-cam.json")).unwrap();
@@ -270,7 +282,10 @@ fn a_policy_for_full_images_gets_no_delta_and_old_check_ins_still_work() {
         r#"{{"product":"acme-cam","version":"1.2.5","security_version":3,"installed_sha256":"{sha}"}}"#
     ));
     assert_eq!(answer["target"]["name"], "acme-cam/fw-1.3.0.bin");
-    assert_eq!(answer["target"]["delta"]["source_sha256"], sha, "{answer:#}");
+    assert_eq!(
+        answer["target"]["delta"]["source_sha256"], sha,
+        "{answer:#}"
+    );
     assert!(answer["target"]["delta"]["url"]
         .as_str()
         .unwrap()
