@@ -83,8 +83,9 @@ pub struct OfferedTarget {
     pub advisories: Vec<crate::release::Advisory>,
     /// A signed delta that rebuilds this target from the device's installed image (the check-in's
     /// `installed_sha256`), if the product role lists one; the full target stays the fallback.
+    /// (Boxed: the answer stays small when no delta is offered.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<OfferedDelta>,
+    pub delta: Option<Box<OfferedDelta>>,
 }
 
 /// The delta offered with an `update` answer: a target of the same product role, whose signed

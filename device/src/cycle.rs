@@ -210,7 +210,7 @@ impl Device<'_> {
                     }
                     let offered = match &answer {
                         CheckInResponse::Update { target, .. } if target.name == release.name => {
-                            target.delta.as_ref()
+                            target.delta.as_deref()
                         }
                         _ => None,
                     };

@@ -166,14 +166,14 @@ fn offered_delta(
     target: &airlock_core::api::OfferedTarget,
     installed_sha256: Option<&str>,
     policy: &DevicePolicy,
-) -> Option<airlock_core::api::OfferedDelta> {
+) -> Option<Box<airlock_core::api::OfferedDelta>> {
     let installed = installed_sha256?;
     if policy.full_images {
         return None;
     }
     let release = releases.iter().find(|r| r.name == target.name)?;
     airlock_core::delta::delta_for(deltas, release, installed)
-        .map(airlock_core::api::OfferedDelta::from_delta)
+        .map(|d| Box::new(airlock_core::api::OfferedDelta::from_delta(d)))
 }
 
 /// Every vulnerability fixed between what the device runs and what it is offered.
