@@ -106,6 +106,14 @@ impl Installer for SimInstaller<'_> {
         }
         Ok(())
     }
+
+    fn installed_image(
+        &self,
+        state_dir: &Path,
+        installed: &Installed,
+    ) -> Option<std::path::PathBuf> {
+        KeepImage.installed_image(state_dir, installed)
+    }
 }
 
 /// Runs one update cycle. `Err` is for failures that are not a security verdict (cannot reach

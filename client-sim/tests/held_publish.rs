@@ -41,6 +41,7 @@ async fn check_in_until(
                 version: "1.2.0".into(),
                 security_version: 3,
                 policy: None,
+                installed_sha256: None,
             };
             let answer = airlock_server::decide::check_in(&app, &device, req)
                 .await

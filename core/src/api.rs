@@ -59,6 +59,11 @@ pub struct CheckInRequest {
     /// The device's update choices; absent means automatic for everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::decision::DevicePolicy>,
+    /// Lowercase hex sha256 of the image the device runs, when it can read it: the server then
+    /// offers a delta that rebuilds the new release from exactly this image, if the product
+    /// role signs one (docs/deltas.md). Absent (older agents): full images only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_sha256: Option<String>,
 }
 
 /// The target offered in an `update` answer.
@@ -76,6 +81,42 @@ pub struct OfferedTarget {
     /// Vulnerabilities fixed between the installed version and this one (signed advisories).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub advisories: Vec<crate::release::Advisory>,
+    /// A signed delta that rebuilds this target from the device's installed image (the check-in's
+    /// `installed_sha256`), if the product role lists one; the full target stays the fallback.
+    /// (Boxed: the answer stays small when no delta is offered.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Box<OfferedDelta>>,
+}
+
+/// The delta offered with an `update` answer: a target of the same product role, whose signed
+/// `custom.delta` the device checks itself (docs/deltas.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfferedDelta {
+    pub name: String,
+    pub length: u64,
+    pub hashes: BTreeMap<String, String>,
+    /// Path on the server (consistent-snapshot target URL).
+    pub url: String,
+    pub algorithm: String,
+    /// sha256 of the image the delta applies to.
+    pub source_sha256: String,
+}
+
+impl OfferedDelta {
+    pub fn from_delta(d: &crate::delta::Delta) -> Self {
+        OfferedDelta {
+            url: format!(
+                "/tuf/targets/{}",
+                consistent_target_path(&d.name, &d.sha256)
+            ),
+            name: d.name.clone(),
+            length: d.length,
+            hashes: BTreeMap::from([("sha256".to_string(), d.sha256.clone())]),
+            algorithm: d.info.algorithm.clone(),
+            source_sha256: d.info.source_sha256.clone(),
+        }
+    }
 }
 
 /// The check-in answer.
@@ -126,6 +167,7 @@ impl CheckInResponse {
                     length: release.length,
                     hashes: BTreeMap::from([("sha256".to_string(), release.sha256)]),
                     advisories: Vec::new(),
+                    delta: None,
                 },
             },
             Decision::UpToDate => CheckInResponse::UpToDate { deferred: None },
@@ -172,6 +214,24 @@ pub struct DeviceReport {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// How a delta update went, when the device was offered one (docs/deltas.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaUse>,
+}
+
+/// Whether a device rebuilt its image from a delta or fell back to the full image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeltaUse {
+    /// The delta target's name.
+    pub name: String,
+    /// `true`: the image installed was rebuilt from the delta and matched the full target;
+    /// `false`: the delta was refused and the full image was downloaded instead.
+    pub applied: bool,
+    /// Why the delta was refused (with `applied: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -483,6 +483,10 @@ pub struct DevicePolicy {
     /// `false` declines feature releases; security releases keep coming.
     #[serde(default = "default_true")]
     pub feature_updates: bool,
+    /// `true`: the device wants full images only, never a delta (docs/deltas.md), e.g. when it
+    /// lacks the memory to rebuild one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_images: bool,
 }
 
 fn default_true() -> bool {
@@ -518,6 +522,7 @@ impl DevicePolicy {
             security_updates: SecurityUpdates::Automatic,
             postpone_until: None,
             feature_updates: true,
+            full_images: false,
         }
     }
 
@@ -692,6 +697,7 @@ mod policy_tests {
             security_updates: SecurityUpdates::Postponed,
             postpone_until: Some(jiff::civil::date(2026, 6, 10)),
             feature_updates: true,
+            full_images: false,
         };
         let (d, deferred) =
             decide_with_policy(&dev(), &rs, &support(), now(), |_| true, &postponed);
@@ -719,6 +725,7 @@ mod policy_tests {
             security_updates: SecurityUpdates::Postponed,
             postpone_until: Some(jiff::civil::date(2026, 7, 2)),
             feature_updates: true,
+            full_images: false,
         };
         assert!(matches!(
             p.validate(now(), 30),
@@ -747,6 +754,7 @@ mod policy_tests {
                     _ => SecurityUpdates::Postponed },
                 postpone_until: Some(jiff::civil::date(2026, 6, 20)),
                 feature_updates: features,
+                full_images: false,
             };
             let (d, deferred) = decide_with_policy(&dev(), &rs, &support(), now(), |_| true, &policy);
             if let Decision::Update { release, .. } = &d {

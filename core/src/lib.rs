@@ -21,6 +21,7 @@ pub mod canonical;
 pub mod config;
 pub mod cvss;
 pub mod decision;
+pub mod delta;
 pub mod hold;
 pub mod incident;
 pub mod keys;

@@ -121,6 +121,11 @@ pub enum VerifyError {
     UnrecordedWithdrawal { product: String, name: String },
     #[error("product {product} cannot be removed: {reason}")]
     ProductRemoval { product: String, reason: String },
+    #[error("product role {role}: {source}")]
+    Delta {
+        role: String,
+        source: crate::delta::DeltaError,
+    },
     #[error("{name}: the image is empty (0 bytes): no device can install it; release the real image under a new version")]
     EmptyImage { name: String },
     #[error("{name}: release time {released} lies in the future")]
@@ -201,6 +206,8 @@ impl From<&crate::api::PublishRequest> for Submission {
 pub struct ProductSubmission {
     pub role: MetaFile<Targets>,
     pub releases: Vec<Release>,
+    /// Delta targets (docs/deltas.md), each checked against `releases`.
+    pub deltas: Vec<crate::delta::Delta>,
     pub support_sha256: String,
     pub support_length: u64,
     /// Whether this role's bytes differ from the published ones.
@@ -231,6 +238,9 @@ impl VerifiedSubmission {
             ));
             for r in &product.releases {
                 out.push((r.name.clone(), r.sha256.clone(), r.length));
+            }
+            for d in &product.deltas {
+                out.push((d.name.clone(), d.sha256.clone(), d.length));
             }
         }
         out
@@ -499,13 +509,18 @@ fn verify_product(
             reason: "product roles may not delegate further".into(),
         });
     }
-    let ProductTargets { releases, support } = read_product_targets(name, t)?;
+    let ProductTargets {
+        releases,
+        deltas,
+        support,
+    } = read_product_targets(name, t)?;
     let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
         role: name.to_string(),
     })?;
     Ok(ProductSubmission {
         role: file,
         releases,
+        deltas,
         support_sha256,
         support_length,
         changed,
@@ -514,9 +529,15 @@ fn verify_product(
 
 /// Reads a product role's targets: its releases (sorted by version) and its support record's
 /// (sha256, length), checking that every target lies under `<product>/` with a safe name and
-/// that no version appears twice.
+/// that no version appears twice. Delta targets (a `delta` object in `custom`) are read apart
+/// and checked against the releases of the same role ([`crate::delta::check_deltas`]).
 pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, VerifyError> {
     let mut releases: Vec<Release> = Vec::new();
+    let mut deltas = Vec::new();
+    let delta_err = |source| VerifyError::Delta {
+        role: name.to_string(),
+        source,
+    };
     let mut versions: std::collections::HashMap<semver::Version, usize> =
         std::collections::HashMap::with_capacity(t.targets.len());
     let mut support = None;
@@ -535,6 +556,10 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
             support = Some((hex::encode(&*target.hashes.sha256), target.length));
             continue;
         }
+        if crate::delta::is_delta(target) {
+            deltas.push(crate::delta::Delta::from_target(raw, target).map_err(delta_err)?);
+            continue;
+        }
         let release = Release::from_target(raw, target)?;
         if let Some(&first) = versions.get(&release.info.version) {
             return Err(VerifyError::DuplicateVersion {
@@ -548,7 +573,13 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
         releases.push(release);
     }
     releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
-    Ok(ProductTargets { releases, support })
+    crate::delta::check_deltas(&deltas, &releases).map_err(delta_err)?;
+    deltas.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(ProductTargets {
+        releases,
+        deltas,
+        support,
+    })
 }
 
 /// A product role's targets, as [`read_product_targets`] reads them.
@@ -556,6 +587,8 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
 pub struct ProductTargets {
     /// Firmware releases, sorted by version.
     pub releases: Vec<Release>,
+    /// Delta targets, sorted by name, each consistent with `releases`.
+    pub deltas: Vec<crate::delta::Delta>,
     /// The support record's (sha256, length), if listed.
     pub support: Option<(String, u64)>,
 }

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use airlock_core::api::{CheckInRequest, ReportStatus};
+use airlock_core::api::{CheckInRequest, CheckInResponse, DeltaUse, DeviceReport, ReportStatus};
 use airlock_core::decision::DeviceState;
 
 use crate::config::Config;
-use crate::download::{download, Download};
+use crate::download::{download_target, Download};
 use crate::error::Error;
 use crate::install::{InstallError, Installer};
 use crate::link::Link;
@@ -15,7 +15,7 @@ use crate::metadata::refresh;
 use crate::offer::{judge, Verdict};
 use crate::refusal::{Refusal, Refused};
 use crate::retry::Retries;
-use crate::server::{check_in, ensure_enrolled, send_report};
+use crate::server::{check_in, ensure_enrolled, send_device_report, send_report};
 use crate::state::{load_installed, save_installed, Installed};
 
 /// How a cycle ended.
@@ -94,6 +94,13 @@ pub struct DeviceRun {
     pub security_version: u64,
     /// What the cycle's requests to the server took.
     pub requests: Requests,
+    /// Image and delta bytes that arrived over the wire in this cycle (what a metered link
+    /// pays for; metadata not counted).
+    pub image_bytes: u64,
+    /// How a delta went, when one was offered: applied, or refused with the full image
+    /// downloaded instead (docs/deltas.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaUse>,
 }
 
 /// A cycle's requests to the server: how many were retried after a passing failure
@@ -114,6 +121,19 @@ struct Offer<'a> {
     release: &'a airlock_core::release::Release,
     urgent: bool,
     withheld: bool,
+    /// The signed delta to try first, or why the offered one was refused.
+    delta: Result<Option<&'a airlock_core::delta::Delta>, String>,
+    /// The offered delta's name (for the report when it was refused).
+    offered_delta: Option<String>,
+    /// The installed image, to rebuild the delta from.
+    source: Option<std::path::PathBuf>,
+}
+
+/// What the install step did besides its outcome: bytes on the wire and how a delta went.
+#[derive(Default)]
+struct Transfer {
+    image_bytes: u64,
+    delta: Option<DeltaUse>,
 }
 
 /// How a cycle sends: its retry count, and its reports (sent, not delivered).
@@ -147,14 +167,19 @@ impl Device<'_> {
         let mut reports = (0, 0);
         let credential = ensure_enrolled(cfg, self.client, &retries).await?;
         self.link.before_request().await;
+        // The installed image's hash as recorded when it was installed; only sent when the
+        // image can be read back, to rebuild a delta from (checked again before that).
+        let source = self.installer.installed_image(&cfg.state_dir, &installed);
         let request = CheckInRequest {
             product: device.product.clone(),
             version: device.version.to_string(),
             security_version: device.security_version,
             policy: None,
+            installed_sha256: source.as_ref().and(installed.sha256.clone()),
         };
         let answer = check_in(cfg, self.client, &retries, credential.as_deref(), &request).await?;
         let now = cfg.now();
+        let mut transfer = Transfer::default();
         let outcome = match refresh(cfg, self.client, &retries, now).await {
             Err(refused) => Outcome::refused(refused),
             Ok(verified) => match judge(&device, &verified, &answer, now) {
@@ -183,16 +208,31 @@ impl Device<'_> {
                             "the server answered up to date, but the verified metadata lists a security release held back past its limit: installing it"
                         );
                     }
+                    let offered = match &answer {
+                        CheckInResponse::Update { target, .. } if target.name == release.name => {
+                            target.delta.as_deref()
+                        }
+                        _ => None,
+                    };
                     let offer = Offer {
                         release,
                         urgent,
                         withheld,
+                        delta: crate::delta::signed_delta(
+                            &verified.deltas,
+                            release,
+                            offered,
+                            request.installed_sha256.as_deref(),
+                        ),
+                        offered_delta: offered.map(|d| d.name.clone()),
+                        source: source.clone(),
                     };
                     let sending = Sending {
                         retries: &retries,
                         reports: &mut reports,
                     };
-                    self.install(&mut installed, offer, sending, now).await
+                    self.install(&mut installed, offer, sending, &mut transfer, now)
+                        .await
                 }
             },
         };
@@ -208,6 +248,8 @@ impl Device<'_> {
                 reports: reports.0,
                 reports_undelivered: reports.1,
             },
+            image_bytes: transfer.image_bytes,
+            delta: transfer.delta,
         })
     }
 
@@ -219,24 +261,113 @@ impl Device<'_> {
         installed: &mut Installed,
         offer: Offer<'_>,
         sending: Sending<'_>,
+        transfer: &mut Transfer,
         now: jiff::Timestamp,
     ) -> Outcome {
         let Offer {
             release,
             urgent,
             withheld,
+            delta,
+            offered_delta,
+            source,
         } = offer;
         let cfg = self.config;
         let version = release.info.version.to_string();
         let Sending { retries, reports } = sending;
-        let mut report = async |status, code| {
-            let delivered = send_report(cfg, self.client, retries, status, &version, code).await;
+        let mut delta_use: Option<DeltaUse> = None;
+        let mut report = async |status, code, delta: Option<DeltaUse>| {
+            let delivered = match delta {
+                None => send_report(cfg, self.client, retries, status, &version, code).await,
+                Some(delta) => {
+                    let report = DeviceReport {
+                        status,
+                        version: version.clone(),
+                        code,
+                        delta: Some(delta),
+                    };
+                    send_device_report(cfg, self.client, retries, &report).await
+                }
+            };
             reports.0 += 1;
             reports.1 += u32::from(!delivered);
         };
         let code = withheld.then(|| WITHHELD_REPORT_CODE.to_string());
-        report(ReportStatus::Downloading, code).await;
-        let image = match download(cfg, self.client, self.link, release).await {
+        report(ReportStatus::Downloading, code, None).await;
+        // A delta first, every check kept (crate::delta::rebuild); any refusal falls back to
+        // the full image and says so in the report.
+        let mut rebuilt = None;
+        match (delta, source) {
+            (Ok(Some(d)), Some(source)) => {
+                match crate::delta::rebuild(
+                    cfg,
+                    self.client,
+                    self.link,
+                    d,
+                    release,
+                    &source,
+                    &mut transfer.image_bytes,
+                )
+                .await
+                {
+                    Ok(image) => {
+                        rebuilt = Some(image);
+                        delta_use = Some(DeltaUse {
+                            name: d.name.clone(),
+                            applied: true,
+                            reason: None,
+                        });
+                    }
+                    Err(crate::delta::Failure::Interrupted { received }) => {
+                        return Outcome::Interrupted {
+                            version: version.clone(),
+                            received,
+                            length: d.length,
+                        }
+                    }
+                    Err(crate::delta::Failure::Refused(reason)) => {
+                        tracing::warn!(device = %cfg.id, delta = %d.name, %reason,
+                            "delta refused: downloading the full image");
+                        delta_use = Some(DeltaUse {
+                            name: d.name.clone(),
+                            applied: false,
+                            reason: Some(reason),
+                        });
+                    }
+                }
+            }
+            (Ok(Some(d)), None) => {
+                delta_use = Some(DeltaUse {
+                    name: d.name.clone(),
+                    applied: false,
+                    reason: Some("the installed image cannot be read".into()),
+                });
+            }
+            (Ok(None), _) => {}
+            (Err(reason), _) => {
+                tracing::warn!(device = %cfg.id, %reason, "offered delta refused: downloading the full image");
+                delta_use = Some(DeltaUse {
+                    name: offered_delta.unwrap_or_default(),
+                    applied: false,
+                    reason: Some(reason),
+                });
+            }
+        }
+        transfer.delta = delta_use.clone();
+        let downloaded = match rebuilt {
+            Some(image) => Ok(image),
+            None => {
+                download_target(
+                    cfg,
+                    self.client,
+                    self.link,
+                    release.into(),
+                    &mut transfer.image_bytes,
+                )
+                .await
+            }
+        };
+        let image = match downloaded {
             Ok(image) => image,
             Err(Download::Interrupted { received }) => {
                 return Outcome::Interrupted {
@@ -246,17 +377,27 @@ impl Device<'_> {
                 }
             }
             Err(Download::Refused(refused)) => {
-                report(ReportStatus::Failed, Some("verification_failed".into())).await;
+                report(
+                    ReportStatus::Failed,
+                    Some("verification_failed".into()),
+                    delta_use,
+                )
+                .await;
                 return Outcome::refused(refused);
             }
         };
         match self.installer.install(&image, release).await {
             Err(InstallError::Storage(reason)) => {
-                report(ReportStatus::Failed, Some("verification_failed".into())).await;
+                report(
+                    ReportStatus::Failed,
+                    Some("verification_failed".into()),
+                    delta_use,
+                )
+                .await;
                 Outcome::refused(Refused::new(Refusal::LocalStorage, reason))
             }
             Err(InstallError::BootFailed { code }) => {
-                report(ReportStatus::Failed, Some(code.clone())).await;
+                report(ReportStatus::Failed, Some(code.clone()), delta_use).await;
                 Outcome::Failed {
                     version: version.clone(),
                     code,
@@ -269,7 +410,7 @@ impl Device<'_> {
                 installed.target = Some(release.name.clone());
                 installed.sha256 = Some(release.sha256.clone());
                 installed.installed_at = Some(now);
-                report(ReportStatus::Installed, None).await;
+                report(ReportStatus::Installed, None, delta_use).await;
                 Outcome::Installed {
                     from,
                     to: version.clone(),

@@ -49,6 +49,34 @@ async fn hash_partial(part: &Path) -> Result<sha2::Sha256, Download> {
     }
 }
 
+/// A signed target file to download: its name, and the sha256 and length its role signed.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetFile<'a> {
+    pub name: &'a str,
+    pub sha256: &'a str,
+    pub length: u64,
+}
+
+impl<'a> From<&'a Release> for TargetFile<'a> {
+    fn from(r: &'a Release) -> Self {
+        TargetFile {
+            name: &r.name,
+            sha256: &r.sha256,
+            length: r.length,
+        }
+    }
+}
+
+impl<'a> From<&'a airlock_core::delta::Delta> for TargetFile<'a> {
+    fn from(d: &'a airlock_core::delta::Delta) -> Self {
+        TargetFile {
+            name: &d.name,
+            sha256: &d.sha256,
+            length: d.length,
+        }
+    }
+}
+
 /// Downloads and verifies `release`; returns the path of the verified image (`<file>.part`).
 pub async fn download(
     cfg: &Config,
@@ -56,7 +84,19 @@ pub async fn download(
     link: &dyn Link,
     release: &Release,
 ) -> Result<PathBuf, Download> {
-    let (dir_name, file) = names::split_target_name(&release.name)
+    download_target(cfg, client, link, release.into(), &mut 0).await
+}
+
+/// Downloads and verifies any signed target (an image or a delta) into `<file>.part`, adding
+/// the bytes that arrived over the wire to `wire_bytes`.
+pub async fn download_target(
+    cfg: &Config,
+    client: &reqwest::Client,
+    link: &dyn Link,
+    release: TargetFile<'_>,
+    wire_bytes: &mut u64,
+) -> Result<PathBuf, Download> {
+    let (dir_name, file) = names::split_target_name(release.name)
         .map_err(|e| refused(Refusal::InvalidMetadata, e.to_string()))?;
     let dir = firmware_dir(&cfg.state_dir);
     tokio::fs::create_dir_all(&dir)
@@ -120,7 +160,16 @@ pub async fn download(
             ));
         }
         .map_err(|e| storage(format!("opening {}: {e}", part.display())))?;
-        have = receive(resp, out, link, release, &part, have, &mut hasher).await?;
+        let before = have;
+        let received = receive(resp, out, link, release, &part, have, &mut hasher).await;
+        have = match received {
+            Ok(h) => h,
+            Err((e, h)) => {
+                *wire_bytes += h.saturating_sub(before);
+                return Err(e);
+            }
+        };
+        *wire_bytes += have - before;
         if have < length {
             return Err(Download::Interrupted { received: have });
         }
@@ -145,11 +194,11 @@ async fn receive(
     resp: reqwest::Response,
     mut out: tokio::fs::File,
     link: &dyn Link,
-    release: &Release,
+    release: TargetFile<'_>,
     part: &Path,
     mut have: u64,
     hasher: &mut sha2::Sha256,
-) -> Result<u64, Download> {
+) -> Result<u64, (Download, u64)> {
     let length = release.length;
     let write_err = |e: std::io::Error| storage(format!("writing {}: {e}", part.display()));
     let mut stream = resp.bytes_stream();
@@ -162,12 +211,16 @@ async fn receive(
         if have + piece.len() as u64 > length {
             drop(out);
             let _ = tokio::fs::remove_file(part).await;
-            return Err(refused(
-                Refusal::LengthMismatch,
-                format!(
-                    "image {} exceeds the maximum size its product role signed ({length} bytes)",
-                    release.name
+            // what arrived up to the cut counts as bytes on the wire
+            return Err((
+                refused(
+                    Refusal::LengthMismatch,
+                    format!(
+                        "{} exceeds the maximum size its product role signed ({length} bytes)",
+                        release.name
+                    ),
                 ),
+                have + piece.len() as u64,
             ));
         }
         if let Arrival::CutAfter(n) = link.image_piece(have, piece.len(), length).await {
@@ -175,15 +228,17 @@ async fn receive(
             interrupted = true;
         }
         hasher.update(&piece);
-        out.write_all(&piece).await.map_err(write_err)?;
+        out.write_all(&piece)
+            .await
+            .map_err(|e| (write_err(e), have))?;
         have += piece.len() as u64;
         if interrupted {
             break;
         }
     }
-    out.sync_all().await.map_err(write_err)?;
+    out.sync_all().await.map_err(|e| (write_err(e), have))?;
     if interrupted {
-        return Err(Download::Interrupted { received: have });
+        return Err((Download::Interrupted { received: have }, have));
     }
     Ok(have)
 }

@@ -3,10 +3,12 @@
 //! only moves the verified image to its final name, which is what the simulator does.
 
 use async_trait::async_trait;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use airlock_core::names;
 use airlock_core::release::Release;
+
+use crate::state::Installed;
 
 /// Why an installation did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +26,13 @@ pub enum InstallError {
 pub trait Installer: Send + Sync {
     /// Installs `image` (a file whose length and sha256 are exactly those `release` signed).
     async fn install(&self, image: &Path, release: &Release) -> Result<(), InstallError>;
+
+    /// Where the image the device runs can be read (a file, or the active slot: only its first
+    /// `source_length` bytes are read), to rebuild a delta from (docs/deltas.md). `None`, the
+    /// default: the device cannot read it, sends no `installed_sha256` and gets full images.
+    fn installed_image(&self, _state_dir: &Path, _installed: &Installed) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Keeps the verified image under its own name beside the download (`<file>.part` becomes
@@ -42,5 +51,12 @@ impl Installer for KeepImage {
             .map_err(|e| InstallError::Storage(format!("installing {}: {e}", dest.display())))?;
         tracing::debug!(image = %dest.display(), "installed");
         Ok(())
+    }
+
+    /// The kept image of the installed release, `<state>/firmware/<file>`.
+    fn installed_image(&self, state_dir: &Path, installed: &Installed) -> Option<PathBuf> {
+        let (_, file) = names::split_target_name(installed.target.as_deref()?).ok()?;
+        let path = crate::state::firmware_dir(state_dir).join(file);
+        path.is_file().then_some(path)
     }
 }

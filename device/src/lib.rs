@@ -65,6 +65,7 @@
 
 pub mod config;
 pub mod cycle;
+pub mod delta;
 pub mod download;
 pub mod error;
 pub mod install;

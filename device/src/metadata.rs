@@ -18,6 +18,8 @@ use crate::transport::HttpTransport;
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub releases: Vec<Release>,
+    /// Delta targets of the product role, each consistent with `releases` (docs/deltas.md).
+    pub deltas: Vec<airlock_core::delta::Delta>,
     pub support: SupportRecord,
 }
 
@@ -88,16 +90,18 @@ pub async fn refresh(
             format!("freeze attack: {role} metadata expired at {expires} (device clock {now}); refusing stale metadata"),
         ));
     }
-    let releases = read_product_targets(&cfg.product, &role_targets.signed)
-        .map(|t| t.releases)
-        .map_err(|e| {
-            Refused::new(
-                Refusal::InvalidMetadata,
-                format!("signed metadata of {}: {e}", cfg.product),
-            )
-        })?;
+    let listed = read_product_targets(&cfg.product, &role_targets.signed).map_err(|e| {
+        Refused::new(
+            Refusal::InvalidMetadata,
+            format!("signed metadata of {}: {e}", cfg.product),
+        )
+    })?;
     let support = support_record(&repo, &cfg.product).await?;
-    Ok(Verified { releases, support })
+    Ok(Verified {
+        releases: listed.releases,
+        deltas: listed.deltas,
+        support,
+    })
 }
 
 /// The product role, reached through the delegation for exactly `<product>/*`.

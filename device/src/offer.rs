@@ -168,6 +168,7 @@ mod tests {
         }))
         .unwrap();
         let verified = Verified {
+            deltas: Vec::new(),
             releases: Vec::new(),
             support,
         };
@@ -212,6 +213,7 @@ mod tests {
     #[test]
     fn up_to_date_cannot_withhold_a_security_release_past_its_hold() {
         let verified = Verified {
+            deltas: Vec::new(),
             releases: vec![
                 release("1.1.0", 1, "security", "2026-09-01T00:00:00Z"),
                 // held back by a staged rollout: feature releases may be

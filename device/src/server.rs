@@ -121,13 +121,24 @@ pub async fn send_report(
     version: &str,
     code: Option<String>,
 ) -> bool {
-    let Ok(url) = cfg.server.join(&format!("v1/devices/{}/reports", cfg.id)) else {
-        return false;
-    };
     let report = DeviceReport {
         status,
         version: version.to_string(),
         code,
+        delta: None,
+    };
+    send_device_report(cfg, client, retries, &report).await
+}
+
+/// [`send_report`] with a report built by the caller (e.g. one that says how a delta went).
+pub async fn send_device_report(
+    cfg: &Config,
+    client: &reqwest::Client,
+    retries: &Retries,
+    report: &DeviceReport,
+) -> bool {
+    let Ok(url) = cfg.server.join(&format!("v1/devices/{}/reports", cfg.id)) else {
+        return false;
     };
     let credential = stored_credential(&cfg.state_dir);
     let sent = retry::send(&cfg.retry, retries, true, || {

@@ -228,6 +228,7 @@ mod tests {
                     },
                     version: "1.1.0".into(),
                     code: None,
+                    delta: None,
                 };
                 writer.report(&format!("d{i}"), &report, since).await
             }));

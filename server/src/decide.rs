@@ -96,7 +96,15 @@ pub async fn check_in(
     match &mut answer {
         CheckInResponse::UpToDate { deferred: d } => *d = deferred,
         CheckInResponse::Update { target, .. } => {
-            target.advisories = fixed_between(&product.releases, &state.version, &target.version)
+            target.advisories = fixed_between(&product.releases, &state.version, &target.version);
+            let deltas = view.deltas.get(&req.product).map_or(&[][..], Vec::as_slice);
+            target.delta = offered_delta(
+                &product.releases,
+                deltas,
+                target,
+                req.installed_sha256.as_deref(),
+                &policy,
+            );
         }
         _ => {}
     }
@@ -147,6 +155,25 @@ async fn record(
         tracing::warn!("check-in queue full: record dropped");
     }
     Ok(())
+}
+
+/// The signed delta that rebuilds the offered target from the device's installed image, unless
+/// the device's policy asks for full images (docs/deltas.md). The server only picks among the
+/// deltas the product role signed; it never makes one (it holds no product key).
+fn offered_delta(
+    releases: &[Release],
+    deltas: &[airlock_core::delta::Delta],
+    target: &airlock_core::api::OfferedTarget,
+    installed_sha256: Option<&str>,
+    policy: &DevicePolicy,
+) -> Option<Box<airlock_core::api::OfferedDelta>> {
+    let installed = installed_sha256?;
+    if policy.full_images {
+        return None;
+    }
+    let release = releases.iter().find(|r| r.name == target.name)?;
+    airlock_core::delta::delta_for(deltas, release, installed)
+        .map(|d| Box::new(airlock_core::api::OfferedDelta::from_delta(d)))
 }
 
 /// Every vulnerability fixed between what the device runs and what it is offered.

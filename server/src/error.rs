@@ -136,6 +136,7 @@ impl From<VerifyError> for ApiError {
             VerifyError::RoleTooLarge { .. } => "role_too_large",
             VerifyError::OnlineKeyHoldsOfflineRole { .. } => "online_key_misuse",
             VerifyError::EmptyImage { .. } => "empty_image",
+            VerifyError::Delta { .. } => "invalid_delta",
             _ => "invalid_metadata",
         };
         ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
@@ -268,7 +269,9 @@ impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> Self {
         match e {
             ReportError::Malformed(e) => e.into(),
-            ReportError::CodeTooLong => ApiError::bad_request(e.to_string()),
+            ReportError::CodeTooLong | ReportError::DeltaTooLong => {
+                ApiError::bad_request(e.to_string())
+            }
             ReportError::State(e) => e.into(),
             ReportError::Rollout(e) => e.into(),
         }

@@ -22,6 +22,8 @@ pub enum ReportError {
     Malformed(#[from] CheckInError),
     #[error("code must be at most 256 characters")]
     CodeTooLong,
+    #[error("delta.name must be at most 256 characters and delta.reason at most 1024")]
+    DeltaTooLong,
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -33,6 +35,11 @@ pub fn validate(report: &DeviceReport) -> Result<(), ReportError> {
     parse_version(&report.version)?;
     if report.code.as_ref().is_some_and(|c| c.len() > 256) {
         return Err(ReportError::CodeTooLong);
+    }
+    if let Some(d) = &report.delta {
+        if d.name.len() > 256 || d.reason.as_ref().is_some_and(|r| r.len() > 1024) {
+            return Err(ReportError::DeltaTooLong);
+        }
     }
     Ok(())
 }
@@ -49,6 +56,11 @@ pub async fn record(
         tracing::info!(device = %device.id, version = %report.version, status = report.status.as_str(),
             drill = true, "report of a drill device: not recorded, not counted");
         return Ok(false);
+    }
+    if let Some(d) = &report.delta {
+        // how a delta went is logged (not stored: the report row has no column for it)
+        tracing::info!(device = %device.id, version = %report.version, delta = %d.name,
+            applied = d.applied, reason = d.reason.as_deref().unwrap_or(""), "delta update");
     }
     // Written after the device's check-in record (its product), in a shared transaction.
     let offered = app

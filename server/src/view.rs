@@ -26,8 +26,11 @@ pub struct RepoView {
     pub snapshot: Bytes,
     pub published: Published,
     pub products: BTreeMap<String, ProductView>,
-    /// Target name -> (sha256, length), for serving `/tuf/targets/`.
+    /// Target name -> (sha256, length), for serving `/tuf/targets/` (releases, support
+    /// records and deltas alike).
     pub targets: HashMap<String, (String, u64)>,
+    /// Each product's signed delta targets (docs/deltas.md), offered at check-in.
+    pub deltas: HashMap<String, Vec<airlock_core::delta::Delta>>,
     /// The current metadata files by every name they are served under (`timestamp.json`,
     /// `3.targets.json`, `targets.json`, ...), with their ETags, built once per publish.
     pub files: HashMap<String, (Bytes, String)>,
@@ -55,10 +58,12 @@ impl RepoView {
         snapshot: Vec<u8>,
     ) -> Result<RepoView, StateError> {
         let mut products = BTreeMap::new();
+        let mut deltas_by_product = HashMap::new();
         let mut targets = HashMap::new();
         for (name, role) in &published.roles {
             let verify::ProductTargets {
                 releases,
+                deltas,
                 support: support_target,
             } = verify::read_product_targets(name, &role.signed.signed)
                 .map_err(|e| StateError::Corrupt(e.to_string()))?;
@@ -74,7 +79,11 @@ impl RepoView {
             for r in &releases {
                 targets.insert(r.name.clone(), (r.sha256.clone(), r.length));
             }
+            for d in &deltas {
+                targets.insert(d.name.clone(), (d.sha256.clone(), d.length));
+            }
             products.insert(name.clone(), ProductView { support, releases });
+            deltas_by_product.insert(name.clone(), deltas);
         }
         let mut files = HashMap::new();
         {
@@ -128,6 +137,7 @@ impl RepoView {
             published,
             products,
             targets,
+            deltas: deltas_by_product,
         })
     }
 

@@ -13,6 +13,7 @@
 pub mod advisory;
 pub mod audit;
 pub mod compliance;
+pub mod delta;
 pub mod devices;
 pub mod digest;
 pub mod durable;

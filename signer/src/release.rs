@@ -42,6 +42,12 @@ pub struct ReleaseReport {
     /// The product's newest release, when this one is older (added with --allow-older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub older_than: Option<semver::Version>,
+    /// Deltas to this release, signed with it (docs/deltas.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deltas: Vec<crate::delta::DeltaReport>,
+    /// Earlier releases no delta was made from, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deltas_skipped: Vec<crate::delta::Skipped>,
 }
 
 /// Refuses a release older than the product's newest one (`newest`), unless `allow_older`
@@ -107,6 +113,16 @@ pub(crate) fn check_not_empty(file: &std::path::Path, length: Option<u64>) -> Re
 }
 
 pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
+    add_with_deltas(repo, opts, &crate::delta::DeltaOptions::default()).await
+}
+
+/// [`add`], with deltas from as many previous releases as `deltas` says (docs/deltas.md).
+pub async fn add_with_deltas(
+    repo: &Repo,
+    opts: &ReleaseOptions,
+    deltas: &crate::delta::DeltaOptions,
+) -> Result<ReleaseReport> {
+    let delta_count = deltas.count(repo)?;
     let started = std::time::Instant::now();
     let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
@@ -165,6 +181,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         if name.raw() == target {
             bail!("{target} is already released; give the new image a new file name");
         }
+        if airlock_core::delta::is_delta(t) {
+            continue;
+        }
         let version = t
             .custom
             .get("version")
@@ -204,6 +223,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     // copies an interrupted run left (an hour old: no run is still writing them)
     crate::leftovers::remove_stale(repo, Some(&opts.product), jiff::Timestamp::now())?;
     let tmp = dir.join(format!(".{file_name}{}", crate::leftovers::SUFFIX));
+    let mut made_deltas: Vec<crate::delta::Made> = Vec::new();
     let result = async {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
@@ -221,6 +241,19 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             custom: info.to_custom(),
             _extra: std::collections::HashMap::new(),
         };
+        let sources = crate::delta::sources(&role, &info.version, delta_count);
+        let (made, deltas_skipped) = crate::delta::make(
+            repo,
+            &sources,
+            &crate::delta::NewImage {
+                target: &target,
+                path: &tmp,
+                sha256: &sha256,
+                length,
+            },
+        )?;
+        made_deltas = made;
+        tracing::debug!(elapsed_ms = ms(), deltas = made_deltas.len(), "deltas made");
         let report = ReleaseReport {
             target: target.clone(),
             length,
@@ -228,12 +261,21 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             role_version: role.version.get() + 1,
             info: info.clone(),
             older_than: older_than.clone(),
+            deltas: made_deltas
+                .iter()
+                .map(|m| crate::delta::report(m, length))
+                .collect(),
+            deltas_skipped,
         };
         let mut role = std::mem::replace(
             &mut role,
             tough::schema::Targets::new(String::new(), std::num::NonZeroU64::MIN, released),
         );
         role.add_target(tough::TargetName::new(target.clone())?, entry);
+        for m in &made_deltas {
+            // a delta of an earlier release under the same name is replaced
+            role.add_target(tough::TargetName::new(m.name.clone())?, m.target()?);
+        }
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
         let delegations = targets
@@ -247,6 +289,10 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             .await?;
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("moving {} into place", dest.display()))?;
+        for m in &made_deltas {
+            std::fs::rename(&m.tmp, &m.dest)
+                .with_context(|| format!("moving {} into place", m.dest.display()))?;
+        }
         tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
         crate::durable::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
@@ -255,6 +301,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     .await;
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
+        crate::delta::remove(&made_deltas);
     }
     let report = result?;
     Ok(report)
@@ -308,8 +355,24 @@ pub async fn withdraw(
     c.forced = within_retention;
     next.history.push(c);
     let target = name.clone();
+    // Deltas to or from the withdrawn release go with it: the role must list every delta's
+    // source and full target (airlock_core::delta::check_deltas).
+    let withdrawn_sha256 = release.as_ref().map(|r| r.sha256.clone());
+    let deltas: Vec<tough::TargetName> = role
+        .targets
+        .iter()
+        .filter_map(|(n, t)| {
+            let d = airlock_core::delta::Delta::from_target(n.raw(), t).ok()?;
+            (d.info.target == name.raw()
+                || Some(&d.info.source_sha256) == withdrawn_sha256.as_ref())
+            .then(|| n.clone())
+        })
+        .collect();
     support::replace_record(repo, product, &next, move |role| {
         role.remove_target(&target);
+        for d in &deltas {
+            role.remove_target(d);
+        }
         Ok(())
     })
     .await?;

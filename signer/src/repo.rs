@@ -44,6 +44,11 @@ pub struct RepoConfig {
     /// --encrypt-keys`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypt_keys: bool,
+    /// `release add` makes deltas from this many previous releases of the product
+    /// (docs/deltas.md); absent: `crate::delta::DEFAULT_DELTAS_FROM` (none). `--deltas-from`
+    /// overrides it for one release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deltas_from: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -185,6 +185,8 @@ fn run_with(outcome: Outcome, version: &str) -> DeviceRun {
         version: version.into(),
         security_version: 1,
         requests: Default::default(),
+        image_bytes: 0,
+        delta: None,
     }
 }
 

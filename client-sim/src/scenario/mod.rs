@@ -102,6 +102,8 @@ pub struct Summary {
     pub unverified_installs: usize,
     /// 206 answers the server gave (downloads resumed with a Range request), from its metrics.
     pub range_responses: u64,
+    /// Image and delta bytes on the wire, per device and per release (docs/deltas.md).
+    pub wire_bytes: steps::WireBytes,
     pub checks: Vec<Check>,
     pub ok: bool,
     pub peak_rss_mib: Option<f64>,
@@ -205,6 +207,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
         rollouts,
         unverified_installs: unverified,
         range_responses: tally.range_responses,
+        wire_bytes: tally.wire_bytes.clone(),
         ok: checks.iter().all(|c| c.ok),
         checks,
         peak_rss_mib: peak_rss_mib(),

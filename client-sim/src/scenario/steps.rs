@@ -23,6 +23,21 @@ pub struct Tally {
     pub eos_devices: BTreeSet<String>,
     /// 206 answers of the server instances stopped so far.
     pub range_responses: u64,
+    /// Image and delta bytes on the wire (`DeviceRun::image_bytes`): per device id, and per
+    /// `product@version` the bytes were fetched for (a rollout releases one version).
+    pub wire_bytes: WireBytes,
+}
+
+/// Bytes on the wire for images and deltas (docs/deltas.md), for a scenario's summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WireBytes {
+    pub total: u64,
+    pub per_device: BTreeMap<String, u64>,
+    /// `product@version` -> bytes fetched to install it (complete or not).
+    pub per_release: BTreeMap<String, u64>,
+    /// Installs rebuilt from a delta, and deltas refused for the full image.
+    pub delta_installs: usize,
+    pub delta_fallbacks: usize,
 }
 
 impl Tally {
@@ -317,6 +332,25 @@ fn record(
         }
         Ok(r) => r,
     };
+    if r.image_bytes > 0 {
+        let w = &mut tally.wire_bytes;
+        w.total += r.image_bytes;
+        *w.per_device.entry(id.clone()).or_default() += r.image_bytes;
+        let fetched = match &r.outcome {
+            Outcome::Interrupted { version, .. } | Outcome::Failed { version, .. } => {
+                version.clone()
+            }
+            _ => r.version.clone(),
+        };
+        *w.per_release
+            .entry(format!("{product}@{fetched}"))
+            .or_default() += r.image_bytes;
+    }
+    match &r.delta {
+        Some(u) if u.applied => tally.wire_bytes.delta_installs += 1,
+        Some(_) => tally.wire_bytes.delta_fallbacks += 1,
+        None => {}
+    }
     d.running = format!("{product}@{}", r.version);
     let was_interrupted = d.interrupted;
     d.interrupted = matches!(r.outcome, Outcome::Interrupted { .. });

@@ -99,6 +99,16 @@ pub struct AddArgs {
     /// maintenance branch after 1.4.0); without it such a release is refused.
     #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
     allow_older: bool,
+    /// Make deltas from the N newest earlier releases of the product to this image (zstd
+    /// patch-from; docs/deltas.md); 0 makes none. Default: the repository's `deltas_from`
+    /// setting in airlock.json, else 0. Not with --from-dir.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "from_dir",
+        env = "AIRLOCK_DELTAS_FROM"
+    )]
+    deltas_from: Option<u32>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -141,7 +151,7 @@ async fn add_either(mut a: AddArgs, globals: &Globals) -> Result<()> {
 /// `release add FILE`: one image.
 async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
     let repo = a.passphrase.open(&a.repo)?;
-    let report = release::add(
+    let report = release::add_with_deltas(
         &repo,
         &release::ReleaseOptions {
             product: a.product,
@@ -155,11 +165,24 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
             advisories: a.advisories,
             allow_older: a.allow_older,
         },
+        &airlock_signer::delta::DeltaOptions {
+            from: a.deltas_from,
+        },
     )
     .await?;
     globals.print(&report, || {
+        let mut deltas = String::new();
+        for d in &report.deltas {
+            deltas += &format!(
+                "  delta {} from {} ({} bytes, {}% of the full image)\n",
+                d.target, d.from_version, d.length, d.percent_of_full
+            );
+        }
+        for s in &report.deltas_skipped {
+            deltas += &format!("  no delta from {}: {}\n", s.from_version, s.reason);
+        }
         format!(
-            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
+            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n{deltas}",
             report.target,
             report.info.version,
             release::older_note(report.older_than.as_ref()),
