@@ -216,7 +216,6 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
     app.check_ins.flush().await;
     let versions = app.state.fleet_versions(product).await?;
     let first_installs = app.state.first_installs(product).await?;
-    let installed = app.state.installed_reports(product).await?;
     let rollouts = app.rollouts();
     let mut releases = Vec::with_capacity(p.releases.len());
     for release in &p.releases {
@@ -250,6 +249,10 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
         });
     }
     let now = app.clock.now();
+    let history = app
+        .fleet_histories
+        .get(app, product, now, first_installs.len())
+        .await?;
     Ok(summarise(
         product,
         airlock_core::whole_seconds(now),
@@ -257,9 +260,70 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
         versions,
         &first_installs,
         releases,
-        // the exact time, not whole seconds: a report from this second counts at the last point
-        history(&installed, now, HISTORY_POINTS),
+        history,
     ))
+}
+
+/// How long a large product's fleet history is served before it is computed again. Every
+/// other figure of the fleet report is read from the store at each request; the history
+/// reads every installed report of the product (100,000 at 100,000 devices), so a dashboard
+/// that polls, or several operators, cost one such read per period and product.
+pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A product with fewer installs than this (devices' first installs of each version) has
+/// its history computed at every request: it costs little.
+pub const HISTORY_CACHED_FROM: usize = 10_000;
+
+/// The fleet histories computed recently, by product (see [`HISTORY_TTL`]).
+#[derive(Default)]
+pub struct Histories {
+    computed: std::sync::Mutex<HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>,
+}
+
+impl Histories {
+    /// `product`'s history as of at most [`HISTORY_TTL`] ago, or computed now; always
+    /// computed now for fewer than [`HISTORY_CACHED_FROM`] `installs`.
+    async fn get(
+        &self,
+        app: &AppState,
+        product: &str,
+        now: jiff::Timestamp,
+        installs: usize,
+    ) -> Result<Vec<FleetHistoryPoint>, StateError> {
+        if installs < HISTORY_CACHED_FROM {
+            let installed = app.state.installed_reports(product).await?;
+            return Ok(history(&installed, now, HISTORY_POINTS));
+        }
+        let fresh = |computed: &HashMap<_, (std::time::Instant, Vec<FleetHistoryPoint>)>| {
+            computed
+                .get(product)
+                .filter(|(at, _)| at.elapsed() < HISTORY_TTL)
+                .map(|(_, history)| history.clone())
+        };
+        if let Some(history) = fresh(&self.lock()) {
+            return Ok(history);
+        }
+        let installed = app.state.installed_reports(product).await?;
+        // the exact time, not whole seconds: a report from this second counts at the last point
+        let history = history(&installed, now, HISTORY_POINTS);
+        let mut computed = self.lock();
+        computed.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
+        computed.insert(
+            product.to_string(),
+            (std::time::Instant::now(), history.clone()),
+        );
+        Ok(history)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>
+    {
+        match self.computed.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -290,6 +290,65 @@ pub async fn list(app: &AppState) -> Result<Vec<RolloutStatus>, RolloutError> {
     Ok(list)
 }
 
+/// One page of the dashboard's rollout list: every current rollout, and `limit` ended ones
+/// (newest first) after the first `skip`.
+pub struct ListPage {
+    pub current: Vec<RolloutStatus>,
+    pub ended: Vec<RolloutStatus>,
+    /// Ended rollouts in all (the page shows at most `limit` of them).
+    pub ended_total: usize,
+}
+
+/// [`list`] for one page: figures only for the rollouts shown (a store with a thousand ended
+/// rollouts does not count a thousand rollouts' votes for one page). A rollout a newer one
+/// replaced counts as ended, as [`list`] shows it.
+pub async fn list_page(
+    app: &AppState,
+    skip: usize,
+    limit: usize,
+) -> Result<ListPage, RolloutError> {
+    let rollouts = app.rollouts();
+    let (current, ended, ended_total) = split_for_page(&rollouts, skip, limit);
+    let now = app.clock.now();
+    let current_statuses = statuses(app.state.as_ref(), &current, now).await?;
+    let mut ended_statuses = statuses(app.state.as_ref(), &ended, now).await?;
+    for (r, s) in ended.iter().zip(ended_statuses.iter_mut()) {
+        if let Some(newer) = replaced_by(&rollouts, r) {
+            s.state = REPLACED.to_string();
+            s.reason = Some(format!(
+                "replaced by rollout {} started {}",
+                newer.id, newer.started_at
+            ));
+        }
+    }
+    Ok(ListPage {
+        current: current_statuses,
+        ended: ended_statuses,
+        ended_total,
+    })
+}
+
+/// The current rollouts and the ended ones from the `skip`-th newest on (at most `limit`),
+/// newest first, and how many ended in all; a rollout a newer one replaced has ended.
+fn split_for_page(
+    rollouts: &[Rollout],
+    skip: usize,
+    limit: usize,
+) -> (Vec<&Rollout>, Vec<&Rollout>, usize) {
+    let (mut current, mut ended): (Vec<&Rollout>, Vec<&Rollout>) = rollouts.iter().partition(|r| {
+        replaced_by(rollouts, r).is_none()
+            && matches!(
+                r.state,
+                RolloutState::Active | RolloutState::Paused | RolloutState::Held
+            )
+    });
+    current.reverse();
+    ended.reverse();
+    let total = ended.len();
+    let ended = ended.into_iter().skip(skip).take(limit).collect();
+    (current, ended, total)
+}
+
 /// Shows each status of `rollouts` whose rollout a newer one replaced as [`REPLACED`], with
 /// the replacing rollout in its reason.
 fn mark_replaced(rollouts: &[Rollout], list: &mut [RolloutStatus]) {
@@ -575,6 +634,36 @@ mod tests {
             rollout("b", RolloutState::Held, 200),
         ];
         assert_eq!(latest_for_target(&list, "acme-cam/fw.bin").unwrap().id, "b");
+    }
+
+    #[test]
+    fn the_rollout_list_pages_through_ended_rollouts_newest_first() {
+        // 120 ended rollouts of other releases, then a hold that a started rollout replaced
+        let mut all: Vec<Rollout> = (0..120)
+            .map(|i| {
+                let mut r = rollout(&format!("old-{i}"), RolloutState::Aborted, i);
+                r.target = format!("acme-cam/fw-0.{i}.0.bin");
+                r
+            })
+            .collect();
+        all.push(rollout("held", RolloutState::Held, 500));
+        all.push(rollout("started", RolloutState::Active, 600));
+        let (current, ended, total) = split_for_page(&all, 0, 50);
+        let ids = |v: &[&Rollout]| v.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&current), ["started"]);
+        assert_eq!(total, 121, "the replaced hold has ended");
+        assert_eq!(ended.len(), 50);
+        assert_eq!(ended[0].id, "held", "newest first");
+        assert_eq!(ended[1].id, "old-119");
+        let mut seen = Vec::new();
+        for skip in (0..total).step_by(50) {
+            seen.extend(ids(&split_for_page(&all, skip, 50).1));
+        }
+        assert_eq!(seen.len(), 121);
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 121, "every ended rollout on exactly one page");
+        assert!(split_for_page(&all, 500, 50).1.is_empty());
     }
 
     #[test]

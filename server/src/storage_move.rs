@@ -194,6 +194,40 @@ fn key_digest(table: &Table, row: &[Value]) -> Digest32 {
     }
 }
 
+/// Tables that migration 10's triggers fill as devices and reports are written: the target's
+/// triggers rebuild them while those rows are copied, so a copy of them would count twice.
+/// They are compared at the end; the fleet counts by what their change rows add up to (how
+/// the rows are folded differs between the two sides).
+const DERIVED_TABLES: &[&str] = &["device_votes", "first_installs", "fleet_count_changes"];
+
+/// Count and digest of a table kept by triggers (see [`DERIVED_TABLES`]).
+async fn derived_digest(state: &SqlState, table: &Table) -> Result<(u64, String), MoveError> {
+    if table.name != "fleet_count_changes" {
+        return table_digest(state, table).await;
+    }
+    let sums: Vec<(String, String, i64, i64)> = sqlx::query(
+        "SELECT product, version, security_version, CAST(SUM(devices) AS BIGINT) AS devices
+         FROM fleet_count_changes GROUP BY product, version, security_version
+         HAVING SUM(devices) <> 0",
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut lines: Vec<String> = sums
+        .iter()
+        .map(|(p, v, s, n)| format!("{p:?} {v:?} {s} {n}"))
+        .collect();
+    lines.sort_unstable();
+    let mut h = Sha256::new();
+    for line in &lines {
+        h.update(line.as_bytes());
+        h.update(b"\n");
+    }
+    Ok((lines.len() as u64, hex::encode(h.finalize())))
+}
+
 /// The tables of the source and their columns, from SQLite's catalogue; the published head
 /// last (it names metadata files, which must be there before it).
 async fn source_tables(source: &SqlState) -> Result<Vec<Table>, MoveError> {
@@ -536,8 +570,12 @@ pub async fn move_storage(
     target_blobs: &dyn BlobStore,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<MoveReport, MoveError> {
-    let tables = source_tables(source).await?;
+    let (derived, tables): (Vec<Table>, Vec<Table>) = source_tables(source)
+        .await?
+        .into_iter()
+        .partition(|t| DERIVED_TABLES.contains(&t.name.as_str()));
     check_target_schema(target, &tables).await?;
+    check_target_schema(target, &derived).await?;
     // nothing is written before the whole target is known to hold nothing but source data
     for t in &tables {
         sync_table(source, target, t, false, &|_| {}).await?;
@@ -569,6 +607,27 @@ pub async fn move_storage(
             copied: copied.get(&t.name).copied().unwrap_or(0),
             sha256,
         });
+    }
+    for t in &derived {
+        let (rows, sha256) = derived_digest(source, t).await?;
+        let (target_rows, target_sha256) = derived_digest(target, t).await?;
+        if sha256 != target_sha256 {
+            return Err(MoveError::Verification(format!(
+                "table {} (kept by triggers): {rows} rows (sha256 {sha256}) in the source, \
+                 {target_rows} (sha256 {target_sha256}) in the target",
+                t.name
+            )));
+        }
+        // the change rows of the fleet counts differ between the sides (only their sums agree):
+        // a count of them would mislead
+        if t.name != "fleet_count_changes" {
+            reports.push(TableReport {
+                table: t.name.clone(),
+                rows,
+                copied: 0,
+                sha256,
+            });
+        }
     }
     let verified = verify_blobs(target_blobs, blob_list).await?;
     Ok(MoveReport {

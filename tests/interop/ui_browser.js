@@ -108,6 +108,14 @@ async function main() {
     const warning = await page.textContent("tr.warn .expiry-warning");
     check(/expires in \d+ days/.test(warning), `no expiry warning: ${warning}`);
     check((await page.locator("svg.timeline line.today").count()) === 1, "today is not marked");
+    step("the timeline's bars are labelled: a visible product name on each, and a description");
+    const bars = await page.locator("svg.timeline rect.window").count();
+    const labels = await page.locator("svg.timeline text.bar-label").allTextContents();
+    check(bars > 0 && labels.length === bars, `${bars} bars, ${labels.length} labels`);
+    check(labels.includes("acme-cam"), `bar labels: ${labels}`);
+    const described = await page.getAttribute("svg.timeline", "aria-describedby");
+    const desc = await page.textContent(`svg.timeline #${described}`);
+    check(desc.includes("acme-cam: supported from") && desc.includes("security updates until"), `timeline description: ${desc}`);
     await audit(page, "overview");
 
     step("product page: releases, the withdrawn one struck through");
@@ -147,6 +155,12 @@ async function main() {
     const reason = await page.textContent("#auto-pause");
     check(reason.includes("health rule") && reason.includes("6 failed of 10"), `reason: ${reason}`);
     check((await page.textContent("#failed")) === "6", "failed count not updated live");
+    step("the event history shows the auto-pause with its reason, without a reload");
+    await page.waitForFunction(() => (document.querySelector(".events") || {}).textContent?.includes("rollout.auto_pause"),
+      null, { timeout: 15000 });
+    const pauseEvent = await page.locator(".events li", { hasText: "rollout.auto_pause" }).textContent();
+    check(pauseEvent.includes("by server") && pauseEvent.includes("health rule") && pauseEvent.includes("6 failed of 10"),
+      `auto-pause event: ${pauseEvent}`);
     await audit(page, "rollout");
 
     step("resume, then abort with a confirmation");

@@ -351,3 +351,101 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         assert!(actions.contains(&action), "{action} missing: {actions:?}");
     }
 }
+
+/// Without a browser: the rollout page's live part carries the event history, so the
+/// auto-pause shows there with its reason as soon as the health rule trips; the overview's
+/// timeline bars carry their product's name and a description; the rollout list pages its
+/// ended rollouts with plain links.
+#[test]
+fn the_live_rollout_part_shows_the_auto_pause_and_the_timeline_is_labelled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = dashboard_story(dir);
+    ok(
+        dir,
+        "airlock",
+        &[
+            "rollout",
+            "start",
+            "--server",
+            &server.url,
+            "--admin-token-file",
+            "admin.token",
+            "acme-cam",
+            "1.3.0",
+            "--waves",
+            "100%@0h",
+            "--pause-if",
+            "failures>=50% after 4 reports",
+        ],
+    );
+    let client = Client::new();
+    let json = |id: &str, path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{}/v1/devices/{id}/{path}", server.url))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for i in 0..4 {
+        let id = format!("cam-{i}");
+        let check_in =
+            serde_json::json!({"product": "acme-cam", "version": "1.2.0", "security_version": 3});
+        assert_eq!(json(&id, "check-in", check_in), 200);
+        let status = if i < 3 { "failed" } else { "installed" };
+        let report = serde_json::json!({"status": status, "version": "1.3.0", "code": "boot_loop"});
+        assert_eq!(json(&id, "reports", report), 202);
+    }
+    let token = ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "viewer", "--scope", "read",
+        ],
+    );
+    let (cookie, _) = sign_in(&server, token.trim());
+    let page = |path: &str| {
+        let resp = no_redirects()
+            .get(format!("{}{path}", server.url))
+            .header(COOKIE, &cookie)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        resp.text().unwrap()
+    };
+    let live = page("/ui/rollouts/acme-cam/1.3.0/live");
+    let event = live
+        .split("<li>")
+        .find(|li| li.contains("rollout.auto_pause"))
+        .unwrap_or_else(|| panic!("no auto-pause event in the live part: {live}"));
+    assert!(
+        event.contains("by server")
+            && event.contains("health rule")
+            && event.contains("3 failed of 4"),
+        "{event}"
+    );
+    let overview = page("/ui");
+    assert!(
+        overview.contains(r#"<text class="bar-label""#) && overview.contains(">acme-cam</text>"),
+        "no bar labels"
+    );
+    assert!(overview.contains(r#"aria-describedby="timeline-desc""#));
+    assert!(
+        overview.contains("acme-cam: supported from"),
+        "no timeline description"
+    );
+    // one ended rollout (the hold the started rollout replaced): one page, no links
+    let rollouts = page("/ui/rollouts");
+    assert!(
+        rollouts.contains(r#"<span id="ended-shown">1–1 of 1</span>"#),
+        "{rollouts}"
+    );
+    assert!(!rollouts.contains(r#"rel="next""#) && !rollouts.contains(r#"rel="prev""#));
+    let past = page("/ui/rollouts?ended=50");
+    assert!(
+        past.contains("None yet.") && !past.contains("ended-shown"),
+        "{past}"
+    );
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{count, from_ms, ms, SqlState, StateError};
+use super::sql::{count, from_ms, ms, Backend, SqlState, StateError};
 
 /// Devices on one (version, security version), by their last check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,16 +63,30 @@ pub trait FleetQueries: Send + Sync {
     ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError>;
 }
 
+/// A product's fleet counts are folded into one row per version once they are spread over
+/// more change rows than this (each check-in that moves a device adds two).
+const FOLD_AT: u64 = 5_000;
+
 #[async_trait]
 impl FleetQueries for SqlState {
     async fn rollout_figures(
         &self,
         keys: &[RolloutKey],
     ) -> Result<Vec<RolloutFigures>, StateError> {
+        let mut fleets: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for k in keys {
+            if !fleets.contains_key(k.product.as_str()) {
+                let devices = self.fleet_versions(&k.product).await?;
+                fleets.insert(&k.product, devices.iter().map(|v| v.devices).sum());
+            }
+        }
         let mut out = Vec::with_capacity(keys.len());
         // bounded statements (SQLite allows 32766 parameters); one for any realistic number
         for chunk in keys.chunks(1000) {
             out.extend(self.rollout_figures_of(chunk).await?);
+        }
+        for (figures, k) in out.iter_mut().zip(keys) {
+            figures.fleet = fleets.get(k.product.as_str()).copied().unwrap_or(0);
         }
         Ok(out)
     }
@@ -83,18 +97,10 @@ impl FleetQueries for SqlState {
         version: &str,
         since: jiff::Timestamp,
     ) -> Result<(u64, u64), StateError> {
-        // each device's latest counted report, then how many of those devices failed
+        // device_votes holds each device's latest vote (migration 10's triggers)
         let row = sqlx::query(
-            "SELECT COUNT(DISTINCT r.device_id) AS voters,
-                    COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN r.device_id END) AS failed
-             FROM reports r
-             JOIN (SELECT device_id, MAX(at_ms) AS last_ms FROM reports
-                   WHERE product = $1 AND version = $2 AND at_ms >= $3 AND offered = 1
-                     AND status IN ('installed', 'failed')
-                   GROUP BY device_id) latest
-               ON latest.device_id = r.device_id AND latest.last_ms = r.at_ms
-             WHERE r.product = $1 AND r.version = $2 AND r.offered = 1
-               AND r.status IN ('installed', 'failed')",
+            "SELECT COUNT(*) AS voters, CAST(COALESCE(SUM(failed), 0) AS BIGINT) AS failed
+             FROM device_votes WHERE product = $1 AND version = $2 AND last_ms >= $3",
         )
         .bind(product)
         .bind(version)
@@ -107,22 +113,39 @@ impl FleetQueries for SqlState {
     }
 
     async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError> {
-        self.fetch_all_as(
-            sqlx::query(
-                "SELECT version, security_version, COUNT(*) AS devices FROM devices
-                 WHERE product = $1
-                 GROUP BY version, security_version",
+        let rows = self
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT version, security_version,
+                            CAST(SUM(devices) AS BIGINT) AS devices, COUNT(*) AS changes
+                     FROM fleet_count_changes WHERE product = $1
+                     GROUP BY version, security_version",
+                )
+                .bind(product),
+                |r| {
+                    Ok((
+                        VersionCount {
+                            version: r.try_get("version")?,
+                            security_version: count(r, "security_version")?,
+                            devices: count(r, "devices")?,
+                        },
+                        count(r, "changes")?,
+                    ))
+                },
             )
-            .bind(product),
-            |r| {
-                Ok(VersionCount {
-                    version: r.try_get("version")?,
-                    security_version: count(r, "security_version")?,
-                    devices: count(r, "devices")?,
-                })
-            },
-        )
-        .await
+            .await?;
+        let changes: u64 = rows.iter().map(|(_, n)| n).sum();
+        if changes > FOLD_AT.max(2 * rows.len() as u64) {
+            // the figures read are right either way: a failed fold only leaves them spread out
+            if let Err(e) = self.fold_fleet_counts(product).await {
+                tracing::warn!(error = %e, product, "could not fold the fleet counts");
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(v, _)| v)
+            .filter(|v| v.devices > 0)
+            .collect())
     }
 
     async fn first_installs(
@@ -130,12 +153,8 @@ impl FleetQueries for SqlState {
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError> {
         self.fetch_all_as(
-            sqlx::query(
-                "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
-                 WHERE product = $1 AND status = 'installed' AND offered = 1
-                 GROUP BY version, device_id",
-            )
-            .bind(product),
+            sqlx::query("SELECT version, first_ms FROM first_installs WHERE product = $1")
+                .bind(product),
             |r| Ok((r.try_get("version")?, from_ms(r.try_get("first_ms")?))),
         )
         .await
@@ -166,8 +185,58 @@ impl FleetQueries for SqlState {
 }
 
 impl SqlState {
-    /// [`FleetQueries::rollout_figures`] for at most a few thousand keys: one statement. The
-    /// votes are [`FleetQueries::outcome_counts`]'s query with the wanted rollouts as a table.
+    /// Replaces `product`'s fleet count changes by their sums, one row per version. On
+    /// PostgreSQL one statement deletes the rows it sees and inserts what exactly those rows
+    /// add up to, so rows that writers insert meanwhile are neither lost nor counted twice,
+    /// and no writer ever waits for it (they only insert); SQLite has one writer at a time.
+    pub(crate) async fn fold_fleet_counts(&self, product: &str) -> Result<(), StateError> {
+        match self.backend() {
+            Backend::Postgres => {
+                sqlx::query(
+                    "WITH gone AS (DELETE FROM fleet_count_changes WHERE product = $1
+                                   RETURNING version, security_version, devices)
+                     INSERT INTO fleet_count_changes (product, version, security_version, devices)
+                     SELECT CAST($1 AS TEXT), version, security_version, SUM(devices) FROM gone
+                     GROUP BY version, security_version HAVING SUM(devices) <> 0",
+                )
+                .bind(product)
+                .execute(&self.pool)
+                .await?;
+            }
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                let last: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(rowid) FROM fleet_count_changes WHERE product = $1",
+                )
+                .bind(product)
+                .fetch_one(&mut *tx)
+                .await?;
+                let Some(last) = last else {
+                    return Ok(());
+                };
+                sqlx::query(
+                    "INSERT INTO fleet_count_changes (product, version, security_version, devices)
+                     SELECT product, version, security_version, SUM(devices)
+                     FROM fleet_count_changes WHERE product = $1 AND rowid <= $2
+                     GROUP BY product, version, security_version HAVING SUM(devices) <> 0",
+                )
+                .bind(product)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM fleet_count_changes WHERE product = $1 AND rowid <= $2")
+                    .bind(product)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`FleetQueries::rollout_figures`] for at most a few thousand keys, without the fleet
+    /// size: one statement, each rollout's votes read from `device_votes`.
     async fn rollout_figures_of(
         &self,
         keys: &[RolloutKey],
@@ -188,29 +257,17 @@ impl SqlState {
             })
             .collect();
         let sql = format!(
-            "WITH wanted (idx, product, version, since_ms) AS (VALUES {}),
-             ranked AS (
-                 -- each device's latest counted report first; of several at that instant, a
-                 -- failed one (one pass over the reports: no join back, no distinct counts)
-                 SELECT w.idx, r.status,
-                        ROW_NUMBER() OVER (PARTITION BY w.idx, r.device_id
-                            ORDER BY r.at_ms DESC,
-                                     CASE WHEN r.status = 'failed' THEN 0 ELSE 1 END) AS nth
-                 FROM wanted w JOIN reports r ON r.product = w.product AND r.version = w.version
-                 WHERE r.at_ms >= w.since_ms AND r.offered = 1
-                   AND r.status IN ('installed', 'failed')),
-             votes AS (
-                 SELECT idx, COUNT(*) AS voters,
-                        SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
-                 FROM ranked WHERE nth = 1
-                 GROUP BY idx)
+            "WITH wanted (idx, product, version, since_ms) AS (VALUES {})
              SELECT w.idx,
-                    COALESCE(v.voters, 0) AS voters,
-                    COALESCE(v.failed, 0) AS failed,
+                    (SELECT COUNT(*) FROM device_votes v
+                     WHERE v.product = w.product AND v.version = w.version
+                       AND v.last_ms >= w.since_ms) AS voters,
+                    (SELECT CAST(COALESCE(SUM(v.failed), 0) AS BIGINT) FROM device_votes v
+                     WHERE v.product = w.product AND v.version = w.version
+                       AND v.last_ms >= w.since_ms) AS failed,
                     (SELECT COUNT(*) FROM offers o
-                     WHERE o.product = w.product AND o.version = w.version) AS offered,
-                    (SELECT COUNT(*) FROM devices d WHERE d.product = w.product) AS fleet
-             FROM wanted w LEFT JOIN votes v ON v.idx = w.idx",
+                     WHERE o.product = w.product AND o.version = w.version) AS offered
+             FROM wanted w",
             rows.join(", ")
         );
         let mut query = sqlx::query(&sql);
@@ -231,7 +288,7 @@ impl SqlState {
                         installed: voters.saturating_sub(failed),
                         failed,
                         offered: count(r, "offered")?,
-                        fleet: count(r, "fleet")?,
+                        fleet: 0,
                     },
                 ))
             })
@@ -491,5 +548,350 @@ mod tests {
         };
         let db = SqlState::open_url(&url, 4).await.unwrap();
         fleet_rules(&db).await;
+    }
+}
+
+/// The figures kept by migration 10's triggers against the recount the server did before
+/// (the straightforward queries over devices and reports), over random fleets.
+#[cfg(test)]
+pub(crate) mod kept_figures_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::storage::tests::{postgres_db, sqlite};
+    use crate::storage::{CheckInRecord, DeviceRecords};
+    use airlock_core::api::{DeviceReport, ReportStatus};
+    use proptest::prelude::*;
+
+    /// Devices by version of their last check-in, recounted.
+    async fn recount_versions(db: &SqlState, product: &str) -> Vec<VersionCount> {
+        let mut v = db
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT version, security_version, COUNT(*) AS devices FROM devices
+                     WHERE product = $1 GROUP BY version, security_version",
+                )
+                .bind(product),
+                |r| {
+                    Ok(VersionCount {
+                        version: r.try_get("version")?,
+                        security_version: count(r, "security_version")?,
+                        devices: count(r, "devices")?,
+                    })
+                },
+            )
+            .await
+            .unwrap();
+        v.sort_by(|a, b| (&a.version, a.security_version).cmp(&(&b.version, b.security_version)));
+        v
+    }
+
+    /// Votes since `since`, recounted: each device's latest counted report, then how many of
+    /// those devices failed.
+    async fn recount_votes(db: &SqlState, product: &str, version: &str, since: i64) -> (u64, u64) {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT r.device_id) AS voters,
+                    COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN r.device_id END) AS failed
+             FROM reports r
+             JOIN (SELECT device_id, MAX(at_ms) AS last_ms FROM reports
+                   WHERE product = $1 AND version = $2 AND at_ms >= $3 AND offered = 1
+                     AND status IN ('installed', 'failed')
+                   GROUP BY device_id) latest
+               ON latest.device_id = r.device_id AND latest.last_ms = r.at_ms
+             WHERE r.product = $1 AND r.version = $2 AND r.offered = 1
+               AND r.status IN ('installed', 'failed')",
+        )
+        .bind(product)
+        .bind(version)
+        .bind(since)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        let voters = count(&row, "voters").unwrap();
+        let failed = count(&row, "failed").unwrap();
+        (voters - failed, failed)
+    }
+
+    async fn recount_first_installs(db: &SqlState, product: &str) -> Vec<(String, i64)> {
+        let mut v = db
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT version, device_id, MIN(at_ms) AS first_ms FROM reports
+                     WHERE product = $1 AND status = 'installed' AND offered = 1
+                     GROUP BY version, device_id",
+                )
+                .bind(product),
+                |r| Ok((r.try_get("version")?, r.try_get("first_ms")?)),
+            )
+            .await
+            .unwrap();
+        v.sort();
+        v
+    }
+
+    async fn recount_offers_and_fleet(db: &SqlState, product: &str, version: &str) -> (u64, u64) {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM offers WHERE product = $1 AND version = $2) AS offered,
+                    (SELECT COUNT(*) FROM devices WHERE product = $1) AS fleet",
+        )
+        .bind(product)
+        .bind(version)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        (
+            count(&row, "offered").unwrap(),
+            count(&row, "fleet").unwrap(),
+        )
+    }
+
+    const PRODUCTS: [&str; 2] = ["acme-cam", "acme-lock"];
+    /// Reported versions, some not in semver's own form (offers record " 1.1.0" as "1.1.0";
+    /// reports keep what the device sent).
+    const VERSIONS: [&str; 5] = ["1.0.0", "1.1.0", "1.2.0", " 1.1.0", "1.2.0+b"];
+    const T0: i64 = 1_800_000_000_000;
+
+    #[derive(Debug, Clone)]
+    enum Write {
+        CheckIn {
+            device: u8,
+            product: usize,
+            version: usize,
+            security_version: u64,
+            offered: Option<usize>,
+            at: i64,
+        },
+        Report {
+            device: u8,
+            status: ReportStatus,
+            version: usize,
+            at: i64,
+        },
+        /// A reader folds the fleet counts now.
+        Fold(usize),
+    }
+
+    fn write() -> impl Strategy<Value = Write> {
+        let status = prop_oneof![
+            Just(ReportStatus::Installed),
+            Just(ReportStatus::Failed),
+            Just(ReportStatus::Downloading)
+        ];
+        prop_oneof![
+            4 => (0u8..6, 0usize..2, 0usize..5, 0u64..3, proptest::option::weighted(0.8, 0usize..5), 0i64..12)
+                .prop_map(|(device, product, version, security_version, offered, at)| {
+                    Write::CheckIn { device, product, version, security_version, offered, at }
+                }),
+            6 => (0u8..7, status, 0usize..5, 0i64..12)
+                .prop_map(|(device, status, version, at)| Write::Report { device, status, version, at }),
+            1 => (0usize..2).prop_map(Write::Fold),
+        ]
+    }
+
+    /// Applies `writes` in batches of `batch` (as the server's writer does), then compares
+    /// every figure with its recount; finally rebuilds the kept figures with the migration's
+    /// backfill and compares again (an upgraded database starts from exactly these).
+    async fn kept_equals_recount(db: &SqlState, writes: &[Write], batch: usize) {
+        let mut check_ins = Vec::new();
+        let mut reports = Vec::new();
+        for w in writes {
+            match w {
+                Write::CheckIn {
+                    device,
+                    product,
+                    version,
+                    security_version,
+                    offered,
+                    at,
+                } => {
+                    check_ins.push(CheckInRecord {
+                        device_id: format!("dev-{device}"),
+                        product: PRODUCTS[*product].into(),
+                        version: VERSIONS[*version].into(),
+                        security_version: *security_version,
+                        decision: "update".into(),
+                        at: jiff::Timestamp::from_millisecond(T0 + at).unwrap(),
+                        policy: None,
+                        offered: offered.map(|v| VERSIONS[v].to_string()),
+                    });
+                }
+                Write::Report {
+                    device,
+                    status,
+                    version,
+                    at,
+                } => reports.push((
+                    format!("dev-{device}"),
+                    DeviceReport {
+                        status: *status,
+                        version: VERSIONS[*version].into(),
+                        code: None,
+                    },
+                    jiff::Timestamp::from_millisecond(T0 + at).unwrap(),
+                )),
+                Write::Fold(p) => {
+                    db.fold_fleet_counts(PRODUCTS[*p]).await.unwrap();
+                }
+            }
+            if check_ins.len() + reports.len() >= batch {
+                db.record_check_ins(&check_ins).await.unwrap();
+                db.record_reports(&reports).await.unwrap();
+                check_ins.clear();
+                reports.clear();
+            }
+        }
+        db.record_check_ins(&check_ins).await.unwrap();
+        db.record_reports(&reports).await.unwrap();
+        compare(db, &PRODUCTS, &VERSIONS, T0).await;
+        // the backfill of migration 10 gives the same figures from the same rows
+        for table in ["fleet_count_changes", "device_votes", "first_installs"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&db.pool)
+                .await
+                .unwrap();
+        }
+        let migration = match db.backend() {
+            Backend::Sqlite => include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
+            Backend::Postgres => include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+        };
+        let backfill = migration
+            .split("-- What the rows written before")
+            .nth(1)
+            .unwrap();
+        let backfill = backfill.split_once('\n').unwrap().1;
+        sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+        compare(db, &PRODUCTS, &VERSIONS, T0).await;
+    }
+
+    /// Every kept figure of `products` (and their `versions`) equals its recount: the fleet
+    /// by version, first installs, votes since several instants, and the rollout list's
+    /// figures (votes, offers, fleet size).
+    pub(crate) async fn compare(db: &SqlState, products: &[&str], versions: &[&str], t0: i64) {
+        let since = [0, 3, 6, 11, 12, 1_000, 3_600_000];
+        for &product in products {
+            let mut kept = db.fleet_versions(product).await.unwrap();
+            kept.sort_by(|a, b| {
+                (&a.version, a.security_version).cmp(&(&b.version, b.security_version))
+            });
+            assert_eq!(kept, recount_versions(db, product).await, "{product}");
+            let mut first: Vec<(String, i64)> = db
+                .first_installs(product)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(v, at)| (v, at.as_millisecond()))
+                .collect();
+            first.sort();
+            assert_eq!(
+                first,
+                recount_first_installs(db, product).await,
+                "{product}"
+            );
+            let mut keys = Vec::new();
+            for &version in versions {
+                for s in since {
+                    let at = jiff::Timestamp::from_millisecond(t0 + s).unwrap();
+                    let kept = db.outcome_counts(product, version, at).await.unwrap();
+                    let recount = recount_votes(db, product, version, t0 + s).await;
+                    assert_eq!(kept, recount, "{product} {version:?} since {s}");
+                    keys.push(RolloutKey {
+                        product: product.into(),
+                        version: version.into(),
+                        since: at,
+                    });
+                }
+            }
+            let figures = db.rollout_figures(&keys).await.unwrap();
+            for (k, f) in keys.iter().zip(figures) {
+                let votes = recount_votes(db, product, &k.version, k.since.as_millisecond()).await;
+                let (offered, fleet) = recount_offers_and_fleet(db, product, &k.version).await;
+                assert_eq!(
+                    (f.installed, f.failed, f.offered, f.fleet),
+                    (votes.0, votes.1, offered, fleet),
+                    "{k:?}"
+                );
+            }
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn kept_figures_equal_a_recount_on_sqlite(
+            writes in proptest::collection::vec(write(), 0..150),
+            batch in 1usize..20,
+        ) {
+            runtime().block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let db = sqlite(&dir).await;
+                kept_equals_recount(&db, &writes, batch).await;
+            });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn kept_figures_equal_a_recount_on_postgres(
+            writes in proptest::collection::vec(write(), 0..150),
+            batch in 1usize..20,
+        ) {
+            runtime().block_on(async {
+                let Some(url) = postgres_db("kept_figures_equal_a_recount_on_postgres").await else {
+                    return;
+                };
+                let db = SqlState::open_url(&url, 2).await.unwrap();
+                kept_equals_recount(&db, &writes, batch).await;
+                db.pool.close().await;
+            });
+        }
+    }
+
+    /// Many check-ins moving devices between versions leave many change rows; a read folds
+    /// them into one per version, and the figures do not change.
+    #[tokio::test]
+    async fn many_changes_are_folded_by_a_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        let records: Vec<CheckInRecord> = (0..3_000)
+            .map(|i| CheckInRecord {
+                device_id: format!("dev-{}", i % 100),
+                product: "acme-cam".into(),
+                version: format!("1.{}.0", i / 100),
+                security_version: 1,
+                decision: "update".into(),
+                at: jiff::Timestamp::from_millisecond(T0 + i).unwrap(),
+                policy: None,
+                offered: None,
+            })
+            .collect();
+        db.record_check_ins(&records).await.unwrap();
+        let rows = |db: SqlState| async move {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fleet_count_changes")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            n
+        };
+        assert!(rows(db.clone()).await > 5_000);
+        let before = recount_versions(&db, "acme-cam").await;
+        assert_eq!(
+            before,
+            vec![VersionCount {
+                version: "1.29.0".into(),
+                security_version: 1,
+                devices: 100
+            }]
+        );
+        assert_eq!(db.fleet_versions("acme-cam").await.unwrap(), before);
+        assert_eq!(rows(db.clone()).await, 1, "folded");
+        assert_eq!(db.fleet_versions("acme-cam").await.unwrap(), before);
     }
 }

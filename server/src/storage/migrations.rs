@@ -69,6 +69,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0009_fleet_indexes.sql"),
         include_str!("../../migrations/0009_fleet_indexes.sql"),
     ),
+    (
+        10,
+        "fleet figures kept by triggers",
+        include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
+        include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.

@@ -293,6 +293,16 @@ async fn samples_survive(db: &SqlState) {
         db.outcome_counts("acme-cam", "1.2.0", at(0)).await.unwrap(),
         (installed, failed)
     );
+    // migration 10's kept figures start from what the rows add up to
+    let first_installs = db.first_installs("acme-cam").await.unwrap();
+    assert!(!first_installs.is_empty());
+    crate::storage::fleet_queries::kept_figures_tests::compare(
+        db,
+        &["acme-cam", "acme-lock", "acme-none"],
+        &["1.0.0", "1.1.0", "1.2.0"],
+        at(0).as_millisecond(),
+    )
+    .await;
     let rollouts = db.list_rollouts().await.unwrap();
     let states: BTreeMap<_, _> = rollouts
         .iter()

@@ -301,14 +301,30 @@ pub struct RolloutsPage {
     pub current: Vec<RolloutStatus>,
     pub ended: Vec<RolloutStatus>,
     pub startable: Vec<Startable>,
+    /// Offsets of the next older and newer pages of ended rollouts, if any.
+    pub older: Option<usize>,
+    pub newer: Option<usize>,
+    /// Which ended rollouts this page shows ("51–100 of 999").
+    pub shown: String,
+}
+
+/// Ended rollouts on one page of the rollout list.
+pub const ENDED_PER_PAGE: usize = 50;
+
+/// `?ended=N`: the ended rollouts from the N-th newest on.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EndedPage {
+    pub ended: Option<usize>,
 }
 
 pub async fn rollouts(
     State(app): State<AppState>,
     session: Session,
+    Query(q): Query<EndedPage>,
 ) -> Result<Html<String>, UiError> {
     session.require(Scope::Read)?;
-    let list = crate::rollouts::list(&app).await?;
+    let skip = q.ended.unwrap_or(0);
+    let page = crate::rollouts::list_page(&app, skip, ENDED_PER_PAGE).await?;
     let view = app.view();
     let all = app.rollouts();
     let mut startable = Vec::new();
@@ -334,18 +350,27 @@ pub async fn rollouts(
     }
     // held releases first: they are the ones waiting for an operator
     startable.sort_by_key(|s| std::cmp::Reverse(s.held));
-    let (mut current, mut ended): (Vec<_>, Vec<_>) = list
-        .into_iter()
-        .partition(|s| matches!(s.state.as_str(), "active" | "paused" | "held"));
-    current.reverse();
-    ended.reverse();
-    // the newest ended rollouts are enough here; the audit log keeps all
-    ended.truncate(50);
+    // older ended rollouts a page at a time (plain links: no script needed)
+    let older = (skip + ENDED_PER_PAGE < page.ended_total).then(|| skip + ENDED_PER_PAGE);
+    let newer = (skip > 0).then(|| skip.saturating_sub(ENDED_PER_PAGE));
+    let shown = if page.ended.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{}–{} of {}",
+            skip + 1,
+            skip + page.ended.len(),
+            page.ended_total
+        )
+    };
     render(&RolloutsPage {
         layout: Layout::new(&session, "Rollouts", "rollouts"),
-        current,
-        ended,
+        current: page.current,
+        ended: page.ended,
         startable,
+        older,
+        newer,
+        shown,
     })
 }
 
@@ -355,7 +380,6 @@ pub struct RolloutPage {
     pub layout: Layout,
     pub s: RolloutStatus,
     pub live: RolloutFigures,
-    pub events: Vec<AuditEntry>,
     pub live_url: String,
 }
 
@@ -371,6 +395,9 @@ pub struct RolloutFigures {
     pub csrf: String,
     /// The rollout page's path.
     pub base: String,
+    /// Its history, newest first: updated live with the figures, so an auto-pause shows
+    /// there with its reason as soon as it happens.
+    pub events: Vec<AuditEntry>,
 }
 
 /// [`RolloutFigures`] alone: the fragment `ui.js` fetches and swaps in.
@@ -381,8 +408,9 @@ pub struct LiveFragment {
 }
 
 impl RolloutFigures {
-    fn of(s: &RolloutStatus, session: &Session) -> RolloutFigures {
+    fn of(s: &RolloutStatus, session: &Session, events: Vec<AuditEntry>) -> RolloutFigures {
         RolloutFigures {
+            events,
             reached: format!("{:.1}", s.reached_percent),
             rate: format!("{:.1}", s.failure_rate_percent),
             threshold: s.pause_if.clone(),
@@ -396,6 +424,29 @@ impl RolloutFigures {
             s: s.clone(),
         }
     }
+}
+
+/// A rollout's history: the audit entries that name it (pauses, resumptions and the
+/// auto-pause with their reasons), newest first.
+async fn rollout_events(app: &AppState, s: &RolloutStatus) -> Result<Vec<AuditEntry>, UiError> {
+    let query = crate::storage::AuditQuery {
+        action: Some("rollout".into()),
+        since: Some(s.started_at),
+        limit: 1000,
+        ..Default::default()
+    };
+    Ok(app
+        .state
+        .list_audit(&query)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.detail.get("id").and_then(|v| v.as_str()) == Some(s.id.as_str())
+                || (e.action == "rollout.start"
+                    && e.detail.get("product").and_then(|v| v.as_str()) == Some(s.product.as_str())
+                    && e.detail.get("version").and_then(|v| v.as_str()) == Some(s.version.as_str()))
+        })
+        .collect())
 }
 
 /// The dashboard path of the rollout of a release.
@@ -423,25 +474,7 @@ pub async fn rollout(
 ) -> Result<Html<String>, UiError> {
     session.require(Scope::Read)?;
     let s = status_for(&app, &product, &version).await?;
-    // the rollout's history: the audit entries that name it
-    let query = crate::storage::AuditQuery {
-        action: Some("rollout".into()),
-        since: Some(s.started_at),
-        limit: 1000,
-        ..Default::default()
-    };
-    let events = app
-        .state
-        .list_audit(&query)
-        .await?
-        .into_iter()
-        .filter(|e| {
-            e.detail.get("id").and_then(|v| v.as_str()) == Some(s.id.as_str())
-                || (e.action == "rollout.start"
-                    && e.detail.get("product").and_then(|v| v.as_str()) == Some(product.as_str())
-                    && e.detail.get("version").and_then(|v| v.as_str()) == Some(version.as_str()))
-        })
-        .collect();
+    let events = rollout_events(&app, &s).await?;
     let base = rollout_path(&product, &version);
     render(&RolloutPage {
         layout: Layout::new(
@@ -449,10 +482,9 @@ pub async fn rollout(
             format!("Rollout of {product} {version}"),
             "rollouts",
         ),
-        live: RolloutFigures::of(&s, &session),
+        live: RolloutFigures::of(&s, &session, events),
         live_url: format!("{base}/live"),
         s,
-        events,
     })
 }
 
@@ -464,8 +496,9 @@ pub async fn rollout_live(
 ) -> Result<Html<String>, UiError> {
     session.require(Scope::Read)?;
     let s = status_for(&app, &product, &version).await?;
+    let events = rollout_events(&app, &s).await?;
     render(&LiveFragment {
-        live: RolloutFigures::of(&s, &session),
+        live: RolloutFigures::of(&s, &session, events),
     })
 }
 
