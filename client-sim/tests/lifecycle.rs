@@ -96,6 +96,7 @@ impl Life {
             released: Some(released),
             advisories,
             allow_older: false,
+            sbom: None,
         })
     }
 

@@ -15,6 +15,8 @@ use crate::storage::{Head, RepoIndex, StateError, StateStore};
 pub struct ProductView {
     pub support: SupportRecord,
     pub releases: Vec<Release>,
+    /// The releases' SBOM targets (airlock_core::sbom), sorted by name.
+    pub sboms: Vec<verify::SbomTarget>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +62,7 @@ impl RepoView {
             let verify::ProductTargets {
                 releases,
                 support: support_target,
+                sboms,
             } = verify::read_product_targets(name, &role.signed.signed)
                 .map_err(|e| StateError::Corrupt(e.to_string()))?;
             let support = head
@@ -74,7 +77,17 @@ impl RepoView {
             for r in &releases {
                 targets.insert(r.name.clone(), (r.sha256.clone(), r.length));
             }
-            products.insert(name.clone(), ProductView { support, releases });
+            for s in &sboms {
+                targets.insert(s.name.clone(), (s.sha256.clone(), s.length));
+            }
+            products.insert(
+                name.clone(),
+                ProductView {
+                    support,
+                    releases,
+                    sboms,
+                },
+            );
         }
         let mut files = HashMap::new();
         {

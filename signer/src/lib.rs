@@ -32,6 +32,7 @@ pub mod renew;
 pub mod repo;
 pub mod retired_keys;
 pub mod rollout;
+pub mod sbom;
 pub mod root;
 pub mod status;
 pub mod support;

@@ -29,6 +29,8 @@ pub struct ReleaseOptions {
     pub advisories: Vec<airlock_core::release::Advisory>,
     /// Accept a version older than the product's newest release (a maintenance branch).
     pub allow_older: bool,
+    /// The release's SBOM (CycloneDX 1.5+ or SPDX 2.3 JSON), published with it (crate::sbom).
+    pub sbom: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +44,9 @@ pub struct ReleaseReport {
     /// The product's newest release, when this one is older (added with --allow-older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub older_than: Option<semver::Version>,
+    /// The SBOM target published with it (--sbom).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<crate::sbom::SbomReport>,
 }
 
 /// Refuses a release older than the product's newest one (`newest`), unless `allow_older`
@@ -188,6 +193,17 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         newest.as_ref(),
         opts.allow_older,
     )?;
+    // checked before the keys are asked for, like the image
+    let sbom = match &opts.sbom {
+        Some(file) => {
+            let p = crate::sbom::prepare(file, &target)?;
+            if role.targets.keys().any(|n| n.raw() == p.target) {
+                bail!("{} is already a target; give the new image a new file name", p.target);
+            }
+            Some(p)
+        }
+        None => None,
+    };
 
     // The keys first: a passphrase or PIN is asked before a long copy, and a wrong one stops
     // the command before it touches the repository.
@@ -204,6 +220,7 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     // copies an interrupted run left (an hour old: no run is still writing them)
     crate::leftovers::remove_stale(repo, Some(&opts.product), jiff::Timestamp::now())?;
     let tmp = dir.join(format!(".{file_name}{}", crate::leftovers::SUFFIX));
+    let mut staged_sbom = None;
     let result = async {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
@@ -212,13 +229,18 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         let (sha256, length) = crate::digest::sha256_file(&tmp)?;
         // the copy, in case the file was emptied since the check above
         check_not_empty(&opts.file, Some(length))?;
+        let mut custom = info.to_custom();
+        if let Some(s) = &sbom {
+            s.bind(&mut custom)?;
+            staged_sbom = Some(s.stage(repo)?);
+        }
         let entry = tough::schema::Target {
             length,
             hashes: tough::schema::Hashes {
                 sha256: hex::decode(&sha256)?.into(),
                 _extra: std::collections::HashMap::new(),
             },
-            custom: info.to_custom(),
+            custom,
             _extra: std::collections::HashMap::new(),
         };
         let report = ReleaseReport {
@@ -228,12 +250,16 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             role_version: role.version.get() + 1,
             info: info.clone(),
             older_than: older_than.clone(),
+            sbom: sbom.as_ref().map(crate::sbom::PreparedSbom::report),
         };
         let mut role = std::mem::replace(
             &mut role,
             tough::schema::Targets::new(String::new(), std::num::NonZeroU64::MIN, released),
         );
         role.add_target(tough::TargetName::new(target.clone())?, entry);
+        if let Some(s) = &sbom {
+            role.add_target(tough::TargetName::new(s.target.clone())?, s.target_entry()?);
+        }
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
         let delegations = targets
@@ -247,6 +273,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
             .await?;
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("moving {} into place", dest.display()))?;
+        if let Some(s) = &staged_sbom {
+            s.commit()?;
+        }
         tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
         crate::durable::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
@@ -255,6 +284,9 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     .await;
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
+        if let Some(s) = &staged_sbom {
+            s.discard();
+        }
     }
     let report = result?;
     Ok(report)
@@ -308,8 +340,18 @@ pub async fn withdraw(
     c.forced = within_retention;
     next.history.push(c);
     let target = name.clone();
+    // its SBOM target (custom.sbom) leaves with it
+    let sbom_target = role
+        .targets
+        .get(&name)
+        .and_then(crate::sbom::named_by)
+        .map(tough::TargetName::new)
+        .transpose()?;
     support::replace_record(repo, product, &next, move |role| {
         role.remove_target(&target);
+        if let Some(s) = &sbom_target {
+            role.remove_target(s);
+        }
         Ok(())
     })
     .await?;

@@ -204,7 +204,9 @@ pub fn status(repo: &Repo) -> Result<Status> {
         let support = repo.load_support(&product)?;
         let mut releases = Vec::new();
         for (name, t) in &role.targets {
-            if name.raw() == names::support_target_name(&product) {
+            if name.raw() == names::support_target_name(&product)
+                || airlock_core::sbom::is_sbom_target(&t.custom)
+            {
                 continue;
             }
             releases.push(Release::from_target(name.raw(), t)?);

@@ -88,6 +88,16 @@ pub struct AddArgs {
     /// maintenance branch after 1.4.0); without it such a release is refused.
     #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
     allow_older: bool,
+    /// The image's SBOM, CycloneDX 1.5+ JSON or SPDX 2.3 JSON: checked, then published as the
+    /// target PRODUCT/FILE.cdx.json (or .spdx.json) signed with the image, whose signed fields
+    /// name it (custom.sbom). An invalid SBOM is refused (exit 4) before anything is signed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "from_dir",
+        env = "AIRLOCK_RELEASE_ADD_SBOM"
+    )]
+    sbom: Option<PathBuf>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -134,12 +144,23 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
             released: a.released,
             advisories: a.advisories,
             allow_older: a.allow_older,
+            sbom: a.sbom,
         },
     )
     .await?;
     globals.print(&report, || {
+        let sbom = report
+            .sbom
+            .as_ref()
+            .map(|s| {
+                format!(
+                    "\nSBOM {} ({} {}, {} components, {} bytes, sha256 {})",
+                    s.path, s.format, s.spec_version, s.components, s.length, s.sha256
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n",
+            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}{sbom}\n",
             report.target,
             report.info.version,
             release::older_note(report.older_than.as_ref()),
