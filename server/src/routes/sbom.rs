@@ -35,8 +35,11 @@ const CACHE: &str = "public, max-age=300";
         ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client has: 304 when it is current"),
     ),
     responses(
-        (status = 200, description = "The SBOM: `application/vnd.cyclonedx+json` (CycloneDX) or `application/spdx+json` (SPDX)",
-            body = inline(Object), content_type = "application/json",
+        (status = 200, description = "The SBOM: CycloneDX JSON or SPDX JSON, as signed",
+            content(
+                (Object = "application/vnd.cyclonedx+json"),
+                (Object = "application/spdx+json"),
+            ),
             headers(
                 ("ETag" = String, description = "`\"<sha256>\"` of the SBOM"),
                 ("Cache-Control" = String),
