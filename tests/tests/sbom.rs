@@ -485,7 +485,11 @@ fn a_tampered_or_unbound_sbom_is_refused() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 
     // a static copy (publish --out), its SBOM changed: verify finds the hash mismatch
-    ok(dir, "airlock", &["publish", "repo", "--out", "static"]);
+    ok(
+        dir,
+        "airlock",
+        &["publish", "repo", "--out", "static", "--online-key-file", "srv/online.key"],
+    );
     ok(dir, "airlock", &["verify", "static"]);
     let sha = sha256_hex(&cdx);
     let mut tampered = cyclonedx();
