@@ -181,7 +181,8 @@ pub fn validate(bytes: &[u8]) -> Result<SbomSummary, SbomError> {
         return Err(SbomError::TooLarge(bytes.len() as u64));
     }
     // serde_json stops at a nesting depth of 128: no stack overflow on hostile input.
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| SbomError::NotJson(e.to_string()))?;
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| SbomError::NotJson(e.to_string()))?;
     let Value::Object(doc) = doc else {
         return Err(SbomError::UnknownFormat);
     };
@@ -332,7 +333,11 @@ fn cyclonedx(doc: &Map<String, Value>) -> Result<SbomSummary, SbomError> {
         string_field(F, d, &at, "ref", true)?;
         for (j, on) in array_field(F, d, &at, "dependsOn")?.iter().enumerate() {
             if !on.is_string() {
-                return Err(invalid(F, format!("{at}.dependsOn[{j}]"), "must be a string"));
+                return Err(invalid(
+                    F,
+                    format!("{at}.dependsOn[{j}]"),
+                    "must be a string",
+                ));
             }
         }
     }
@@ -392,7 +397,10 @@ fn cdx_component(
             return Err(invalid(
                 F,
                 format!("{at}.purl"),
-                format!("{:?} is not a package URL (pkg:type/name@version)", excerpt(purl)),
+                format!(
+                    "{:?} is not a package URL (pkg:type/name@version)",
+                    excerpt(purl)
+                ),
             ));
         }
     }
@@ -594,14 +602,14 @@ fn spdx(doc: &Map<String, Value>) -> Result<SbomSummary, SbomError> {
         let from = string_field(F, r, &at, "spdxElementId", true)?.unwrap_or_default();
         let kind = string_field(F, r, &at, "relationshipType", true)?.unwrap_or_default();
         let to = string_field(F, r, &at, "relatedSpdxElement", true)?.unwrap_or_default();
-        if !kind
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b == b'_')
-        {
+        if !kind.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
             return Err(invalid(
                 F,
                 format!("{at}.relationshipType"),
-                format!("{:?} is not an SPDX relationship type (e.g. DESCRIBES, CONTAINS, DEPENDS_ON)", excerpt(kind)),
+                format!(
+                    "{:?} is not an SPDX relationship type (e.g. DESCRIBES, CONTAINS, DEPENDS_ON)",
+                    excerpt(kind)
+                ),
             ));
         }
         for id in [from, to] {
@@ -711,7 +719,10 @@ mod tests {
         let mut d = spdx_doc();
         d["relationships"] = json!([]);
         d["documentDescribes"] = json!(["SPDXRef-fw"]);
-        assert_eq!(check(&d).unwrap().subject.as_deref(), Some("acme-cam 1.2.0"));
+        assert_eq!(
+            check(&d).unwrap().subject.as_deref(),
+            Some("acme-cam 1.2.0")
+        );
     }
 
     #[test]
@@ -723,8 +734,14 @@ mod tests {
         assert!(e.to_string().contains("use 1.5, 1.6 or 1.7"), "{e}");
         let mut d = spdx_doc();
         d["spdxVersion"] = json!("SPDX-2.2");
-        assert_eq!(check(&d).unwrap_err(), SbomError::SpdxVersion("SPDX-2.2".into()));
-        assert_eq!(check(&json!({"a": 1})).unwrap_err(), SbomError::UnknownFormat);
+        assert_eq!(
+            check(&d).unwrap_err(),
+            SbomError::SpdxVersion("SPDX-2.2".into())
+        );
+        assert_eq!(
+            check(&json!({"a": 1})).unwrap_err(),
+            SbomError::UnknownFormat
+        );
         assert_eq!(check(&json!([1])).unwrap_err(), SbomError::UnknownFormat);
         assert!(matches!(validate(b"<bom/>"), Err(SbomError::NotJson(_))));
         assert!(matches!(validate(b""), Err(SbomError::NotJson(_))));
@@ -738,22 +755,58 @@ mod tests {
         let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
             ("specVersion", Box::new(|d| d["specVersion"] = json!(1.5))),
             ("version", Box::new(|d| d["version"] = json!(0))),
-            ("serialNumber", Box::new(|d| d["serialNumber"] = json!("1234"))),
-            ("metadata.timestamp", Box::new(|d| d["metadata"]["timestamp"] = json!("yesterday"))),
-            ("components[0].type", Box::new(|d| d["components"][0]["type"] = json!("gadget"))),
-            ("components[0]", Box::new(|d| d["components"][0].as_object_mut().unwrap().remove("name").map(drop).unwrap())),
-            ("components[1].bom-ref", Box::new(|d| d["components"][1]["bom-ref"] = json!("openssl"))),
-            ("components[0].purl", Box::new(|d| d["components"][0]["purl"] = json!("openssl"))),
-            ("components[0].hashes[0].content", Box::new(|d| d["components"][0]["hashes"][0]["content"] = json!("xyz"))),
-            ("components[1].components[0]", Box::new(|d| d["components"][1]["components"][0] = json!("busybox"))),
-            ("dependencies[0]", Box::new(|d| d["dependencies"][0] = json!({"dependsOn": []}))),
+            (
+                "serialNumber",
+                Box::new(|d| d["serialNumber"] = json!("1234")),
+            ),
+            (
+                "metadata.timestamp",
+                Box::new(|d| d["metadata"]["timestamp"] = json!("yesterday")),
+            ),
+            (
+                "components[0].type",
+                Box::new(|d| d["components"][0]["type"] = json!("gadget")),
+            ),
+            (
+                "components[0]",
+                Box::new(|d| {
+                    d["components"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("name")
+                        .map(drop)
+                        .unwrap()
+                }),
+            ),
+            (
+                "components[1].bom-ref",
+                Box::new(|d| d["components"][1]["bom-ref"] = json!("openssl")),
+            ),
+            (
+                "components[0].purl",
+                Box::new(|d| d["components"][0]["purl"] = json!("openssl")),
+            ),
+            (
+                "components[0].hashes[0].content",
+                Box::new(|d| d["components"][0]["hashes"][0]["content"] = json!("xyz")),
+            ),
+            (
+                "components[1].components[0]",
+                Box::new(|d| d["components"][1]["components"][0] = json!("busybox")),
+            ),
+            (
+                "dependencies[0]",
+                Box::new(|d| d["dependencies"][0] = json!({"dependsOn": []})),
+            ),
             ("the document", Box::new(|d| d["components"] = json!({}))),
         ];
         for (at, change) in cases {
             let mut d = cdx();
             change(&mut d);
             match check(&d) {
-                Err(SbomError::Invalid { at: got, format, .. }) => {
+                Err(SbomError::Invalid {
+                    at: got, format, ..
+                }) => {
                     assert_eq!(format, SbomFormat::Cyclonedx);
                     assert_eq!(got, at)
                 }
@@ -768,25 +821,81 @@ mod tests {
             ("dataLicense", Box::new(|d| d["dataLicense"] = json!("MIT"))),
             ("SPDXID", Box::new(|d| d["SPDXID"] = json!("SPDXRef-X"))),
             ("the document", Box::new(|d| d["name"] = json!(""))),
-            ("documentNamespace", Box::new(|d| d["documentNamespace"] = json!("acme"))),
-            ("creationInfo", Box::new(|d| d.as_object_mut().unwrap().remove("creationInfo").map(drop).unwrap())),
-            ("creationInfo.created", Box::new(|d| d["creationInfo"]["created"] = json!("2026"))),
-            ("creationInfo.creators", Box::new(|d| d["creationInfo"]["creators"] = json!([]))),
-            ("creationInfo.creators[0]", Box::new(|d| d["creationInfo"]["creators"] = json!(["me"]))),
-            ("packages[1].SPDXID", Box::new(|d| d["packages"][1]["SPDXID"] = json!("SPDXRef-fw"))),
-            ("packages[0].SPDXID", Box::new(|d| d["packages"][0]["SPDXID"] = json!("fw"))),
-            ("packages[0]", Box::new(|d| d["packages"][0].as_object_mut().unwrap().remove("downloadLocation").map(drop).unwrap())),
-            ("packages[1].checksums[0].checksumValue", Box::new(|d| d["packages"][1]["checksums"][0]["checksumValue"] = json!("zz"))),
-            ("relationships[1]", Box::new(|d| d["relationships"][1]["relatedSpdxElement"] = json!("SPDXRef-nothing"))),
-            ("relationships[1].relationshipType", Box::new(|d| d["relationships"][1]["relationshipType"] = json!("contains"))),
-            ("relationships", Box::new(|d| d["relationships"] = json!([]))),
-            ("documentDescribes[0]", Box::new(|d| d["documentDescribes"] = json!(["SPDXRef-x"]))),
+            (
+                "documentNamespace",
+                Box::new(|d| d["documentNamespace"] = json!("acme")),
+            ),
+            (
+                "creationInfo",
+                Box::new(|d| {
+                    d.as_object_mut()
+                        .unwrap()
+                        .remove("creationInfo")
+                        .map(drop)
+                        .unwrap()
+                }),
+            ),
+            (
+                "creationInfo.created",
+                Box::new(|d| d["creationInfo"]["created"] = json!("2026")),
+            ),
+            (
+                "creationInfo.creators",
+                Box::new(|d| d["creationInfo"]["creators"] = json!([])),
+            ),
+            (
+                "creationInfo.creators[0]",
+                Box::new(|d| d["creationInfo"]["creators"] = json!(["me"])),
+            ),
+            (
+                "packages[1].SPDXID",
+                Box::new(|d| d["packages"][1]["SPDXID"] = json!("SPDXRef-fw")),
+            ),
+            (
+                "packages[0].SPDXID",
+                Box::new(|d| d["packages"][0]["SPDXID"] = json!("fw")),
+            ),
+            (
+                "packages[0]",
+                Box::new(|d| {
+                    d["packages"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("downloadLocation")
+                        .map(drop)
+                        .unwrap()
+                }),
+            ),
+            (
+                "packages[1].checksums[0].checksumValue",
+                Box::new(|d| d["packages"][1]["checksums"][0]["checksumValue"] = json!("zz")),
+            ),
+            (
+                "relationships[1]",
+                Box::new(|d| {
+                    d["relationships"][1]["relatedSpdxElement"] = json!("SPDXRef-nothing")
+                }),
+            ),
+            (
+                "relationships[1].relationshipType",
+                Box::new(|d| d["relationships"][1]["relationshipType"] = json!("contains")),
+            ),
+            (
+                "relationships",
+                Box::new(|d| d["relationships"] = json!([])),
+            ),
+            (
+                "documentDescribes[0]",
+                Box::new(|d| d["documentDescribes"] = json!(["SPDXRef-x"])),
+            ),
         ];
         for (at, change) in cases {
             let mut d = spdx_doc();
             change(&mut d);
             match check(&d) {
-                Err(SbomError::Invalid { at: got, format, .. }) => {
+                Err(SbomError::Invalid {
+                    at: got, format, ..
+                }) => {
                     assert_eq!(format, SbomFormat::Spdx);
                     assert_eq!(got, at)
                 }
@@ -798,7 +907,10 @@ mod tests {
     #[test]
     fn deep_or_huge_input_is_refused_without_a_crash() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(matches!(validate(deep.as_bytes()), Err(SbomError::NotJson(_))));
+        assert!(matches!(
+            validate(deep.as_bytes()),
+            Err(SbomError::NotJson(_))
+        ));
         let mut c = json!({"type": "library", "name": "x"});
         for _ in 0..40 {
             c = json!({"type": "library", "name": "x", "components": [c]});
@@ -807,7 +919,10 @@ mod tests {
         d["components"] = json!([c]);
         assert!(matches!(check(&d), Err(SbomError::Invalid { .. })));
         let big = vec![b' '; MAX_SBOM_BYTES as usize + 1];
-        assert_eq!(validate(&big).unwrap_err(), SbomError::TooLarge(MAX_SBOM_BYTES + 1));
+        assert_eq!(
+            validate(&big).unwrap_err(),
+            SbomError::TooLarge(MAX_SBOM_BYTES + 1)
+        );
     }
 
     #[test]
@@ -844,7 +959,13 @@ mod tests {
             any::<i64>().prop_map(|n| json!(n)),
             "[a-zA-Z0-9:.@/ -]{0,12}".prop_map(Value::String),
             prop::sample::select(vec![
-                "CycloneDX", "1.5", "SPDX-2.3", "library", "SPDXRef-DOCUMENT", "CC0-1.0", "DESCRIBES"
+                "CycloneDX",
+                "1.5",
+                "SPDX-2.3",
+                "library",
+                "SPDXRef-DOCUMENT",
+                "CC0-1.0",
+                "DESCRIBES"
             ])
             .prop_map(|s| Value::String(s.into())),
         ];
@@ -853,9 +974,19 @@ mod tests {
                 prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
                 prop::collection::btree_map(
                     prop::sample::select(vec![
-                        "bomFormat", "specVersion", "components", "type", "name", "bom-ref",
-                        "spdxVersion", "SPDXID", "packages", "relationships", "metadata",
-                        "creationInfo", "x"
+                        "bomFormat",
+                        "specVersion",
+                        "components",
+                        "type",
+                        "name",
+                        "bom-ref",
+                        "spdxVersion",
+                        "SPDXID",
+                        "packages",
+                        "relationships",
+                        "metadata",
+                        "creationInfo",
+                        "x"
                     ])
                     .prop_map(String::from),
                     inner,

@@ -1855,7 +1855,10 @@ mod tests {
                     support.clone(),
                     ("acme-cam/fw-1.0.0.bin", image.clone()),
                     ("acme-cam/fw-1.0.0.bin.cdx.json", sbom.clone()),
-                    ("acme-cam/fw-1.1.0.bin", target(Some(info("acme-cam", "1.1.0")))),
+                    (
+                        "acme-cam/fw-1.1.0.bin",
+                        target(Some(info("acme-cam", "1.1.0"))),
+                    ),
                 ],
             ),
         )
@@ -1863,17 +1866,24 @@ mod tests {
         assert_eq!(read.releases.len(), 2, "the SBOM is not a release");
         assert_eq!(read.sboms.len(), 1);
         let s = read.sbom_of("acme-cam/fw-1.0.0.bin").unwrap();
-        assert_eq!((s.name.as_str(), s.length), ("acme-cam/fw-1.0.0.bin.cdx.json", 7));
+        assert_eq!(
+            (s.name.as_str(), s.length),
+            ("acme-cam/fw-1.0.0.bin.cdx.json", 7)
+        );
         assert!(read.sbom_of("acme-cam/fw-1.1.0.bin").is_none());
 
-        let refused = |entries: Vec<(&str, Target)>| {
-            match read_product_targets("acme-cam", &product_role(1, entries)) {
-                Err(VerifyError::SbomBinding { reason, .. }) => reason,
-                other => panic!("{other:?}"),
-            }
+        let refused = |entries: Vec<(&str, Target)>| match read_product_targets(
+            "acme-cam",
+            &product_role(1, entries),
+        ) {
+            Err(VerifyError::SbomBinding { reason, .. }) => reason,
+            other => panic!("{other:?}"),
         };
         // the image names an SBOM the role does not list
-        let why = refused(vec![support.clone(), ("acme-cam/fw-1.0.0.bin", image.clone())]);
+        let why = refused(vec![
+            support.clone(),
+            ("acme-cam/fw-1.0.0.bin", image.clone()),
+        ]);
         assert!(why.contains("does not list it"), "{why}");
         // an SBOM whose image is gone (withdrawn without it)
         let why = refused(vec![

@@ -78,8 +78,7 @@ pub async fn fetch_sbom(
         .sbom_of(&release.name)
         .cloned()
         .ok_or_else(|| invalid(format!("{} was released without an SBOM", release.name)))?;
-    let name = tough::TargetName::new(target.name.clone())
-        .map_err(|e| invalid(e.to_string()))?;
+    let name = tough::TargetName::new(target.name.clone()).map_err(|e| invalid(e.to_string()))?;
     let stream = repo
         .read_target(&name)
         .await

@@ -572,7 +572,11 @@ mod tests {
         );
         assert!(verdict(&r, "uk").nothing_missing());
         r.support_period_rationale = Some("a two-year evaluation kit".into());
-        assert_eq!(verdict(&r, "eu").missing.len(), 1, "only the SBOM (no release)");
+        assert_eq!(
+            verdict(&r, "eu").missing.len(),
+            1,
+            "only the SBOM (no release)"
+        );
     }
 
     #[test]
@@ -717,7 +721,10 @@ mod tests {
         };
         let (status, detail) = judge(std::slice::from_ref(&sbom));
         assert_eq!(status, Status::Missing);
-        assert!(detail.starts_with("1 of 2 release(s) have no SBOM: 1.3.0"), "{detail}");
+        assert!(
+            detail.starts_with("1 of 2 release(s) have no SBOM: 1.3.0"),
+            "{detail}"
+        );
         let mut second = sbom.clone();
         second.name = "acme-cam/fw-1.3.0.bin.spdx.json".into();
         second.info.sbom_for = "acme-cam/fw-1.3.0.bin".into();

@@ -198,7 +198,10 @@ pub async fn add(repo: &Repo, opts: &ReleaseOptions) -> Result<ReleaseReport> {
         Some(file) => {
             let p = crate::sbom::prepare(file, &target)?;
             if role.targets.keys().any(|n| n.raw() == p.target) {
-                bail!("{} is already a target; give the new image a new file name", p.target);
+                bail!(
+                    "{} is already a target; give the new image a new file name",
+                    p.target
+                );
             }
             Some(p)
         }

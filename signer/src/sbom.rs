@@ -39,7 +39,8 @@ pub struct SbomReport {
 
 /// Reads `file` and checks it as an SBOM of the image `image_target` (`<product>/<file>`).
 pub fn prepare(file: &Path, image_target: &str) -> Result<PreparedSbom> {
-    let meta = std::fs::metadata(file).with_context(|| format!("reading SBOM {}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("reading SBOM {}", file.display()))?;
     if meta.len() > sbom::MAX_SBOM_BYTES {
         return Err(sbom::SbomError::TooLarge(meta.len()))
             .with_context(|| format!("SBOM {}", file.display()));
@@ -99,7 +100,10 @@ impl PreparedSbom {
     }
 
     /// Adds `custom.sbom` to the image's custom fields.
-    pub fn bind(&self, custom: &mut std::collections::HashMap<String, serde_json::Value>) -> Result<()> {
+    pub fn bind(
+        &self,
+        custom: &mut std::collections::HashMap<String, serde_json::Value>,
+    ) -> Result<()> {
         custom.insert(
             sbom::IMAGE_FIELD.to_string(),
             serde_json::to_value(self.reference())?,
@@ -114,8 +118,7 @@ impl PreparedSbom {
         let dir = dest.parent().context("the target path has no directory")?;
         let (_, file) = names::split_target_name(&self.target)?;
         let tmp = dir.join(format!(".{file}{}", crate::leftovers::SUFFIX));
-        std::fs::write(&tmp, &self.bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, &self.bytes).with_context(|| format!("writing {}", tmp.display()))?;
         crate::durable::sync_path(&tmp)?;
         Ok(Staged { tmp, dest })
     }
@@ -187,11 +190,22 @@ mod tests {
         assert_eq!(r.length, entry.length);
         assert_eq!(r.spec_version, "1.6");
 
-        std::fs::write(&file, b"{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.4\"}").unwrap();
+        std::fs::write(
+            &file,
+            b"{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.4\"}",
+        )
+        .unwrap();
         let e = prepare(&file, "acme-cam/fw.bin").unwrap_err();
         assert!(e.chain().any(|c| c.is::<sbom::SbomError>()), "{e:#}");
         let long = format!("acme-cam/{}", "f".repeat(195));
-        std::fs::write(&file, serde_json::to_vec(&serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5"})).unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            serde_json::to_vec(
+                &serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let e = prepare(&file, &long).unwrap_err();
         assert!(format!("{e:#}").contains("shorter --name"), "{e:#}");
     }

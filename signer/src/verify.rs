@@ -163,7 +163,8 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
                 futures::stream::iter(names_to_fetch)
                     .map(|name| {
                         let repo = &repo;
-                        let keep = name == support_name || listed.sboms.iter().any(|s| s.name == name);
+                        let keep =
+                            name == support_name || listed.sboms.iter().any(|s| s.name == name);
                         async move {
                             let r = fetch_target(repo, &name, keep).await;
                             (name, r)

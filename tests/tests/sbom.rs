@@ -172,8 +172,11 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
         "{message}"
     );
     // not JSON at all
-    std::fs::write(dir.join("sbom.xml"), "<bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\"/>")
-        .unwrap();
+    std::fs::write(
+        dir.join("sbom.xml"),
+        "<bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\"/>",
+    )
+    .unwrap();
     let out = release_add(dir, "1.3.0", "4", "feature", Some("sbom.xml"));
     assert_eq!(out.code, Some(4), "{}", out.stderr);
     assert!(out.stderr.contains("converted to JSON"), "{}", out.stderr);
@@ -196,7 +199,13 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // a CycloneDX SBOM with a feature release, an SPDX one with a security release
-    let out = release_add(dir, "1.3.0", "4", "feature", Some("acme-cam-1.3.0.cdx.json"));
+    let out = release_add(
+        dir,
+        "1.3.0",
+        "4",
+        "feature",
+        Some("acme-cam-1.3.0.cdx.json"),
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["sbom"]["path"], "acme-cam/fw-1.3.0.bin.cdx.json");
@@ -204,7 +213,13 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
     assert_eq!(report["sbom"]["spec_version"], "1.6");
     assert_eq!(report["sbom"]["components"], 3);
     assert_eq!(report["sbom"]["sha256"], sha256_hex(&cdx).as_str());
-    let out = release_add(dir, "1.4.0", "5", "security", Some("acme-cam-1.4.0.spdx.json"));
+    let out = release_add(
+        dir,
+        "1.4.0",
+        "5",
+        "security",
+        Some("acme-cam-1.4.0.spdx.json"),
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["sbom"]["path"], "acme-cam/fw-1.4.0.bin.spdx.json");
@@ -267,10 +282,8 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
         .send()
         .unwrap();
     assert_eq!(not_modified.status(), 304);
-    let tuf = server.get(
-        &target_url(&server, "acme-cam/fw-1.3.0.bin.cdx.json", &cdx)
-            .replace(&server.url, ""),
-    );
+    let tuf = server
+        .get(&target_url(&server, "acme-cam/fw-1.3.0.bin.cdx.json", &cdx).replace(&server.url, ""));
     assert_eq!(tuf.status(), 200);
     assert_eq!(tuf.bytes().unwrap().as_ref(), cdx.as_slice());
     let resp = server.get("/v1/products/acme-cam/releases/1.4.0/sbom");
@@ -283,9 +296,21 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
     assert_eq!(served_spdx, spdx_bytes);
     for (path, status, code) in [
         ("/v1/products/acme-cam/releases/1.2.0/sbom", 404, "no_sbom"),
-        ("/v1/products/acme-cam/releases/9.9.9/sbom", 404, "unknown_release"),
-        ("/v1/products/acme-cam/releases/latest/sbom", 404, "unknown_release"),
-        ("/v1/products/nope/releases/1.3.0/sbom", 404, "unknown_product"),
+        (
+            "/v1/products/acme-cam/releases/9.9.9/sbom",
+            404,
+            "unknown_release",
+        ),
+        (
+            "/v1/products/acme-cam/releases/latest/sbom",
+            404,
+            "unknown_release",
+        ),
+        (
+            "/v1/products/nope/releases/1.3.0/sbom",
+            404,
+            "unknown_product",
+        ),
     ] {
         let resp = server.get(path);
         assert_eq!(resp.status().as_u16(), status, "{path}");
@@ -300,7 +325,10 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
     {
         let v = validate_with_pypi(&py, "cyclonedx", &dir.join("served.cdx.json"));
         assert_eq!(v["valid"], true, "{v}");
-        assert_eq!(v["components"], 4, "the firmware and its three components: {v}");
+        assert_eq!(
+            v["components"], 4,
+            "the firmware and its three components: {v}"
+        );
         let v = validate_with_pypi(&py, "spdx", &dir.join("served.spdx.json"));
         assert_eq!(v["valid"], true, "{v}");
         assert_eq!(v["components"], 2, "{v}");
@@ -362,7 +390,10 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
     assert_eq!(sim["target"], "acme-cam/fw-1.4.0.bin.spdx.json", "{sim}");
     assert_eq!(sim["format"], "spdx");
     assert_eq!(sim["subject"], "acme-cam 1.4.0");
-    assert_eq!(std::fs::read(dir.join("device.spdx.json")).unwrap(), spdx_bytes);
+    assert_eq!(
+        std::fs::read(dir.join("device.spdx.json")).unwrap(),
+        spdx_bytes
+    );
     let out = run(
         dir,
         "airlock-sim",
@@ -432,7 +463,10 @@ fn sboms_are_signed_bound_served_verified_and_reported() {
         .map(|m| m.as_str().unwrap())
         .find(|m| m.starts_with("CRA (EU) 2024/2847 Annex I Part II(1)"))
         .unwrap_or_else(|| panic!("no SBOM gap in {eu}"));
-    assert!(gap.contains("1 of 3 release(s) have no SBOM: 1.2.0"), "{gap}");
+    assert!(
+        gap.contains("1 of 3 release(s) have no SBOM: 1.2.0"),
+        "{gap}"
+    );
     let md = ok(
         dir,
         "airlock",
@@ -488,14 +522,23 @@ fn a_tampered_or_unbound_sbom_is_refused() {
     ok(
         dir,
         "airlock",
-        &["publish", "repo", "--out", "static", "--online-key-file", "srv/online.key"],
+        &[
+            "publish",
+            "repo",
+            "--out",
+            "static",
+            "--online-key-file",
+            "srv/online.key",
+        ],
     );
     ok(dir, "airlock", &["verify", "static"]);
     let sha = sha256_hex(&cdx);
     let mut tampered = cyclonedx();
     tampered["components"][0]["version"] = "3.0.1".into();
     let tampered_bytes = serde_json::to_vec_pretty(&tampered).unwrap();
-    let copy = dir.join(format!("static/targets/acme-cam/{sha}.fw-1.3.0.bin.cdx.json"));
+    let copy = dir.join(format!(
+        "static/targets/acme-cam/{sha}.fw-1.3.0.bin.cdx.json"
+    ));
     assert!(copy.is_file(), "{}", copy.display());
     std::fs::write(&copy, &tampered_bytes).unwrap();
     let out = run(dir, "airlock", &["--json", "verify", "static"]);
@@ -545,10 +588,7 @@ fn a_tampered_or_unbound_sbom_is_refused() {
     );
     assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("names sha256"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("names sha256"), "{stderr}");
 
     // an SBOM target that names an image the role does not hold
     resign_product_role(&dir.join("repo"), "acme-cam", |signed| {

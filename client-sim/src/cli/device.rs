@@ -36,7 +36,12 @@ pub struct DeviceArgs {
     #[arg(long, value_name = "VERSION", env = "AIRLOCK_SIM_SBOM")]
     sbom: Option<semver::Version>,
     /// Where --sbom writes the verified SBOM.
-    #[arg(long, value_name = "FILE", requires = "sbom", env = "AIRLOCK_SIM_SBOM_OUT")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sbom",
+        env = "AIRLOCK_SIM_SBOM_OUT"
+    )]
     sbom_out: Option<PathBuf>,
     #[command(flatten)]
     tls: super::tls::TlsArgs,

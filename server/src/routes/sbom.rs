@@ -107,7 +107,10 @@ pub async fn release_sbom(
         consistent_target_path(&sbom.name, &sbom.sha256)
     );
     for (name, value) in [
-        (header::CONTENT_TYPE, sbom.info.format.media_type().to_string()),
+        (
+            header::CONTENT_TYPE,
+            sbom.info.format.media_type().to_string(),
+        ),
         (header::ETAG, etag),
         (header::CACHE_CONTROL, CACHE.to_string()),
         (header::LINK, link),

@@ -326,7 +326,10 @@ mod tests {
             // dropped: sqlx's own ROLLBACK fails ("no transaction is active")
         }
         for _ in 0..3 {
-            let tx = db.begin_write().await.expect("a new transaction after the failed one");
+            let tx = db
+                .begin_write()
+                .await
+                .expect("a new transaction after the failed one");
             tx.commit().await.unwrap();
         }
     }
