@@ -283,7 +283,7 @@ fn cyclonedx(doc: &Map<String, Value>) -> Result<SbomSummary, SbomError> {
         return Err(SbomError::CyclonedxVersion(excerpt(spec)));
     }
     if let Some(v) = doc.get("version") {
-        if !v.as_u64().is_some_and(|n| n >= 1) {
+        if v.as_u64().is_none_or(|n| n < 1) {
             return Err(invalid(F, "version", "must be an integer of 1 or more"));
         }
     }
@@ -692,6 +692,9 @@ mod tests {
         })
     }
 
+    /// A change that makes a valid SBOM invalid at one place.
+    type Change = Box<dyn Fn(&mut Value)>;
+
     fn check(v: &Value) -> Result<SbomSummary, SbomError> {
         validate(&serde_json::to_vec(v).unwrap())
     }
@@ -752,7 +755,7 @@ mod tests {
 
     #[test]
     fn cyclonedx_structure_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             ("specVersion", Box::new(|d| d["specVersion"] = json!(1.5))),
             ("version", Box::new(|d| d["version"] = json!(0))),
             (
@@ -817,7 +820,7 @@ mod tests {
 
     #[test]
     fn spdx_structure_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             ("dataLicense", Box::new(|d| d["dataLicense"] = json!("MIT"))),
             ("SPDXID", Box::new(|d| d["SPDXID"] = json!("SPDXRef-X"))),
             ("the document", Box::new(|d| d["name"] = json!(""))),
