@@ -5,7 +5,7 @@
 //! [`HttpRefusal`], a rule of airlock-core, or the I/O and network errors under the context
 //! a command added. Anything else is class `error` (exit 1).
 
-use airlock_core::{release, rollout, support, verify};
+use airlock_core::{release, rollout, sbom, support, verify};
 
 /// The exit codes, for a binary's `long_about` (`concat!(..., airlock_cli::exit_codes_help!())`).
 #[macro_export]
@@ -197,6 +197,7 @@ fn class_of(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorClass> {
     if cause.is::<support::SupportError>()
         || cause.is::<support::ReleaseRuleError>()
         || cause.is::<release::ReleaseError>()
+        || cause.is::<sbom::SbomError>()
     {
         return Some(ErrorClass::Refused);
     }

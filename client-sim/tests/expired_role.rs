@@ -49,6 +49,7 @@ async fn add_release(repo: &Repo, dir: &Path, product: &str, version: &str) -> R
             released: None,
             advisories: Vec::new(),
             allow_older: false,
+            sbom: None,
         },
     )
     .await

@@ -96,6 +96,7 @@ impl Life {
             released: Some(released),
             advisories,
             allow_older: false,
+            sbom: None,
         })
     }
 
@@ -449,6 +450,8 @@ async fn one_product_from_launch_to_sunset() -> Result<()> {
         id: "CVE-2026-40001".into(),
         severity: Severity::High,
         summary: "Stack overflow in the RTSP parser".into(),
+        cvss_v3: None,
+        cwe: None,
     };
     life.release_and_publish("1.2.0", 2, ReleaseKind::Security, vec![advisory.clone()])
         .await?;

@@ -29,6 +29,7 @@ pub mod names;
 pub mod online;
 pub mod release;
 pub mod rollout;
+pub mod sbom;
 pub mod support;
 pub mod verify;
 pub mod vex;

@@ -26,6 +26,7 @@ use tough::schema::{PathSet, RoleType, Root, Signed, Targets};
 
 use crate::names;
 use crate::release::{Release, ReleaseError};
+use crate::sbom;
 use crate::support::{ReleaseRuleError, SupportError, SupportRecord};
 
 #[derive(Debug, Error)]
@@ -98,6 +99,14 @@ pub enum VerifyError {
     TargetOutsideRole { role: String, target: String },
     #[error("product role {role} has no {role}/support.json support record")]
     NoSupportRecord { role: String },
+    /// An image and its SBOM target (`custom.sbom` / `custom.sbom_for`) do not name each other
+    /// with the same path, hash, length and format.
+    #[error("product role {role}: SBOM {target}: {reason}")]
+    SbomBinding {
+        role: String,
+        target: String,
+        reason: String,
+    },
     #[error("product role {role} lists version {version} twice ({first} and {second})")]
     DuplicateVersion {
         role: String,
@@ -210,6 +219,8 @@ pub struct ProductSubmission {
     pub deltas: Vec<crate::delta::Delta>,
     pub support_sha256: String,
     pub support_length: u64,
+    /// The SBOM targets of its releases (crate::sbom).
+    pub sboms: Vec<SbomTarget>,
     /// Whether this role's bytes differ from the published ones.
     pub changed: bool,
 }
@@ -241,6 +252,9 @@ impl VerifiedSubmission {
             }
             for d in &product.deltas {
                 out.push((d.name.clone(), d.sha256.clone(), d.length));
+            }
+            for s in &product.sboms {
+                out.push((s.name.clone(), s.sha256.clone(), s.length));
             }
         }
         out
@@ -513,6 +527,7 @@ fn verify_product(
         releases,
         deltas,
         support,
+        sboms,
     } = read_product_targets(name, t)?;
     let (support_sha256, support_length) = support.ok_or(VerifyError::NoSupportRecord {
         role: name.to_string(),
@@ -523,6 +538,7 @@ fn verify_product(
         deltas,
         support_sha256,
         support_length,
+        sboms,
         changed,
     })
 }
@@ -541,6 +557,8 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
     let mut versions: std::collections::HashMap<semver::Version, usize> =
         std::collections::HashMap::with_capacity(t.targets.len());
     let mut support = None;
+    let mut sboms: Vec<SbomTarget> = Vec::new();
+    let mut sbom_refs: Vec<(String, sbom::SbomRef)> = Vec::new();
     let support_name = names::support_target_name(name);
     for (target_name, target) in &t.targets {
         let raw = target_name.raw();
@@ -560,7 +578,19 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
             deltas.push(crate::delta::Delta::from_target(raw, target).map_err(delta_err)?);
             continue;
         }
+        if sbom::is_sbom_target(&target.custom) {
+            sboms.push(read_sbom_target(name, raw, target)?);
+            continue;
+        }
         let release = Release::from_target(raw, target)?;
+        if let Some(reference) = sbom::image_sbom_ref(&target.custom) {
+            let reference = reference.map_err(|e| VerifyError::SbomBinding {
+                role: name.to_string(),
+                target: raw.to_string(),
+                reason: format!("the image's custom.sbom is invalid: {e}"),
+            })?;
+            sbom_refs.push((raw.to_string(), reference));
+        }
         if let Some(&first) = versions.get(&release.info.version) {
             return Err(VerifyError::DuplicateVersion {
                 role: name.to_string(),
@@ -574,12 +604,117 @@ pub fn read_product_targets(name: &str, t: &Targets) -> Result<ProductTargets, V
     }
     releases.sort_by(|a, b| a.info.version.cmp(&b.info.version));
     crate::delta::check_deltas(&deltas, &releases).map_err(delta_err)?;
-    deltas.sort_by(|a, b| a.name.cmp(&b.name));
+    deltas.sort_by(|x, y| x.name.cmp(&y.name));
+    check_sbom_bindings(name, &sbom_refs, &mut sboms)?;
     Ok(ProductTargets {
         releases,
         deltas,
         support,
+        sboms,
     })
+}
+
+/// An SBOM target of a product role (crate::sbom): its name, hash, length and custom fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbomTarget {
+    pub name: String,
+    /// Lowercase hex sha256.
+    pub sha256: String,
+    pub length: u64,
+    pub info: sbom::SbomTargetInfo,
+}
+
+fn read_sbom_target(
+    role: &str,
+    raw: &str,
+    target: &tough::schema::Target,
+) -> Result<SbomTarget, VerifyError> {
+    let bad = |reason: String| VerifyError::SbomBinding {
+        role: role.to_string(),
+        target: raw.to_string(),
+        reason,
+    };
+    let info = sbom::sbom_target_info(&target.custom)
+        .map_err(|e| bad(format!("its custom fields are invalid: {e}")))?;
+    if sbom::sbom_target_name(&info.sbom_for, info.format) != raw {
+        return Err(bad(format!(
+            "its name must be the image's name {} followed by {}",
+            info.sbom_for,
+            info.format.suffix()
+        )));
+    }
+    let sha256 = hex::encode(&*target.hashes.sha256);
+    if sha256.len() != 64 {
+        return Err(bad("no sha256 hash".into()));
+    }
+    Ok(SbomTarget {
+        name: raw.to_string(),
+        sha256,
+        length: target.length,
+        info,
+    })
+}
+
+/// Each image's `custom.sbom` names an SBOM target of the role with the same hash, length and
+/// format, whose `sbom_for` names the image back; every SBOM target belongs to an image.
+/// Sorts `sboms` by name.
+fn check_sbom_bindings(
+    role: &str,
+    refs: &[(String, sbom::SbomRef)],
+    sboms: &mut [SbomTarget],
+) -> Result<(), VerifyError> {
+    sboms.sort_by(|a, b| a.name.cmp(&b.name));
+    let bad = |target: &str, reason: String| VerifyError::SbomBinding {
+        role: role.to_string(),
+        target: target.to_string(),
+        reason,
+    };
+    let mut bound = vec![false; sboms.len()];
+    for (image, reference) in refs {
+        let Ok(i) = sboms.binary_search_by(|s| s.name.as_str().cmp(&reference.path)) else {
+            return Err(bad(
+                &reference.path,
+                format!("{image} names it but the role does not list it"),
+            ));
+        };
+        let s = &sboms[i];
+        if s.info.sbom_for != *image {
+            return Err(bad(
+                &s.name,
+                format!("it is for {}, but {image} names it", s.info.sbom_for),
+            ));
+        }
+        if s.sha256 != reference.sha256 || s.length != reference.length {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "{image} names sha256 {} ({} bytes) but the target is sha256 {} ({} bytes)",
+                    reference.sha256, reference.length, s.sha256, s.length
+                ),
+            ));
+        }
+        if s.info.format != reference.format || s.info.spec_version != reference.spec_version {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "{image} names format {} {} but the target says {} {}",
+                    reference.format, reference.spec_version, s.info.format, s.info.spec_version
+                ),
+            ));
+        }
+        bound[i] = true;
+    }
+    // an SBOM no image names (e.g. left behind when its release was withdrawn)
+    if let Some((s, _)) = sboms.iter().zip(&bound).find(|(_, b)| !**b) {
+        return Err(bad(
+            &s.name,
+            format!(
+                "its image {} is not a release of the role that names it in custom.sbom",
+                s.info.sbom_for
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A product role's targets, as [`read_product_targets`] reads them.
@@ -591,6 +726,15 @@ pub struct ProductTargets {
     pub deltas: Vec<crate::delta::Delta>,
     /// The support record's (sha256, length), if listed.
     pub support: Option<(String, u64)>,
+    /// The releases' SBOM targets, sorted by name, each bound to its image.
+    pub sboms: Vec<SbomTarget>,
+}
+
+impl ProductTargets {
+    /// The SBOM target of the release named `release` (its target name), if it has one.
+    pub fn sbom_of(&self, release: &str) -> Option<&SbomTarget> {
+        self.sboms.iter().find(|s| s.info.sbom_for == release)
+    }
 }
 
 /// Checks every metadata rule of a submission against what is published (steps 1-4 above).
@@ -1693,5 +1837,117 @@ mod tests {
             check_product_rules("acme-cam", Some(&prev), &support, &[empty], now()),
             Err(VerifyError::EmptyImage { .. })
         ));
+    }
+
+    /// An image and its SBOM target, bound both ways (custom.sbom, custom.sbom_for).
+    fn image_with_sbom(version: &str, sbom_len: u64) -> (Target, Target) {
+        let image_name = format!("acme-cam/fw-{version}.bin");
+        let mut image = target(Some(info("acme-cam", version)));
+        let reference = crate::sbom::SbomRef {
+            path: format!("{image_name}.cdx.json"),
+            sha256: hex::encode([2u8; 32]),
+            length: sbom_len,
+            format: crate::sbom::SbomFormat::Cyclonedx,
+            spec_version: "1.5".into(),
+        };
+        image.custom.insert(
+            crate::sbom::IMAGE_FIELD.into(),
+            serde_json::to_value(&reference).unwrap(),
+        );
+        let sbom = Target {
+            length: sbom_len,
+            hashes: tough::schema::Hashes {
+                sha256: vec![2u8; 32].into(),
+                _extra: HashMap::new(),
+            },
+            custom: crate::sbom::SbomTargetInfo {
+                sbom_for: image_name,
+                format: crate::sbom::SbomFormat::Cyclonedx,
+                spec_version: "1.5".into(),
+            }
+            .to_custom(),
+            _extra: HashMap::new(),
+        };
+        (image, sbom)
+    }
+
+    #[test]
+    fn sbom_targets_are_bound_to_their_image() {
+        let support = ("acme-cam/support.json", target(None));
+        let (image, sbom) = image_with_sbom("1.0.0", 7);
+        let read = read_product_targets(
+            "acme-cam",
+            &product_role(
+                1,
+                vec![
+                    support.clone(),
+                    ("acme-cam/fw-1.0.0.bin", image.clone()),
+                    ("acme-cam/fw-1.0.0.bin.cdx.json", sbom.clone()),
+                    (
+                        "acme-cam/fw-1.1.0.bin",
+                        target(Some(info("acme-cam", "1.1.0"))),
+                    ),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(read.releases.len(), 2, "the SBOM is not a release");
+        assert_eq!(read.sboms.len(), 1);
+        let s = read.sbom_of("acme-cam/fw-1.0.0.bin").unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.length),
+            ("acme-cam/fw-1.0.0.bin.cdx.json", 7)
+        );
+        assert!(read.sbom_of("acme-cam/fw-1.1.0.bin").is_none());
+
+        let refused = |entries: Vec<(&str, Target)>| match read_product_targets(
+            "acme-cam",
+            &product_role(1, entries),
+        ) {
+            Err(VerifyError::SbomBinding { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // the image names an SBOM the role does not list
+        let why = refused(vec![
+            support.clone(),
+            ("acme-cam/fw-1.0.0.bin", image.clone()),
+        ]);
+        assert!(why.contains("does not list it"), "{why}");
+        // an SBOM whose image is gone (withdrawn without it)
+        let why = refused(vec![
+            support.clone(),
+            ("acme-cam/fw-1.0.0.bin.cdx.json", sbom.clone()),
+        ]);
+        assert!(why.contains("is not a release"), "{why}");
+        // another hash or length than the image's signed fields say
+        let (_, other_len) = image_with_sbom("1.0.0", 8);
+        let why = refused(vec![
+            support.clone(),
+            ("acme-cam/fw-1.0.0.bin", image.clone()),
+            ("acme-cam/fw-1.0.0.bin.cdx.json", other_len),
+        ]);
+        assert!(why.contains("names sha256"), "{why}");
+        // an SBOM target under another name than its image's
+        let why = refused(vec![
+            support.clone(),
+            ("acme-cam/fw-1.0.0.bin", image.clone()),
+            ("acme-cam/other.cdx.json", sbom.clone()),
+        ]);
+        assert!(why.contains("must be the image's name"), "{why}");
+        // custom.sbom that is not an SBOM reference
+        let mut bad = image.clone();
+        bad.custom.insert("sbom".into(), serde_json::json!("yes"));
+        let why = refused(vec![support.clone(), ("acme-cam/fw-1.0.0.bin", bad)]);
+        assert!(why.contains("custom.sbom is invalid"), "{why}");
+        // format disagreeing
+        let mut spdx = sbom.clone();
+        spdx.custom
+            .insert("format".into(), serde_json::json!("spdx"));
+        let why = refused(vec![
+            support,
+            ("acme-cam/fw-1.0.0.bin", image),
+            ("acme-cam/fw-1.0.0.bin.spdx.json", spdx),
+        ]);
+        assert!(why.contains("does not list it"), "{why}");
     }
 }

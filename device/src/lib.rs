@@ -17,6 +17,10 @@
 //! 6. hands the verified image to the vendor's [`Installer`] ([`install`]);
 //! 7. reports to the server and persists what it runs ([`state`]).
 //!
+//! [`fetch_sbom`] fetches a release's SBOM through the same TUF client: the SBOM target its
+//! image's signed fields name, with its signed length and sha256 checked, and checked to be a
+//! valid CycloneDX or SPDX document.
+//!
 //! A request to the server that fails for a passing reason (no connection, a 502/503/504 from
 //! a restarting server or its load balancer, 429) is sent again after an exponentially growing,
 //! capped and jittered wait, a bounded number of times ([`retry`], `Config::retry`).
@@ -83,6 +87,7 @@ pub use cycle::{Device, DeviceRun, Outcome};
 pub use error::Error;
 pub use install::{InstallError, Installer, KeepImage};
 pub use link::{Arrival, Direct, Link};
+pub use metadata::{fetch_sbom, VerifiedSbom};
 pub use refusal::{MetadataRole, Refusal, Refused};
 pub use retry::Backoff;
 pub use state::Installed;

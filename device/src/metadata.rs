@@ -6,7 +6,7 @@ use airlock_core::error_chain;
 use airlock_core::names;
 use airlock_core::release::Release;
 use airlock_core::support::SupportRecord;
-use airlock_core::verify::read_product_targets;
+use airlock_core::verify::{read_product_targets, ProductTargets, SbomTarget};
 
 use crate::config::Config;
 use crate::refusal::{classify_tuf_error, Refusal, Refused};
@@ -38,6 +38,85 @@ pub async fn refresh(
     retries: &Retries,
     now: jiff::Timestamp,
 ) -> Result<Verified, Refused> {
+    let (repo, listed) = load(cfg, client, retries, now).await?;
+    let support = support_record(&repo, &cfg.product).await?;
+    Ok(Verified {
+        releases: listed.releases,
+        deltas: listed.deltas,
+        support,
+    })
+}
+
+/// A release's SBOM, fetched and verified through TUF ([`fetch_sbom`]).
+#[derive(Debug, Clone)]
+pub struct VerifiedSbom {
+    /// The SBOM target, bound to its image by the signed role (the image's `custom.sbom`
+    /// names this path, sha256, length and format).
+    pub target: SbomTarget,
+    /// The SBOM's bytes: its signed length and sha256 checked.
+    pub bytes: Vec<u8>,
+    /// What [`airlock_core::sbom::validate`] read from it.
+    pub summary: airlock_core::sbom::SbomSummary,
+}
+
+/// The SBOM of the product's release `version`: a TUF refresh (the same checks as
+/// [`refresh`]), then the SBOM target the release's signed fields name, downloaded with its
+/// length and sha256 checked, and checked to be a valid SBOM of the signed format.
+/// `Refusal::InvalidMetadata` when the release has no SBOM or the file is not a valid one.
+/// The device's clock (`cfg.now`) judges the metadata fresh; a device that enrolled before
+/// uses its stored credential (`--tuf-access enrolled`).
+pub async fn fetch_sbom(
+    cfg: &Config,
+    client: &reqwest::Client,
+    version: &semver::Version,
+) -> Result<VerifiedSbom, Refused> {
+    let invalid = |m: String| Refused::new(Refusal::InvalidMetadata, m);
+    let (repo, listed) = load(cfg, client, &Retries::default(), cfg.now()).await?;
+    let release = listed
+        .releases
+        .iter()
+        .find(|r| r.info.version == *version)
+        .ok_or_else(|| invalid(format!("{} has no release {version}", cfg.product)))?;
+    let target = listed
+        .sbom_of(&release.name)
+        .cloned()
+        .ok_or_else(|| invalid(format!("{} was released without an SBOM", release.name)))?;
+    let name = tough::TargetName::new(target.name.clone()).map_err(|e| invalid(e.to_string()))?;
+    let stream = repo
+        .read_target(&name)
+        .await
+        .map_err(|e| tuf_failure("SBOM", &e))?
+        .ok_or_else(|| invalid(format!("{} is not listed", target.name)))?;
+    // tough checks the signed length and sha256 as the bytes arrive
+    let bytes = tough::IntoVec::into_vec(stream)
+        .await
+        .map_err(|e| tuf_failure("SBOM", &e))?;
+    let summary = airlock_core::sbom::validate(&bytes)
+        .map_err(|e| invalid(format!("{}: {e}", target.name)))?;
+    if summary.format != target.info.format || summary.spec_version != target.info.spec_version {
+        return Err(invalid(format!(
+            "{}: the file is {} {}, its signed fields say {} {}",
+            target.name,
+            summary.format,
+            summary.spec_version,
+            target.info.format,
+            target.info.spec_version
+        )));
+    }
+    Ok(VerifiedSbom {
+        target,
+        bytes,
+        summary,
+    })
+}
+
+/// The TUF refresh of [`refresh`]: the repository and the product role's targets.
+async fn load(
+    cfg: &Config,
+    client: &reqwest::Client,
+    retries: &Retries,
+    now: jiff::Timestamp,
+) -> Result<(tough::Repository, ProductTargets), Refused> {
     let local = |e: String| Refused::new(Refusal::LocalStorage, e);
     let dir = tuf_dir(&cfg.state_dir);
     std::fs::create_dir_all(&dir).map_err(|e| local(format!("creating {}: {e}", dir.display())))?;
@@ -96,12 +175,7 @@ pub async fn refresh(
             format!("signed metadata of {}: {e}", cfg.product),
         )
     })?;
-    let support = support_record(&repo, &cfg.product).await?;
-    Ok(Verified {
-        releases: listed.releases,
-        deltas: listed.deltas,
-        support,
-    })
+    Ok((repo, listed))
 }
 
 /// The product role, reached through the delegation for exactly `<product>/*`.

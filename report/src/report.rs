@@ -64,6 +64,18 @@ pub struct LedgerEntry {
     pub rollout_outcome: String,
     /// The server's figures for this release, when fleet figures were fetched.
     pub fleet: Option<FleetRelease>,
+    /// Its SBOM target (CRA Annex I Part II(1)), when it was released with one.
+    pub sbom: Option<LedgerSbom>,
+}
+
+/// A release's SBOM as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerSbom {
+    pub path: String,
+    pub sha256: String,
+    pub length: u64,
+    pub format: airlock_core::sbom::SbomFormat,
+    pub spec_version: String,
 }
 
 /// A release withdrawn from the product role, as the signed support history records it.
@@ -129,6 +141,8 @@ pub struct Facts<'a, R> {
     pub jurisdiction: &'a str,
     pub support: &'a SupportRecord,
     pub releases: &'a [Release],
+    /// The releases' SBOM targets (read with the role: `read_product_targets`).
+    pub sboms: &'a [airlock_core::verify::SbomTarget],
     pub mechanism: Vec<R>,
     pub product_role_threshold: u64,
     pub product_role_keys: usize,
@@ -142,9 +156,24 @@ pub struct Facts<'a, R> {
     pub airlock_version: &'a str,
 }
 
-fn ledger_entry(r: &Release, fleet: &FleetFigures, support: &SupportRecord) -> LedgerEntry {
+fn ledger_entry(
+    r: &Release,
+    sboms: &[airlock_core::verify::SbomTarget],
+    fleet: &FleetFigures,
+    support: &SupportRecord,
+) -> LedgerEntry {
     let version = r.info.version.to_string();
     LedgerEntry {
+        sbom: sboms
+            .iter()
+            .find(|s| s.info.sbom_for == r.name)
+            .map(|s| LedgerSbom {
+                path: s.name.clone(),
+                sha256: s.sha256.clone(),
+                length: s.length,
+                format: s.info.format,
+                spec_version: s.info.spec_version.clone(),
+            }),
         rollout_outcome: fleet::outcome_text(fleet, &version),
         fleet: fleet.release(&version).cloned(),
         version,
@@ -177,7 +206,7 @@ impl<R: MechanismRole> Report<R> {
         let ledger = facts
             .releases
             .iter()
-            .map(|r| ledger_entry(r, &facts.fleet, facts.support))
+            .map(|r| ledger_entry(r, facts.sboms, &facts.fleet, facts.support))
             .collect();
         let withdrawn = facts
             .support
@@ -198,6 +227,7 @@ impl<R: MechanismRole> Report<R> {
             &verdict::Inputs {
                 record: facts.support,
                 releases: facts.releases,
+                sboms: facts.sboms,
                 fleet: facts.fleet.figures(),
                 tests: facts.evidence.as_deref(),
                 today: airlock_core::support::utc_date(facts.now),
@@ -412,6 +442,7 @@ mod tests {
             jurisdiction,
             support,
             releases,
+            sboms: &[],
             mechanism: vec![Role("root"), Role("timestamp")],
             product_role_threshold: 2,
             product_role_keys: 3,

@@ -44,6 +44,8 @@ pub enum Condition {
     AdvisoriesPublished,
     /// A product that cannot be updated says so in the signed record (ETSI 5.3-14).
     NotUpdatableDisclosed,
+    /// Every release has an SBOM target bound to it (CRA Annex I Part II(1)).
+    SbomPerRelease,
     /// Something airlock could evidence but does not yet: always missing, with this reason.
     NotYet(&'static str),
     /// Outside airlock's reach: the manufacturer's own evidence, for this reason.
@@ -55,6 +57,8 @@ pub enum Condition {
 pub struct Inputs<'a> {
     pub record: &'a SupportRecord,
     pub releases: &'a [Release],
+    /// The releases' SBOM targets, each bound to its image by the signed role.
+    pub sboms: &'a [airlock_core::verify::SbomTarget],
     /// The server's fleet figures, when they were fetched.
     pub fleet: Option<&'a FleetReport>,
     /// The test runs given with `--evidence`, when any were.
@@ -308,6 +312,29 @@ impl Condition {
                     missing("declared not updatable in the signed record; the rationale and the period and method of hardware replacement support are not in it")
                 }
             }
+            Condition::SbomPerRelease => {
+                let without: Vec<String> = inputs
+                    .releases
+                    .iter()
+                    .filter(|r| !inputs.sboms.iter().any(|s| s.info.sbom_for == r.name))
+                    .map(|r| r.info.version.to_string())
+                    .collect();
+                if inputs.releases.is_empty() {
+                    missing("no release yet, so no SBOM")
+                } else if without.is_empty() {
+                    evidenced(format!(
+                        "each of the {} release(s) has a signed SBOM bound to its image",
+                        inputs.releases.len()
+                    ))
+                } else {
+                    missing(format!(
+                        "{} of {} release(s) have no SBOM: {} (add one with `airlock release add ... --sbom FILE` for new releases)",
+                        without.len(),
+                        inputs.releases.len(),
+                        without.join(", ")
+                    ))
+                }
+            }
             Condition::NotYet(why) => missing(why),
             Condition::OutOfReach(why) => (Status::OutOfReach, why.to_string()),
         }
@@ -477,6 +504,7 @@ mod tests {
             &Inputs {
                 record: r,
                 releases: &[],
+                sboms: &[],
                 fleet: None,
                 tests,
                 today: date(2026, 6, 1),
@@ -502,7 +530,7 @@ mod tests {
             assert!(!j.verdict.contains("meets"), "{j:?}");
             assert!(!j.applies_from.is_empty(), "{j:?}");
             let expected: Vec<&str> = match j.jurisdiction.as_str() {
-                // no SBOM yet
+                // no release, so no SBOM
                 "eu" => vec!["CRA (EU) 2024/2847 Annex I Part II(1)"],
                 // time to install needs the server's figures
                 "all" => vec!["ETSI EN 303 645 V2.1.1 5.3-8"],
@@ -569,7 +597,11 @@ mod tests {
         );
         assert!(verdict(&r, "uk").nothing_missing());
         r.support_period_rationale = Some("a two-year evaluation kit".into());
-        assert_eq!(verdict(&r, "eu").missing.len(), 1, "only the SBOM");
+        assert_eq!(
+            verdict(&r, "eu").missing.len(),
+            1,
+            "only the SBOM (no release)"
+        );
     }
 
     #[test]
@@ -645,6 +677,7 @@ mod tests {
         let inputs = Inputs {
             record: &r,
             releases: std::slice::from_ref(&release),
+            sboms: &[],
             fleet: None,
             tests: None,
             today: date(2026, 6, 1),
@@ -664,6 +697,7 @@ mod tests {
             &Inputs {
                 record: &r,
                 releases: &[],
+                sboms: &[],
                 fleet: None,
                 tests: Some(&passed),
                 today: date(2032, 1, 1),
@@ -676,5 +710,50 @@ mod tests {
                 .any(|g| g.contains("ended on 2031-12-31")),
             "{late:?}"
         );
+    }
+
+    #[test]
+    fn releases_without_an_sbom_are_an_eu_gap() {
+        let release = |v: &str| -> Release {
+            serde_json::from_value(serde_json::json!({
+                "name": format!("acme-cam/fw-{v}.bin"), "length": 4, "sha256": "ab",
+                "product": "acme-cam", "version": v, "security_version": 3,
+                "kind": "security", "released": "2026-02-01T00:00:00Z"
+            }))
+            .unwrap()
+        };
+        let releases = [release("1.2.0"), release("1.3.0")];
+        let sbom = airlock_core::verify::SbomTarget {
+            name: "acme-cam/fw-1.2.0.bin.cdx.json".into(),
+            sha256: "cd".repeat(32),
+            length: 10,
+            info: airlock_core::sbom::SbomTargetInfo {
+                sbom_for: "acme-cam/fw-1.2.0.bin".into(),
+                format: airlock_core::sbom::SbomFormat::Cyclonedx,
+                spec_version: "1.5".into(),
+            },
+        };
+        let r = record();
+        let judge = |sboms: &[airlock_core::verify::SbomTarget]| {
+            Condition::SbomPerRelease.judge(&Inputs {
+                record: &r,
+                releases: &releases,
+                sboms,
+                fleet: None,
+                tests: None,
+                today: date(2026, 6, 1),
+            })
+        };
+        let (status, detail) = judge(std::slice::from_ref(&sbom));
+        assert_eq!(status, Status::Missing);
+        assert!(
+            detail.starts_with("1 of 2 release(s) have no SBOM: 1.3.0"),
+            "{detail}"
+        );
+        let mut second = sbom.clone();
+        second.name = "acme-cam/fw-1.3.0.bin.spdx.json".into();
+        second.info.sbom_for = "acme-cam/fw-1.3.0.bin".into();
+        let (status, detail) = judge(&[sbom, second]);
+        assert_eq!(status, Status::Evidenced, "{detail}");
     }
 }

@@ -169,7 +169,10 @@ mod sync_tests {
     fn credentials_are_reread_on_one_sync_in_every() {
         let due: Vec<u64> = (0..200).filter(|&t| credentials_due(t, 60)).collect();
         assert_eq!(due, vec![0, 60, 120, 180]);
-        assert!((0..10).all(|t| credentials_due(t, 1)), "without notices: every sync");
+        assert!(
+            (0..10).all(|t| credentials_due(t, 1)),
+            "without notices: every sync"
+        );
         assert!((0..10).all(|t| credentials_due(t, 0)));
     }
 }

@@ -719,7 +719,11 @@ mod tests {
         };
         view.products.insert(
             "acme-cam".into(),
-            crate::view::ProductView { support, releases },
+            crate::view::ProductView {
+                support,
+                releases,
+                sboms: Vec::new(),
+            },
         );
         view
     }

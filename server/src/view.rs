@@ -15,6 +15,8 @@ use crate::storage::{Head, RepoIndex, StateError, StateStore};
 pub struct ProductView {
     pub support: SupportRecord,
     pub releases: Vec<Release>,
+    /// The releases' SBOM targets (airlock_core::sbom), sorted by name.
+    pub sboms: Vec<verify::SbomTarget>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,6 +67,7 @@ impl RepoView {
                 releases,
                 deltas,
                 support: support_target,
+                sboms,
             } = verify::read_product_targets(name, &role.signed.signed)
                 .map_err(|e| StateError::Corrupt(e.to_string()))?;
             let support = head
@@ -82,7 +85,17 @@ impl RepoView {
             for d in &deltas {
                 targets.insert(d.name.clone(), (d.sha256.clone(), d.length));
             }
-            products.insert(name.clone(), ProductView { support, releases });
+            for s in &sboms {
+                targets.insert(s.name.clone(), (s.sha256.clone(), s.length));
+            }
+            products.insert(
+                name.clone(),
+                ProductView {
+                    support,
+                    releases,
+                    sboms,
+                },
+            );
             deltas_by_product.insert(name.clone(), deltas);
         }
         let mut files = HashMap::new();

@@ -68,11 +68,16 @@ pub fn build(repo: &Repo, product: &str, sources: Sources) -> Result<Report> {
         .as_ref()
         .and_then(|d| d.roles.iter().find(|r| r.name == product))
         .with_context(|| format!("no delegation for {product}"))?;
+    // the SBOM targets, bound to their images (status lists the releases alone)
+    let sboms =
+        airlock_core::verify::read_product_targets(product, &repo.load_role(product)?.signed)?
+            .sboms;
     Ok(Report::build(airlock_report::report::Facts {
         product,
         jurisdiction: &sources.jurisdiction,
         support: &p.support,
         releases: &p.releases,
+        sboms: &sboms,
         mechanism: s.roles.clone(),
         product_role_threshold: role.threshold.get(),
         product_role_keys: role.keyids.len(),

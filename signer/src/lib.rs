@@ -34,6 +34,7 @@ pub mod repo;
 pub mod retired_keys;
 pub mod rollout;
 pub mod root;
+pub mod sbom;
 pub mod status;
 pub mod support;
 pub mod targets;

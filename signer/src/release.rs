@@ -29,6 +29,8 @@ pub struct ReleaseOptions {
     pub advisories: Vec<airlock_core::release::Advisory>,
     /// Accept a version older than the product's newest release (a maintenance branch).
     pub allow_older: bool,
+    /// The release's SBOM (CycloneDX 1.5+ or SPDX 2.3 JSON), published with it (crate::sbom).
+    pub sbom: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +50,9 @@ pub struct ReleaseReport {
     /// Earlier releases no delta was made from, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deltas_skipped: Vec<crate::delta::Skipped>,
+    /// The SBOM target published with it (--sbom).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<crate::sbom::SbomReport>,
 }
 
 /// Refuses a release older than the product's newest one (`newest`), unless `allow_older`
@@ -207,6 +212,20 @@ pub async fn add_with_deltas(
         newest.as_ref(),
         opts.allow_older,
     )?;
+    // checked before the keys are asked for, like the image
+    let sbom = match &opts.sbom {
+        Some(file) => {
+            let p = crate::sbom::prepare(file, &target)?;
+            if role.targets.keys().any(|n| n.raw() == p.target) {
+                bail!(
+                    "{} is already a target; give the new image a new file name",
+                    p.target
+                );
+            }
+            Some(p)
+        }
+        None => None,
+    };
 
     // The keys first: a passphrase or PIN is asked before a long copy, and a wrong one stops
     // the command before it touches the repository.
@@ -224,6 +243,7 @@ pub async fn add_with_deltas(
     crate::leftovers::remove_stale(repo, Some(&opts.product), jiff::Timestamp::now())?;
     let tmp = dir.join(format!(".{file_name}{}", crate::leftovers::SUFFIX));
     let mut made_deltas: Vec<crate::delta::Made> = Vec::new();
+    let mut staged_sbom = None;
     let result = async {
         std::fs::copy(&opts.file, &tmp)
             .with_context(|| format!("copying {} into the repository", opts.file.display()))?;
@@ -232,13 +252,18 @@ pub async fn add_with_deltas(
         let (sha256, length) = crate::digest::sha256_file(&tmp)?;
         // the copy, in case the file was emptied since the check above
         check_not_empty(&opts.file, Some(length))?;
+        let mut custom = info.to_custom();
+        if let Some(s) = &sbom {
+            s.bind(&mut custom)?;
+            staged_sbom = Some(s.stage(repo)?);
+        }
         let entry = tough::schema::Target {
             length,
             hashes: tough::schema::Hashes {
                 sha256: hex::decode(&sha256)?.into(),
                 _extra: std::collections::HashMap::new(),
             },
-            custom: info.to_custom(),
+            custom,
             _extra: std::collections::HashMap::new(),
         };
         let sources = crate::delta::sources(&role, &info.version, delta_count);
@@ -266,6 +291,7 @@ pub async fn add_with_deltas(
                 .map(|m| crate::delta::report(m, length))
                 .collect(),
             deltas_skipped,
+            sbom: sbom.as_ref().map(crate::sbom::PreparedSbom::report),
         };
         let mut role = std::mem::replace(
             &mut role,
@@ -275,6 +301,9 @@ pub async fn add_with_deltas(
         for m in &made_deltas {
             // a delta of an earlier release under the same name is replaced
             role.add_target(tough::TargetName::new(m.name.clone())?, m.target()?);
+        }
+        if let Some(s) = &sbom {
+            role.add_target(tough::TargetName::new(s.target.clone())?, s.target_entry()?);
         }
         role.version = role.version.saturating_add(1);
         role.expires = expiry_in_days(config.expiry_days)?;
@@ -293,6 +322,9 @@ pub async fn add_with_deltas(
             std::fs::rename(&m.tmp, &m.dest)
                 .with_context(|| format!("moving {} into place", m.dest.display()))?;
         }
+        if let Some(s) = &staged_sbom {
+            s.commit()?;
+        }
         tracing::debug!(elapsed_ms = ms(), bytes = signed.len(), "role signed");
         crate::durable::write_atomic(&repo.role_path(&opts.product), &signed)?;
         tracing::debug!(elapsed_ms = ms(), "role written");
@@ -302,6 +334,9 @@ pub async fn add_with_deltas(
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
         crate::delta::remove(&made_deltas);
+        if let Some(s) = &staged_sbom {
+            s.discard();
+        }
     }
     let report = result?;
     Ok(report)
@@ -368,10 +403,20 @@ pub async fn withdraw(
             .then(|| n.clone())
         })
         .collect();
+    // its SBOM target (custom.sbom) leaves with it
+    let sbom_target = role
+        .targets
+        .get(&name)
+        .and_then(crate::sbom::named_by)
+        .map(tough::TargetName::new)
+        .transpose()?;
     support::replace_record(repo, product, &next, move |role| {
         role.remove_target(&target);
         for d in &deltas {
             role.remove_target(d);
+        }
+        if let Some(s) = &sbom_target {
+            role.remove_target(s);
         }
         Ok(())
     })

@@ -206,6 +206,7 @@ pub fn status(repo: &Repo) -> Result<Status> {
         for (name, t) in &role.targets {
             if name.raw() == names::support_target_name(&product)
                 || airlock_core::delta::is_delta(t)
+                || airlock_core::sbom::is_sbom_target(&t.custom)
             {
                 continue;
             }

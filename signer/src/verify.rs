@@ -25,6 +25,8 @@ use crate::transport::HttpTransport;
 pub struct ProductCheck {
     pub product: String,
     pub releases: usize,
+    /// SBOM targets checked: bound to their image, signed hash and length, and a valid SBOM.
+    pub sboms: usize,
     pub security_updates_until: Option<jiff::civil::Date>,
 }
 
@@ -154,13 +156,15 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
             let mut names_to_fetch: Vec<String> =
                 listed.releases.iter().map(|r| r.name.clone()).collect();
             names_to_fetch.push(support_name.clone());
+            names_to_fetch.extend(listed.sboms.iter().map(|s| s.name.clone()));
             // Several downloads at once (tough reads files and sockets on tokio's blocking
             // pool); results in name order.
             let fetched: Vec<(String, Result<Vec<u8>, String>)> =
                 futures::stream::iter(names_to_fetch)
                     .map(|name| {
                         let repo = &repo;
-                        let keep = name == support_name;
+                        let keep =
+                            name == support_name || listed.sboms.iter().any(|s| s.name == name);
                         async move {
                             let r = fetch_target(repo, &name, keep).await;
                             (name, r)
@@ -176,6 +180,8 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
                         report.targets_checked += 1;
                         if name == support_name {
                             record = Some(bytes);
+                        } else if let Some(s) = listed.sboms.iter().find(|s| s.name == name) {
+                            report.problems.extend(sbom_problem(s, &bytes));
                         }
                     }
                     Err(e) => report.problems.push(format!("{name}: {e}")),
@@ -203,6 +209,7 @@ pub async fn verify_url(base: &url::Url, trusted_root: &[u8]) -> Result<VerifyRe
         report.products.push(ProductCheck {
             product,
             releases: listed.releases.len(),
+            sboms: listed.sboms.len(),
             security_updates_until: support.map(|s| s.security_updates_until),
         });
     }
@@ -227,6 +234,12 @@ fn check_local_targets(
     if let Some((sha256, length)) = &listed.support {
         expected.push((support_name.clone(), sha256.clone(), *length));
     }
+    expected.extend(
+        listed
+            .sboms
+            .iter()
+            .map(|s| (s.name.clone(), s.sha256.clone(), s.length)),
+    );
     let targets = dir.join("targets");
     let results: Vec<Result<(), String>> = expected
         .par_iter()
@@ -264,7 +277,33 @@ fn check_local_targets(
     if listed.support.is_none() {
         problems.push(format!("{product}: no support record listed"));
     }
+    // each SBOM's content (its bytes matched the signed hash above, or a problem says not)
+    for s in &listed.sboms {
+        let Ok((p, file)) = names::split_target_name(&s.name) else {
+            continue;
+        };
+        if let Ok(bytes) = std::fs::read(targets.join(p).join(format!("{}.{file}", s.sha256))) {
+            problems.extend(sbom_problem(s, &bytes));
+        }
+    }
     (checked, problems, record)
+}
+
+/// A problem with an SBOM target's bytes (already checked against its signed hash): not a
+/// valid SBOM, or of another format or version than its signed fields say.
+fn sbom_problem(s: &airlock_core::verify::SbomTarget, bytes: &[u8]) -> Option<String> {
+    match airlock_core::sbom::validate(bytes) {
+        Ok(summary)
+            if summary.format == s.info.format && summary.spec_version == s.info.spec_version =>
+        {
+            None
+        }
+        Ok(summary) => Some(format!(
+            "{}: the SBOM is {} {}, its signed fields say {} {}",
+            s.name, summary.format, summary.spec_version, s.info.format, s.info.spec_version
+        )),
+        Err(e) => Some(format!("{}: not a valid SBOM: {e}", s.name)),
+    }
 }
 
 /// The releases whose image is empty (0 bytes): no device can install them, whenever they were
@@ -333,9 +372,19 @@ pub fn verify_local(repo: &Repo) -> Result<VerifyReport> {
                         {
                             report.problems.push(format!("{product}: {e}"));
                         }
+                        for sbom in &p.sboms {
+                            match repo.target_path(&sbom.name).and_then(|f| {
+                                std::fs::read(&f)
+                                    .with_context(|| format!("reading {}", f.display()))
+                            }) {
+                                Ok(bytes) => report.problems.extend(sbom_problem(sbom, &bytes)),
+                                Err(e) => report.problems.push(format!("{}: {e:#}", sbom.name)),
+                            }
+                        }
                         report.products.push(ProductCheck {
                             product: product.clone(),
                             releases: p.releases.len(),
+                            sboms: p.sboms.len(),
                             security_updates_until: Some(record.security_updates_until),
                         });
                     }

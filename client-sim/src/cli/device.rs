@@ -30,6 +30,19 @@ pub struct DeviceArgs {
     /// keeps its own credential in its state directory.
     #[arg(long, env = "AIRLOCK_ENROL_TOKEN")]
     enrol_token: Option<String>,
+    /// Instead of an update cycle: fetch the SBOM of release VERSION through TUF (the SBOM
+    /// target its image's signed fields name, length and sha256 checked, a valid CycloneDX or
+    /// SPDX document), print what it lists and write it to --sbom-out. Exits 3 when refused.
+    #[arg(long, value_name = "VERSION", env = "AIRLOCK_SIM_SBOM")]
+    sbom: Option<semver::Version>,
+    /// Where --sbom writes the verified SBOM.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sbom",
+        env = "AIRLOCK_SIM_SBOM_OUT"
+    )]
+    sbom_out: Option<PathBuf>,
     #[command(flatten)]
     tls: super::tls::TlsArgs,
 }
@@ -56,6 +69,9 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
         .timeout(std::time::Duration::from_secs(300))
         .build()
         .context("building the HTTP client (--ca, --client-cert, --client-key)")?;
+    if let Some(version) = &args.sbom {
+        return sbom(&cfg.agent, &client, version, args.sbom_out.as_deref(), json).await;
+    }
     let run = run_device(&cfg, &client).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);
@@ -63,6 +79,57 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
         print_text(&run);
     }
     Ok(if run.outcome.is_refused() { 3 } else { 0 })
+}
+
+/// `--sbom VERSION`: the release's SBOM through the device library's TUF client.
+async fn sbom(
+    agent: &AgentConfig,
+    client: &reqwest::Client,
+    version: &semver::Version,
+    out: Option<&std::path::Path>,
+    json: bool,
+) -> Result<u8> {
+    match airlock_device::fetch_sbom(agent, client, version).await {
+        Ok(v) => {
+            if let Some(out) = out {
+                std::fs::write(out, &v.bytes)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            let answer = serde_json::json!({
+                "target": v.target.name,
+                "sha256": v.target.sha256,
+                "length": v.target.length,
+                "format": v.summary.format,
+                "spec_version": v.summary.spec_version,
+                "components": v.summary.components,
+                "subject": v.summary.subject,
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!(
+                    "{}: verified {} {} SBOM ({} components, sha256 {})",
+                    v.target.name,
+                    v.summary.format,
+                    v.summary.spec_version,
+                    v.summary.components,
+                    v.target.sha256
+                );
+            }
+            Ok(0)
+        }
+        Err(refused) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"refused": format!("{:?}", refused.kind), "reason": refused.reason})
+                );
+            } else {
+                println!("refused ({:?}): {}", refused.kind, refused.reason);
+            }
+            Ok(3)
+        }
+    }
 }
 
 fn print_text(run: &DeviceRun) {

@@ -77,6 +77,7 @@ impl Repository {
                 released: Some(r.released),
                 advisories: Vec::new(),
                 allow_older: false,
+                sbom: None,
             },
         )
         .await?;

@@ -113,6 +113,35 @@ pub(super) fn ledger_section<R>(d: &mut Document, r: &Report<R>) {
             })
             .collect(),
     );
+    d.heading(3, "Software bills of materials");
+    d.paragraph("CRA Annex I Part II(1). Each SBOM is a TUF target signed by the product role with its image, whose signed fields name the SBOM's path and sha256; a release without one is a gap.");
+    let without = r.ledger.iter().filter(|l| l.sbom.is_none()).count();
+    d.table(
+        &["version", "SBOM target", "format", "sha256"],
+        r.ledger
+            .iter()
+            .map(|l| match &l.sbom {
+                Some(s) => vec![
+                    l.version.clone(),
+                    s.path.clone(),
+                    format!("{} {}", s.format, s.spec_version),
+                    s.sha256.clone(),
+                ],
+                None => vec![
+                    l.version.clone(),
+                    "none".to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                ],
+            })
+            .collect(),
+    );
+    if without > 0 {
+        d.alert(format!(
+            "{without} of {} release(s) have no SBOM (CRA Annex I Part II(1)).",
+            r.ledger.len()
+        ));
+    }
     if !r.withdrawn.is_empty() {
         d.heading(3, "Withdrawn releases");
         d.paragraph("No longer offered to devices; each withdrawal is recorded in the signed support history.");

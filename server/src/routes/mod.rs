@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod ops;
 pub mod public;
 pub mod responses;
+pub mod sbom;
 pub mod support_page;
 pub mod tuf;
 
@@ -130,6 +131,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/products", get(public::products))
         .route("/v1/products/{product}/support", get(public::support_json))
         .route("/v1/products/{product}/advisories", get(public::advisories))
+        .route(
+            "/v1/products/{product}/releases/{version}/sbom",
+            get(sbom::release_sbom),
+        )
         .route("/products/{product}", get(public::support_page))
         .route("/.well-known/security.txt", get(public::security_txt))
         .route(

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use airlock_core::api::ErrorBody;
 
-use crate::routes::{admin, audit, csaf, devices, ops, public, tuf};
+use crate::routes::{admin, audit, csaf, devices, ops, public, sbom, tuf};
 
 /// The server's API document (title airlock-server, version of this crate).
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         public::products,
         public::support_json,
         public::advisories,
+        sbom::release_sbom,
         public::support_page,
         public::security_txt,
         csaf::provider_metadata,

@@ -726,6 +726,7 @@ pub(crate) mod kept_figures_tests {
                         status: *status,
                         version: VERSIONS[*version].into(),
                         code: None,
+                        delta: None,
                     },
                     jiff::Timestamp::from_millisecond(T0 + at).unwrap(),
                 )),

@@ -109,6 +109,16 @@ pub struct AddArgs {
         env = "AIRLOCK_DELTAS_FROM"
     )]
     deltas_from: Option<u32>,
+    /// The image's SBOM, CycloneDX 1.5+ JSON or SPDX 2.3 JSON: checked, then published as the
+    /// target PRODUCT/FILE.cdx.json (or .spdx.json) signed with the image, whose signed fields
+    /// name it (custom.sbom). An invalid SBOM is refused (exit 4) before anything is signed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "from_dir",
+        env = "AIRLOCK_RELEASE_ADD_SBOM"
+    )]
+    sbom: Option<PathBuf>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -164,6 +174,7 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
             released: a.released,
             advisories: a.advisories,
             allow_older: a.allow_older,
+            sbom: a.sbom,
         },
         &airlock_signer::delta::DeltaOptions {
             from: a.deltas_from,
@@ -181,8 +192,18 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
         for s in &report.deltas_skipped {
             deltas += &format!("  no delta from {}: {}\n", s.from_version, s.reason);
         }
+        let sbom = report
+            .sbom
+            .as_ref()
+            .map(|s| {
+                format!(
+                    "\nSBOM {} ({} {}, {} components, {} bytes, sha256 {})",
+                    s.path, s.format, s.spec_version, s.components, s.length, s.sha256
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}\n{deltas}",
+            "released {} {}{} ({}, security_version {}, {} bytes, sha256 {}); role v{}{sbom}\n{deltas}",
             report.target,
             report.info.version,
             release::older_note(report.older_than.as_ref()),
