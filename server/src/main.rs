@@ -48,7 +48,7 @@ enum Command {
         command: cmd::token::TokenCommand,
     },
     /// Serve the repository and the device API.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Ask a running server's /healthz: exit 0 when it answers 200, 1 otherwise (a container
     /// HEALTHCHECK for images without a shell or curl).
     Healthcheck(cmd::healthcheck::HealthcheckArgs),
@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => cmd::init::init(args, &storage, cli.json).await,
         Command::RotateOnlineKey(args) => cmd::init::rotate_online_key(args, cli.json),
         Command::Token { command } => cmd::token::run(command, &storage, cli.json).await,
-        Command::Serve(args) => cmd::serve::run(args, &storage).await,
+        Command::Serve(args) => cmd::serve::run(*args, &storage).await,
         // (answered in main: its exit code is the answer)
         Command::Healthcheck(_) => Ok(()),
         Command::Migrate(args) => cmd::migrate::run(args, &storage, cli.json).await,

@@ -12,7 +12,7 @@ use super::{Globals, PassphraseArgs};
 #[derive(Subcommand)]
 pub enum Command {
     /// Add a firmware image as target PRODUCT/FILE with signed release fields.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Withdraw a release: it is no longer offered; the signed support history records it.
     Withdraw {
         /// The repository directory (made by `airlock init`).
@@ -129,7 +129,7 @@ pub async fn run(command: Command, globals: &Globals) -> Result<()> {
             let cvss = std::mem::take(&mut a.cvss);
             let cwe = std::mem::take(&mut a.cwe);
             release::attach_scores(&mut a.advisories, &cvss, &cwe)?;
-            add_either(a, globals).await
+            add_either(*a, globals).await
         }
         Command::Withdraw {
             repo,
