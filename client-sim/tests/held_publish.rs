@@ -109,7 +109,18 @@ async fn check_ins_racing_held_publishes_never_get_the_held_release() {
             })
             .await
             .unwrap();
-        lab.publish(true).await.unwrap();
+        // as `airlock publish` does: a 503 (SQLite's write lock held past its busy timeout by
+        // the racing check-ins' writes, on a loaded machine) is retried after a pause
+        for attempt in 1..=4 {
+            match lab.publish(true).await {
+                Ok(_) => break,
+                Err(e) if attempt < 4 && e.to_string().contains("503") => {
+                    eprintln!("publish of {version}: {e}; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+                Err(e) => panic!("publish of {version}: {e:#}"),
+            }
+        }
     }
     // let the replica follow the last publish while devices keep checking in
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -315,8 +315,10 @@ fn global_options_have_their_own_heading() {
 
 /// The `airlock` commands that sign, and so take the key passphrase options; `targets discard`
 /// signs nothing but reads the retired keys of a staged key rotation to bring them back.
-const SIGNING_COMMANDS: [&str; 18] = [
+const SIGNING_COMMANDS: [&str; 20] = [
+    "advisory not-affected",
     "compliance report",
+    "compliance sign-evidence",
     "compliance statement",
     "init",
     "product add",
