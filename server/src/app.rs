@@ -104,6 +104,9 @@ pub struct Inner {
     /// Each product's fleet history (the chart of versions over time), computed at most once
     /// per [`crate::fleet::HISTORY_TTL`]: it reads every installed report of the product.
     pub fleet_histories: crate::fleet::Histories,
+    /// The CSAF documents of the served view, rendered once per published generation (every
+    /// `/.well-known/csaf/` request needs them; they change only with a publish).
+    pub csaf_documents: crate::routes::csaf::Documents,
     /// `/readyz`'s store checks: one pair of checks per second however many probes come.
     pub readiness: crate::cache::Cached<(bool, bool)>,
     /// Metadata lookups `/tuf/metadata/` passed on to the state store (older versions).
@@ -157,6 +160,7 @@ impl AppState {
             rollout_figures: crate::cache::Cached::new(std::time::Duration::from_secs(10)),
             readiness: crate::cache::Cached::new(std::time::Duration::from_secs(1)),
             fleet_histories: crate::fleet::Histories::default(),
+            csaf_documents: crate::routes::csaf::Documents::default(),
             metadata_lookups: std::sync::atomic::AtomicU64::new(0),
             publish_lock: tokio::sync::Mutex::new(()),
         }))

@@ -19,8 +19,11 @@ use axum::response::{IntoResponse, Response};
 use airlock_core::api::ErrorBody;
 use airlock_report::csaf::Publisher;
 
+use std::sync::{Arc, Mutex};
+
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::view::RepoView;
 
 /// The CSAF provider's settings (`airlock-server serve --csaf-publisher ...`).
 #[derive(Debug, Clone)]
@@ -90,22 +93,51 @@ fn provider_files(app: &AppState) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
         )
     })?;
     let view = app.view();
-    let mut documents = Vec::new();
-    for (product, p) in &view.products {
-        documents.extend(airlock_report::csaf::documents(
-            product,
-            &p.releases,
-            &p.support.not_affected,
-            &provider.publisher,
-            env!("CARGO_PKG_VERSION"),
-        ));
-    }
+    let documents = app.csaf_documents.of(&view, |view| {
+        let mut documents = Vec::new();
+        for (product, p) in &view.products {
+            documents.extend(airlock_report::csaf::documents(
+                product,
+                &p.releases,
+                &p.support.not_affected,
+                &provider.publisher,
+                env!("CARGO_PKG_VERSION"),
+            ));
+        }
+        documents
+    });
     Ok(airlock_report::csaf::provider_files(
         &provider.base_url,
         &provider.publisher,
         &documents,
         app.clock.now(),
     ))
+}
+
+/// CSAF documents as [`airlock_report::csaf::documents`] renders them: (file name, year, JSON).
+type Rendered = Arc<Vec<(String, i16, serde_json::Value)>>;
+
+/// The CSAF documents of one view generation, kept until the next publish: a request for any
+/// provider file no longer renders every product's documents again.
+#[derive(Default)]
+pub struct Documents(Mutex<Option<(u64, Rendered)>>);
+
+impl Documents {
+    fn of(
+        &self,
+        view: &RepoView,
+        render: impl FnOnce(&RepoView) -> Vec<(String, i16, serde_json::Value)>,
+    ) -> Rendered {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*kept {
+            Some((generation, documents)) if *generation == view.generation => documents.clone(),
+            _ => {
+                let documents = Arc::new(render(view));
+                *kept = Some((view.generation, documents.clone()));
+                documents
+            }
+        }
+    }
 }
 
 fn file(app: &AppState, path: &str) -> Result<Response, ApiError> {
