@@ -476,6 +476,14 @@ pub struct DeviceRevocation {
 pub struct EnrolRequest {
     pub token: String,
     pub product: String,
+    /// The device's own credential, chosen by the device (32 random bytes as 64 hex digits is
+    /// what the device library sends; 32 to 128 characters of `A-Z a-z 0-9 - _ .` are taken).
+    /// It makes the enrolment safe to send again: a repeat whose answer was lost (a replica
+    /// killed after its commit, a cut connection) is answered as the first time, without
+    /// another use of the token, because only the device knows this credential. Without it the
+    /// server chooses one, and a lost answer leaves the device needing a new token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use airlock_core::api::{
 use crate::config::Config;
 use crate::error::Error;
 use crate::retry::{self, Retries};
-use crate::state::{store_credential, stored_credential};
+use crate::state::{proposed_credential, store_credential, stored_credential};
 
 fn url(cfg: &Config, what: &'static str, path: &str) -> Result<url::Url, Error> {
     cfg.server
@@ -18,10 +18,10 @@ fn url(cfg: &Config, what: &'static str, path: &str) -> Result<url::Url, Error> 
 }
 
 /// Enrols with the token if the device has no credential yet; returns the credential.
-/// An enrolment whose answer was lost is sent again too: if the server had taken it, the
-/// repeat is refused (the device is enrolled, and its credential was in the lost answer), which
-/// is no worse than not repeating it; if it had not (a replica killed before its commit), the
-/// repeat enrols the device.
+/// The device proposes its own credential ([`proposed_credential`]), so an enrolment whose
+/// answer was lost is safe to send again: if the server had taken it, the repeat is answered
+/// as the first time (the server knows the credential's digest, and only this device the
+/// credential); if it had not (a replica killed before its commit), the repeat enrols it.
 pub async fn ensure_enrolled(
     cfg: &Config,
     client: &reqwest::Client,
@@ -33,9 +33,12 @@ pub async fn ensure_enrolled(
     let Some(token) = &cfg.enrol_token else {
         return Ok(None);
     };
+    // the device's own credential, kept before the request goes out: a repeat after a lost
+    // answer (even after a restart) proposes the same one and is answered as the first time
     let request = EnrolRequest {
         token: token.clone(),
         product: cfg.product.clone(),
+        credential: Some(proposed_credential(&cfg.state_dir)?),
     };
     let answer: EnrolResponse = post(
         (cfg, client, retries, true),

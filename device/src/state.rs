@@ -90,10 +90,46 @@ pub fn stored_credential(dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Keeps the credential the server issued, readable by the device only.
+fn proposed_credential_file(dir: &Path) -> PathBuf {
+    dir.join("credential.proposed")
+}
+
+/// The credential this device proposes at enrolment ([`airlock_core::api::EnrolRequest`]):
+/// made once (32 random bytes, 64 hex digits) and kept before the first request is sent, so
+/// that every repeat of the enrolment, after a lost answer or a restart, proposes the same one
+/// and is answered as the first time.
+pub fn proposed_credential(dir: &Path) -> Result<String, Error> {
+    let path = proposed_credential_file(dir);
+    if let Some(kept) = std::fs::read_to_string(&path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Ok(kept);
+    }
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    let fresh = hex::encode(bytes);
+    write_secret(&path, &fresh)?;
+    Ok(fresh)
+}
+
+/// Keeps the credential the server confirmed, readable by the device only; the proposal is
+/// done with.
 pub fn store_credential(dir: &Path, credential: &str) -> Result<(), Error> {
+    write_secret(&credential_file(dir), credential)?;
+    let _ = std::fs::remove_file(proposed_credential_file(dir));
+    Ok(())
+}
+
+/// Writes a secret readable by the device only, whole or not at all (a temporary file, made
+/// 0600 before anything is written to it, synced and renamed over `path`).
+fn write_secret(path: &Path, secret: &str) -> Result<(), Error> {
     use std::io::Write;
-    let path = credential_file(dir);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -101,7 +137,11 @@ pub fn store_credential(dir: &Path, credential: &str) -> Result<(), Error> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(&path)
-        .and_then(|mut f| f.write_all(credential.as_bytes()))
-        .map_err(Error::state("writing", &path))
+    opts.open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(secret.as_bytes())?;
+            f.sync_all()
+        })
+        .map_err(Error::state("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::state("writing", path))
 }

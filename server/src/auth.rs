@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use thiserror::Error;
 
 use crate::app::AppState;
-use crate::deviceauth::{DeviceAuth, DeviceAuthError};
+use crate::deviceauth::{sha256_hex, DeviceAuth, DeviceAuthError, Verdict};
 use crate::error::ApiError;
 use crate::storage::StateError;
 
@@ -104,7 +104,7 @@ impl AdminCaller {
                 scopes: Scope::ALL.to_vec(),
             });
         }
-        let digest = crate::deviceauth::sha256_hex(token);
+        let digest = sha256_hex(token);
         let (name, scopes) = app
             .state
             .admin_token(&digest)
@@ -269,14 +269,9 @@ impl FromRequestParts<AppState> for Device {
         crate::deviceauth::check_device_id(&id)?;
         Ok(match app.config.device_auth {
             DeviceAuth::Required => {
-                let enrolled = match app.credentials.check(&id, &parts.headers) {
-                    Err(DeviceAuthError::Unauthenticated)
-                        if bearer_token(&parts.headers).is_some()
-                            && !app.credentials.knows(&id) =>
-                    {
-                        enrolled_elsewhere(app, &id, &parts.headers).await?
-                    }
-                    checked => checked?,
+                let enrolled = match app.credentials.verdict(&id, &parts.headers) {
+                    Verdict::Judged(checked) => checked?,
+                    Verdict::NotHere => judged_by_the_store(app, &id, &parts.headers).await?,
                 };
                 Device {
                     id,
@@ -308,21 +303,30 @@ impl FromRequestParts<AppState> for Device {
     }
 }
 
-/// A device this replica does not know, presenting a credential: it may have enrolled at
-/// another replica a moment ago, before that replica's change notice arrived here (a device's
-/// next request may reach any replica behind a load balancer). Its one row is read from the
-/// state store and kept; a device the store does not know either is refused as unknown.
-async fn enrolled_elsewhere(
+/// A credential this replica cannot judge from memory: the device is unknown here, or the
+/// credential kept here is not the one presented. Either can be this replica lagging behind
+/// another: the device enrolled (or, reinstated, enrolled again) at another replica a moment
+/// ago, before that replica's change notice arrived here (a device's next request may reach
+/// any replica behind a load balancer). The device's one row is read from the state store (a
+/// read by primary key: what a wrong credential costs), judged as read, and kept; a device the
+/// store does not know is forgotten here and refused as unknown.
+async fn judged_by_the_store(
     app: &AppState,
     id: &str,
     headers: &HeaderMap,
 ) -> Result<crate::deviceauth::Enrolled, ApiError> {
+    let presented = bearer_token(headers).ok_or(DeviceAuthError::Unauthenticated)?;
     match app.state.credential(id).await? {
         Some(credential) => {
+            // judged on the row as read, not on the map, which a full sync may replace meanwhile
+            let judged = crate::deviceauth::judge(id, &credential, &sha256_hex(presented));
             app.credentials.set(credential);
-            Ok(app.credentials.check(id, headers)?)
+            Ok(judged?)
         }
-        None => Err(DeviceAuthError::Unauthenticated.into()),
+        None => {
+            app.credentials.forget(id);
+            Err(DeviceAuthError::Unauthenticated.into())
+        }
     }
 }
 

@@ -118,7 +118,7 @@ pub fn random_secret() -> String {
 }
 
 /// Constant-time equality of two hex digests.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -190,14 +190,6 @@ impl Credentials {
         }
     }
 
-    /// Whether `device_id` has a credential here (live or revoked).
-    pub fn knows(&self, device_id: &str) -> bool {
-        match self.by_device.read() {
-            Ok(m) => m.contains_key(device_id),
-            Err(p) => p.into_inner().contains_key(device_id),
-        }
-    }
-
     pub fn set(&self, c: DeviceCredential) {
         let add = (!c.revoked).then(|| c.credential_sha256.clone());
         let previous = match self.by_device.write() {
@@ -234,30 +226,66 @@ impl Credentials {
 
     /// Checks the bearer credential of `device_id` and answers what it enrolled as: refused
     /// when missing, wrong or of an unknown device (401, one answer for all three) or, to the
-    /// holder of the right credential, when the device is revoked (403).
+    /// holder of the right credential, when the device is revoked (403). From memory alone:
+    /// [`Credentials::verdict`] says when the state store must be asked.
     pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<Enrolled, DeviceAuthError> {
-        let presented =
-            crate::auth::bearer_token(headers).ok_or(DeviceAuthError::Unauthenticated)?;
+        match self.verdict(device_id, headers) {
+            Verdict::Judged(result) => result,
+            Verdict::NotHere => Err(DeviceAuthError::Unauthenticated),
+        }
+    }
+
+    /// [`Credentials::check`], telling apart a credential this replica cannot judge: the
+    /// device is unknown here, or the credential kept here is not the one presented. Both can
+    /// be this replica lagging behind another (an enrolment or a reinstatement there, whose
+    /// change notice has not arrived): the caller asks the state store ([`judge`]). Decided
+    /// under one read of the map, so a notice landing meanwhile cannot turn a miss into a
+    /// refusal.
+    pub fn verdict(&self, device_id: &str, headers: &HeaderMap) -> Verdict {
+        let Some(presented) = crate::auth::bearer_token(headers) else {
+            return Verdict::Judged(Err(DeviceAuthError::Unauthenticated));
+        };
         // hashed before the lookup, so an unknown id costs the same as a wrong credential
         let digest = sha256_hex(presented);
         let guard = match self.by_device.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let Some(c) = guard.get(device_id) else {
-            return Err(DeviceAuthError::Unauthenticated);
-        };
-        if !same(&c.credential_sha256, &digest) {
-            return Err(DeviceAuthError::Unauthenticated);
+        match guard.get(device_id) {
+            Some(c) if same(&c.credential_sha256, &digest) => {
+                Verdict::Judged(judge(device_id, c, &digest))
+            }
+            _ => Verdict::NotHere,
         }
-        if c.revoked {
-            return Err(DeviceAuthError::Revoked(device_id.to_string()));
-        }
-        Ok(Enrolled {
-            product: c.product.clone(),
-            drill: c.drill,
-        })
     }
+}
+
+/// What [`Credentials::verdict`] found in memory.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Accepted, or refused for good (no credential, or a revoked device).
+    Judged(Result<Enrolled, DeviceAuthError>),
+    /// Unknown here, or another credential kept here: the state store decides.
+    NotHere,
+}
+
+/// Judges the credential with digest `presented` against `c` (as kept in memory or just read
+/// from the state store).
+pub fn judge(
+    device_id: &str,
+    c: &DeviceCredential,
+    presented: &str,
+) -> Result<Enrolled, DeviceAuthError> {
+    if !same(&c.credential_sha256, presented) {
+        return Err(DeviceAuthError::Unauthenticated);
+    }
+    if c.revoked {
+        return Err(DeviceAuthError::Revoked(device_id.to_string()));
+    }
+    Ok(Enrolled {
+        product: c.product.clone(),
+        drill: c.drill,
+    })
 }
 
 /// What a device's valid credential says about it.

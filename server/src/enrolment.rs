@@ -35,6 +35,9 @@ pub enum EnrolmentError {
     BadExpiry(String),
     #[error("{0}")]
     BadUses(String),
+    /// The credential a device proposed does not have the form of one.
+    #[error("{0}")]
+    BadCredential(String),
     /// The one answer to a refused enrolment; the reason goes to the log only.
     #[error("{REFUSED}")]
     Refused(Refusal),
@@ -251,6 +254,29 @@ pub async fn revoke_token(
     Ok(token_info(&t, app.clock.now()))
 }
 
+/// Shortest and longest credential a device may propose ([`EnrolRequest::credential`]).
+pub const PROPOSED_CREDENTIAL_CHARS: std::ops::RangeInclusive<usize> = 32..=128;
+
+/// A credential a device proposes: 32 to 128 characters of `A-Z a-z 0-9 - _ .` (the device
+/// library sends 64 hex digits of 32 random bytes). The length is what keeps it unguessable;
+/// the alphabet keeps it a valid bearer token.
+pub fn check_proposed_credential(proposed: &str) -> Result<(), EnrolmentError> {
+    let ok = PROPOSED_CREDENTIAL_CHARS.contains(&proposed.len())
+        && proposed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EnrolmentError::BadCredential(format!(
+            "the proposed credential must be {} to {} characters of A-Z a-z 0-9 - _ . (for \
+             example 64 hex digits of 32 random bytes); or send none and the server chooses one",
+            PROPOSED_CREDENTIAL_CHARS.start(),
+            PROPOSED_CREDENTIAL_CHARS.end()
+        )))
+    }
+}
+
 /// Exchanges an enrolment token for the device's own credential.
 pub async fn enrol(
     app: &AppState,
@@ -274,7 +300,13 @@ pub async fn enrol_device(
     now: jiff::Timestamp,
 ) -> Result<(EnrolResponse, DeviceCredential), EnrolmentError> {
     check_device_id(&device_id)?;
-    let credential = random_secret();
+    let credential = match &req.credential {
+        Some(proposed) => {
+            check_proposed_credential(proposed)?;
+            proposed.clone()
+        }
+        None => random_secret(),
+    };
     let mut record = DeviceCredential {
         device_id: device_id.clone(),
         product: req.product.clone(),
@@ -288,6 +320,11 @@ pub async fn enrol_device(
     {
         EnrolOutcome::Enrolled { drill } => {
             record.drill = drill;
+            None
+        }
+        EnrolOutcome::Repeated { drill } => {
+            record.drill = drill;
+            tracing::info!(device = %device_id, "enrolment repeated with the device's own credential (its first answer was lost): answered again, nothing changed");
             None
         }
         EnrolOutcome::NoUsableToken => Some(Refusal::NoUsableToken),

@@ -236,9 +236,9 @@ impl From<EnrolmentError> for ApiError {
         match e {
             EnrolmentError::UnknownProduct(_) => ApiError::not_found("unknown_product", message),
             EnrolmentError::BadDeviceId(e) => e.into(),
-            EnrolmentError::BadExpiry(_) | EnrolmentError::BadUses(_) => {
-                ApiError::bad_request(message)
-            }
+            EnrolmentError::BadExpiry(_)
+            | EnrolmentError::BadUses(_)
+            | EnrolmentError::BadCredential(_) => ApiError::bad_request(message),
             // one status, code and message for every refused enrolment
             EnrolmentError::Refused(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "enrolment_refused", message)

@@ -121,3 +121,155 @@ async fn a_rollout_action_takes_no_body_null_or_a_reason() {
     let (status, _) = post(&pause, Some(ADMIN), b"\"soon\"".to_vec()).await;
     assert_eq!(status, 400, "not a rollout action");
 }
+
+/// A replica judges a device credential it cannot judge from memory by the state store: the
+/// device unknown here (enrolled at another replica a moment ago) or another credential kept
+/// here (the device revoked, reinstated and enrolled again at another replica). Before, a kept
+/// credential that was not the presented one was refused at once, so a lagging replica answered
+/// 401 to a device holding its new, valid credential until the change notice arrived; and the
+/// decision read the map twice, so a notice landing between the two reads turned a miss into a
+/// 401 (one check-in of 1,000 in the load-balanced replicas test, 2026-12-02).
+#[tokio::test]
+async fn a_credential_this_replica_cannot_judge_is_judged_by_the_state_store() {
+    use airlock_server::deviceauth::sha256_hex;
+    use airlock_server::storage::DeviceCredential;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    airlock_server::init_data_dir(&srv, &Storage::default())
+        .await
+        .unwrap();
+    let config = ServeConfig {
+        device_auth: airlock_server::deviceauth::DeviceAuth::Required,
+        ..ServeConfig::default()
+    };
+    let app = airlock_server::open(
+        &srv,
+        &Storage::default(),
+        config,
+        ADMIN,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(airlock_server::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+
+    // a token straight into the store: no product need be published for what is tested here
+    let (token, _) = airlock_server::enrolment::new_token(
+        app.state.as_ref(),
+        &airlock_core::api::EnrolmentTokenRequest {
+            product: "acme-cam".into(),
+            device_id: None,
+            expires_in: None,
+            expires_at: None,
+            uses: Some(airlock_core::api::TokenUses::UNLIMITED),
+            drill: false,
+        },
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let token = token.as_str();
+    let (status, enrolled) = post_json(
+        &http,
+        &format!("{url}/v1/devices/cam-1/enrol"),
+        None,
+        serde_json::json!({"token": token, "product": "acme-cam"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolled}");
+    let credential = enrolled["credential"].as_str().unwrap().to_string();
+    let check_in = |credential: String| {
+        let http = http.clone();
+        let url = format!("{url}/v1/devices/cam-1/check-in");
+        async move {
+            post_json(
+                &http,
+                &url,
+                Some(&credential),
+                serde_json::json!({"product": "acme-cam", "version": "1.0.0", "security_version": 1}),
+            )
+            .await
+        }
+    };
+    // authenticated: the check-in is answered for what it says (no product is published here)
+    let accepted = check_in(credential.clone()).await;
+    assert_eq!(
+        (accepted.0, accepted.1["error"].as_str()),
+        (404, Some("unknown_product")),
+        "{}",
+        accepted.1
+    );
+
+    // this replica keeps an older credential of cam-1 (it missed the re-enrolment)
+    let kept = |credential_sha256: String| DeviceCredential {
+        device_id: "cam-1".into(),
+        product: "acme-cam".into(),
+        credential_sha256,
+        revoked: false,
+        drill: false,
+    };
+    app.credentials
+        .set(kept(sha256_hex("the-credential-of-before")));
+    assert_eq!(check_in(credential.clone()).await, accepted);
+    // ... which the store's answer replaced: the old credential is refused now
+    let refused = check_in("the-credential-of-before".into()).await;
+    assert_eq!(refused.0, 401, "{}", refused.1);
+    // a wrong credential is refused whatever is kept
+    assert_eq!(check_in("wrong".into()).await.0, 401);
+
+    // this replica does not know cam-1 at all (the enrolment notice is still on its way)
+    app.credentials.forget("cam-1");
+    assert_eq!(check_in(credential.clone()).await, accepted);
+
+    // a device the store does not know is refused, and forgotten here
+    app.credentials.set(DeviceCredential {
+        device_id: "ghost".into(),
+        ..kept(sha256_hex("ghost-credential"))
+    });
+    let (status, _) = post_json(
+        &http,
+        &format!("{url}/v1/devices/ghost/check-in"),
+        Some("another-credential"),
+        serde_json::json!({"product": "acme-cam", "version": "1.0.0", "security_version": 1}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        app.credentials
+            .check("ghost", &bearer("ghost-credential"))
+            .is_err(),
+        "the store does not know ghost: forgotten here"
+    );
+}
+
+fn bearer(s: &str) -> axum::http::HeaderMap {
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        axum::http::header::AUTHORIZATION,
+        format!("Bearer {s}").parse().unwrap(),
+    );
+    h
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut req = http.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}

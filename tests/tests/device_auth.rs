@@ -344,3 +344,158 @@ fn tuf_access_enrolled_serves_tuf_to_enrolled_devices_only() {
         401
     );
 }
+
+/// A proxy in front of `upstream` that forwards every request and its answer, except the
+/// answer to the first enrolment, which it swallows (the connection is closed without an
+/// answer: a replica killed after its commit, a cut link). One request per connection.
+fn answer_losing_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let lost = Arc::new(AtomicBool::new(false));
+    let enrolments = Arc::new(AtomicU32::new(0));
+    let counted = enrolments.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let (upstream, lost, counted) = (upstream.clone(), lost.clone(), counted.clone());
+            std::thread::spawn(move || {
+                // the request: its head, then as many body bytes as it says
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                let head_end = loop {
+                    let n = client.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while request.len() < head_end + length {
+                    let n = client.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let enrolment = head.starts_with("POST ") && head.contains("/enrol ");
+                // one request per connection, both ways
+                let mut forwarded = head[..head_end - 2].to_string();
+                forwarded.push_str("connection: close\r\n\r\n");
+                let mut server = std::net::TcpStream::connect(&upstream).unwrap();
+                server.write_all(forwarded.as_bytes()).unwrap();
+                server.write_all(&request[head_end..]).unwrap();
+                let mut answer = Vec::new();
+                let _ = server.read_to_end(&mut answer);
+                if enrolment {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    if !lost.swap(true, Ordering::SeqCst) {
+                        return; // taken by the server, the answer never sent
+                    }
+                }
+                let _ = client.write_all(&answer);
+            });
+        }
+    });
+    (url, enrolments)
+}
+
+/// The device proposes its own credential, so an enrolment whose answer was lost is sent again
+/// and answered as the first time, even with a one-use token the first attempt used up.
+/// (Before, the repeat was refused and the device could not enrol without a new token.)
+#[test]
+fn an_enrolment_whose_answer_was_lost_is_sent_again_and_answered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server =
+        Server::start_logging(dir, &["--device-auth", "required"], &dir.join("server.log"));
+    publish(dir, &server);
+    let token: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(admin_token(dir))
+        .body(r#"{"product": "acme-cam", "device_id": "cam-5"}"#)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(token["uses"], 1, "{token}");
+    let (proxy, enrolments) = answer_losing_proxy(server.url.clone());
+    let out = run(
+        dir,
+        "airlock-sim",
+        &[
+            "device",
+            "--server",
+            &proxy,
+            "--trusted-root",
+            "repo/metadata/1.root.json",
+            "--state",
+            "dev",
+            "--id",
+            "cam-5",
+            "--product",
+            "acme-cam",
+            "--version",
+            "1.0.0",
+            "--security-version",
+            "2",
+            "--json",
+            "--enrol-token",
+            token["token"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["outcome"], "installed", "{result}");
+    assert_eq!(
+        enrolments.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the enrolment was sent twice (its first answer lost)"
+    );
+    // the credential the device keeps is the one the server holds, and no proposal is left
+    let credential = std::fs::read_to_string(dir.join("dev/credential")).unwrap();
+    assert_eq!(credential.trim().len(), 64);
+    assert!(!dir.join("dev/credential.proposed").exists());
+    let status = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/devices/cam-5/check-in", server.url))
+        .bearer_auth(credential.trim())
+        .body(r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2}"#)
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains("enrolment repeated"), "{log}");
+    // the token was used once
+    let tokens: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/enrolment-tokens", server.url))
+        .bearer_auth(admin_token(dir))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (&tokens[0]["uses_left"], &tokens[0]["state"]),
+        (&Value::from(0), &Value::from("used_up")),
+        "{tokens}"
+    );
+}

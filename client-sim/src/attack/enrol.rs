@@ -77,6 +77,7 @@ pub async fn drill_enrolment(
             &EnrolRequest {
                 token: token.clone(),
                 product: target.device.product.clone(),
+                credential: None,
             },
         )
         .await

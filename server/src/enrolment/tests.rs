@@ -153,6 +153,7 @@ async fn enrol_at(
     let req = EnrolRequest {
         token: token.into(),
         product: "acme-cam".into(),
+        credential: None,
     };
     enrol_device(state, id.into(), req, at).await
 }
@@ -321,6 +322,7 @@ async fn every_refused_enrolment_gets_the_same_answer() {
     let other_product = EnrolRequest {
         token: factory.clone(),
         product: "acme-old".into(),
+        credential: None,
     };
     let attempts = vec![
         enrol(&state, "cam-5", "not-a-token").await,
@@ -379,5 +381,129 @@ async fn a_drill_token_enrols_drill_devices_only() {
     assert_eq!(
         stored,
         vec![("cam-1".to_string(), false), ("drill-1".to_string(), true)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_with_the_devices_own_credential_can_be_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    repeat_own_credential(store(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_with_the_devices_own_credential_can_be_sent_again_postgres() {
+    let name = "an_enrolment_with_the_devices_own_credential_can_be_sent_again_postgres";
+    let Some(url) = crate::storage::tests::postgres_db(name).await else {
+        return;
+    };
+    repeat_own_credential(Arc::new(SqlState::open_url(&url, 8).await.unwrap())).await;
+}
+
+/// A device that proposes its own credential may send its enrolment again after losing the
+/// answer (a replica killed after its commit): the repeat is answered as the first time and
+/// changes nothing, however the token stands now; anything else stays refused.
+async fn repeat_own_credential(state: Arc<SqlState>) {
+    let own = |token: &str, credential: Option<&str>, product: &str| EnrolRequest {
+        token: token.into(),
+        product: product.into(),
+        credential: credential.map(String::from),
+    };
+    let mine = "a1".repeat(32);
+    let once = token(&state, Some("cam-1"), None).await;
+    let (first, stored) = enrol_device(
+        state.as_ref(),
+        "cam-1".into(),
+        own(&once, Some(&mine), "acme-cam"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        first.credential, mine,
+        "the device's own credential is kept"
+    );
+    assert_eq!(stored.credential_sha256, sha256_hex(&mine));
+    let before = state.credentials().await.unwrap();
+
+    // the one-use token is used up: the repeat is still answered, the same
+    let (again, _) = enrol_device(
+        state.as_ref(),
+        "cam-1".into(),
+        own(&once, Some(&mine), "acme-cam"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.credential.as_str(), again.drill),
+        (mine.as_str(), false)
+    );
+    // racing repeats (the first answer lost twice over): every one answered, one credential
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let (state, req) = (state.clone(), own(&once, Some(&mine), "acme-cam"));
+            tokio::spawn(
+                async move { enrol_device(state.as_ref(), "cam-1".into(), req, now()).await },
+            )
+        })
+        .collect();
+    for r in racers {
+        assert_eq!(r.await.unwrap().unwrap().0.credential, mine);
+    }
+    assert_eq!(
+        state.credentials().await.unwrap(),
+        before,
+        "nothing changed"
+    );
+
+    // another credential, none, or another product: refused as before
+    let factory = token(&state, None, Some(TokenUses::UNLIMITED)).await;
+    for req in [
+        own(&factory, Some(&"b2".repeat(32)), "acme-cam"),
+        own(&factory, None, "acme-cam"),
+        own(&factory, Some(&mine), "acme-old"),
+    ] {
+        let r = enrol_device(state.as_ref(), "cam-1".into(), req, now()).await;
+        assert!(matches!(r, Err(EnrolmentError::Refused(_))), "{r:?}");
+    }
+    // a revoked device does not come back with its own credential either
+    assert!(state.revoke_device("cam-1").await.unwrap());
+    let r = enrol_device(
+        state.as_ref(),
+        "cam-1".into(),
+        own(&once, Some(&mine), "acme-cam"),
+        now(),
+    )
+    .await;
+    assert!(matches!(r, Err(EnrolmentError::Refused(_))), "{r:?}");
+
+    // a proposal that is not a credential is answered 400 naming the form
+    for bad in [
+        "short",
+        &"x".repeat(129),
+        &format!("{}!", "a".repeat(40)),
+        "",
+    ] {
+        let r = enrol_device(
+            state.as_ref(),
+            "cam-7".into(),
+            own(&factory, Some(bad), "acme-cam"),
+            now(),
+        )
+        .await;
+        let Err(e @ EnrolmentError::BadCredential(_)) = r else {
+            panic!("{bad:?}: {r:?}");
+        };
+        let answer = ApiError::from(e);
+        assert_eq!(answer.status.as_u16(), 400);
+        assert!(
+            answer.message.contains("32 to 128 characters"),
+            "{}",
+            answer.message
+        );
+    }
+    assert!(
+        state.credential("cam-7").await.unwrap().is_none(),
+        "nothing stored for a refused proposal"
     );
 }

@@ -47,6 +47,9 @@ pub enum EnrolOutcome {
     NoUsableToken,
     /// The device id is enrolled or revoked: nothing was changed (the token keeps its use).
     DeviceKnown,
+    /// The device is enrolled, for this product, with this very credential and not revoked: a
+    /// repeat of its own enrolment whose answer was lost. Nothing was changed (no token use).
+    Repeated { drill: bool },
 }
 
 /// Enrolment tokens and device credentials.
@@ -177,7 +180,11 @@ impl EnrolmentStore for SqlState {
         .await?;
         if used.rows_affected() == 0 {
             tx.rollback().await?;
-            return Ok(EnrolOutcome::NoUsableToken);
+            // a one-use token the lost first answer used up: the repeat is still answered
+            return Ok(match self.repeated_enrolment(c).await? {
+                Some(drill) => EnrolOutcome::Repeated { drill },
+                None => EnrolOutcome::NoUsableToken,
+            });
         }
         let drill = sqlx::query("SELECT drill FROM enrolment_tokens WHERE token_sha256 = $1")
             .bind(token_sha256)
@@ -200,7 +207,10 @@ impl EnrolmentStore for SqlState {
         .await?;
         if inserted.rows_affected() == 0 {
             tx.rollback().await?;
-            return Ok(EnrolOutcome::DeviceKnown);
+            return Ok(match self.repeated_enrolment(c).await? {
+                Some(drill) => EnrolOutcome::Repeated { drill },
+                None => EnrolOutcome::DeviceKnown,
+            });
         }
         self.announce(&mut *tx, &Change::Device(c.device_id.clone()))
             .await?;
@@ -285,6 +295,20 @@ impl EnrolmentStore for SqlState {
                 .await;
         }
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl SqlState {
+    /// Whether enrolling `c` repeats the enrolment already stored: the same device, product and
+    /// credential digest, not revoked (then the drill flag it was enrolled with). Only the
+    /// device knows its credential, so nobody else can make a repeat.
+    async fn repeated_enrolment(&self, c: &DeviceCredential) -> Result<Option<bool>, StateError> {
+        Ok(self.credential(&c.device_id).await?.and_then(|stored| {
+            (stored.product == c.product
+                && !stored.revoked
+                && crate::deviceauth::same(&stored.credential_sha256, &c.credential_sha256))
+            .then_some(stored.drill)
+        }))
     }
 }
 
