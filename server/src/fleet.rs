@@ -14,7 +14,7 @@ use airlock_core::api::{
 use airlock_core::release::Release;
 
 use crate::app::AppState;
-use crate::storage::StateError;
+use crate::storage::{FleetQueries, HistoryInstants, StateError};
 
 /// Why a fleet report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,8 @@ pub const HISTORY_POINTS: usize = 24;
 /// `now`, from every `installed` report (device, version, when) in time order: at each
 /// instant a device counts once, on the version of its latest report at or before it. No
 /// reports, no history; when every report is as new as `now` (or newer: clock skew), one point.
+/// The server reads the same figures from what migration 11 keeps ([`kept_history`]); this
+/// replay is what they are tested against.
 pub fn history(
     installed: &[(String, String, jiff::Timestamp)],
     now: jiff::Timestamp,
@@ -98,20 +100,12 @@ pub fn history(
     let Some((_, _, first)) = installed.first() else {
         return Vec::new();
     };
-    let start = first.as_millisecond();
-    let span = now.as_millisecond().saturating_sub(start).max(0);
-    let steps = if span == 0 { 0 } else { points.max(1) - 1 };
+    let instants = HistoryInstants::new(first.as_millisecond(), now.as_millisecond(), points);
     let mut current: HashMap<&str, &str> = HashMap::new();
     let mut next = 0;
-    let mut out = Vec::with_capacity(steps + 1);
-    for step in 0..=steps {
-        // i128: span * step cannot overflow; the last instant is exactly `now`
-        let offset = if steps == 0 {
-            0
-        } else {
-            (i128::from(span) * step as i128 / steps as i128) as i64
-        };
-        let instant = start.saturating_add(offset);
+    let mut out = Vec::with_capacity(instants.steps as usize + 1);
+    for step in 0..=instants.steps {
+        let instant = instants.at(step);
         while let Some((device, version, at)) = installed.get(next) {
             if at.as_millisecond() > instant {
                 break;
@@ -129,6 +123,57 @@ pub fn history(
         });
     }
     out
+}
+
+/// The fleet history at `instants` from the kept changes (version, step, change in devices;
+/// see [`FleetQueries::history_changes`]): at each instant, the running sum of every change
+/// at or before it, versions with no device left out.
+pub fn history_from_changes(
+    instants: &HistoryInstants,
+    changes: &[(String, i64, i64)],
+) -> Vec<FleetHistoryPoint> {
+    let mut by_step: BTreeMap<i64, Vec<(&str, i64)>> = BTreeMap::new();
+    for (version, step, devices) in changes {
+        by_step
+            .entry(*step)
+            .or_default()
+            .push((version.as_str(), *devices));
+    }
+    let first =
+        jiff::Timestamp::from_millisecond(instants.start).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut running: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut out = Vec::with_capacity(instants.steps as usize + 1);
+    for step in 0..=instants.steps {
+        for (version, devices) in by_step.get(&step).into_iter().flatten() {
+            *running.entry(version).or_insert(0) += devices;
+        }
+        out.push(FleetHistoryPoint {
+            at: jiff::Timestamp::from_millisecond(instants.at(step)).unwrap_or(first),
+            versions: running
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(v, n)| ((*v).to_string(), *n as u64))
+                .collect(),
+        });
+    }
+    out
+}
+
+/// `product`'s fleet history at `points` instants up to `now`, from the changes migration
+/// 11's trigger keeps by time: two indexed queries whose result is a few rows per version,
+/// instead of a replay of every installed report.
+pub async fn kept_history(
+    state: &dyn FleetQueries,
+    product: &str,
+    now: jiff::Timestamp,
+    points: usize,
+) -> Result<Vec<FleetHistoryPoint>, StateError> {
+    let Some(start) = state.history_start(product).await? else {
+        return Ok(Vec::new());
+    };
+    let instants = HistoryInstants::new(start, now.as_millisecond(), points);
+    let changes = state.history_changes(product, &instants).await?;
+    Ok(history_from_changes(&instants, &changes))
 }
 
 /// What the state store knows of one release.
@@ -249,10 +294,8 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
         });
     }
     let now = app.clock.now();
-    let history = app
-        .fleet_histories
-        .get(app, product, now, first_installs.len())
-        .await?;
+    // the exact time, not whole seconds: a report from this second counts at the last point
+    let history = kept_history(&*app.state, product, now, HISTORY_POINTS).await?;
     Ok(summarise(
         product,
         airlock_core::whole_seconds(now),
@@ -262,68 +305,6 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
         releases,
         history,
     ))
-}
-
-/// How long a large product's fleet history is served before it is computed again. Every
-/// other figure of the fleet report is read from the store at each request; the history
-/// reads every installed report of the product (100,000 at 100,000 devices), so a dashboard
-/// that polls, or several operators, cost one such read per period and product.
-pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A product with fewer installs than this (devices' first installs of each version) has
-/// its history computed at every request: it costs little.
-pub const HISTORY_CACHED_FROM: usize = 10_000;
-
-/// The fleet histories computed recently, by product (see [`HISTORY_TTL`]).
-#[derive(Default)]
-pub struct Histories {
-    computed: std::sync::Mutex<HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>,
-}
-
-impl Histories {
-    /// `product`'s history as of at most [`HISTORY_TTL`] ago, or computed now; always
-    /// computed now for fewer than [`HISTORY_CACHED_FROM`] `installs`.
-    async fn get(
-        &self,
-        app: &AppState,
-        product: &str,
-        now: jiff::Timestamp,
-        installs: usize,
-    ) -> Result<Vec<FleetHistoryPoint>, StateError> {
-        if installs < HISTORY_CACHED_FROM {
-            let installed = app.state.installed_reports(product).await?;
-            return Ok(history(&installed, now, HISTORY_POINTS));
-        }
-        let fresh = |computed: &HashMap<_, (std::time::Instant, Vec<FleetHistoryPoint>)>| {
-            computed
-                .get(product)
-                .filter(|(at, _)| at.elapsed() < HISTORY_TTL)
-                .map(|(_, history)| history.clone())
-        };
-        if let Some(history) = fresh(&self.lock()) {
-            return Ok(history);
-        }
-        let installed = app.state.installed_reports(product).await?;
-        // the exact time, not whole seconds: a report from this second counts at the last point
-        let history = history(&installed, now, HISTORY_POINTS);
-        let mut computed = self.lock();
-        computed.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
-        computed.insert(
-            product.to_string(),
-            (std::time::Instant::now(), history.clone()),
-        );
-        Ok(history)
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>
-    {
-        match self.computed.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
 }
 
 #[cfg(test)]

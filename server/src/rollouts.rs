@@ -827,6 +827,18 @@ mod tests {
             self.count();
             self.db.first_installs(product).await
         }
+        async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
+            self.count();
+            self.db.history_start(product).await
+        }
+        async fn history_changes(
+            &self,
+            product: &str,
+            instants: &crate::storage::HistoryInstants,
+        ) -> Result<Vec<(String, i64, i64)>, StateError> {
+            self.count();
+            self.db.history_changes(product, instants).await
+        }
         async fn installed_reports(
             &self,
             product: &str,

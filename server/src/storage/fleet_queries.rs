@@ -31,6 +31,42 @@ pub struct RolloutFigures {
     pub fleet: u64,
 }
 
+/// The instants of a fleet history: `steps + 1` evenly spaced from `start` (the product's
+/// first installed report) to `start + span` (now, or `start` when now is not after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryInstants {
+    pub start: i64,
+    pub span: i64,
+    pub steps: i64,
+}
+
+impl HistoryInstants {
+    /// `points` instants from `start_ms` to `now_ms`; one when now is not after the start.
+    pub fn new(start_ms: i64, now_ms: i64, points: usize) -> Self {
+        let span = now_ms.saturating_sub(start_ms).max(0);
+        let steps = if span == 0 {
+            0
+        } else {
+            points.max(1) as i64 - 1
+        };
+        Self {
+            start: start_ms,
+            span,
+            steps,
+        }
+    }
+
+    /// The instant of step `step` (0..=steps) in milliseconds; the last is exactly now.
+    pub fn at(&self, step: i64) -> i64 {
+        if self.steps == 0 {
+            return self.start;
+        }
+        // i128: span * step cannot overflow
+        let offset = i128::from(self.span) * i128::from(step) / i128::from(self.steps);
+        self.start.saturating_add(offset as i64)
+    }
+}
+
 /// Queries over check-ins and reports (rollout health, fleet reports).
 #[async_trait]
 pub trait FleetQueries: Send + Sync {
@@ -56,6 +92,17 @@ pub trait FleetQueries: Send + Sync {
         &self,
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError>;
+    /// When `product`'s first installed report (offered to the device) was, in milliseconds:
+    /// the start of its fleet history.
+    async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError>;
+    /// The kept changes of `product`'s devices by version (migration 11) up to the last of
+    /// `instants`, summed by version and by the first instant at or after them: (version,
+    /// step, change in devices).
+    async fn history_changes(
+        &self,
+        product: &str,
+        instants: &HistoryInstants,
+    ) -> Result<Vec<(String, i64, i64)>, StateError>;
     /// Every `installed` report of `product`, oldest first: (device, version, when).
     async fn installed_reports(
         &self,
@@ -160,27 +207,79 @@ impl FleetQueries for SqlState {
         .await
     }
 
-    async fn installed_reports(
+    async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
+        let row =
+            sqlx::query("SELECT MIN(at_ms) AS start FROM fleet_history_changes WHERE product = $1")
+                .bind(product)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("start")?)
+    }
+
+    async fn history_changes(
         &self,
         product: &str,
-    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
-        // device and version break ties of the same millisecond, so the order is repeatable
+        instants: &HistoryInstants,
+    ) -> Result<Vec<(String, i64, i64)>, StateError> {
+        // a change at `at_ms` first counts at the smallest step k whose instant
+        // start + floor(span * k / steps) is at or after it: k = ceil((at_ms - start) * steps / span)
         self.fetch_all_as(
             sqlx::query(
-                "SELECT device_id, version, at_ms FROM reports
-                 WHERE product = $1 AND status = 'installed' AND offered = 1
-                 ORDER BY at_ms, device_id, version",
+                "SELECT version, step, CAST(SUM(devices) AS BIGINT) AS devices FROM (
+                     SELECT version, devices,
+                            CAST(CASE WHEN $2 = 0 THEN 0
+                                      ELSE ((at_ms - $3) * $4 + $2 - 1) / $2 END AS BIGINT) AS step
+                     FROM fleet_history_changes WHERE product = $1 AND at_ms <= $5) changes
+                 GROUP BY version, step",
             )
-            .bind(product),
+            .bind(product)
+            // one instant (the start): every change up to it is in step 0
+            .bind(if instants.steps == 0 {
+                0
+            } else {
+                instants.span
+            })
+            .bind(instants.start)
+            .bind(instants.steps)
+            .bind(instants.at(instants.steps)),
             |r| {
                 Ok((
-                    r.try_get("device_id")?,
                     r.try_get("version")?,
-                    from_ms(r.try_get("at_ms")?),
+                    r.try_get("step")?,
+                    r.try_get("devices")?,
                 ))
             },
         )
         .await
+    }
+
+    async fn installed_reports(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
+        let mut reports = self
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT device_id, version, at_ms FROM reports
+                     WHERE product = $1 AND status = 'installed' AND offered = 1",
+                )
+                .bind(product),
+                |r| {
+                    Ok((
+                        r.try_get::<String, _>("device_id")?,
+                        r.try_get::<String, _>("version")?,
+                        r.try_get::<i64, _>("at_ms")?,
+                    ))
+                },
+            )
+            .await?;
+        // device and version (in byte order, the same on both backends) break ties of the
+        // same millisecond, so the order is repeatable
+        reports.sort_unstable_by(|a, b| (a.2, &a.0, &a.1).cmp(&(b.2, &b.0, &b.1)));
+        Ok(reports
+            .into_iter()
+            .map(|(device, version, at)| (device, version, from_ms(at)))
+            .collect())
     }
 }
 
@@ -745,22 +844,32 @@ pub(crate) mod kept_figures_tests {
         db.record_reports(&reports).await.unwrap();
         compare(db, &PRODUCTS, &VERSIONS, T0).await;
         // the backfill of migration 10 gives the same figures from the same rows
-        for table in ["fleet_count_changes", "device_votes", "first_installs"] {
+        for table in [
+            "fleet_count_changes",
+            "device_votes",
+            "first_installs",
+            "fleet_history_changes",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&db.pool)
                 .await
                 .unwrap();
         }
-        let migration = match db.backend() {
-            Backend::Sqlite => include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
-            Backend::Postgres => include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+        let migrations = match db.backend() {
+            Backend::Sqlite => [
+                include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
+                include_str!("../../migrations/0011_fleet_history.sqlite.sql"),
+            ],
+            Backend::Postgres => [
+                include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+                include_str!("../../migrations/0011_fleet_history.postgres.sql"),
+            ],
         };
-        let backfill = migration
-            .split("-- What the rows written before")
-            .nth(1)
-            .unwrap();
-        let backfill = backfill.split_once('\n').unwrap().1;
-        sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+        for migration in migrations {
+            let backfill = migration.split("-- What the r").nth(1).unwrap();
+            let backfill = backfill.split_once('\n').unwrap().1;
+            sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+        }
         compare(db, &PRODUCTS, &VERSIONS, T0).await;
     }
 
@@ -770,6 +879,22 @@ pub(crate) mod kept_figures_tests {
     pub(crate) async fn compare(db: &SqlState, products: &[&str], versions: &[&str], t0: i64) {
         let since = [0, 3, 6, 11, 12, 1_000, 3_600_000];
         for &product in products {
+            // the fleet history as migration 11 keeps it, against the replay of every report,
+            // seen from several instants (before the first report: clock skew) and resolutions
+            let installed = db.installed_reports(product).await.unwrap();
+            for now in [-5, 0, 1, 5, 7, 11, 12, 23, 1_000, 3_600_000] {
+                let now = jiff::Timestamp::from_millisecond(t0 + now).unwrap();
+                for points in [1, 2, 3, 5, 24] {
+                    let kept = crate::fleet::kept_history(db, product, now, points)
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        kept,
+                        crate::fleet::history(&installed, now, points),
+                        "{product} history at {now} in {points} points"
+                    );
+                }
+            }
             let mut kept = db.fleet_versions(product).await.unwrap();
             kept.sort_by(|a, b| {
                 (&a.version, a.security_version).cmp(&(&b.version, b.security_version))
