@@ -17,6 +17,9 @@ CREATE TABLE fleet_history_changes (
 );
 CREATE INDEX fleet_history_changes_by_time
     ON fleet_history_changes (product, at_ms, version, devices);
+-- The product page's median time to install reads the middle first installs of a release in
+-- time order instead of every install of the product.
+CREATE INDEX first_installs_by_time ON first_installs (product, version, first_ms);
 
 -- Before the report is in the table, so the lookups see the device's other reports only. A
 -- report changes nothing when one at the same instant already names an equal or greater

@@ -17,8 +17,13 @@ CREATE TABLE fleet_history_changes (
 );
 CREATE INDEX fleet_history_changes_by_time
     ON fleet_history_changes (product, at_ms, version, devices);
+-- The product page's median time to install reads the middle first installs of a release in
+-- time order instead of every install of the product.
+CREATE INDEX first_installs_by_time ON first_installs (product, version, first_ms);
 
--- Before the report is in the table, so the lookups see the device's other reports only. A
+-- Before the report is in the table, so the lookups see the device's other reports only
+-- (through the device's index: the planner would otherwise scan a product's reports by
+-- version, once per report written). A
 -- report changes nothing when one at the same instant already names an equal or greater
 -- version, or when the device was already on its version then. Otherwise the device moves to
 -- it at its instant from the version it was on (if any), and back at the device's next later
@@ -26,11 +31,11 @@ CREATE INDEX fleet_history_changes_by_time
 CREATE TRIGGER reports_move_fleet_history BEFORE INSERT ON reports
 WHEN NEW.offered = 1 AND NEW.product IS NOT NULL AND NEW.status = 'installed'
     AND NOT EXISTS (
-        SELECT 1 FROM reports r
+        SELECT 1 FROM reports r INDEXED BY reports_by_device
         WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
           AND r.status = 'installed' AND r.at_ms = NEW.at_ms AND r.version >= NEW.version)
     AND NEW.version IS NOT (
-        SELECT r.version FROM reports r
+        SELECT r.version FROM reports r INDEXED BY reports_by_device
         WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
           AND r.status = 'installed' AND r.at_ms <= NEW.at_ms
         ORDER BY r.at_ms DESC, r.version DESC LIMIT 1)
@@ -39,23 +44,23 @@ BEGIN
     VALUES (NEW.product, NEW.version, NEW.at_ms, 1);
     INSERT INTO fleet_history_changes (product, version, at_ms, devices)
     SELECT NEW.product, previous.version, NEW.at_ms, -1
-    FROM (SELECT r.version FROM reports r
+    FROM (SELECT r.version FROM reports r INDEXED BY reports_by_device
           WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
             AND r.status = 'installed' AND r.at_ms <= NEW.at_ms
           ORDER BY r.at_ms DESC, r.version DESC LIMIT 1) previous;
     INSERT INTO fleet_history_changes (product, version, at_ms, devices)
     SELECT NEW.product, NEW.version, later.at_ms, -1
-    FROM (SELECT MIN(r.at_ms) AS at_ms FROM reports r
+    FROM (SELECT MIN(r.at_ms) AS at_ms FROM reports r INDEXED BY reports_by_device
           WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
             AND r.status = 'installed' AND r.at_ms > NEW.at_ms) later
     WHERE later.at_ms IS NOT NULL;
     INSERT INTO fleet_history_changes (product, version, at_ms, devices)
     SELECT NEW.product, previous.version, later.at_ms, 1
-    FROM (SELECT r.version FROM reports r
+    FROM (SELECT r.version FROM reports r INDEXED BY reports_by_device
           WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
             AND r.status = 'installed' AND r.at_ms <= NEW.at_ms
           ORDER BY r.at_ms DESC, r.version DESC LIMIT 1) previous,
-         (SELECT MIN(r.at_ms) AS at_ms FROM reports r
+         (SELECT MIN(r.at_ms) AS at_ms FROM reports r INDEXED BY reports_by_device
           WHERE r.device_id = NEW.device_id AND r.product = NEW.product AND r.offered = 1
             AND r.status = 'installed' AND r.at_ms > NEW.at_ms) later
     WHERE later.at_ms IS NOT NULL;

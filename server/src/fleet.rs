@@ -82,6 +82,45 @@ pub fn seconds_to_install(
         .collect()
 }
 
+/// The median time to install `release` ([`median`] of [`seconds_to_install`]) from the kept
+/// first installs, reading only the one or two in the middle: `counts` are the product's
+/// first installs by version string ([`FleetQueries::first_install_counts`]). Whole seconds
+/// and the clamp at 0 keep the order of instants, so the middle instants give the median.
+pub async fn median_seconds_to_install(
+    state: &dyn FleetQueries,
+    product: &str,
+    release: &Release,
+    counts: &[(String, u64)],
+) -> Result<Option<u64>, StateError> {
+    let matching: Vec<&(String, u64)> = counts
+        .iter()
+        .filter(|(version, _)| names_release(version, release))
+        .collect();
+    let installs: u64 = matching.iter().map(|(_, n)| n).sum();
+    if installs == 0 {
+        return Ok(None);
+    }
+    let versions: Vec<String> = matching.iter().map(|(v, _)| v.clone()).collect();
+    let (offset, count) = if installs % 2 == 1 {
+        (installs / 2, 1)
+    } else {
+        (installs / 2 - 1, 2)
+    };
+    let middle = state
+        .first_installs_in_order(product, &versions, offset, count)
+        .await?;
+    let mut seconds: Vec<u64> = middle
+        .into_iter()
+        .map(|ms| {
+            let at = jiff::Timestamp::from_millisecond(ms)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .as_second();
+            (at - release.info.released.as_second()).max(0) as u64
+        })
+        .collect();
+    Ok(median(&mut seconds))
+}
+
 /// How many instants the fleet history has: enough for a readable chart of a rollout, few
 /// enough for a table in a report.
 pub const HISTORY_POINTS: usize = 24;
@@ -184,6 +223,8 @@ pub struct ReleaseFacts {
     pub devices_installed: u64,
     pub devices_failed: u64,
     pub rollout: Option<RolloutOutcome>,
+    /// From its signed release time to each device's first install.
+    pub median_seconds_to_install: Option<u64>,
 }
 
 /// Order of versions in the table: newest semver first, then strings that are not semver.
@@ -204,7 +245,6 @@ pub fn summarise(
     now: jiff::Timestamp,
     floor: u64,
     mut versions: Vec<VersionCount>,
-    first_installs: &[(String, jiff::Timestamp)],
     mut releases: Vec<ReleaseFacts>,
     history: Vec<FleetHistoryPoint>,
 ) -> FleetReport {
@@ -233,10 +273,7 @@ pub fn summarise(
         releases: releases
             .into_iter()
             .map(|f| FleetRelease {
-                median_seconds_to_install: median(&mut seconds_to_install(
-                    &f.release,
-                    first_installs,
-                )),
+                median_seconds_to_install: f.median_seconds_to_install,
                 version: f.release.info.version.to_string(),
                 kind: f.release.info.kind,
                 security_version: f.release.info.security_version,
@@ -260,7 +297,7 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
     // check-ins are written in batches: count the ones still queued too
     app.check_ins.flush().await;
     let versions = app.state.fleet_versions(product).await?;
-    let first_installs = app.state.first_installs(product).await?;
+    let first_installs = app.state.first_install_counts(product).await?;
     let rollouts = app.rollouts();
     let mut releases = Vec::with_capacity(p.releases.len());
     for release in &p.releases {
@@ -286,11 +323,14 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
             }
             None => None,
         };
+        let median_seconds_to_install =
+            median_seconds_to_install(&*app.state, product, release, &first_installs).await?;
         releases.push(ReleaseFacts {
             release: release.clone(),
             devices_installed,
             devices_failed,
             rollout,
+            median_seconds_to_install,
         });
     }
     let now = app.clock.now();
@@ -301,7 +341,6 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
         airlock_core::whole_seconds(now),
         p.support.min_security_version,
         versions,
-        &first_installs,
         releases,
         history,
     ))
@@ -476,23 +515,20 @@ mod tests {
                 count("1.10.0", 5, 2),
                 count("1.0.0", 1, 3),
             ],
-            &[
-                ("1.10.0".into(), at(2_600)),
-                ("1.10.0".into(), at(2_200)),
-                ("1.2.0".into(), at(1_060)),
-            ],
             vec![
                 ReleaseFacts {
                     release: release("1.10.0", 5, 2_000),
                     devices_installed: 2,
                     devices_failed: 1,
                     rollout: Some(rollout),
+                    median_seconds_to_install: Some(400),
                 },
                 ReleaseFacts {
                     release: release("1.2.0", 3, 1_000),
                     devices_installed: 1,
                     devices_failed: 0,
                     rollout: None,
+                    median_seconds_to_install: Some(60),
                 },
             ],
             Vec::new(),

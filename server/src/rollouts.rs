@@ -827,6 +827,25 @@ mod tests {
             self.count();
             self.db.first_installs(product).await
         }
+        async fn first_install_counts(
+            &self,
+            product: &str,
+        ) -> Result<Vec<(String, u64)>, StateError> {
+            self.count();
+            self.db.first_install_counts(product).await
+        }
+        async fn first_installs_in_order(
+            &self,
+            product: &str,
+            versions: &[String],
+            offset: u64,
+            count: u64,
+        ) -> Result<Vec<i64>, StateError> {
+            self.count();
+            self.db
+                .first_installs_in_order(product, versions, offset, count)
+                .await
+        }
         async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
             self.count();
             self.db.history_start(product).await

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{count, from_ms, ms, Backend, SqlState, StateError};
+use super::sql::{count, from_ms, ms, to_i64, Backend, SqlState, StateError};
 
 /// Devices on one (version, security version), by their last check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,17 @@ pub trait FleetQueries: Send + Sync {
         &self,
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError>;
+    /// How many devices first installed each version string of `product` (offered to them).
+    async fn first_install_counts(&self, product: &str) -> Result<Vec<(String, u64)>, StateError>;
+    /// The first installs of `product` under any of `versions`, in time order: `count` of them
+    /// from `offset` on, when each was (milliseconds).
+    async fn first_installs_in_order(
+        &self,
+        product: &str,
+        versions: &[String],
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<i64>, StateError>;
     /// When `product`'s first installed report (offered to the device) was, in milliseconds:
     /// the start of its fleet history.
     async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError>;
@@ -205,6 +216,46 @@ impl FleetQueries for SqlState {
             |r| Ok((r.try_get("version")?, from_ms(r.try_get("first_ms")?))),
         )
         .await
+    }
+
+    async fn first_install_counts(&self, product: &str) -> Result<Vec<(String, u64)>, StateError> {
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT version, COUNT(*) AS devices FROM first_installs WHERE product = $1
+                 GROUP BY version",
+            )
+            .bind(product),
+            |r| Ok((r.try_get("version")?, count(r, "devices")?)),
+        )
+        .await
+    }
+
+    async fn first_installs_in_order(
+        &self,
+        product: &str,
+        versions: &[String],
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<i64>, StateError> {
+        if versions.is_empty() || count == 0 {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> =
+            (0..versions.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "SELECT first_ms FROM first_installs WHERE product = $1 AND version IN ({})
+             ORDER BY first_ms LIMIT $2 OFFSET $3",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(product)
+            .bind(to_i64(count))
+            .bind(to_i64(offset));
+        for v in versions {
+            query = query.bind(v);
+        }
+        self.fetch_all_as(query, |r| Ok(r.try_get("first_ms")?))
+            .await
     }
 
     async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
@@ -881,6 +932,22 @@ pub(crate) mod kept_figures_tests {
         for &product in products {
             // the fleet history as migration 11 keeps it, against the replay of every report,
             // seen from several instants (before the first report: clock skew) and resolutions
+            // the median time to install from the middle first installs, against all of them
+            let all_first = db.first_installs(product).await.unwrap();
+            let counts = db.first_install_counts(product).await.unwrap();
+            for version in ["1.0.0", "1.1.0", "1.2.0", "2.0.0"] {
+                for released in [-1_000_000, -1, 4_000, 8_000, 300_500] {
+                    let release = release_at(product, version, t0 + released);
+                    let kept =
+                        crate::fleet::median_seconds_to_install(db, product, &release, &counts)
+                            .await
+                            .unwrap();
+                    let all = crate::fleet::median(&mut crate::fleet::seconds_to_install(
+                        &release, &all_first,
+                    ));
+                    assert_eq!(kept, all, "{product} {version} released at {released}");
+                }
+            }
             let installed = db.installed_reports(product).await.unwrap();
             for now in [-5, 0, 1, 5, 7, 11, 12, 23, 1_000, 3_600_000] {
                 let now = jiff::Timestamp::from_millisecond(t0 + now).unwrap();
@@ -940,6 +1007,28 @@ pub(crate) mod kept_figures_tests {
         }
     }
 
+    fn release_at(
+        product: &str,
+        version: &str,
+        released_ms: i64,
+    ) -> airlock_core::release::Release {
+        use airlock_core::release::{Release, ReleaseInfo, ReleaseKind};
+        Release {
+            name: format!("{product}/fw-{version}.bin"),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                product: product.into(),
+                version: version.parse().unwrap(),
+                security_version: 1,
+                kind: ReleaseKind::Security,
+                requires: None,
+                released: jiff::Timestamp::from_millisecond(released_ms).unwrap(),
+                advisories: Vec::new(),
+            },
+        }
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -976,6 +1065,44 @@ pub(crate) mod kept_figures_tests {
                 let db = SqlState::open_url(&url, 2).await.unwrap();
                 kept_equals_recount(&db, &writes, batch).await;
                 db.pool.close().await;
+            });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Installs spread over seconds (the random fleets above fit in one): the median time
+        /// to install read from the middle first installs equals the median of all of them.
+        #[test]
+        fn median_time_to_install_from_the_middle_installs(
+            installs in proptest::collection::vec((0u8..40, 0usize..5, 0i64..600_000), 0..60),
+        ) {
+            runtime().block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let db = sqlite(&dir).await;
+                for (device, version, at) in &installs {
+                    let at = jiff::Timestamp::from_millisecond(T0 + at).unwrap();
+                    db.record_check_ins(&[CheckInRecord {
+                        device_id: format!("dev-{device}"),
+                        product: "acme-cam".into(),
+                        version: "0.9.0".into(),
+                        security_version: 1,
+                        decision: "update".into(),
+                        at,
+                        policy: None,
+                        offered: Some(VERSIONS[*version].to_string()),
+                    }])
+                    .await
+                    .unwrap();
+                    let report = DeviceReport {
+                        status: ReportStatus::Installed,
+                        version: VERSIONS[*version].into(),
+                        code: None,
+                        delta: None,
+                    };
+                    db.record_reports(&[(format!("dev-{device}"), report, at)]).await.unwrap();
+                }
+                compare(&db, &["acme-cam"], &VERSIONS, T0).await;
             });
         }
     }
