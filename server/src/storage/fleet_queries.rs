@@ -254,8 +254,7 @@ impl FleetQueries for SqlState {
         for v in versions {
             query = query.bind(v);
         }
-        self.fetch_all_as(query, |r| Ok(r.try_get("first_ms")?))
-            .await
+        self.fetch_all_as(query, |r| r.try_get("first_ms")).await
     }
 
     async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
