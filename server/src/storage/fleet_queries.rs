@@ -1106,6 +1106,67 @@ pub(crate) mod kept_figures_tests {
         }
     }
 
+    /// Replicas writing reports of the same devices at once (batches in separate
+    /// transactions, out of time order): the history trigger's per-device lock makes each
+    /// see the others', so the kept history still equals the replay.
+    #[tokio::test]
+    async fn postgres_concurrent_reports_of_the_same_devices_keep_the_history() {
+        let Some(url) =
+            postgres_db("postgres_concurrent_reports_of_the_same_devices_keep_the_history").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 8).await.unwrap();
+        for device in 0..3 {
+            for version in ["1.0.0", "1.1.0", "1.2.0"] {
+                db.record_check_ins(&[CheckInRecord {
+                    device_id: format!("dev-{device}"),
+                    product: "acme-cam".into(),
+                    version: "0.9.0".into(),
+                    security_version: 1,
+                    decision: "update".into(),
+                    at: jiff::Timestamp::from_millisecond(T0).unwrap(),
+                    policy: None,
+                    offered: Some(version.into()),
+                }])
+                .await
+                .unwrap();
+            }
+        }
+        let mut writers = Vec::new();
+        for writer in 0..8u32 {
+            let db = db.clone();
+            writers.push(tokio::spawn(async move {
+                for round in 0..10u32 {
+                    // each batch touches every device, in a time order that differs per writer
+                    let batch: Vec<_> = (0..3u32)
+                        .map(|device| {
+                            let at = i64::from((writer * 7 + round * 13 + device * 5) % 50);
+                            let version =
+                                ["1.0.0", "1.1.0", "1.2.0"][((writer + round) % 3) as usize];
+                            (
+                                format!("dev-{device}"),
+                                DeviceReport {
+                                    status: ReportStatus::Installed,
+                                    version: version.into(),
+                                    code: None,
+                                    delta: None,
+                                },
+                                jiff::Timestamp::from_millisecond(T0 + at).unwrap(),
+                            )
+                        })
+                        .collect();
+                    db.record_reports(&batch).await.unwrap();
+                }
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        compare(&db, &["acme-cam"], &["1.0.0", "1.1.0", "1.2.0"], T0).await;
+        db.pool.close().await;
+    }
+
     /// Many check-ins moving devices between versions leave many change rows; a read folds
     /// them into one per version, and the figures do not change.
     #[tokio::test]
