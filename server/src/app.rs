@@ -101,9 +101,6 @@ pub struct Inner {
     rollouts: RwLock<Arc<Vec<Rollout>>>,
     /// Rollout figures for `/metrics` (one query for all current rollouts): one load per period.
     pub rollout_figures: crate::cache::Cached<Arc<Vec<airlock_core::api::RolloutStatus>>>,
-    /// Each product's fleet history (the chart of versions over time), computed at most once
-    /// per [`crate::fleet::HISTORY_TTL`]: it reads every installed report of the product.
-    pub fleet_histories: crate::fleet::Histories,
     /// The CSAF documents of the served view, rendered once per published generation (every
     /// `/.well-known/csaf/` request needs them; they change only with a publish).
     pub csaf_documents: crate::routes::csaf::Documents,
@@ -159,7 +156,6 @@ impl AppState {
             rollouts: RwLock::new(Arc::new(rollouts)),
             rollout_figures: crate::cache::Cached::new(std::time::Duration::from_secs(10)),
             readiness: crate::cache::Cached::new(std::time::Duration::from_secs(1)),
-            fleet_histories: crate::fleet::Histories::default(),
             csaf_documents: crate::routes::csaf::Documents::default(),
             metadata_lookups: std::sync::atomic::AtomicU64::new(0),
             publish_lock: tokio::sync::Mutex::new(()),

@@ -14,7 +14,7 @@ use airlock_core::api::{
 use airlock_core::release::Release;
 
 use crate::app::AppState;
-use crate::storage::StateError;
+use crate::storage::{FleetQueries, HistoryInstants, StateError};
 
 /// Why a fleet report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,45 @@ pub fn seconds_to_install(
         .collect()
 }
 
+/// The median time to install `release` ([`median`] of [`seconds_to_install`]) from the kept
+/// first installs, reading only the one or two in the middle: `counts` are the product's
+/// first installs by version string ([`FleetQueries::first_install_counts`]). Whole seconds
+/// and the clamp at 0 keep the order of instants, so the middle instants give the median.
+pub async fn median_seconds_to_install(
+    state: &dyn FleetQueries,
+    product: &str,
+    release: &Release,
+    counts: &[(String, u64)],
+) -> Result<Option<u64>, StateError> {
+    let matching: Vec<&(String, u64)> = counts
+        .iter()
+        .filter(|(version, _)| names_release(version, release))
+        .collect();
+    let installs: u64 = matching.iter().map(|(_, n)| n).sum();
+    if installs == 0 {
+        return Ok(None);
+    }
+    let versions: Vec<String> = matching.iter().map(|(v, _)| v.clone()).collect();
+    let (offset, count) = if installs % 2 == 1 {
+        (installs / 2, 1)
+    } else {
+        (installs / 2 - 1, 2)
+    };
+    let middle = state
+        .first_installs_in_order(product, &versions, offset, count)
+        .await?;
+    let mut seconds: Vec<u64> = middle
+        .into_iter()
+        .map(|ms| {
+            let at = jiff::Timestamp::from_millisecond(ms)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .as_second();
+            (at - release.info.released.as_second()).max(0) as u64
+        })
+        .collect();
+    Ok(median(&mut seconds))
+}
+
 /// How many instants the fleet history has: enough for a readable chart of a rollout, few
 /// enough for a table in a report.
 pub const HISTORY_POINTS: usize = 24;
@@ -90,6 +129,8 @@ pub const HISTORY_POINTS: usize = 24;
 /// `now`, from every `installed` report (device, version, when) in time order: at each
 /// instant a device counts once, on the version of its latest report at or before it. No
 /// reports, no history; when every report is as new as `now` (or newer: clock skew), one point.
+/// The server reads the same figures from what migration 11 keeps ([`kept_history`]); this
+/// replay is what they are tested against.
 pub fn history(
     installed: &[(String, String, jiff::Timestamp)],
     now: jiff::Timestamp,
@@ -98,20 +139,12 @@ pub fn history(
     let Some((_, _, first)) = installed.first() else {
         return Vec::new();
     };
-    let start = first.as_millisecond();
-    let span = now.as_millisecond().saturating_sub(start).max(0);
-    let steps = if span == 0 { 0 } else { points.max(1) - 1 };
+    let instants = HistoryInstants::new(first.as_millisecond(), now.as_millisecond(), points);
     let mut current: HashMap<&str, &str> = HashMap::new();
     let mut next = 0;
-    let mut out = Vec::with_capacity(steps + 1);
-    for step in 0..=steps {
-        // i128: span * step cannot overflow; the last instant is exactly `now`
-        let offset = if steps == 0 {
-            0
-        } else {
-            (i128::from(span) * step as i128 / steps as i128) as i64
-        };
-        let instant = start.saturating_add(offset);
+    let mut out = Vec::with_capacity(instants.steps as usize + 1);
+    for step in 0..=instants.steps {
+        let instant = instants.at(step);
         while let Some((device, version, at)) = installed.get(next) {
             if at.as_millisecond() > instant {
                 break;
@@ -131,6 +164,57 @@ pub fn history(
     out
 }
 
+/// The fleet history at `instants` from the kept changes (version, step, change in devices;
+/// see [`FleetQueries::history_changes`]): at each instant, the running sum of every change
+/// at or before it, versions with no device left out.
+pub fn history_from_changes(
+    instants: &HistoryInstants,
+    changes: &[(String, i64, i64)],
+) -> Vec<FleetHistoryPoint> {
+    let mut by_step: BTreeMap<i64, Vec<(&str, i64)>> = BTreeMap::new();
+    for (version, step, devices) in changes {
+        by_step
+            .entry(*step)
+            .or_default()
+            .push((version.as_str(), *devices));
+    }
+    let first =
+        jiff::Timestamp::from_millisecond(instants.start).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut running: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut out = Vec::with_capacity(instants.steps as usize + 1);
+    for step in 0..=instants.steps {
+        for (version, devices) in by_step.get(&step).into_iter().flatten() {
+            *running.entry(version).or_insert(0) += devices;
+        }
+        out.push(FleetHistoryPoint {
+            at: jiff::Timestamp::from_millisecond(instants.at(step)).unwrap_or(first),
+            versions: running
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(v, n)| ((*v).to_string(), *n as u64))
+                .collect(),
+        });
+    }
+    out
+}
+
+/// `product`'s fleet history at `points` instants up to `now`, from the changes migration
+/// 11's trigger keeps by time: two indexed queries whose result is a few rows per version,
+/// instead of a replay of every installed report.
+pub async fn kept_history(
+    state: &dyn FleetQueries,
+    product: &str,
+    now: jiff::Timestamp,
+    points: usize,
+) -> Result<Vec<FleetHistoryPoint>, StateError> {
+    let Some(start) = state.history_start(product).await? else {
+        return Ok(Vec::new());
+    };
+    let instants = HistoryInstants::new(start, now.as_millisecond(), points);
+    let changes = state.history_changes(product, &instants).await?;
+    Ok(history_from_changes(&instants, &changes))
+}
+
 /// What the state store knows of one release.
 #[derive(Debug, Clone)]
 pub struct ReleaseFacts {
@@ -139,6 +223,8 @@ pub struct ReleaseFacts {
     pub devices_installed: u64,
     pub devices_failed: u64,
     pub rollout: Option<RolloutOutcome>,
+    /// From its signed release time to each device's first install.
+    pub median_seconds_to_install: Option<u64>,
 }
 
 /// Order of versions in the table: newest semver first, then strings that are not semver.
@@ -159,7 +245,6 @@ pub fn summarise(
     now: jiff::Timestamp,
     floor: u64,
     mut versions: Vec<VersionCount>,
-    first_installs: &[(String, jiff::Timestamp)],
     mut releases: Vec<ReleaseFacts>,
     history: Vec<FleetHistoryPoint>,
 ) -> FleetReport {
@@ -188,10 +273,7 @@ pub fn summarise(
         releases: releases
             .into_iter()
             .map(|f| FleetRelease {
-                median_seconds_to_install: median(&mut seconds_to_install(
-                    &f.release,
-                    first_installs,
-                )),
+                median_seconds_to_install: f.median_seconds_to_install,
                 version: f.release.info.version.to_string(),
                 kind: f.release.info.kind,
                 security_version: f.release.info.security_version,
@@ -215,7 +297,7 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
     // check-ins are written in batches: count the ones still queued too
     app.check_ins.flush().await;
     let versions = app.state.fleet_versions(product).await?;
-    let first_installs = app.state.first_installs(product).await?;
+    let first_installs = app.state.first_install_counts(product).await?;
     let rollouts = app.rollouts();
     let mut releases = Vec::with_capacity(p.releases.len());
     for release in &p.releases {
@@ -241,89 +323,27 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
             }
             None => None,
         };
+        let median_seconds_to_install =
+            median_seconds_to_install(&*app.state, product, release, &first_installs).await?;
         releases.push(ReleaseFacts {
             release: release.clone(),
             devices_installed,
             devices_failed,
             rollout,
+            median_seconds_to_install,
         });
     }
     let now = app.clock.now();
-    let history = app
-        .fleet_histories
-        .get(app, product, now, first_installs.len())
-        .await?;
+    // the exact time, not whole seconds: a report from this second counts at the last point
+    let history = kept_history(&*app.state, product, now, HISTORY_POINTS).await?;
     Ok(summarise(
         product,
         airlock_core::whole_seconds(now),
         p.support.min_security_version,
         versions,
-        &first_installs,
         releases,
         history,
     ))
-}
-
-/// How long a large product's fleet history is served before it is computed again. Every
-/// other figure of the fleet report is read from the store at each request; the history
-/// reads every installed report of the product (100,000 at 100,000 devices), so a dashboard
-/// that polls, or several operators, cost one such read per period and product.
-pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A product with fewer installs than this (devices' first installs of each version) has
-/// its history computed at every request: it costs little.
-pub const HISTORY_CACHED_FROM: usize = 10_000;
-
-/// The fleet histories computed recently, by product (see [`HISTORY_TTL`]).
-#[derive(Default)]
-pub struct Histories {
-    computed: std::sync::Mutex<HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>,
-}
-
-impl Histories {
-    /// `product`'s history as of at most [`HISTORY_TTL`] ago, or computed now; always
-    /// computed now for fewer than [`HISTORY_CACHED_FROM`] `installs`.
-    async fn get(
-        &self,
-        app: &AppState,
-        product: &str,
-        now: jiff::Timestamp,
-        installs: usize,
-    ) -> Result<Vec<FleetHistoryPoint>, StateError> {
-        if installs < HISTORY_CACHED_FROM {
-            let installed = app.state.installed_reports(product).await?;
-            return Ok(history(&installed, now, HISTORY_POINTS));
-        }
-        let fresh = |computed: &HashMap<_, (std::time::Instant, Vec<FleetHistoryPoint>)>| {
-            computed
-                .get(product)
-                .filter(|(at, _)| at.elapsed() < HISTORY_TTL)
-                .map(|(_, history)| history.clone())
-        };
-        if let Some(history) = fresh(&self.lock()) {
-            return Ok(history);
-        }
-        let installed = app.state.installed_reports(product).await?;
-        // the exact time, not whole seconds: a report from this second counts at the last point
-        let history = history(&installed, now, HISTORY_POINTS);
-        let mut computed = self.lock();
-        computed.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
-        computed.insert(
-            product.to_string(),
-            (std::time::Instant::now(), history.clone()),
-        );
-        Ok(history)
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, Vec<FleetHistoryPoint>)>>
-    {
-        match self.computed.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -495,23 +515,20 @@ mod tests {
                 count("1.10.0", 5, 2),
                 count("1.0.0", 1, 3),
             ],
-            &[
-                ("1.10.0".into(), at(2_600)),
-                ("1.10.0".into(), at(2_200)),
-                ("1.2.0".into(), at(1_060)),
-            ],
             vec![
                 ReleaseFacts {
                     release: release("1.10.0", 5, 2_000),
                     devices_installed: 2,
                     devices_failed: 1,
                     rollout: Some(rollout),
+                    median_seconds_to_install: Some(400),
                 },
                 ReleaseFacts {
                     release: release("1.2.0", 3, 1_000),
                     devices_installed: 1,
                     devices_failed: 0,
                     rollout: None,
+                    median_seconds_to_install: Some(60),
                 },
             ],
             Vec::new(),

@@ -827,6 +827,37 @@ mod tests {
             self.count();
             self.db.first_installs(product).await
         }
+        async fn first_install_counts(
+            &self,
+            product: &str,
+        ) -> Result<Vec<(String, u64)>, StateError> {
+            self.count();
+            self.db.first_install_counts(product).await
+        }
+        async fn first_installs_in_order(
+            &self,
+            product: &str,
+            versions: &[String],
+            offset: u64,
+            count: u64,
+        ) -> Result<Vec<i64>, StateError> {
+            self.count();
+            self.db
+                .first_installs_in_order(product, versions, offset, count)
+                .await
+        }
+        async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
+            self.count();
+            self.db.history_start(product).await
+        }
+        async fn history_changes(
+            &self,
+            product: &str,
+            instants: &crate::storage::HistoryInstants,
+        ) -> Result<Vec<(String, i64, i64)>, StateError> {
+            self.count();
+            self.db.history_changes(product, instants).await
+        }
         async fn installed_reports(
             &self,
             product: &str,

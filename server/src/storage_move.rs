@@ -194,27 +194,44 @@ fn key_digest(table: &Table, row: &[Value]) -> Digest32 {
     }
 }
 
-/// Tables that migration 10's triggers fill as devices and reports are written: the target's
-/// triggers rebuild them while those rows are copied, so a copy of them would count twice.
-/// They are compared at the end; the fleet counts by what their change rows add up to (how
-/// the rows are folded differs between the two sides).
-const DERIVED_TABLES: &[&str] = &["device_votes", "first_installs", "fleet_count_changes"];
+/// Tables that migration 10's and 11's triggers fill as devices and reports are written: the
+/// target's triggers rebuild them while those rows are copied, so a copy of them would count
+/// twice. They are compared at the end; the change tables by what their rows add up to (how
+/// the rows are folded, or in which order reports were written, differs between the sides).
+const DERIVED_TABLES: &[&str] = &[
+    "device_votes",
+    "first_installs",
+    "fleet_count_changes",
+    "fleet_history_changes",
+];
+
+/// Derived tables kept as change rows, compared by their sums (see [`DERIVED_TABLES`]).
+fn is_change_table(name: &str) -> bool {
+    matches!(name, "fleet_count_changes" | "fleet_history_changes")
+}
 
 /// Count and digest of a table kept by triggers (see [`DERIVED_TABLES`]).
 async fn derived_digest(state: &SqlState, table: &Table) -> Result<(u64, String), MoveError> {
-    if table.name != "fleet_count_changes" {
-        return table_digest(state, table).await;
-    }
-    let sums: Vec<(String, String, i64, i64)> = sqlx::query(
-        "SELECT product, version, security_version, CAST(SUM(devices) AS BIGINT) AS devices
-         FROM fleet_count_changes GROUP BY product, version, security_version
-         HAVING SUM(devices) <> 0",
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-    .collect::<Result<_, sqlx::Error>>()?;
+    // the second column of the key: a security version, or an instant
+    let sums_of = match table.name.as_str() {
+        "fleet_count_changes" => {
+            "SELECT product, version, security_version, CAST(SUM(devices) AS BIGINT) AS devices
+             FROM fleet_count_changes GROUP BY product, version, security_version
+             HAVING SUM(devices) <> 0"
+        }
+        "fleet_history_changes" => {
+            "SELECT product, version, at_ms, CAST(SUM(devices) AS BIGINT) AS devices
+             FROM fleet_history_changes GROUP BY product, version, at_ms
+             HAVING SUM(devices) <> 0"
+        }
+        _ => return table_digest(state, table).await,
+    };
+    let sums: Vec<(String, String, i64, i64)> = sqlx::query(sums_of)
+        .fetch_all(&state.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
     let mut lines: Vec<String> = sums
         .iter()
         .map(|(p, v, s, n)| format!("{p:?} {v:?} {s} {n}"))
@@ -620,7 +637,7 @@ pub async fn move_storage(
         }
         // the change rows of the fleet counts differ between the sides (only their sums agree):
         // a count of them would mislead
-        if t.name != "fleet_count_changes" {
+        if !is_change_table(&t.name) {
             reports.push(TableReport {
                 table: t.name.clone(),
                 rows,

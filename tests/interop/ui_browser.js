@@ -195,13 +195,51 @@ async function main() {
     await Promise.all([page.waitForNavigation(), page.click("button:text-is('Revoke')")]);
     check((await page.textContent("#credential")).includes("revoked"), "not revoked");
     await audit(page, "device");
+    step("reinstate the device: its id may enrol again");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Reinstate')")]);
+    check(!(await page.textContent("#credential")).includes("revoked"), "still revoked after reinstating");
+    check((await page.locator("button:text-is('Reinstate')").count()) === 0, "reinstate offered again");
+
+    step("an unused enrolment token is revoked from its row");
+    await page.goto(`${base}/ui/enrolment-tokens`);
+    await page.selectOption("#product", "acme-cam");
+    await Promise.all([page.waitForNavigation(), page.click("text=Create token")]);
+    const revokeButtons = page.locator("button[aria-label^='Revoke token']");
+    check((await revokeButtons.count()) === 1, "the new token is not the only active one");
+    const revokeLabel = await revokeButtons.first().getAttribute("aria-label");
+    const tokenId = revokeLabel.replace("Revoke token ", "");
+    await Promise.all([page.waitForNavigation(), revokeButtons.first().click()]);
+    const row = await page.locator("tr", { hasText: tokenId }).textContent();
+    check(row.includes("revoked"), `token ${tokenId} not revoked: ${row}`);
+    check((await page.locator("button[aria-label^='Revoke token']").count()) === 0, "a revoke button is left");
     step("the audit log names the token for every action");
     await page.goto(`${base}/ui/audit?actor=${encodeURIComponent(actor)}`);
     const log = await page.textContent("table.audit");
-    for (const action of ["ui.sign_in", "rollout.start", "rollout.resume", "rollout.abort", "enrolment_token.create", "device.revoke"]) {
+    for (const action of ["ui.sign_in", "rollout.start", "rollout.resume", "rollout.abort", "enrolment_token.create",
+      "enrolment_token.revoke", "device.revoke", "device.reinstate"]) {
       check(log.includes(action), `${action} by ${actor} not in the audit log`);
     }
+    step("the audit log filters by action and time");
+    await page.fill("#action", "device");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Filter')")]);
+    const byAction = await page.locator("table.audit tbody tr td:nth-child(4)").allTextContents();
+    check(byAction.length >= 2 && byAction.every((a) => a.startsWith("device.")), `filtered by action: ${byAction}`);
+    await page.goto(`${base}/ui/audit?actor=${encodeURIComponent(actor)}&until=2000-01-01`);
+    check((await page.textContent("main")).includes("No entries match."), "the time filter let entries through");
     await audit(page, "audit");
+
+    step("pages read without JavaScript (its one script blocked; the CSP allows no inline script)");
+    const noScript = await context.newPage();
+    await noScript.route("**/ui/assets/ui.js", (r) => r.abort());
+    for (const url of ["/ui", "/ui/products/acme-cam", "/ui/rollouts", "/ui/rollouts/acme-cam/1.3.0",
+      "/ui/devices?q=cam", "/ui/devices/cam-enrolled", "/ui/enrolment-tokens", "/ui/audit"]) {
+      await noScript.goto(base + url);
+      const text = await noScript.textContent("main");
+      check(text.trim().length > 100, `${url} is empty without its script`);
+    }
+    await noScript.goto(`${base}/ui/rollouts/acme-cam/1.3.0`);
+    check((await noScript.textContent("#rollout-state")) === "aborted", "the rollout's state is not shown without script");
+    await noScript.close();
 
     step("sign out");
     await Promise.all([page.waitForNavigation(), page.click("button:text-is('Sign out')")]);

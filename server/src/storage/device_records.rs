@@ -99,8 +99,14 @@ impl DeviceRecords for SqlState {
         reports: &[(String, DeviceReport, jiff::Timestamp)],
     ) -> Result<Vec<bool>, StateError> {
         let mut tx = self.begin_write().await?;
-        let mut offered = Vec::with_capacity(reports.len());
-        for (device_id, report, at) in reports {
+        let mut offered = vec![false; reports.len()];
+        // in device order: migration 11's trigger locks each device's fleet history on
+        // PostgreSQL until the commit, and two batches taking locks in one order never wait
+        // on each other in a cycle
+        let mut order: Vec<usize> = (0..reports.len()).collect();
+        order.sort_by(|&a, &b| reports[a].0.cmp(&reports[b].0));
+        for i in order {
+            let (device_id, report, at) = &reports[i];
             let was_offered =
                 sqlx::query("SELECT 1 FROM offers WHERE device_id = $1 AND version = $2")
                     .bind(device_id)
@@ -120,7 +126,7 @@ impl DeviceRecords for SqlState {
             .bind(i32::from(was_offered))
             .execute(&mut *tx)
             .await?;
-            offered.push(was_offered);
+            offered[i] = was_offered;
         }
         tx.commit().await?;
         Ok(offered)

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{count, from_ms, ms, Backend, SqlState, StateError};
+use super::sql::{count, from_ms, ms, to_i64, Backend, SqlState, StateError};
 
 /// Devices on one (version, security version), by their last check-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,42 @@ pub struct RolloutFigures {
     pub fleet: u64,
 }
 
+/// The instants of a fleet history: `steps + 1` evenly spaced from `start` (the product's
+/// first installed report) to `start + span` (now, or `start` when now is not after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryInstants {
+    pub start: i64,
+    pub span: i64,
+    pub steps: i64,
+}
+
+impl HistoryInstants {
+    /// `points` instants from `start_ms` to `now_ms`; one when now is not after the start.
+    pub fn new(start_ms: i64, now_ms: i64, points: usize) -> Self {
+        let span = now_ms.saturating_sub(start_ms).max(0);
+        let steps = if span == 0 {
+            0
+        } else {
+            points.max(1) as i64 - 1
+        };
+        Self {
+            start: start_ms,
+            span,
+            steps,
+        }
+    }
+
+    /// The instant of step `step` (0..=steps) in milliseconds; the last is exactly now.
+    pub fn at(&self, step: i64) -> i64 {
+        if self.steps == 0 {
+            return self.start;
+        }
+        // i128: span * step cannot overflow
+        let offset = i128::from(self.span) * i128::from(step) / i128::from(self.steps);
+        self.start.saturating_add(offset as i64)
+    }
+}
+
 /// Queries over check-ins and reports (rollout health, fleet reports).
 #[async_trait]
 pub trait FleetQueries: Send + Sync {
@@ -56,6 +92,28 @@ pub trait FleetQueries: Send + Sync {
         &self,
         product: &str,
     ) -> Result<Vec<(String, jiff::Timestamp)>, StateError>;
+    /// How many devices first installed each version string of `product` (offered to them).
+    async fn first_install_counts(&self, product: &str) -> Result<Vec<(String, u64)>, StateError>;
+    /// The first installs of `product` under any of `versions`, in time order: `count` of them
+    /// from `offset` on, when each was (milliseconds).
+    async fn first_installs_in_order(
+        &self,
+        product: &str,
+        versions: &[String],
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<i64>, StateError>;
+    /// When `product`'s first installed report (offered to the device) was, in milliseconds:
+    /// the start of its fleet history.
+    async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError>;
+    /// The kept changes of `product`'s devices by version (migration 11) up to the last of
+    /// `instants`, summed by version and by the first instant at or after them: (version,
+    /// step, change in devices).
+    async fn history_changes(
+        &self,
+        product: &str,
+        instants: &HistoryInstants,
+    ) -> Result<Vec<(String, i64, i64)>, StateError>;
     /// Every `installed` report of `product`, oldest first: (device, version, when).
     async fn installed_reports(
         &self,
@@ -160,27 +218,118 @@ impl FleetQueries for SqlState {
         .await
     }
 
-    async fn installed_reports(
-        &self,
-        product: &str,
-    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
-        // device and version break ties of the same millisecond, so the order is repeatable
+    async fn first_install_counts(&self, product: &str) -> Result<Vec<(String, u64)>, StateError> {
         self.fetch_all_as(
             sqlx::query(
-                "SELECT device_id, version, at_ms FROM reports
-                 WHERE product = $1 AND status = 'installed' AND offered = 1
-                 ORDER BY at_ms, device_id, version",
+                "SELECT version, COUNT(*) AS devices FROM first_installs WHERE product = $1
+                 GROUP BY version",
             )
             .bind(product),
+            |r| Ok((r.try_get("version")?, count(r, "devices")?)),
+        )
+        .await
+    }
+
+    async fn first_installs_in_order(
+        &self,
+        product: &str,
+        versions: &[String],
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<i64>, StateError> {
+        if versions.is_empty() || count == 0 {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> =
+            (0..versions.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "SELECT first_ms FROM first_installs WHERE product = $1 AND version IN ({})
+             ORDER BY first_ms LIMIT $2 OFFSET $3",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(product)
+            .bind(to_i64(count))
+            .bind(to_i64(offset));
+        for v in versions {
+            query = query.bind(v);
+        }
+        self.fetch_all_as(query, |r| r.try_get("first_ms")).await
+    }
+
+    async fn history_start(&self, product: &str) -> Result<Option<i64>, StateError> {
+        let row =
+            sqlx::query("SELECT MIN(at_ms) AS start FROM fleet_history_changes WHERE product = $1")
+                .bind(product)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("start")?)
+    }
+
+    async fn history_changes(
+        &self,
+        product: &str,
+        instants: &HistoryInstants,
+    ) -> Result<Vec<(String, i64, i64)>, StateError> {
+        // a change at `at_ms` first counts at the smallest step k whose instant
+        // start + floor(span * k / steps) is at or after it: k = ceil((at_ms - start) * steps / span)
+        self.fetch_all_as(
+            sqlx::query(
+                "SELECT version, step, CAST(SUM(devices) AS BIGINT) AS devices FROM (
+                     SELECT version, devices,
+                            CAST(CASE WHEN $2 = 0 THEN 0
+                                      ELSE ((at_ms - $3) * $4 + $2 - 1) / $2 END AS BIGINT) AS step
+                     FROM fleet_history_changes WHERE product = $1 AND at_ms <= $5) changes
+                 GROUP BY version, step",
+            )
+            .bind(product)
+            // one instant (the start): every change up to it is in step 0
+            .bind(if instants.steps == 0 {
+                0
+            } else {
+                instants.span
+            })
+            .bind(instants.start)
+            .bind(instants.steps)
+            .bind(instants.at(instants.steps)),
             |r| {
                 Ok((
-                    r.try_get("device_id")?,
                     r.try_get("version")?,
-                    from_ms(r.try_get("at_ms")?),
+                    r.try_get("step")?,
+                    r.try_get("devices")?,
                 ))
             },
         )
         .await
+    }
+
+    async fn installed_reports(
+        &self,
+        product: &str,
+    ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
+        let mut reports = self
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT device_id, version, at_ms FROM reports
+                     WHERE product = $1 AND status = 'installed' AND offered = 1",
+                )
+                .bind(product),
+                |r| {
+                    Ok((
+                        r.try_get::<String, _>("device_id")?,
+                        r.try_get::<String, _>("version")?,
+                        r.try_get::<i64, _>("at_ms")?,
+                    ))
+                },
+            )
+            .await?;
+        // device and version (in byte order, the same on both backends) break ties of the
+        // same millisecond, so the order is repeatable
+        reports.sort_unstable_by(|a, b| (a.2, &a.0, &a.1).cmp(&(b.2, &b.0, &b.1)));
+        Ok(reports
+            .into_iter()
+            .map(|(device, version, at)| (device, version, from_ms(at)))
+            .collect())
     }
 }
 
@@ -745,22 +894,32 @@ pub(crate) mod kept_figures_tests {
         db.record_reports(&reports).await.unwrap();
         compare(db, &PRODUCTS, &VERSIONS, T0).await;
         // the backfill of migration 10 gives the same figures from the same rows
-        for table in ["fleet_count_changes", "device_votes", "first_installs"] {
+        for table in [
+            "fleet_count_changes",
+            "device_votes",
+            "first_installs",
+            "fleet_history_changes",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&db.pool)
                 .await
                 .unwrap();
         }
-        let migration = match db.backend() {
-            Backend::Sqlite => include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
-            Backend::Postgres => include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+        let migrations = match db.backend() {
+            Backend::Sqlite => [
+                include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
+                include_str!("../../migrations/0011_fleet_history.sqlite.sql"),
+            ],
+            Backend::Postgres => [
+                include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
+                include_str!("../../migrations/0011_fleet_history.postgres.sql"),
+            ],
         };
-        let backfill = migration
-            .split("-- What the rows written before")
-            .nth(1)
-            .unwrap();
-        let backfill = backfill.split_once('\n').unwrap().1;
-        sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+        for migration in migrations {
+            let backfill = migration.split("-- What the r").nth(1).unwrap();
+            let backfill = backfill.split_once('\n').unwrap().1;
+            sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+        }
         compare(db, &PRODUCTS, &VERSIONS, T0).await;
     }
 
@@ -770,6 +929,38 @@ pub(crate) mod kept_figures_tests {
     pub(crate) async fn compare(db: &SqlState, products: &[&str], versions: &[&str], t0: i64) {
         let since = [0, 3, 6, 11, 12, 1_000, 3_600_000];
         for &product in products {
+            // the fleet history as migration 11 keeps it, against the replay of every report,
+            // seen from several instants (before the first report: clock skew) and resolutions
+            // the median time to install from the middle first installs, against all of them
+            let all_first = db.first_installs(product).await.unwrap();
+            let counts = db.first_install_counts(product).await.unwrap();
+            for version in ["1.0.0", "1.1.0", "1.2.0", "2.0.0"] {
+                for released in [-1_000_000, -1, 4_000, 8_000, 300_500] {
+                    let release = release_at(product, version, t0 + released);
+                    let kept =
+                        crate::fleet::median_seconds_to_install(db, product, &release, &counts)
+                            .await
+                            .unwrap();
+                    let all = crate::fleet::median(&mut crate::fleet::seconds_to_install(
+                        &release, &all_first,
+                    ));
+                    assert_eq!(kept, all, "{product} {version} released at {released}");
+                }
+            }
+            let installed = db.installed_reports(product).await.unwrap();
+            for now in [-5, 0, 1, 5, 7, 11, 12, 23, 1_000, 3_600_000] {
+                let now = jiff::Timestamp::from_millisecond(t0 + now).unwrap();
+                for points in [1, 2, 3, 5, 24] {
+                    let kept = crate::fleet::kept_history(db, product, now, points)
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        kept,
+                        crate::fleet::history(&installed, now, points),
+                        "{product} history at {now} in {points} points"
+                    );
+                }
+            }
             let mut kept = db.fleet_versions(product).await.unwrap();
             kept.sort_by(|a, b| {
                 (&a.version, a.security_version).cmp(&(&b.version, b.security_version))
@@ -815,6 +1006,28 @@ pub(crate) mod kept_figures_tests {
         }
     }
 
+    fn release_at(
+        product: &str,
+        version: &str,
+        released_ms: i64,
+    ) -> airlock_core::release::Release {
+        use airlock_core::release::{Release, ReleaseInfo, ReleaseKind};
+        Release {
+            name: format!("{product}/fw-{version}.bin"),
+            length: 1,
+            sha256: "00".repeat(32),
+            info: ReleaseInfo {
+                product: product.into(),
+                version: version.parse().unwrap(),
+                security_version: 1,
+                kind: ReleaseKind::Security,
+                requires: None,
+                released: jiff::Timestamp::from_millisecond(released_ms).unwrap(),
+                advisories: Vec::new(),
+            },
+        }
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -853,6 +1066,105 @@ pub(crate) mod kept_figures_tests {
                 db.pool.close().await;
             });
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Installs spread over seconds (the random fleets above fit in one): the median time
+        /// to install read from the middle first installs equals the median of all of them.
+        #[test]
+        fn median_time_to_install_from_the_middle_installs(
+            installs in proptest::collection::vec((0u8..40, 0usize..5, 0i64..600_000), 0..60),
+        ) {
+            runtime().block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let db = sqlite(&dir).await;
+                for (device, version, at) in &installs {
+                    let at = jiff::Timestamp::from_millisecond(T0 + at).unwrap();
+                    db.record_check_ins(&[CheckInRecord {
+                        device_id: format!("dev-{device}"),
+                        product: "acme-cam".into(),
+                        version: "0.9.0".into(),
+                        security_version: 1,
+                        decision: "update".into(),
+                        at,
+                        policy: None,
+                        offered: Some(VERSIONS[*version].to_string()),
+                    }])
+                    .await
+                    .unwrap();
+                    let report = DeviceReport {
+                        status: ReportStatus::Installed,
+                        version: VERSIONS[*version].into(),
+                        code: None,
+                        delta: None,
+                    };
+                    db.record_reports(&[(format!("dev-{device}"), report, at)]).await.unwrap();
+                }
+                compare(&db, &["acme-cam"], &VERSIONS, T0).await;
+            });
+        }
+    }
+
+    /// Replicas writing reports of the same devices at once (batches in separate
+    /// transactions, out of time order): the history trigger's per-device lock makes each
+    /// see the others', so the kept history still equals the replay.
+    #[tokio::test]
+    async fn postgres_concurrent_reports_of_the_same_devices_keep_the_history() {
+        let Some(url) =
+            postgres_db("postgres_concurrent_reports_of_the_same_devices_keep_the_history").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 8).await.unwrap();
+        for device in 0..3 {
+            for version in ["1.0.0", "1.1.0", "1.2.0"] {
+                db.record_check_ins(&[CheckInRecord {
+                    device_id: format!("dev-{device}"),
+                    product: "acme-cam".into(),
+                    version: "0.9.0".into(),
+                    security_version: 1,
+                    decision: "update".into(),
+                    at: jiff::Timestamp::from_millisecond(T0).unwrap(),
+                    policy: None,
+                    offered: Some(version.into()),
+                }])
+                .await
+                .unwrap();
+            }
+        }
+        let mut writers = Vec::new();
+        for writer in 0..8u32 {
+            let db = db.clone();
+            writers.push(tokio::spawn(async move {
+                for round in 0..10u32 {
+                    // each batch touches every device, in a time order that differs per writer
+                    let batch: Vec<_> = (0..3u32)
+                        .map(|device| {
+                            let at = i64::from((writer * 7 + round * 13 + device * 5) % 50);
+                            let version =
+                                ["1.0.0", "1.1.0", "1.2.0"][((writer + round) % 3) as usize];
+                            (
+                                format!("dev-{device}"),
+                                DeviceReport {
+                                    status: ReportStatus::Installed,
+                                    version: version.into(),
+                                    code: None,
+                                    delta: None,
+                                },
+                                jiff::Timestamp::from_millisecond(T0 + at).unwrap(),
+                            )
+                        })
+                        .collect();
+                    db.record_reports(&batch).await.unwrap();
+                }
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        compare(&db, &["acme-cam"], &["1.0.0", "1.1.0", "1.2.0"], T0).await;
+        db.pool.close().await;
     }
 
     /// Many check-ins moving devices between versions leave many change rows; a read folds

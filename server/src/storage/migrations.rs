@@ -75,6 +75,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
         include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
     ),
+    (
+        11,
+        "fleet history kept by a trigger",
+        include_str!("../../migrations/0011_fleet_history.sqlite.sql"),
+        include_str!("../../migrations/0011_fleet_history.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
