@@ -98,6 +98,7 @@ impl Stage {
                 kind: kind_of(&r.kind)?,
                 requires: None,
                 released,
+                deltas_from: None,
             })
             .await
             .with_context(|| format!("adding release {} {}", r.product, r.version))?;
