@@ -378,13 +378,18 @@ impl Ctx {
             }
             (Outcome::Refused { kind, reason }, After::Nothing) => {
                 if !spec.accepts(*kind) {
-                    problems.push(format!("the full image was refused by another check ({kind:?})"));
+                    problems.push(format!(
+                        "the full image was refused by another check ({kind:?})"
+                    ));
                 }
                 if run.version != source.info.version.to_string() {
                     problems.push(format!("the device now runs {}", run.version));
                 }
                 observed = "refused";
-                format!("the spoiled full image refused ({reason}); still runs {}", run.version)
+                format!(
+                    "the spoiled full image refused ({reason}); still runs {}",
+                    run.version
+                )
             }
             (other, _) => {
                 problems.push(format!("the device ended with {other:?}"));
