@@ -194,11 +194,16 @@ fn key_digest(table: &Table, row: &[Value]) -> Digest32 {
     }
 }
 
-/// Tables that migration 10's triggers fill as devices and reports are written: the target's
+/// Tables that the triggers of migrations 10 and 12 fill as devices and reports are written: the target's
 /// triggers rebuild them while those rows are copied, so a copy of them would count twice.
 /// They are compared at the end; the fleet counts by what their change rows add up to (how
 /// the rows are folded differs between the two sides).
-const DERIVED_TABLES: &[&str] = &["device_votes", "first_installs", "fleet_count_changes"];
+const DERIVED_TABLES: &[&str] = &[
+    "delta_outcomes",
+    "device_votes",
+    "first_installs",
+    "fleet_count_changes",
+];
 
 /// Count and digest of a table kept by triggers (see [`DERIVED_TABLES`]).
 async fn derived_digest(state: &SqlState, table: &Table) -> Result<(u64, String), MoveError> {

@@ -75,6 +75,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0010_fleet_figures.sqlite.sql"),
         include_str!("../../migrations/0010_fleet_figures.postgres.sql"),
     ),
+    (
+        12,
+        "delta outcomes of reports",
+        include_str!("../../migrations/0012_delta_outcomes.sqlite.sql"),
+        include_str!("../../migrations/0012_delta_outcomes.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.
