@@ -277,7 +277,11 @@ pub fn keep_images(stage: &Stage, devices: &[SimDevice]) -> Result<()> {
     for d in devices.iter().filter(|d| d.kept_image) {
         let agent = &d.cfg.agent;
         let Some((target, image)) = stage.images.get(&d.running) else {
-            bail!("no signed image of {} to give device {}", d.running, agent.id);
+            bail!(
+                "no signed image of {} to give device {}",
+                d.running,
+                agent.id
+            );
         };
         let (_, file) = airlock_core::names::split_target_name(target)?;
         let firmware = airlock_device::state::firmware_dir(&agent.state_dir);

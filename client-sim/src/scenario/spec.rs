@@ -387,7 +387,10 @@ impl Scenario {
                 bail!("release {}: failure_rate must be within 0..=1", r.version);
             }
             if r.change.is_some_and(|c| !(c > 0.0 && c <= 1.0)) {
-                bail!("release {}: change must be within 0..=1 (above 0)", r.version);
+                bail!(
+                    "release {}: change must be within 0..=1 (above 0)",
+                    r.version
+                );
             }
             if r.rollout.is_some() && r.at.0 <= 0 {
                 bail!(

@@ -624,18 +624,37 @@ mod tests {
         record("d-1", report("downloading", None), later(1)).await;
         record("d-1", report("installed", Some((true, None))), later(2)).await;
         // d-2: the delta refused (hash mismatch), the full image installed
-        record("d-2", report("installed", Some((false, Some("hash mismatch")))), later(3)).await;
+        record(
+            "d-2",
+            report("installed", Some((false, Some("hash mismatch")))),
+            later(3),
+        )
+        .await;
         // d-3: fell back and failed to boot, then applied a delta and installed: latest wins
-        record("d-3", report("failed", Some((false, Some("not the source")))), later(4)).await;
+        record(
+            "d-3",
+            report("failed", Some((false, Some("not the source")))),
+            later(4),
+        )
+        .await;
         record("d-3", report("installed", Some((true, None))), later(9)).await;
         // d-4: the full image only (no delta offered): in neither count
         record("d-4", report("installed", None), later(5)).await;
         // d-5: both in one instant: the fallback wins
         record("d-5", report("installed", Some((true, None))), later(6)).await;
-        record("d-5", report("installed", Some((false, Some("x")))), later(6)).await;
+        record(
+            "d-5",
+            report("installed", Some((false, Some("x")))),
+            later(6),
+        )
+        .await;
         // a device never offered 1.1.0 counts nowhere
         assert!(!db
-            .record_report("rogue", &report("installed", Some((false, Some("x")))), later(7))
+            .record_report(
+                "rogue",
+                &report("installed", Some((false, Some("x")))),
+                later(7)
+            )
             .await
             .unwrap());
 
