@@ -321,11 +321,7 @@ impl Ctx {
         let attacked = self.device(state, device, None).await;
         self.proxy.set(Tamper::None);
         let (run, _) = attacked?;
-        let fetched = self
-            .proxy
-            .take_requested()
-            .iter()
-            .any(|p| *p == offered_path);
+        let fetched = self.proxy.take_requested().contains(&offered_path);
         let endless = self.proxy.endless_served();
 
         let mut problems = Vec::new();
