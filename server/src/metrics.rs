@@ -161,7 +161,7 @@ impl Metrics {
         let rollout_delta_fallback = Family::<RolloutLabels, FloatGauge>::default();
         registry.register(
             "rollout_delta_fallback_ratio",
-            "Devices that refused a rollout's delta and fell back to the full image / devices that reported how a delta went (0-1); absent until one did",
+            "Devices that refused a rollout's delta and fell back to the full image / devices that reported how a delta went (0-1); 0 until one did",
             rollout_delta_fallback.clone(),
         );
         Metrics {

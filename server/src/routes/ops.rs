@@ -200,11 +200,10 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
             m.rollout_offered
                 .get_or_create(&labels)
                 .set(i64::try_from(r.devices_offered).unwrap_or(i64::MAX));
-            if let Some(percent) = r.delta_fallback_percent {
-                m.rollout_delta_fallback
-                    .get_or_create(&labels)
-                    .set(percent / 100.0);
-            }
+            // 0 until a device reported how a delta went, as the failure ratio before reports
+            m.rollout_delta_fallback
+                .get_or_create(&labels)
+                .set(r.delta_fallback_percent.unwrap_or(0.0) / 100.0);
         }
     }
     (
