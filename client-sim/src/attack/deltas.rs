@@ -22,7 +22,7 @@ use airlock_core::release::Release;
 use super::ctx::{offer, Ctx, Run};
 use super::drills::{DeltaAttack, DrillSpec};
 use super::{DeviceSpec, DrillReport};
-use crate::device::Outcome;
+use crate::device::{DeviceRun, Outcome};
 use crate::proxy::{Tamper, Where, ENDLESS_MAX_BYTES};
 
 /// A signed delta the device can be brought to use: it installs `source` first, then may
@@ -324,96 +324,140 @@ impl Ctx {
         let fetched = self.proxy.take_requested().contains(&offered_path);
         let endless = self.proxy.endless_served();
 
-        let mut problems = Vec::new();
-        let delta_note = match &run.delta {
-            Some(u) if u.name != phase.offered.name => {
-                problems.push(format!("the run names delta {}", u.name));
-                String::new()
-            }
-            Some(u) if u.applied => {
-                problems.push("the delta was applied".to_string());
-                "applied".to_string()
-            }
-            Some(u) => format!(
-                "refused ({})",
-                u.reason.as_deref().unwrap_or("no reason given")
-            ),
-            None => {
-                problems.push("the run reports no delta attempt".to_string());
-                String::new()
-            }
+        let installed_sha256 = match &run.outcome {
+            Outcome::Installed { target: t, .. } => firmware_file(&self.work.join(state), t)
+                .and_then(|path| std::fs::read(path).ok())
+                .map(|bytes| hex::encode(sha2::Sha256::digest(bytes))),
+            _ => None,
         };
-        if fetched != phase.fetched {
-            problems.push(if fetched {
-                "the delta was downloaded although its signed metadata already rules it out"
-                    .to_string()
-            } else {
-                "the delta was never downloaded: refused before the check this phase tests"
-                    .to_string()
-            });
-        }
-        if endless >= ENDLESS_MAX_BYTES {
-            problems.push("the proxy hit its own cap: the client did not stop".to_string());
-        }
-        let observed;
-        let outcome_note = match (&run.outcome, phase.after) {
-            (Outcome::Installed { target: t, .. }, After::FullImage) if *t == target.name => {
-                let path = firmware_file(&self.work.join(state), &target.name);
-                let actual = match path.map(std::fs::read) {
-                    Some(Ok(bytes)) => hex::encode(sha2::Sha256::digest(bytes)),
-                    _ => String::new(),
-                };
-                if actual != target.sha256 {
-                    problems.push(format!(
-                        "the installed {} is not the signed image",
-                        target.name
-                    ));
-                }
-                observed = "installed";
-                format!("the signed full image {} installed", target.name)
-            }
-            (Outcome::Refused { kind, reason }, After::Nothing) => {
-                if !spec.accepts(*kind) {
-                    problems.push(format!(
-                        "the full image was refused by another check ({kind:?})"
-                    ));
-                }
-                if run.version != source.info.version.to_string() {
-                    problems.push(format!("the device now runs {}", run.version));
-                }
-                observed = "refused";
-                format!(
-                    "the spoiled full image refused ({reason}); still runs {}",
-                    run.version
-                )
-            }
-            (other, _) => {
-                problems.push(format!("the device ended with {other:?}"));
-                observed = match other {
-                    Outcome::Installed { .. } => "installed",
-                    Outcome::Refused { .. } => "refused",
-                    _ => "other",
-                };
-                String::new()
-            }
+        let seen = Seen {
+            fetched,
+            endless_served: endless,
+            installed_sha256,
         };
-        let ok = problems.is_empty();
-        let observed = if ok {
-            spec.expected.as_str().to_string()
-        } else if run.delta.as_ref().is_some_and(|u| u.applied) {
-            "delta applied".to_string()
-        } else {
-            observed.to_string()
+        let expect = Expect {
+            label: phase.label,
+            offered: &phase.offered.name,
+            source,
+            target,
+            fetched: phase.fetched,
+            after: phase.after,
         };
-        let mut reason = format!(
-            "{}: {} offered with {}; delta {delta_note}; {outcome_note}",
-            phase.label, phase.offered.name, target.name
-        );
-        if !ok {
-            reason.push_str(&format!(" [{}]", problems.join("; ")));
-        }
-        Ok((ok, observed, reason))
+        Ok(verdict(spec, &expect, &run, &seen))
     }
+}
+
+/// What a phase must show (see [`verdict`]).
+struct Expect<'a> {
+    label: &'static str,
+    /// The delta offered.
+    offered: &'a str,
+    source: &'a Release,
+    target: &'a Release,
+    fetched: bool,
+    after: After,
+}
+
+/// What the proxy and the device's state showed besides the run.
+struct Seen {
+    /// The device requested the offered delta.
+    fetched: bool,
+    /// Bytes of endless bodies the proxy sent.
+    endless_served: u64,
+    /// sha256 of the installed image, read back from the device's `firmware/`.
+    installed_sha256: Option<String>,
+}
+
+/// Judges one phase: whether it ended as it must, what was observed, and why.
+fn verdict(
+    spec: &DrillSpec,
+    expect: &Expect<'_>,
+    run: &DeviceRun,
+    seen: &Seen,
+) -> (bool, String, String) {
+    let (source, target) = (expect.source, expect.target);
+    let mut problems = Vec::new();
+    let delta_note = match &run.delta {
+        Some(u) if u.name != expect.offered => {
+            problems.push(format!("the run names delta {}", u.name));
+            String::new()
+        }
+        Some(u) if u.applied => {
+            problems.push("the delta was applied".to_string());
+            "applied".to_string()
+        }
+        Some(u) => format!(
+            "refused ({})",
+            u.reason.as_deref().unwrap_or("no reason given")
+        ),
+        None => {
+            problems.push("the run reports no delta attempt".to_string());
+            String::new()
+        }
+    };
+    if seen.fetched != expect.fetched {
+        problems.push(if seen.fetched {
+            "the delta was downloaded although its signed metadata already rules it out".to_string()
+        } else {
+            "the delta was never downloaded: refused before the check this phase tests".to_string()
+        });
+    }
+    if seen.endless_served >= ENDLESS_MAX_BYTES {
+        problems.push("the proxy hit its own cap: the client did not stop".to_string());
+    }
+    let observed;
+    let outcome_note = match (&run.outcome, expect.after) {
+        (Outcome::Installed { target: t, .. }, After::FullImage) if *t == target.name => {
+            if seen.installed_sha256.as_deref() != Some(target.sha256.as_str()) {
+                problems.push(format!(
+                    "the installed {} is not the signed image",
+                    target.name
+                ));
+            }
+            observed = "installed";
+            format!("the signed full image {} installed", target.name)
+        }
+        (Outcome::Refused { kind, reason }, After::Nothing) => {
+            if !spec.accepts(*kind) {
+                problems.push(format!(
+                    "the full image was refused by another check ({kind:?})"
+                ));
+            }
+            if run.version != source.info.version.to_string() {
+                problems.push(format!("the device now runs {}", run.version));
+            }
+            observed = "refused";
+            format!(
+                "the spoiled full image refused ({reason}); still runs {}",
+                run.version
+            )
+        }
+        (other, _) => {
+            problems.push(format!("the device ended with {other:?}"));
+            observed = match other {
+                Outcome::Installed { .. } => "installed",
+                Outcome::Refused { .. } => "refused",
+                _ => "other",
+            };
+            String::new()
+        }
+    };
+    let ok = problems.is_empty();
+    let observed = if ok {
+        spec.expected.as_str().to_string()
+    } else if run.delta.as_ref().is_some_and(|u| u.applied) {
+        "delta applied".to_string()
+    } else {
+        observed.to_string()
+    };
+    let mut reason = format!(
+        "{}: {} offered with {}; delta {delta_note}; {outcome_note}",
+        expect.label, expect.offered, target.name
+    );
+    if !ok {
+        reason.push_str(&format!(" [{}]", problems.join("; ")));
+    }
+    (ok, observed, reason)
 }
 
 /// `<state>/firmware/<file>` of a target name.
@@ -425,6 +469,7 @@ fn firmware_file(state_dir: &std::path::Path, name: &str) -> Option<std::path::P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use airlock_device::Refusal;
 
     #[test]
     fn the_bomb_has_the_length_asked_for_and_is_a_bomb() {
@@ -445,6 +490,148 @@ mod tests {
         // unbounded, it gives (4096 - 9) / 4 = 1,021 blocks of 128 KiB and 3 raw bytes
         let whole = zstd::stream::decode_all(&bomb[..]).unwrap();
         assert_eq!(whole.len(), 1021 * 128 * 1024 + 3);
+    }
+
+    fn rel(version: &str, sha: char) -> Release {
+        Release {
+            name: format!("acme-plug/fw-{version}.bin"),
+            length: 1000,
+            sha256: sha.to_string().repeat(64),
+            info: airlock_core::release::ReleaseInfo {
+                product: "acme-plug".into(),
+                version: version.parse().unwrap(),
+                security_version: 1,
+                kind: airlock_core::release::ReleaseKind::Security,
+                requires: None,
+                released: "2026-01-01T00:00:00Z".parse().unwrap(),
+                advisories: Vec::new(),
+            },
+        }
+    }
+
+    const DELTA: &str = "acme-plug/fw-1.2.0.bin.from-aaaaaaaaaaaaaaaa.zst";
+
+    fn run(outcome: Outcome, version: &str, applied: Option<bool>) -> DeviceRun {
+        DeviceRun {
+            id: "d".into(),
+            product: "acme-plug".into(),
+            outcome,
+            version: version.into(),
+            security_version: 1,
+            requests: Default::default(),
+            image_bytes: 0,
+            delta: applied.map(|applied| airlock_core::api::DeltaUse {
+                name: DELTA.into(),
+                applied,
+                reason: (!applied).then(|| "hash mismatch".into()),
+            }),
+        }
+    }
+
+    fn installed(target: &Release) -> Outcome {
+        Outcome::Installed {
+            from: "1.1.0".into(),
+            to: target.info.version.to_string(),
+            target: target.name.clone(),
+            urgent: false,
+            withheld: false,
+        }
+    }
+
+    /// The judge fails a phase for every way the attack could have worked or the wrong check
+    /// could have fired, and passes only the refusal with the signed fallback.
+    #[test]
+    fn a_phase_passes_only_with_the_delta_refused_and_the_signed_image() {
+        let spec = crate::attack::drill_spec("delta-altered").unwrap();
+        let (source, target) = (rel("1.1.0", 'a'), rel("1.2.0", 'b'));
+        let expect = |after, fetched| Expect {
+            label: "phase",
+            offered: DELTA,
+            source: &source,
+            target: &target,
+            fetched,
+            after,
+        };
+        let seen = |fetched, sha: Option<&str>| Seen {
+            fetched,
+            endless_served: 0,
+            installed_sha256: sha.map(String::from),
+        };
+        let signed = target.sha256.clone();
+        let good = seen(true, Some(&signed));
+        let full = expect(After::FullImage, true);
+        let ok = |r: (bool, String, String)| r.0;
+
+        let fallback = run(installed(&target), "1.2.0", Some(false));
+        let (passed, observed, reason) = verdict(spec, &full, &fallback, &good);
+        assert!(passed, "{reason}");
+        assert_eq!(observed, "delta refused");
+        // the delta applied: the attack got through the delta path
+        let (passed, observed, _) = verdict(
+            spec,
+            &full,
+            &run(installed(&target), "1.2.0", Some(true)),
+            &good,
+        );
+        assert!(!passed);
+        assert_eq!(observed, "delta applied");
+        // no delta attempt reported, or another image installed than the signed one
+        assert!(!ok(verdict(
+            spec,
+            &full,
+            &run(installed(&target), "1.2.0", None),
+            &good
+        )));
+        assert!(!ok(verdict(
+            spec,
+            &full,
+            &fallback,
+            &seen(true, Some(&"c".repeat(64)))
+        )));
+        assert!(!ok(verdict(
+            spec,
+            &full,
+            &run(installed(&source), "1.1.0", Some(false)),
+            &good
+        )));
+        // refused at another stage than the one the phase tests
+        assert!(!ok(verdict(
+            spec,
+            &full,
+            &fallback,
+            &seen(false, Some(&signed))
+        )));
+        assert!(!ok(verdict(
+            spec,
+            &expect(After::FullImage, false),
+            &fallback,
+            &good
+        )));
+        // the proxy, not the device, ended an endless body
+        let capped = Seen {
+            endless_served: ENDLESS_MAX_BYTES,
+            ..seen(true, Some(&signed))
+        };
+        assert!(!ok(verdict(spec, &full, &fallback, &capped)));
+
+        // the full image spoiled too: refused by its own check, still on the source
+        let nothing = expect(After::Nothing, true);
+        let refused = |kind| Outcome::Refused {
+            kind,
+            reason: "r".into(),
+        };
+        let spoiled = run(refused(Refusal::HashMismatch), "1.1.0", Some(false));
+        assert!(ok(verdict(spec, &nothing, &spoiled, &seen(true, None))));
+        let other_check = run(refused(Refusal::Unreachable), "1.1.0", Some(false));
+        assert!(!ok(verdict(
+            spec,
+            &nothing,
+            &other_check,
+            &seen(true, None)
+        )));
+        let moved = run(refused(Refusal::HashMismatch), "1.2.0", Some(false));
+        assert!(!ok(verdict(spec, &nothing, &moved, &seen(true, None))));
+        assert!(!ok(verdict(spec, &nothing, &fallback, &good)));
     }
 
     #[test]
