@@ -50,6 +50,8 @@ pub enum Tamper {
     FlipTargetByte,
     /// Replace every byte of every firmware image (same length): arbitrary software.
     ReplaceTargetBytes,
+    /// Flip one byte in the middle of the responses it matches (e.g. one delta).
+    FlipByte(Where),
     /// Answer `timestamp.json` with these (older, validly signed) bytes.
     ReplayTimestamp(Bytes),
     /// Answer this exact request path with these bytes (e.g. older metadata under a newer name).
@@ -138,6 +140,7 @@ struct ProxyState {
     client: reqwest::Client,
     tamper: Arc<Mutex<Tamper>>,
     endless_served: Arc<AtomicU64>,
+    requested: Arc<Mutex<Vec<String>>>,
 }
 
 /// A running proxy.
@@ -145,6 +148,8 @@ pub struct Proxy {
     pub url: url::Url,
     tamper: Arc<Mutex<Tamper>>,
     endless_served: Arc<AtomicU64>,
+    /// The path of every request since the last [`Proxy::take_requested`].
+    requested: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -153,11 +158,13 @@ impl Proxy {
     pub async fn start(upstream: url::Url, client: reqwest::Client) -> anyhow::Result<Proxy> {
         let tamper = Arc::new(Mutex::new(Tamper::None));
         let endless_served = Arc::new(AtomicU64::new(0));
+        let requested = Arc::new(Mutex::new(Vec::new()));
         let state = ProxyState {
             upstream,
             client,
             tamper: tamper.clone(),
             endless_served: endless_served.clone(),
+            requested: requested.clone(),
         };
         let app = Router::new().fallback(forward).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -169,6 +176,7 @@ impl Proxy {
             url: url::Url::parse(&format!("http://{addr}/"))?,
             tamper,
             endless_served,
+            requested,
             task,
         })
     }
@@ -187,6 +195,14 @@ impl Proxy {
 
     pub fn reset_endless_served(&self) {
         self.endless_served.store(0, Ordering::Relaxed);
+    }
+
+    /// The paths requested since the last call (what a device fetched), and a fresh log.
+    pub fn take_requested(&self) -> Vec<String> {
+        match self.requested.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
     }
 }
 
@@ -221,6 +237,10 @@ async fn forward(
     };
     let tampers = tamper.flatten();
     let path = uri.path();
+    match state.requested.lock() {
+        Ok(mut r) => r.push(path.to_string()),
+        Err(p) => p.into_inner().push(path.to_string()),
+    }
 
     // Answers the proxy makes up without asking the server.
     for t in &tampers {
@@ -286,6 +306,12 @@ async fn forward(
             }
             Tamper::ReplaceTargetBytes if is_firmware(path) => {
                 bytes.iter_mut().for_each(|b| *b = 0x41);
+            }
+            Tamper::FlipByte(w) if w.matches(path) => {
+                let middle = bytes.len() / 2;
+                if let Some(b) = bytes.get_mut(middle) {
+                    *b ^= 0x5a;
+                }
             }
             Tamper::FlipSignature { path: p } if p == path => {
                 if let Some(b) = flip_signature(&bytes) {

@@ -106,6 +106,7 @@ async fn check_ins_racing_held_publishes_never_get_the_held_release() {
                 kind: ReleaseKind::Feature,
                 requires: None,
                 released: jiff::Timestamp::now(),
+                deltas_from: None,
             })
             .await
             .unwrap();

@@ -318,6 +318,17 @@ pub struct RolloutStatus {
     /// Devices of the product the server knows (by their last check-in).
     #[serde(default)]
     pub fleet_devices: u64,
+    /// Of the devices that reported since the start, those whose image was rebuilt from a
+    /// signed delta, and those that refused the offered delta and fell back to the full image
+    /// (docs/deltas.md); devices offered no delta count in neither.
+    #[serde(default)]
+    pub installed_by_delta: u64,
+    #[serde(default)]
+    pub delta_fallbacks: u64,
+    /// `delta_fallbacks` in percent of the devices that tried a delta; absent when none did. A
+    /// rising rate is an alarm: spoiled deltas on the wire, images that drifted, a bad delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_fallback_percent: Option<f64>,
 }
 
 /// One entry of the audit log (`GET /v1/admin/audit`).
@@ -566,6 +577,12 @@ pub struct FleetRelease {
     /// Devices that ever reported this version installed / failed.
     pub devices_installed: u64,
     pub devices_failed: u64,
+    /// Of those, the devices whose image was rebuilt from a signed delta, and those that
+    /// refused the offered delta and fell back to the full image (docs/deltas.md).
+    #[serde(default)]
+    pub devices_by_delta: u64,
+    #[serde(default)]
+    pub delta_fallbacks: u64,
     /// Median, over the devices that installed it, of the time from the signed release time to
     /// the device's first `installed` report, in seconds; absent when no device installed it.
     pub median_seconds_to_install: Option<u64>,
@@ -587,4 +604,9 @@ pub struct RolloutOutcome {
     /// Devices that reported the version installed / failed since the rollout started.
     pub installed: u64,
     pub failed: u64,
+    /// Of those, rebuilt from a delta / fell back to the full image (docs/deltas.md).
+    #[serde(default)]
+    pub installed_by_delta: u64,
+    #[serde(default)]
+    pub delta_fallbacks: u64,
 }

@@ -222,6 +222,8 @@ pub struct ReleaseFacts {
     /// Distinct devices that ever reported it installed / failed.
     pub devices_installed: u64,
     pub devices_failed: u64,
+    /// How the devices that reported it got it (docs/deltas.md).
+    pub deltas: crate::storage::DeltaOutcomes,
     pub rollout: Option<RolloutOutcome>,
     /// From its signed release time to each device's first install.
     pub median_seconds_to_install: Option<u64>,
@@ -280,6 +282,8 @@ pub fn summarise(
                 released: f.release.info.released,
                 devices_installed: f.devices_installed,
                 devices_failed: f.devices_failed,
+                devices_by_delta: f.deltas.applied,
+                delta_fallbacks: f.deltas.fell_back,
                 rollout: f.rollout,
             })
             .collect(),
@@ -312,6 +316,10 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
                     .state
                     .outcome_counts(product, &version, r.started_at)
                     .await?;
+                let deltas = app
+                    .state
+                    .delta_outcomes(product, &version, r.started_at)
+                    .await?;
                 Some(RolloutOutcome {
                     id: r.id.clone(),
                     state: r.state.as_str().to_string(),
@@ -319,16 +327,23 @@ pub async fn fleet(app: &AppState, product: &str) -> Result<FleetReport, FleetEr
                     started_at: r.started_at,
                     installed,
                     failed,
+                    installed_by_delta: deltas.applied,
+                    delta_fallbacks: deltas.fell_back,
                 })
             }
             None => None,
         };
         let median_seconds_to_install =
             median_seconds_to_install(&*app.state, product, release, &first_installs).await?;
+        let deltas = app
+            .state
+            .delta_outcomes(product, &version, jiff::Timestamp::UNIX_EPOCH)
+            .await?;
         releases.push(ReleaseFacts {
             release: release.clone(),
             devices_installed,
             devices_failed,
+            deltas,
             rollout,
             median_seconds_to_install,
         });
@@ -504,6 +519,8 @@ mod tests {
             started_at: at(2_000),
             installed: 19,
             failed: 1,
+            installed_by_delta: 12,
+            delta_fallbacks: 2,
         };
         let report = summarise(
             "acme-cam",
@@ -520,6 +537,10 @@ mod tests {
                     release: release("1.10.0", 5, 2_000),
                     devices_installed: 2,
                     devices_failed: 1,
+                    deltas: crate::storage::DeltaOutcomes {
+                        applied: 1,
+                        fell_back: 1,
+                    },
                     rollout: Some(rollout),
                     median_seconds_to_install: Some(400),
                 },
@@ -527,6 +548,7 @@ mod tests {
                     release: release("1.2.0", 3, 1_000),
                     devices_installed: 1,
                     devices_failed: 0,
+                    deltas: crate::storage::DeltaOutcomes::default(),
                     rollout: None,
                     median_seconds_to_install: Some(60),
                 },

@@ -27,6 +27,12 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+/// How a delta update went: `applied` or `fell_back` (docs/deltas.md).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeltaLabels {
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: String,
@@ -70,12 +76,15 @@ pub struct Metrics {
     pub reports: Family<StatusLabels, Counter>,
     /// Reports of a release the server never offered that device (recorded, not counted).
     pub reports_unoffered: Counter,
+    /// Counted installed / failed reports that say how a delta went.
+    pub delta_reports: Family<DeltaLabels, Counter>,
     pub publishes: Family<ResultLabels, Counter>,
     pub publish_seconds: Histogram,
     pub metadata_expiry: Family<RoleLabels, FloatGauge>,
     pub rollout_reached: Family<RolloutLabels, FloatGauge>,
     pub rollout_failure_rate: Family<RolloutLabels, FloatGauge>,
     pub rollout_offered: Family<RolloutLabels, Gauge>,
+    pub rollout_delta_fallback: Family<RolloutLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -111,6 +120,12 @@ impl Metrics {
             "Device reports of a release the server never offered that device (not counted)",
             reports_unoffered.clone(),
         );
+        let delta_reports = Family::<DeltaLabels, Counter>::default();
+        registry.register(
+            "device_delta_reports",
+            "Counted installed or failed device reports by how the offered delta went: applied, or fell_back to the full image",
+            delta_reports.clone(),
+        );
         let publishes = Family::<ResultLabels, Counter>::default();
         registry.register("publishes", "Publishes by result", publishes.clone());
         let publish_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
@@ -143,18 +158,26 @@ impl Metrics {
             "Devices a rollout's release has been offered to (the devices reached)",
             rollout_offered.clone(),
         );
+        let rollout_delta_fallback = Family::<RolloutLabels, FloatGauge>::default();
+        registry.register(
+            "rollout_delta_fallback_ratio",
+            "Devices that refused a rollout's delta and fell back to the full image / devices that reported how a delta went (0-1); 0 until one did",
+            rollout_delta_fallback.clone(),
+        );
         Metrics {
             registry,
             requests,
             check_ins,
             reports,
             reports_unoffered,
+            delta_reports,
             publishes,
             publish_seconds,
             metadata_expiry,
             rollout_reached,
             rollout_failure_rate,
             rollout_offered,
+            rollout_delta_fallback,
         }
     }
 

@@ -58,7 +58,7 @@ pub async fn record(
         return Ok(false);
     }
     if let Some(d) = &report.delta {
-        // how a delta went is logged (not stored: the report row has no column for it)
+        // stored with the report (migration 12) and counted per release and rollout
         tracing::info!(device = %device.id, version = %report.version, delta = %d.name,
             applied = d.applied, reason = d.reason.as_deref().unwrap_or(""), "delta update");
     }
@@ -78,6 +78,19 @@ pub async fn record(
         tracing::warn!(device = %device.id, version = %report.version, status = report.status.as_str(),
             "report of a release this device was not offered: recorded, not counted");
         return Ok(false);
+    }
+    if let Some(d) = report
+        .delta
+        .as_ref()
+        .filter(|_| report.status != ReportStatus::Downloading)
+    {
+        let outcome = if d.applied { "applied" } else { "fell_back" };
+        app.metrics
+            .delta_reports
+            .get_or_create(&crate::metrics::DeltaLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
     if report.status != ReportStatus::Downloading {
         crate::rollouts::after_report(app, &device.id, &report.version).await?;

@@ -183,7 +183,16 @@ fn status_with(r: &Rollout, f: RolloutFigures, now: jiff::Timestamp) -> RolloutS
         },
         devices_offered: f.offered,
         fleet_devices: f.fleet,
+        installed_by_delta: f.deltas.applied,
+        delta_fallbacks: f.deltas.fell_back,
+        delta_fallback_percent: fallback_percent(f.deltas),
     }
+}
+
+/// Fallbacks in percent of the devices that reported how a delta went; absent when none did.
+pub fn fallback_percent(d: crate::storage::DeltaOutcomes) -> Option<f64> {
+    let tried = d.applied + d.fell_back;
+    (tried > 0).then(|| d.fell_back as f64 * 100.0 / tried as f64)
 }
 
 async fn status_of(app: &AppState, r: &Rollout) -> Result<RolloutStatus, RolloutError> {
@@ -864,6 +873,15 @@ mod tests {
         ) -> Result<Vec<(String, String, jiff::Timestamp)>, StateError> {
             self.count();
             self.db.installed_reports(product).await
+        }
+        async fn delta_outcomes(
+            &self,
+            product: &str,
+            version: &str,
+            since: jiff::Timestamp,
+        ) -> Result<crate::storage::DeltaOutcomes, StateError> {
+            self.count();
+            self.db.delta_outcomes(product, version, since).await
         }
     }
 

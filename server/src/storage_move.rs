@@ -194,17 +194,18 @@ fn key_digest(table: &Table, row: &[Value]) -> Digest32 {
     }
 }
 
-/// Tables that migration 10's and 11's triggers fill as devices and reports are written: the
-/// target's triggers rebuild them while those rows are copied, so a copy of them would count
-/// twice. They are compared at the end; the change tables by what their rows add up to (how
-/// the rows are folded, or in which order reports were written, differs between the sides).
+/// Tables that the triggers of migrations 10, 11 and 12 fill as devices and reports are
+/// written: the target's triggers rebuild them while those rows are copied, so a copy of them
+/// would count twice. They are compared at the end; the change tables by what their rows add
+/// up to (how the rows are folded, or in which order reports were written, differs between the
+/// sides).
 const DERIVED_TABLES: &[&str] = &[
+    "delta_outcomes",
     "device_votes",
     "first_installs",
     "fleet_count_changes",
     "fleet_history_changes",
 ];
-
 /// Derived tables kept as change rows, compared by their sums (see [`DERIVED_TABLES`]).
 fn is_change_table(name: &str) -> bool {
     matches!(name, "fleet_count_changes" | "fleet_history_changes")

@@ -6,7 +6,7 @@ use airlock_e2e::*;
 use serde_json::Value;
 use std::path::Path;
 
-const ALL: [&str; 19] = [
+const ALL: [&str; 23] = [
     "arbitrary-software",
     "rollback-timestamp",
     "rollback-snapshot",
@@ -26,6 +26,10 @@ const ALL: [&str; 19] = [
     "hidden-end-of-support",
     "requires-skipped",
     "withheld-security-release",
+    "delta-altered",
+    "delta-other-source",
+    "delta-other-image",
+    "delta-endless",
 ];
 
 fn drills_of(summary: &Value) -> Vec<Value> {
@@ -58,6 +62,7 @@ fn every_drill_ends_as_expected_in_the_lab() {
         let expected = match d["attack"].as_str().unwrap() {
             "hidden-end-of-support" => "notice shown",
             "withheld-security-release" => "installed withheld",
+            n if n.starts_with("delta-") => "delta refused",
             _ => "refused",
         };
         assert_eq!(d["expected"], expected, "{d:#}");
@@ -86,6 +91,39 @@ fn every_drill_ends_as_expected_in_the_lab() {
         "{}",
         reason("withheld-security-release")
     );
+
+    // the delta drills: each phase refused the delta, then installed the signed full image or,
+    // where the full image was spoiled too, nothing
+    let altered = reason("delta-altered");
+    assert!(altered.contains("delta altered:"), "{altered}");
+    assert!(altered.contains("hash mismatch"), "{altered}");
+    assert!(
+        altered.contains("the signed full image acme-plug/acme-plug-fw-1.2.0.bin installed"),
+        "{altered}"
+    );
+    assert!(
+        altered.contains("the spoiled full image refused") && altered.contains("still runs 1.1.0"),
+        "{altered}"
+    );
+    assert!(
+        reason("delta-other-source").contains("not to the installed one"),
+        "{}",
+        reason("delta-other-source")
+    );
+    assert!(
+        reason("delta-other-image").contains("not the offered acme-plug/acme-plug-fw-1.2.0.bin"),
+        "{}",
+        reason("delta-other-image")
+    );
+    let endless = reason("delta-endless");
+    for phase in [
+        "endless delta:",
+        "decompression bomb:",
+        "endless delta and full image:",
+    ] {
+        assert!(endless.contains(phase), "{endless}");
+    }
+    assert!(endless.contains("exceeds the maximum size"), "{endless}");
 
     // the text table, for one drill by name
     let table = ok(tmp.path(), "airlock-sim", &["attack", "downgrade"]);

@@ -238,6 +238,45 @@ fn devices_behind_update_through_signed_deltas_and_fall_back_to_full_images() {
         v140
     );
 
+    // what operators see: per release, devices updated by delta and fallbacks (stored with the
+    // reports, migration 0012); the counters in /metrics
+    let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let fleet: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/products/acme-cam/fleet", server.url))
+        .bearer_auth(admin.trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let of = |version: &str| {
+        let r = fleet["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["version"] == version)
+            .unwrap_or_else(|| panic!("no release {version} in {fleet:#}"));
+        (
+            r["devices_installed"].as_u64().unwrap(),
+            r["devices_by_delta"].as_u64().unwrap(),
+            r["delta_fallbacks"].as_u64().unwrap(),
+        )
+    };
+    // 1.3.0: cam-a by delta, cam-b fell back, cam-new had no delta offered
+    assert_eq!(of("1.3.0"), (3, 1, 1), "{fleet:#}");
+    // 1.4.0: cam-c and cam-a by delta, cam-d fell back (the altered delta)
+    assert_eq!(of("1.4.0"), (3, 2, 1), "{fleet:#}");
+    assert_eq!(of("1.2.5"), (4, 0, 0), "{fleet:#}");
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "airlock_device_delta_reports_total{outcome=\"applied\"} 3",
+        "airlock_device_delta_reports_total{outcome=\"fell_back\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+
     // a release that changes everything: no delta (it would save nothing)
     let r150 = release(dir, "1.5.0", &noise(150, 400_000), &["--deltas-from", "3"]);
     assert!(r150.get("deltas").is_none(), "{r150:#}");

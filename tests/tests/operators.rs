@@ -422,7 +422,8 @@ fn rollouts_end_when_overtaken_and_metrics_show_only_current_ones() {
             .all(|(_, v, state)| v == "1.3.0" && state == "active"),
         "the held rollout the started one replaced is not exported: {series:?}"
     );
-    assert_eq!(series.len(), 3, "{series:?}");
+    // reached, failure ratio, devices offered, delta fallback ratio
+    assert_eq!(series.len(), 4, "{series:?}");
     // `rollout list` agrees: the hold the started rollout replaced is no longer `held`
     let list = admin_cli(dir, &server, &["rollout", "list"]);
     let of_130: Vec<(&str, &str)> = list

@@ -35,6 +35,61 @@ fn rollout<'a>(summary: &'a Value, version: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no rollout of {version}: {summary}"))
 }
 
+/// Issue 18: one fleet, one run, devices one, two and three versions behind a release signed
+/// with deltas: those that keep their image rebuild a delta for a small share of the image's
+/// bytes, the others fetch it whole; every device ends on the release, verified.
+#[test]
+fn a_fleet_with_deltas_fetches_a_fraction_of_the_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (code, s) = run_scenario(dir, &example("deltas.toml"), &["--devices", "12"], "out");
+    assert_eq!((code, &s["ok"]), (0, &Value::Bool(true)), "{s:#}");
+    assert_eq!(s["unverified_installs"], 0);
+    assert_eq!(s["final_versions"]["acme-cam@1.3.0"], 12, "{s:#}");
+    let full = 1_048_576_u64;
+    let groups = s["wire_bytes"]["per_group"].as_object().unwrap();
+    assert_eq!(groups.len(), 6, "{s:#}");
+    let mut delta_bytes = 0;
+    let mut full_bytes = 0;
+    for (name, g) in groups {
+        let devices = g["devices"].as_u64().unwrap();
+        assert!(devices > 0, "every group has a device at 12: {name}");
+        assert_eq!(g["installs"].as_u64().unwrap(), devices, "{name}: {g}");
+        let bytes = g["bytes"].as_u64().unwrap();
+        if name.ends_with("deltas") {
+            assert_eq!(
+                g["delta_installs"].as_u64().unwrap(),
+                devices,
+                "{name}: {g}"
+            );
+            assert!(
+                bytes < devices * full / 20,
+                "{name}: under 5% per device: {g}"
+            );
+            delta_bytes += bytes;
+        } else {
+            assert_eq!(g["delta_installs"], 0, "{name}: {g}");
+            assert_eq!(bytes, devices * full, "{name}: {g}");
+            full_bytes += bytes;
+        }
+        assert_eq!(g["delta_fallbacks"], 0, "{name}: {g}");
+    }
+    assert!(delta_bytes > 0 && full_bytes > 10 * delta_bytes, "{s:#}");
+    // further behind, a larger delta (the changes of every release in between)
+    let per_device = |name: &str| {
+        let g = &groups[name];
+        g["bytes"].as_u64().unwrap() / g["devices"].as_u64().unwrap()
+    };
+    assert!(
+        per_device("1 behind (1.2.0), deltas") < per_device("3 behind (1.0.0), deltas"),
+        "{s:#}"
+    );
+    let svg = std::fs::read_to_string(dir.join("out/wire.svg")).unwrap();
+    for name in groups.keys() {
+        assert!(svg.contains(name.as_str()), "{name} in wire.svg");
+    }
+}
+
 #[test]
 fn staged_rollout_converges_and_writes_timeline_and_charts() {
     let tmp = tempfile::tempdir().unwrap();
@@ -267,7 +322,7 @@ fn every_example_scenario_holds_with_a_small_fleet() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .map(|p| p.to_str().unwrap().to_string())
         .collect();
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 7, "{files:?}");
     // each at the smallest fleet it accepts: 1 device, or the minimum its refusal names
     let check = |file: &str, devices: &str, out: &str| {
         let (code, s) = run_scenario(dir, Path::new(file), &["--devices", devices], out);
@@ -326,7 +381,7 @@ fn every_example_scenario_holds_with_a_small_fleet() {
     assert_eq!(minimums[bad_release], "20", "{files:?} {minimums:?}");
     assert_eq!(
         minimums.iter().filter(|m| *m == "1").count(),
-        5,
+        6,
         "{minimums:?}"
     );
 }

@@ -130,6 +130,7 @@ impl Ctx {
                 self.attack(spec, &device, tamper, None, None).await
             }
             Attack::WithholdSecurityRelease => self.withhold(spec, &device).await,
+            Attack::Delta(which) => self.delta_drill(spec, &device, which).await,
         }
     }
 

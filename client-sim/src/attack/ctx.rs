@@ -102,7 +102,7 @@ impl Ctx {
     }
 
     /// Runs the real device code once behind the proxy, in `<work>/<state>`.
-    async fn device(
+    pub(super) async fn device(
         &self,
         state: &str,
         spec: &DeviceSpec,

@@ -8,7 +8,7 @@ use airlock_core::release::Release;
 use airlock_device::{MetadataRole, Refusal};
 
 use super::DeviceSpec;
-use crate::lab::{CAM, DOORBELL, HUB};
+use crate::lab::{CAM, DOORBELL, HUB, PLUG};
 
 /// What a drill must end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Expected {
     /// The device installs, from its own verified metadata, the security release the server
     /// withheld.
     InstalledWithheld,
+    /// The device refuses the delta and installs nothing rebuilt from it: it falls back to the
+    /// full image where that is intact, and installs nothing where the full image is bad too.
+    DeltaRefused,
 }
 
 impl Expected {
@@ -28,6 +31,7 @@ impl Expected {
             Expected::Refused => "refused",
             Expected::NoticeShown => "notice shown",
             Expected::InstalledWithheld => "installed withheld",
+            Expected::DeltaRefused => "delta refused",
         }
     }
 }
@@ -76,6 +80,24 @@ pub enum Attack {
     /// A compromised server answers up_to_date although the signed metadata lists a security
     /// release the device may install, held back past its limit.
     WithholdSecurityRelease,
+    /// A device runs a signed release and is offered a newer one with a delta that the
+    /// attacker spoils (docs/deltas.md; [`super::deltas`]).
+    Delta(DeltaAttack),
+}
+
+/// How the delta drills spoil the delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaAttack {
+    /// One byte of the delta flipped in transit; then the full image's too.
+    Altered,
+    /// The check-in offers a signed delta whose source is another image than the device's.
+    OtherSource,
+    /// The check-in offers, with the release, a signed delta from the device's image that
+    /// rebuilds another release.
+    OtherImage,
+    /// An endless response for the delta; a decompression bomb of the delta's signed length;
+    /// then endless responses for the delta and the full image.
+    Endless,
 }
 
 /// One drill: what it simulates, what must happen, and which check must be the one that fires.
@@ -106,6 +128,26 @@ const UP_TO_DATE_CAM: (&str, &str, u64) = (CAM, "1.2.0", 3);
 const OLD_CAM: (&str, &str, u64) = (CAM, "1.0.0", 1);
 const OLD_HUB: (&str, &str, u64) = (HUB, "1.0.0", 1);
 const DOORBELL_3: (&str, &str, u64) = (DOORBELL, "3.0.0", 5);
+/// Delta drills first install a delta's source (acme-plug 1.0.0), so the device starts below it.
+const PLUG_BEFORE_DELTAS: (&str, &str, u64) = (PLUG, "0.9.0", 1);
+
+const fn delta(
+    name: &'static str,
+    simulates: &'static str,
+    check: &'static str,
+    attack: DeltaAttack,
+) -> DrillSpec {
+    DrillSpec {
+        name,
+        simulates,
+        expected: Expected::DeltaRefused,
+        check,
+        // where the full image is spoiled too: what refuses it
+        refusals: &[Refusal::HashMismatch, Refusal::LengthMismatch],
+        attack: Attack::Delta(attack),
+        lab_device: PLUG_BEFORE_DELTAS,
+    }
+}
 
 const fn refused(
     name: &'static str,
@@ -319,6 +361,30 @@ pub const DRILLS: &[DrillSpec] = &[
         attack: Attack::WithholdSecurityRelease,
         lab_device: OLD_CAM,
     },
+    delta(
+        "delta-altered",
+        "one byte of the offered delta is changed in transit; then the full image's too",
+        "device::delta::rebuild: the delta's sha256 against its signed hash (TUF 5.7.3) before it is applied; the full image is the fallback, checked as always",
+        DeltaAttack::Altered,
+    ),
+    delta(
+        "delta-other-source",
+        "the check-in offers a signed delta that applies to another image than the one the device runs",
+        "device::delta::signed_delta: the delta's signed source_sha256 must be the installed image's (read back and hashed again before a rebuild); not even downloaded",
+        DeltaAttack::OtherSource,
+    ),
+    delta(
+        "delta-other-image",
+        "the check-in offers, with a release, a signed delta from the device's image that rebuilds another release",
+        "device::delta::signed_delta: the delta's signed target (name, sha256, length) must be the offered release; the rebuilt image is checked against it again",
+        DeltaAttack::OtherImage,
+    ),
+    delta(
+        "delta-endless",
+        "an endless response for the delta; a decompression bomb of the delta's signed length; endless delta and full image",
+        "device::download: the delta's signed length and sha256, before any decompression; device::delta::apply: never more than the full target's signed length",
+        DeltaAttack::Endless,
+    ),
 ];
 
 pub fn drill_spec(name: &str) -> Option<&'static DrillSpec> {

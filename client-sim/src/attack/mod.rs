@@ -11,12 +11,14 @@
 //!
 //! - [`drills`]: the drill table (name, attack, lab device, expected refusal kinds);
 //! - [`attacks`]: what the proxy does for each attack;
+//! - [`deltas`]: the delta drills (a spoiled delta, with the full image as fallback);
 //! - [`ctx`]: the proxy, the survey and device runs behind the proxy;
 //! - [`judge`](mod@judge): observation, verdict and the table;
 //! - [`survey`]: what the repository serves, read as an attacker would.
 
 pub mod attacks;
 pub mod ctx;
+pub mod deltas;
 pub mod drills;
 pub mod enrol;
 pub mod judge;

@@ -28,6 +28,8 @@ pub struct MetaFile {
 pub struct ProductView {
     pub role: MetaFile,
     pub releases: Vec<Release>,
+    /// The role's delta targets (docs/deltas.md).
+    pub deltas: Vec<airlock_core::delta::Delta>,
     pub support: Option<SupportRecord>,
 }
 
@@ -171,6 +173,7 @@ pub async fn survey(client: &reqwest::Client, base: &url::Url) -> Result<Survey>
             ProductView {
                 role: MetaFile { version, bytes },
                 releases: read.releases,
+                deltas: read.deltas,
                 support,
             },
         );

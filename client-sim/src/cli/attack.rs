@@ -20,7 +20,8 @@ pub struct AttackArgs {
     /// rollback-targets, rollback-product-role, indefinite-freeze, endless-data,
     /// mix-and-match, wrong-signature, below-threshold, revoked-key, wrong-product-image,
     /// downgrade, below-floor, feature-after-window, sunset-only-after-support,
-    /// hidden-end-of-support, requires-skipped, withheld-security-release.
+    /// hidden-end-of-support, requires-skipped, withheld-security-release, delta-altered,
+    /// delta-other-source, delta-other-image, delta-endless.
     #[arg(value_name = "NAME")]
     names: Vec<String>,
     /// Run against this server instead of a lab (drills it cannot prepare are "not run").

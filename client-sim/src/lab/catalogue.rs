@@ -1,7 +1,7 @@
 //! What the lab's repository holds. The demo: acme-cam in support and acme-doorbell past its
 //! security window, four releases. The attack drills add acme-hub past its feature window
 //! with a raised security floor, a release below that floor, a feature release and a release
-//! with a `requires` chain; acme-cam's key rotated (the old key kept to forge with); several
+//! with a `requires` chain; acme-plug, whose releases have deltas; acme-cam's key rotated (the old key kept to forge with); several
 //! versions of every metadata file (three publishes and a re-sign).
 
 use anyhow::{Context, Result};
@@ -16,6 +16,8 @@ use super::Lab;
 pub const CAM: &str = "acme-cam";
 pub const DOORBELL: &str = "acme-doorbell";
 pub const HUB: &str = "acme-hub";
+/// The product whose releases have deltas, for the delta drills.
+pub const PLUG: &str = "acme-plug";
 /// acme-hub's security floor after it was raised.
 pub const HUB_FLOOR: u64 = 3;
 
@@ -57,6 +59,7 @@ async fn sign(
         &str,
     ),
     bytes: Vec<u8>,
+    deltas_from: Option<u32>,
 ) -> Result<()> {
     let fw_dir = lab.dir.join("firmware");
     std::fs::create_dir_all(&fw_dir).with_context(|| format!("creating {}", fw_dir.display()))?;
@@ -71,6 +74,7 @@ async fn sign(
             kind,
             requires: requires.map(str::parse).transpose()?,
             released: released.parse()?,
+            deltas_from,
         })
         .await
         .with_context(|| format!("adding {product} {version}"))?;
@@ -128,7 +132,49 @@ pub async fn demo(lab: &Lab) -> Result<()> {
         ),
     ];
     for (i, release) in releases.into_iter().enumerate() {
-        sign(lab, release, firmware(i as u64 + 1, 64 * 1024 + i * 1000)).await?;
+        sign(
+            lab,
+            release,
+            firmware(i as u64 + 1, 64 * 1024 + i * 1000),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// acme-plug for the delta drills: three security releases, each a small change of the one
+/// before, signed with deltas from up to two earlier releases (1.1.0 from 1.0.0; 1.2.0 from
+/// 1.0.0 and from 1.1.0), so that a device at 1.0.0 can be offered a delta for another source
+/// (1.2.0 from 1.1.0) and a delta that rebuilds another image (1.1.0 from 1.0.0, offered
+/// with 1.2.0).
+async fn plug(lab: &Lab) -> Result<()> {
+    lab.repo
+        .add_product(&acme(PLUG, ["2025-01-01", "2030-12-31", "2031-12-31"], 1)?)
+        .await
+        .context("adding acme-plug")?;
+    let mut image = firmware(41, 48 * 1024);
+    let releases = [
+        ("1.0.0", 1, "2026-01-05T09:00:00Z"),
+        ("1.1.0", 2, "2026-02-05T09:00:00Z"),
+        ("1.2.0", 3, "2026-03-05T09:00:00Z"),
+    ];
+    for (i, (version, security_version, released)) in releases.into_iter().enumerate() {
+        if i > 0 {
+            // a small change: 256 bytes rewritten in place, 512 bytes appended
+            let at = 4096 * i;
+            image[at..at + 256].copy_from_slice(&firmware(50 + i as u64, 256));
+            image.extend_from_slice(&firmware(60 + i as u64, 512));
+        }
+        let release = (
+            PLUG,
+            version,
+            security_version,
+            ReleaseKind::Security,
+            None,
+            released,
+        );
+        sign(lab, release, image.clone(), Some(2)).await?;
     }
     Ok(())
 }
@@ -209,9 +255,12 @@ pub async fn drills(prefix: &str) -> Result<(Lab, Revoked)> {
         let bytes = (0..32 * 1024 + i * 100)
             .map(|n| (n as u8).wrapping_mul(7).wrapping_add(i as u8))
             .collect();
-        sign(&lab, release, bytes).await?;
+        sign(&lab, release, bytes, None).await?;
     }
-    lab.publish(false).await.context("publishing acme-hub")?;
+    plug(&lab).await?;
+    lab.publish(false)
+        .await
+        .context("publishing acme-hub and acme-plug")?;
 
     // Raise acme-hub's floor (1.5.0 is now revoked as vulnerable) and rotate acme-cam's key.
     lab.repo

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use airlock_core::api::RolloutRequest;
 
-pub use catalogue::{Revoked, CAM, DOORBELL, HUB, HUB_FLOOR};
+pub use catalogue::{Revoked, CAM, DOORBELL, HUB, HUB_FLOOR, PLUG};
 pub use clock::SimClock;
 pub use repository::{read_token, NewRelease, Product, SignedRelease};
 

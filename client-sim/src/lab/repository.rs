@@ -22,6 +22,9 @@ pub struct NewRelease {
     pub kind: ReleaseKind,
     pub requires: Option<semver::Version>,
     pub released: jiff::Timestamp,
+    /// `--deltas-from N`: deltas from the N newest earlier releases (docs/deltas.md); `None`:
+    /// the repository's setting (none by default).
+    pub deltas_from: Option<u32>,
 }
 
 /// A signed release: its target name and sha256.
@@ -64,7 +67,7 @@ impl Repository {
     }
 
     pub async fn add_release(&self, r: &NewRelease) -> Result<SignedRelease> {
-        let report = release::add(
+        let report = release::add_with_deltas(
             &self.repo,
             &release::ReleaseOptions {
                 product: r.product.clone(),
@@ -78,6 +81,9 @@ impl Repository {
                 advisories: Vec::new(),
                 allow_older: false,
                 sbom: None,
+            },
+            &airlock_signer::delta::DeltaOptions {
+                from: r.deltas_from,
             },
         )
         .await?;

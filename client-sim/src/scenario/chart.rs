@@ -227,6 +227,52 @@ pub fn rollouts(samples: &[Sample], title: &str) -> Result<String> {
     Ok(c.svg()?)
 }
 
+/// Image and delta bytes fetched so far per device of each group of the fleet mix (KiB per
+/// device, cumulative): devices that rebuild deltas against devices that fetch full images
+/// (docs/deltas.md). Empty of series when no group fetched anything.
+pub fn wire(
+    samples: &[Sample],
+    groups: &std::collections::BTreeMap<String, super::steps::GroupBytes>,
+    title: &str,
+) -> Result<String> {
+    let per_device = |group: &str, bytes: u64| {
+        let devices = groups.get(group).map_or(1, |g| g.devices.max(1));
+        bytes as f64 / 1024.0 / devices as f64
+    };
+    let top = samples
+        .iter()
+        .flat_map(|s| s.wire_bytes.iter().map(|(g, b)| per_device(g, *b)))
+        .fold(1.0_f64, f64::max);
+    let mut c = chart(
+        samples,
+        format!("{title}: bytes on the wire per device"),
+        x_axis(samples),
+        Axis::new("KiB per device (cumulative)", 0.0..(top * 1.15), Y_LABELS),
+        Legend::UpperLeft,
+    );
+    c.series = groups
+        .keys()
+        .enumerate()
+        .map(|(i, group)| Series {
+            name: group.clone(),
+            color: i,
+            style: if group.contains("image kept") {
+                LineStyle::Solid
+            } else {
+                LineStyle::Dashed
+            },
+            points: samples
+                .iter()
+                .map(|s| {
+                    let bytes = s.wire_bytes.get(group).copied().unwrap_or(0);
+                    (s.hours, per_device(group, bytes))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(c.svg()?)
+}
+
 /// Failed devices as a percentage of those that reported (installed + failed).
 fn failure_rate(installed: usize, failed: usize) -> f64 {
     if installed + failed == 0 {
@@ -323,6 +369,7 @@ mod tests {
                         reason: reason.map(String::from),
                     }]
                 },
+                wire_bytes: BTreeMap::new(),
             })
             .collect()
     }

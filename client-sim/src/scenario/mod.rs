@@ -50,6 +50,8 @@ pub struct Sample {
     /// `product@version` -> devices running it.
     pub versions: BTreeMap<String, usize>,
     pub rollouts: Vec<RolloutSample>,
+    /// Group of the fleet mix -> image and delta bytes its devices fetched so far.
+    pub wire_bytes: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +144,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> Result<Summary> {
     let wall = std::time::Instant::now();
     let mut stage = setup::stage(scn).await?;
     let mut devices = setup::fleet(scn, &stage.lab);
+    setup::keep_images(&stage, &devices)?;
     let mut tally = steps::run(scn, &mut stage, &mut devices, opts.progress).await?;
 
     // Pause / resume reasons recorded by the server go on the timeline too.

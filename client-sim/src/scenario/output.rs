@@ -53,6 +53,12 @@ pub fn write_outputs(
         "failures.svg",
         chart::failures(samples, &summary.name)?.as_bytes(),
     )?;
+    if summary.wire_bytes.total > 0 {
+        write(
+            "wire.svg",
+            chart::wire(samples, &summary.wire_bytes.per_group, &summary.name)?.as_bytes(),
+        )?;
+    }
     Ok(())
 }
 
@@ -95,6 +101,27 @@ pub fn render(s: &Summary) -> String {
                 r.installed,
                 r.failed,
                 r.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let w = &s.wire_bytes;
+    if w.total > 0 {
+        let _ = writeln!(
+            out,
+            "\n{:<34} {:>7} {:>12} {:>14} {:>6} {:>9}",
+            "bytes on the wire", "devices", "bytes", "per install", "delta", "fell back"
+        );
+        for (group, g) in &w.per_group {
+            let _ = writeln!(
+                out,
+                "{:<34} {:>7} {:>12} {:>14} {:>6} {:>9}",
+                group,
+                g.devices,
+                g.bytes,
+                g.bytes_per_install()
+                    .map_or_else(|| "-".to_string(), |b| b.to_string()),
+                g.delta_installs,
+                g.delta_fallbacks
             );
         }
     }

@@ -25,6 +25,10 @@ pub struct SimDevice {
     pub false_reporter: bool,
     /// `product@version` it runs.
     pub running: String,
+    /// Its mix entry's group, for the bytes on the wire ([`spec::MixEntry::group`]).
+    pub group: String,
+    /// It starts with the signed image of its version kept ([`spec::MixEntry::image`]).
+    pub kept_image: bool,
     /// Its last download was cut off (the next one resumes it).
     pub interrupted: bool,
 }
@@ -44,6 +48,10 @@ pub struct Stage {
     pub timeline: Timeline,
     /// Target name -> sha256 of everything published (to check installs against).
     pub signed: BTreeMap<String, String>,
+    /// `product@version` -> (target name, image) of every release signed so far.
+    pub images: BTreeMap<String, (String, Vec<u8>)>,
+    /// Product -> the image of its release signed last (what `change` starts from).
+    pub last_image: BTreeMap<String, Vec<u8>>,
 }
 
 pub fn at(start: jiff::Timestamp, o: Offset) -> Result<jiff::Timestamp> {
@@ -61,6 +69,28 @@ fn firmware(label: &str, len: usize) -> Vec<u8> {
         block = sha2::Sha256::digest(block);
     }
     out.truncate(len);
+    out
+}
+
+/// `previous` with `share` of its bytes rewritten in place, in four runs at places drawn from
+/// `label`, and resized to `len` (new bytes at the end from `label`): a small change of a build.
+fn changed(previous: &[u8], share: f64, label: &str, len: usize) -> Vec<u8> {
+    let mut out = previous.to_vec();
+    let fresh = firmware(label, len.max(1));
+    out.resize(len, 0);
+    if out.len() > previous.len() {
+        let from = previous.len();
+        out[from..].copy_from_slice(&fresh[from..len]);
+    }
+    let total = ((len as f64) * share).ceil() as usize;
+    let run = (total / 4).max(1).min(len);
+    for i in 0..4 {
+        if len == 0 {
+            break;
+        }
+        let at = (spec::draw(0, &format!("change/{label}/{i}")) * (len - run) as f64) as usize;
+        out[at..at + run].copy_from_slice(&fresh[at..at + run]);
+    }
     out
 }
 
@@ -83,10 +113,12 @@ impl Stage {
         let dir = self.lab.dir.join("firmware");
         let file = dir.join(format!("{}-fw-{}.bin", r.product, r.version));
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            &file,
-            firmware(&format!("{}-{}", r.product, r.version), r.size),
-        )?;
+        let label = format!("{}-{}", r.product, r.version);
+        let image = match (r.change, self.last_image.get(&r.product)) {
+            (Some(share), Some(previous)) => changed(previous, share, &label, r.size),
+            _ => firmware(&label, r.size),
+        };
+        std::fs::write(&file, &image)?;
         let signed = self
             .lab
             .repo
@@ -98,9 +130,15 @@ impl Stage {
                 kind: kind_of(&r.kind)?,
                 requires: None,
                 released,
+                deltas_from: r.deltas_from,
             })
             .await
             .with_context(|| format!("adding release {} {}", r.product, r.version))?;
+        self.images.insert(
+            format!("{}@{}", r.product, r.version),
+            (signed.target.clone(), image.clone()),
+        );
+        self.last_image.insert(r.product.clone(), image);
         self.signed.insert(signed.target, signed.sha256);
         Ok(())
     }
@@ -138,6 +176,8 @@ pub async fn stage(scn: &Scenario) -> Result<Stage> {
         start,
         timeline: Timeline::new(start),
         signed: BTreeMap::new(),
+        images: BTreeMap::new(),
+        last_image: BTreeMap::new(),
     };
     for r in scn.releases.iter().filter(|r| r.at.0 <= 0) {
         stage.add_release(r, at(start, r.at)?).await?;
@@ -223,8 +263,44 @@ pub fn fleet(scn: &Scenario, lab: &Lab) -> Vec<SimDevice> {
                 corrupt: corrupt[i],
                 false_reporter: false_reporter[i],
                 running: format!("{}@{}", member.product, member.version),
+                group: member.group(),
+                kept_image: member.image,
                 interrupted: false,
             }
         })
         .collect()
+}
+
+/// Gives the devices that keep their image ([`spec::MixEntry::image`]) the signed image of
+/// their version and the record of having installed it, as the device agent writes both.
+pub fn keep_images(stage: &Stage, devices: &[SimDevice]) -> Result<()> {
+    for d in devices.iter().filter(|d| d.kept_image) {
+        let agent = &d.cfg.agent;
+        let Some((target, image)) = stage.images.get(&d.running) else {
+            bail!(
+                "no signed image of {} to give device {}",
+                d.running,
+                agent.id
+            );
+        };
+        let (_, file) = airlock_core::names::split_target_name(target)?;
+        let firmware = airlock_device::state::firmware_dir(&agent.state_dir);
+        std::fs::create_dir_all(&firmware)
+            .with_context(|| format!("creating {}", firmware.display()))?;
+        std::fs::write(firmware.join(file), image)
+            .with_context(|| format!("writing the image of {}", agent.id))?;
+        let installed = airlock_device::Installed {
+            id: agent.id.clone(),
+            product: agent.product.clone(),
+            version: agent.version.clone(),
+            security_version: agent.security_version,
+            target: Some(target.clone()),
+            sha256: stage.signed.get(target).cloned(),
+            installed_at: Some(stage.start),
+            end_of_support_notice: None,
+        };
+        airlock_device::state::save_installed(&agent.state_dir, &installed)
+            .with_context(|| format!("writing the state of {}", agent.id))?;
+    }
+    Ok(())
 }

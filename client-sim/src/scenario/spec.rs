@@ -150,6 +150,27 @@ pub struct MixEntry {
     pub security_version: u64,
     /// Share of the fleet (the shares are normalised).
     pub share: f64,
+    /// The devices keep the signed image of their version, as if flashed with it, so they send
+    /// its hash at check-in and can rebuild a delta from it (docs/deltas.md). The version must
+    /// be a release the run starts with. Without it a device has no readable image and gets
+    /// full images only.
+    #[serde(default)]
+    pub image: bool,
+    /// A name for these devices in the summary's bytes on the wire (default
+    /// `product@version`, with `, image kept` when `image`).
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+impl MixEntry {
+    /// The group the summary counts these devices' bytes on the wire under.
+    pub fn group(&self) -> String {
+        match &self.label {
+            Some(l) => l.clone(),
+            None if self.image => format!("{}@{}, image kept", self.product, self.version),
+            None => format!("{}@{}", self.product, self.version),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +211,13 @@ pub struct ReleaseSpec {
     /// Roll it out in waves (published held, then `rollout start`); none = the whole fleet at once.
     #[serde(default)]
     pub rollout: Option<RolloutSpec>,
+    /// The image is the product's previous release's (the one before it in this file) with
+    /// this share of its bytes rewritten in place (a small change); none = an image of its own.
+    #[serde(default)]
+    pub change: Option<f64>,
+    /// `release add --deltas-from N`: signed deltas from the N newest earlier releases.
+    #[serde(default)]
+    pub deltas_from: Option<u32>,
 }
 
 fn default_size() -> usize {
@@ -334,6 +362,19 @@ impl Scenario {
                 );
             }
         }
+        for m in self.fleet.mix.iter().filter(|m| m.image) {
+            let initial = self
+                .releases
+                .iter()
+                .any(|r| r.product == m.product && r.version == m.version && r.at.0 <= 0);
+            if !initial {
+                bail!(
+                    "fleet.mix {}@{} keeps its image (image = true), but no release of that version is in the repository the run starts with (at <= 0)",
+                    m.product,
+                    m.version
+                );
+            }
+        }
         for r in &self.releases {
             if !products.contains(&r.product.as_str()) {
                 bail!(
@@ -344,6 +385,12 @@ impl Scenario {
             }
             if !(0.0..=1.0).contains(&r.failure_rate) {
                 bail!("release {}: failure_rate must be within 0..=1", r.version);
+            }
+            if r.change.is_some_and(|c| !(c > 0.0 && c <= 1.0)) {
+                bail!(
+                    "release {}: change must be within 0..=1 (above 0)",
+                    r.version
+                );
             }
             if r.rollout.is_some() && r.at.0 <= 0 {
                 bail!(

@@ -38,6 +38,27 @@ pub struct WireBytes {
     /// Installs rebuilt from a delta, and deltas refused for the full image.
     pub delta_installs: usize,
     pub delta_fallbacks: usize,
+    /// Per group of the fleet mix ([`spec::MixEntry::group`]): its devices and what they
+    /// fetched, to compare devices that update through deltas with devices that cannot.
+    pub per_group: BTreeMap<String, GroupBytes>,
+}
+
+/// Bytes on the wire of one group of devices.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GroupBytes {
+    pub devices: usize,
+    pub bytes: u64,
+    /// Installs of the group, those rebuilt from a delta, and deltas refused for the full image.
+    pub installs: usize,
+    pub delta_installs: usize,
+    pub delta_fallbacks: usize,
+}
+
+impl GroupBytes {
+    /// Bytes per installing device, rounded down; `None` before any install.
+    pub fn bytes_per_install(&self) -> Option<u64> {
+        (self.installs > 0).then(|| self.bytes / self.installs as u64)
+    }
 }
 
 impl Tally {
@@ -94,6 +115,14 @@ pub async fn run(
     agenda.events.sort_by_key(|e| e.at);
     agenda.restarts.sort();
     let mut tally = Tally::default();
+    for d in devices.iter() {
+        tally
+            .wire_bytes
+            .per_group
+            .entry(d.group.clone())
+            .or_default()
+            .devices += 1;
+    }
     for step in 0..=steps {
         let offset = step * scn.step.0;
         bar.set_message(format!("{:.0}h", offset as f64 / 3_600_000.0));
@@ -351,6 +380,20 @@ fn record(
         Some(_) => tally.wire_bytes.delta_fallbacks += 1,
         None => {}
     }
+    let group = tally
+        .wire_bytes
+        .per_group
+        .entry(d.group.clone())
+        .or_default();
+    group.bytes += r.image_bytes;
+    if matches!(r.outcome, Outcome::Installed { .. }) {
+        group.installs += 1;
+        match &r.delta {
+            Some(u) if u.applied => group.delta_installs += 1,
+            Some(_) => group.delta_fallbacks += 1,
+            None => {}
+        }
+    }
     d.running = format!("{product}@{}", r.version);
     let was_interrupted = d.interrupted;
     d.interrupted = matches!(r.outcome, Outcome::Interrupted { .. });
@@ -429,5 +472,11 @@ fn sample(
         hours: offset as f64 / 3_600_000.0,
         versions,
         rollouts,
+        wire_bytes: tally
+            .wire_bytes
+            .per_group
+            .iter()
+            .map(|(group, g)| (group.clone(), g.bytes))
+            .collect(),
     }
 }

@@ -110,7 +110,7 @@ pub async fn report(
     request_body = EnrolRequest,
     responses(
         (status = 201, description = "Enrolled; use `credential` as bearer token", body = EnrolResponse),
-        (status = 400, description = "Malformed device id or body", body = ErrorBody),
+        (status = 400, description = "Malformed device id or body, or a proposed `credential` that is not 32 to 128 characters of A-Z a-z 0-9 - _ .", body = ErrorBody),
         (status = 403, description = "Refused (`enrolment_refused`), one answer whatever the reason: the token is unknown, expired, used up, revoked or for another product or device, or the id is enrolled or revoked", body = ErrorBody),
         Timeout,
         TooLarge,

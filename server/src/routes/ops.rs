@@ -177,6 +177,7 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
     m.rollout_reached.clear();
     m.rollout_failure_rate.clear();
     m.rollout_offered.clear();
+    m.rollout_delta_fallback.clear();
     // current rollouts only (ended ones would be exported for ever), in one query
     let figures = app.rollout_figures.get(std::time::Instant::now(), async {
         crate::rollouts::current_statuses(&app)
@@ -199,6 +200,10 @@ pub async fn metrics(State(app): State<AppState>) -> axum::response::Response {
             m.rollout_offered
                 .get_or_create(&labels)
                 .set(i64::try_from(r.devices_offered).unwrap_or(i64::MAX));
+            // 0 until a device reported how a delta went, as the failure ratio before reports
+            m.rollout_delta_fallback
+                .get_or_create(&labels)
+                .set(r.delta_fallback_percent.unwrap_or(0.0) / 100.0);
         }
     }
     (

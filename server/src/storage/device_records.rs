@@ -114,9 +114,12 @@ impl DeviceRecords for SqlState {
                     .fetch_optional(&mut *tx)
                     .await?
                     .is_some();
+            let delta = report.delta.as_ref();
             sqlx::query(
-                "INSERT INTO reports (device_id, product, status, version, code, at_ms, offered)
-                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5, $6)",
+                "INSERT INTO reports (device_id, product, status, version, code, at_ms, offered,
+                                      delta_name, delta_applied, delta_reason)
+                 VALUES ($1, (SELECT product FROM devices WHERE id = $1), $2, $3, $4, $5, $6,
+                         $7, $8, $9)",
             )
             .bind(device_id)
             .bind(report.status.as_str())
@@ -124,6 +127,9 @@ impl DeviceRecords for SqlState {
             .bind(&report.code)
             .bind(ms(*at))
             .bind(i32::from(was_offered))
+            .bind(delta.map(|d| d.name.clone()))
+            .bind(delta.map(|d| i32::from(d.applied)))
+            .bind(delta.and_then(|d| d.reason.clone()))
             .execute(&mut *tx)
             .await?;
             offered[i] = was_offered;

@@ -29,6 +29,17 @@ pub struct RolloutFigures {
     pub failed: u64,
     pub offered: u64,
     pub fleet: u64,
+    /// How the devices that reported since the start got the release (docs/deltas.md).
+    pub deltas: DeltaOutcomes,
+}
+
+/// Devices whose latest installed or failed report of a release (offered to them) says how a
+/// delta went: rebuilt from the delta, or the delta refused and the full image downloaded
+/// instead (migration 12's `delta_outcomes`). Devices offered no delta count in neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeltaOutcomes {
+    pub applied: u64,
+    pub fell_back: u64,
 }
 
 /// The instants of a fleet history: `steps + 1` evenly spaced from `start` (the product's
@@ -114,6 +125,14 @@ pub trait FleetQueries: Send + Sync {
         product: &str,
         instants: &HistoryInstants,
     ) -> Result<Vec<(String, i64, i64)>, StateError>;
+    /// Devices of `product` whose delta outcome for `version` was reported since `since`
+    /// ([`DeltaOutcomes`]).
+    async fn delta_outcomes(
+        &self,
+        product: &str,
+        version: &str,
+        since: jiff::Timestamp,
+    ) -> Result<DeltaOutcomes, StateError>;
     /// Every `installed` report of `product`, oldest first: (device, version, when).
     async fn installed_reports(
         &self,
@@ -168,6 +187,30 @@ impl FleetQueries for SqlState {
         let voters = count(&row, "voters")?;
         let failed = count(&row, "failed")?;
         Ok((voters.saturating_sub(failed), failed))
+    }
+
+    async fn delta_outcomes(
+        &self,
+        product: &str,
+        version: &str,
+        since: jiff::Timestamp,
+    ) -> Result<DeltaOutcomes, StateError> {
+        // delta_outcomes holds each device's latest outcome (migration 12's trigger)
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS reported, CAST(COALESCE(SUM(applied), 0) AS BIGINT) AS applied
+             FROM delta_outcomes WHERE product = $1 AND version = $2 AND last_ms >= $3",
+        )
+        .bind(product)
+        .bind(version)
+        .bind(ms(since))
+        .fetch_one(&self.pool)
+        .await?;
+        let reported = count(&row, "reported")?;
+        let applied = count(&row, "applied")?;
+        Ok(DeltaOutcomes {
+            applied,
+            fell_back: reported.saturating_sub(applied),
+        })
     }
 
     async fn fleet_versions(&self, product: &str) -> Result<Vec<VersionCount>, StateError> {
@@ -415,7 +458,13 @@ impl SqlState {
                      WHERE v.product = w.product AND v.version = w.version
                        AND v.last_ms >= w.since_ms) AS failed,
                     (SELECT COUNT(*) FROM offers o
-                     WHERE o.product = w.product AND o.version = w.version) AS offered
+                     WHERE o.product = w.product AND o.version = w.version) AS offered,
+                    (SELECT COUNT(*) FROM delta_outcomes d
+                     WHERE d.product = w.product AND d.version = w.version
+                       AND d.last_ms >= w.since_ms) AS delta_reported,
+                    (SELECT CAST(COALESCE(SUM(d.applied), 0) AS BIGINT) FROM delta_outcomes d
+                     WHERE d.product = w.product AND d.version = w.version
+                       AND d.last_ms >= w.since_ms) AS delta_applied
              FROM wanted w",
             rows.join(", ")
         );
@@ -431,6 +480,8 @@ impl SqlState {
             .fetch_all_as(query, |r| {
                 let voters = count(r, "voters")?;
                 let failed = count(r, "failed")?;
+                let delta_reported = count(r, "delta_reported")?;
+                let delta_applied = count(r, "delta_applied")?;
                 Ok((
                     count(r, "idx")?,
                     RolloutFigures {
@@ -438,6 +489,10 @@ impl SqlState {
                         failed,
                         offered: count(r, "offered")?,
                         fleet: 0,
+                        deltas: DeltaOutcomes {
+                            applied: delta_applied,
+                            fell_back: delta_reported.saturating_sub(delta_applied),
+                        },
                     },
                 ))
             })
@@ -679,6 +734,174 @@ mod tests {
         };
         let db = SqlState::open_url(&url, 4).await.unwrap();
         only_offered_reports_count(&db).await;
+    }
+
+    /// Migration 12: each device's latest delta outcome per release, from counted installed
+    /// or failed reports only, in fleet and rollout figures; the report rows keep the delta.
+    async fn delta_outcome_rules(db: &SqlState) {
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let later = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+        let offered = |id: &str| CheckInRecord {
+            device_id: id.into(),
+            product: "acme-cam".into(),
+            version: "1.0.0".into(),
+            security_version: 1,
+            decision: "update".into(),
+            at: t0,
+            policy: None,
+            offered: Some("1.1.0".into()),
+        };
+        let ids = ["d-1", "d-2", "d-3", "d-4", "d-5"];
+        db.record_check_ins(&ids.map(offered)).await.unwrap();
+        let report = |status: &str, delta: Option<(bool, Option<&str>)>| -> DeviceReport {
+            let mut v = serde_json::json!({"status": status, "version": "1.1.0"});
+            if let Some((applied, reason)) = delta {
+                v["delta"] = serde_json::json!({
+                    "name": "acme-cam/fw-1.1.0.bin.from-0123456789abcdef.zst",
+                    "applied": applied,
+                });
+                if let Some(r) = reason {
+                    v["delta"]["reason"] = r.into();
+                }
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let record = |id: &'static str, r: DeviceReport, at: jiff::Timestamp| async move {
+            assert!(db.record_report(id, &r, at).await.unwrap(), "{id}");
+        };
+        // d-1: rebuilt from the delta
+        record("d-1", report("downloading", None), later(1)).await;
+        record("d-1", report("installed", Some((true, None))), later(2)).await;
+        // d-2: the delta refused (hash mismatch), the full image installed
+        record(
+            "d-2",
+            report("installed", Some((false, Some("hash mismatch")))),
+            later(3),
+        )
+        .await;
+        // d-3: fell back and failed to boot, then applied a delta and installed: latest wins
+        record(
+            "d-3",
+            report("failed", Some((false, Some("not the source")))),
+            later(4),
+        )
+        .await;
+        record("d-3", report("installed", Some((true, None))), later(9)).await;
+        // d-4: the full image only (no delta offered): in neither count
+        record("d-4", report("installed", None), later(5)).await;
+        // d-5: both in one instant: the fallback wins
+        record("d-5", report("installed", Some((true, None))), later(6)).await;
+        record(
+            "d-5",
+            report("installed", Some((false, Some("x")))),
+            later(6),
+        )
+        .await;
+        // a device never offered 1.1.0 counts nowhere
+        assert!(!db
+            .record_report(
+                "rogue",
+                &report("installed", Some((false, Some("x")))),
+                later(7)
+            )
+            .await
+            .unwrap());
+
+        let all = db
+            .delta_outcomes("acme-cam", "1.1.0", jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .unwrap();
+        assert_eq!(
+            all,
+            DeltaOutcomes {
+                applied: 2,
+                fell_back: 2
+            }
+        );
+        // since a rollout started at +5 s: d-3 (+9 s) and d-5 (+6 s)
+        assert_eq!(
+            db.delta_outcomes("acme-cam", "1.1.0", later(5))
+                .await
+                .unwrap(),
+            DeltaOutcomes {
+                applied: 1,
+                fell_back: 1
+            }
+        );
+        let keys = [
+            RolloutKey {
+                product: "acme-cam".into(),
+                version: "1.1.0".into(),
+                since: t0,
+            },
+            RolloutKey {
+                product: "acme-cam".into(),
+                version: "1.1.0".into(),
+                since: later(5),
+            },
+            RolloutKey {
+                product: "acme-cam".into(),
+                version: "9.9.9".into(),
+                since: t0,
+            },
+        ];
+        let figures = db.rollout_figures(&keys).await.unwrap();
+        assert_eq!(figures[0].deltas, all);
+        assert_eq!((figures[0].installed, figures[0].failed), (5, 0));
+        assert_eq!(
+            figures[1].deltas,
+            DeltaOutcomes {
+                applied: 1,
+                fell_back: 1
+            }
+        );
+        assert_eq!(figures[2].deltas, DeltaOutcomes::default());
+        // the report rows keep what the device said
+        let rows = sqlx::query(
+            "SELECT delta_name, delta_applied, delta_reason FROM reports
+             WHERE device_id = 'd-2'",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        let name: Option<String> = rows[0].try_get("delta_name").unwrap();
+        let applied: Option<i32> = rows[0].try_get("delta_applied").unwrap();
+        let reason: Option<String> = rows[0].try_get("delta_reason").unwrap();
+        assert_eq!(
+            (name.as_deref(), applied, reason.as_deref()),
+            (
+                Some("acme-cam/fw-1.1.0.bin.from-0123456789abcdef.zst"),
+                Some(0),
+                Some("hash mismatch")
+            )
+        );
+        let without: Option<i32> =
+            sqlx::query("SELECT delta_applied FROM reports WHERE device_id = 'd-4'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+        assert_eq!(without, None);
+    }
+
+    #[tokio::test]
+    async fn delta_outcomes_are_kept_per_device_and_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(&dir).await;
+        delta_outcome_rules(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_delta_outcomes_are_kept_per_device_and_release() {
+        let Some(url) =
+            postgres_db("postgres_delta_outcomes_are_kept_per_device_and_release").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 4).await.unwrap();
+        delta_outcome_rules(&db).await;
     }
 
     #[tokio::test]

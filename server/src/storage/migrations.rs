@@ -81,6 +81,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0011_fleet_history.sqlite.sql"),
         include_str!("../../migrations/0011_fleet_history.postgres.sql"),
     ),
+    (
+        12,
+        "delta outcomes of reports",
+        include_str!("../../migrations/0012_delta_outcomes.sqlite.sql"),
+        include_str!("../../migrations/0012_delta_outcomes.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.

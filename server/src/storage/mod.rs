@@ -33,7 +33,9 @@ pub use blobs::{BlobError, BlobStore, LocalBlobs};
 pub use changes::Change;
 pub use device_records::{CheckInRecord, DeviceRecords};
 pub use enrolment::{DeviceCredential, EnrolOutcome, EnrolmentStore, EnrolmentToken};
-pub use fleet_queries::{FleetQueries, HistoryInstants, RolloutFigures, RolloutKey, VersionCount};
+pub use fleet_queries::{
+    DeltaOutcomes, FleetQueries, HistoryInstants, RolloutFigures, RolloutKey, VersionCount,
+};
 pub use migrations::{AppliedMigration, SchemaPolicy};
 pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;

@@ -293,6 +293,17 @@ async fn samples_survive(db: &SqlState) {
         db.outcome_counts("acme-cam", "1.2.0", at(0)).await.unwrap(),
         (installed, failed)
     );
+    // migration 12: reports from before it carry no delta outcome, and none is counted
+    let with_delta: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE delta_applied IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(with_delta, 0);
+    assert_eq!(
+        db.delta_outcomes("acme-cam", "1.2.0", at(0)).await.unwrap(),
+        DeltaOutcomes::default()
+    );
     // migration 10's kept figures start from what the rows add up to
     let first_installs = db.first_installs("acme-cam").await.unwrap();
     assert!(!first_installs.is_empty());
