@@ -301,6 +301,19 @@ mod tests {
     }
 
     #[test]
+    fn debian_bsdiff_output_applies() {
+        // the fuzz seed: Debian's `bsdiff` of "hello world" to "hello!!world" (bsdiff 4.3),
+        // after 1 method byte, 2 bytes of limit and 2 of source length
+        let seed = include_bytes!("../../fuzz/corpus/delta_apply/bsdiff-hello");
+        let (source, delta) = seed[5..].split_at(11);
+        assert_eq!(source, b"hello world");
+        let mut out = Vec::new();
+        let r = apply(source, delta, 12, &mut out).unwrap();
+        assert_eq!(out, b"hello!!world");
+        assert_eq!(r.sha256, sha(b"hello!!world"));
+    }
+
+    #[test]
     fn out_of_bounds_controls_are_refused() {
         let old = vec![1u8; 100];
         let cases = [
