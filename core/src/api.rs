@@ -262,6 +262,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn delta_algorithms_of_a_check_in() {
+        let parse = |body: &str| serde_json::from_str::<CheckInRequest>(body).unwrap();
+        let base = r#""product":"acme-cam","version":"1.0.0","security_version":1"#;
+        // older agents: zstd patch-from only
+        let old = parse(&format!("{{{base}}}"));
+        assert_eq!(old.accepted_delta_algorithms(), vec!["zstd-patch-from"]);
+        let short = parse(&format!(
+            r#"{{{base},"delta_algorithms":["xdelta3","bsdiff4","zstd-patch-from"]}}"#
+        ));
+        assert_eq!(
+            short.accepted_delta_algorithms(),
+            vec!["bsdiff4", "zstd-patch-from"]
+        );
+        // only the first MAX_DELTA_ALGORITHMS names are read
+        let long = parse(&format!(
+            r#"{{{base},"delta_algorithms":["a","b","c","d","e","f","g","h","bsdiff4"]}}"#
+        ));
+        assert!(long.accepted_delta_algorithms().is_empty());
+    }
+
+    #[test]
     fn wire_format_of_answers() {
         let up = serde_json::to_value(CheckInResponse::UpToDate { deferred: None }).unwrap();
         assert_eq!(up, serde_json::json!({"decision": "up_to_date"}));

@@ -354,6 +354,44 @@ mod tests {
         assert!(Delta::from_target(&d.name, &t).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the device lists and the role signs, the delta offered uses an algorithm
+        /// the device listed, fits its installed image and the release, and is the one of its
+        /// earliest listed algorithm that the role signs.
+        #[test]
+        fn the_offer_follows_the_device_s_list(
+            signed in proptest::collection::vec((0usize..3, proptest::bool::ANY), 0..6),
+            listed in proptest::collection::vec(0usize..3, 0..4),
+        ) {
+            let names = [ZSTD_PATCH_FROM, BSDIFF, "xdelta3"];
+            let (a, b) = (release("1.0.0", 'a', 1000), release("1.1.0", 'b', 1000));
+            let other = release("0.9.0", 'e', 1000);
+            let deltas: Vec<Delta> = signed
+                .iter()
+                .map(|&(alg, from_a)| {
+                    let source = if from_a { &a } else { &other };
+                    let mut d = delta(source, &b, 50);
+                    d.info.algorithm = names[alg].into();
+                    d
+                })
+                .collect();
+            let accepted: Vec<&str> = listed.iter().map(|&i| names[i]).collect();
+            let got = delta_for(&deltas, &b, &a.sha256, &accepted);
+            let first = accepted.iter().find(|alg| {
+                deltas.iter().any(|d| d.info.algorithm == **alg && d.info.source_sha256 == a.sha256)
+            });
+            match (got, first) {
+                (Some(d), Some(alg)) => {
+                    proptest::prop_assert_eq!(d.info.algorithm.as_str(), *alg);
+                    proptest::prop_assert_eq!(&d.info.source_sha256, &a.sha256);
+                    proptest::prop_assert_eq!(&d.info.target, &b.name);
+                }
+                (None, None) => {}
+                (got, first) => proptest::prop_assert!(false, "{got:?} vs {first:?}"),
+            }
+        }
+    }
+
     #[test]
     fn long_names_get_no_delta_name() {
         let long = format!("acme-cam/{}", "f".repeat(190));
