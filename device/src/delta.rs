@@ -190,7 +190,7 @@ pub fn signed_delta<'a>(
             d.name, d.info.algorithm
         ));
     }
-    if !accepted.iter().any(|a| *a == d.info.algorithm) {
+    if !accepted.contains(&d.info.algorithm) {
         return Err(format!(
             "delta {}: algorithm {} is not one this device applies ({})",
             d.name,
