@@ -65,26 +65,34 @@ pub enum DeltaError {
 /// `release add`, and applied by many devices, whose decoding speed does not depend on it.
 pub const LEVEL: i32 = 19;
 
-/// Makes a delta that rebuilds `target` from `source`.
+/// Makes a delta that rebuilds `target` from `source`, in one call over the whole target
+/// (`ZSTD_compress2`): fed through a streaming encoder in pieces, the same parameters found far
+/// fewer long-distance matches in the prefix (a 64 MiB root file system update: 413 KB against
+/// 24 KB in one call; docs/benchmarks.md).
 pub fn create(source: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>, DeltaError> {
+    use zstd::zstd_safe::{CCtx, CParameter};
     let too_large = || DeltaError::TooLarge {
         source_length: source.len() as u64,
         target_length: target.len() as u64,
     };
     let log = window_log(source.len() as u64, target.len() as u64).ok_or_else(too_large)?;
-    let io = |e: std::io::Error| DeltaError::Corrupt(e.to_string());
-    let mut out = Vec::new();
-    let mut encoder =
-        zstd::stream::write::Encoder::with_ref_prefix(&mut out, level, source).map_err(io)?;
-    encoder.window_log(log).map_err(io)?;
-    encoder.long_distance_matching(true).map_err(io)?;
-    encoder.include_checksum(false).map_err(io)?;
-    encoder.include_contentsize(true).map_err(io)?;
-    encoder
-        .set_pledged_src_size(Some(target.len() as u64))
-        .map_err(io)?;
-    encoder.write_all(target).map_err(io)?;
-    encoder.finish().map_err(io)?;
+    let zstd_err = |code: usize| {
+        DeltaError::Corrupt(format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))
+    };
+    let mut cctx = CCtx::create();
+    for parameter in [
+        CParameter::CompressionLevel(level),
+        CParameter::WindowLog(log),
+        CParameter::EnableLongDistanceMatching(true),
+        CParameter::ChecksumFlag(false),
+        CParameter::ContentSizeFlag(true),
+    ] {
+        cctx.set_parameter(parameter).map_err(zstd_err)?;
+    }
+    cctx.ref_prefix(source).map_err(zstd_err)?;
+    let mut out = vec![0u8; zstd::zstd_safe::compress_bound(target.len())];
+    let written = cctx.compress2(&mut out[..], target).map_err(zstd_err)?;
+    out.truncate(written);
     Ok(out)
 }
 
