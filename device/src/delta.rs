@@ -66,9 +66,9 @@ pub enum DeltaError {
 pub const LEVEL: i32 = 19;
 
 /// Makes a delta that rebuilds `target` from `source`, in one call over the whole target
-/// (`ZSTD_compress2`): fed through a streaming encoder in pieces, the same parameters found far
-/// fewer long-distance matches in the prefix (a 64 MiB root file system update: 413 KB against
-/// 24 KB in one call; docs/benchmarks.md).
+/// (`ZSTD_compress2`): fed in pieces through the streaming encoder, the same parameters found
+/// far fewer long-distance matches on a realistic image pair (docs/benchmarks.md, which also
+/// notes the large random pair where the one call does worse).
 pub fn create(source: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>, DeltaError> {
     use zstd::zstd_safe::{CCtx, CParameter};
     let too_large = || DeltaError::TooLarge {
