@@ -93,6 +93,8 @@ impl Link for SimLink {
 /// Keeps the image ([`KeepImage`]), then fails to boot the listed versions.
 struct SimInstaller<'a> {
     boot_fails: &'a [String],
+    /// The delta algorithms the device applies (`None`: the agent's default, all it knows).
+    delta_algorithms: Option<&'a [String]>,
 }
 
 #[async_trait]
@@ -114,16 +116,34 @@ impl Installer for SimInstaller<'_> {
     ) -> Option<std::path::PathBuf> {
         KeepImage.installed_image(state_dir, installed)
     }
+
+    fn delta_algorithms(&self) -> Vec<String> {
+        match self.delta_algorithms {
+            Some(list) => list.to_vec(),
+            None => KeepImage.delta_algorithms(),
+        }
+    }
 }
 
 /// Runs one update cycle. `Err` is for failures that are not a security verdict (cannot reach
 /// the server, cannot write state); refusals are `Ok(Outcome::Refused)`.
 pub async fn run_device(cfg: &DeviceConfig, client: &reqwest::Client) -> Result<DeviceRun> {
+    run_device_applying(cfg, client, None).await
+}
+
+/// [`run_device`] for a device that applies only `delta_algorithms` (in its order of
+/// preference), e.g. `["bsdiff4"]` for a device short of memory (docs/deltas.md).
+pub async fn run_device_applying(
+    cfg: &DeviceConfig,
+    client: &reqwest::Client,
+    delta_algorithms: Option<&[String]>,
+) -> Result<DeviceRun> {
     let device = Device {
         config: &cfg.agent,
         client,
         installer: &SimInstaller {
             boot_fails: &cfg.boot_fails,
+            delta_algorithms,
         },
         link: &SimLink {
             network: cfg.network,

@@ -42,6 +42,7 @@ async fn check_in_until(
                 security_version: 3,
                 policy: None,
                 installed_sha256: None,
+                delta_algorithms: None,
             };
             let answer = airlock_server::decide::check_in(&app, &device, req)
                 .await

@@ -64,6 +64,29 @@ pub struct CheckInRequest {
     /// role signs one (docs/deltas.md). Absent (older agents): full images only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_sha256: Option<String>,
+    /// The delta algorithms the device applies, in its order of preference (docs/deltas.md):
+    /// a device short of memory lists `bsdiff4` only. Absent (agents made before the list):
+    /// `zstd-patch-from` only. Names the server does not know are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_algorithms: Option<Vec<String>>,
+}
+
+impl CheckInRequest {
+    /// At most this many names of `delta_algorithms` are looked at.
+    pub const MAX_DELTA_ALGORITHMS: usize = 8;
+
+    /// The delta algorithms to offer from, in the device's order of preference.
+    pub fn accepted_delta_algorithms(&self) -> Vec<&str> {
+        match &self.delta_algorithms {
+            None => crate::delta::ALGORITHMS_BEFORE_THE_LIST.to_vec(),
+            Some(list) => list
+                .iter()
+                .take(Self::MAX_DELTA_ALGORITHMS)
+                .map(String::as_str)
+                .filter(|a| crate::delta::ALGORITHMS.contains(a))
+                .collect(),
+        }
+    }
 }
 
 /// The target offered in an `update` answer.
@@ -237,6 +260,27 @@ pub struct DeltaUse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delta_algorithms_of_a_check_in() {
+        let parse = |body: &str| serde_json::from_str::<CheckInRequest>(body).unwrap();
+        let base = r#""product":"acme-cam","version":"1.0.0","security_version":1"#;
+        // older agents: zstd patch-from only
+        let old = parse(&format!("{{{base}}}"));
+        assert_eq!(old.accepted_delta_algorithms(), vec!["zstd-patch-from"]);
+        let short = parse(&format!(
+            r#"{{{base},"delta_algorithms":["xdelta3","bsdiff4","zstd-patch-from"]}}"#
+        ));
+        assert_eq!(
+            short.accepted_delta_algorithms(),
+            vec!["bsdiff4", "zstd-patch-from"]
+        );
+        // only the first MAX_DELTA_ALGORITHMS names are read
+        let long = parse(&format!(
+            r#"{{{base},"delta_algorithms":["a","b","c","d","e","f","g","h","bsdiff4"]}}"#
+        ));
+        assert!(long.accepted_delta_algorithms().is_empty());
+    }
 
     #[test]
     fn wire_format_of_answers() {

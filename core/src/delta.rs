@@ -18,15 +18,32 @@ use crate::release::Release;
 /// zstd with the source image as reference prefix (the method of `zstd --patch-from`).
 pub const ZSTD_PATCH_FROM: &str = "zstd-patch-from";
 
+/// bsdiff 4.x (`BSDIFF40`: bzip2-compressed control, diff and extra streams), the lower-memory
+/// method: the device holds the installed image and the delta, and streams the rebuilt image.
+pub const BSDIFF: &str = "bsdiff4";
+
 /// The algorithms a device of this version can apply.
-pub const ALGORITHMS: &[&str] = &[ZSTD_PATCH_FROM];
+pub const ALGORITHMS: &[&str] = &[ZSTD_PATCH_FROM, BSDIFF];
+
+/// What a check-in that does not list `delta_algorithms` can apply: agents made before the
+/// field existed apply zstd patch-from only.
+pub const ALGORITHMS_BEFORE_THE_LIST: &[&str] = &[ZSTD_PATCH_FROM];
+
+/// The file extension of a delta made with `algorithm` (`None`: not an algorithm we know).
+pub fn extension(algorithm: &str) -> Option<&'static str> {
+    match algorithm {
+        ZSTD_PATCH_FROM => Some("zst"),
+        BSDIFF => Some("bsdiff"),
+        _ => None,
+    }
+}
 
 /// The `custom.delta` object of a delta target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeltaInfo {
-    /// How the delta is applied ([`ZSTD_PATCH_FROM`]).
+    /// How the delta is applied ([`ZSTD_PATCH_FROM`] or [`BSDIFF`]).
     pub algorithm: String,
     /// Lowercase hex sha256 of the image the delta applies to (an earlier release).
     pub source_sha256: String,
@@ -174,26 +191,33 @@ pub fn check_deltas(deltas: &[Delta], releases: &[Release]) -> Result<(), DeltaE
 }
 
 /// The delta of `deltas` that rebuilds `release` from the image whose sha256 is
-/// `installed_sha256`, if any.
-pub fn delta_for<'a>(
+/// `installed_sha256` with one of the `accepted` algorithms, the first of them that has one
+/// (the device lists them in its order of preference), if any.
+pub fn delta_for<'a, S: AsRef<str>>(
     deltas: &'a [Delta],
     release: &Release,
     installed_sha256: &str,
+    accepted: &[S],
 ) -> Option<&'a Delta> {
-    deltas.iter().find(|d| {
-        d.info.target == release.name
-            && d.info.target_sha256 == release.sha256
-            && d.info.source_sha256 == installed_sha256
+    accepted.iter().find_map(|algorithm| {
+        deltas.iter().find(|d| {
+            d.info.algorithm == algorithm.as_ref()
+                && d.info.target == release.name
+                && d.info.target_sha256 == release.sha256
+                && d.info.source_sha256 == installed_sha256
+        })
     })
 }
 
 /// The target name of the delta that rebuilds `target` (`<product>/<file>`) from the image with
-/// sha256 `source_sha256`: `<product>/<file>.from-<first 16 hex digits>.zst`. `None` when the
-/// name would be longer than a target file name may be.
-pub fn delta_name(target: &str, source_sha256: &str) -> Option<String> {
+/// sha256 `source_sha256` with `algorithm`: `<product>/<file>.from-<first 16 hex
+/// digits>.<extension>` (`.zst`, `.bsdiff`). `None` when the algorithm is unknown or the name
+/// would be longer than a target file name may be.
+pub fn delta_name(target: &str, source_sha256: &str, algorithm: &str) -> Option<String> {
     let (product, file) = names::split_target_name(target).ok()?;
     let short = source_sha256.get(..16)?;
-    let name = format!("{product}/{file}.from-{short}.zst");
+    let ext = extension(algorithm)?;
+    let name = format!("{product}/{file}.from-{short}.{ext}");
     names::split_target_name(&name).ok()?;
     Some(name)
 }
@@ -222,7 +246,7 @@ mod tests {
 
     fn delta(source: &Release, target: &Release, length: u64) -> Delta {
         Delta {
-            name: delta_name(&target.name, &source.sha256).unwrap(),
+            name: delta_name(&target.name, &source.sha256, ZSTD_PATCH_FROM).unwrap(),
             length,
             sha256: "c".repeat(64),
             info: DeltaInfo {
@@ -242,8 +266,45 @@ mod tests {
         let d = delta(&a, &b, 50);
         let releases = vec![a.clone(), b.clone()];
         check_deltas(std::slice::from_ref(&d), &releases).unwrap();
-        assert_eq!(delta_for(std::slice::from_ref(&d), &b, &a.sha256), Some(&d));
-        assert_eq!(delta_for(std::slice::from_ref(&d), &b, &b.sha256), None);
+        let zstd = [ZSTD_PATCH_FROM];
+        assert_eq!(
+            delta_for(std::slice::from_ref(&d), &b, &a.sha256, &zstd),
+            Some(&d)
+        );
+        assert_eq!(
+            delta_for(std::slice::from_ref(&d), &b, &b.sha256, &zstd),
+            None
+        );
+        // a device that applies bsdiff only gets no zstd delta
+        assert_eq!(
+            delta_for(std::slice::from_ref(&d), &b, &a.sha256, &[BSDIFF]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_device_s_first_accepted_algorithm_wins() {
+        let (a, b) = (release("1.0.0", 'a', 1000), release("1.1.0", 'b', 1000));
+        let zstd = delta(&a, &b, 50);
+        let mut bsdiff = delta(&a, &b, 60);
+        bsdiff.info.algorithm = BSDIFF.into();
+        bsdiff.name = delta_name(&b.name, &a.sha256, BSDIFF).unwrap();
+        assert!(bsdiff.name.ends_with(".bsdiff") && zstd.name.ends_with(".zst"));
+        let deltas = vec![zstd.clone(), bsdiff.clone()];
+        check_deltas(&deltas, &[a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            delta_for(&deltas, &b, &a.sha256, &[BSDIFF, ZSTD_PATCH_FROM]),
+            Some(&bsdiff)
+        );
+        assert_eq!(
+            delta_for(&deltas, &b, &a.sha256, &[ZSTD_PATCH_FROM, BSDIFF]),
+            Some(&zstd)
+        );
+        assert_eq!(
+            delta_for(&deltas, &b, &a.sha256, &["xdelta3", BSDIFF]),
+            Some(&bsdiff)
+        );
+        assert_eq!(delta_for::<&str>(&deltas, &b, &a.sha256, &[]), None);
     }
 
     #[test]
@@ -293,9 +354,51 @@ mod tests {
         assert!(Delta::from_target(&d.name, &t).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the device lists and the role signs, the delta offered uses an algorithm
+        /// the device listed, fits its installed image and the release, and is the one of its
+        /// earliest listed algorithm that the role signs.
+        #[test]
+        fn the_offer_follows_the_device_s_list(
+            signed in proptest::collection::vec((0usize..3, proptest::bool::ANY), 0..6),
+            listed in proptest::collection::vec(0usize..3, 0..4),
+        ) {
+            let names = [ZSTD_PATCH_FROM, BSDIFF, "xdelta3"];
+            let (a, b) = (release("1.0.0", 'a', 1000), release("1.1.0", 'b', 1000));
+            let other = release("0.9.0", 'e', 1000);
+            let deltas: Vec<Delta> = signed
+                .iter()
+                .map(|&(alg, from_a)| {
+                    let source = if from_a { &a } else { &other };
+                    let mut d = delta(source, &b, 50);
+                    d.info.algorithm = names[alg].into();
+                    d
+                })
+                .collect();
+            let accepted: Vec<&str> = listed.iter().map(|&i| names[i]).collect();
+            let got = delta_for(&deltas, &b, &a.sha256, &accepted);
+            let first = accepted.iter().find(|alg| {
+                deltas.iter().any(|d| d.info.algorithm == **alg && d.info.source_sha256 == a.sha256)
+            });
+            match (got, first) {
+                (Some(d), Some(alg)) => {
+                    proptest::prop_assert_eq!(d.info.algorithm.as_str(), *alg);
+                    proptest::prop_assert_eq!(&d.info.source_sha256, &a.sha256);
+                    proptest::prop_assert_eq!(&d.info.target, &b.name);
+                }
+                (None, None) => {}
+                (got, first) => proptest::prop_assert!(false, "{got:?} vs {first:?}"),
+            }
+        }
+    }
+
     #[test]
     fn long_names_get_no_delta_name() {
         let long = format!("acme-cam/{}", "f".repeat(190));
-        assert_eq!(delta_name(&long, &"a".repeat(64)), None);
+        assert_eq!(delta_name(&long, &"a".repeat(64), ZSTD_PATCH_FROM), None);
+        assert_eq!(
+            delta_name("acme-cam/fw.bin", &"a".repeat(64), "xdelta3"),
+            None
+        );
     }
 }

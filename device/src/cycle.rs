@@ -176,6 +176,7 @@ impl Device<'_> {
             security_version: device.security_version,
             policy: None,
             installed_sha256: source.as_ref().and(installed.sha256.clone()),
+            delta_algorithms: source.as_ref().map(|_| self.installer.delta_algorithms()),
         };
         let answer = check_in(cfg, self.client, &retries, credential.as_deref(), &request).await?;
         let now = cfg.now();
@@ -223,6 +224,7 @@ impl Device<'_> {
                             release,
                             offered,
                             request.installed_sha256.as_deref(),
+                            request.delta_algorithms.as_deref().unwrap_or_default(),
                         ),
                         offered_delta: offered.map(|d| d.name.clone()),
                         source: source.clone(),

@@ -33,6 +33,18 @@ pub trait Installer: Send + Sync {
     fn installed_image(&self, _state_dir: &Path, _installed: &Installed) -> Option<PathBuf> {
         None
     }
+
+    /// The delta algorithms this device applies, in its order of preference, sent with the
+    /// check-in (docs/deltas.md). The default is every algorithm this agent knows, zstd
+    /// patch-from first (smallest deltas, fastest rebuild). A device without the memory for
+    /// zstd's rebuild (the installed and the new image at once) returns `["bsdiff4"]`: it needs
+    /// the installed image and the delta only.
+    fn delta_algorithms(&self) -> Vec<String> {
+        airlock_core::delta::ALGORITHMS
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    }
 }
 
 /// Keeps the verified image under its own name beside the download (`<file>.part` becomes

@@ -67,6 +67,7 @@
 //! # }
 //! ```
 
+pub mod bsdiff;
 pub mod config;
 pub mod cycle;
 pub mod delta;

@@ -103,6 +103,7 @@ pub async fn check_in(
                 deltas,
                 target,
                 req.installed_sha256.as_deref(),
+                &req.accepted_delta_algorithms(),
                 &policy,
             );
         }
@@ -157,14 +158,16 @@ async fn record(
     Ok(())
 }
 
-/// The signed delta that rebuilds the offered target from the device's installed image, unless
-/// the device's policy asks for full images (docs/deltas.md). The server only picks among the
+/// The signed delta that rebuilds the offered target from the device's installed image with an
+/// algorithm the device applies (its first choice that the role signs), unless the device's
+/// policy asks for full images (docs/deltas.md). The server only picks among the
 /// deltas the product role signed; it never makes one (it holds no product key).
 fn offered_delta(
     releases: &[Release],
     deltas: &[airlock_core::delta::Delta],
     target: &airlock_core::api::OfferedTarget,
     installed_sha256: Option<&str>,
+    accepted: &[&str],
     policy: &DevicePolicy,
 ) -> Option<Box<airlock_core::api::OfferedDelta>> {
     let installed = installed_sha256?;
@@ -172,7 +175,7 @@ fn offered_delta(
         return None;
     }
     let release = releases.iter().find(|r| r.name == target.name)?;
-    airlock_core::delta::delta_for(deltas, release, installed)
+    airlock_core::delta::delta_for(deltas, release, installed, accepted)
         .map(|d| Box::new(airlock_core::api::OfferedDelta::from_delta(d)))
 }
 

@@ -1,5 +1,6 @@
 //! Deltas at `release add` (docs/deltas.md): for the product's N newest earlier releases whose
-//! images the repository holds, a zstd patch-from delta to the new image, listed as a target of
+//! images the repository holds, a delta to the new image with each chosen method (zstd
+//! patch-from by default, bsdiff for devices short of memory), listed as a target of
 //! the product role (signed with the release, by the product key) with a `custom.delta` object
 //! naming its source, the full target it rebuilds and the algorithm.
 //!
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use airlock_core::delta::{delta_name, DeltaInfo, ZSTD_PATCH_FROM};
+use airlock_core::delta::{delta_name, DeltaInfo, BSDIFF, ZSTD_PATCH_FROM};
 use airlock_core::release::Release;
 
 use crate::repo::Repo;
@@ -26,12 +27,50 @@ pub const DEFAULT_DELTAS_FROM: u32 = 0;
 /// 90 % or more of the full image costs the device a rebuild for almost no bytes saved).
 pub const MIN_SAVING_PERCENT: u64 = 10;
 
-/// How many earlier releases to make deltas from.
-#[derive(Debug, Clone, Copy, Default)]
+/// A delta method, as `--delta-method` and the repository's `delta_method` setting name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeltaMethod {
+    /// zstd with the old image as reference prefix (`zstd-patch-from`): the smallest deltas and
+    /// the fastest rebuild; the device holds the old and the new image at once.
+    Zstd,
+    /// bsdiff 4.x (`bsdiff4`): for devices short of memory; the device holds the old image and
+    /// the delta, and streams the new image.
+    Bsdiff,
+}
+
+impl DeltaMethod {
+    /// The algorithm name signed in `custom.delta.algorithm`.
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            DeltaMethod::Zstd => ZSTD_PATCH_FROM,
+            DeltaMethod::Bsdiff => BSDIFF,
+        }
+    }
+
+    fn create(self, old: &[u8], new: &[u8]) -> Result<Vec<u8>, airlock_device::delta::DeltaError> {
+        match self {
+            DeltaMethod::Zstd => {
+                airlock_device::delta::create(old, new, airlock_device::delta::LEVEL)
+            }
+            DeltaMethod::Bsdiff => airlock_device::bsdiff::create(old, new),
+        }
+    }
+}
+
+/// The methods used when neither `--delta-method` nor the repository's `delta_method` setting
+/// says otherwise.
+pub const DEFAULT_DELTA_METHODS: &[DeltaMethod] = &[DeltaMethod::Zstd];
+
+/// How many earlier releases to make deltas from, and with which methods.
+#[derive(Debug, Clone, Default)]
 pub struct DeltaOptions {
     /// `--deltas-from N`; `None`: the repository's `deltas_from` setting, else
     /// [`DEFAULT_DELTAS_FROM`].
     pub from: Option<u32>,
+    /// `--delta-method`; empty: the repository's `delta_method` setting, else
+    /// [`DEFAULT_DELTA_METHODS`]. One delta per source and method.
+    pub methods: Vec<DeltaMethod>,
 }
 
 impl DeltaOptions {
@@ -40,6 +79,25 @@ impl DeltaOptions {
             Some(n) => n,
             None => repo.config()?.deltas_from.unwrap_or(DEFAULT_DELTAS_FROM),
         })
+    }
+
+    /// The methods to make deltas with, each once, in the order given.
+    pub fn methods(&self, repo: &Repo) -> Result<Vec<DeltaMethod>> {
+        let chosen = if !self.methods.is_empty() {
+            self.methods.clone()
+        } else {
+            match repo.config()?.delta_method {
+                Some(m) if !m.is_empty() => m,
+                _ => DEFAULT_DELTA_METHODS.to_vec(),
+            }
+        };
+        let mut methods = Vec::new();
+        for m in chosen {
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
+        Ok(methods)
     }
 }
 
@@ -74,16 +132,19 @@ impl Made {
 pub struct DeltaReport {
     pub target: String,
     pub from_version: semver::Version,
+    pub algorithm: String,
     pub length: u64,
     pub sha256: String,
     /// The delta's size in percent of the full image.
     pub percent_of_full: f64,
 }
 
-/// An earlier release no delta was made from, and why.
+/// An earlier release no delta was made from (with one method), and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub from_version: semver::Version,
+    /// The algorithm the delta would have used.
+    pub algorithm: String,
     pub reason: String,
 }
 
@@ -119,6 +180,7 @@ pub struct NewImage<'a> {
 pub fn make(
     repo: &Repo,
     sources: &[Release],
+    methods: &[DeltaMethod],
     new: &NewImage<'_>,
 ) -> Result<(Vec<Made>, Vec<Skipped>)> {
     let mut made = Vec::new();
@@ -129,18 +191,22 @@ pub fn make(
     let image = std::fs::read(new.path)
         .with_context(|| format!("reading {} to make deltas", new.path.display()))?;
     for source in sources {
-        match make_one(repo, source, new, &image) {
-            Ok(Ok(m)) => made.push(m),
-            Ok(Err(reason)) => {
-                tracing::info!(from = %source.info.version, %reason, "no delta");
-                skipped.push(Skipped {
-                    from_version: source.info.version.clone(),
-                    reason,
-                })
-            }
-            Err(e) => {
-                remove(&made);
-                return Err(e);
+        for &method in methods {
+            match make_one(repo, source, method, new, &image) {
+                Ok(Ok(m)) => made.push(m),
+                Ok(Err(reason)) => {
+                    tracing::info!(from = %source.info.version, algorithm = method.algorithm(),
+                        %reason, "no delta");
+                    skipped.push(Skipped {
+                        from_version: source.info.version.clone(),
+                        algorithm: method.algorithm().to_string(),
+                        reason,
+                    })
+                }
+                Err(e) => {
+                    remove(&made);
+                    return Err(e);
+                }
             }
         }
     }
@@ -157,10 +223,12 @@ pub fn remove(made: &[Made]) {
 fn make_one(
     repo: &Repo,
     source: &Release,
+    method: DeltaMethod,
     new: &NewImage<'_>,
     image: &[u8],
 ) -> Result<std::result::Result<Made, String>> {
-    let Some(name) = delta_name(new.target, &source.sha256) else {
+    let algorithm = method.algorithm();
+    let Some(name) = delta_name(new.target, &source.sha256, algorithm) else {
         return Ok(Err(format!(
             "the delta's name would be too long for {}",
             new.target
@@ -183,7 +251,7 @@ fn make_one(
             old_path.display()
         )));
     }
-    let delta = match airlock_device::delta::create(&old, image, airlock_device::delta::LEVEL) {
+    let delta = match method.create(&old, image) {
         Ok(d) => d,
         Err(e) => return Ok(Err(e.to_string())),
     };
@@ -195,11 +263,23 @@ fn make_one(
         )));
     }
     // The device's own code rebuilds the image from it, exactly, before it is signed.
-    let rebuilt = airlock_device::delta::apply(&old, &delta[..], new.length, std::io::sink())
-        .map_err(|e| anyhow::anyhow!("the delta from {} does not apply: {e}", source.name))?;
+    let rebuilt = match method {
+        DeltaMethod::Zstd => {
+            airlock_device::delta::apply(&old, &delta[..], new.length, std::io::sink())
+        }
+        DeltaMethod::Bsdiff => {
+            airlock_device::bsdiff::apply(&old, &delta, new.length, std::io::sink())
+        }
+    }
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "the {algorithm} delta from {} does not apply: {e}",
+            source.name
+        )
+    })?;
     if rebuilt.length != new.length || rebuilt.sha256 != new.sha256 {
         anyhow::bail!(
-            "the delta from {} does not rebuild {} exactly (a zstd fault?)",
+            "the {algorithm} delta from {} does not rebuild {} exactly (a fault in its library?)",
             source.name,
             new.target
         );
@@ -215,7 +295,7 @@ fn make_one(
     crate::durable::sync_path(&tmp)?;
     Ok(Ok(Made {
         info: DeltaInfo {
-            algorithm: ZSTD_PATCH_FROM.to_string(),
+            algorithm: algorithm.to_string(),
             source_sha256: source.sha256.clone(),
             source_length: source.length,
             target: new.target.to_string(),
@@ -241,6 +321,7 @@ pub fn report(m: &Made, full_length: u64) -> DeltaReport {
     DeltaReport {
         target: m.name.clone(),
         from_version: m.from_version.clone(),
+        algorithm: m.info.algorithm.clone(),
         length: m.length,
         sha256: m.sha256.clone(),
         percent_of_full: (m.length as f64 * 10000.0 / full_length.max(1) as f64).round() / 100.0,

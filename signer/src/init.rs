@@ -237,6 +237,7 @@ async fn create(
         expiry_days: opts.expiry_days,
         encrypt_keys: repo.key_access.encrypt_new,
         deltas_from: None,
+        delta_method: None,
     };
     let config_bytes = serde_json::to_vec_pretty(&config)?;
     durable::write_atomic(&Repo::config_path(&repo.dir), &config_bytes)?;

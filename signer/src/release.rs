@@ -128,6 +128,7 @@ pub async fn add_with_deltas(
     deltas: &crate::delta::DeltaOptions,
 ) -> Result<ReleaseReport> {
     let delta_count = deltas.count(repo)?;
+    let delta_methods = deltas.methods(repo)?;
     let started = std::time::Instant::now();
     let ms = || started.elapsed().as_millis() as u64;
     let config = repo.config()?;
@@ -270,6 +271,7 @@ pub async fn add_with_deltas(
         let (made, deltas_skipped) = crate::delta::make(
             repo,
             &sources,
+            &delta_methods,
             &crate::delta::NewImage {
                 target: &target,
                 path: &tmp,

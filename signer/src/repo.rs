@@ -49,6 +49,10 @@ pub struct RepoConfig {
     /// overrides it for one release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deltas_from: Option<u32>,
+    /// The delta methods `release add` uses, e.g. `["zstd", "bsdiff"]` (docs/deltas.md);
+    /// absent: zstd only. `--delta-method` overrides it for one release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_method: Option<Vec<crate::delta::DeltaMethod>>,
 }
 
 #[derive(Debug, Clone)]

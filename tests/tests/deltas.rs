@@ -45,28 +45,30 @@ fn release(dir: &Path, version: &str, image: &[u8], extra: &[&str]) -> Value {
 }
 
 fn device(dir: &Path, server: &Server, id: &str) -> Value {
-    let out = ok(
-        dir,
-        "airlock-sim",
-        &[
-            "device",
-            "--server",
-            &server.url,
-            "--trusted-root",
-            "repo/metadata/1.root.json",
-            "--state",
-            id,
-            "--id",
-            id,
-            "--product",
-            "acme-cam",
-            "--version",
-            "1.0.0",
-            "--security-version",
-            "2",
-            "--json",
-        ],
-    );
+    device_with(dir, server, id, &[])
+}
+
+fn device_with(dir: &Path, server: &Server, id: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "device",
+        "--server",
+        &server.url,
+        "--trusted-root",
+        "repo/metadata/1.root.json",
+        "--state",
+        id,
+        "--id",
+        id,
+        "--product",
+        "acme-cam",
+        "--version",
+        "1.0.0",
+        "--security-version",
+        "2",
+        "--json",
+    ];
+    args.extend(extra);
+    let out = ok(dir, "airlock-sim", &args);
     serde_json::from_str(&out).unwrap()
 }
 
@@ -343,4 +345,137 @@ fn a_policy_for_full_images_gets_no_delta_and_old_check_ins_still_work() {
         r#"{{"product":"acme-cam","version":"1.2.5","security_version":3,"installed_sha256":"{other}"}}"#
     ));
     assert!(answer["target"].get("delta").is_none(), "{answer:#}");
+}
+
+#[test]
+fn a_device_short_of_memory_updates_through_a_bsdiff_delta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start(dir);
+    let v125 = noise(125, 400_000);
+    let mut v130 = v125.clone();
+    v130[1000..1040].copy_from_slice(&noise(130, 40));
+    v130.extend_from_slice(&noise(131, 2000));
+    release(dir, "1.2.5", &v125, &[]);
+    publish(dir, &server);
+    let bsdiff_only = ["--delta-algorithms", "bsdiff4"];
+    for (id, extra) in [("cam-z", &[][..]), ("cam-b", &bsdiff_only[..])] {
+        let run = device_with(dir, &server, id, extra);
+        assert_eq!(run["to"], "1.2.5", "{run:#}");
+    }
+
+    // both methods: one delta each from 1.2.5, both small
+    let r130 = release(
+        dir,
+        "1.3.0",
+        &v130,
+        &["--deltas-from", "1", "--delta-method", "zstd,bsdiff"],
+    );
+    let deltas = r130["deltas"].as_array().unwrap();
+    assert_eq!(deltas.len(), 2, "{r130:#}");
+    let by = |algorithm: &str| {
+        deltas
+            .iter()
+            .find(|d| d["algorithm"] == algorithm)
+            .unwrap_or_else(|| panic!("no {algorithm} delta: {r130:#}"))
+    };
+    let (zstd, bsdiff) = (by("zstd-patch-from"), by("bsdiff4"));
+    let bsdiff_name = bsdiff["target"].as_str().unwrap();
+    assert!(bsdiff_name.ends_with(".bsdiff"), "{bsdiff_name}");
+    let bsdiff_len = bsdiff["length"].as_u64().unwrap();
+    assert!(
+        bsdiff_len * 20 < v130.len() as u64,
+        "a small change gives a bsdiff delta under 5% of the image: {r130:#}"
+    );
+    let role: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("repo/metadata/acme-cam.json")).unwrap(),
+    )
+    .unwrap();
+    let custom = &role["signed"]["targets"][bsdiff_name]["custom"]["delta"];
+    assert_eq!(custom["algorithm"], "bsdiff4", "{custom:#}");
+    assert_eq!(custom["source_sha256"], sha256_hex(&v125));
+    assert_eq!(custom["target_sha256"], sha256_hex(&v130));
+    publish(dir, &server);
+
+    // the server offers each device the delta it asks for; old agents get zstd
+    let sha = sha256_hex(&v125);
+    let offered = |algorithms: &str| {
+        let body = format!(
+            r#"{{"product":"acme-cam","version":"1.2.5","security_version":3,"installed_sha256":"{sha}"{algorithms}}}"#
+        );
+        let (status, answer) = server.post_json("/v1/devices/cam-x/check-in", &body);
+        assert_eq!(status, 200, "{answer:#}");
+        answer["target"]["delta"]["algorithm"].clone()
+    };
+    assert_eq!(offered(""), "zstd-patch-from");
+    assert_eq!(offered(r#","delta_algorithms":["bsdiff4"]"#), "bsdiff4");
+    assert_eq!(
+        offered(r#","delta_algorithms":["bsdiff4","zstd-patch-from"]"#),
+        "bsdiff4"
+    );
+    assert_eq!(offered(r#","delta_algorithms":["xdelta3"]"#), Value::Null);
+    assert_eq!(offered(r#","delta_algorithms":[]"#), Value::Null);
+
+    // the device short of memory rebuilds from the bsdiff delta, checked against the full target
+    let run = device_with(dir, &server, "cam-b", &bsdiff_only);
+    assert_eq!(run["to"], "1.3.0", "{run:#}");
+    assert_eq!(run["delta"]["applied"], true, "{run:#}");
+    assert_eq!(run["delta"]["name"], bsdiff_name, "{run:#}");
+    assert_eq!(run["image_bytes"], bsdiff_len, "{run:#}");
+    assert_eq!(
+        std::fs::read(dir.join("cam-b/firmware/fw-1.3.0.bin")).unwrap(),
+        v130
+    );
+    // a default agent prefers zstd
+    let run = device(dir, &server, "cam-z");
+    assert_eq!(run["delta"]["applied"], true, "{run:#}");
+    assert_eq!(run["delta"]["name"], zstd["target"], "{run:#}");
+
+    // the repository's delta_method setting: bsdiff only from now on
+    let config_path = dir.join("repo/airlock.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["delta_method"] = serde_json::json!(["bsdiff"]);
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let mut v140 = v130.clone();
+    v140[300_000..300_064].copy_from_slice(&noise(140, 64));
+    let r140 = release(dir, "1.4.0", &v140, &["--deltas-from", "1"]);
+    let deltas = r140["deltas"].as_array().unwrap();
+    assert_eq!(deltas.len(), 1, "{r140:#}");
+    assert_eq!(deltas[0]["algorithm"], "bsdiff4", "{r140:#}");
+    publish(dir, &server);
+
+    // the bsdiff delta's bytes altered on the server: refused (hash mismatch), the full image
+    // installed instead, the report says so
+    let sha = deltas[0]["sha256"].as_str().unwrap().to_string();
+    let blob = std::fs::read_dir(dir.join("srv"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("sha256").join(&sha[..2]).join(&sha))
+        .find(|p| p.is_file())
+        .expect("the delta's blob in the server's store");
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&blob, &bytes).unwrap();
+    let run = device_with(dir, &server, "cam-b", &bsdiff_only);
+    assert_eq!(run["to"], "1.4.0", "{run:#}");
+    assert_eq!(run["delta"]["applied"], false, "{run:#}");
+    assert!(
+        run["delta"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hash mismatch"),
+        "{run:#}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("cam-b/firmware/fw-1.4.0.bin")).unwrap(),
+        v140
+    );
+    // cam-z asks for zstd first, and is offered bsdiff, all the role signs (the same altered
+    // bytes: refused, full image)
+    let run = device(dir, &server, "cam-z");
+    assert_eq!(run["to"], "1.4.0", "{run:#}");
+    assert_eq!(run["delta"]["name"], deltas[0]["target"], "{run:#}");
+    assert_eq!(run["delta"]["applied"], false, "{run:#}");
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
-use crate::device::{run_device, AgentConfig, DeviceConfig, DeviceRun, Outcome};
+use crate::device::{run_device_applying, AgentConfig, DeviceConfig, DeviceRun, Outcome};
 
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
@@ -43,6 +43,16 @@ pub struct DeviceArgs {
         env = "AIRLOCK_SIM_SBOM_OUT"
     )]
     sbom_out: Option<PathBuf>,
+    /// The delta algorithms this device applies, in its order of preference, sent with the
+    /// check-in (docs/deltas.md): `bsdiff4` for a device short of memory, `zstd-patch-from`.
+    /// Default: all the agent knows, zstd patch-from first.
+    #[arg(
+        long,
+        value_name = "ALGORITHM",
+        value_delimiter = ',',
+        env = "AIRLOCK_SIM_DELTA_ALGORITHMS"
+    )]
+    delta_algorithms: Vec<String>,
     #[command(flatten)]
     tls: super::tls::TlsArgs,
 }
@@ -72,7 +82,8 @@ pub async fn run(args: DeviceArgs, json: bool) -> Result<u8> {
     if let Some(version) = &args.sbom {
         return sbom(&cfg.agent, &client, version, args.sbom_out.as_deref(), json).await;
     }
-    let run = run_device(&cfg, &client).await?;
+    let algorithms = (!args.delta_algorithms.is_empty()).then_some(&args.delta_algorithms[..]);
+    let run = run_device_applying(&cfg, &client, algorithms).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {

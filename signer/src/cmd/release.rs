@@ -99,9 +99,9 @@ pub struct AddArgs {
     /// maintenance branch after 1.4.0); without it such a release is refused.
     #[arg(long, env = "AIRLOCK_ALLOW_OLDER")]
     allow_older: bool,
-    /// Make deltas from the N newest earlier releases of the product to this image (zstd
-    /// patch-from; docs/deltas.md); 0 makes none. Default: the repository's `deltas_from`
-    /// setting in airlock.json, else 0. Not with --from-dir.
+    /// Make deltas from the N newest earlier releases of the product to this image
+    /// (docs/deltas.md); 0 makes none. Default: the repository's `deltas_from` setting in
+    /// airlock.json, else 0. Not with --from-dir.
     #[arg(
         long,
         value_name = "N",
@@ -109,6 +109,19 @@ pub struct AddArgs {
         env = "AIRLOCK_DELTAS_FROM"
     )]
     deltas_from: Option<u32>,
+    /// How deltas are made: zstd (zstd patch-from: smallest, fastest; the device holds the old
+    /// and the new image at once) or bsdiff (for devices short of memory: the old image and the
+    /// delta). Repeat or separate by commas for both (one delta each; a device gets the one it
+    /// asks for). Default: the repository's `delta_method` setting in airlock.json, else zstd.
+    #[arg(
+        long,
+        value_name = "METHOD",
+        value_enum,
+        value_delimiter = ',',
+        conflicts_with = "from_dir",
+        env = "AIRLOCK_DELTA_METHOD"
+    )]
+    delta_method: Vec<airlock_signer::delta::DeltaMethod>,
     /// The image's SBOM, CycloneDX 1.5+ JSON or SPDX 2.3 JSON: checked, then published as the
     /// target PRODUCT/FILE.cdx.json (or .spdx.json) signed with the image, whose signed fields
     /// name it (custom.sbom). An invalid SBOM is refused (exit 4) before anything is signed.
@@ -178,6 +191,7 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
         },
         &airlock_signer::delta::DeltaOptions {
             from: a.deltas_from,
+            methods: a.delta_method,
         },
     )
     .await?;
@@ -185,12 +199,15 @@ async fn add(a: AddArgs, globals: &Globals) -> Result<()> {
         let mut deltas = String::new();
         for d in &report.deltas {
             deltas += &format!(
-                "  delta {} from {} ({} bytes, {}% of the full image)\n",
-                d.target, d.from_version, d.length, d.percent_of_full
+                "  delta {} from {} ({}, {} bytes, {}% of the full image)\n",
+                d.target, d.from_version, d.algorithm, d.length, d.percent_of_full
             );
         }
         for s in &report.deltas_skipped {
-            deltas += &format!("  no delta from {}: {}\n", s.from_version, s.reason);
+            deltas += &format!(
+                "  no {} delta from {}: {}\n",
+                s.algorithm, s.from_version, s.reason
+            );
         }
         let sbom = report
             .sbom
