@@ -84,6 +84,7 @@ impl Repository {
             },
             &airlock_signer::delta::DeltaOptions {
                 from: r.deltas_from,
+                methods: Vec::new(),
             },
         )
         .await?;
