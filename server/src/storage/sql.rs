@@ -366,8 +366,17 @@ mod tests {
             db.enrol_with_token("h1", &cred, now).await.unwrap(),
             EnrolOutcome::Enrolled { drill: false }
         );
+        // the same credential again: a repeat whose answer was lost, answered, nothing used
         assert_eq!(
             db.enrol_with_token("h1", &cred, now).await.unwrap(),
+            EnrolOutcome::Repeated { drill: false }
+        );
+        let other = DeviceCredential {
+            credential_sha256: "c2".into(),
+            ..cred.clone()
+        };
+        assert_eq!(
+            db.enrol_with_token("h1", &other, now).await.unwrap(),
             EnrolOutcome::NoUsableToken
         );
         assert!(db.revoke_device("cam-1").await.unwrap());
