@@ -214,21 +214,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn sha(b: &[u8]) -> String {
-        hex::encode(sha2::Sha256::digest(b))
-    }
-
-    fn image(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (x >> 33) as u8
-            })
-            .collect()
-    }
+    use crate::delta::tests::{image, sha};
 
     fn bz(bytes: &[u8]) -> Vec<u8> {
         let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(6));

@@ -342,15 +342,16 @@ pub async fn rebuild(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn sha(b: &[u8]) -> String {
+    pub(crate) fn sha(b: &[u8]) -> String {
         hex::encode(sha2::Sha256::digest(b))
     }
 
-    fn image(len: usize, seed: u64) -> Vec<u8> {
+    /// A deterministic pseudo-random image (also the bsdiff tests').
+    pub(crate) fn image(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         (0..len)
             .map(|_| {

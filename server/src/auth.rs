@@ -271,7 +271,9 @@ impl FromRequestParts<AppState> for Device {
             DeviceAuth::Required => {
                 let enrolled = match app.credentials.verdict(&id, &parts.headers) {
                     Verdict::Judged(checked) => checked?,
-                    Verdict::NotHere => judged_by_the_store(app, &id, &parts.headers).await?,
+                    Verdict::NotHere { presented_sha256 } => {
+                        judged_by_the_store(app, &id, &presented_sha256).await?
+                    }
                 };
                 Device {
                     id,
@@ -313,13 +315,12 @@ impl FromRequestParts<AppState> for Device {
 async fn judged_by_the_store(
     app: &AppState,
     id: &str,
-    headers: &HeaderMap,
+    presented_sha256: &str,
 ) -> Result<crate::deviceauth::Enrolled, ApiError> {
-    let presented = bearer_token(headers).ok_or(DeviceAuthError::Unauthenticated)?;
     match app.state.credential(id).await? {
         Some(credential) => {
             // judged on the row as read, not on the map, which a full sync may replace meanwhile
-            let judged = crate::deviceauth::judge(id, &credential, &sha256_hex(presented));
+            let judged = crate::deviceauth::judge(id, &credential, presented_sha256);
             app.credentials.set(credential);
             Ok(judged?)
         }

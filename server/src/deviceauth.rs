@@ -231,7 +231,7 @@ impl Credentials {
     pub fn check(&self, device_id: &str, headers: &HeaderMap) -> Result<Enrolled, DeviceAuthError> {
         match self.verdict(device_id, headers) {
             Verdict::Judged(result) => result,
-            Verdict::NotHere => Err(DeviceAuthError::Unauthenticated),
+            Verdict::NotHere { .. } => Err(DeviceAuthError::Unauthenticated),
         }
     }
 
@@ -251,11 +251,11 @@ impl Credentials {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        match guard.get(device_id) {
-            Some(c) if same(&c.credential_sha256, &digest) => {
-                Verdict::Judged(judge(device_id, c, &digest))
-            }
-            _ => Verdict::NotHere,
+        match guard.get(device_id).map(|c| judge(device_id, c, &digest)) {
+            Some(Err(DeviceAuthError::Unauthenticated)) | None => Verdict::NotHere {
+                presented_sha256: digest,
+            },
+            Some(judged) => Verdict::Judged(judged),
         }
     }
 }
@@ -265,8 +265,9 @@ impl Credentials {
 pub enum Verdict {
     /// Accepted, or refused for good (no credential, or a revoked device).
     Judged(Result<Enrolled, DeviceAuthError>),
-    /// Unknown here, or another credential kept here: the state store decides.
-    NotHere,
+    /// Unknown here, or another credential kept here: the state store decides (the presented
+    /// credential's digest, for its judgement).
+    NotHere { presented_sha256: String },
 }
 
 /// Judges the credential with digest `presented` against `c` (as kept in memory or just read
