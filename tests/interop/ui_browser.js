@@ -174,6 +174,21 @@ async function main() {
     check((await page.textContent("#rollout-state")) === "aborted", "not aborted");
     check((await page.textContent(".events")).includes("rollout.auto_pause"), "auto-pause not in the events");
 
+    step("a device's history: its check-ins as runs of one answer, the offer, its report");
+    const failing = wave[0];
+    const after = await api("POST", `/v1/devices/${failing}/check-in`,
+      { product: "acme-cam", version: "1.2.0", security_version: 3 });
+    check(after.status === 200 && after.json.decision !== "update", `check-in after the abort: ${JSON.stringify(after.json)}`);
+    await page.goto(`${base}/ui/devices/${failing}`);
+    const runs = await page.locator("#check-ins tbody tr").allTextContents();
+    check(runs.length === 2, `check-in runs: ${JSON.stringify(runs)}`);
+    check(runs[0].includes("(latest)") && !runs[0].includes("offered"), `the latest run: ${runs[0]}`);
+    check(runs[1].includes("update: 1.3.0 offered") && !runs[1].includes("(latest)"), `the run of the offer: ${runs[1]}`);
+    check((await page.textContent("section[aria-labelledby=offers-h]")).includes("1.3.0"), "the offer is not shown");
+    const reports = await page.textContent("section[aria-labelledby=reports-h]");
+    check(reports.includes("failed") && reports.includes("boot_loop"), `the report is not shown: ${reports}`);
+    await audit(page, "device-history");
+
     step("an enrolment token, a device enrols, and is revoked");
     await page.goto(`${base}/ui/enrolment-tokens`);
     await page.selectOption("#product", "acme-cam");

@@ -1,4 +1,5 @@
-//! What devices tell the server: their check-ins (the last one per device) and their reports.
+//! What devices tell the server: their check-ins (the last one per device, and runs of the same
+//! answer: migration 13) and their reports.
 
 use async_trait::async_trait;
 
@@ -27,6 +28,30 @@ pub struct CheckInRecord {
 fn offer_key(version: &str) -> String {
     semver::Version::parse(version.trim()).map_or_else(|_| version.to_string(), |v| v.to_string())
 }
+
+/// A check-in gives the same answer as the device's current run: the run goes on.
+const SAME_ANSWER: &str = "devices.product = excluded.product AND devices.version = excluded.version
+     AND devices.security_version = excluded.security_version
+     AND devices.last_decision = excluded.last_decision
+     AND devices.last_offered IS NOT DISTINCT FROM excluded.last_offered";
+
+/// A check-in's upsert of its device's row: the current run of the same answer goes on, or a new
+/// one starts (migration 13's trigger keeps the one that ended).
+static UPSERT_DEVICE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen_ms,
+                          policy, last_offered, run_since_ms, run_check_ins)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 1)
+     ON CONFLICT (id) DO UPDATE SET
+         run_since_ms = CASE WHEN {SAME_ANSWER}
+             THEN COALESCE(devices.run_since_ms, devices.last_seen_ms)
+             ELSE excluded.last_seen_ms END,
+         run_check_ins = CASE WHEN {SAME_ANSWER} THEN devices.run_check_ins + 1 ELSE 1 END,
+         product = excluded.product, version = excluded.version,
+         security_version = excluded.security_version, last_decision = excluded.last_decision,
+         last_seen_ms = excluded.last_seen_ms, policy = excluded.policy,
+         last_offered = excluded.last_offered"
+        .replace("{SAME_ANSWER}", SAME_ANSWER)
+});
 
 /// Check-ins and reports, written in batches.
 #[async_trait]
@@ -61,13 +86,8 @@ impl DeviceRecords for SqlState {
         let mut tx = self.begin_write().await?;
         for r in records {
             sqlx::query(
-            "INSERT INTO devices (id, product, version, security_version, last_decision, last_seen_ms, policy)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (id) DO UPDATE SET product = excluded.product, version = excluded.version,
-                 security_version = excluded.security_version,
-                 last_decision = excluded.last_decision, last_seen_ms = excluded.last_seen_ms,
-                 policy = excluded.policy",
-        )
+                UPSERT_DEVICE.as_str(),
+            )
             .bind(&r.device_id)
             .bind(&r.product)
             .bind(&r.version)
@@ -75,6 +95,7 @@ impl DeviceRecords for SqlState {
             .bind(&r.decision)
             .bind(ms(r.at))
             .bind(&r.policy)
+            .bind(r.offered.as_deref().map(offer_key))
             .execute(&mut *tx)
             .await?;
             if let Some(version) = &r.offered {

@@ -87,6 +87,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/0012_delta_outcomes.sqlite.sql"),
         include_str!("../../migrations/0012_delta_outcomes.postgres.sql"),
     ),
+    (
+        13,
+        "check-in runs of each device",
+        include_str!("../../migrations/0013_check_in_runs.sqlite.sql"),
+        include_str!("../../migrations/0013_check_in_runs.postgres.sql"),
+    ),
 ];
 
 /// The migrations of one backend, embedded in the binary.

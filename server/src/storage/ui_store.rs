@@ -42,6 +42,29 @@ pub struct ReportRow {
     pub offered: bool,
 }
 
+/// A run of a device's check-ins that got the same answer (migration 13): newest first in
+/// [`DeviceHistory::check_ins`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInRun {
+    /// Its first check-in.
+    pub since: jiff::Timestamp,
+    /// Its last check-in.
+    pub until: jiff::Timestamp,
+    pub check_ins: u64,
+    pub product: String,
+    pub version: String,
+    pub security_version: u64,
+    /// The server's decision: `update`, `up_to_date` or `end_of_support`.
+    pub decision: String,
+    /// The version offered (with `update`), when known.
+    pub offered: Option<String>,
+    /// The device's current run (its last check-in is this run's).
+    pub current: bool,
+}
+
+/// How many ended runs of check-ins the store keeps per device (migration 13's trigger).
+pub const KEPT_CHECK_IN_RUNS: usize = 100;
+
 /// What the store knows of one device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceHistory {
@@ -53,6 +76,9 @@ pub struct DeviceHistory {
     pub offers: Vec<(String, jiff::Timestamp)>,
     /// Newest first, at most the asked number.
     pub reports: Vec<ReportRow>,
+    /// Runs of check-ins with the same answer, newest (the current one) first, at most the
+    /// asked number.
+    pub check_ins: Vec<CheckInRun>,
 }
 
 /// Dashboard sessions and device look-ups.
@@ -76,11 +102,12 @@ pub trait UiStore: Send + Sync {
     async fn delete_expired_ui_sessions(&self, now: jiff::Timestamp) -> Result<u64, StateError>;
     /// Devices whose id starts with `text` or whose version is `text`, by id, at most `limit`.
     async fn search_devices(&self, text: &str, limit: u32) -> Result<Vec<DeviceRow>, StateError>;
-    /// One device's last check-in, enrolment, offers and its newest `reports` reports.
+    /// One device's last check-in, enrolment, offers, and its newest `rows` reports and runs of
+    /// check-ins.
     async fn device_history(
         &self,
         device_id: &str,
-        reports: u32,
+        rows: u32,
     ) -> Result<DeviceHistory, StateError>;
     /// The newest check-in of any device of `product`.
     async fn last_check_in(&self, product: &str) -> Result<Option<jiff::Timestamp>, StateError>;
@@ -99,6 +126,20 @@ fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow, sqlx::Error> {
         last_decision: r.try_get("last_decision")?,
         last_seen: from_ms(r.try_get("last_seen_ms")?),
         revoked: r.try_get::<Option<i64>, _>("revoked")?.map(|v| v != 0),
+    })
+}
+
+fn check_in_run(r: &sqlx::any::AnyRow, current: bool) -> Result<CheckInRun, sqlx::Error> {
+    Ok(CheckInRun {
+        since: from_ms(r.try_get("since_ms")?),
+        until: from_ms(r.try_get("until_ms")?),
+        check_ins: count(r, "check_ins")?,
+        product: r.try_get("product")?,
+        version: r.try_get("version")?,
+        security_version: count(r, "security_version")?,
+        decision: r.try_get("decision")?,
+        offered: r.try_get("offered")?,
+        current,
     })
 }
 
@@ -183,7 +224,7 @@ impl UiStore for SqlState {
     async fn device_history(
         &self,
         device_id: &str,
-        reports: u32,
+        rows: u32,
     ) -> Result<DeviceHistory, StateError> {
         let device = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} WHERE d.id = $1"))
             .bind(device_id)
@@ -216,7 +257,7 @@ impl UiStore for SqlState {
                      WHERE device_id = $1 ORDER BY at_ms DESC LIMIT $2",
                 )
                 .bind(device_id)
-                .bind(to_i64(u64::from(reports))),
+                .bind(to_i64(u64::from(rows))),
                 |r| {
                     Ok(ReportRow {
                         at: from_ms(r.try_get("at_ms")?),
@@ -228,11 +269,38 @@ impl UiStore for SqlState {
                 },
             )
             .await?;
+        let mut check_ins = Vec::new();
+        if let Some(row) = sqlx::query(
+            "SELECT COALESCE(run_since_ms, last_seen_ms) AS since_ms, last_seen_ms AS until_ms,
+                    run_check_ins AS check_ins, product, version, security_version,
+                    last_decision AS decision, last_offered AS offered
+             FROM devices WHERE id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?
+        {
+            check_ins.push(check_in_run(&row, true)?);
+        }
+        let ended = self
+            .fetch_all_as(
+                sqlx::query(
+                    "SELECT since_ms, until_ms, check_ins, product, version, security_version,
+                            decision, offered
+                     FROM check_in_runs WHERE device_id = $1 ORDER BY since_ms DESC LIMIT $2",
+                )
+                .bind(device_id)
+                .bind(to_i64(u64::from(rows.saturating_sub(1)))),
+                |r| check_in_run(r, false),
+            )
+            .await?;
+        check_ins.extend(ended);
         Ok(DeviceHistory {
             device,
             enrolled,
             offers,
             reports,
+            check_ins,
         })
     }
 
@@ -296,5 +364,258 @@ mod tests {
         assert_eq!(history.enrolled, None);
         assert_eq!(db.last_check_in("acme-cam").await.unwrap(), Some(at(5)));
         assert_eq!(db.last_check_in("none").await.unwrap(), None);
+    }
+
+    fn check_in(device: &str, answer: (&str, u64, &str, Option<&str>), at_ms: i64) -> CheckInRecord {
+        let (version, security_version, decision, offered) = answer;
+        CheckInRecord {
+            device_id: device.into(),
+            product: "acme-cam".into(),
+            version: version.into(),
+            security_version,
+            decision: decision.into(),
+            at: from_ms(at_ms),
+            policy: None,
+            offered: offered.map(Into::into),
+        }
+    }
+
+    /// (since, until, check-ins, version, decision, offered, current) of each run, newest first.
+    type Run = (i64, i64, u64, String, String, Option<String>, bool);
+
+    async fn runs(db: &SqlState, device: &str, rows: u32) -> Vec<Run> {
+        db.device_history(device, rows)
+            .await
+            .unwrap()
+            .check_ins
+            .into_iter()
+            .map(|r| {
+                (
+                    r.since.as_millisecond(),
+                    r.until.as_millisecond(),
+                    r.check_ins,
+                    r.version,
+                    r.decision,
+                    r.offered,
+                    r.current,
+                )
+            })
+            .collect()
+    }
+
+    fn run(
+        since: i64,
+        until: i64,
+        n: u64,
+        version: &str,
+        decision: &str,
+        offered: Option<&str>,
+        current: bool,
+    ) -> Run {
+        (
+            since,
+            until,
+            n,
+            version.into(),
+            decision.into(),
+            offered.map(Into::into),
+            current,
+        )
+    }
+
+    /// Migration 13: a device's check-ins as runs of the same answer, the newest 100 ended ones
+    /// kept; a steady device adds no row.
+    async fn check_in_runs_rules(db: &SqlState) {
+        const T: i64 = 1_800_000_000_000;
+        let waiting = ("1.0.0", 1, "up_to_date", None);
+        let offered = ("1.0.0", 1, "update", Some("1.1.0"));
+        assert_eq!(runs(db, "cam-1", 10).await, vec![], "never checked in");
+        // three check-ins with the same answer, one of them in a batch with another device's
+        db.record_check_in(&check_in("cam-1", waiting, T)).await.unwrap();
+        db.record_check_ins(&[
+            check_in("cam-2", waiting, T + 5),
+            check_in("cam-1", waiting, T + 10),
+        ])
+        .await
+        .unwrap();
+        db.record_check_in(&check_in("cam-1", waiting, T + 20)).await.unwrap();
+        assert_eq!(
+            runs(db, "cam-1", 10).await,
+            vec![run(T, T + 20, 3, "1.0.0", "up_to_date", None, true)]
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM check_in_runs")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "steady devices write no run rows");
+        // an offer ends the run; a second offer of another release ends that one; then the
+        // device installs it (its version changes); several changes in one batch
+        db.record_check_ins(&[
+            check_in("cam-1", offered, T + 30),
+            check_in("cam-1", offered, T + 40),
+            check_in("cam-1", ("1.0.0", 1, "update", Some("1.2.0")), T + 50),
+        ])
+        .await
+        .unwrap();
+        db.record_check_in(&check_in("cam-1", ("1.2.0", 2, "up_to_date", None), T + 60))
+            .await
+            .unwrap();
+        assert_eq!(
+            runs(db, "cam-1", 10).await,
+            vec![
+                run(T + 60, T + 60, 1, "1.2.0", "up_to_date", None, true),
+                run(T + 50, T + 50, 1, "1.0.0", "update", Some("1.2.0"), false),
+                run(T + 30, T + 40, 2, "1.0.0", "update", Some("1.1.0"), false),
+                run(T, T + 20, 3, "1.0.0", "up_to_date", None, false),
+            ]
+        );
+        assert_eq!(runs(db, "cam-1", 2).await.len(), 2, "at most the asked rows");
+        assert_eq!(
+            runs(db, "cam-2", 10).await,
+            vec![run(T + 5, T + 5, 1, "1.0.0", "up_to_date", None, true)]
+        );
+        // the newest 100 ended runs are kept: 110 more changes
+        let flapping: Vec<CheckInRecord> = (0..110)
+            .map(|i| {
+                let answer = if i % 2 == 0 { waiting } else { offered };
+                check_in("cam-1", answer, T + 100 + i)
+            })
+            .collect();
+        db.record_check_ins(&flapping).await.unwrap();
+        let all = runs(db, "cam-1", 500).await;
+        assert_eq!(all.len(), 1 + KEPT_CHECK_IN_RUNS);
+        assert_eq!(all[0].0, T + 209, "the current run is the last check-in's");
+        assert!(all[0].6 && all[1..].iter().all(|r| !r.6));
+        assert_eq!(all[1].0, T + 208);
+        assert_eq!(
+            all.last().unwrap().0,
+            T + 209 - i64::try_from(KEPT_CHECK_IN_RUNS).unwrap(),
+            "the oldest kept"
+        );
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM check_in_runs WHERE device_id = 'cam-1'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(kept, i64::try_from(KEPT_CHECK_IN_RUNS).unwrap());
+    }
+
+    #[tokio::test]
+    async fn check_ins_are_kept_as_runs_of_the_same_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        check_in_runs_rules(&crate::storage::tests::sqlite(&dir).await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_check_ins_are_kept_as_runs_of_the_same_answer() {
+        let Some(url) =
+            crate::storage::tests::postgres_db("postgres_check_ins_are_kept_as_runs").await
+        else {
+            return;
+        };
+        let db = SqlState::open_url(&url, 2).await.unwrap();
+        check_in_runs_rules(&db).await;
+        db.pool.close().await;
+    }
+
+    /// The runs as a model computes them from the check-ins: a new run at each change of
+    /// answer, the current one and the newest [`KEPT_CHECK_IN_RUNS`] ended ones, newest first.
+    fn model_runs(check_ins: &[CheckInRecord], device: &str) -> Vec<Run> {
+        let mut runs: Vec<Run> = Vec::new();
+        for c in check_ins.iter().filter(|c| c.device_id == device) {
+            let at = c.at.as_millisecond();
+            let offered = c.offered.clone();
+            match runs.last_mut() {
+                Some(r) if r.3 == c.version && r.4 == c.decision && r.5 == offered => {
+                    r.1 = at;
+                    r.2 += 1;
+                }
+                _ => runs.push((at, at, 1, c.version.clone(), c.decision.clone(), offered, false)),
+            }
+        }
+        if let Some(r) = runs.last_mut() {
+            r.6 = true;
+        }
+        runs.into_iter().rev().take(1 + KEPT_CHECK_IN_RUNS).collect()
+    }
+
+    const ANSWERS: [(&str, u64, &str, Option<&str>); 4] = [
+        ("1.0.0", 1, "up_to_date", None),
+        ("1.0.0", 1, "update", Some("1.1.0")),
+        ("1.0.0", 1, "update", Some("1.2.0")),
+        ("1.1.0", 2, "end_of_support", None),
+    ];
+
+    /// Check-ins of three devices at increasing instants, and a batch size to write them in.
+    fn check_ins_strategy() -> impl proptest::strategy::Strategy<Value = (Vec<CheckInRecord>, usize)> {
+        use proptest::prelude::*;
+        (
+            // mostly one device, so that its ended runs pass the number kept
+            proptest::collection::vec(
+                (prop_oneof![6 => Just(0usize), 1 => 1usize..3], 0usize..4, 1i64..1000),
+                0..300,
+            ),
+            1usize..40,
+        )
+            .prop_map(|(steps, batch)| {
+                let mut at = 1_800_000_000_000;
+                let check_ins = steps
+                    .into_iter()
+                    .map(|(device, answer, gap)| {
+                        at += gap;
+                        check_in(&format!("dev-{device}"), ANSWERS[answer], at)
+                    })
+                    .collect();
+                (check_ins, batch)
+            })
+    }
+
+    async fn runs_equal_the_model(db: &SqlState, check_ins: &[CheckInRecord], batch: usize) {
+        for chunk in check_ins.chunks(batch) {
+            db.record_check_ins(chunk).await.unwrap();
+        }
+        for device in ["dev-0", "dev-1", "dev-2"] {
+            assert_eq!(
+                runs(db, device, 1000).await,
+                model_runs(check_ins, device),
+                "{device}"
+            );
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn check_in_runs_equal_a_run_length_model_on_sqlite((check_ins, batch) in check_ins_strategy()) {
+            runtime().block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let db = crate::storage::tests::sqlite(&dir).await;
+                runs_equal_the_model(&db, &check_ins, batch).await;
+            });
+        }
+
+        #[test]
+        fn check_in_runs_equal_a_run_length_model_on_postgres((check_ins, batch) in check_ins_strategy()) {
+            runtime().block_on(async {
+                let Some(url) = crate::storage::tests::postgres_db(
+                    "check_in_runs_equal_a_run_length_model_on_postgres",
+                )
+                .await
+                else {
+                    return;
+                };
+                let db = SqlState::open_url(&url, 2).await.unwrap();
+                runs_equal_the_model(&db, &check_ins, batch).await;
+                db.pool.close().await;
+            });
+        }
     }
 }

@@ -596,6 +596,9 @@ pub struct DevicePage {
     pub layout: Layout,
     pub id_path: String,
     pub h: DeviceHistory,
+    /// The device's product now (a run of another product names it).
+    pub product: String,
+    pub kept_runs: usize,
 }
 
 pub async fn device(
@@ -615,7 +618,13 @@ pub async fn device(
     render(&DevicePage {
         layout: Layout::new(&session, format!("Device {device_id}"), "devices"),
         id_path: path_segment(&device_id),
+        product: h
+            .device
+            .as_ref()
+            .map(|d| d.product.clone())
+            .unwrap_or_default(),
         h,
+        kept_runs: crate::storage::KEPT_CHECK_IN_RUNS,
     })
 }
 
