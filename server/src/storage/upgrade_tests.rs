@@ -285,6 +285,11 @@ async fn samples_survive(db: &SqlState) {
         .try_get(0)
         .unwrap();
     assert_eq!(last_seen, at(3642).as_millisecond());
+    // migration 13: a device from before it has one run of check-ins, its last one
+    let runs = db.device_history("cam-042", 10).await.unwrap().check_ins;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].since, runs[0].until), (at(3642), at(3642)));
+    assert_eq!((runs[0].check_ins, runs[0].current), (1, true));
     // 60 reports of 1.2.0, every 4th failed; only the devices offered 1.2.0 count
     let offered = (0..60).filter(|i| i % 3 != 2);
     let failed = offered.clone().filter(|i| i % 4 == 0).count() as u64;
