@@ -44,3 +44,13 @@ FOR EACH ROW WHEN (OLD.product IS DISTINCT FROM NEW.product
     OR OLD.last_decision IS DISTINCT FROM NEW.last_decision
     OR OLD.last_offered IS DISTINCT FROM NEW.last_offered)
 EXECUTE FUNCTION airlock_end_check_in_run();
+-- The newest check-in of each product (the dashboard overview's "last check-in"): a MAX over
+-- the devices table walked every device of the product (30 ms at 100,000 devices, and more
+-- with a cold cache), and an index on last_seen_ms would add an index write to every check-in.
+-- The check-in writer moves it forward once per batch, to the second.
+CREATE TABLE product_check_ins (
+    product TEXT PRIMARY KEY,
+    last_ms BIGINT NOT NULL
+);
+INSERT INTO product_check_ins (product, last_ms)
+SELECT product, MAX(last_seen_ms) FROM devices GROUP BY product;

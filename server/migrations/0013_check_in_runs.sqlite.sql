@@ -39,3 +39,13 @@ BEGIN
         SELECT since_ms FROM check_in_runs WHERE device_id = OLD.id
         ORDER BY since_ms DESC LIMIT 1 OFFSET 100);
 END;
+-- The newest check-in of each product (the dashboard overview's "last check-in"): a MAX over
+-- the devices table walked every device of the product (30 ms at 100,000 devices, and more
+-- with a cold cache), and an index on last_seen_ms would add an index write to every check-in.
+-- The check-in writer moves it forward once per batch, to the second.
+CREATE TABLE product_check_ins (
+    product TEXT PRIMARY KEY,
+    last_ms BIGINT NOT NULL
+);
+INSERT INTO product_check_ins (product, last_ms)
+SELECT product, MAX(last_seen_ms) FROM devices GROUP BY product;

@@ -30,7 +30,8 @@ fn offer_key(version: &str) -> String {
 }
 
 /// A check-in gives the same answer as the device's current run: the run goes on.
-const SAME_ANSWER: &str = "devices.product = excluded.product AND devices.version = excluded.version
+const SAME_ANSWER: &str =
+    "devices.product = excluded.product AND devices.version = excluded.version
      AND devices.security_version = excluded.security_version
      AND devices.last_decision = excluded.last_decision
      AND devices.last_offered IS NOT DISTINCT FROM excluded.last_offered";
@@ -85,19 +86,17 @@ impl DeviceRecords for SqlState {
     async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError> {
         let mut tx = self.begin_write().await?;
         for r in records {
-            sqlx::query(
-                UPSERT_DEVICE.as_str(),
-            )
-            .bind(&r.device_id)
-            .bind(&r.product)
-            .bind(&r.version)
-            .bind(to_i64(r.security_version))
-            .bind(&r.decision)
-            .bind(ms(r.at))
-            .bind(&r.policy)
-            .bind(r.offered.as_deref().map(offer_key))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(UPSERT_DEVICE.as_str())
+                .bind(&r.device_id)
+                .bind(&r.product)
+                .bind(&r.version)
+                .bind(to_i64(r.security_version))
+                .bind(&r.decision)
+                .bind(ms(r.at))
+                .bind(&r.policy)
+                .bind(r.offered.as_deref().map(offer_key))
+                .execute(&mut *tx)
+                .await?;
             if let Some(version) = &r.offered {
                 sqlx::query(
                     "INSERT INTO offers (device_id, version, product, first_ms)
@@ -107,6 +106,34 @@ impl DeviceRecords for SqlState {
                 .bind(offer_key(version))
                 .bind(&r.product)
                 .bind(ms(r.at))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        // each product's newest check-in, moved forward at most once a second (a write to a
+        // row every replica's batches share), last so that its row lock is held for the
+        // commit only
+        let mut newest: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for r in records {
+            let at = newest.entry(r.product.as_str()).or_insert(i64::MIN);
+            *at = (*at).max(ms(r.at));
+        }
+        for (product, at) in newest {
+            let moved = sqlx::query(
+                "UPDATE product_check_ins SET last_ms = $2
+                 WHERE product = $1 AND last_ms <= $2 - 1000",
+            )
+            .bind(product)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO product_check_ins (product, last_ms) VALUES ($1, $2)
+                     ON CONFLICT (product) DO NOTHING",
+                )
+                .bind(product)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
             }

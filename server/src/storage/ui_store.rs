@@ -104,12 +104,9 @@ pub trait UiStore: Send + Sync {
     async fn search_devices(&self, text: &str, limit: u32) -> Result<Vec<DeviceRow>, StateError>;
     /// One device's last check-in, enrolment, offers, and its newest `rows` reports and runs of
     /// check-ins.
-    async fn device_history(
-        &self,
-        device_id: &str,
-        rows: u32,
-    ) -> Result<DeviceHistory, StateError>;
-    /// The newest check-in of any device of `product`.
+    async fn device_history(&self, device_id: &str, rows: u32)
+        -> Result<DeviceHistory, StateError>;
+    /// The newest check-in of any device of `product`, to the second (migration 13).
     async fn last_check_in(&self, product: &str) -> Result<Option<jiff::Timestamp>, StateError>;
 }
 
@@ -305,11 +302,14 @@ impl UiStore for SqlState {
     }
 
     async fn last_check_in(&self, product: &str) -> Result<Option<jiff::Timestamp>, StateError> {
-        let row = sqlx::query("SELECT MAX(last_seen_ms) AS last FROM devices WHERE product = $1")
+        let row = sqlx::query("SELECT last_ms FROM product_check_ins WHERE product = $1")
             .bind(product)
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(row.try_get::<Option<i64>, _>("last")?.map(from_ms))
+        Ok(row
+            .map(|r| r.try_get::<i64, _>("last_ms"))
+            .transpose()?
+            .map(from_ms))
     }
 }
 
@@ -366,7 +366,11 @@ mod tests {
         assert_eq!(db.last_check_in("none").await.unwrap(), None);
     }
 
-    fn check_in(device: &str, answer: (&str, u64, &str, Option<&str>), at_ms: i64) -> CheckInRecord {
+    fn check_in(
+        device: &str,
+        answer: (&str, u64, &str, Option<&str>),
+        at_ms: i64,
+    ) -> CheckInRecord {
         let (version, security_version, decision, offered) = answer;
         CheckInRecord {
             device_id: device.into(),
@@ -431,14 +435,18 @@ mod tests {
         let offered = ("1.0.0", 1, "update", Some("1.1.0"));
         assert_eq!(runs(db, "cam-1", 10).await, vec![], "never checked in");
         // three check-ins with the same answer, one of them in a batch with another device's
-        db.record_check_in(&check_in("cam-1", waiting, T)).await.unwrap();
+        db.record_check_in(&check_in("cam-1", waiting, T))
+            .await
+            .unwrap();
         db.record_check_ins(&[
             check_in("cam-2", waiting, T + 5),
             check_in("cam-1", waiting, T + 10),
         ])
         .await
         .unwrap();
-        db.record_check_in(&check_in("cam-1", waiting, T + 20)).await.unwrap();
+        db.record_check_in(&check_in("cam-1", waiting, T + 20))
+            .await
+            .unwrap();
         assert_eq!(
             runs(db, "cam-1", 10).await,
             vec![run(T, T + 20, 3, "1.0.0", "up_to_date", None, true)]
@@ -469,7 +477,11 @@ mod tests {
                 run(T, T + 20, 3, "1.0.0", "up_to_date", None, false),
             ]
         );
-        assert_eq!(runs(db, "cam-1", 2).await.len(), 2, "at most the asked rows");
+        assert_eq!(
+            runs(db, "cam-1", 2).await.len(),
+            2,
+            "at most the asked rows"
+        );
         assert_eq!(
             runs(db, "cam-2", 10).await,
             vec![run(T + 5, T + 5, 1, "1.0.0", "up_to_date", None, true)]
@@ -492,19 +504,58 @@ mod tests {
             T + 209 - i64::try_from(KEPT_CHECK_IN_RUNS).unwrap(),
             "the oldest kept"
         );
-        let kept: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM check_in_runs WHERE device_id = 'cam-1'",
-        )
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+        let kept: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM check_in_runs WHERE device_id = 'cam-1'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
         assert_eq!(kept, i64::try_from(KEPT_CHECK_IN_RUNS).unwrap());
+    }
+
+    /// Migration 13: each product's newest check-in, moved forward by batches to the second.
+    async fn product_last_check_in_rules(db: &SqlState) {
+        const T: i64 = 1_900_000_000_000;
+        let answer = ("1.0.0", 1, "up_to_date", None);
+        let door = |id: &str, at_ms: i64| CheckInRecord {
+            product: "acme-door".into(),
+            ..check_in(id, answer, at_ms)
+        };
+        assert_eq!(db.last_check_in("acme-door").await.unwrap(), None);
+        db.record_check_in(&door("door-1", T)).await.unwrap();
+        assert_eq!(
+            db.last_check_in("acme-door").await.unwrap(),
+            Some(from_ms(T))
+        );
+        // within the second: not moved (no write to the shared row)
+        db.record_check_ins(&[door("door-1", T + 400), door("door-2", T + 999)])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.last_check_in("acme-door").await.unwrap(),
+            Some(from_ms(T))
+        );
+        // a batch's newest, whatever its order; an older check-in never moves it back
+        db.record_check_ins(&[door("door-2", T + 2500), door("door-1", T + 1200)])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.last_check_in("acme-door").await.unwrap(),
+            Some(from_ms(T + 2500))
+        );
+        db.record_check_in(&door("door-3", T + 100)).await.unwrap();
+        assert_eq!(
+            db.last_check_in("acme-door").await.unwrap(),
+            Some(from_ms(T + 2500))
+        );
+        assert_eq!(db.last_check_in("acme-none").await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn check_ins_are_kept_as_runs_of_the_same_answer() {
         let dir = tempfile::tempdir().unwrap();
-        check_in_runs_rules(&crate::storage::tests::sqlite(&dir).await).await;
+        let db = crate::storage::tests::sqlite(&dir).await;
+        check_in_runs_rules(&db).await;
+        product_last_check_in_rules(&db).await;
     }
 
     #[tokio::test]
@@ -516,6 +567,7 @@ mod tests {
         };
         let db = SqlState::open_url(&url, 2).await.unwrap();
         check_in_runs_rules(&db).await;
+        product_last_check_in_rules(&db).await;
         db.pool.close().await;
     }
 
@@ -531,13 +583,24 @@ mod tests {
                     r.1 = at;
                     r.2 += 1;
                 }
-                _ => runs.push((at, at, 1, c.version.clone(), c.decision.clone(), offered, false)),
+                _ => runs.push((
+                    at,
+                    at,
+                    1,
+                    c.version.clone(),
+                    c.decision.clone(),
+                    offered,
+                    false,
+                )),
             }
         }
         if let Some(r) = runs.last_mut() {
             r.6 = true;
         }
-        runs.into_iter().rev().take(1 + KEPT_CHECK_IN_RUNS).collect()
+        runs.into_iter()
+            .rev()
+            .take(1 + KEPT_CHECK_IN_RUNS)
+            .collect()
     }
 
     const ANSWERS: [(&str, u64, &str, Option<&str>); 4] = [
@@ -548,12 +611,17 @@ mod tests {
     ];
 
     /// Check-ins of three devices at increasing instants, and a batch size to write them in.
-    fn check_ins_strategy() -> impl proptest::strategy::Strategy<Value = (Vec<CheckInRecord>, usize)> {
+    fn check_ins_strategy() -> impl proptest::strategy::Strategy<Value = (Vec<CheckInRecord>, usize)>
+    {
         use proptest::prelude::*;
         (
             // mostly one device, so that its ended runs pass the number kept
             proptest::collection::vec(
-                (prop_oneof![6 => Just(0usize), 1 => 1usize..3], 0usize..4, 1i64..1000),
+                (
+                    prop_oneof![6 => Just(0usize), 1 => 1usize..3],
+                    0usize..4,
+                    1i64..1000,
+                ),
                 0..300,
             ),
             1usize..40,
