@@ -9,20 +9,14 @@
 "use strict";
 
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
-const { chromium } = require("playwright-core");
+const { check, withChromium, axeProblems } = require("./ui_common");
 
 const base = process.env.AIRLOCK_UI_URL;
 const token = process.env.AIRLOCK_UI_TOKEN;
 const actor = process.env.AIRLOCK_UI_ACTOR;
 const shots = process.env.AIRLOCK_UI_SHOTS;
 const WIDTHS = [1280, 390];
-const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 function step(text) {
   console.log(`ui_browser: ${text}`);
@@ -34,20 +28,7 @@ const problems = [];
 async function audit(page, name) {
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
-    await page.evaluate(axeSource);
-    const result = await page.evaluate(async () => {
-      // eslint-disable-next-line no-undef
-      const r = await axe.run(document, { resultTypes: ["violations"] });
-      return r.violations.map((v) => ({
-        id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
-      }));
-    });
-    for (const v of result) {
-      if (v.impact === "serious" || v.impact === "critical") {
-        problems.push(`${name} at ${width}px: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
-      }
-    }
+    for (const problem of await axeProblems(page)) problems.push(`${name} at ${width}px: ${problem}`);
     // nothing may stick out sideways at a phone's width but scrollable tables
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 1) problems.push(`${name} at ${width}px: the page is ${overflow}px wider than the window`);
@@ -68,24 +49,13 @@ async function api(method, url, body, headers = {}) {
 
 async function main() {
   fs.mkdirSync(shots, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.AIRLOCK_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--no-first-run", "--disable-component-update", "--disable-sync",
-    ],
-    // axe is injected as a script: the dashboard's CSP (script-src 'self') would refuse it
-    bypassCSP: true,
-    viewport: { width: 1280, height: 900 },
-  });
-  try {
+  await withChromium(async (context) => {
     const page = context.pages()[0] || (await context.newPage());
 
     step("pages need a session");
     await page.goto(`${base}/ui/rollouts`);
     check(page.url().includes("/ui/sign-in?next="), `not sent to sign in: ${page.url()}`);
+    check((await page.locator("#session-ended").count()) === 0, "a session-ended notice without a session");
     await audit(page, "sign-in");
 
     step("a wrong token is refused");
@@ -260,13 +230,12 @@ async function main() {
     await Promise.all([page.waitForNavigation(), page.click("button:text-is('Sign out')")]);
     await page.goto(`${base}/ui`);
     check(page.url().includes("/ui/sign-in"), "still signed in after signing out");
+    // signing out cleared the cookie: a plain sign-in page (ui_expiry.js: a session that ended)
+    check((await page.locator("#session-ended").count()) === 0, "a session-ended notice after signing out");
 
     if (problems.length) throw new Error(`accessibility or layout problems:\n  ${problems.join("\n  ")}`);
     step(`ok; screenshots in ${shots}`);
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((e) => {

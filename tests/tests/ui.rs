@@ -1,7 +1,8 @@
 //! The operator dashboard (`/ui`, issue 17) against the real server: sessions and CSRF checked
 //! over HTTP here, then the rollout story, device revocation, accessibility (axe-core) and
 //! screenshots in a real browser (Debian's chromium driven by playwright-core:
-//! tests/interop/ui_browser.js). Needs /usr/bin/chromium and tests/interop/node_modules (made by
+//! tests/interop/ui_browser.js), and sessions ending on the server as a browser meets it
+//! (tests/interop/ui_expiry.js). Needs /usr/bin/chromium and tests/interop/node_modules (made by
 //! scripts/test); skips loudly without them, and under CI the skip is a failure.
 //! `AIRLOCK_UI_SCREENSHOTS=DIR` keeps the screenshots there (scripts/ui-screenshots: docs/ui).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,8 @@ use std::path::Path;
 use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where the overview sends a browser whose session cookie names no live session.
+const ENDED_AT_OVERVIEW: &str = "/ui/sign-in?next=%2Fui&expired=1";
 
 /// A form body, as a browser sends it.
 trait FormBody {
@@ -32,8 +35,9 @@ impl FormBody for reqwest::blocking::RequestBuilder {
     }
 }
 
-/// story_repo, a product role near expiry, a withdrawn release and a held one, published.
-fn dashboard_story(dir: &Path) -> Server {
+/// story_repo, a product role near expiry, a withdrawn release and a held one, published by a
+/// server started with `extra` flags.
+fn dashboard_story(dir: &Path, extra: &[&str]) -> Server {
     story_repo(dir);
     // acme-old's role expires in 10 days: the overview must warn
     let soon = jiff::Timestamp::now()
@@ -42,7 +46,7 @@ fn dashboard_story(dir: &Path) -> Server {
     resign_product_role(&dir.join("repo"), "acme-old", |signed| {
         signed["expires"] = serde_json::json!(soon.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
     });
-    let server = Server::start(dir);
+    let server = Server::start_with(dir, extra);
     publish(dir, &server);
     let release = |version: &str, seed: u8| {
         let file = format!("fw-{version}.bin");
@@ -98,6 +102,55 @@ fn dashboard_story(dir: &Path) -> Server {
     server
 }
 
+/// The directory of the browser scripts, or `None` after reporting `test` skipped: the browser
+/// tests need Node.js, /usr/bin/chromium, and playwright-core and axe-core in
+/// tests/interop/node_modules.
+fn browser_scripts(test: &str) -> Option<std::path::PathBuf> {
+    let interop = workspace_root().join("tests/interop");
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok
+        || !Path::new(CHROMIUM).exists()
+        || !interop.join("node_modules/playwright-core").is_dir()
+        || !interop.join("node_modules/axe-core").is_dir()
+    {
+        skip(
+            test,
+            "no Node.js, /usr/bin/chromium, playwright-core or axe-core (run scripts/test)",
+        );
+        return None;
+    }
+    Some(interop)
+}
+
+/// Runs the browser script `script` of `interop` with `env`; fails the test with its output
+/// when it fails.
+fn run_browser_script(interop: &Path, script: &str, env: &[(&str, &std::ffi::OsStr)]) {
+    let out = Command::new("node")
+        .arg(interop.join(script))
+        .envs(env.iter().copied())
+        .current_dir(interop)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test {script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The CSRF token in a page's first form.
+fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token in the page: {html}"))
+        .to_string()
+}
+
 fn no_redirects() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -123,7 +176,7 @@ fn sign_in(server: &Server, token: &str) -> (String, String) {
 fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let server = dashboard_story(dir);
+    let server = dashboard_story(dir, &[]);
     let created: serde_json::Value = serde_json::from_str(&ok(
         dir,
         "airlock-server",
@@ -164,10 +217,13 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()[LOCATION], ENDED_AT_OVERVIEW);
 
     // the session cookie: HttpOnly, SameSite=Strict, limited to /ui; not Secure over plain HTTP
     let (cookie, line) = sign_in(&server, &token);
-    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=28800"] {
+    // Max-Age: the 8 hours of the session, and the day the cookie outlives it (so that a page
+    // asked for after the end says the session ended)
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=115200"] {
         assert!(line.contains(part), "{part} missing: {line}");
     }
     assert!(!line.contains("Secure"), "{line}");
@@ -179,13 +235,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
     assert_eq!(page.status().as_u16(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
-    let html = page.text().unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = csrf_in(&page.text().unwrap());
 
     // a change without the CSRF token, or with another, is refused and changes nothing
     for form in [
@@ -230,6 +280,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303, "signed out");
+    assert_eq!(resp.headers()[LOCATION], ENDED_AT_OVERVIEW);
     // a revoked token's sessions end with it
     let gone = ok(
         dir,
@@ -254,6 +305,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         303,
         "the revoked token's session ended"
     );
+    assert_eq!(resp.headers()[LOCATION], ENDED_AT_OVERVIEW);
     // a read-only token sees pages but may change nothing (403 even with the CSRF token)
     let viewer = ok(
         dir,
@@ -274,53 +326,31 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
         !html.contains("Start rollout"),
         "no start form without the rollout scope"
     );
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap();
+    let csrf = csrf_in(&html);
     let resp = client
         .post(format!("{}/ui/rollouts", server.url))
         .header(COOKIE, &cookie)
-        .form_body(&[("release", "acme-cam@1.3.0"), ("csrf", csrf)])
+        .form_body(&[("release", "acme-cam@1.3.0"), ("csrf", &csrf)])
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
 
     // the browser part
-    let interop = workspace_root().join("tests/interop");
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_ok
-        || !Path::new(CHROMIUM).exists()
-        || !interop.join("node_modules/playwright-core").is_dir()
-        || !interop.join("node_modules/axe-core").is_dir()
-    {
-        skip(
-            "sessions_csrf_and_the_rollout_story_in_a_browser",
-            "no Node.js, /usr/bin/chromium, playwright-core or axe-core (run scripts/test)",
-        );
+    let Some(interop) = browser_scripts("sessions_csrf_and_the_rollout_story_in_a_browser") else {
         return;
-    }
+    };
     let shots = std::env::var("AIRLOCK_UI_SCREENSHOTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| dir.join("screenshots"));
-    let out = Command::new("node")
-        .arg(interop.join("ui_browser.js"))
-        .env("AIRLOCK_UI_URL", &server.url)
-        .env("AIRLOCK_UI_TOKEN", &token)
-        .env("AIRLOCK_UI_ACTOR", "ops")
-        .env("AIRLOCK_UI_SHOTS", &shots)
-        .current_dir(&interop)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_browser_script(
+        &interop,
+        "ui_browser.js",
+        &[
+            ("AIRLOCK_UI_URL", server.url.as_ref()),
+            ("AIRLOCK_UI_TOKEN", token.as_ref()),
+            ("AIRLOCK_UI_ACTOR", "ops".as_ref()),
+            ("AIRLOCK_UI_SHOTS", shots.as_os_str()),
+        ],
     );
     for page in ["overview", "rollout", "devices", "audit"] {
         for width in [1280, 390] {
@@ -360,7 +390,7 @@ fn sessions_csrf_and_the_rollout_story_in_a_browser() {
 fn the_live_rollout_part_shows_the_auto_pause_and_the_timeline_is_labelled() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let server = dashboard_story(dir);
+    let server = dashboard_story(dir, &[]);
     ok(
         dir,
         "airlock",
@@ -447,5 +477,94 @@ fn the_live_rollout_part_shows_the_auto_pause_and_the_timeline_is_labelled() {
     assert!(
         past.contains("None yet.") && !past.contains("ended-shown"),
         "{past}"
+    );
+}
+
+/// `--ui-session-seconds`: the session lifetime in seconds, for strict sites and tests; it
+/// conflicts with `--ui-session-hours`, must be at least 1, and comes from a config file too.
+/// Then, in a real browser, a session past its lifetime is ended by the server: the browser
+/// still holds the cookie, and even the old value put back as a cookie that never expires
+/// signs nobody in; the sign-in page says the session ended and leads back to the page asked
+/// for; a change sent with the old CSRF token is refused (401) and does nothing.
+#[test]
+fn sessions_expire_on_the_server_in_a_browser() {
+    const SECONDS: &str = "5";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "serve",
+            "--data",
+            "srv",
+            "--admin-token-file",
+            "admin.token",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        fails(dir, "airlock-server", &args)
+    };
+    let both = serve(&["--ui-session-hours", "1", "--ui-session-seconds", "900"]);
+    assert!(
+        both.contains("--ui-session-seconds") && both.contains("cannot be used with"),
+        "{both}"
+    );
+    let zero = serve(&["--ui-session-seconds", "0"]);
+    assert!(
+        zero.contains("--ui-session-seconds") && zero.contains("must be at least 1"),
+        "{zero}"
+    );
+    std::fs::write(dir.join("server.toml"), "ui-session-seconds = 0\n").unwrap();
+    let from_file = serve(&["--config", "server.toml"]);
+    assert!(from_file.contains("must be at least 1"), "{from_file}");
+
+    let server = dashboard_story(dir, &["--ui-session-seconds", SECONDS]);
+    let created: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        "airlock-server",
+        &[
+            "token", "create", "--data", "srv", "--name", "ops", "--scope", "read", "--scope",
+            "rollout", "--json",
+        ],
+    ))
+    .unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    // the cookie lasts the session's seconds and the day past its end
+    let (_, line) = sign_in(&server, &token);
+    assert!(line.contains("Max-Age=86405"), "{line}");
+
+    let Some(interop) = browser_scripts("sessions_expire_on_the_server_in_a_browser") else {
+        return;
+    };
+    run_browser_script(
+        &interop,
+        "ui_expiry.js",
+        &[
+            ("AIRLOCK_UI_URL", server.url.as_ref()),
+            ("AIRLOCK_UI_TOKEN", token.as_ref()),
+            ("AIRLOCK_UI_ACTOR", "ops".as_ref()),
+            ("AIRLOCK_UI_SESSION_SECONDS", SECONDS.as_ref()),
+        ],
+    );
+    // the change refused for the ended session did nothing: the release is still held, and
+    // no rollout was started by anyone
+    let admin = admin_token(dir);
+    let get = |path: &str| -> serde_json::Value {
+        Client::new()
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(get("/v1/admin/rollouts/acme-cam/1.3.0")["state"], "held");
+    let audit = get("/v1/admin/audit?action=rollout.start");
+    assert_eq!(audit["entries"], serde_json::json!([]), "{audit}");
+    let signed_in = get("/v1/admin/audit?actor=ops&action=ui.sign_in");
+    assert_eq!(
+        signed_in["entries"].as_array().unwrap().len(),
+        3,
+        "one sign-in over HTTP, two in the browser: {signed_in}"
     );
 }

@@ -58,6 +58,14 @@ pub struct ServeArgs {
     /// How long a dashboard session lasts from sign-in, in hours.
     #[arg(long, env = "AIRLOCK_UI_SESSION_HOURS", default_value_t = 8)]
     pub ui_session_hours: i64,
+    /// How long a dashboard session lasts from sign-in, in seconds, instead of
+    /// --ui-session-hours (e.g. 900 where sessions must end after 15 minutes).
+    #[arg(
+        long,
+        env = "AIRLOCK_UI_SESSION_SECONDS",
+        conflicts_with = "ui_session_hours"
+    )]
+    pub ui_session_seconds: Option<i64>,
     /// Timestamp lifetime in hours (renewed at half-life).
     #[arg(long, env = "AIRLOCK_TIMESTAMP_HOURS", default_value_t = 24)]
     pub timestamp_hours: i64,
@@ -145,10 +153,11 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         || args.admin_timeout_seconds < 1
         || args.max_connections < 1
         || args.ui_session_hours < 1
+        || args.ui_session_seconds.is_some_and(|s| s < 1)
     {
         anyhow::bail!(
             "--header-read-timeout-seconds, --idle-timeout-seconds, --admin-timeout-seconds, \
-             --max-connections and --ui-session-hours must be at least 1"
+             --max-connections, --ui-session-hours and --ui-session-seconds must be at least 1"
         );
     }
     let tls_files = args.tls.files(args.device_auth)?;
@@ -198,7 +207,10 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
         },
         trust_forwarded_for: args.trust_forwarded_for,
         ui_secure_cookie: args.ui_secure_cookie,
-        ui_session_lifetime: jiff::SignedDuration::from_hours(args.ui_session_hours),
+        ui_session_lifetime: match args.ui_session_seconds {
+            Some(seconds) => jiff::SignedDuration::from_secs(seconds),
+            None => jiff::SignedDuration::from_hours(args.ui_session_hours),
+        },
         csaf,
         ..ServeConfig::default()
     };

@@ -43,6 +43,7 @@ pub async fn sign_in(State(app): State<AppState>, req: Request) -> Response {
             let page = render(&SignInPage {
                 next,
                 error: Some(&e.message),
+                ended: false,
             });
             match page {
                 Ok(html) => (StatusCode::UNAUTHORIZED, html).into_response(),

@@ -54,18 +54,24 @@ impl Layout {
 pub struct SignInPage<'a> {
     pub next: &'a str,
     pub error: Option<&'a str>,
+    /// The browser came from a page whose session had ended (expired, signed out, revoked).
+    pub ended: bool,
 }
 
 #[derive(Deserialize, Default)]
 pub struct NextParam {
     #[serde(default)]
     next: String,
+    /// `1` when a page sent the browser here because its session had ended.
+    #[serde(default)]
+    expired: String,
 }
 
 pub async fn sign_in_form(Query(q): Query<NextParam>) -> Result<Html<String>, UiError> {
     render(&SignInPage {
         next: crate::ui::session::safe_next(&q.next),
         error: None,
+        ended: q.expired == "1",
     })
 }
 

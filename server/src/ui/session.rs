@@ -7,6 +7,11 @@
 //! again on every request: revoking the token ends its sessions. The CSRF token is derived
 //! from the session id (a digest under another label), so it needs no storage and is known
 //! only to a page the session was given.
+//!
+//! The cookie outlives its session by [`ENDED_NOTICE`]: the server alone decides when a session
+//! ends, and a browser that still sends the cookie of an ended session (expired, signed out
+//! elsewhere, its token revoked) is told so on the sign-in page instead of being shown a bare
+//! form.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -23,6 +28,14 @@ use crate::ui::UiError;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "airlock_session";
+
+/// How long the browser keeps the cookie past the session's end, so that a page asked for
+/// within this time after the end says the session expired. The session itself ends on the
+/// server at its lifetime: the cookie of an ended session signs nobody in.
+pub const ENDED_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// The query parameter the sign-in page is sent with when the request's session had ended.
+pub const ENDED_PARAM: &str = "expired";
 
 /// Whether the session cookie carries `Secure` (browsers then send it over HTTPS only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -77,6 +90,8 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value)
+        // what a signed-out browser that kept the cleared cookie sends: no session at all
+        .filter(|value| !value.is_empty())
 }
 
 /// The CSRF token of the session with this id.
@@ -116,23 +131,37 @@ impl Session {
 }
 
 /// Why a request has no session: pages send the browser to the sign-in form, other requests
-/// get 401.
+/// get 401. `ended`: the request carried a session cookie, but its session is unknown, expired
+/// or was ended (signed out, its token revoked); the sign-in page then says so.
 pub enum NoSession {
-    SignIn { next: String },
-    Refused,
+    SignIn { next: String, ended: bool },
+    Refused { ended: bool },
     Failed(UiError),
+}
+
+/// Where a page sends a browser without a session: the sign-in form, back to `next` after.
+pub fn sign_in_location(next: &str, ended: bool) -> String {
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    if ended {
+        format!("/ui/sign-in?next={next}&{ENDED_PARAM}=1")
+    } else {
+        format!("/ui/sign-in?next={next}")
+    }
 }
 
 impl IntoResponse for NoSession {
     fn into_response(self) -> Response {
         match self {
-            NoSession::SignIn { next } => {
-                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-                Redirect::to(&format!("/ui/sign-in?next={next}")).into_response()
+            NoSession::SignIn { next, ended } => {
+                Redirect::to(&sign_in_location(&next, ended)).into_response()
             }
-            NoSession::Refused => UiError::new(
+            NoSession::Refused { ended: false } => {
+                UiError::new(StatusCode::UNAUTHORIZED, "not signed in: sign in first")
+                    .into_response()
+            }
+            NoSession::Refused { ended: true } => UiError::new(
                 StatusCode::UNAUTHORIZED,
-                "not signed in, or the session expired: sign in again",
+                "your session expired or was ended: sign in again (nothing was changed)",
             )
             .into_response(),
             NoSession::Failed(e) => e.into_response(),
@@ -144,7 +173,7 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = NoSession;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, NoSession> {
-        let missing = || {
+        let missing = |ended: bool| {
             if parts.method == axum::http::Method::GET {
                 NoSession::SignIn {
                     next: parts
@@ -152,13 +181,14 @@ impl FromRequestParts<AppState> for Session {
                         .path_and_query()
                         .map_or("/ui", |p| p.as_str())
                         .to_string(),
+                    ended,
                 }
             } else {
-                NoSession::Refused
+                NoSession::Refused { ended }
             }
         };
         let Some(id) = cookie_value(&parts.headers) else {
-            return Err(missing());
+            return Err(missing(false));
         };
         let id_sha256 = sha256_hex(id);
         let now = app.clock.now();
@@ -168,12 +198,13 @@ impl FromRequestParts<AppState> for Session {
             .await
             .map_err(|e| NoSession::Failed(e.into()))?;
         let Some(stored) = stored else {
-            return Err(missing());
+            // unknown, expired, or signed out (the row is gone)
+            return Err(missing(true));
         };
         let Some(caller) = caller_of(app, &stored).await.map_err(NoSession::Failed)? else {
             // the token was revoked (or the token file replaced): the session ends with it
             let _ = app.state.delete_ui_session(&id_sha256).await;
-            return Err(missing());
+            return Err(missing(true));
         };
         Ok(Session {
             actor: stored.actor,
@@ -306,7 +337,8 @@ pub async fn sign_in(app: &AppState, parts: &Parts, token: &str) -> Result<Heade
             &serde_json::json!({"remote": crate::auth::remote_address(parts, app)}),
         )
         .await?;
-    cookie(app, parts, &id, lifetime.as_secs())
+    let kept = lifetime.checked_add(ENDED_NOTICE).unwrap_or(lifetime);
+    cookie(app, parts, &id, kept.as_secs())
 }
 
 /// Ends `session`: the `Set-Cookie` header that clears the cookie.
@@ -362,6 +394,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sign_in_location_carries_the_page_and_whether_the_session_ended() {
+        assert_eq!(
+            sign_in_location("/ui/devices?q=cam 1&x=/", false),
+            "/ui/sign-in?next=%2Fui%2Fdevices%3Fq%3Dcam+1%26x%3D%2F"
+        );
+        assert_eq!(
+            sign_in_location("/ui", true),
+            "/ui/sign-in?next=%2Fui&expired=1"
+        );
+    }
+
+    #[test]
     fn the_session_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -370,6 +414,9 @@ mod tests {
         );
         assert_eq!(cookie_value(&headers), Some("abc"));
         headers.insert(header::COOKIE, "airlock_sessionx=1".parse().unwrap());
+        assert_eq!(cookie_value(&headers), None);
+        // a cleared cookie is no cookie: the plain sign-in form, no "session ended"
+        headers.insert(header::COOKIE, "airlock_session=; a=1".parse().unwrap());
         assert_eq!(cookie_value(&headers), None);
     }
 
