@@ -5,7 +5,7 @@
 //! the middle of the file renames recovers by itself at the next start: the key is chosen by
 //! the published root, not by file name.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::sync::Arc;

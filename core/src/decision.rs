@@ -531,9 +531,17 @@ impl DevicePolicy {
         if self.security_updates == SecurityUpdates::Postponed {
             let asked = self.postpone_until.ok_or(PolicyError::NoPostponeDate)?;
             let today = crate::support::utc_date(now);
-            let latest = today
-                .checked_add(jiff::Span::new().days(max_days))
-                .unwrap_or(today);
+            // `max_days` is the operator's (--max-postpone-days): a bound past the last date
+            // jiff can name (or past what a Span holds) is no bound; `Span::days` would panic.
+            let latest = jiff::Span::new()
+                .try_days(max_days)
+                .ok()
+                .and_then(|span| today.checked_add(span).ok())
+                .unwrap_or(if max_days > 0 {
+                    jiff::civil::Date::MAX
+                } else {
+                    today
+                });
             if asked > latest {
                 return Err(PolicyError::PostponedTooLong {
                     max_days,
@@ -672,6 +680,50 @@ mod policy_tests {
 
     fn now() -> jiff::Timestamp {
         "2026-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_postponement_bound_past_the_calendar_is_no_bound() {
+        let policy = |until| DevicePolicy {
+            security_updates: SecurityUpdates::Postponed,
+            postpone_until: Some(until),
+            feature_updates: true,
+            full_images: false,
+        };
+        let far = policy(jiff::civil::Date::MAX);
+        // past Span's range (it would panic) and inside it but past 9999-12-31
+        for max_days in [i64::MAX, 7_000_000] {
+            assert_eq!(far.validate(now(), max_days), Ok(()), "{max_days}");
+        }
+        assert!(matches!(
+            far.validate(now(), 30),
+            Err(PolicyError::PostponedTooLong { .. })
+        ));
+        let tomorrow = policy(jiff::civil::date(2026, 6, 2));
+        for max_days in [0, -1, i64::MIN] {
+            assert!(
+                tomorrow.validate(now(), max_days).is_err(),
+                "{max_days}: no postponement"
+            );
+        }
+    }
+
+    proptest! {
+        /// Whatever bound the operator sets and whatever date a device asks for: an answer,
+        /// never a panic.
+        #[test]
+        fn any_postponement_bound_answers(max_days in any::<i64>(), days in -5000i32..3_000_000) {
+            let asked = jiff::civil::date(2026, 6, 1)
+                .checked_add(jiff::Span::new().days(days))
+                .unwrap_or(jiff::civil::Date::MAX);
+            let policy = DevicePolicy {
+                security_updates: SecurityUpdates::Postponed,
+                postpone_until: Some(asked),
+                feature_updates: true,
+                full_images: false,
+            };
+            let _ = policy.validate(now(), max_days);
+        }
     }
 
     #[test]

@@ -229,13 +229,24 @@ impl Release {
         if !self.carries_security_fix() {
             return None;
         }
-        let after_release = self
-            .info
-            .released
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .checked_add(jiff::Span::new().years(years))
+        // `years` is the operator's (--retention-years, any i16): `Span::years` panics past
+        // ±19998, so a period past what jiff can name keeps the release to the end of time.
+        let after_release = jiff::Span::new()
+            .try_years(years)
+            .ok()
+            .and_then(|span| {
+                self.info
+                    .released
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .checked_add(span)
+                    .ok()
+            })
             .map(|z| z.timestamp())
-            .unwrap_or(self.info.released);
+            .unwrap_or(if years > 0 {
+                jiff::Timestamp::MAX
+            } else {
+                self.info.released
+            });
         let end_of_support = security_updates_until
             .tomorrow()
             .ok()
@@ -341,6 +352,33 @@ mod tests {
             None
         );
     }
+
+    /// The retention period comes from the command line as any i16: past jiff's range it
+    /// keeps the release for good, below zero it adds nothing; never a panic.
+    #[test]
+    fn any_retention_period_answers() {
+        let security = release(ReleaseKind::Security, Vec::new());
+        let support = jiff::civil::date(2030, 12, 31);
+        let end_of_support: jiff::Timestamp = "2031-01-01T00:00:00Z".parse().unwrap();
+        for years in [i16::MAX, 19_999, 8_000] {
+            assert_eq!(
+                security.retained_until(years, support),
+                Some(jiff::Timestamp::MAX),
+                "{years}"
+            );
+        }
+        for years in [i16::MIN, -19_999, -1, 0] {
+            assert_eq!(
+                security.retained_until(years, support),
+                Some(end_of_support),
+                "{years}"
+            );
+        }
+        for years in i16::MIN..=i16::MAX {
+            assert!(security.retained_until(years, support).is_some());
+        }
+    }
+
     use tough::schema::{Hashes, Target};
 
     fn target(custom: serde_json::Value) -> Target {

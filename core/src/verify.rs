@@ -292,10 +292,11 @@ pub fn verify_root_successor(
 ) -> Result<(), VerifyError> {
     let trusted_version = trusted.signed.version.get();
     let version = next.signed.version.get();
-    if version != trusted_version + 1 {
+    // checked: a root file may say version u64::MAX, and nothing can follow it
+    if trusted_version.checked_add(1) != Some(version) {
         return Err(VerifyError::RootVersionGap {
             trusted: trusted_version,
-            expected: trusted_version + 1,
+            expected: trusted_version.saturating_add(1),
             found: version,
         });
     }
@@ -1443,6 +1444,28 @@ mod tests {
             verify_submission(&published3, &lower, &online_id(&k), now()),
             Err(VerifyError::VersionRollback { .. })
         ));
+    }
+
+    /// A root that says version u64::MAX has no successor: refused as a gap, not an
+    /// overflow (the version is read before any signature is checked).
+    #[test]
+    fn nothing_follows_the_last_root_version() {
+        let k = keys();
+        let unsigned = |version| tough::schema::Signed {
+            signed: root(&k, version, vec![&k.root], 1),
+            signatures: Vec::new(),
+        };
+        let last = unsigned(u64::MAX);
+        for next in [1, u64::MAX] {
+            assert!(matches!(
+                verify_root_successor(&last, &unsigned(next)),
+                Err(VerifyError::RootVersionGap {
+                    trusted: u64::MAX,
+                    expected: u64::MAX,
+                    ..
+                })
+            ));
+        }
     }
 
     #[tokio::test]

@@ -96,7 +96,10 @@ impl Provenance {
                 format!("run at report time ({tool_version})")
             }
             Provenance::Signed { keyid } => {
-                format!("signed by targets key {}", &keyid[..keyid.len().min(16)])
+                // the key id is whatever the root.json names (read as plain JSON): cut by
+                // characters, as a byte index may fall inside one
+                let short: String = keyid.chars().take(16).collect();
+                format!("signed by targets key {short}")
             }
             Provenance::Unverified { reason } => format!("UNVERIFIED: {reason}"),
         }
@@ -210,6 +213,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_signed_result_names_any_key_id_without_cutting_a_character() {
+        // 15 ASCII bytes then a two-byte character: byte 16 falls inside it
+        let keyid = format!("{}é{}", "a".repeat(15), "b".repeat(40));
+        let words = Provenance::Signed { keyid }.words();
+        assert_eq!(words, format!("signed by targets key {}é", "a".repeat(15)));
+        let hex = "0123456789abcdef0123".to_string();
+        assert_eq!(
+            Provenance::Signed { keyid: hex }.words(),
+            "signed by targets key 0123456789abcdef"
+        );
+        for keyid in ["", "é", "€€€€€€€€€€€€€€€€€€€€"] {
+            let words = Provenance::Signed {
+                keyid: keyid.into(),
+            }
+            .words();
+            assert!(words.starts_with("signed by targets key"), "{words}");
+        }
+    }
 
     #[test]
     fn conformance_line_is_read_from_the_end_of_a_log() {

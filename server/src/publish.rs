@@ -398,6 +398,20 @@ async fn audit_removals(
     Ok(())
 }
 
+/// The version after `version` (0: none yet) of the snapshot or timestamp, read from the
+/// state store. At u64::MAX there is none: wrapping to 1 would be a rollback every TUF client
+/// refuses, so the publish fails instead.
+fn next_version(version: u64, role: &str) -> Result<NonZeroU64, PublishError> {
+    version
+        .checked_add(1)
+        .and_then(NonZeroU64::new)
+        .ok_or_else(|| {
+            PublishError::Internal(format!(
+                "{role}.json is at version {version}, the last one: nothing can follow it"
+            ))
+        })
+}
+
 /// Signs a new snapshot and timestamp over `published`, checks the result with a TUF client,
 /// and commits it together with `files` (new metadata files) as the next generation; with
 /// `hold`, every new release's held rollout is committed in the same transaction.
@@ -443,9 +457,8 @@ pub async fn commit(
         targets_version: targets.signed.signed.version,
         roles,
     };
-    let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
-    let snapshot_version = next(base.index.snapshot_version);
-    let timestamp_version = next(base.index.timestamp_version);
+    let snapshot_version = next_version(base.index.snapshot_version, "snapshot")?;
+    let timestamp_version = next_version(base.index.timestamp_version, "timestamp")?;
     let expires = |d: jiff::SignedDuration| now.checked_add(d).unwrap_or(now);
     let (snapshot, timestamp) = sign_snapshot_and_timestamp(
         &root.signed.signed,
@@ -520,7 +533,12 @@ pub async fn commit(
         retired_roles: retired,
     };
     let head = Head {
-        generation: base.generation + 1,
+        generation: base.generation.checked_add(1).ok_or_else(|| {
+            PublishError::Internal(format!(
+                "the repository is at generation {}, the last one",
+                base.generation
+            ))
+        })?,
         timestamp: timestamp.bytes,
         index,
     };
@@ -602,4 +620,19 @@ async fn resign_locked(
         "re-signed snapshot and timestamp"
     );
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_snapshot_or_timestamp_version_has_no_successor() {
+        assert_eq!(next_version(0, "snapshot").ok(), NonZeroU64::new(1));
+        assert_eq!(next_version(41, "timestamp").ok(), NonZeroU64::new(42));
+        match next_version(u64::MAX, "timestamp") {
+            Err(PublishError::Internal(m)) => assert!(m.contains("timestamp.json"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -171,7 +171,16 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
     tracing::debug!(elapsed_ms = ms(), "files checked");
 
     let (prev_snapshot, prev_timestamp) = previous_versions(&opts.out)?;
-    let next = |v: u64| NonZeroU64::new(v + 1).unwrap_or(NonZeroU64::MIN);
+    // The versions come from a file in --out: one at u64::MAX has no successor (wrapping to
+    // 1 would be a rollback every TUF client refuses).
+    let next = |v: u64, file: &str| {
+        v.checked_add(1).and_then(NonZeroU64::new).with_context(|| {
+            format!(
+                "{file} in {} is at version {v}, the last one: publish into a new directory",
+                opts.out.display()
+            )
+        })
+    };
     // Roles an earlier export listed stay listed (a product removed since, at its last version):
     // TUF clients refuse a snapshot that drops a role (TUF 5.5.5).
     let mut roles = previous_snapshot_roles(&opts.out, prev_snapshot)?;
@@ -194,9 +203,9 @@ pub async fn export(repo: &Repo, opts: &ExportOptions) -> Result<ExportReport> {
         &verified.root.signed.signed,
         &online,
         &contents,
-        next(prev_snapshot),
+        next(prev_snapshot, "snapshot.json")?,
         now.checked_add(opts.snapshot_lifetime)?,
-        next(prev_timestamp),
+        next(prev_timestamp, "timestamp.json")?,
         now.checked_add(opts.timestamp_lifetime)?,
     )
     .await?;

@@ -118,6 +118,9 @@ pub async fn init_with_keys(opts: &InitOptions, keys: &InitKeys) -> Result<InitR
     if opts.expiry_days < 1 {
         bail!("--expiry-days must be at least 1");
     }
+    // before anything is generated or written
+    expiry_in_days(opts.expiry_days)
+        .map_err(|e| airlock_cli::Failure::usage(format!("--expiry-days: {e:#}")))?;
     if Repo::config_path(&opts.dir).exists() || opts.dir.join("keys").exists() {
         bail!("{} is already an airlock repository", opts.dir.display());
     }

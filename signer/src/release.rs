@@ -285,7 +285,8 @@ pub async fn add_with_deltas(
             target: target.clone(),
             length,
             sha256,
-            role_version: role.version.get() + 1,
+            // the version the role is signed at below (saturating, as it is bumped there)
+            role_version: role.version.get().saturating_add(1),
             info: info.clone(),
             older_than: older_than.clone(),
             deltas: made_deltas

@@ -63,10 +63,16 @@ pub struct Repo {
 }
 
 /// Now plus `days`, in whole seconds (PEERS.md: python-tuf refuses sub-second expiry).
+/// `days` is the operator's (--expiry-days, the repository's config.toml): checked, since
+/// `SignedDuration::from_hours` panics past i64 seconds.
 pub fn expiry_in_days(days: i64) -> Result<jiff::Timestamp> {
-    let t = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_hours(days.saturating_mul(24)))
-        .context("expiry date out of range")?;
+    let t = days
+        .checked_mul(86_400)
+        .map(jiff::SignedDuration::from_secs)
+        .and_then(|d| jiff::Timestamp::now().checked_add(d).ok())
+        .with_context(|| {
+            format!("an expiry {days} days from now is out of range (dates end at 9999-12-31): give fewer days")
+        })?;
     Ok(airlock_core::whole_seconds(t))
 }
 
@@ -478,4 +484,20 @@ async fn sign<T: Role + serde::Serialize + Canonical>(
         },
         bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_past_the_calendar_is_an_error() {
+        let now = jiff::Timestamp::now();
+        assert!(expiry_in_days(365).unwrap() > now);
+        // 3,000,000 days is past 9999-12-31; i64::MAX days is past i64 seconds (it panicked)
+        for days in [3_000_000, i64::MAX / 24, i64::MAX, i64::MIN] {
+            let e = expiry_in_days(days).unwrap_err();
+            assert!(e.to_string().contains("give fewer days"), "{days}: {e}");
+        }
+    }
 }

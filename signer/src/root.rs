@@ -148,7 +148,12 @@ pub async fn rotate(repo: &Repo, opts: &RotateOptions) -> Result<RotateReport> {
         );
     }
 
-    let version = old.signed.version.get() + 1;
+    let version = old
+        .signed
+        .version
+        .get()
+        .checked_add(1)
+        .context("root version overflow: the current root is at the last version")?;
     let mut root = old.signed.clone();
     root.version = NonZeroU64::new(version).context("root version overflow")?;
     root.expires = expiry_in_days(config.expiry_days)?;

@@ -221,7 +221,10 @@ impl Plan {
         mut targets: Targets,
         expiry_days: i64,
     ) -> Result<(PathBuf, Vec<u8>, TargetsOutcome)> {
-        let version = self.signed_version + 1;
+        let version = self
+            .signed_version
+            .checked_add(1)
+            .context("targets version overflow: targets.json is at the last version")?;
         targets.version = NonZeroU64::new(version).context("targets version overflow")?;
         targets.expires = expiry_in_days(expiry_days)?;
         match &self.mode {

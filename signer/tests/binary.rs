@@ -1,6 +1,7 @@
 //! The `airlock` binary as built: it starts, names its version and its commands. (Also makes
 //! `cargo test` build the binary the end-to-end tests in tests/ run, with the tests' features,
 //! so scripts/test compiles the workspace once.)
+#![allow(clippy::expect_used)]
 
 use std::process::Command;
 

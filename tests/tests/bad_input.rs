@@ -4,6 +4,7 @@
 
 use airlock_e2e::*;
 use serde_json::Value;
+use std::process::Output;
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
@@ -563,4 +564,163 @@ state > after-dir.txt
         std::fs::read_to_string(dir.join("after-dir.txt")).unwrap(),
         before
     );
+}
+
+/// Operator values past what a date or a duration can hold (docs/security.md, "Panics"): a
+/// usage error or a sound answer, never a panic (exit 101), and nothing half-made.
+#[test]
+fn signer_values_past_the_calendar_are_errors_not_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    // checked before a key is generated or a directory made
+    let out = run(
+        dir,
+        "airlock",
+        &[
+            "init",
+            "far",
+            "--online-key",
+            "srv/online.pub",
+            "--expiry-days",
+            "200000000000000",
+        ],
+    );
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--expiry-days") && !e.contains("panicked"),
+        "{e}"
+    );
+    assert!(!dir.join("far").exists(), "nothing half-made");
+
+    // a retention period past jiff's ±19998 years keeps the security release: refused
+    let out = run(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.0",
+            "--reason",
+            "bad build",
+            "--retention-years",
+            "32767",
+        ],
+    );
+    let e = stderr(&out);
+    assert!(
+        !out.status.success() && out.status.code() != Some(101),
+        "{:?}: {e}",
+        out.status
+    );
+    assert!(
+        e.contains("must stay available") && !e.contains("panicked"),
+        "{e}"
+    );
+
+    // publish --out: lifetimes past i64 seconds, before anything is written
+    for flag in ["--timestamp-hours", "--snapshot-hours"] {
+        let out = run(
+            dir,
+            "airlock",
+            &[
+                "publish",
+                "repo",
+                "--out",
+                "static",
+                "--online-key-file",
+                "srv/online.key",
+                flag,
+                "9223372036854775807",
+            ],
+        );
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {e}");
+        assert!(e.contains(flag) && !e.contains("panicked"), "{e}");
+        assert!(!dir.join("static").exists(), "nothing half-made");
+    }
+
+    // a timestamp.json in --out at the last version: no successor (wrapping to 1 would be a
+    // rollback), and the export is left as it was
+    let export = [
+        "publish",
+        "repo",
+        "--out",
+        "static",
+        "--online-key-file",
+        "srv/online.key",
+    ];
+    ok(dir, "airlock", &export);
+    let path = dir.join("static/metadata/timestamp.json");
+    let mut timestamp: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    timestamp["signed"]["version"] = u64::MAX.into();
+    let edited = serde_json::to_vec(&timestamp).unwrap();
+    std::fs::write(&path, &edited).unwrap();
+    let out = run(dir, "airlock", &export);
+    let e = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("timestamp.json") && e.contains("the last one") && !e.contains("panicked"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), edited);
+}
+
+/// The server's bounds from its command line, at their extremes: a postponement bound past
+/// the calendar is no bound, a retention period past jiff's years keeps a release for good.
+/// Both panicked inside a request (a check-in, a publish) before.
+#[test]
+fn server_bounds_past_the_calendar_answer_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    story_repo(dir);
+    let server = Server::start_with(
+        dir,
+        &[
+            "--max-postpone-days",
+            "9223372036854775807",
+            "--retention-years",
+            "32767",
+        ],
+    );
+    publish(dir, &server);
+    let (s, a) = server.post_json(
+        "/v1/devices/p1/check-in",
+        r#"{"product": "acme-cam", "version": "1.0.0", "security_version": 2,
+            "policy": {"security_updates": "postponed", "postpone_until": "9999-12-31",
+                       "feature_updates": false}}"#,
+    );
+    assert_eq!(
+        (s, a["decision"].as_str()),
+        (200, Some("up_to_date")),
+        "{a}"
+    );
+    assert!(a["deferred"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("9999-12-31"));
+
+    // a forced withdrawal of the security release: inside a 32767-year retention period,
+    // accepted as forced (the signer's --force and reason)
+    ok(
+        dir,
+        "airlock",
+        &[
+            "release",
+            "withdraw",
+            "repo",
+            "acme-cam",
+            "1.2.0",
+            "--reason",
+            "bad build",
+            "--force",
+        ],
+    );
+    let report: Value = serde_json::from_str(&publish(dir, &server)).unwrap();
+    assert!(report["targets_version"].as_u64().unwrap() >= 2, "{report}");
 }

@@ -3,7 +3,7 @@
 //! moved onto PostgreSQL and S3, interrupted with SIGKILL, resumed, verified, then served.
 //! The tests that edit a SQLite file by hand use the sqlite3 shell (scripts/test installs it);
 //! migrate-storage needs PostgreSQL and the S3 server (scripts/postgres, scripts/s3).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use serde_json::Value;

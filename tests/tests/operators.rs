@@ -3,7 +3,7 @@
 //! the log is a file), the audit log through `airlock audit`, the documented alert rules
 //! against a real /metrics, and rollouts that end by themselves (withdrawn, superseded) in
 //! `rollout status`, `rollout list`, the audit log and /metrics.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! token key to another, and `airlock verify` accepting the result. A wrong PIN fails cleanly.
 //! Skips loudly (fails under CI / AIRLOCK_REQUIRE_ALL=1) when SoftHSM2 or OpenSC is missing;
 //! scripts/test installs them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use std::path::{Path, PathBuf};

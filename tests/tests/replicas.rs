@@ -14,7 +14,7 @@
 //!
 //! Each skips loudly without haproxy, PostgreSQL or the S3 server (scripts/test installs and
 //! starts them); under CI a skip is a failure.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "faults/postgres.rs"]
 mod postgres;

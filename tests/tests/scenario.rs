@@ -2,7 +2,7 @@
 //! example scenarios run with smaller fleets; each must show what it is about (a rollout that
 //! converges, a bad release paused by the server, the end-of-support notice) and nothing may be
 //! installed unverified.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! The user story of issue #3 with the real binaries: sign, serve, publish, check in, and a
 //! simulated device that verifies and installs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use serde_json::Value;

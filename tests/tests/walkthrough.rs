@@ -3,6 +3,7 @@
 //! `set -euo pipefail`, in an empty directory, with the debug binaries first on PATH.
 //! The one change made to the text: the server's port 8080 becomes a free port, so the test
 //! runs beside others.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::{bin, free_port};
 use std::process::Command;

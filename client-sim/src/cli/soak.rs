@@ -305,9 +305,30 @@ fn device_config(args: &SoakArgs, i: usize) -> DeviceConfig {
 }
 
 /// Exit code 3 when the soak failed its verdict.
+/// The longest --seconds, --interval and --sample-every: a century. The timetable adds
+/// `round * interval` to an Instant, which overflows (a panic) for values near u64::MAX.
+const LONGEST_SECONDS: u64 = 100 * 365 * 86_400;
+
+fn check_spans(args: &SoakArgs) -> Result<()> {
+    for (flag, seconds) in [
+        ("--seconds", args.seconds),
+        ("--interval", args.interval),
+        ("--sample-every", args.sample_every),
+    ] {
+        if seconds > LONGEST_SECONDS {
+            return Err(airlock_cli::Failure::usage(format!(
+                "{flag} {seconds} is too long: give at most {LONGEST_SECONDS} seconds"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(args: SoakArgs, json: bool) -> Result<u8> {
     anyhow::ensure!(args.devices > 0, "--devices must be at least 1");
     anyhow::ensure!(args.interval > 0, "--interval must be at least 1 second");
+    check_spans(&args)?;
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("cannot create {}", args.state.display()))?;
     let mut pids = vec![std::process::id()];
@@ -554,6 +575,45 @@ fn render(s: &SoakSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        soak: SoakArgs,
+    }
+
+    fn soak_args(extra: &[&str]) -> SoakArgs {
+        use clap::Parser;
+        let base = [
+            "soak",
+            "--server",
+            "http://127.0.0.1:9/",
+            "--trusted-root",
+            "1.root.json",
+            "--product",
+            "acme-cam",
+            "--state",
+            "state",
+        ];
+        Cli::try_parse_from(base.iter().chain(extra)).unwrap().soak
+    }
+
+    #[test]
+    fn spans_past_a_century_are_usage_errors() {
+        check_spans(&soak_args(&[])).unwrap();
+        check_spans(&soak_args(&["--seconds", "3153600000", "--interval", "1"])).unwrap();
+        for flag in ["--seconds", "--interval", "--sample-every"] {
+            for value in ["3153600001", "18446744073709551615"] {
+                let e = check_spans(&soak_args(&[flag, value])).unwrap_err();
+                assert_eq!(
+                    airlock_cli::failure::classify(&e),
+                    airlock_cli::ErrorClass::Usage,
+                    "{flag} {value}"
+                );
+                assert!(e.to_string().contains(flag), "{e}");
+            }
+        }
+    }
 
     fn sample(seconds: f64, rss_kib: u64, open_files: u64) -> Sample {
         Sample {

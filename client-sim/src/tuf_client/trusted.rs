@@ -83,10 +83,12 @@ impl TrustedSet {
         new.verify_with(&new.signed.keys_for("root")?)
             .context("new root is not signed by its own root keys")?;
         // TUF 5.3.5: exactly the next version (no rollback, no skipping).
-        let expected = self.root.signed.version + 1;
+        // checked: a trusted root at version u64::MAX has no successor
+        let expected = self.root.signed.version.checked_add(1);
         ensure!(
-            new.signed.version == expected,
-            "expected root version {expected}, got {}",
+            expected == Some(new.signed.version),
+            "expected root version {}, got {}",
+            self.root.signed.version.saturating_add(1),
             new.signed.version
         );
         // TUF 5.3.6: an intermediate root may be expired; only the final one is checked.
@@ -414,6 +416,20 @@ mod tests {
             .unwrap();
         assert_eq!(set.root().version, 2);
         assert!(set.timestamp_or_snapshot_keys_rotated());
+    }
+
+    #[test]
+    fn nothing_follows_a_root_at_the_last_version() {
+        let keys = Keys::new();
+        let last = sign(keys.root(u64::MAX, FUTURE), &[&keys.root]);
+        let mut set = TrustedSet::new(&last, now()).unwrap();
+        for next in [1, u64::MAX] {
+            let e = set
+                .update_root(&sign(keys.root(next, FUTURE), &[&keys.root]))
+                .unwrap_err();
+            assert!(e.to_string().contains("expected root version"), "{e}");
+        }
+        assert_eq!(set.root().version, u64::MAX);
     }
 
     #[test]

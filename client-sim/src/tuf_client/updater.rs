@@ -66,8 +66,10 @@ impl Updater {
 
     /// TUF 5.3: walk root versions N+1, N+2, ... until the repository has no next one.
     async fn load_root(&mut self) -> Result<()> {
-        let first = self.trusted.root().version + 1;
-        for version in first..first + MAX_ROOT_ROTATIONS {
+        // N+1 up to u64::MAX at most (a trusted root at u64::MAX has no successor)
+        let next = self.trusted.root().version.checked_add(1);
+        let versions = next.map(|first| (first..=u64::MAX).take(MAX_ROOT_ROTATIONS as usize));
+        for version in versions.into_iter().flatten() {
             // TUF 5.3.2: fetch N+1.root.json; TUF 5.3.3: a missing file ends the walk.
             let url = format!("{}{version}.root.json", self.metadata_url);
             let Some(bytes) = self.fetch(&url, ROOT_MAX_LENGTH).await? else {

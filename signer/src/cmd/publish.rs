@@ -64,8 +64,8 @@ async fn write_static(repo: &Repo, out: PathBuf, args: Args, globals: &Globals) 
         &export::ExportOptions {
             out,
             online_key_file,
-            timestamp_lifetime: jiff::SignedDuration::from_hours(args.timestamp_hours.max(1)),
-            snapshot_lifetime: jiff::SignedDuration::from_hours(args.snapshot_hours.max(1)),
+            timestamp_lifetime: lifetime("--timestamp-hours", args.timestamp_hours)?,
+            snapshot_lifetime: lifetime("--snapshot-hours", args.snapshot_hours)?,
         },
     )
     .await?;
@@ -80,6 +80,22 @@ async fn write_static(repo: &Repo, out: PathBuf, args: Args, globals: &Globals) 
             report.targets
         )
     })
+}
+
+/// A lifetime flag in hours (at least one): checked, since `SignedDuration::from_hours` panics
+/// past i64 seconds.
+fn lifetime(flag: &str, hours: i64) -> Result<jiff::SignedDuration> {
+    hours
+        .max(1)
+        .checked_mul(3600)
+        .map(jiff::SignedDuration::from_secs)
+        .ok_or_else(|| {
+            airlock_cli::Failure::usage(format!(
+                "{flag} {hours} is too long: give at most {} hours",
+                i64::MAX / 3600
+            ))
+            .into()
+        })
 }
 
 /// `publish --server URL`: the repository uploaded to airlock-server.
@@ -115,4 +131,29 @@ async fn upload(repo: &Repo, args: Args, globals: &Globals) -> Result<()> {
             format!("held until a rollout starts: {}\n", report.held.join(", "))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lifetime_past_i64_seconds_is_a_usage_error() {
+        assert_eq!(
+            lifetime("--timestamp-hours", 0).unwrap(),
+            jiff::SignedDuration::from_hours(1)
+        );
+        assert_eq!(
+            lifetime("--timestamp-hours", 24).unwrap(),
+            jiff::SignedDuration::from_hours(24)
+        );
+        for hours in [i64::MAX, i64::MAX / 3600 + 1] {
+            let e = lifetime("--snapshot-hours", hours).unwrap_err();
+            assert_eq!(
+                airlock_cli::failure::classify(&e),
+                airlock_cli::ErrorClass::Usage
+            );
+            assert!(e.to_string().contains("--snapshot-hours"), "{e}");
+        }
+    }
 }

@@ -53,7 +53,11 @@ pub fn propose(
         0,
         allow_lower_threshold,
     )?;
-    let version = old.version.get() + 1;
+    let version = old
+        .version
+        .get()
+        .checked_add(1)
+        .context("root version overflow: the current root is at the last version")?;
     let mut root: Root = old.clone();
     root.version = NonZeroU64::new(version).context("root version overflow")?;
     root.expires = expiry_in_days(config.expiry_days)?;

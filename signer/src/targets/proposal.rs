@@ -40,7 +40,11 @@ pub fn propose(repo: &Repo, out: Option<&Path>) -> Result<ProposeReport> {
     let root = repo.load_root()?.signed;
     let current = repo.load_targets()?.signed;
     let mut targets = working_targets(repo)?;
-    let version = current.version.get() + 1;
+    let version = current
+        .version
+        .get()
+        .checked_add(1)
+        .context("targets version overflow: targets.json is at the last version")?;
     targets.version = NonZeroU64::new(version).context("targets version overflow")?;
     targets.expires = expiry_in_days(config.expiry_days)?;
     let out = out
@@ -142,7 +146,7 @@ pub fn apply(repo: &Repo, proposal_path: &Path) -> Result<ApplyReport> {
     let root = repo.load_root()?.signed;
     let current = repo.load_targets()?.signed;
     let version = proposal.signed.version.get();
-    if version != current.version.get() + 1 {
+    if current.version.get().checked_add(1) != Some(version) {
         bail!(
             "{} proposes targets v{version} but the repository is at v{}: make a new proposal",
             proposal_path.display(),
@@ -314,7 +318,7 @@ pub fn discard(repo: &Repo) -> Result<DiscardReport> {
     let dir = repo.staged_dir();
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(DiscardReport {
-        discarded_version: current.version.get() + 1,
+        discarded_version: current.version.get().saturating_add(1),
         changes: describe_changes(&current, &staged),
         dropped_products,
         restored_keys,
