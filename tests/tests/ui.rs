@@ -5,7 +5,7 @@
 //! (tests/interop/ui_expiry.js). Needs /usr/bin/chromium and tests/interop/node_modules (made by
 //! scripts/test); skips loudly without them, and under CI the skip is a failure.
 //! `AIRLOCK_UI_SCREENSHOTS=DIR` keeps the screenshots there (scripts/ui-screenshots: docs/ui).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use airlock_e2e::*;
 use reqwest::blocking::Client;
@@ -478,6 +478,9 @@ fn the_live_rollout_part_shows_the_auto_pause_and_the_timeline_is_labelled() {
         past.contains("None yet.") && !past.contains("ended-shown"),
         "{past}"
     );
+    // a page past the end of the numbers: the same empty page, no overflow
+    let beyond = page(&format!("/ui/rollouts?ended={}", usize::MAX));
+    assert!(beyond.contains("None yet.") && !beyond.contains(r#"rel="next""#));
 }
 
 /// `--ui-session-seconds`: the session lifetime in seconds, for strict sites and tests; it
@@ -514,6 +517,20 @@ fn sessions_expire_on_the_server_in_a_browser() {
         zero.contains("--ui-session-seconds") && zero.contains("must be at least 1"),
         "{zero}"
     );
+    // lifetimes beyond a century would overflow timestamps: refused, never a panic
+    for flag in [
+        "--ui-session-seconds",
+        "--ui-session-hours",
+        "--timestamp-hours",
+        "--snapshot-hours",
+        "--expiry-warning-days",
+    ] {
+        let huge = serve(&[flag, &i64::MAX.to_string()]);
+        assert!(
+            huge.contains("at most a century") && !huge.contains("panicked"),
+            "{flag}: {huge}"
+        );
+    }
     std::fs::write(dir.join("server.toml"), "ui-session-seconds = 0\n").unwrap();
     let from_file = serve(&["--config", "server.toml"]);
     assert!(from_file.contains("must be at least 1"), "{from_file}");

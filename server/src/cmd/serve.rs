@@ -160,6 +160,21 @@ pub async fn run(args: ServeArgs, storage: &Storage) -> Result<()> {
              --max-connections, --ui-session-hours and --ui-session-seconds must be at least 1"
         );
     }
+    // lifetimes become timestamps: beyond a century they would overflow them
+    const CENTURY_HOURS: i64 = 100 * 366 * 24;
+    if args.timestamp_hours > CENTURY_HOURS
+        || args.snapshot_hours > CENTURY_HOURS
+        || args.ui_session_hours > CENTURY_HOURS
+        || args
+            .ui_session_seconds
+            .is_some_and(|s| s > CENTURY_HOURS * 3600)
+        || args.expiry_warning_days > CENTURY_HOURS / 24
+    {
+        anyhow::bail!(
+            "--timestamp-hours, --snapshot-hours, --ui-session-hours, --ui-session-seconds and \
+             --expiry-warning-days must be at most a century ({CENTURY_HOURS} hours)"
+        );
+    }
     let tls_files = args.tls.files(args.device_auth)?;
     let csaf = match (
         &args.csaf_publisher,

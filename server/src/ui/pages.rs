@@ -357,7 +357,8 @@ pub async fn rollouts(
     // held releases first: they are the ones waiting for an operator
     startable.sort_by_key(|s| std::cmp::Reverse(s.held));
     // older ended rollouts a page at a time (plain links: no script needed)
-    let older = (skip + ENDED_PER_PAGE < page.ended_total).then(|| skip + ENDED_PER_PAGE);
+    let next = skip.saturating_add(ENDED_PER_PAGE);
+    let older = (next < page.ended_total).then_some(next);
     let newer = (skip > 0).then(|| skip.saturating_sub(ENDED_PER_PAGE));
     let shown = if page.ended.is_empty() {
         String::new()
