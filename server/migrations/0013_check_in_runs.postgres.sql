@@ -54,3 +54,6 @@ CREATE TABLE product_check_ins (
 );
 INSERT INTO product_check_ins (product, last_ms)
 SELECT product, MAX(last_seen_ms) FROM devices GROUP BY product;
+-- `/tuf/` access (`--tuf-access enrolled`) by a credential this replica does not know yet (the
+-- device enrolled at another replica a moment ago): its row found by the credential's digest.
+CREATE INDEX device_credentials_by_digest ON device_credentials (credential_sha256);

@@ -134,58 +134,8 @@ async fn a_credential_this_replica_cannot_judge_is_judged_by_the_state_store() {
     use airlock_server::deviceauth::sha256_hex;
     use airlock_server::storage::DeviceCredential;
 
-    let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    airlock_server::init_data_dir(&srv, &Storage::default())
-        .await
-        .unwrap();
-    let config = ServeConfig {
-        device_auth: airlock_server::deviceauth::DeviceAuth::Required,
-        ..ServeConfig::default()
-    };
-    let app = airlock_server::open(
-        &srv,
-        &Storage::default(),
-        config,
-        ADMIN,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(airlock_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
+    let (_tmp, app, url, credential) = enrolled_replica(ServeConfig::default()).await;
     let http = reqwest::Client::new();
-
-    // a token straight into the store: no product need be published for what is tested here
-    let (token, _) = airlock_server::enrolment::new_token(
-        app.state.as_ref(),
-        &airlock_core::api::EnrolmentTokenRequest {
-            product: "acme-cam".into(),
-            device_id: None,
-            expires_in: None,
-            expires_at: None,
-            uses: Some(airlock_core::api::TokenUses::UNLIMITED),
-            drill: false,
-        },
-        jiff::Timestamp::now(),
-    )
-    .await
-    .unwrap();
-    let token = token.as_str();
-    let (status, enrolled) = post_json(
-        &http,
-        &format!("{url}/v1/devices/cam-1/enrol"),
-        None,
-        serde_json::json!({"token": token, "product": "acme-cam"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{enrolled}");
-    let credential = enrolled["credential"].as_str().unwrap().to_string();
     let check_in = |credential: String| {
         let http = http.clone();
         let url = format!("{url}/v1/devices/cam-1/check-in");
@@ -248,6 +198,103 @@ async fn a_credential_this_replica_cannot_judge_is_judged_by_the_state_store() {
             .is_err(),
         "the store does not know ghost: forgotten here"
     );
+}
+
+/// A server with device authentication required (and `config`'s other settings), and the
+/// credential of device cam-1, enrolled through it.
+async fn enrolled_replica(
+    config: ServeConfig,
+) -> (tempfile::TempDir, airlock_server::AppState, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    airlock_server::init_data_dir(&srv, &Storage::default())
+        .await
+        .unwrap();
+    let config = ServeConfig {
+        device_auth: airlock_server::deviceauth::DeviceAuth::Required,
+        ..config
+    };
+    let app = airlock_server::open(
+        &srv,
+        &Storage::default(),
+        config,
+        ADMIN,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(airlock_server::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+    // a token straight into the store: no product need be published for what is tested here
+    let (token, _) = airlock_server::enrolment::new_token(
+        app.state.as_ref(),
+        &airlock_core::api::EnrolmentTokenRequest {
+            product: "acme-cam".into(),
+            device_id: None,
+            expires_in: None,
+            expires_at: None,
+            uses: Some(airlock_core::api::TokenUses::UNLIMITED),
+            drill: false,
+        },
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let (status, enrolled) = post_json(
+        &http,
+        &format!("{url}/v1/devices/cam-1/enrol"),
+        None,
+        serde_json::json!({"token": token.as_str(), "product": "acme-cam"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolled}");
+    let credential = enrolled["credential"].as_str().unwrap().to_string();
+    (tmp, app, url, credential)
+}
+
+/// `--tuf-access enrolled`: a credential this replica does not know (the device enrolled at
+/// another replica a moment ago) is looked up in the state store by its digest, and kept; a
+/// revoked or unknown one is refused.
+#[tokio::test]
+async fn tuf_access_by_a_credential_this_replica_does_not_know_asks_the_state_store() {
+    let (_tmp, app, url, credential) = enrolled_replica(ServeConfig {
+        tuf_access: airlock_server::deviceauth::TufAccess::Enrolled,
+        ..ServeConfig::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let tuf = |token: Option<String>| {
+        let mut req = http.get(format!("{url}/tuf/metadata/1.root.json"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(tuf(None).await, 401);
+    assert_eq!(tuf(Some("not-a-credential".into())).await, 401);
+    let served = tuf(Some(credential.clone())).await;
+    assert_ne!(served, 401, "the enrolled device is served");
+
+    // this replica has not heard of the enrolment yet
+    app.credentials.forget("cam-1");
+    assert!(!app.credentials.is_live(&credential));
+    assert_eq!(tuf(Some(credential.clone())).await, served);
+    assert!(
+        app.credentials.is_live(&credential),
+        "kept after the store's answer"
+    );
+
+    // revoked in the store (at another replica), not yet heard of here
+    assert!(app.state.revoke_device("cam-1").await.unwrap());
+    app.credentials.forget("cam-1");
+    assert_eq!(tuf(Some(credential.clone())).await, 401);
+    assert!(!app.credentials.is_live(&credential));
 }
 
 fn bearer(s: &str) -> axum::http::HeaderMap {

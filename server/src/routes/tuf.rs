@@ -358,12 +358,36 @@ pub async fn require_access(
     }
     match crate::auth::bearer_token(request.headers()) {
         Some(t) if app.credentials.is_live(t) || app.is_admin_token(t) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response(),
+        Some(t) => match live_in_the_store(&app, t).await {
+            Ok(true) => next.run(request).await,
+            Ok(false) => {
+                ApiError::unauthorized("invalid or revoked credential for /tuf/").into_response()
+            }
+            Err(e) => ApiError::from(e).into_response(),
+        },
         None => ApiError::unauthorized(
             "this server serves /tuf/ to enrolled devices only: send the device credential as a bearer token",
         )
         .into_response(),
     }
+}
+
+/// A credential this replica does not know may be one a device got at another replica a moment
+/// ago, before that replica's change notice arrived here (behind a load balancer, the device's
+/// next request may reach any replica): the state store is asked (a read through an index by
+/// digest, what a wrong credential costs), and a live credential it knows is kept here.
+async fn live_in_the_store(
+    app: &AppState,
+    presented: &str,
+) -> Result<bool, crate::storage::StateError> {
+    let digest = crate::deviceauth::sha256_hex(presented);
+    Ok(match app.state.live_credential(&digest).await? {
+        Some(credential) => {
+            app.credentials.set(credential);
+            true
+        }
+        None => false,
+    })
 }
 
 #[cfg(test)]

@@ -72,6 +72,12 @@ pub trait EnrolmentStore: Send + Sync {
     async fn credentials(&self) -> Result<Vec<DeviceCredential>, StateError>;
     /// One device's credential (revoked or not), `None` if the device is not enrolled.
     async fn credential(&self, device_id: &str) -> Result<Option<DeviceCredential>, StateError>;
+    /// A live (not revoked) credential whose SHA-256 is `credential_sha256`, if any: `/tuf/`
+    /// access (`--tuf-access enrolled`) for a credential this replica does not know yet.
+    async fn live_credential(
+        &self,
+        credential_sha256: &str,
+    ) -> Result<Option<DeviceCredential>, StateError>;
     /// Marks a device's credential revoked; false if the device is not enrolled.
     async fn revoke_device(&self, device_id: &str) -> Result<bool, StateError>;
     /// Forgets a revoked device's credential, so its id may enrol again (with a new token);
@@ -235,6 +241,21 @@ impl EnrolmentStore for SqlState {
              FROM device_credentials WHERE device_id = $1",
         )
         .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(read_credential).transpose()?)
+    }
+
+    async fn live_credential(
+        &self,
+        credential_sha256: &str,
+    ) -> Result<Option<DeviceCredential>, StateError> {
+        // migration 13's index by digest
+        let row = sqlx::query(
+            "SELECT device_id, product, credential_sha256, revoked, drill
+             FROM device_credentials WHERE credential_sha256 = $1 AND revoked = 0",
+        )
+        .bind(credential_sha256)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(read_credential).transpose()?)
