@@ -524,6 +524,76 @@ pub struct DeviceRevocation {
     pub revoked: bool,
 }
 
+/// `GET /v1/admin/devices/{device_id}`: what the server knows of one device, as the
+/// dashboard's device page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceHistory {
+    pub device_id: String,
+    /// Its enrolment; absent when it never enrolled (or devices are not enrolled here).
+    pub enrolment: Option<DeviceEnrolment>,
+    /// Its check-ins as runs of the same answer, newest (the current one) first: the current
+    /// run and the last 100 that ended. Empty when it never checked in.
+    pub check_ins: Vec<CheckInRunInfo>,
+    /// Releases offered to it, oldest first.
+    pub offers: Vec<OfferInfo>,
+    /// Its newest reports (at most 100), newest first.
+    pub reports: Vec<ReportInfo>,
+}
+
+/// A device's enrolment, in [`DeviceHistory`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceEnrolment {
+    pub product: String,
+    pub revoked: bool,
+}
+
+/// Check-ins of one device that got the same answer, in [`DeviceHistory`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckInRunInfo {
+    /// Its first check-in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub since: jiff::Timestamp,
+    /// Its last check-in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub until: jiff::Timestamp,
+    pub check_ins: u64,
+    pub product: String,
+    pub version: String,
+    pub security_version: u64,
+    /// `update`, `up_to_date` or `end_of_support`.
+    pub decision: String,
+    /// The version offered with `update`, when known.
+    pub offered: Option<String>,
+    /// The device's current run: its last check-in is this run's.
+    pub current: bool,
+}
+
+/// A release offered to a device, in [`DeviceHistory`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfferInfo {
+    pub version: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub first_offered_at: jiff::Timestamp,
+}
+
+/// A device's report, in [`DeviceHistory`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: jiff::Timestamp,
+    pub status: String,
+    pub version: String,
+    pub code: Option<String>,
+    /// Whether the release was offered to the device: a report of one that was not counts
+    /// nowhere.
+    pub counted: bool,
+}
+
 /// `POST /v1/devices/{id}/enrol`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

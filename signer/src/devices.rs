@@ -1,10 +1,11 @@
-//! `airlock enrolment-token create|list|revoke` and `airlock device revoke|reinstate`: device
-//! enrolment through the server's admin API (scope `devices`).
+//! `airlock enrolment-token create|list|revoke` and `airlock device show|revoke|reinstate`:
+//! device enrolment through the server's admin API (scope `devices`; `show`: scope `read`).
 
 use anyhow::Result;
 
 use airlock_core::api::{
-    DeviceRevocation, EnrolmentTokenInfo, EnrolmentTokenRequest, EnrolmentTokenResponse,
+    DeviceHistory, DeviceRevocation, EnrolmentTokenInfo, EnrolmentTokenRequest,
+    EnrolmentTokenResponse,
 };
 
 use crate::rollout::AdminClient;
@@ -51,6 +52,86 @@ pub async fn device_action(
     segment("device id", device_id)?;
     let path = format!("v1/admin/devices/{device_id}/{action}");
     client.send(client.post(&path)?).await
+}
+
+/// One device's history: enrolment, check-ins as runs of the same answer, offers, reports.
+pub async fn device_history(client: &AdminClient, device_id: &str) -> Result<DeviceHistory> {
+    segment("device id", device_id)?;
+    client
+        .send(client.get(&format!("v1/admin/devices/{device_id}"))?)
+        .await
+}
+
+/// Human-readable device history.
+pub fn render_history(h: &DeviceHistory) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "device {}
+",
+        h.device_id
+    );
+    match &h.enrolment {
+        Some(e) if e.revoked => {
+            let _ = writeln!(out, "credential: revoked (enrolled for {})", e.product);
+        }
+        Some(e) => {
+            let _ = writeln!(out, "credential: enrolled for {}", e.product);
+        }
+        None => out.push_str("credential: not enrolled\n"),
+    }
+    out.push_str("check-ins (runs of the same answer, newest first):\n");
+    if h.check_ins.is_empty() {
+        out.push_str("  none\n");
+    }
+    for r in &h.check_ins {
+        let offered = r
+            .offered
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} .. {}  {:>5} × {} {} (security version {}): {}{offered}{}",
+            r.since,
+            r.until,
+            r.check_ins,
+            r.product,
+            r.version,
+            r.security_version,
+            r.decision,
+            if r.current { "  (latest)" } else { "" }
+        );
+    }
+    out.push_str("offers:\n");
+    if h.offers.is_empty() {
+        out.push_str("  none\n");
+    }
+    for o in &h.offers {
+        let _ = writeln!(out, "  {} first offered {}", o.version, o.first_offered_at);
+    }
+    out.push_str("reports (newest first):\n");
+    if h.reports.is_empty() {
+        out.push_str("  none\n");
+    }
+    for r in &h.reports {
+        let _ = writeln!(
+            out,
+            "  {} {} {}{}{}",
+            r.at,
+            r.status,
+            r.version,
+            r.code
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            if r.counted {
+                ""
+            } else {
+                "  not counted: not offered"
+            }
+        );
+    }
+    out
 }
 
 /// Human-readable token list.

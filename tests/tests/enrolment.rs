@@ -108,6 +108,31 @@ fn operators_manage_tokens_and_revocations_with_the_cli() {
     assert_eq!(revoked["state"], "revoked");
     assert_eq!(enrol("cam-2", &own), (403, refusal.clone()));
 
+    // what the server knows of cam-1: its enrolment and its check-in (`device show`)
+    assert_eq!(check_in("cam-1", &credential), 200);
+    let shown = airlock(&["device", "show", "cam-1"]);
+    assert_eq!(shown["enrolment"]["product"], "acme-cam");
+    assert_eq!(shown["enrolment"]["revoked"], false);
+    assert_eq!(shown["check_ins"].as_array().unwrap().len(), 1, "{shown}");
+    assert_eq!(shown["check_ins"][0]["version"], "1.0.0");
+    assert_eq!(shown["check_ins"][0]["current"], true);
+    let mut show = vec!["device", "show", "cam-1"];
+    show.extend_from_slice(&admin);
+    let text = ok(dir, "airlock", &show);
+    assert!(
+        text.contains("credential: enrolled for acme-cam") && text.contains("(latest)"),
+        "{text}"
+    );
+    let mut unknown = vec!["device", "show", "cam-404"];
+    unknown.extend_from_slice(&admin);
+    let out = run(dir, "airlock", &unknown);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no device \"cam-404\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // a revoked device stays revoked: neither a new factory token nor anything else brings it
     // back until an operator reinstates it
     let r = airlock(&["device", "revoke", "cam-1"]);

@@ -11,8 +11,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use airlock_core::api::{
-    DeviceRevocation, EnrolmentTokenInfo, EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody,
-    FleetReport, PublishRequest, PublishResponse, RolloutAction, RolloutRequest, RolloutStatus,
+    CheckInRunInfo, DeviceEnrolment, DeviceHistory, DeviceRevocation, EnrolmentTokenInfo,
+    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, FleetReport, OfferInfo,
+    PublishRequest, PublishResponse, ReportInfo, RolloutAction, RolloutRequest, RolloutStatus,
 };
 
 use crate::app::AppState;
@@ -491,6 +492,83 @@ pub async fn revoke_enrolment_token(
         crate::enrolment::revoke_token(&app, &token_id, admin.name()).await?,
     ))
 }
+
+/// One device's history (scope `read`): its enrolment, its check-ins as runs of the same
+/// answer, the releases offered to it and its newest reports (the dashboard's device page).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/devices/{device_id}",
+    tag = "admin",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "What the server knows of the device", body = DeviceHistory),
+        (status = 400, description = "Malformed device id", body = ErrorBody),
+        (status = 404, description = "The device never checked in or enrolled (`unknown_device`)", body = ErrorBody),
+        AdminRefusals<scope::Read>,
+        Timeout,
+        ServerFault,
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn device_history(
+    State(app): State<AppState>,
+    _admin: Admin<scope::Read>,
+    Path(device_id): Path<String>,
+) -> Result<Json<DeviceHistory>, ApiError> {
+    crate::deviceauth::check_device_id(&device_id)?;
+    // check-ins written in batches: the latest are counted first
+    app.check_ins.flush().await;
+    let h = app.state.device_history(&device_id, HISTORY_ROWS).await?;
+    if h.device.is_none() && h.enrolled.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_device",
+            format!("no device {device_id:?} has checked in or enrolled"),
+        ));
+    }
+    Ok(Json(DeviceHistory {
+        device_id,
+        enrolment: h
+            .enrolled
+            .map(|(product, revoked)| DeviceEnrolment { product, revoked }),
+        check_ins: h
+            .check_ins
+            .into_iter()
+            .map(|r| CheckInRunInfo {
+                since: r.since,
+                until: r.until,
+                check_ins: r.check_ins,
+                product: r.product,
+                version: r.version,
+                security_version: r.security_version,
+                decision: r.decision,
+                offered: r.offered,
+                current: r.current,
+            })
+            .collect(),
+        offers: h
+            .offers
+            .into_iter()
+            .map(|(version, first_offered_at)| OfferInfo {
+                version,
+                first_offered_at,
+            })
+            .collect(),
+        reports: h
+            .reports
+            .into_iter()
+            .map(|r| ReportInfo {
+                at: r.at,
+                status: r.status,
+                version: r.version,
+                code: r.code,
+                counted: r.offered,
+            })
+            .collect(),
+    }))
+}
+
+/// Reports and ended runs of check-ins in a device's history: as many runs as the store keeps.
+const HISTORY_ROWS: u32 = 1 + crate::storage::KEPT_CHECK_IN_RUNS as u32;
 
 /// Revokes a device (scope `devices`, audited): its credential stops working (403) and its id
 /// cannot enrol again until an operator reinstates it.

@@ -76,6 +76,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/admin/enrolment-tokens/{token_id}/revoke",
             post(admin::revoke_enrolment_token),
         )
+        .route("/v1/admin/devices/{device_id}", get(admin::device_history))
         .route(
             "/v1/admin/devices/{device_id}/revoke",
             post(admin::revoke_device),

@@ -50,6 +50,7 @@ Every error answer is `{\"error\": code, \"message\": text}` (ErrorBody): 4xx fo
         admin::create_enrolment_token,
         admin::list_enrolment_tokens,
         admin::revoke_enrolment_token,
+        admin::device_history,
         admin::revoke_device,
         admin::reinstate_device,
         admin::start_rollout,
@@ -411,6 +412,7 @@ mod tests {
             "EnrolmentTokenInfo",
             "TokenUses",
             "DeviceRevocation",
+            "DeviceHistory",
             "SupportStatement",
             "SupportRecord",
         ] {

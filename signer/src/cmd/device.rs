@@ -1,4 +1,5 @@
-//! `airlock device revoke|reinstate`: an enrolled device's access (admin API, audited).
+//! `airlock device show|revoke|reinstate`: a device's history, an enrolled device's access
+//! (admin API; revoke and reinstate are audited).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -10,6 +11,14 @@ use super::Globals;
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Show what the server knows of a device: its enrolment, its check-ins (as runs of the
+    /// same answer), the releases offered to it and its newest reports (scope `read`).
+    Show {
+        #[command(flatten)]
+        server: AdminServer,
+        /// The device id.
+        device_id: String,
+    },
     /// Revoke a device: its credential is refused (403) and its id cannot enrol again until
     /// it is reinstated.
     Revoke {
@@ -30,6 +39,10 @@ pub enum Command {
 
 pub async fn run(command: Command, globals: &Globals) -> Result<()> {
     let (server, device_id, action) = match command {
+        Command::Show { server, device_id } => {
+            let h = devices::device_history(&server.client()?, &device_id).await?;
+            return globals.print(&h, || devices::render_history(&h));
+        }
         Command::Revoke { server, device_id } => (server, device_id, "revoke"),
         Command::Reinstate { server, device_id } => (server, device_id, "reinstate"),
     };
