@@ -85,7 +85,13 @@ pub trait DeviceRecords: Send + Sync {
 impl DeviceRecords for SqlState {
     async fn record_check_ins(&self, records: &[CheckInRecord]) -> Result<(), StateError> {
         let mut tx = self.begin_write().await?;
-        for r in records {
+        // in device order (a stable sort: one device's check-ins stay in their order): on
+        // PostgreSQL each upsert locks its device's row until the commit, and two batches (two
+        // replicas, or a batch and an offer) locking rows in one order never wait on each
+        // other in a cycle
+        let mut in_order: Vec<&CheckInRecord> = records.iter().collect();
+        in_order.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+        for r in in_order {
             sqlx::query(UPSERT_DEVICE.as_str())
                 .bind(&r.device_id)
                 .bind(&r.product)

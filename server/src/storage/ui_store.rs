@@ -571,6 +571,53 @@ mod tests {
         db.pool.close().await;
     }
 
+    /// Two writers (two replicas' batches) recording check-ins of the same devices at once, in
+    /// opposite orders: each upsert locks its device's row to the commit, so without the
+    /// writer's device order PostgreSQL finds a deadlock and aborts a batch.
+    #[tokio::test]
+    async fn postgres_concurrent_batches_of_the_same_devices_do_not_deadlock() {
+        let Some(url) = crate::storage::tests::postgres_db(
+            "postgres_concurrent_batches_of_the_same_devices_do_not_deadlock",
+        )
+        .await
+        else {
+            return;
+        };
+        let db = std::sync::Arc::new(SqlState::open_url(&url, 4).await.unwrap());
+        let batch = |round: i64, reversed: bool| {
+            let mut b: Vec<CheckInRecord> = (0..40)
+                .map(|i| {
+                    let answer = if (i + round) % 3 == 0 {
+                        ("1.0.0", 1, "update", Some("1.1.0"))
+                    } else {
+                        ("1.0.0", 1, "up_to_date", None)
+                    };
+                    check_in(&format!("cam-{i:02}"), answer, 1_800_000_000_000 + round)
+                })
+                .collect();
+            if reversed {
+                b.reverse();
+            }
+            b
+        };
+        let writers: Vec<_> = [false, true]
+            .into_iter()
+            .map(|reversed| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    for round in 0..25 {
+                        db.record_check_ins(&batch(round, reversed)).await?;
+                    }
+                    Ok::<_, StateError>(())
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        db.pool.close().await;
+    }
+
     /// The runs as a model computes them from the check-ins: a new run at each change of
     /// answer, the current one and the newest [`KEPT_CHECK_IN_RUNS`] ended ones, newest first.
     fn model_runs(check_ins: &[CheckInRecord], device: &str) -> Vec<Run> {
