@@ -74,7 +74,7 @@ const MAX_JOB_SIZE: usize = 1 << 30;
 /// (`ZSTD_compress2`), handed to one worker thread as one job (the zstd CLI's default is one
 /// worker too).
 ///
-/// Why the worker: on the calling thread, libzstd (1.5.7 and before) finds the long-distance
+/// Why the worker: on the calling thread, libzstd (1.5.7, the bundled one) finds long-distance
 /// matches one 128 KiB block at a time, and its optimal parser (level 16 and up) never offers
 /// a block's last such match as a candidate. On random-looking data a block has one, covering
 /// it whole, and the regular match finder indexes only the prefix's last 2^25 bytes at level
