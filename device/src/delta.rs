@@ -65,10 +65,27 @@ pub enum DeltaError {
 /// `release add`, and applied by many devices, whose decoding speed does not depend on it.
 pub const LEVEL: i32 = 19;
 
+/// The largest job asked of libzstd's multithreading: its `ZSTDMT_JOBSIZE_MAX` on 64-bit
+/// targets, which holds any target a delta is made for ([`MAX_WINDOW_LOG`]); libzstd lowers it
+/// to its 32-bit maximum (512 MiB) there.
+const MAX_JOB_SIZE: usize = 1 << 30;
+
 /// Makes a delta that rebuilds `target` from `source`, in one call over the whole target
-/// (`ZSTD_compress2`): fed in pieces through the streaming encoder, the same parameters found
-/// far fewer long-distance matches on a realistic image pair (docs/benchmarks.md, which also
-/// notes the large random pair where the one call does worse).
+/// (`ZSTD_compress2`), handed to one worker thread as one job (the zstd CLI's default is one
+/// worker too).
+///
+/// Why the worker: on the calling thread, libzstd (1.5.7, the bundled one) finds long-distance
+/// matches one 128 KiB block at a time, and its optimal parser (level 16 and up) never offers
+/// a block's last such match as a candidate. On random-looking data a block has one, covering
+/// it whole, and the regular match finder indexes only the prefix's last 2^25 bytes at level
+/// 19: a 64 MiB random pair with 3 x 4 KiB changed gave a 32 MiB delta (50 %), the 256 MiB
+/// one 182 MB (68 %). With a worker, the long-distance matches are found over the whole job
+/// before it is parsed, so they span blocks and only a job's last one is lost: 18 KB and
+/// 35 KB. One job for the whole target (not libzstd's default of 64 MiB at level 19) keeps
+/// the source in the regular match finder for all of it, as on the calling thread: with
+/// 64 MiB jobs the 256 MiB pair gave 433 KB (the CLI's figure). Figures: docs/benchmarks.md.
+/// Targets up to 512 KiB are compressed on the calling thread (libzstd starts no job for
+/// them). The output is an ordinary frame: devices apply it as before.
 pub fn create(source: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>, DeltaError> {
     use zstd::zstd_safe::{CCtx, CParameter};
     let too_large = || DeltaError::TooLarge {
@@ -79,6 +96,7 @@ pub fn create(source: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>, Delta
     let zstd_err = |code: usize| {
         DeltaError::Corrupt(format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))
     };
+    let job_size = target.len().min(MAX_JOB_SIZE) as u32;
     let mut cctx = CCtx::create();
     for parameter in [
         CParameter::CompressionLevel(level),
@@ -86,6 +104,8 @@ pub fn create(source: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>, Delta
         CParameter::EnableLongDistanceMatching(true),
         CParameter::ChecksumFlag(false),
         CParameter::ContentSizeFlag(true),
+        CParameter::NbWorkers(1),
+        CParameter::JobSize(job_size),
     ] {
         cctx.set_parameter(parameter).map_err(zstd_err)?;
     }
@@ -376,6 +396,27 @@ pub(crate) mod tests {
         assert_eq!(out, new);
         assert_eq!(r.length, new.len() as u64);
         assert_eq!(r.sha256, sha(&new));
+    }
+
+    /// A random source over the 2^25 bytes level 19's regular match finder indexes, with a few
+    /// 4 KiB pieces changed: the long-distance matcher must find the rest. Made on the calling
+    /// thread (before `create` used a worker), this pair gave a 16 MiB delta (33 %): the
+    /// optimal parser never offered a block's last long-distance match. Ignored (about 15 s
+    /// and 400 MB): `cargo test -p airlock-device --lib -- --ignored large_random`.
+    #[test]
+    #[ignore]
+    fn large_random_pair_gives_a_small_delta() {
+        let old = image(48 << 20, 1);
+        let mut new = old.clone();
+        for (i, at) in [1000usize, 5000, 11000].into_iter().enumerate() {
+            new[at * 4096..(at + 1) * 4096].copy_from_slice(&image(4096, 10 + i as u64));
+        }
+        let d = create(&old, &new, LEVEL).unwrap();
+        assert!(d.len() < 100_000, "delta {} bytes", d.len());
+        let mut out = Vec::new();
+        let r = apply(&old, &d[..], new.len() as u64, &mut out).unwrap();
+        assert_eq!(r.sha256, sha(&new));
+        assert!(out == new);
     }
 
     #[test]
