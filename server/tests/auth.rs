@@ -7,30 +7,15 @@ use std::sync::Arc;
 
 use airlock_server::{ServeConfig, Storage, SystemClock};
 
-const ADMIN: &str = "test-admin-token-0123456789";
+mod common;
+use common::{start, ADMIN};
 
 async fn server(dir: &std::path::Path) -> String {
-    let srv = dir.join("srv");
-    airlock_server::init_data_dir(&srv, &Storage::default())
-        .await
-        .unwrap();
     let config = ServeConfig {
         max_metadata_bytes: 1024,
         ..ServeConfig::default()
     };
-    let app = airlock_server::open(
-        &srv,
-        &Storage::default(),
-        config,
-        ADMIN,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(airlock_server::serve(listener, app, std::future::pending()));
-    url
+    start(dir, config, Arc::new(SystemClock)).await.1
 }
 
 async fn post(url: &str, token: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
@@ -206,30 +191,11 @@ async fn enrolled_replica(
     config: ServeConfig,
 ) -> (tempfile::TempDir, airlock_server::AppState, String, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    airlock_server::init_data_dir(&srv, &Storage::default())
-        .await
-        .unwrap();
     let config = ServeConfig {
         device_auth: airlock_server::deviceauth::DeviceAuth::Required,
         ..config
     };
-    let app = airlock_server::open(
-        &srv,
-        &Storage::default(),
-        config,
-        ADMIN,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(airlock_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
+    let (app, url) = start(tmp.path(), config, Arc::new(SystemClock)).await;
     let http = reqwest::Client::new();
     // a token straight into the store: no product need be published for what is tested here
     let (token, _) = airlock_server::enrolment::new_token(

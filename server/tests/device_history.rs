@@ -9,31 +9,14 @@ use airlock_core::api::{DeviceHistory, DeviceReport, ReportStatus};
 use airlock_server::storage::CheckInRecord;
 use airlock_server::{ServeConfig, Storage, SystemClock};
 
-const ADMIN: &str = "test-admin-token-0123456789";
+mod common;
+use common::{start, ADMIN};
 
 #[tokio::test]
 async fn a_devices_history_over_the_admin_api() {
     let tmp = tempfile::tempdir().unwrap();
+    let (app, url) = start(tmp.path(), ServeConfig::default(), Arc::new(SystemClock)).await;
     let srv = tmp.path().join("srv");
-    airlock_server::init_data_dir(&srv, &Storage::default())
-        .await
-        .unwrap();
-    let app = airlock_server::open(
-        &srv,
-        &Storage::default(),
-        ServeConfig::default(),
-        ADMIN,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(airlock_server::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
 
     // what devices told the server, straight into the store
     let at = |s: i64| jiff::Timestamp::from_second(1_800_000_000 + s).unwrap();

@@ -6,9 +6,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use airlock_server::{Clock, ServeConfig, Storage};
+use airlock_server::{Clock, ServeConfig};
 
-const ADMIN: &str = "test-admin-token-0123456789";
+mod common;
+use common::{start, ADMIN};
 const LIFETIME_SECONDS: i64 = 60;
 
 #[derive(Debug)]
@@ -30,21 +31,11 @@ impl FakeClock {
 }
 
 async fn server(dir: &std::path::Path, clock: Arc<FakeClock>) -> String {
-    let srv = dir.join("srv");
-    airlock_server::init_data_dir(&srv, &Storage::default())
-        .await
-        .unwrap();
     let config = ServeConfig {
         ui_session_lifetime: jiff::SignedDuration::from_secs(LIFETIME_SECONDS),
         ..ServeConfig::default()
     };
-    let app = airlock_server::open(&srv, &Storage::default(), config, ADMIN, clock)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(airlock_server::serve(listener, app, std::future::pending()));
-    url
+    start(dir, config, clock).await.1
 }
 
 fn client() -> reqwest::Client {
