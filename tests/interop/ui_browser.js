@@ -1,7 +1,8 @@
 // The operator dashboard in a real browser (tests/tests/ui.rs runs this): Debian's chromium,
 // driven by playwright-core, checked with axe-core. The server and its repository are set up
-// by the Rust test; this script signs in, runs a rollout story through the pages, revokes a
-// device, checks every page for accessibility at 1280 and 390 px and takes screenshots.
+// by the Rust test; this script signs in, runs a rollout story through the pages (one of its
+// actions by keyboard alone), revokes a device, checks every page for accessibility at 1280 and
+// 390 px and takes screenshots.
 //
 // Environment: AIRLOCK_UI_URL (server), AIRLOCK_UI_TOKEN (an admin token with the read,
 // rollout and devices scopes, named AIRLOCK_UI_ACTOR), AIRLOCK_UI_SHOTS (screenshot
@@ -133,8 +134,32 @@ async function main() {
       `auto-pause event: ${pauseEvent}`);
     await audit(page, "rollout");
 
+    step("keyboard alone: the skip link first, every stop visibly focused, Resume pressed with Enter");
+    await page.goto(page.url());
+    const stops = [];
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press("Tab");
+      const stop = await page.evaluate(() => {
+        const e = document.activeElement;
+        const s = getComputedStyle(e);
+        const box = e.getBoundingClientRect();
+        return {
+          tag: e.tagName.toLowerCase(),
+          text: (e.textContent || e.getAttribute("aria-label") || "").trim().replace(/\s+/g, " ").slice(0, 40),
+          ring: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2,
+          onScreen: box.width > 0 && box.height > 0 && box.right > 0 && box.left < window.innerWidth,
+        };
+      });
+      stops.push(stop);
+      check(stop.tag !== "body", `Tab left the page after ${stops.map((x) => x.text).join(" > ")}`);
+      check(stop.ring, `no visible focus ring on ${stop.tag} "${stop.text}"`);
+      check(stop.onScreen, `the focused ${stop.tag} "${stop.text}" is not on screen`);
+      if (stop.tag === "button" && stop.text === "Resume") break;
+    }
+    check(stops[0].text === "Skip to content", `the first Tab stop is "${stops[0].text}"`);
+    check(stops[stops.length - 1].text === "Resume", `Resume not reached by Tab: ${stops.map((x) => x.text).join(" > ")}`);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
     step("resume, then abort with a confirmation");
-    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Resume')")]);
     check((await page.textContent("#rollout-state")) === "active", "not resumed");
     await Promise.all([page.waitForNavigation(), page.click("text=Abort…")]);
     check(page.url().endsWith("/ui/rollouts/acme-cam/1.3.0/abort"), "no confirmation step");
