@@ -550,7 +550,7 @@ pub struct DeviceEnrolment {
 }
 
 /// Check-ins of one device that got the same answer, in [`DeviceHistory`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckInRunInfo {
     /// Its first check-in.

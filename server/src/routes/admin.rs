@@ -11,9 +11,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use airlock_core::api::{
-    CheckInRunInfo, DeviceEnrolment, DeviceHistory, DeviceRevocation, EnrolmentTokenInfo,
-    EnrolmentTokenRequest, EnrolmentTokenResponse, ErrorBody, FleetReport, OfferInfo,
-    PublishRequest, PublishResponse, ReportInfo, RolloutAction, RolloutRequest, RolloutStatus,
+    DeviceEnrolment, DeviceHistory, DeviceRevocation, EnrolmentTokenInfo, EnrolmentTokenRequest,
+    EnrolmentTokenResponse, ErrorBody, FleetReport, OfferInfo, PublishRequest, PublishResponse,
+    ReportInfo, RolloutAction, RolloutRequest, RolloutStatus,
 };
 
 use crate::app::AppState;
@@ -530,21 +530,7 @@ pub async fn device_history(
         enrolment: h
             .enrolled
             .map(|(product, revoked)| DeviceEnrolment { product, revoked }),
-        check_ins: h
-            .check_ins
-            .into_iter()
-            .map(|r| CheckInRunInfo {
-                since: r.since,
-                until: r.until,
-                check_ins: r.check_ins,
-                product: r.product,
-                version: r.version,
-                security_version: r.security_version,
-                decision: r.decision,
-                offered: r.offered,
-                current: r.current,
-            })
-            .collect(),
+        check_ins: h.check_ins,
         offers: h
             .offers
             .into_iter()

@@ -42,25 +42,9 @@ pub struct ReportRow {
     pub offered: bool,
 }
 
-/// A run of a device's check-ins that got the same answer (migration 13): newest first in
-/// [`DeviceHistory::check_ins`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckInRun {
-    /// Its first check-in.
-    pub since: jiff::Timestamp,
-    /// Its last check-in.
-    pub until: jiff::Timestamp,
-    pub check_ins: u64,
-    pub product: String,
-    pub version: String,
-    pub security_version: u64,
-    /// The server's decision: `update`, `up_to_date` or `end_of_support`.
-    pub decision: String,
-    /// The version offered (with `update`), when known.
-    pub offered: Option<String>,
-    /// The device's current run (its last check-in is this run's).
-    pub current: bool,
-}
+// A run of a device's check-ins that got the same answer (migration 13): newest first in
+// `DeviceHistory::check_ins`; the admin API answers it as it is.
+pub use airlock_core::api::CheckInRunInfo as CheckInRun;
 
 /// How many ended runs of check-ins the store keeps per device (migration 13's trigger).
 pub const KEPT_CHECK_IN_RUNS: usize = 100;
