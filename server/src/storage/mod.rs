@@ -41,9 +41,7 @@ pub use repository::{Head, RepoIndex, RepositoryStore};
 pub use rollout_store::RolloutStore;
 pub use s3::{S3Blobs, S3Config};
 pub use sql::{redact_url, Backend, Readiness, SqlState, StateError};
-pub use ui_store::{
-    CheckInRun, DeviceHistory, DeviceRow, ReportRow, UiSession, UiStore, KEPT_CHECK_IN_RUNS,
-};
+pub use ui_store::{DeviceHistory, DeviceRow, ReportRow, UiSession, UiStore, KEPT_CHECK_IN_RUNS};
 
 /// Everything the server keeps in its state database: what [`crate::AppState`] holds.
 pub trait StateStore:

@@ -2,6 +2,7 @@
 //! queries: its sessions (digests only, shared by every replica) and device look-ups (search,
 //! one device's history, a product's last check-in).
 
+use airlock_core::api::CheckInRunInfo;
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -42,10 +43,6 @@ pub struct ReportRow {
     pub offered: bool,
 }
 
-// A run of a device's check-ins that got the same answer (migration 13): newest first in
-// `DeviceHistory::check_ins`; the admin API answers it as it is.
-pub use airlock_core::api::CheckInRunInfo as CheckInRun;
-
 /// How many ended runs of check-ins the store keeps per device (migration 13's trigger).
 pub const KEPT_CHECK_IN_RUNS: usize = 100;
 
@@ -62,7 +59,7 @@ pub struct DeviceHistory {
     pub reports: Vec<ReportRow>,
     /// Runs of check-ins with the same answer, newest (the current one) first, at most the
     /// asked number.
-    pub check_ins: Vec<CheckInRun>,
+    pub check_ins: Vec<CheckInRunInfo>,
 }
 
 /// Dashboard sessions and device look-ups.
@@ -110,8 +107,8 @@ fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow, sqlx::Error> {
     })
 }
 
-fn check_in_run(r: &sqlx::any::AnyRow, current: bool) -> Result<CheckInRun, sqlx::Error> {
-    Ok(CheckInRun {
+fn check_in_run(r: &sqlx::any::AnyRow, current: bool) -> Result<CheckInRunInfo, sqlx::Error> {
+    Ok(CheckInRunInfo {
         since: from_ms(r.try_get("since_ms")?),
         until: from_ms(r.try_get("until_ms")?),
         check_ins: count(r, "check_ins")?,
